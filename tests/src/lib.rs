@@ -1,0 +1,1 @@
+//! No library code: the integration tests in `tests/` run each topic binary.

@@ -1,0 +1,180 @@
+//! The helper every topic test file uses: build the topic's binary, run it, and check its output.
+//! A failed check prints the whole stdout and stderr of the run.
+
+// Each test file is its own crate and uses only part of this helper.
+#![allow(dead_code)]
+// A panic in a test helper is a failing test, which is what it should be.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
+
+/// Builds `topic`'s binary once per test process, so a test never runs a stale binary:
+/// `cargo test` builds this package's tests, not the binaries of other packages.
+fn binary(topic: &str) -> PathBuf {
+    static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
+    let mut built = BUILT.get_or_init(Default::default).lock().unwrap();
+    built
+        .entry(topic.to_owned())
+        .or_insert_with(|| {
+            let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml");
+            let run = escargot::CargoBuild::new()
+                .manifest_path(manifest)
+                .package(topic)
+                .bin(topic)
+                .run()
+                .unwrap_or_else(|e| panic!("building {topic} failed: {e}"));
+            run.path().to_path_buf()
+        })
+        .clone()
+}
+
+/// What one run of a topic binary did.
+pub struct Run {
+    pub args: Vec<String>,
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `topic` with `args` and captures everything it printed.
+pub fn run(topic: &str, args: &[&str]) -> Run {
+    run_with_env(topic, args, &[])
+}
+
+/// Like [`run`], with extra environment variables.
+pub fn run_with_env(topic: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = assert_cmd::Command::new(binary(topic));
+    cmd.args(args).envs(env.iter().copied()).timeout(std::time::Duration::from_secs(120));
+    let output = cmd.output().unwrap_or_else(|e| panic!("running {topic} failed: {e}"));
+    Run {
+        args: std::iter::once(topic).chain(args.iter().copied()).map(String::from).collect(),
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+impl Run {
+    fn fail(&self, what: &str) -> ! {
+        panic!(
+            "{what}\n--- command: {}\n--- exit code: {:?}\n--- stdout:\n{}\n--- stderr:\n{}",
+            self.args.join(" "),
+            self.code,
+            self.stdout,
+            self.stderr
+        )
+    }
+
+    /// Checks that the run succeeded with nothing on stderr.
+    pub fn success(&self) -> &Self {
+        if self.code != Some(0) {
+            self.fail("expected exit status 0");
+        }
+        if !self.stderr.is_empty() {
+            self.fail("expected nothing on stderr");
+        }
+        self
+    }
+
+    /// Checks bad input was refused: exit status 2, nothing on stdout, and exactly one line on
+    /// stderr that contains `message`.
+    pub fn usage_error(&self, message: &str) -> &Self {
+        if self.code != Some(2) {
+            self.fail("expected exit status 2 for bad input");
+        }
+        if self.stderr.lines().count() != 1 || !self.stderr.contains(message) {
+            self.fail(&format!("expected one line on stderr containing {message:?}"));
+        }
+        if !self.stdout.is_empty() {
+            self.fail("expected nothing on stdout for bad input");
+        }
+        self
+    }
+
+    /// Checks that stdout has every one of `lines` as a whole line, in this order
+    /// (other lines may come between).
+    pub fn lines_in_order(&self, lines: &[&str]) -> &Self {
+        let mut rest = self.stdout.lines();
+        for wanted in lines {
+            if !rest.any(|line| line.trim() == wanted.trim()) {
+                self.fail(&format!("line {wanted:?} missing, or out of order"));
+            }
+        }
+        self
+    }
+
+    /// Checks that stdout contains every one of `parts`, in this order.
+    pub fn contains_in_order(&self, parts: &[&str]) -> &Self {
+        let mut from = 0;
+        for part in parts {
+            match self.stdout[from..].find(part) {
+                Some(at) => from += at + part.len(),
+                None => self.fail(&format!("{part:?} missing, or out of order")),
+            }
+        }
+        self
+    }
+
+    /// The one stdout line that starts with `prefix` (trimmed), failing if there is none.
+    pub fn line_starting(&self, prefix: &str) -> &str {
+        let mut found = self.stdout.lines().map(str::trim).filter(|l| l.starts_with(prefix));
+        match (found.next(), found.next()) {
+            (Some(line), None) => line,
+            _ => self.fail(&format!("expected exactly one line starting with {prefix:?}")),
+        }
+    }
+
+    /// Every stdout line that starts with `prefix` (trimmed).
+    pub fn lines_starting(&self, prefix: &str) -> Vec<&str> {
+        self.stdout.lines().map(str::trim).filter(|l| l.starts_with(prefix)).collect()
+    }
+
+    /// Fails with the whole output unless `ok` holds.
+    pub fn check(&self, ok: bool, what: &str) -> &Self {
+        if !ok {
+            self.fail(what);
+        }
+        self
+    }
+}
+
+/// The conventions every topic binary follows for its arguments.
+pub fn check_cli_conventions(topic: &str) {
+    let help = run(topic, &["--help"]);
+    help.success();
+    help.check(help.stdout.contains("Usage:"), "--help prints usage on stdout");
+    run(topic, &["--no-such-flag"]).usage_error("--no-such-flag");
+}
+
+/// Checks that `topic` refuses each bad value of `flag` with one line and status 2.
+pub fn check_bad_values(topic: &str, flag: &str, values: &[&str]) {
+    for value in values {
+        run(topic, &[flag, value]).usage_error(flag);
+    }
+}
+
+/// Reads one line of `topic`'s output and closes the pipe, as `topic | head -1` does: the
+/// binary must end quietly (status 0, no panic message), not panic on the broken pipe.
+pub fn check_closed_pipe(topic: &str, args: &[&str]) {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(binary(topic))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    // The reader is dropped here: the pipe is closed while the binary is still writing.
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    let status = child.wait().unwrap();
+    assert!(!first.is_empty(), "{topic} printed nothing");
+    assert!(
+        status.success() && stderr.is_empty(),
+        "{topic} | head -1: {status}, stderr:\n{stderr}"
+    );
+}

@@ -1,0 +1,41 @@
+//! `cargo run -p lambdas`: notebook section 1.a, cell by cell.
+
+mod common;
+use common::{check_cli_conventions, run};
+
+#[test]
+fn every_cell_prints_the_notebooks_value_in_notebook_order() {
+    run("lambdas", &[]).success().lines_in_order(&[
+        "[1] square(5) = 25    (notebook: my_sqr_func, commented \"sqrt\" but it squares)",
+        "[2] add(3, 4) = 7",
+        "[3] map square over [1, 2, 3, 4] = [1, 4, 9, 16]",
+        "[4] filter even length from [\"hello\", \"bye\", \"Damn\", \"Yolo\"] = [\"Damn\", \"Yolo\"]",
+        "[5] sorted by age  = [Person { name: \"Himavari\", age: 6 }, \
+         Person { name: \"shinchan\", age: 12 }, Person { name: \"lmn\", age: 25 }]",
+        "    sorted by name = [Person { name: \"Himavari\", age: 6 }, \
+         Person { name: \"lmn\", age: 25 }, Person { name: \"shinchan\", age: 12 }]",
+        "[6] add_suffix(\"World\")(\"Hello\") = \"Hello World\"",
+        "[7] reduce over [1, 2, 3, 4]: sum = 10, product = 24",
+    ]);
+}
+
+#[test]
+fn the_rust_twist_shows_each_capture_mode_boxed_closures_and_laziness() {
+    run("lambdas", &[]).success().lines_in_order(&[
+        "== The Rust twist",
+        "Fn     (shared borrow, call any number of times): \"Hello Lmn\"",
+        "FnMut  (mutable borrow, one caller at a time):    ticks = 2",
+        "FnOnce (moves its capture out, callable once):    [\"shinchan\", \"Himavari\"]",
+        "Box<dyn Fn> lets one Vec hold different closures: square(5) = 25, double(5) = 10, \
+         add 10(5) = 15",
+        "Lazy: building the map chain ran the closure 0 times; sum() ran it 4 times",
+        "sort_by(|a, b| a.name.cmp(&b.name)) == sort_by_cached_key(|p| p.name.clone()): \
+         [\"Himavari\", \"lmn\", \"shinchan\"]",
+    ]);
+}
+
+#[test]
+fn help_and_unknown_flags_follow_the_conventions() {
+    check_cli_conventions("lambdas");
+    run("lambdas", &["--size", "5"]).usage_error("--size");
+}

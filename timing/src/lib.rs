@@ -1,0 +1,206 @@
+//! The Rust answer to the notebook's `time_decor`, shared by every topic binary.
+//!
+//! The notebook's decorator times one call and throws the result away. Here [`time_call`] hands
+//! the result back with the duration, and [`measure`] repeats a call after a warm-up so that a
+//! reader sees min, median and max instead of one noisy number. [`cli`] holds the few command-line
+//! conventions every binary follows (one-line errors with status 2, quiet exit on a closed pipe).
+//!
+//! ```
+//! let (sum, stats) = timing::measure(3, || (0..1_000u64).map(std::hint::black_box).sum::<u64>());
+//! assert_eq!(sum, 499_500);
+//! assert_eq!(stats.runs, 3);
+//! assert!(stats.min <= stats.median && stats.median <= stats.max);
+//! ```
+
+pub mod cli;
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+/// Times one call of `f` and returns its value together with the elapsed wall time.
+///
+/// ```
+/// let (squares, took) = timing::time_call(|| (0..10u64).map(|x| x * x).collect::<Vec<_>>());
+/// assert_eq!(squares[9], 81);
+/// assert!(took.as_secs() < 60);
+/// ```
+pub fn time_call<T>(f: impl FnOnce() -> T) -> (T, Duration) {
+    let start = Instant::now();
+    let value = f();
+    (value, start.elapsed())
+}
+
+/// Calls `f` once to warm up (caches, page faults, lazy initialisation), then `runs` more times,
+/// and returns the value of the last call with the statistics of the timed ones.
+/// A `runs` of 0 is taken as 1, so there is always a value to return.
+pub fn measure<T>(runs: usize, mut f: impl FnMut() -> T) -> (T, Stats) {
+    drop(f());
+    let mut samples = Vec::with_capacity(runs.max(1));
+    let mut last = None;
+    for _ in 0..runs.max(1) {
+        let (value, took) = time_call(&mut f);
+        samples.push(took);
+        // Drop the previous value outside the timed region, so freeing it is not charged.
+        last = Some(value);
+    }
+    let value = last.expect("at least one timed run");
+    (value, Stats::from_samples(&samples))
+}
+
+/// Summary of repeated timings. The median is what to compare: one slow run (another process,
+/// a page-fault storm) moves the mean but not the median.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stats {
+    /// Fastest run.
+    pub min: Duration,
+    /// Middle run; the mean of the two middle ones for an even count.
+    pub median: Duration,
+    /// Slowest run.
+    pub max: Duration,
+    /// How many runs were timed.
+    pub runs: usize,
+}
+
+impl Stats {
+    /// Statistics of the given samples, in any order.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let ms = Duration::from_millis;
+    /// let stats = timing::Stats::from_samples(&[ms(4), ms(1), ms(3), ms(2)]);
+    /// assert_eq!((stats.min, stats.median, stats.max), (ms(1), Duration::from_micros(2500), ms(4)));
+    /// ```
+    ///
+    /// # Panics
+    /// If `samples` is empty: there is nothing to summarise.
+    pub fn from_samples(samples: &[Duration]) -> Stats {
+        assert!(!samples.is_empty(), "no samples to summarise");
+        let mut sorted = samples.to_vec();
+        sorted.sort_unstable();
+        let n = sorted.len();
+        let median =
+            if n % 2 == 1 { sorted[n / 2] } else { (sorted[n / 2 - 1] + sorted[n / 2]) / 2 };
+        Stats { min: sorted[0], median, max: sorted[n - 1], runs: n }
+    }
+
+    /// How many times faster this is than `baseline`, by median.
+    pub fn speedup_over(&self, baseline: &Stats) -> Ratio {
+        Ratio(baseline.median.as_secs_f64() / self.median.as_secs_f64().max(1e-12))
+    }
+
+    /// The one line every binary prints for a measurement: label, median, (min..max).
+    pub fn line(&self, label: &str) -> String {
+        format!("{label:<34} {self}")
+    }
+}
+
+impl fmt::Display for Stats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (median, min, max) = (human(self.median), human(self.min), human(self.max));
+        write!(f, "{median:>9}  ({min}..{max}, median of {})", self.runs)
+    }
+}
+
+/// A speed ratio, printed as `-> 3.10x faster` or `-> 0.50x (2.00x slower)`.
+#[derive(Clone, Copy, Debug, PartialEq, PartialOrd)]
+pub struct Ratio(pub f64);
+
+impl fmt::Display for Ratio {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 >= 1.0 {
+            write!(f, "-> {:.2}x faster", self.0)
+        } else {
+            write!(f, "-> {:.2}x ({:.2}x slower)", self.0, 1.0 / self.0)
+        }
+    }
+}
+
+/// A duration in the unit a person reads best, with three significant digits:
+/// `812 ns`, `12.3 µs`, `123 ms`, `1.23 s`.
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(timing::human(Duration::from_micros(12_345)), "12.3 ms");
+/// ```
+pub fn human(d: Duration) -> String {
+    let ns = d.as_secs_f64() * 1e9;
+    let (value, unit) = match ns {
+        n if n < 1e3 => (n, "ns"),
+        n if n < 1e6 => (n / 1e3, "µs"),
+        n if n < 1e9 => (n / 1e6, "ms"),
+        n => (n / 1e9, "s"),
+    };
+    let decimals = match value {
+        v if v < 10.0 => 2,
+        v if v < 100.0 => 1,
+        _ => 0,
+    };
+    format!("{value:.decimals$} {unit}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn median_of_odd_count_is_the_middle_sample() {
+        let stats = Stats::from_samples(&[ms(9), ms(1), ms(5)]);
+        assert_eq!(stats, Stats { min: ms(1), median: ms(5), max: ms(9), runs: 3 });
+    }
+
+    #[test]
+    fn median_of_even_count_is_the_mean_of_the_middle_two() {
+        let stats = Stats::from_samples(&[ms(10), ms(2), ms(4), ms(100)]);
+        assert_eq!(stats.median, ms(7));
+        assert_eq!((stats.min, stats.max, stats.runs), (ms(2), ms(100), 4));
+    }
+
+    #[test]
+    fn one_run_is_min_median_and_max() {
+        let stats = Stats::from_samples(&[ms(3)]);
+        assert_eq!((stats.min, stats.median, stats.max, stats.runs), (ms(3), ms(3), ms(3), 1));
+    }
+
+    #[test]
+    fn measure_warms_up_then_times_each_run_and_returns_the_last_value() {
+        let mut calls = 0;
+        let (value, stats) = measure(4, || {
+            calls += 1;
+            calls
+        });
+        assert_eq!((value, calls, stats.runs), (5, 5, 4));
+        assert_eq!(measure(0, || 7).1.runs, 1);
+    }
+
+    #[test]
+    fn human_picks_the_unit_and_three_significant_digits() {
+        assert_eq!(human(Duration::from_nanos(812)), "812 ns");
+        assert_eq!(human(Duration::from_nanos(1_500)), "1.50 µs");
+        assert_eq!(human(Duration::from_nanos(12_345)), "12.3 µs");
+        assert_eq!(human(ms(123)), "123 ms");
+        assert_eq!(human(Duration::from_millis(1_234)), "1.23 s");
+        assert_eq!(human(Duration::from_secs(75)), "75.0 s");
+    }
+
+    #[test]
+    fn ratio_says_faster_or_slower() {
+        assert_eq!(Ratio(3.1).to_string(), "-> 3.10x faster");
+        assert_eq!(Ratio(0.5).to_string(), "-> 0.50x (2.00x slower)");
+        let slow = Stats::from_samples(&[ms(30)]);
+        let fast = Stats::from_samples(&[ms(10)]);
+        assert_eq!(fast.speedup_over(&slow).to_string(), "-> 3.00x faster");
+    }
+
+    #[test]
+    fn line_has_label_median_and_spread() {
+        let stats = Stats::from_samples(&[ms(1), ms(2), ms(3)]);
+        assert_eq!(
+            stats.line("collect"),
+            format!("{:<34} {:>9}  (1.00 ms..3.00 ms, median of 3)", "collect", "2.00 ms")
+        );
+    }
+}
