@@ -1,0 +1,94 @@
+//! `cargo run -p locks`: notebook section 2.b. Which thread wins the race varies from run to
+//! run, so these tests accept every possible outcome and check the rest exactly.
+
+mod common;
+use common::{check_bad_values, check_cli_conventions, check_closed_pipe, run};
+
+const OUTCOMES: [&str; 2] = ["YOLO Lmn", "YOLO Lmn ,Bye!!"];
+
+fn small_run() -> common::Run {
+    let out = run("locks", &["--trials", "200", "--increments", "20000", "--runs", "1"]);
+    out.success();
+    out
+}
+
+#[test]
+fn the_notebooks_single_run_ends_in_one_of_the_two_outcomes() {
+    let out = small_run();
+    let line = out.line_starting("Final string is ");
+    let text = line.trim_start_matches("Final string is ");
+    out.check(OUTCOMES.contains(&text), "the final string is one of the two outcomes");
+}
+
+#[test]
+fn the_tally_has_only_the_two_outcomes_and_sums_to_the_trials() {
+    let out = small_run();
+    out.lines_in_order(&[
+        "200 races (counts vary from run to run; these two outcomes are the only ones):",
+    ]);
+    // Tally lines: a count, two spaces, the quoted outcome.
+    let tally: Vec<(u64, &str)> = out
+        .stdout
+        .lines()
+        .filter_map(|l| l.trim().split_once("  \""))
+        .filter_map(|(count, text)| Some((count.parse().ok()?, text.strip_suffix('"')?)))
+        .collect();
+    let texts: Vec<&str> = tally.iter().map(|&(_, text)| text).collect();
+    out.check(texts == OUTCOMES, "exactly the two outcomes, in order");
+    out.check(tally.iter().map(|&(n, _)| n).sum::<u64>() == 200, "the tally sums to the trials");
+    out.lines_in_order(&["Joined before the second thread starts, always: \"YOLO Lmn\""]);
+}
+
+#[test]
+fn correct_counters_are_exact_and_the_racy_one_never_exceeds_the_total() {
+    let out =
+        run("locks", &["--increments", "20000", "--threads", "3", "--trials", "1", "--runs", "1"]);
+    out.success()
+        .lines_in_order(&["== Why locks at all: 3 threads x 20000 increments of one counter"]);
+    for exact in
+        ["atomic fetch_add", "Mutex<u64> locked per increment", "per-thread sums added at the end"]
+    {
+        let line = out.line_starting(exact);
+        out.check(line.ends_with("count 60000 of 60000: exact"), &format!("{exact} is exact"));
+    }
+    let racy = out.line_starting("atomic load then store (racy)");
+    let count: u64 =
+        racy.split("count ").nth(1).and_then(|r| r.split(' ').next()).unwrap().parse().unwrap();
+    out.check(count <= 60000, "the racy counter never exceeds the expected total");
+    out.contains_in_order(&[
+        "Fastest correct counter: ",
+        "The fastest lock is the one you don't share.",
+    ]);
+}
+
+#[test]
+fn reentrant_lock_gives_2hello_and_recursion_stays_under_one_lock() {
+    small_run().lines_in_order(&[
+        "Reentrant lock taken twice on one thread: \"2hello\"",
+        "Plain Mutex taken twice on one thread: try_lock -> None (lock() would deadlock)",
+        "4 threads each recursed 5 levels deep, re-locking at every level: each",
+        "thread's 5 entries are contiguous (20 entries in all): ok",
+    ]);
+}
+
+#[test]
+fn poisoning_is_shown_and_the_deliberate_panics_stay_off_stderr() {
+    // small_run() already checks that stderr is empty.
+    small_run().lines_in_order(&[
+        "std::sync::Mutex after a panic: lock() -> Err(PoisonError); into_inner recovers 1",
+        "parking_lot::Mutex after a panic: lock() -> the data, 1 (no poisoning)",
+    ]);
+}
+
+#[test]
+fn bad_arguments_follow_the_conventions() {
+    check_cli_conventions("locks");
+    check_bad_values("locks", "--trials", &["0", "-3", "lots", "1000000000"]);
+    check_bad_values("locks", "--increments", &["0", "1000000000000"]);
+    check_bad_values("locks", "--threads", &["0", "257"]);
+}
+
+#[test]
+fn output_piped_into_head_ends_quietly() {
+    check_closed_pipe("locks", &["--trials", "100", "--increments", "1000", "--runs", "1"]);
+}
