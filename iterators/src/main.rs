@@ -1,0 +1,302 @@
+//! Notebook section 1.c, "Generators & Iterators": the notebook's `myIter` as a Rust `Iterator`,
+//! the eager list that froze the notebook, the lazy one that did not, and `my_gen` written as the
+//! state machine a generator compiles to.
+//!
+//! Run: `cargo run -p iterators` (option: `--size N` for the lazy-versus-eager memory cell).
+
+use std::fs;
+use std::hint::black_box;
+use std::iter;
+
+use clap::Parser;
+use num_bigint::BigUint;
+use num_traits::CheckedAdd;
+use timing::{cli, say};
+
+/// Section 1.c of the notebook: iterators, laziness, overflow and generators.
+#[derive(Parser)]
+#[command(about, long_about = None)]
+struct Args {
+    /// Length of the lazy-versus-eager sum of squares (8 bytes a number when collected).
+    #[arg(long, default_value_t = 100_000_000, value_parser = cli::positive::<u64>,
+          allow_hyphen_values = true)]
+    size: u64,
+}
+
+fn main() {
+    let args = Args::try_parse()
+        .unwrap_or_else(|e| if e.use_stderr() { cli::usage_error(e) } else { e.exit() });
+    // Squares must fit u64 (x < 2^32) and the collected Vec must fit in memory.
+    if args.size > 1 << 32 {
+        cli::usage_error(format!("--size {}: squares past 2^32 do not fit u64", args.size));
+    }
+    let bytes = u128::from(args.size) * 8;
+    cli::check_memory(bytes, &format!("--size {}", args.size))
+        .unwrap_or_else(|e| cli::usage_error(e));
+
+    say!("== 1.c Iterators and generators");
+    my_iter_cell();
+    eager_list_cell();
+    lazy_iter_cell();
+    past_u128_cell();
+    say!();
+    generator_cell();
+    say!();
+    lazy_versus_eager_memory(args.size);
+}
+
+/// `myIter(1, 100, 5)`: `iter()` then `next()` gives 1. Python's `__iter__` is Rust's
+/// `IntoIterator::into_iter` (here: `MyIter::into_iter`), `__next__` is `Iterator::next`, and
+/// `raise StopIteration` is returning `None`.
+fn my_iter_cell() {
+    let mut multiples = MyIter::new(1u64, 100, 5).into_iter();
+    let first = multiples.next();
+    assert_eq!(first, Some(1));
+    say!("[1] next(myIter(1, 100, 5)) = {}", first.unwrap_or_default());
+    let all: Vec<u64> = MyIter::new(1, 100, 5).into_iter().collect();
+    assert_eq!((all.len(), all.last()), (20, Some(&96)));
+    say!("    the whole sequence: {all:?}");
+}
+
+/// `[x for x in range(1, 200000000000000000000000000000, 5)]` never finished. 2x10^29 does not
+/// fit u64 (at most 1.8x10^19), so Rust needs u128 - and then refuses the list at once: its
+/// length does not even fit `usize`, and `try_reserve` reports the error instead of hanging.
+fn eager_list_cell() {
+    let (start, end, step) = (1u128, 200_000_000_000_000_000_000_000_000_000u128, 5u128);
+    let count = (end - start).div_ceil(step);
+    let bytes = count.checked_mul(16);
+    let mut list: Vec<u128> = Vec::new();
+    let refused = match usize::try_from(count) {
+        Ok(len) => list.try_reserve_exact(len).err().map(|e| e.to_string()),
+        Err(_) => Some(format!("{count} elements do not fit usize ({})", usize::MAX)),
+    };
+    let reason = refused.expect("no machine holds 4x10^28 numbers");
+    say!(
+        "[2] eager list of range(1, 2x10^29, 5): {count} u128 numbers, {} bytes: refused at once",
+        bytes.map_or("more than u128::MAX".to_owned(), |b| b.to_string())
+    );
+    say!("    ({reason})");
+}
+
+/// The same range, lazily: nothing is computed until `next` asks. 1, then 6, 11, 16.
+fn lazy_iter_cell() {
+    let mut lazy = MyIter::new(1u128, 200_000_000_000_000_000_000_000_000_000, 5).into_iter();
+    let first = lazy.next();
+    let fourth = lazy.nth(2); // `nth(2)` skips two, as the notebook's two extra `next` calls
+    assert_eq!((first, fourth), (Some(1), Some(16)));
+    say!(
+        "[3] lazy myIter(1, 2x10^29, 5): next -> {}, three more -> {}",
+        first.unwrap_or_default(),
+        fourth.unwrap_or_default()
+    );
+}
+
+/// Python's ints never overflow; Rust's have a width. The iterator is generic, so it runs on
+/// u64 (and stops instead of wrapping at the top) and on `BigUint`, past u128's 3.4x10^38.
+fn past_u128_cell() {
+    let near_top: Vec<u64> = MyIter::new(u64::MAX - 7, u64::MAX, 5).into_iter().collect();
+    assert_eq!(near_top, [u64::MAX - 7, u64::MAX - 2]);
+    say!("[4] u64 near its maximum stops instead of overflowing: {near_top:?}");
+    let start = BigUint::from(10u32).pow(40) + 1u32;
+    assert!(u128::try_from(&start).is_err(), "10^40 does not fit u128");
+    let end = &start + 20u32;
+    let big: Vec<BigUint> = MyIter::new(start, end, BigUint::from(5u32)).into_iter().collect();
+    let printed: Vec<String> = big.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        printed.last().map(String::as_str),
+        Some("10000000000000000000000000000000000000021")
+    );
+    say!("    BigUint from 10^40 + 1 (past u128), step 5:");
+    for value in printed {
+        say!("      {value}");
+    }
+}
+
+/// `for x, y in my_gen(): print(x, y)`, with the generator's own prints interleaved with the
+/// loop's, exactly as the notebook printed them. Stable Rust has no `yield`, so `my_gen` is
+/// written twice: as the state machine a generator compiles to, and with `iter::from_fn`.
+fn generator_cell() {
+    say!("[5] my_gen as an enum state machine:");
+    for (x, y) in MyGen::Start {
+        say!("{x} {y}");
+    }
+    say!("    my_gen with iter::from_fn:");
+    for (x, y) in my_gen_from_fn() {
+        say!("{x} {y}");
+    }
+}
+
+/// The sum of squares over 0..size through a lazy chain and through a collected `Vec`: the
+/// same result, about 0 MB against 8 bytes a number.
+fn lazy_versus_eager_memory(size: u64) {
+    say!("[6] sum of squares of 0..{size}, lazy chain against collected Vec:");
+    let expected = {
+        let n = u128::from(size);
+        (n - 1) * n * (2 * n - 1) / 6
+    };
+    // One warm-up run first: a process's first touch of fresh memory can cost several times
+    // more (a virtual machine backing its pages), which is not what this cell is about.
+    let ((lazy, lazy_time), lazy_peak) = peak_memory(|| {
+        timing::measure(1, || (0..size).map(|x| u128::from(black_box(x) * x)).sum::<u128>())
+    });
+    let ((eager, eager_time), eager_peak) = peak_memory(|| {
+        timing::measure(1, || {
+            let squares: Vec<u64> = (0..size).map(|x| black_box(x) * x).collect();
+            squares.iter().map(|&s| u128::from(s)).sum::<u128>()
+        })
+    });
+    let (took, eager_took) = (lazy_time.median, eager_time.median);
+    assert_eq!((lazy, eager), (expected, expected));
+    say!("    lazy:  {lazy}  in {:>9}, peak memory {}", timing::human(took), megabytes(lazy_peak));
+    say!(
+        "    eager: {eager}  in {:>9}, peak memory {}",
+        timing::human(eager_took),
+        megabytes(eager_peak)
+    );
+    say!("    (both equal (n-1)n(2n-1)/6; the Vec needs 8 bytes for each of the {size} numbers)");
+}
+
+// ---- the notebook's iterator ----
+
+/// `myIter(start, final_n, multiplier)`: a description of a sequence, like a Python iterable.
+struct MyIter<T> {
+    start: T,
+    final_n: T,
+    multiplier: T,
+}
+
+impl<T> MyIter<T> {
+    fn new(start: T, final_n: T, multiplier: T) -> Self {
+        MyIter { start, final_n, multiplier }
+    }
+}
+
+/// `__iter__`: make the cursor that walks the sequence.
+impl<T: Clone + PartialOrd + CheckedAdd> IntoIterator for MyIter<T> {
+    type Item = T;
+    type IntoIter = Multiples<T>;
+    fn into_iter(self) -> Multiples<T> {
+        Multiples { current: Some(self.start), final_n: self.final_n, multiplier: self.multiplier }
+    }
+}
+
+/// The cursor. `current` becomes `None` past `final_n` or when the next value would overflow T.
+struct Multiples<T> {
+    current: Option<T>,
+    final_n: T,
+    multiplier: T,
+}
+
+/// `__next__`: return the current multiple and step on; `None` plays `raise StopIteration`.
+impl<T: Clone + PartialOrd + CheckedAdd> Iterator for Multiples<T> {
+    type Item = T;
+    fn next(&mut self) -> Option<T> {
+        let multiple = self.current.take().filter(|n| *n <= self.final_n)?;
+        self.current = multiple.checked_add(&self.multiplier);
+        Some(multiple)
+    }
+}
+
+// ---- the notebook's generator ----
+
+/// `my_gen` as a state machine: each variant is a point where the generator is suspended,
+/// holding the locals it still needs. This is what the compiler builds from a `gen` block:
+///
+/// ```text
+/// // nightly Rust (#![feature(gen_blocks)]):
+/// let my_gen = gen {
+///     let (mut x, mut y) = (5, 6);
+///     println!("Processing Halted1");
+///     yield (x, y);
+///     println!("Processing Resumed2");
+///     x += y;
+///     println!("Processing Halted2");
+///     yield (x, y);
+///     ...
+/// };
+/// ```
+enum MyGen {
+    Start,
+    AfterFirst { x: i64, y: i64 },
+    AfterSecond { x: i64, y: i64 },
+    Done,
+}
+
+impl Iterator for MyGen {
+    type Item = (i64, i64);
+    fn next(&mut self) -> Option<(i64, i64)> {
+        let (state, item) = match *self {
+            MyGen::Start => {
+                let (x, y) = (5, 6);
+                say!("Processing Halted1");
+                (MyGen::AfterFirst { x, y }, Some((x, y)))
+            }
+            MyGen::AfterFirst { x, y } => {
+                say!("Processing Resumed2");
+                let x = x + y;
+                say!("Processing Halted2");
+                (MyGen::AfterSecond { x, y }, Some((x, y)))
+            }
+            MyGen::AfterSecond { x, y } => {
+                say!("Processing Resumed3");
+                let (x, y) = (x + 1, y + 10);
+                say!("Processing Halted3");
+                (MyGen::Done, Some((x, y)))
+            }
+            MyGen::Done => (MyGen::Done, None),
+        };
+        *self = state;
+        item
+    }
+}
+
+/// The same generator as a closure: the captured `step`, `x` and `y` are its suspended state.
+fn my_gen_from_fn() -> impl Iterator<Item = (i64, i64)> {
+    let (mut step, mut x, mut y) = (0, 5, 6);
+    iter::from_fn(move || {
+        step += 1;
+        match step {
+            1 => say!("Processing Halted1"),
+            2 => {
+                say!("Processing Resumed2");
+                x += y;
+                say!("Processing Halted2");
+            }
+            3 => {
+                say!("Processing Resumed3");
+                x += 1;
+                y += 10;
+                say!("Processing Halted3");
+            }
+            _ => return None,
+        }
+        Some((x, y))
+    })
+}
+
+// ---- helpers ----
+
+/// Runs `work` and returns how far the process's resident memory peaked above where it started,
+/// in bytes (Linux: reset the peak through /proc/self/clear_refs, then read VmHWM), or `None`
+/// where the system does not tell.
+fn peak_memory<T>(work: impl FnOnce() -> T) -> (T, Option<u64>) {
+    let reset = fs::write("/proc/self/clear_refs", "5").is_ok();
+    let before = status_kib("VmRSS:");
+    let value = work();
+    let peak = status_kib("VmHWM:");
+    let grown = match (reset, before, peak) {
+        (true, Some(before), Some(peak)) => Some(peak.saturating_sub(before) * 1024),
+        _ => None,
+    };
+    (value, grown)
+}
+
+fn status_kib(field: &str) -> Option<u64> {
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn megabytes(bytes: Option<u64>) -> String {
+    bytes.map_or("unknown on this system".to_owned(), |b| format!("{:.1} MB", b as f64 / 1e6))
+}

@@ -1,0 +1,86 @@
+//! `cargo run -p iterators`: notebook section 1.c.
+
+mod common;
+use common::{check_bad_values, check_cli_conventions, run};
+
+const GENERATOR_OUTPUT: [&str; 8] = [
+    "Processing Halted1",
+    "5 6",
+    "Processing Resumed2",
+    "Processing Halted2",
+    "11 6",
+    "Processing Resumed3",
+    "Processing Halted3",
+    "12 16",
+];
+
+fn small_run() -> common::Run {
+    let out = run("iterators", &["--size", "1000"]);
+    out.success();
+    out
+}
+
+#[test]
+fn my_iter_starts_at_1_and_steps_by_5_up_to_96() {
+    small_run().lines_in_order(&[
+        "[1] next(myIter(1, 100, 5)) = 1",
+        "the whole sequence: [1, 6, 11, 16, 21, 26, 31, 36, 41, 46, 51, 56, 61, 66, 71, 76, 81, \
+         86, 91, 96]",
+    ]);
+}
+
+#[test]
+fn the_eager_list_is_refused_at_once_and_the_lazy_one_gives_1_then_16() {
+    small_run().lines_in_order(&[
+        "[2] eager list of range(1, 2x10^29, 5): 40000000000000000000000000000 u128 numbers, \
+         640000000000000000000000000000 bytes: refused at once",
+        "(40000000000000000000000000000 elements do not fit usize (18446744073709551615))",
+        "[3] lazy myIter(1, 2x10^29, 5): next -> 1, three more -> 16",
+    ]);
+}
+
+#[test]
+fn the_iterator_stops_at_u64s_top_and_runs_on_biguint_past_u128() {
+    small_run().lines_in_order(&[
+        "[4] u64 near its maximum stops instead of overflowing: \
+         [18446744073709551608, 18446744073709551613]",
+        "BigUint from 10^40 + 1 (past u128), step 5:",
+        "10000000000000000000000000000000000000001",
+        "10000000000000000000000000000000000000006",
+        "10000000000000000000000000000000000000011",
+        "10000000000000000000000000000000000000016",
+        "10000000000000000000000000000000000000021",
+    ]);
+}
+
+#[test]
+fn both_generators_interleave_their_prints_with_the_loops_exactly_as_the_notebook() {
+    let out = small_run();
+    for header in ["[5] my_gen as an enum state machine:", "my_gen with iter::from_fn:"] {
+        // The eight lines follow the header directly, with nothing in between.
+        let after: Vec<&str> =
+            out.stdout.lines().skip_while(|l| l.trim() != header).skip(1).take(8).collect();
+        out.check(after == GENERATOR_OUTPUT, &format!("eight generator lines after {header:?}"));
+    }
+}
+
+#[test]
+fn lazy_and_eager_sums_agree_with_the_closed_form() {
+    // The sum of squares of 0..1000 is 999*1000*1999/6 = 332833500.
+    let out = small_run();
+    out.contains_in_order(&[
+        "[6] sum of squares of 0..1000, lazy chain against collected Vec:",
+        "lazy:  332833500  in",
+        "peak memory",
+        "eager: 332833500  in",
+        "peak memory",
+    ]);
+}
+
+#[test]
+fn sizes_that_overflow_or_exceed_memory_are_refused() {
+    run("iterators", &["--size", "5000000000"]).usage_error("do not fit u64");
+    run("iterators", &["--size", "4294967296"]).usage_error("--size 4294967296 needs");
+    check_cli_conventions("iterators");
+    check_bad_values("iterators", "--size", &["0", "-1", "1.5"]);
+}
