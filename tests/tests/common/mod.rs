@@ -12,7 +12,7 @@ use std::sync::{Mutex, OnceLock};
 
 /// Builds `topic`'s binary once per test process, so a test never runs a stale binary:
 /// `cargo test` builds this package's tests, not the binaries of other packages.
-fn binary(topic: &str) -> PathBuf {
+pub fn binary(topic: &str) -> PathBuf {
     static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
     let mut built = BUILT.get_or_init(Default::default).lock().unwrap();
     built

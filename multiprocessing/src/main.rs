@@ -1,0 +1,460 @@
+//! Notebook section 2.d, "MultiProcessing": the three sums in three child processes made with
+//! `fork`, what a process costs, where processes pay off against threads, separate and shared
+//! memory, results through pipes, and children that crash. Unix only (nix).
+//!
+//! Run: `cargo run -p multiprocessing` (options: `--size`, `--timed-size`, `--runs`,
+//! `--crash-child panic|kill`; see `--help`).
+
+use std::fs::File;
+use std::hint::black_box;
+use std::io::{self, Read, Write};
+use std::num::NonZeroUsize;
+use std::ops::Range;
+use std::panic::{self, AssertUnwindSafe};
+use std::process::ExitCode;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, ValueEnum};
+use nix::sys::mman::{MapFlags, ProtFlags, mmap_anonymous, munmap};
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::{WaitStatus, waitpid};
+use nix::unistd::{ForkResult, Pid, fork, getpid, getppid, pipe};
+use timing::{Stats, cli, say};
+
+/// Section 2.d of the notebook: processes with fork, pipes and shared memory.
+#[derive(Parser)]
+#[command(about, long_about = None)]
+struct Args {
+    /// Length of the notebook's cell (its `length = 5`).
+    #[arg(long, default_value_t = 5, value_parser = length, allow_hyphen_values = true)]
+    size: u64,
+    /// Length for the timed real work: about 100 ms a sum, where processes pay off.
+    #[arg(long, default_value_t = 50_000_000, value_parser = length, allow_hyphen_values = true)]
+    timed_size: u64,
+    /// Timed runs of each variant, after one warm-up run.
+    #[arg(long, default_value_t = 5, value_parser = cli::runs, allow_hyphen_values = true)]
+    runs: usize,
+    /// Make the notebook cell's second child crash, to show how the parent reports it.
+    #[arg(long, value_enum)]
+    crash_child: Option<Crash>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Crash {
+    /// The child panics: it exits with status 101, as a panicking Rust program does.
+    Panic,
+    /// The child is killed by SIGKILL, as by the out-of-memory killer or `kill -9`.
+    Kill,
+}
+
+/// The notebook's three functions, as one function with the power as its parameter.
+const SUMS: [(&str, u32); 3] = [("Normal", 1), ("Square", 2), ("Cubic", 3)];
+
+fn main() -> ExitCode {
+    let args = Args::try_parse()
+        .unwrap_or_else(|e| if e.use_stderr() { cli::usage_error(e) } else { e.exit() });
+    say!("== 2.d Multiprocessing with fork");
+    let result = (|| -> nix::Result<ExitCode> {
+        if !notebook_cell(args.size, args.crash_child)? {
+            eprintln!("error: a child process failed (--crash-child); every child was reaped");
+            return Ok(ExitCode::FAILURE);
+        }
+        say!();
+        tiny_work(args.size, args.runs)?;
+        say!();
+        real_work(args.timed_size, args.runs)?;
+        say!();
+        sweep(args.timed_size, args.runs)?;
+        say!();
+        separate_memory()?;
+        shared_memory()?;
+        results_through_pipes(args.size)?;
+        Ok(ExitCode::SUCCESS)
+    })();
+    result.unwrap_or_else(|e| {
+        eprintln!("error: a system call failed: {e}");
+        ExitCode::FAILURE
+    })
+}
+
+/// `do_multi_processing()`: three children each compute one sum and print it, as in the
+/// notebook; the parent waits for each (`waitpid`) and says how it ended. Returns whether every
+/// child succeeded.
+fn notebook_cell(length: u64, crash: Option<Crash>) -> nix::Result<bool> {
+    say!("[1] three child processes, length {length} (children print in whatever order they run):");
+    let outcomes = in_children(SUMS.map(|(name, power)| {
+        move || {
+            if power == 2 {
+                crash_if_asked(crash);
+            }
+            let sum = power_sum(0..length, power);
+            say!("{name} sum of is {sum}");
+            sum
+        }
+    }))?;
+    let expected = expected_sums(length);
+    let mut all_ok = true;
+    for ((name, _), (outcome, want)) in SUMS.iter().zip(outcomes.iter().zip(expected)) {
+        let ok =
+            outcome.result == Some(want) && outcome.ended == WaitStatus::Exited(outcome.pid, 0);
+        all_ok &= ok;
+        say!("    {name} child: {}", outcome.describe());
+    }
+    Ok(all_ok)
+}
+
+/// The notebook's timing: three processes for tiny work against plain calls, and what one
+/// fork+wait costs on its own.
+fn tiny_work(length: u64, runs: usize) -> nix::Result<()> {
+    say!("[2] the notebook's timing: length {length}, {runs} runs after a warm-up");
+    let sequential = time_sequential(length, runs);
+    let processes = time_processes(length, runs)?;
+    let (_, one_fork) = timing::measure(runs, || in_children([|| 0]).map(|[o]| o.result));
+    say!("{}  (baseline)", sequential.line("sequential"));
+    say!("{}  {}", processes.line("three processes"), processes.speedup_over(&sequential));
+    say!("{}", one_fork.line("one fork + _exit + waitpid"));
+    say!("    The notebook: 34.5 ms against 0.52 ms. A process costs a fork, a copy of the page");
+    say!("    tables and a wait; for a few additions that is all the time there is.");
+    Ok(())
+}
+
+/// Enough work per sum (about 100 ms) for processes to pay off on the available cores.
+fn real_work(length: u64, runs: usize) -> nix::Result<()> {
+    let cores = thread::available_parallelism().map_or(1, usize::from);
+    say!("[3] real work: length {length}, {runs} runs after a warm-up, {cores} cores");
+    let processes = time_processes(length, runs)?; // first: the interrupt test expects children
+    let sequential = time_sequential(length, runs);
+    say!("{}  (baseline)", sequential.line("sequential"));
+    say!("{}  {}", processes.line("three processes"), processes.speedup_over(&sequential));
+    say!("    Three jobs on {cores} cores: some processes share a core, as the threads did in");
+    say!("    `cargo run -p threading`; each process also pays for its fork and wait.");
+    Ok(())
+}
+
+/// Processes next to threads for the same work, from tiny to real: where each starts to pay.
+fn sweep(max_length: u64, runs: usize) -> nix::Result<()> {
+    say!(
+        "[4] where threads and processes start to pay off (median of {runs}, speedup against sequential):"
+    );
+    say!("    {:>10}  {:>10}  {:>20}  {:>20}", "length", "sequential", "3 threads", "3 processes");
+    let lengths = [1_000, 10_000, 100_000, 1_000_000, 10_000_000];
+    for length in lengths.into_iter().filter(|&l| l <= max_length) {
+        let sequential = time_sequential(length, runs);
+        let threads = time_threads(length, runs);
+        let processes = time_processes(length, runs)?;
+        let cell = |s: &Stats| {
+            format!("{} ({:.2}x)", timing::human(s.median), s.speedup_over(&sequential).0)
+        };
+        say!(
+            "    {length:>10}  {:>10}  {:>20}  {:>20}",
+            timing::human(sequential.median),
+            cell(&threads),
+            cell(&processes)
+        );
+    }
+    say!("    A thread costs tens of microseconds to start, a process hundreds: threads pay off");
+    say!("    first, processes need more work per job - and share no memory unless asked to.");
+    Ok(())
+}
+
+/// Each process has its own memory. The compiler sees the child's closure mutate `counter`,
+/// but `fork` gave the child a copy: the parent's `counter` never changes.
+fn separate_memory() -> nix::Result<()> {
+    let mut counter: u128 = 1;
+    let [child] = in_children([|| {
+        counter = 99;
+        counter
+    }])?;
+    assert_eq!((child.result, counter), (Some(99), 1));
+    say!(
+        "[5] separate memory: the child set counter = 99 (it sent back {}); the parent's counter is still {counter}",
+        child.result.unwrap_or_default()
+    );
+    Ok(())
+}
+
+/// Shared memory as `multiprocessing.Value` does it: an anonymous `MAP_SHARED` mapping that
+/// every child sees, holding an atomic counter each of them increments.
+fn shared_memory() -> nix::Result<()> {
+    const CHILDREN: usize = 4;
+    const INCREMENTS: u64 = 100_000;
+    let shared = SharedCounter::new()?;
+    let outcomes = in_children([(); CHILDREN].map(|()| {
+        || {
+            for _ in 0..INCREMENTS {
+                shared.get().fetch_add(1, Ordering::Relaxed);
+            }
+            0
+        }
+    }))?;
+    assert!(outcomes.iter().all(|o| o.ended == WaitStatus::Exited(o.pid, 0)));
+    let total = shared.get().load(Ordering::Relaxed);
+    assert_eq!(total, CHILDREN as u64 * INCREMENTS);
+    say!(
+        "    shared memory: {CHILDREN} children x {INCREMENTS} fetch_add on a MAP_SHARED counter = {total}"
+    );
+    Ok(())
+}
+
+/// Results back through pipes (the `multiprocessing.Pipe`/`Queue` analog): the children print
+/// nothing, the parent prints their sums in a fixed order.
+fn results_through_pipes(length: u64) -> nix::Result<()> {
+    let outcomes = in_children(SUMS.map(|(_, power)| move || power_sum(0..length, power)))?;
+    say!("[6] results through pipes, printed by the parent in a fixed order:");
+    for ((name, _), (outcome, want)) in SUMS.iter().zip(outcomes.iter().zip(expected_sums(length)))
+    {
+        assert_eq!(outcome.result, Some(want), "{name}");
+        say!("    {name} sum of is {want}");
+    }
+    Ok(())
+}
+
+// ---- processes ----
+
+/// What became of one child: its result (if it sent one through its pipe) and how it ended.
+struct Outcome {
+    pid: Pid,
+    result: Option<u128>,
+    ended: WaitStatus,
+}
+
+impl Outcome {
+    fn describe(&self) -> String {
+        let sent = self.result.map_or("sent nothing".to_owned(), |r| format!("sent {r}"));
+        match self.ended {
+            WaitStatus::Exited(_, code) => format!("exited with status {code}, {sent}"),
+            WaitStatus::Signaled(_, signal, _) => format!("killed by {signal:?}, {sent}"),
+            other => format!("ended as {other:?}, {sent}"),
+        }
+    }
+}
+
+/// A running child: its pid and the read end of the pipe it sends its result through. If it is
+/// dropped without being reaped (the parent is unwinding), it is killed and reaped: no zombie.
+struct Child {
+    pid: Pid,
+    results: Option<File>,
+}
+
+/// Runs each job in its own child process, all at once, then reaps them all in order.
+fn in_children<const N: usize>(jobs: [impl FnOnce() -> u128; N]) -> nix::Result<[Outcome; N]> {
+    io::stdout().flush().map_err(|_| nix::Error::EIO)?; // nothing buffered is printed twice
+    let mut children = Vec::with_capacity(N);
+    for job in jobs {
+        children.push(spawn_child(job)?); // on error, `children` drops: the rest are reaped
+    }
+    let outcomes: Vec<Outcome> = children.into_iter().map(reap).collect::<nix::Result<_>>()?;
+    Ok(outcomes.try_into().unwrap_or_else(|_| unreachable!("one outcome per job")))
+}
+
+fn spawn_child(job: impl FnOnce() -> u128) -> nix::Result<Child> {
+    if !single_threaded() {
+        return Err(nix::Error::EAGAIN);
+    }
+    let (read_end, write_end) = pipe()?;
+    let parent = getpid();
+    // SAFETY: this process runs one thread (checked just above: fork happens before any thread
+    // is started, or after all have been joined), so no lock is held by a thread that the child
+    // would not have; the child only runs `job`, writes its pipe and leaves with `_exit`.
+    #[allow(unsafe_code)]
+    match unsafe { fork() }? {
+        ForkResult::Parent { child } => {
+            Ok(Child { pid: child, results: Some(File::from(read_end)) })
+        }
+        ForkResult::Child => {
+            drop(read_end);
+            // Die with the parent (Ctrl-C, kill): no orphan keeps running. If the parent is
+            // already gone, leave now.
+            let orphaned =
+                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).is_err() || getppid() != parent;
+            let code = if orphaned {
+                1
+            } else {
+                // A panic must not unwind into the parent's code, which this child also holds.
+                match panic::catch_unwind(AssertUnwindSafe(job)) {
+                    Ok(value) => {
+                        i32::from(File::from(write_end).write_all(&value.to_le_bytes()).is_err())
+                    }
+                    Err(_) => 101,
+                }
+            };
+            let _ = io::stdout().flush();
+            // SAFETY: `_exit` ends the child at once, without running the parent's exit handlers
+            // or destructors a second time; it is async-signal-safe.
+            #[allow(unsafe_code)]
+            unsafe {
+                nix::libc::_exit(code)
+            }
+        }
+    }
+}
+
+/// Reads the child's result to the end of its pipe, then waits for it.
+fn reap(mut child: Child) -> nix::Result<Outcome> {
+    let mut bytes = Vec::new();
+    if let Some(mut pipe) = child.results.take() {
+        pipe.read_to_end(&mut bytes).map_err(|_| nix::Error::EIO)?;
+    }
+    let ended = wait_for(child.pid)?;
+    let result = <[u8; 16]>::try_from(bytes.as_slice()).ok().map(u128::from_le_bytes);
+    let pid = child.pid;
+    std::mem::forget(child); // reaped: nothing left for Drop to do
+    Ok(Outcome { pid, result, ended })
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = kill(self.pid, Signal::SIGKILL);
+        let _ = wait_for(self.pid);
+    }
+}
+
+fn wait_for(pid: Pid) -> nix::Result<WaitStatus> {
+    loop {
+        match waitpid(pid, None) {
+            Err(nix::Error::EINTR) => continue,
+            other => return other,
+        }
+    }
+}
+
+/// What `--crash-child` asks the child to do.
+fn crash_if_asked(crash: Option<Crash>) {
+    match crash {
+        Some(Crash::Panic) => {
+            panic::set_hook(Box::new(|_| {
+                eprintln!("(child) panicked on purpose: --crash-child panic")
+            }));
+            panic!("--crash-child panic");
+        }
+        Some(Crash::Kill) => {
+            let _ = kill(getpid(), Signal::SIGKILL);
+        }
+        None => {}
+    }
+}
+
+/// Whether this process runs a single thread now (Linux: /proc/self/status). A joined thread
+/// may take a moment to vanish from the count, so wait briefly for it.
+fn single_threaded() -> bool {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let threads = status.lines().find_map(|l| l.strip_prefix("Threads:")).map(str::trim);
+        if threads.is_none_or(|t| t == "1") {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        thread::yield_now();
+    }
+}
+
+// ---- shared memory ----
+
+/// One `AtomicU64` in an anonymous shared mapping: children forked after it is made all see the
+/// same page, unlike ordinary memory, which each child gets a private copy of.
+struct SharedCounter {
+    page: NonNull<nix::libc::c_void>,
+}
+
+impl SharedCounter {
+    const LEN: NonZeroUsize = NonZeroUsize::new(std::mem::size_of::<AtomicU64>()).unwrap();
+
+    fn new() -> nix::Result<SharedCounter> {
+        // SAFETY: a new anonymous mapping aliases no existing memory; the kernel zero-fills it,
+        // and zero bytes are a valid AtomicU64.
+        #[allow(unsafe_code)]
+        let page = unsafe {
+            mmap_anonymous(
+                None,
+                Self::LEN,
+                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
+                MapFlags::MAP_SHARED,
+            )
+        }?;
+        Ok(SharedCounter { page })
+    }
+
+    fn get(&self) -> &AtomicU64 {
+        // SAFETY: the mapping is page-aligned, large enough, zero-initialised and lives as long
+        // as `self`; all access goes through the atomic, so concurrent use by processes is sound.
+        #[allow(unsafe_code)]
+        unsafe {
+            self.page.cast::<AtomicU64>().as_ref()
+        }
+    }
+}
+
+impl Drop for SharedCounter {
+    fn drop(&mut self) {
+        // SAFETY: the mapping was made by `new` with this length, and no reference from `get`
+        // outlives `self`.
+        #[allow(unsafe_code)]
+        let _ = unsafe { munmap(self.page, Self::LEN.get()) };
+    }
+}
+
+// ---- the sums and how they are timed ----
+
+/// The sum of x^power over `range`; each x passes through `black_box` so the loop really runs.
+fn power_sum(range: Range<u64>, power: u32) -> u128 {
+    range.map(|x| u128::from(black_box(x)).pow(power)).sum()
+}
+
+/// The closed forms n(n-1)/2, (n-1)n(2n-1)/6 and (n(n-1)/2)^2; `length` bounds them within u128.
+fn expected_sums(length: u64) -> [u128; 3] {
+    let n = u128::from(length);
+    let linear = n * n.saturating_sub(1) / 2;
+    [linear, n.saturating_sub(1) * n * (2 * n).saturating_sub(1) / 6, linear * linear]
+}
+
+fn time_sequential(length: u64, runs: usize) -> Stats {
+    let (sums, stats) =
+        timing::measure(runs, || SUMS.map(|(_, power)| power_sum(0..length, power)));
+    assert_eq!(sums, expected_sums(length));
+    stats
+}
+
+fn time_threads(length: u64, runs: usize) -> Stats {
+    let (sums, stats) = timing::measure(runs, || {
+        thread::scope(|s| {
+            SUMS.map(|(_, power)| s.spawn(move || power_sum(0..length, power)))
+                .map(|h| h.join().expect("sum thread panicked"))
+        })
+    });
+    assert_eq!(sums, expected_sums(length));
+    stats
+}
+
+fn time_processes(length: u64, runs: usize) -> nix::Result<Stats> {
+    let mut failure = None;
+    let (sums, stats) = timing::measure(runs, || {
+        match in_children(SUMS.map(|(_, power)| move || power_sum(0..length, power))) {
+            Ok(outcomes) => outcomes.map(|o| o.result.unwrap_or_default()),
+            Err(e) => {
+                failure = Some(e);
+                [0; 3]
+            }
+        }
+    });
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    assert_eq!(sums, expected_sums(length));
+    Ok(stats)
+}
+
+/// A length from 1 up to 6x10^9, where the cube sum still fits u128.
+fn length(text: &str) -> Result<u64, String> {
+    match cli::positive::<u64>(text)? {
+        n if n > 6_000_000_000 => {
+            Err("is more than 6000000000 (the cube sum would overflow u128)".to_owned())
+        }
+        n => Ok(n),
+    }
+}

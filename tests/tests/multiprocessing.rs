@@ -1,0 +1,185 @@
+//! `cargo run -p multiprocessing`: notebook section 2.d. Children print in whatever order they
+//! run, so the notebook cell's lines are checked for presence and count, not order.
+
+mod common;
+use common::{binary, check_bad_values, check_cli_conventions, run_with_env};
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+const NOTEBOOK_LINES: [&str; 3] =
+    ["Normal sum of is 10", "Square sum of is 30", "Cubic sum of is 100"];
+const QUICK: [&str; 4] = ["--timed-size", "20000", "--runs", "1"];
+
+/// A value for `HPC_RS_TEST_TAG` that no other run shares: children inherit the environment,
+/// so every process of one run can be found through /proc afterwards.
+fn unique_tag() -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    format!("mp-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Processes alive now whose environment carries `tag`.
+fn processes_tagged_now(tag: &str) -> Vec<String> {
+    let needle = format!("HPC_RS_TEST_TAG={tag}");
+    fs::read_dir("/proc")
+        .expect("Linux has /proc")
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            let environ = fs::read(path.join("environ")).ok()?;
+            let mut vars = environ.split(|&b| b == 0);
+            vars.any(|var| var == needle.as_bytes()).then(|| path.display().to_string())
+        })
+        .collect()
+}
+
+/// Like [`processes_tagged_now`], waiting up to a second for them to go (a SIGKILL is
+/// delivered asynchronously; far less than a second in practice).
+fn processes_tagged(tag: &str) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        let found = processes_tagged_now(tag);
+        if found.is_empty() || Instant::now() > deadline {
+            return found;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn run_tagged(args: &[&str]) -> (common::Run, String) {
+    let tag = unique_tag();
+    let out = run_with_env("multiprocessing", args, &[("HPC_RS_TEST_TAG", &tag)]);
+    (out, tag)
+}
+
+#[test]
+fn the_notebook_cell_prints_10_30_and_100_once_each_and_reports_every_child() {
+    let (out, _) = run_tagged(&QUICK);
+    out.success();
+    for line in NOTEBOOK_LINES {
+        let count = out.stdout.lines().filter(|l| *l == line).count();
+        out.check(count == 1, &format!("{line:?} printed exactly once by its child"));
+    }
+    out.lines_in_order(&[
+        "[1] three child processes, length 5 (children print in whatever order they run):",
+        "Normal child: exited with status 0, sent 10",
+        "Square child: exited with status 0, sent 30",
+        "Cubic child: exited with status 0, sent 100",
+    ]);
+}
+
+#[test]
+fn no_line_is_printed_twice_when_stdout_is_a_file() {
+    let path = std::env::temp_dir().join(format!("{}.txt", unique_tag()));
+    let file = fs::File::create(&path).unwrap();
+    let status = Command::new(binary("multiprocessing"))
+        .args(QUICK)
+        .stdout(Stdio::from(file))
+        .status()
+        .unwrap();
+    let written = fs::read_to_string(&path).unwrap();
+    fs::remove_file(&path).unwrap();
+    assert!(status.success(), "{written}");
+    for line in NOTEBOOK_LINES {
+        assert_eq!(written.lines().filter(|l| *l == line).count(), 1, "{line:?} in:\n{written}");
+    }
+    assert_eq!(written.matches("== 2.d Multiprocessing with fork").count(), 1, "{written}");
+}
+
+#[test]
+fn timings_sweep_memory_and_pipes_are_reported_and_verified() {
+    let (out, _) = run_tagged(&QUICK);
+    out.success().contains_in_order(&[
+        "[2] the notebook's timing: length 5, 1 runs after a warm-up",
+        "three processes",
+        "one fork + _exit + waitpid",
+        "The notebook: 34.5 ms against 0.52 ms.",
+        "[3] real work: length 20000",
+        "three processes",
+        "[4] where threads and processes start to pay off",
+        "1000",
+        "10000",
+        "A thread costs tens of microseconds to start, a process hundreds",
+        "[5] separate memory: the child set counter = 99 (it sent back 99); the parent's counter is still 1",
+        "shared memory: 4 children x 100000 fetch_add on a MAP_SHARED counter = 400000",
+        "[6] results through pipes, printed by the parent in a fixed order:",
+        "Normal sum of is 10\n    Square sum of is 30\n    Cubic sum of is 100",
+    ]);
+    out.check(!out.stdout.contains("100000  "), "the sweep stops at --timed-size");
+}
+
+#[test]
+fn no_child_process_remains_after_the_binary_exits() {
+    let (out, tag) = run_tagged(&QUICK);
+    out.success();
+    let left = processes_tagged(&tag);
+    assert!(left.is_empty(), "processes left behind: {left:?}");
+}
+
+#[test]
+fn a_child_that_panics_is_reported_with_its_exit_code() {
+    let (out, tag) = run_tagged(&["--crash-child", "panic"]);
+    out.check(out.code == Some(1), "exit status 1 when a child failed");
+    out.lines_in_order(&[
+        "Normal child: exited with status 0, sent 10",
+        "Square child: exited with status 101, sent nothing",
+        "Cubic child: exited with status 0, sent 100",
+    ]);
+    out.check(
+        out.stderr.contains("(child) panicked on purpose")
+            && out.stderr.ends_with(
+                "error: a child process failed (--crash-child); every child was reaped\n",
+            ),
+        "stderr explains the failure",
+    );
+    out.check(!out.stdout.contains("Square sum of is"), "the crashed child printed no sum");
+    assert!(processes_tagged(&tag).is_empty());
+}
+
+#[test]
+fn a_child_killed_by_a_signal_is_reported_with_the_signal() {
+    let (out, tag) = run_tagged(&["--crash-child", "kill"]);
+    out.check(out.code == Some(1), "exit status 1 when a child failed");
+    out.lines_in_order(&["Square child: killed by SIGKILL, sent nothing"]);
+    out.check(
+        out.stderr == "error: a child process failed (--crash-child); every child was reaped\n",
+        "one line on stderr",
+    );
+    assert!(processes_tagged(&tag).is_empty());
+}
+
+#[test]
+fn interrupting_the_parent_leaves_no_child_behind() {
+    let tag = unique_tag();
+    let mut parent = Command::new(binary("multiprocessing"))
+        // Children that would run for seconds, far longer than processes_tagged waits.
+        .args(["--timed-size", "2000000000", "--runs", "1"])
+        .env("HPC_RS_TEST_TAG", &tag)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The real-work section forks its children right after printing its heading.
+    let mut lines = BufReader::new(parent.stdout.take().unwrap()).lines();
+    assert!(lines.any(|l| l.unwrap().starts_with("[3] real work")), "reached the real work");
+    std::thread::sleep(Duration::from_millis(300));
+    let during = processes_tagged_now(&tag);
+    assert!(during.len() > 1, "children are running: {during:?}");
+    // SIGINT to the parent alone: harsher than Ctrl-C, which signals the children too.
+    let status = Command::new("kill").args(["-INT", &parent.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let ended = parent.wait().unwrap();
+    assert!(!ended.success(), "the parent was interrupted");
+    let left = processes_tagged(&tag);
+    assert!(left.is_empty(), "processes left behind: {left:?}");
+}
+
+#[test]
+fn bad_arguments_follow_the_conventions() {
+    check_cli_conventions("multiprocessing");
+    check_bad_values("multiprocessing", "--size", &["0", "-5", "7000000000"]);
+    check_bad_values("multiprocessing", "--timed-size", &["0", "x"]);
+    check_bad_values("multiprocessing", "--crash-child", &["sometimes"]);
+}
