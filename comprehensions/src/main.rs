@@ -21,6 +21,9 @@ struct Args {
     /// Timed runs of each variant, after one warm-up run.
     #[arg(long, default_value_t = 5, value_parser = cli::runs, allow_hyphen_values = true)]
     runs: usize,
+    /// Also run a Python twin of the timed cells (python3) and compare.
+    #[arg(long)]
+    vs_python: bool,
 }
 
 fn main() {
@@ -37,7 +40,14 @@ fn main() {
     dict_comprehension_cell();
     more_comprehensions();
     say!();
-    timed_squares(size, args.runs);
+    let [push, collect, ..] = timed_squares(size, args.runs);
+    if args.vs_python {
+        say!();
+        let twin = include_str!("../python/twin.py");
+        let rust = [("(a) push loop", &push.stats), ("(b) collect", &collect.stats)];
+        timing::python::compare(twin, &[size.to_string(), args.runs.to_string()], &rust)
+            .unwrap_or_else(|e| cli::fail(e));
+    }
 }
 
 /// `[elem*100 for elem in my_list]`
@@ -82,7 +92,7 @@ fn more_comprehensions() {
 /// The notebook's `append` loop against its comprehension, plus what Rust adds: reserving
 /// capacity, reusing a buffer, and rayon. Each variant is verified, timed `runs` times after a
 /// warm-up, and charged its minor page faults (fresh pages the kernel had to hand out).
-fn timed_squares(size: usize, runs: usize) {
+fn timed_squares(size: usize, runs: usize) -> [Variant; 5] {
     let mb = size * 8 / 1_000_000;
     say!("== Timing: the squares of 0..{size} ({mb} MB of u64), {runs} runs after a warm-up");
     let mut buffer = collect_squares(size); // (d) allocates and touches this once, untimed
@@ -117,6 +127,7 @@ fn timed_squares(size: usize, runs: usize) {
     let (last, checksum) = expected_squares(size);
     say!("verified all five: length {size}, last element {last}, checksum {checksum}");
     explain(&results, size);
+    results
 }
 
 /// Where the time goes, computed from the measurements rather than asserted.

@@ -8,29 +8,32 @@ use std::hint::black_box;
 
 use clap::Parser;
 use decorators_macros::decorate;
-use timing::{cli, say};
+use timing::{Stats, cli, say};
 
 /// The notebook's decorator cells: higher-order functions, `@` syntax, arguments, timing.
 #[derive(Parser)]
 #[command(about, long_about = None)]
 struct Args {
-    /// Length of the list the timing decorator builds (the notebook's 100,000,000).
-    #[arg(long, default_value_t = 100_000_000, value_parser = cli::positive::<u64>,
-          allow_hyphen_values = true)]
-    size: u64,
+    /// Length of the list the timing decorator builds [default: the notebook's 100000000;
+    /// 10000000 with --vs-python, which CPython builds in about a second].
+    #[arg(long, value_parser = cli::positive::<u64>, allow_hyphen_values = true)]
+    size: Option<u64>,
     /// Timed runs of each way to build the list, after one warm-up run.
     #[arg(long, default_value_t = 3, value_parser = cli::runs, allow_hyphen_values = true)]
     runs: usize,
+    /// Also run a Python twin of the timed cells (python3) and compare.
+    #[arg(long)]
+    vs_python: bool,
 }
 
 fn main() {
     let args = Args::try_parse()
         .unwrap_or_else(|e| if e.use_stderr() { cli::usage_error(e) } else { e.exit() });
+    let size = args.size.unwrap_or(if args.vs_python { 10_000_000 } else { 100_000_000 });
     // A measurement holds the last list and builds the next: two lists of u64 at once.
-    let bytes = 2 * u128::from(args.size) * 8;
-    cli::check_memory(bytes, &format!("--size {}", args.size))
-        .unwrap_or_else(|e| cli::usage_error(e));
-    let size = usize::try_from(args.size).unwrap_or_else(|_| cli::usage_error("--size too large"));
+    let bytes = 2 * u128::from(size) * 8;
+    cli::check_memory(bytes, &format!("--size {size}")).unwrap_or_else(|e| cli::usage_error(e));
+    let size = usize::try_from(size).unwrap_or_else(|_| cli::usage_error("--size too large"));
 
     say!("== Decorators -> higher-order functions and an attribute macro");
     say!("[1] a normal function:");
@@ -43,7 +46,14 @@ fn main() {
     say!("[4] a decorated function with arguments, my_adder(6, 7):");
     my_adder(6, 7);
     say!();
-    timing_decorator_cells(size, args.runs);
+    let (push, collect) = timing_decorator_cells(size, args.runs);
+    if args.vs_python {
+        say!();
+        let twin = include_str!("../python/twin.py");
+        let rust = [("push loop", &push), ("collect", &collect)];
+        timing::python::compare(twin, &[size.to_string(), args.runs.to_string()], &rust)
+            .unwrap_or_else(|e| cli::fail(e));
+    }
 }
 
 fn my_simple_function() {
@@ -87,7 +97,7 @@ fn my_adder(x: i64, y: i64) {
 
 /// The notebook's `time_decor`, applied to `create_big_list` and `create_big_list_faster`, then
 /// the same two functions measured properly: warm-up, repeated runs, median, verified results.
-fn timing_decorator_cells(size: usize, runs: usize) {
+fn timing_decorator_cells(size: usize, runs: usize) -> (Stats, Stats) {
     say!("[5] #[decorate(time_decor)] on building a list of {size} numbers:");
     let pushed = create_big_list(size);
     verify("create_big_list", &pushed, size);
@@ -114,6 +124,7 @@ fn timing_decorator_cells(size: usize, runs: usize) {
     );
     say!("    verified: both lists have length {size} and end with {}", size - 1);
     say!("    The notebook: 19.4 s against 10.7 s in CPython, on another machine.");
+    (push_stats, collect_stats)
 }
 
 /// `def time_decor(my_fun)`: times each call and prints the seconds as the notebook did, but

@@ -19,11 +19,11 @@ use timing::{Stats, cli, say};
 #[derive(Parser)]
 #[command(about, long_about = None)]
 struct Args {
-    /// Elements of the CPU-bound cube sum, shared out among the threads (at most 6x10^9,
-    /// where the sum still fits u128).
-    #[arg(long, default_value_t = 200_000_000, value_parser = bounded::<6_000_000_000>,
-          allow_hyphen_values = true)]
-    size: u64,
+    /// Elements of the CPU-bound cube sum, shared out among the threads (at most 6x10^9, where
+    /// the sum still fits u128) [default: 200000000; 5000000 with --vs-python, which CPython
+    /// sums in about a second].
+    #[arg(long, value_parser = bounded::<6_000_000_000>, allow_hyphen_values = true)]
+    size: Option<u64>,
     /// Threads [default: the number of cores, at least 2].
     #[arg(long, value_parser = bounded::<64>, allow_hyphen_values = true)]
     threads: Option<u64>,
@@ -34,6 +34,9 @@ struct Args {
     /// Timed runs of each mode, after one warm-up run.
     #[arg(long, default_value_t = 5, value_parser = cli::runs, allow_hyphen_values = true)]
     runs: usize,
+    /// Also run a Python twin of the CPU-bound threads under CPython's real GIL (python3).
+    #[arg(long)]
+    vs_python: bool,
 }
 
 /// The stand-in for one blocking I/O call (a sleep), and how many each thread makes.
@@ -51,7 +54,8 @@ fn main() {
         "== 2.c The GIL, simulated: {threads} threads on {cores} cores, switch interval {} ms",
         args.switch_interval_ms
     );
-    let (free, under_gil) = cpu_bound(&gil, args.size, threads, args.runs);
+    let size = args.size.unwrap_or(if args.vs_python { 5_000_000 } else { 200_000_000 });
+    let [sequential, free, under_gil] = cpu_bound(&gil, size, threads, args.runs);
     say!();
     let io_speedup = io_bound(&gil, threads, args.runs);
     say!();
@@ -59,8 +63,8 @@ fn main() {
     say!();
     say!(
         "Conclusion: CPU-bound threads gain {:.2}x without a GIL and {:.2}x with one - the",
-        free.0,
-        under_gil.0
+        free.speedup_over(&sequential).0,
+        under_gil.speedup_over(&sequential).0
     );
     say!(
         "  notebook's 527 ms against 542 ms. Threads that wait on I/O release the GIL and overlap"
@@ -70,10 +74,33 @@ fn main() {
         io_speedup.0
     );
     say!("  are the free ones above, and the compiler, not a global lock, keeps shared data safe.");
+    if args.vs_python {
+        say!();
+        vs_python(size, threads, args.runs, [&sequential, &free, &under_gil]);
+    }
+}
+
+/// The same CPU-bound threads in CPython, under its real GIL, beside the simulated one.
+fn vs_python(size: u64, threads: u64, runs: usize, [sequential, free, under_gil]: [&Stats; 3]) {
+    let twin = include_str!("../python/twin.py");
+    let args = [size.to_string(), runs.to_string(), threads.to_string()];
+    let rust = [("sequential", sequential), ("simulated GIL threads", under_gil)];
+    let python = timing::python::compare(twin, &args, &rust).unwrap_or_else(|e| cli::fail(e));
+    if let Some([python_sequential, python_threads]) = python.as_deref() {
+        say!(
+            "{threads} threads against one: Rust free {}, Rust under the simulated GIL {},",
+            free.speedup_over(sequential),
+            under_gil.speedup_over(sequential)
+        );
+        say!(
+            "  CPython under its real GIL {}",
+            python_threads.stats.speedup_over(&python_sequential.stats)
+        );
+    }
 }
 
 /// The cube sum of 0..size, sequential and split among threads, free and under the GIL.
-fn cpu_bound(gil: &Gil, size: u64, threads: u64, runs: usize) -> (timing::Ratio, timing::Ratio) {
+fn cpu_bound(gil: &Gil, size: u64, threads: u64, runs: usize) -> [Stats; 3] {
     say!("CPU-bound: the cube sum of 0..{size} ({runs} runs after a warm-up)");
     let expected = cube_sum_closed_form(size);
     let time = |label: &str, gil: Option<&Gil>, threads: u64| -> Stats {
@@ -101,7 +128,7 @@ fn cpu_bound(gil: &Gil, size: u64, threads: u64, runs: usize) -> (timing::Ratio,
         gil.interval.as_millis()
     );
     say!("  to a waiting thread (fairly: an unfair lock lets the holder take it straight back).");
-    (free.speedup_over(&sequential), locked.speedup_over(&sequential))
+    [sequential, free, locked]
 }
 
 /// Threads that mostly wait: each request does a little work under the GIL, then waits for

@@ -31,15 +31,19 @@ struct Args {
     /// Length of the notebook's cell (its `length = 5`).
     #[arg(long, default_value_t = 5, value_parser = length, allow_hyphen_values = true)]
     size: u64,
-    /// Length for the timed real work: about 100 ms a sum, where processes pay off.
-    #[arg(long, default_value_t = 50_000_000, value_parser = length, allow_hyphen_values = true)]
-    timed_size: u64,
+    /// Length for the timed real work, where processes pay off [default: 50000000, about
+    /// 100 ms a sum; 2000000 with --vs-python, which CPython sums in about a second].
+    #[arg(long, value_parser = length, allow_hyphen_values = true)]
+    timed_size: Option<u64>,
     /// Timed runs of each variant, after one warm-up run.
     #[arg(long, default_value_t = 5, value_parser = cli::runs, allow_hyphen_values = true)]
     runs: usize,
     /// Make the notebook cell's second child crash, to show how the parent reports it.
     #[arg(long, value_enum)]
     crash_child: Option<Crash>,
+    /// Also run a Python twin with multiprocessing.Process (python3) and compare.
+    #[arg(long)]
+    vs_python: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -56,6 +60,7 @@ const SUMS: [(&str, u32); 3] = [("Normal", 1), ("Square", 2), ("Cubic", 3)];
 fn main() -> ExitCode {
     let args = Args::try_parse()
         .unwrap_or_else(|e| if e.use_stderr() { cli::usage_error(e) } else { e.exit() });
+    let timed_size = args.timed_size.unwrap_or(if args.vs_python { 2_000_000 } else { 50_000_000 });
     say!("== 2.d Multiprocessing with fork");
     let result = (|| -> nix::Result<ExitCode> {
         if !notebook_cell(args.size, args.crash_child)? {
@@ -63,15 +68,19 @@ fn main() -> ExitCode {
             return Ok(ExitCode::FAILURE);
         }
         say!();
-        tiny_work(args.size, args.runs)?;
+        let tiny = tiny_work(args.size, args.runs)?;
         say!();
-        real_work(args.timed_size, args.runs)?;
+        let real = real_work(timed_size, args.runs)?;
         say!();
-        sweep(args.timed_size, args.runs)?;
+        sweep(timed_size, args.runs)?;
         say!();
         separate_memory()?;
         shared_memory()?;
         results_through_pipes(args.size)?;
+        if args.vs_python {
+            say!();
+            vs_python([args.size, timed_size], args.runs, [tiny, real]);
+        }
         Ok(ExitCode::SUCCESS)
     })();
     result.unwrap_or_else(|e| {
@@ -108,7 +117,7 @@ fn notebook_cell(length: u64, crash: Option<Crash>) -> nix::Result<bool> {
 
 /// The notebook's timing: three processes for tiny work against plain calls, and what one
 /// fork+wait costs on its own.
-fn tiny_work(length: u64, runs: usize) -> nix::Result<()> {
+fn tiny_work(length: u64, runs: usize) -> nix::Result<[Stats; 2]> {
     say!("[2] the notebook's timing: length {length}, {runs} runs after a warm-up");
     let sequential = time_sequential(length, runs);
     let processes = time_processes(length, runs)?;
@@ -118,11 +127,11 @@ fn tiny_work(length: u64, runs: usize) -> nix::Result<()> {
     say!("{}", one_fork.line("one fork + _exit + waitpid"));
     say!("    The notebook: 34.5 ms against 0.52 ms. A process costs a fork, a copy of the page");
     say!("    tables and a wait; for a few additions that is all the time there is.");
-    Ok(())
+    Ok([sequential, processes])
 }
 
 /// Enough work per sum (about 100 ms) for processes to pay off on the available cores.
-fn real_work(length: u64, runs: usize) -> nix::Result<()> {
+fn real_work(length: u64, runs: usize) -> nix::Result<[Stats; 2]> {
     let cores = thread::available_parallelism().map_or(1, usize::from);
     say!("[3] real work: length {length}, {runs} runs after a warm-up, {cores} cores");
     let processes = time_processes(length, runs)?; // first: the interrupt test expects children
@@ -131,7 +140,7 @@ fn real_work(length: u64, runs: usize) -> nix::Result<()> {
     say!("{}  {}", processes.line("three processes"), processes.speedup_over(&sequential));
     say!("    Three jobs on {cores} cores: some processes share a core, as the threads did in");
     say!("    `cargo run -p threading`; each process also pays for its fork and wait.");
-    Ok(())
+    Ok([sequential, processes])
 }
 
 /// Processes next to threads for the same work, from tiny to real: where each starts to pay.
@@ -210,6 +219,28 @@ fn results_through_pipes(length: u64) -> nix::Result<()> {
         say!("    {name} sum of is {want}");
     }
     Ok(())
+}
+
+/// The same two timings in CPython with `multiprocessing.Process`, and each language's own
+/// speedup from processes at the real-work length.
+fn vs_python([tiny, real]: [u64; 2], runs: usize, rust: [[Stats; 2]; 2]) {
+    let twin = include_str!("../python/twin.py");
+    let args = [tiny.to_string(), runs.to_string(), real.to_string()];
+    let [[tiny_sequential, tiny_processes], [real_sequential, real_processes]] = &rust;
+    let pairs = [
+        ("sequential, tiny", tiny_sequential),
+        ("three processes, tiny", tiny_processes),
+        ("sequential, real", real_sequential),
+        ("three processes, real", real_processes),
+    ];
+    let python = timing::python::compare(twin, &args, &pairs).unwrap_or_else(|e| cli::fail(e));
+    if let Some([_, _, python_sequential, python_processes]) = python.as_deref() {
+        say!(
+            "Three processes against sequential at length {real}: Rust {}, Python {}",
+            real_processes.speedup_over(real_sequential),
+            python_processes.stats.speedup_over(&python_sequential.stats)
+        );
+    }
 }
 
 // ---- processes ----

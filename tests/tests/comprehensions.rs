@@ -58,3 +58,8 @@ fn bad_arguments_follow_the_conventions() {
 fn output_piped_into_head_ends_quietly() {
     check_closed_pipe("comprehensions", &["--size", "100000", "--runs", "3"]);
 }
+
+#[test]
+fn vs_python_prints_rust_and_python_side_by_side() {
+    common::check_vs_python("comprehensions", &["--size", "1000", "--runs", "1"], 2);
+}

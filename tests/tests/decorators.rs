@@ -63,3 +63,8 @@ fn a_size_beyond_memory_is_refused_before_allocating() {
     check_bad_values("decorators", "--size", &["0", "-100", "1e8"]);
     check_bad_values("decorators", "--runs", &["0", "100000"]);
 }
+
+#[test]
+fn vs_python_prints_rust_and_python_side_by_side() {
+    common::check_vs_python("decorators", &["--size", "1000", "--runs", "1"], 2);
+}

@@ -64,3 +64,13 @@ fn bad_arguments_follow_the_conventions() {
     check_bad_values("gil", "--threads", &["0", "65"]);
     check_bad_values("gil", "--switch-interval-ms", &["0", "1001", "5ms"]);
 }
+
+#[test]
+fn vs_python_prints_rust_and_python_side_by_side() {
+    let out = common::check_vs_python("gil", &["--size", "1000", "--runs", "1"], 2);
+    let python_present = !out.stdout.contains("python3 not found");
+    out.check(
+        !python_present || out.lines_starting("CPython under its real GIL -> ").len() == 1,
+        "each language's own speedup",
+    );
+}

@@ -183,3 +183,18 @@ fn bad_arguments_follow_the_conventions() {
     check_bad_values("multiprocessing", "--timed-size", &["0", "x"]);
     check_bad_values("multiprocessing", "--crash-child", &["sometimes"]);
 }
+
+#[test]
+fn vs_python_prints_rust_and_python_side_by_side() {
+    let out =
+        common::check_vs_python("multiprocessing", &["--timed-size", "2000", "--runs", "1"], 4);
+    let python_present = !out.stdout.contains("python3 not found");
+    out.check(
+        !python_present
+            || out
+                .lines_starting("Three processes against sequential at length 2000: Rust -> ")
+                .len()
+                == 1,
+        "each language's own speedup",
+    );
+}

@@ -57,3 +57,18 @@ fn bad_arguments_follow_the_conventions() {
     check_bad_values("threading", "--threads", &["0", "5000"]);
     check_bad_values("threading", "--runs", &["0", "many"]);
 }
+
+#[test]
+fn vs_python_prints_rust_and_python_side_by_side() {
+    let out = common::check_vs_python(
+        "threading",
+        &["--size", "1000", "--timed-size", "1000", "--runs", "1"],
+        2,
+    );
+    let python_present = !out.stdout.contains("python3 not found");
+    out.check(
+        !python_present
+            || out.lines_starting("Three threads against sequential: Rust -> ").len() == 1,
+        "each language's own speedup",
+    );
+}

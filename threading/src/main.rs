@@ -30,6 +30,9 @@ struct Args {
     /// Threads for the even split [default: the number of cores].
     #[arg(long, value_parser = threads, allow_hyphen_values = true)]
     threads: Option<usize>,
+    /// Also run a Python twin of the notebook's cell (python3) at --size and compare.
+    #[arg(long)]
+    vs_python: bool,
 }
 
 /// The notebook's three functions: `simple_func`, `simple_sqrt` (which sums squares, not square
@@ -61,6 +64,10 @@ fn main() {
     );
     say!();
     timed_comparison(args.timed_size, args.runs, threads);
+    if args.vs_python {
+        say!();
+        vs_python(args.size, args.runs);
+    }
 }
 
 /// One notebook cell: compute the three sums some way, check them, print them in a fixed order.
@@ -81,10 +88,8 @@ fn timed_comparison(length: u64, runs: usize, threads: usize) {
     let cores = thread::available_parallelism().map_or(1, usize::from);
     say!("== Timing the three sums over 0..{length} ({runs} runs after a warm-up, {cores} cores)");
     let expected = expected_sums(length).expect("main refused lengths that overflow");
-    let time = |label: &str, three_sums: &dyn Fn() -> [u128; 3]| -> Stats {
-        let (sums, stats) = timing::measure(runs, three_sums);
-        assert_eq!(sums, expected, "{label}: wrong sums");
-        stats
+    let time = |label: &str, three_sums: &dyn Fn() -> [u128; 3]| {
+        time_sums(label, length, runs, three_sums)
     };
     let jobs: Vec<Stats> = SUMS
         .iter()
@@ -113,6 +118,31 @@ fn timed_comparison(length: u64, runs: usize, threads: usize) {
         "verified: every variant's sums equal the closed forms n(n-1)/2, (n-1)n(2n-1)/6, (n(n-1)/2)^2"
     );
     explain(&jobs, cores, threads);
+}
+
+/// The notebook's cell at its own length, in Rust and in CPython: the times, and each
+/// language's own speedup from three threads.
+fn vs_python(length: u64, runs: usize) {
+    let sequential = time_sums("sequential", length, runs, &|| sums_sequential(length));
+    let threads = time_sums("three threads", length, runs, &|| sums_one_thread_each(length));
+    let twin = include_str!("../python/twin.py");
+    let rust = [("sequential", &sequential), ("one thread per sum", &threads)];
+    let python = timing::python::compare(twin, &[length.to_string(), runs.to_string()], &rust)
+        .unwrap_or_else(|e| cli::fail(e));
+    if let Some([python_sequential, python_threads]) = python.as_deref() {
+        say!(
+            "Three threads against sequential: Rust {}, Python {}",
+            threads.speedup_over(&sequential),
+            python_threads.stats.speedup_over(&python_sequential.stats)
+        );
+    }
+}
+
+/// Times `three_sums` and checks its result against the closed forms.
+fn time_sums(label: &str, length: u64, runs: usize, three_sums: &dyn Fn() -> [u128; 3]) -> Stats {
+    let (sums, stats) = timing::measure(runs, three_sums);
+    assert_eq!(Some(sums), expected_sums(length), "{label}: wrong sums");
+    stats
 }
 
 /// What the numbers can and cannot be, computed from the single-sum timings.

@@ -77,6 +77,13 @@ pub fn runs(text: &str) -> Result<usize, String> {
     Ok(runs)
 }
 
+/// Ends the program because something failed that is not the user's input: one line on
+/// stderr, status 1.
+pub fn fail(message: impl fmt::Display) -> ! {
+    eprintln!("error: {message}");
+    process::exit(1)
+}
+
 /// Refuses a workload that needs more than three quarters of the memory available now, so a
 /// large `--size` gets a message instead of the kernel's out-of-memory killer. (Linux hands out
 /// address space freely - even `Vec::try_reserve` succeeds - and only fails on first touch.)

@@ -13,6 +13,7 @@
 //! ```
 
 pub mod cli;
+pub mod python;
 
 use std::fmt;
 use std::time::{Duration, Instant};

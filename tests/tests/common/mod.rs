@@ -178,3 +178,34 @@ pub fn check_closed_pipe(topic: &str, args: &[&str]) {
         "{topic} | head -1: {status}, stderr:\n{stderr}"
     );
 }
+
+/// `topic --vs-python` with `args`: both medians and a ratio on each of `rows` lines, and the
+/// interpreter's start-up reported apart. Where python3 is missing, the one line saying so.
+pub fn check_vs_python(topic: &str, args: &[&str], rows: usize) -> Run {
+    let mut all = args.to_vec();
+    all.push("--vs-python");
+    let out = run(topic, &all);
+    out.success();
+    out.lines_in_order(&[
+        "== Rust vs Python on this machine (python3, the same workload, timed inside it)",
+    ]);
+    let python_present = std::process::Command::new("python3").arg("--version").output().is_ok();
+    if !python_present {
+        out.lines_in_order(&["python3 not found: no comparison (install Python 3 to see one)"]);
+        return out;
+    }
+    let compared: Vec<&str> = out
+        .stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("(medians)"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("(python3 starts in"))
+        .collect();
+    let well_formed = compared.iter().all(|l| {
+        let fields: Vec<&str> = l.split_whitespace().collect();
+        fields.len() >= 7 && l.ends_with("x faster")
+    });
+    out.check(compared.len() == rows && well_formed, &format!("{rows} comparison lines"));
+    out.contains_in_order(&["(python3 starts in ", " left out of its figures above)"]);
+    out
+}

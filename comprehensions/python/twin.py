@@ -1,0 +1,23 @@
+# Python twin of `cargo run -p comprehensions -- --vs-python`: the notebook's two cells.
+# Run by timing/src/python.rs after the prelude (measure, expect, SIZE, RUNS).
+N = SIZE
+
+
+def append_loop():
+    new_list = []
+    for x in range(0, N):
+        new_list.append(x**2)
+    return new_list
+
+
+def comprehension():
+    return [elem**2 for elem in range(0, N)]
+
+
+def check(squares):
+    expect((len(squares), squares[-1]), (N, (N - 1) ** 2))
+    expect(sum(squares), (N - 1) * N * (2 * N - 1) // 6)
+
+
+measure("append loop", RUNS, append_loop, check)
+measure("list comprehension", RUNS, comprehension, check)

@@ -1,0 +1,35 @@
+# Python twin of `cargo run -p gil -- --vs-python`: the cube sum on one thread and split over
+# THREADS threads under CPython's real GIL.
+from threading import Thread
+
+N, THREADS = SIZE, int(sys.argv[3])
+
+
+def cube_sum(start, end):
+    total = 0
+    for x in range(start, end):
+        total += x * x * x
+    return total
+
+
+def sequential():
+    return cube_sum(0, N)
+
+
+def threaded():
+    parts = [0] * THREADS
+
+    def run(i):
+        parts[i] = cube_sum(N * i // THREADS, N * (i + 1) // THREADS)
+
+    threads = [Thread(target=run, args=(i,)) for i in range(THREADS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(parts)
+
+
+EXPECTED = (N * (N - 1) // 2) ** 2
+measure("sequential", RUNS, sequential, lambda s: expect(s, EXPECTED))
+measure("real GIL threads", RUNS, threaded, lambda s: expect(s, EXPECTED))

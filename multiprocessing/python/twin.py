@@ -1,0 +1,47 @@
+# Python twin of `cargo run -p multiprocessing -- --vs-python`: the notebook's three sums in
+# three processes (fork, as on Linux by default) against plain calls, at two lengths.
+import multiprocessing
+
+TINY, REAL = SIZE, int(sys.argv[3])
+fork = multiprocessing.get_context("fork")
+
+
+def power_sum(length, power, sender=None):
+    total = 0
+    for x in range(0, length):
+        total += x**power
+    if sender is not None:
+        sender.send(total)
+    return total
+
+
+def sequential(length):
+    return lambda: [power_sum(length, p) for p in (1, 2, 3)]
+
+
+def processes(length):
+    def run():
+        pipes = [fork.Pipe(duplex=False) for _ in range(3)]
+        children = [
+            fork.Process(target=power_sum, args=(length, p, sender))
+            for p, (_, sender) in zip((1, 2, 3), pipes)
+        ]
+        for child in children:
+            child.start()
+        sums = [receiver.recv() for receiver, _ in pipes]
+        for child in children:
+            child.join()
+        return sums
+
+    return run
+
+
+def expected(n):
+    linear = n * (n - 1) // 2
+    return [linear, (n - 1) * n * (2 * n - 1) // 6, linear * linear]
+
+
+for n in (TINY, REAL):
+    want = expected(n)
+    measure("sequential", RUNS, sequential(n), lambda s: expect(s, want))
+    measure("three processes", RUNS, processes(n), lambda s: expect(s, want))

@@ -1,0 +1,53 @@
+# Python twin of `cargo run -p threading -- --vs-python`: the notebook's three sums, one after
+# another and on three threads (which the GIL runs one at a time).
+from threading import Thread
+
+N = SIZE
+
+
+def simple_func(length):
+    sum_f1 = 0
+    for x in range(0, length):
+        sum_f1 += x
+    return sum_f1
+
+
+def simple_sqrt(length):
+    sum_f2 = 0
+    for x in range(0, length):
+        sum_f2 += x * x
+    return sum_f2
+
+
+def simple_cubic(length):
+    sum_f3 = 0
+    for x in range(0, length):
+        sum_f3 += x * x * x
+    return sum_f3
+
+
+FUNCTIONS = [simple_func, simple_sqrt, simple_cubic]
+
+
+def without_threading():
+    return [f(N) for f in FUNCTIONS]
+
+
+def do_threading():
+    sums = [None] * 3
+
+    def run(i, f):
+        sums[i] = f(N)
+
+    threads = [Thread(target=run, args=(i, f)) for i, f in enumerate(FUNCTIONS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sums
+
+
+linear = N * (N - 1) // 2
+EXPECTED = [linear, (N - 1) * N * (2 * N - 1) // 6, linear * linear]
+measure("sequential", RUNS, without_threading, lambda sums: expect(sums, EXPECTED))
+measure("three threads", RUNS, do_threading, lambda sums: expect(sums, EXPECTED))
