@@ -68,3 +68,8 @@ fn a_size_beyond_memory_is_refused_before_allocating() {
 fn vs_python_prints_rust_and_python_side_by_side() {
     common::check_vs_python("decorators", &["--size", "1000", "--runs", "1"], 2);
 }
+
+#[test]
+fn output_piped_into_head_ends_quietly() {
+    common::check_closed_pipe("decorators", &["--size", "100000", "--runs", "1"]);
+}

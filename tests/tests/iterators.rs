@@ -84,3 +84,8 @@ fn sizes_that_overflow_or_exceed_memory_are_refused() {
     check_cli_conventions("iterators");
     check_bad_values("iterators", "--size", &["0", "-1", "1.5"]);
 }
+
+#[test]
+fn output_piped_into_head_ends_quietly() {
+    common::check_closed_pipe("iterators", &["--size", "100000"]);
+}

@@ -39,3 +39,8 @@ fn help_and_unknown_flags_follow_the_conventions() {
     check_cli_conventions("lambdas");
     run("lambdas", &["--size", "5"]).usage_error("--size");
 }
+
+#[test]
+fn output_piped_into_head_ends_quietly() {
+    common::check_closed_pipe("lambdas", &[]);
+}

@@ -198,3 +198,8 @@ fn vs_python_prints_rust_and_python_side_by_side() {
         "each language's own speedup",
     );
 }
+
+#[test]
+fn output_piped_into_head_ends_quietly() {
+    common::check_closed_pipe("multiprocessing", &["--timed-size", "100000", "--runs", "1"]);
+}
