@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use parking_lot::{Mutex, MutexGuard};
-use timing::{Stats, cli, say};
+use timing::{Ratio, Stats, cli, say};
 
 /// Section 2.c of the notebook: what a global interpreter lock does to threads.
 #[derive(Parser)]
@@ -61,23 +61,28 @@ fn main() {
     say!();
     convoy_effect(&gil);
     say!();
+    conclusion(free.speedup_over(&sequential), under_gil.speedup_over(&sequential), io_speedup);
+    if args.vs_python {
+        say!();
+        vs_python(size, threads, args.runs, [&sequential, &free, &under_gil]);
+    }
+}
+
+/// What the three measurements say, with the numbers of this run.
+fn conclusion(free: Ratio, under_gil: Ratio, io: Ratio) {
     say!(
         "Conclusion: CPU-bound threads gain {:.2}x without a GIL and {:.2}x with one - the",
-        free.speedup_over(&sequential).0,
-        under_gil.speedup_over(&sequential).0
+        free.0,
+        under_gil.0
     );
     say!(
         "  notebook's 527 ms against 542 ms. Threads that wait on I/O release the GIL and overlap"
     );
     say!(
         "  ({:.2}x), which is why Python threads still help for I/O. Rust has no GIL: its threads",
-        io_speedup.0
+        io.0
     );
     say!("  are the free ones above, and the compiler, not a global lock, keeps shared data safe.");
-    if args.vs_python {
-        say!();
-        vs_python(size, threads, args.runs, [&sequential, &free, &under_gil]);
-    }
 }
 
 /// The same CPU-bound threads in CPython, under its real GIL, beside the simulated one.
@@ -133,7 +138,7 @@ fn cpu_bound(gil: &Gil, size: u64, threads: u64, runs: usize) -> [Stats; 3] {
 
 /// Threads that mostly wait: each request does a little work under the GIL, then waits for
 /// "I/O". Releasing the GIL while waiting is what lets the waits overlap.
-fn io_bound(gil: &Gil, threads: u64, runs: usize) -> timing::Ratio {
+fn io_bound(gil: &Gil, threads: u64, runs: usize) -> Ratio {
     say!(
         "I/O-bound: {threads} threads x {IO_REQUESTS} requests, each waiting {} ms",
         IO_WAIT.as_millis()
