@@ -22,14 +22,14 @@ struct Args {
     /// Elements of the CPU-bound cube sum, shared out among the threads (at most 6x10^9, where
     /// the sum still fits u128) [default: 200000000; 5000000 with --vs-python, which CPython
     /// sums in about a second].
-    #[arg(long, value_parser = bounded::<6_000_000_000>, allow_hyphen_values = true)]
+    #[arg(long, value_parser = cli::up_to::<6_000_000_000>, allow_hyphen_values = true)]
     size: Option<u64>,
     /// Threads [default: the number of cores, at least 2].
-    #[arg(long, value_parser = bounded::<64>, allow_hyphen_values = true)]
+    #[arg(long, value_parser = cli::up_to::<64>, allow_hyphen_values = true)]
     threads: Option<u64>,
     /// How long a thread may hold the GIL while others wait (CPython: sys.getswitchinterval(),
     /// 5 ms).
-    #[arg(long, default_value_t = 5, value_parser = bounded::<1000>, allow_hyphen_values = true)]
+    #[arg(long, default_value_t = 5, value_parser = cli::up_to::<1000>, allow_hyphen_values = true)]
     switch_interval_ms: u64,
     /// Timed runs of each mode, after one warm-up run.
     #[arg(long, default_value_t = 5, value_parser = cli::runs, allow_hyphen_values = true)]
@@ -277,12 +277,4 @@ fn cube_sum(range: Range<u64>) -> u128 {
 fn cube_sum_closed_form(size: u64) -> u128 {
     let n = u128::from(size);
     (n * n.saturating_sub(1) / 2).pow(2)
-}
-
-/// A whole number from 1 to `MAX`.
-fn bounded<const MAX: u64>(text: &str) -> Result<u64, String> {
-    match cli::positive::<u64>(text)? {
-        n if n > MAX => Err(format!("is more than {MAX}")),
-        n => Ok(n),
-    }
 }

@@ -20,15 +20,15 @@ use timing::{Stats, cli, say};
 #[command(about, long_about = None)]
 struct Args {
     /// How many times to race the notebook's two threads and tally the outcomes.
-    #[arg(long, default_value_t = 10_000, value_parser = bounded::<1_000_000>,
+    #[arg(long, default_value_t = 10_000, value_parser = cli::up_to::<1_000_000>,
           allow_hyphen_values = true)]
     trials: u64,
     /// Increments each thread makes to the shared counter.
-    #[arg(long, default_value_t = 1_000_000, value_parser = bounded::<100_000_000>,
+    #[arg(long, default_value_t = 1_000_000, value_parser = cli::up_to::<100_000_000>,
           allow_hyphen_values = true)]
     increments: u64,
     /// Threads incrementing the counter [default: the number of cores, at least 2].
-    #[arg(long, value_parser = bounded::<256>, allow_hyphen_values = true)]
+    #[arg(long, value_parser = cli::up_to::<256>, allow_hyphen_values = true)]
     threads: Option<u64>,
     /// Timed runs of each counter, after one warm-up run.
     #[arg(long, default_value_t = 3, value_parser = cli::runs, allow_hyphen_values = true)]
@@ -357,14 +357,6 @@ fn record_countdown(
     entries.borrow_mut().push((id, level));
     thread::yield_now(); // invite another thread in: the lock keeps it out
     record_countdown(journal, id, level - 1);
-}
-
-/// A whole number from 1 to `MAX`.
-fn bounded<const MAX: u64>(text: &str) -> Result<u64, String> {
-    match cli::positive::<u64>(text)? {
-        n if n > MAX => Err(format!("is more than {MAX}")),
-        n => Ok(n),
-    }
 }
 
 #[cfg(test)]

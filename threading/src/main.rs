@@ -28,8 +28,8 @@ struct Args {
     #[arg(long, default_value_t = 5, value_parser = cli::runs, allow_hyphen_values = true)]
     runs: usize,
     /// Threads for the even split [default: the number of cores].
-    #[arg(long, value_parser = threads, allow_hyphen_values = true)]
-    threads: Option<usize>,
+    #[arg(long, value_parser = cli::up_to::<1024>, allow_hyphen_values = true)]
+    threads: Option<u64>,
     /// Also run a Python twin of the notebook's cell (python3) at --size and compare.
     #[arg(long)]
     vs_python: bool,
@@ -47,8 +47,10 @@ fn main() {
             cli::usage_error(format!("{flag} {length}: the cube sum would overflow u128"));
         }
     }
-    let threads =
-        args.threads.unwrap_or_else(|| thread::available_parallelism().map_or(1, usize::from));
+    let threads = args.threads.map_or_else(
+        || thread::available_parallelism().map_or(1, usize::from),
+        |n| usize::try_from(n).expect("at most 1024"),
+    );
 
     say!("== 2.a Threading: the notebook's three sums, length {}", args.size);
     notebook_cell("without_threading() - one after another", args.size, sums_sequential);
@@ -242,13 +244,6 @@ fn split(length: u64, parts: usize) -> Vec<Range<u64>> {
 
 fn add(a: [u128; 3], b: [u128; 3]) -> [u128; 3] {
     [a[0] + b[0], a[1] + b[1], a[2] + b[2]]
-}
-
-fn threads(text: &str) -> Result<usize, String> {
-    match cli::positive::<usize>(text)? {
-        n if n > 1024 => Err("is more than 1024 threads".to_owned()),
-        n => Ok(n),
-    }
 }
 
 #[cfg(test)]

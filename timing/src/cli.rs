@@ -68,6 +68,20 @@ pub fn positive<T: FromStr + PartialOrd + From<u8>>(text: &str) -> Result<T, Str
     }
 }
 
+/// Parses a whole number from 1 to `MAX`, for flags with a sensible ceiling (threads, trials).
+///
+/// ```
+/// use timing::cli::up_to;
+/// assert_eq!(up_to::<64>("8"), Ok(8));
+/// assert!(up_to::<64>("65").unwrap_err().contains("more than 64"));
+/// ```
+pub fn up_to<const MAX: u64>(text: &str) -> Result<u64, String> {
+    match positive::<u64>(text)? {
+        n if n > MAX => Err(format!("is more than {MAX}")),
+        n => Ok(n),
+    }
+}
+
 /// Parses `--runs`: at least 1 and at most [`MAX_RUNS`].
 pub fn runs(text: &str) -> Result<usize, String> {
     let runs = positive::<usize>(text)?;
