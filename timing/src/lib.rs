@@ -3,7 +3,8 @@
 //! The notebook's decorator times one call and throws the result away. Here [`time_call`] hands
 //! the result back with the duration, and [`measure`] repeats a call after a warm-up so that a
 //! reader sees min, median and max instead of one noisy number. [`cli`] holds the few command-line
-//! conventions every binary follows (one-line errors with status 2, quiet exit on a closed pipe).
+//! conventions every binary follows (one-line errors with status 2, quiet exit on a closed pipe),
+//! and [`python`] runs a Python twin of a workload for `--vs-python`. Standard library only.
 //!
 //! ```
 //! let (sum, stats) = timing::measure(3, || (0..1_000u64).map(std::hint::black_box).sum::<u64>());
