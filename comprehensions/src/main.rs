@@ -29,6 +29,9 @@ struct Args {
 fn main() {
     let args = Args::try_parse()
         .unwrap_or_else(|e| if e.use_stderr() { cli::usage_error(e) } else { e.exit() });
+    if args.size > 1 << 32 {
+        cli::usage_error(format!("--size {}: squares past 2^32 do not fit u64", args.size));
+    }
     // Up to three vectors live at once: the rewritten buffer, the last result, the next one.
     let bytes = 3 * u128::from(args.size) * 8;
     cli::check_memory(bytes, &format!("--size {}", args.size))

@@ -44,7 +44,8 @@ fn the_default_size_is_the_notebooks_nine_million() {
 
 #[test]
 fn a_size_beyond_memory_is_refused_before_allocating() {
-    run("comprehensions", &["--size", "10000000000000"]).usage_error("--size 10000000000000 needs");
+    run("comprehensions", &["--size", "4000000000"]).usage_error("--size 4000000000 needs");
+    run("comprehensions", &["--size", "10000000000000"]).usage_error("do not fit u64");
 }
 
 #[test]
