@@ -152,8 +152,16 @@ fn a_child_killed_by_a_signal_is_reported_with_the_signal() {
 
 #[test]
 fn interrupting_the_parent_leaves_no_child_behind() {
+    /// Kills the parent if the test fails before it is interrupted, so nothing runs on.
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
     let tag = unique_tag();
-    let mut parent = Command::new(binary("multiprocessing"))
+    let parent = Command::new(binary("multiprocessing"))
         // Children that would run for seconds, far longer than processes_tagged waits.
         .args(["--timed-size", "2000000000", "--runs", "1"])
         .env("HPC_RS_TEST_TAG", &tag)
@@ -161,16 +169,17 @@ fn interrupting_the_parent_leaves_no_child_behind() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let mut parent = KillOnDrop(parent);
     // The real-work section forks its children right after printing its heading.
-    let mut lines = BufReader::new(parent.stdout.take().unwrap()).lines();
+    let mut lines = BufReader::new(parent.0.stdout.take().unwrap()).lines();
     assert!(lines.any(|l| l.unwrap().starts_with("[3] real work")), "reached the real work");
     std::thread::sleep(Duration::from_millis(300));
     let during = processes_tagged_now(&tag);
     assert!(during.len() > 1, "children are running: {during:?}");
     // SIGINT to the parent alone: harsher than Ctrl-C, which signals the children too.
-    let status = Command::new("kill").args(["-INT", &parent.id().to_string()]).status().unwrap();
+    let status = Command::new("kill").args(["-INT", &parent.0.id().to_string()]).status().unwrap();
     assert!(status.success());
-    let ended = parent.wait().unwrap();
+    let ended = parent.0.wait().unwrap();
     assert!(!ended.success(), "the parent was interrupted");
     let left = processes_tagged(&tag);
     assert!(left.is_empty(), "processes left behind: {left:?}");
