@@ -19,7 +19,7 @@ struct Args {
     #[arg(long, value_parser = cli::positive::<u64>, allow_hyphen_values = true)]
     size: Option<u64>,
     /// Timed runs of each way to build the list, after one warm-up run.
-    #[arg(long, default_value_t = 3, value_parser = cli::runs, allow_hyphen_values = true)]
+    #[arg(long, default_value_t = 5, value_parser = cli::runs, allow_hyphen_values = true)]
     runs: usize,
     /// Also run a Python twin of the timed cells (python3) and compare.
     #[arg(long)]
