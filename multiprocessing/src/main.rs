@@ -299,8 +299,7 @@ fn spawn_child(job: impl FnOnce() -> u128) -> nix::Result<Child> {
             drop(read_end);
             // Die with the parent (Ctrl-C, kill): no orphan keeps running. If the parent is
             // already gone, leave now.
-            let orphaned =
-                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).is_err() || getppid() != parent;
+            let orphaned = !die_with_parent() || getppid() != parent;
             let code = if orphaned {
                 1
             } else {
@@ -350,6 +349,15 @@ fn wait_for(pid: Pid) -> nix::Result<WaitStatus> {
             other => return other,
         }
     }
+}
+
+/// Asks the kernel to SIGKILL this child when its parent dies (Linux's PR_SET_PDEATHSIG).
+/// Elsewhere there is no such request; a Ctrl-C still reaches the whole process group.
+fn die_with_parent() -> bool {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    return nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).is_ok();
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    return true;
 }
 
 /// What `--crash-child` asks the child to do.
