@@ -48,7 +48,7 @@ fn main() {
         .unwrap_or_else(|e| if e.use_stderr() { cli::usage_error(e) } else { e.exit() });
     let cores = thread::available_parallelism().map_or(2, usize::from) as u64;
     let threads = args.threads.unwrap_or(cores.max(2));
-    let gil = Gil::new(Duration::from_millis(args.switch_interval_ms));
+    let gil = Gil::new(Duration::from_millis(args.switch_interval_ms), true);
 
     say!(
         "== 2.c The GIL, simulated: {threads} threads on {cores} cores, switch interval {} ms",
@@ -115,7 +115,12 @@ fn cpu_bound(gil: &Gil, size: u64, threads: u64, runs: usize) -> [Stats; 3] {
     };
     let sequential = time("sequential", None, 1);
     let free = time("free threads", None, threads);
+    gil.take_longest_wait();
     let locked = time("GIL threads", Some(gil), threads);
+    let fair_wait = gil.take_longest_wait();
+    let unfair_gil = Gil::new(gil.interval, false);
+    let unfair = time("unfair GIL threads", Some(&unfair_gil), threads);
+    let unfair_wait = unfair_gil.take_longest_wait();
     say!("{}  (baseline)", sequential.line("sequential, one thread"));
     say!(
         "{}  {}",
@@ -127,12 +132,22 @@ fn cpu_bound(gil: &Gil, size: u64, threads: u64, runs: usize) -> [Stats; 3] {
         locked.line(&format!("{threads} threads under the GIL")),
         locked.speedup_over(&sequential)
     );
+    say!(
+        "{}  {}",
+        unfair.line(&format!("{threads} threads, unfair GIL")),
+        unfair.speedup_over(&sequential)
+    );
     say!("verified: every sum equals (n(n-1)/2)^2 = {expected}");
     say!(
         "Under the GIL only one thread runs at a time; every {} ms the holder hands the lock",
         gil.interval.as_millis()
     );
-    say!("  to a waiting thread (fairly: an unfair lock lets the holder take it straight back).");
+    say!(
+        "  to a waiting thread. Longest wait for the GIL: {} with that fair hand-off, {} when",
+        timing::human(fair_wait),
+        timing::human(unfair_wait)
+    );
+    say!("  the holder merely unlocks and relocks - it usually wins the race and takes it back.");
     [sequential, free, locked]
 }
 
@@ -169,7 +184,7 @@ fn convoy_effect(gil: &Gil) {
     let stop = AtomicBool::new(false);
     let beside_cpu = thread::scope(|s| {
         s.spawn(|| {
-            let mut guard = gil.lock.lock();
+            let mut guard = gil.acquire();
             let mut since = Instant::now();
             while !stop.load(Ordering::Relaxed) {
                 black_box(cube_sum(0..10_000));
@@ -205,20 +220,48 @@ fn convoy_effect(gil: &Gil) {
 struct Gil {
     lock: Mutex<()>,
     interval: Duration,
+    /// Hand the lock to a waiting thread (CPython's way), or just unlock and relock.
+    fair: bool,
+    /// The longest any thread has waited to get the GIL, since it was last read.
+    longest_wait: Mutex<Duration>,
 }
 
 impl Gil {
-    fn new(interval: Duration) -> Gil {
-        Gil { lock: Mutex::new(()), interval }
+    fn new(interval: Duration, fair: bool) -> Gil {
+        Gil { lock: Mutex::new(()), interval, fair, longest_wait: Mutex::new(Duration::ZERO) }
     }
 
-    /// CPython's eval-loop check: once the interval has passed, hand the GIL to a waiting
-    /// thread if there is one (`bump` unlocks fairly and relocks; a no-op when nobody waits).
+    fn acquire(&self) -> MutexGuard<'_, ()> {
+        let asked = Instant::now();
+        let guard = self.lock.lock();
+        self.record_wait(asked.elapsed());
+        guard
+    }
+
+    /// CPython's eval-loop check: once the interval has passed, let a waiting thread in.
+    /// Fairly, `bump` hands the lock straight to a waiter (a no-op when nobody waits);
+    /// unfairly, the holder unlocks and relocks, and usually wins the race to relock.
     fn maybe_switch(&self, guard: &mut MutexGuard<'_, ()>, since: &mut Instant) {
         if since.elapsed() >= self.interval {
-            MutexGuard::bump(guard);
+            let asked = Instant::now();
+            if self.fair {
+                MutexGuard::bump(guard);
+            } else {
+                MutexGuard::unlocked(guard, || {});
+            }
+            self.record_wait(asked.elapsed());
             *since = Instant::now();
         }
+    }
+
+    fn record_wait(&self, waited: Duration) {
+        let mut longest = self.longest_wait.lock();
+        *longest = (*longest).max(waited);
+    }
+
+    /// The longest wait since the last call, and start counting afresh.
+    fn take_longest_wait(&self) -> Duration {
+        std::mem::take(&mut *self.longest_wait.lock())
     }
 }
 
@@ -226,7 +269,7 @@ impl Gil {
 fn cube_sum_under(range: Range<u64>, gil: Option<&Gil>) -> u128 {
     const STEP: u64 = 4096;
     let Some(gil) = gil else { return cube_sum(range) };
-    let mut guard = gil.lock.lock();
+    let mut guard = gil.acquire();
     let mut since = Instant::now();
     let mut sum = 0;
     let mut start = range.start;
@@ -243,7 +286,7 @@ fn cube_sum_under(range: Range<u64>, gil: Option<&Gil>) -> u128 {
 /// CPython does around blocking I/O) or held. Returns how many requests it served.
 fn io_requests(gil: &Gil, requests: u32, release_while_waiting: bool) -> u32 {
     for _ in 0..requests {
-        let mut guard = gil.lock.lock();
+        let mut guard = gil.acquire();
         black_box(cube_sum(0..1_000)); // parse the request
         if release_while_waiting {
             MutexGuard::unlocked_fair(&mut guard, || thread::sleep(IO_WAIT));

@@ -20,6 +20,7 @@ fn every_cpu_bound_mode_computes_the_right_sum() {
         "(baseline)",
         "3 free threads, no lock",
         "3 threads under the GIL",
+        "3 threads, unfair GIL",
         "verified: every sum equals (n(n-1)/2)^2 = 24999500002500000000",
     ]);
 }
@@ -43,6 +44,9 @@ fn io_bound_threads_and_the_convoy_effect_are_measured() {
 fn the_explanation_and_conclusion_appear() {
     small_run("2").contains_in_order(&[
         "Under the GIL only one thread runs at a time; every 5 ms the holder hands the lock",
+        "Longest wait for the GIL: ",
+        " with that fair hand-off, ",
+        "the holder merely unlocks and relocks",
         "Conclusion: CPU-bound threads gain ",
         "without a GIL and ",
         "notebook's 527 ms against 542 ms",
