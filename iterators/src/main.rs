@@ -56,6 +56,9 @@ fn my_iter_cell() {
     let all: Vec<u64> = MyIter::new(1, 100, 5).into_iter().collect();
     assert_eq!((all.len(), all.last()), (20, Some(&96)));
     say!("    the whole sequence: {all:?}");
+    say!(
+        "    (__iter__ is IntoIterator::into_iter, __next__ is Iterator::next, StopIteration is None)"
+    );
 }
 
 /// `[x for x in range(1, 200000000000000000000000000000, 5)]` never finished. 2x10^29 does not
@@ -76,6 +79,9 @@ fn eager_list_cell() {
         bytes.map_or("more than u128::MAX".to_owned(), |b| b.to_string())
     );
     say!("    ({reason})");
+    say!(
+        "    (2x10^29 needs u128: u64 stops at 1.8x10^19, and Rust's integers do not grow like Python's)"
+    );
 }
 
 /// The same range, lazily: nothing is computed until `next` asks. 1, then 6, 11, 16.
@@ -116,7 +122,9 @@ fn past_u128_cell() {
 /// loop's, exactly as the notebook printed them. Stable Rust has no `yield`, so `my_gen` is
 /// written twice: as the state machine a generator compiles to, and with `iter::from_fn`.
 fn generator_cell() {
-    say!("[5] my_gen as an enum state machine:");
+    say!(
+        "[5] my_gen as an enum state machine (stable Rust has no `yield`; this is what one compiles to):"
+    );
     for (x, y) in MyGen::Start {
         say!("{x} {y}");
     }
