@@ -80,6 +80,8 @@ fn tally_outcomes(trials: u64) {
     }
     assert_eq!(tally.len(), 2, "only two outcomes are possible: {tally:?}");
     assert_eq!(tally.values().sum::<u64>(), trials);
+    say!("The lock prevents a data race (two writes at once), not an ordering race (which thread");
+    say!("  locks first): \"YOLO Lmn\" is one of two outcomes, as a tally shows.");
     say!("{trials} races (counts vary from run to run; these two outcomes are the only ones):");
     for (text, count) in &tally {
         say!("  {count:>8}  {text:?}");
@@ -126,6 +128,7 @@ fn counters(threads: u64, increments: u64, runs: usize) {
     }
     let (fastest, _) = correct.iter().min_by_key(|(_, s)| s.median).expect("correct counters");
     say!("Fastest correct counter: {fastest}. The fastest lock is the one you don't share.");
+    say!("(A plain shared `count += 1` from two threads does not compile in safe Rust: E0499.)");
 }
 
 /// Python's RLock: the thread that holds it may take it again. Locked twice -> "2hello".
@@ -149,6 +152,10 @@ fn reentrant_lock_cell() {
     let second = plain.try_lock();
     assert!(second.is_none());
     say!("Plain Mutex taken twice on one thread: try_lock -> None (lock() would deadlock)");
+    say!(
+        "(ReentrantMutex hands out &T only - two guards must not be two &mut - so a RefCell inside"
+    );
+    say!("  allows the change, checked at run time.)");
     drop(held);
 }
 

@@ -24,6 +24,8 @@ fn the_notebooks_single_run_ends_in_one_of_the_two_outcomes() {
 fn the_tally_has_only_the_two_outcomes_and_sums_to_the_trials() {
     let out = small_run();
     out.lines_in_order(&[
+        "The lock prevents a data race (two writes at once), not an ordering race (which thread",
+        "locks first): \"YOLO Lmn\" is one of two outcomes, as a tally shows.",
         "200 races (counts vary from run to run; these two outcomes are the only ones):",
     ]);
     // Tally lines: a count, two spaces, the quoted outcome.
@@ -58,6 +60,7 @@ fn correct_counters_are_exact_and_the_racy_one_never_exceeds_the_total() {
     out.contains_in_order(&[
         "Fastest correct counter: ",
         "The fastest lock is the one you don't share.",
+        "does not compile in safe Rust: E0499.",
     ]);
 }
 

@@ -22,6 +22,9 @@ fn each_cell_prints_the_notebooks_three_sums_in_a_fixed_order() {
         expected.extend(NOTEBOOK_SUMS);
         out.lines_in_order(&expected);
     }
+    out.lines_in_order(&[
+        "(The cube sum passes u64's 1.8x10^19 at this length, so the sums are u128; Python's",
+    ]);
     let cubes = out.lines_starting("Cubic sum of is ");
     out.check(cubes.len() == 3, "three cells, one cube sum each");
 }

@@ -64,6 +64,8 @@ fn main() {
         args.size,
         sums_scoped,
     );
+    say!("(The cube sum passes u64's 1.8x10^19 at this length, so the sums are u128; Python's");
+    say!("  ints grow instead. A length whose sums would not fit u128 is refused.)");
     say!();
     timed_comparison(args.timed_size, args.runs, threads);
     if args.vs_python {
