@@ -69,6 +69,7 @@ fn dict_comprehension_cell() {
     let by_elem: BTreeMap<u64, u64> = my_list.iter().map(|&elem| (elem, elem * 100)).collect();
     assert_eq!(by_elem.get(&3), Some(&300));
     say!("[2] dict: {by_elem:?}");
+    say!("    (a BTreeMap keeps its keys sorted; a HashMap's order follows a random hash seed)");
 }
 
 /// What a learner looks for next; `collect` builds whatever collection the type asks for.

@@ -45,6 +45,9 @@ fn main() {
     my_new_function();
     say!("[4] a decorated function with arguments, my_adder(6, 7):");
     my_adder(6, 7);
+    say!(
+        "    (Rust has no *args: the decorator is generic over one argument, here the tuple (6, 7))"
+    );
     say!();
     let (push, collect) = timing_decorator_cells(size, args.runs);
     if args.vs_python {

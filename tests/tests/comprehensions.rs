@@ -8,6 +8,7 @@ fn list_and_dict_comprehensions_print_the_notebooks_values() {
     run("comprehensions", &["--size", "1000", "--runs", "1"]).success().lines_in_order(&[
         "[1] list: [100, 200, 300, 400, 500]",
         "[2] dict: {1: 100, 2: 200, 3: 300, 4: 400, 5: 500}",
+        "(a BTreeMap keeps its keys sorted; a HashMap's order follows a random hash seed)",
         "set:      {elem % 3 for elem in my_list} = {0, 1, 2}",
         "filtered: [elem*100 for elem in my_list if elem % 2 == 1] = [100, 300, 500]",
         "nested:   [(n, c) for n in [1, 2] for c in \"ab\"] = [(1, 'a'), (1, 'b'), (2, 'a'), (2, 'b')]",

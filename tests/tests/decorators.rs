@@ -11,7 +11,7 @@ fn every_decorator_cell_prints_the_notebooks_lines_in_order() {
     let out = run("decorators", &["--size", "1000", "--runs", "1"]);
     out.success();
     // The lines must follow each other directly, as in the notebook.
-    let lines: Vec<&str> = out.stdout.lines().take(15).collect();
+    let lines: Vec<&str> = out.stdout.lines().take(16).collect();
     out.check(
         lines
             == [
@@ -30,8 +30,10 @@ fn every_decorator_cell_prints_the_notebooks_lines_in_order() {
                 START,
                 "Sum of x,y is 13",
                 END,
+                "    (Rust has no *args: the decorator is generic over one argument, here the tuple \
+                 (6, 7))",
             ],
-        "the first fifteen lines are the notebook's cells",
+        "the first sixteen lines are the notebook's cells",
     );
 }
 
