@@ -112,6 +112,11 @@ fn notebook_cell(length: u64, crash: Option<Crash>) -> nix::Result<bool> {
         all_ok &= ok;
         say!("    {name} child: {}", outcome.describe());
     }
+    say!(
+        "    (fork copies the whole process, buffers included: stdout is flushed before each fork"
+    );
+    say!("    and children leave with _exit, so no line prints twice; and fork happens only while");
+    say!("    this process runs one thread, since the child gets only the thread that forked)");
     Ok(all_ok)
 }
 

@@ -67,6 +67,7 @@ fn the_notebook_cell_prints_10_30_and_100_once_each_and_reports_every_child() {
         "Normal child: exited with status 0, sent 10",
         "Square child: exited with status 0, sent 30",
         "Cubic child: exited with status 0, sent 100",
+        "(fork copies the whole process, buffers included: stdout is flushed before each fork",
     ]);
 }
 
