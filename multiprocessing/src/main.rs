@@ -278,6 +278,10 @@ struct Child {
 /// Runs each job in its own child process, all at once, then reaps them all in order.
 fn in_children<const N: usize>(jobs: [impl FnOnce() -> u128; N]) -> nix::Result<[Outcome; N]> {
     io::stdout().flush().map_err(|_| nix::Error::EIO)?; // nothing buffered is printed twice
+    // Checked once per batch: the parent starts no thread between these forks.
+    if !single_threaded() {
+        return Err(nix::Error::EAGAIN);
+    }
     let mut children = Vec::with_capacity(N);
     for job in jobs {
         children.push(spawn_child(job)?); // on error, `children` drops: the rest are reaped
@@ -286,15 +290,14 @@ fn in_children<const N: usize>(jobs: [impl FnOnce() -> u128; N]) -> nix::Result<
     Ok(outcomes.try_into().unwrap_or_else(|_| unreachable!("one outcome per job")))
 }
 
+/// Forks one child running `job`; the caller has checked that this process is single-threaded.
 fn spawn_child(job: impl FnOnce() -> u128) -> nix::Result<Child> {
-    if !single_threaded() {
-        return Err(nix::Error::EAGAIN);
-    }
     let (read_end, write_end) = pipe()?;
     let parent = getpid();
-    // SAFETY: this process runs one thread (checked just above: fork happens before any thread
-    // is started, or after all have been joined), so no lock is held by a thread that the child
-    // would not have; the child only runs `job`, writes its pipe and leaves with `_exit`.
+    // SAFETY: this process runs one thread (checked by `in_children`: fork happens before any
+    // thread is started, or after all have been joined), so no lock is held by a thread that
+    // the child would not have; the child only runs `job`, writes its pipe and leaves with
+    // `_exit`.
     #[allow(unsafe_code)]
     match unsafe { fork() }? {
         ForkResult::Parent { child } => {
