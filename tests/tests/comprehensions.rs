@@ -1,7 +1,9 @@
 //! `cargo run -p comprehensions`: notebook section 1.b.
 
 mod common;
-use common::{check_bad_values, check_cli_conventions, check_closed_pipe, run, run_with_env};
+use common::{
+    check_bad_values, check_cli_conventions, check_closed_pipe, run, run_with_one_gigabyte,
+};
 
 #[test]
 fn list_and_dict_comprehensions_print_the_notebooks_values() {
@@ -45,8 +47,7 @@ fn the_default_size_is_the_notebooks_nine_million() {
 
 #[test]
 fn a_size_beyond_memory_is_refused_before_allocating() {
-    let one_gigabyte = [("HPC_RS_MEMORY_AVAILABLE", "1000000000")];
-    run_with_env("comprehensions", &["--size", "100000000"], &one_gigabyte).usage_error(
+    run_with_one_gigabyte("comprehensions", &["--size", "100000000"]).usage_error(
         "--size 100000000 needs 2.4 GB but this machine has 1.0 GB available (limit: 0.8 GB)",
     );
     run("comprehensions", &["--size", "10000000000000"]).usage_error("do not fit u64");

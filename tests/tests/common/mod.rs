@@ -56,6 +56,12 @@ pub fn run_with_env(topic: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
     }
 }
 
+/// Runs `topic` on a machine that pretends to have 1 GB available (`HPC_RS_MEMORY_AVAILABLE`),
+/// so that a refusal for lack of memory does not depend on the machine running the test.
+pub fn run_with_one_gigabyte(topic: &str, args: &[&str]) -> Run {
+    run_with_env(topic, args, &[("HPC_RS_MEMORY_AVAILABLE", "1000000000")])
+}
+
 impl Run {
     fn fail(&self, what: &str) -> ! {
         panic!(
