@@ -48,8 +48,12 @@ fn main() {
         say!();
         let twin = include_str!("../python/twin.py");
         let rust = [("(a) push loop", &push.stats), ("(b) collect", &collect.stats)];
-        timing::python::compare(twin, &[size.to_string(), args.runs.to_string()], &rust)
-            .unwrap_or_else(|e| cli::fail(e));
+        timing::python::compare(
+            &timing::python::Twin::plain(twin),
+            &[size.to_string(), args.runs.to_string()],
+            &rust,
+        )
+        .unwrap_or_else(|e| cli::fail(e));
     }
 }
 

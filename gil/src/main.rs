@@ -90,7 +90,8 @@ fn vs_python(size: u64, threads: u64, runs: usize, [sequential, free, under_gil]
     let twin = include_str!("../python/twin.py");
     let args = [size.to_string(), runs.to_string(), threads.to_string()];
     let rust = [("sequential", sequential), ("simulated GIL threads", under_gil)];
-    let python = timing::python::compare(twin, &args, &rust).unwrap_or_else(|e| cli::fail(e));
+    let python = timing::python::compare(&timing::python::Twin::plain(twin), &args, &rust)
+        .unwrap_or_else(|e| cli::fail(e));
     if let Some([python_sequential, python_threads]) = python.as_deref() {
         say!(
             "{threads} threads against one: Rust free {}, Rust under the simulated GIL {},",

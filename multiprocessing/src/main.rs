@@ -238,7 +238,8 @@ fn vs_python([tiny, real]: [u64; 2], runs: usize, rust: [[Stats; 2]; 2]) {
         ("sequential, real", real_sequential),
         ("three processes, real", real_processes),
     ];
-    let python = timing::python::compare(twin, &args, &pairs).unwrap_or_else(|e| cli::fail(e));
+    let python = timing::python::compare(&timing::python::Twin::plain(twin), &args, &pairs)
+        .unwrap_or_else(|e| cli::fail(e));
     if let Some([_, _, python_sequential, python_processes]) = python.as_deref() {
         say!(
             "Three processes against sequential at length {real}: Rust {}, Python {}",

@@ -72,7 +72,7 @@ fn bad_arguments_follow_the_conventions() {
 #[test]
 fn vs_python_prints_rust_and_python_side_by_side() {
     let out = common::check_vs_python("gil", &["--size", "1000", "--runs", "1"], 2);
-    let python_present = !out.stdout.contains("python3 not found");
+    let python_present = !out.stderr.contains("python3 not found");
     out.check(
         !python_present || out.lines_starting("CPython under its real GIL -> ").len() == 1,
         "each language's own speedup",
@@ -82,4 +82,18 @@ fn vs_python_prints_rust_and_python_side_by_side() {
 #[test]
 fn output_piped_into_head_ends_quietly() {
     common::check_closed_pipe("gil", &["--size", "100000", "--runs", "1"]);
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn the_python_twin_dies_with_its_parent() {
+    if std::process::Command::new("python3").arg("--version").output().is_err() {
+        eprintln!("skipped: no python3");
+        return;
+    }
+    // 200M cubes in CPython would take a minute: the twin is surely still running.
+    common::check_twin_dies_with_its_parent(
+        "gil",
+        &["--size", "200000000", "--runs", "1", "--vs-python"],
+    );
 }

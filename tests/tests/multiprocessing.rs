@@ -198,7 +198,7 @@ fn bad_arguments_follow_the_conventions() {
 fn vs_python_prints_rust_and_python_side_by_side() {
     let out =
         common::check_vs_python("multiprocessing", &["--timed-size", "2000", "--runs", "1"], 4);
-    let python_present = !out.stdout.contains("python3 not found");
+    let python_present = !out.stderr.contains("python3 not found");
     out.check(
         !python_present
             || out

@@ -68,7 +68,7 @@ fn vs_python_prints_rust_and_python_side_by_side() {
         &["--size", "1000", "--timed-size", "1000", "--runs", "1"],
         2,
     );
-    let python_present = !out.stdout.contains("python3 not found");
+    let python_present = !out.stderr.contains("python3 not found");
     out.check(
         !python_present
             || out.lines_starting("Three threads against sequential: Rust -> ").len() == 1,

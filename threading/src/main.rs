@@ -131,8 +131,12 @@ fn vs_python(length: u64, runs: usize) {
     let threads = time_sums("three threads", length, runs, &|| sums_one_thread_each(length));
     let twin = include_str!("../python/twin.py");
     let rust = [("sequential", &sequential), ("one thread per sum", &threads)];
-    let python = timing::python::compare(twin, &[length.to_string(), runs.to_string()], &rust)
-        .unwrap_or_else(|e| cli::fail(e));
+    let python = timing::python::compare(
+        &timing::python::Twin::plain(twin),
+        &[length.to_string(), runs.to_string()],
+        &rust,
+    )
+    .unwrap_or_else(|e| cli::fail(e));
     if let Some([python_sequential, python_threads]) = python.as_deref() {
         say!(
             "Three threads against sequential: Rust {}, Python {}",

@@ -4,7 +4,8 @@
 //! the result back with the duration, and [`measure`] repeats a call after a warm-up so that a
 //! reader sees min, median and max instead of one noisy number. [`cli`] holds the few command-line
 //! conventions every binary follows (one-line errors with status 2, quiet exit on a closed pipe),
-//! and [`python`] runs a Python twin of a workload for `--vs-python`. Standard library only.
+//! [`python`] runs a Python twin of a workload for `--vs-python`, and [`python_env`] finds (or
+//! makes, once) a Python with the packages a twin needs. Standard library only.
 //!
 //! ```
 //! let (sum, stats) = timing::measure(3, || (0..1_000u64).map(std::hint::black_box).sum::<u64>());
@@ -15,6 +16,7 @@
 
 pub mod cli;
 pub mod python;
+pub mod python_env;
 
 use std::fmt;
 use std::time::{Duration, Instant};

@@ -4,13 +4,16 @@
 //! ARGS...`, where the prelude (`twin_prelude.py`) gives it `measure(label, runs, fn, check)`:
 //! a warm-up call, then `runs` timed calls with `time.perf_counter`, each result checked, and one
 //! tab-separated line `label median min max runs` printed per measurement. Timing inside the
-//! interpreter leaves its start-up out; [`startup`] measures that separately.
+//! interpreter leaves its start-up out; [`startup`] measures that separately. Which interpreter
+//! runs it, and how it gets packages, is [`crate::python_env`]'s business.
 
 use std::fmt;
-use std::io;
-use std::process::Command;
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use crate::python_env::{self, EnvError, Python};
 use crate::{Stats, human};
 
 const PRELUDE: &str = include_str!("twin_prelude.py");
@@ -18,8 +21,8 @@ const PRELUDE: &str = include_str!("twin_prelude.py");
 /// What went wrong with a twin.
 #[derive(Debug)]
 pub enum TwinError {
-    /// There is no `python3` on this machine.
-    Missing,
+    /// No interpreter with the packages the twin needs (one line saying what to do).
+    Environment(EnvError),
     /// The script failed; the last line it printed on stderr.
     Failed(String),
 }
@@ -27,9 +30,27 @@ pub enum TwinError {
 impl fmt::Display for TwinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TwinError::Missing => write!(f, "python3 not found"),
+            TwinError::Environment(why) => write!(f, "no Python comparison: {why}"),
             TwinError::Failed(why) => write!(f, "the Python twin failed: {why}"),
         }
+    }
+}
+
+/// A Python twin of a workload: its script, the packages it imports, and its arguments.
+#[derive(Debug, Clone, Copy)]
+pub struct Twin<'a> {
+    /// The script, run after the prelude.
+    pub script: &'a str,
+    /// Pip requirements it needs, as `numpy>=2.0`; empty for plain `python3`.
+    pub packages: &'a [&'a str],
+    /// The interpreter the user named with `--python`, if any.
+    pub python: Option<&'a Path>,
+}
+
+impl<'a> Twin<'a> {
+    /// A twin that needs nothing but the standard library.
+    pub fn plain(script: &'a str) -> Twin<'a> {
+        Twin { script, packages: &[], python: None }
     }
 }
 
@@ -42,68 +63,125 @@ pub struct Measured {
     pub stats: Stats,
 }
 
-/// Runs `script` (after the prelude) with `args` and returns its measurements in order.
-pub fn run_twin(script: &str, args: &[String]) -> Result<Vec<Measured>, TwinError> {
-    let source = format!("{PRELUDE}\n{script}");
-    let output = Command::new("python3").arg("-c").arg(source).args(args).output();
-    let output = match output {
-        Ok(output) => output,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(TwinError::Missing),
-        Err(e) => return Err(TwinError::Failed(e.to_string())),
-    };
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message");
-        return Err(TwinError::Failed(format!("{} ({})", last.trim(), output.status)));
-    }
-    String::from_utf8_lossy(&output.stdout).lines().map(parse_line).collect()
+/// Everything a twin printed: its measurements, and notes (`note(text)` in the script) such as
+/// a JIT's compile time or why a variant was skipped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    /// The interpreter that ran it.
+    pub python: Python,
+    /// Measurements, in the order the script made them.
+    pub measured: Vec<Measured>,
+    /// Notes, in order.
+    pub notes: Vec<String>,
 }
 
-/// The median of three runs of `python3 -c pass`: what starting the interpreter costs.
-pub fn startup() -> Result<Stats, TwinError> {
+/// Finds the twin's interpreter (see [`python_env::find`]), runs the script (after the
+/// prelude) with `args` and returns what it reported.
+///
+/// The twin's stdin is a pipe that this process never writes: the prelude watches it and
+/// exits when it closes, so a twin never outlives its parent, however the parent ends.
+pub fn run_twin(twin: &Twin<'_>, args: &[String]) -> Result<Report, TwinError> {
+    let python = python_env::find(twin.python, twin.packages).map_err(TwinError::Environment)?;
+    let source = format!("{PRELUDE}\n{}", twin.script);
+    let mut child = Command::new(&python.program)
+        .arg("-c")
+        .arg(source)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| TwinError::Failed(format!("{}: {e}", python.program.display())))?;
+    let _parent_alive = child.stdin.take();
+    let mut stderr = child.stderr.take().expect("piped");
+    let stderr = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let mut stdout = String::new();
+    let read = child.stdout.take().expect("piped").read_to_string(&mut stdout);
+    let status = child.wait().map_err(|e| TwinError::Failed(e.to_string()))?;
+    let stderr = stderr.join().unwrap_or_default();
+    read.map_err(|e| TwinError::Failed(e.to_string()))?;
+    if !status.success() {
+        let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message");
+        return Err(TwinError::Failed(format!("{} ({status})", last.trim())));
+    }
+    let mut report = Report { python, measured: Vec::new(), notes: Vec::new() };
+    for line in stdout.lines() {
+        match line.strip_prefix("note\t") {
+            Some(note) => report.notes.push(note.to_owned()),
+            None => report.measured.push(parse_line(line)?),
+        }
+    }
+    Ok(report)
+}
+
+/// The median of three runs of `python -c pass`: what starting the interpreter costs.
+pub fn startup(program: &Path) -> Result<Stats, TwinError> {
     let mut failure = None;
-    let (_, stats) =
-        crate::measure(3, || match Command::new("python3").args(["-c", "pass"]).status() {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => failure = Some(TwinError::Missing),
-            Err(e) => failure = Some(TwinError::Failed(e.to_string())),
-            Ok(_) => {}
-        });
+    let (_, stats) = crate::measure(3, || {
+        if let Err(e) = Command::new(program).args(["-c", "pass"]).status() {
+            failure = Some(TwinError::Failed(e.to_string()));
+        }
+    });
     failure.map_or(Ok(stats), Err)
 }
 
 /// Runs the twin, prints its medians beside Rust's for the same workloads (paired in order),
-/// and returns the twin's measurements. Without `python3` it says so in one line and returns
-/// `Ok(None)`, so the binary carries on.
+/// and returns the twin's measurements. Without a suitable interpreter it prints one line on
+/// stderr saying what to do and returns `Ok(None)`, so the binary carries on (status 0).
 pub fn compare(
-    script: &str,
+    twin: &Twin<'_>,
     args: &[String],
     rust: &[(&str, &Stats)],
 ) -> Result<Option<Vec<Measured>>, TwinError> {
-    crate::say!("== Rust vs Python on this machine (python3, the same workload, timed inside it)");
-    let measured = match run_twin(script, args) {
-        Err(TwinError::Missing) => {
-            crate::say!("python3 not found: no comparison (install Python 3 to see one)");
-            return Ok(None);
-        }
-        other => other?,
-    };
-    if measured.len() != rust.len() {
+    crate::say!(
+        "== Rust vs Python on this machine (the same workload, timed inside the interpreter)"
+    );
+    let Some(report) = run_or_explain(twin, args)? else { return Ok(None) };
+    if report.measured.len() != rust.len() {
         return Err(TwinError::Failed(format!(
             "{} measurements for {}",
-            measured.len(),
+            report.measured.len(),
             rust.len()
         )));
     }
     crate::say!("{}", compare_header());
-    for ((label, rust), python) in rust.iter().zip(&measured) {
+    for ((label, rust), python) in rust.iter().zip(&report.measured) {
         crate::say!(
             "{}",
             compare_line(&format!("{label} / {}", python.label), rust, &python.stats)
         );
     }
-    let startup = startup()?;
-    crate::say!("(python3 starts in {}, left out of its figures above)", human(startup.median));
-    Ok(Some(measured))
+    for note in &report.notes {
+        crate::say!("{note}");
+    }
+    Ok(Some(report.measured))
+}
+
+/// Runs the twin; where there is no interpreter for it, prints the one line saying why on
+/// stderr and returns `Ok(None)`. On success, says which interpreter ran it and what its
+/// start-up costs (left out of its figures, which are timed inside it).
+pub fn run_or_explain(twin: &Twin<'_>, args: &[String]) -> Result<Option<Report>, TwinError> {
+    match run_twin(twin, args) {
+        Err(TwinError::Environment(why)) => {
+            eprintln!("note: no Python comparison: {why}");
+            Ok(None)
+        }
+        Err(other) => Err(other),
+        Ok(report) => {
+            let startup = startup(&report.python.program)?;
+            crate::say!(
+                "(ran on {}, Python {}; it starts in {}, left out of its figures)",
+                report.python.program.display(),
+                report.python.version,
+                human(startup.median)
+            );
+            Ok(Some(report))
+        }
+    }
 }
 
 /// One comparison line: label, Rust's median, Python's median, and how many times faster Rust

@@ -1,7 +1,22 @@
 # Prelude of every Python twin (see timing/src/python.rs): one way to time a workload, the
 # same as the Rust side's `timing::measure` - a warm-up call, then timed calls, median.
+import os
 import sys
+import threading
 import time
+
+
+def _exit_when_parent_goes():
+    # stdin is a pipe the Rust binary holds open and never writes: end of file means it is
+    # gone (finished, killed, Ctrl-C), so the twin ends too instead of running on, orphaned.
+    # (os.read on the raw descriptor: a daemon thread inside the buffered sys.stdin would
+    # abort the interpreter at its normal exit.)
+    while os.read(0, 4096):
+        pass
+    os._exit(1)
+
+
+threading.Thread(target=_exit_when_parent_goes, daemon=True).start()
 
 
 def measure(label, runs, fn, check):
@@ -12,11 +27,19 @@ def measure(label, runs, fn, check):
         result = fn()
         samples.append(time.perf_counter() - start)
         check(result)
-        del result  # free it before the next run, as Rust drops it
+        # Free it before the next run; Rust's `measure` instead keeps the previous value until
+        # the next run has returned, and drops it outside the timed region.
+        del result
     samples.sort()
     n = len(samples)
     median = samples[n // 2] if n % 2 else (samples[n // 2 - 1] + samples[n // 2]) / 2
     print(f"{label}\t{median}\t{samples[0]}\t{samples[-1]}\t{n}", flush=True)
+    return median
+
+
+def note(text):
+    """A line the Rust side prints under the comparison (a compile time, a skipped variant)."""
+    print(f"note\t{text}", flush=True)
 
 
 def expect(actual, wanted):

@@ -1,0 +1,380 @@
+//! Which Python runs a twin, and how it gets the packages the twin needs (NumPy, Numba, ...).
+//!
+//! In order: `--python PATH` (passed in by the binary), then `HPC_RS_PYTHON`, then - for a twin
+//! that needs no package - plain `python3`, and otherwise one virtual environment that this
+//! module makes under the target directory (`target/python-twins/`, or under
+//! `$CARGO_TARGET_DIR`) and installs into with its own pip, once. An interpreter the user named
+//! is never installed into: a missing package is reported by name instead.
+//!
+//! Every failure is an [`EnvError`] whose message is one line saying what failed and what to do;
+//! the binaries print it on stderr and still print their Rust figures (exit status 0).
+
+use std::fmt;
+use std::fs::{self, File};
+use std::io;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The environment variable that names an interpreter, as `--python PATH` does.
+pub const PYTHON_VARIABLE: &str = "HPC_RS_PYTHON";
+
+/// The folder, under the target directory, of the environment this module makes.
+pub const ENVIRONMENT_FOLDER: &str = "python-twins";
+
+/// Written into the environment last: a folder without it was left half-made and is remade.
+const READY_MARKER: &str = "hpc-rs-ready";
+
+/// Prints the Python version, then each requirement (from argv) that is not installed or too
+/// old. Only `name`, `name[extras]` and `name>=version` are understood, which is all the twins
+/// declare; anything else is reported as missing rather than guessed at.
+const CHECK_SCRIPT: &str = r#"
+import re, sys
+from importlib import metadata
+
+def numbers(version):
+    return tuple(int(n) for n in re.findall(r"\d+", version.split("+")[0])[:3])
+
+def satisfied(requirement):
+    m = re.fullmatch(r"\s*([A-Za-z0-9_.-]+)(\[[^\]]*\])?\s*(?:>=\s*([0-9][0-9.]*))?\s*", requirement)
+    if not m:
+        return False
+    try:
+        have = metadata.version(m.group(1))
+    except metadata.PackageNotFoundError:
+        return False
+    return m.group(3) is None or numbers(have) >= numbers(m.group(3))
+
+print("python", ".".join(map(str, sys.version_info[:3])))
+for requirement in sys.argv[1:]:
+    if not satisfied(requirement):
+        print(requirement)
+"#;
+
+/// A Python interpreter that has every package a twin declared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Python {
+    /// The program to run.
+    pub program: PathBuf,
+    /// Its version, as `3.11.7`.
+    pub version: String,
+}
+
+/// Why there is no Python for a twin. Each message is one line and says what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnvError {
+    /// `python3` (or the named interpreter) does not exist.
+    NotFound(PathBuf),
+    /// The named program ran but is not Python 3.
+    NotPython3(PathBuf),
+    /// The named interpreter lacks these requirements.
+    MissingPackages(PathBuf, Vec<String>),
+    /// `python3 -m venv` is not available (Debian splits it into `python3-venv`).
+    NoVenv,
+    /// Making the environment or installing into it failed.
+    InstallFailed {
+        /// The environment's folder.
+        folder: PathBuf,
+        /// What could not be installed.
+        missing: Vec<String>,
+        /// What went wrong, in a few words.
+        why: String,
+    },
+}
+
+impl fmt::Display for EnvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EnvError::NotFound(program) => write!(
+                f,
+                "{} not found: install Python 3, or pass --python PATH to one",
+                program.display()
+            ),
+            EnvError::NotPython3(program) => write!(
+                f,
+                "{} is not a Python 3 interpreter: pass --python PATH to one (or unset {PYTHON_VARIABLE})",
+                program.display()
+            ),
+            EnvError::MissingPackages(program, missing) => write!(
+                f,
+                "{} lacks {}: run `{} -m pip install {}`, or leave out --python and {PYTHON_VARIABLE} to let hpc-rs make its own environment",
+                program.display(),
+                missing.join(", "),
+                program.display(),
+                quoted(missing)
+            ),
+            EnvError::NoVenv => write!(
+                f,
+                "python3 cannot make a virtual environment (no venv/ensurepip module): install it (on Debian or Ubuntu: apt-get install python3-venv), or pass --python PATH to an interpreter with the packages"
+            ),
+            EnvError::InstallFailed { folder, missing, why } => write!(
+                f,
+                "could not install {} into {} ({why}): check the connection to the package index and run again, or pass --python PATH to an interpreter that has them",
+                missing.join(", "),
+                folder.display()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for EnvError {}
+
+/// Finds the interpreter for a twin that needs `packages`: the one the user named
+/// (`explicit`, else `HPC_RS_PYTHON`), checked; plain `python3` when `packages` is empty;
+/// otherwise the environment under the target directory, made and filled on first use.
+pub fn find(explicit: Option<&Path>, packages: &[&str]) -> Result<Python, EnvError> {
+    let named = explicit
+        .map(Path::to_path_buf)
+        .or_else(|| std::env::var_os(PYTHON_VARIABLE).filter(|v| !v.is_empty()).map(PathBuf::from));
+    if let Some(program) = named {
+        let (python, missing) = check(&program, packages)?;
+        return if missing.is_empty() {
+            Ok(python)
+        } else {
+            Err(EnvError::MissingPackages(program, missing))
+        };
+    }
+    if packages.is_empty() {
+        return Ok(check(Path::new("python3"), &[])?.0);
+    }
+    ensure_environment(&environment_folder(), packages)
+}
+
+/// `$CARGO_TARGET_DIR/python-twins` when that is set; else the target directory this binary
+/// was built into (the folder holding Cargo's `CACHEDIR.TAG`); else a folder in the temp dir.
+pub fn environment_folder() -> PathBuf {
+    if let Some(target) = std::env::var_os("CARGO_TARGET_DIR").filter(|v| !v.is_empty()) {
+        return PathBuf::from(target).join(ENVIRONMENT_FOLDER);
+    }
+    let exe = std::env::current_exe().ok();
+    let target = exe.as_deref().and_then(|exe| {
+        exe.ancestors().skip(1).take(3).find(|dir| dir.join("CACHEDIR.TAG").is_file())
+    });
+    match target {
+        Some(target) => target.join(ENVIRONMENT_FOLDER),
+        None => std::env::temp_dir().join(format!("hpc-rs-{ENVIRONMENT_FOLDER}")),
+    }
+}
+
+/// Makes (or repairs) the environment in `folder` and installs whatever of `packages` it lacks.
+/// A lock file beside it keeps two binaries started at once from building it together; a
+/// folder without the ready marker (an interrupted creation) is removed and made again, and a
+/// package whose install was interrupted is simply found missing and installed again.
+pub fn ensure_environment(folder: &Path, packages: &[&str]) -> Result<Python, EnvError> {
+    let failed = |missing: &[&str], why: String| EnvError::InstallFailed {
+        folder: folder.to_path_buf(),
+        missing: missing.iter().map(|s| (*s).to_owned()).collect(),
+        why,
+    };
+    let parent = folder.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(parent)
+        .map_err(|e| failed(packages, format!("{}: {e}", parent.display())))?;
+    let _lock = lock_beside(folder).map_err(|e| failed(packages, format!("lock file: {e}")))?;
+
+    let program = folder.join(if cfg!(windows) { "Scripts/python.exe" } else { "bin/python" });
+    if !folder.join(READY_MARKER).is_file() {
+        if folder.exists() {
+            eprintln!("note: {} was left half-made; making it again", folder.display());
+            fs::remove_dir_all(folder).map_err(|e| failed(packages, e.to_string()))?;
+        }
+        make_environment(folder).map_err(|why| match why {
+            None => EnvError::NoVenv,
+            Some(why) => failed(packages, why),
+        })?;
+    }
+    let (_, missing) = check(&program, packages).map_err(|e| failed(packages, e.to_string()))?;
+    if missing.is_empty() {
+        return check(&program, &[]).map(|(python, _)| python);
+    }
+    eprintln!(
+        "note: installing {} for the Python twin into {} (once; later runs reuse it, delete the folder to start over)",
+        missing.join(", "),
+        folder.display()
+    );
+    let status = Command::new(&program)
+        .args(["-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "on"])
+        .args(&missing)
+        .stdin(Stdio::null())
+        .stdout(to_stderr())
+        .status()
+        .map_err(|e| failed(packages, e.to_string()))?;
+    let (python, still) = check(&program, packages).map_err(|e| failed(packages, e.to_string()))?;
+    if !still.is_empty() {
+        let still: Vec<&str> = still.iter().map(String::as_str).collect();
+        return Err(failed(&still, format!("pip: {status}; its messages are above")));
+    }
+    Ok(python)
+}
+
+/// `python3 -m venv folder`, then the ready marker. `Err(None)`: Python has no venv module.
+fn make_environment(folder: &Path) -> Result<(), Option<String>> {
+    eprintln!(
+        "note: making a Python environment for the twins in {} (once; later runs reuse it)",
+        folder.display()
+    );
+    let status = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(folder)
+        .stdin(Stdio::null())
+        .stdout(to_stderr())
+        .status();
+    match status {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(Some("python3 not found: install Python 3".to_owned()));
+        }
+        Err(e) => return Err(Some(e.to_string())),
+        Ok(status) if !status.success() => {
+            let has_venv = Command::new("python3")
+                .args(["-c", "import venv, ensurepip"])
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            let _ = fs::remove_dir_all(folder);
+            return Err(if has_venv { Some(format!("python3 -m venv: {status}")) } else { None });
+        }
+        Ok(_) => {}
+    }
+    fs::write(folder.join(READY_MARKER), "made by hpc-rs; delete the folder to start over\n")
+        .map_err(|e| Some(e.to_string()))
+}
+
+/// Runs the check script with `program`: its version and the requirements it lacks.
+fn check(program: &Path, packages: &[&str]) -> Result<(Python, Vec<String>), EnvError> {
+    let output = Command::new(program)
+        .arg("-c")
+        .arg(CHECK_SCRIPT)
+        .args(packages)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output();
+    let output = match output {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(EnvError::NotFound(program.to_path_buf()));
+        }
+        Err(_) => return Err(EnvError::NotPython3(program.to_path_buf())),
+        Ok(output) => output,
+    };
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let mut lines = stdout.lines();
+    let version = lines.next().and_then(|l| l.strip_prefix("python 3."));
+    match version {
+        Some(rest) if output.status.success() => {
+            let python = Python { program: program.to_path_buf(), version: format!("3.{rest}") };
+            Ok((python, lines.map(str::to_owned).collect()))
+        }
+        _ => Err(EnvError::NotPython3(program.to_path_buf())),
+    }
+}
+
+/// An exclusive lock on `<folder>.lock`, held until the file is dropped. Waiting for it says so.
+fn lock_beside(folder: &Path) -> io::Result<File> {
+    let mut name = folder.as_os_str().to_owned();
+    name.push(".lock");
+    let file =
+        File::options().create(true).truncate(false).write(true).open(PathBuf::from(name))?;
+    if let Err(fs::TryLockError::WouldBlock) = file.try_lock() {
+        eprintln!(
+            "note: waiting for another hpc-rs binary that is setting up {}",
+            folder.display()
+        );
+        file.lock()?;
+    }
+    Ok(file)
+}
+
+/// A child's stdout sent to our stderr, so a tool's progress never mixes with our results.
+fn to_stderr() -> Stdio {
+    io::stderr().as_fd().try_clone_to_owned().map_or_else(|_| Stdio::inherit(), Stdio::from)
+}
+
+fn quoted(requirements: &[String]) -> String {
+    let quoted: Vec<String> = requirements.iter().map(|r| format!("'{r}'")).collect();
+    quoted.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn python3_present() -> bool {
+        Command::new("python3").arg("--version").output().is_ok()
+    }
+
+    #[test]
+    fn a_missing_program_and_a_program_that_is_not_python_are_told_apart() {
+        let missing = find(Some(Path::new("/no/such/python")), &[]).unwrap_err();
+        assert_eq!(missing, EnvError::NotFound(PathBuf::from("/no/such/python")));
+        assert!(missing.to_string().contains("not found: install Python 3, or pass --python"));
+        let not_python = find(Some(Path::new("/bin/echo")), &[]).unwrap_err();
+        assert_eq!(not_python, EnvError::NotPython3(PathBuf::from("/bin/echo")));
+    }
+
+    #[test]
+    fn the_check_names_each_requirement_that_is_missing_or_too_old() {
+        if !python3_present() {
+            eprintln!("skipped: no python3 on this machine");
+            return;
+        }
+        let (python, missing) =
+            check(Path::new("python3"), &["pip", "pip>=9999", "no-such-package-hpc-rs", "x y"])
+                .unwrap();
+        assert!(python.version.starts_with("3."), "{python:?}");
+        assert_eq!(missing, ["pip>=9999", "no-such-package-hpc-rs", "x y"]);
+        let err = find(Some(Path::new("python3")), &["no-such-package-hpc-rs>=1.0"]).unwrap_err();
+        assert!(err.to_string().contains("lacks no-such-package-hpc-rs>=1.0"), "{err}");
+    }
+
+    #[test]
+    fn messages_are_one_line() {
+        let errors = [
+            EnvError::NotFound("python3".into()),
+            EnvError::NotPython3("/bin/sh".into()),
+            EnvError::MissingPackages("python".into(), vec!["numpy>=2.0".into(), "numba".into()]),
+            EnvError::NoVenv,
+            EnvError::InstallFailed {
+                folder: "target/python-twins".into(),
+                missing: vec!["numpy".into()],
+                why: "pip: exit status: 1".into(),
+            },
+        ];
+        for error in errors {
+            assert_eq!(error.to_string().lines().count(), 1, "{error}");
+        }
+    }
+
+    /// The real path, end to end: a fresh environment in a temporary folder, one small
+    /// pure-Python package installed with its pip, found there afterwards; a second call
+    /// reuses it, and a half-made folder is remade.
+    #[test]
+    fn an_environment_is_made_filled_and_reused() {
+        if !python3_present() {
+            eprintln!("skipped: no python3 on this machine");
+            return;
+        }
+        let index_reachable = Command::new("python3")
+            .args(["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-q"])
+            .args(["-d", &std::env::temp_dir().join("hpc-rs-pip-probe").to_string_lossy()])
+            .arg("six")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !index_reachable {
+            eprintln!("skipped: the package index cannot be reached from here");
+            return;
+        }
+        let root = std::env::temp_dir().join(format!("hpc-rs-env-test-{}", std::process::id()));
+        let folder = root.join(ENVIRONMENT_FOLDER);
+        let python = ensure_environment(&folder, &["six>=1.0"]).unwrap();
+        assert_eq!(python.program, folder.join("bin/python"));
+        assert!(folder.join(READY_MARKER).is_file());
+        let (_, missing) = check(&python.program, &["six>=1.0"]).unwrap();
+        assert!(missing.is_empty(), "{missing:?}");
+        // Reused: nothing is missing, so nothing is made or installed again.
+        assert_eq!(ensure_environment(&folder, &["six>=1.0"]).unwrap(), python);
+        // Half-made (the marker is written last): remade, and six installed again.
+        fs::remove_file(folder.join(READY_MARKER)).unwrap();
+        assert_eq!(ensure_environment(&folder, &["six"]).unwrap(), python);
+        fs::remove_dir_all(&root).unwrap();
+    }
+}
