@@ -4,7 +4,6 @@
 //! Run: `cargo run -p comprehensions` (options: `--size N`, `--runs R`; see `--help`).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs;
 
 use clap::Parser;
 use rayon::prelude::*;
@@ -236,13 +235,13 @@ fn time_built(
 
 /// Times `work` and counts its minor page faults per call (warm-up included).
 fn time_variant<T>(label: &'static str, runs: usize, mut work: impl FnMut() -> T) -> (Variant, T) {
-    let faults_before = minor_page_faults();
+    let faults_before = timing::minor_page_faults();
     let mut calls = 0u64;
     let (value, stats) = timing::measure(runs, || {
         calls += 1;
         std::hint::black_box(work())
     });
-    let faults = minor_page_faults().saturating_sub(faults_before) / calls.max(1);
+    let faults = timing::minor_page_faults().saturating_sub(faults_before) / calls.max(1);
     (Variant { label, stats, faults }, value)
 }
 
@@ -260,12 +259,4 @@ fn expected_squares(size: usize) -> (u64, u128) {
     let n = size as u128;
     let last = (n - 1) * (n - 1);
     (u64::try_from(last).expect("--size is bounded by memory"), (n - 1) * n * (2 * n - 1) / 6)
-}
-
-/// Minor page faults of this process so far (field 10 of /proc/self/stat), 0 where unknown.
-fn minor_page_faults() -> u64 {
-    let stat = fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // The command name (field 2) may hold spaces; count fields after its closing parenthesis.
-    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    after_name.split_whitespace().nth(7).and_then(|f| f.parse().ok()).unwrap_or(0)
 }

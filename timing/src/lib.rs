@@ -142,6 +142,15 @@ pub fn human(d: Duration) -> String {
     format!("{value:.decimals$} {unit}")
 }
 
+/// Minor page faults of this process so far: fresh pages the kernel handed out on first touch
+/// (field 10 of /proc/self/stat, all threads together); 0 where the system does not say.
+pub fn minor_page_faults() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The command name (field 2) may hold spaces; count fields after its closing parenthesis.
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    after_name.split_whitespace().nth(7).and_then(|f| f.parse().ok()).unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

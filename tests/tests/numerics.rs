@@ -1,0 +1,185 @@
+//! `cargo run -p numerics`: notebook takeaways 3 and 5 (NumPy, SciPy, Cython, Numba).
+
+mod common;
+use common::{check_cli_conventions, run, run_with_one_gigabyte};
+
+const DISTANCE_VARIANTS: [&str; 7] = [
+    "1 naive loops (Cython, Numba @njit)",
+    "2 ndarray broadcasting (NumPy)",
+    "3 BLAS trick |x|^2+|y|^2-2XY^T",
+    "4a lanes, baseline x86-64 / any",
+    "4b lanes, host CPU's vector units",
+    "5 naive, rows on all cores (prange)",
+    "6 lanes, rows on all cores",
+];
+
+const JULIA_VARIANTS: [&str; 6] = [
+    "1 num-complex, abs(z) < 2 (Python)",
+    "2 two f64, |z|^2 < 4 (Cython)",
+    "3a 8 pixels in lanes, baseline",
+    "3b 8 pixels in lanes, host CPU",
+    "4 two f64, rows on all cores",
+    "5 lanes, rows on all cores",
+];
+
+#[test]
+fn distances_time_every_variant_and_check_it_against_the_naive_loop() {
+    let out = run("numerics", &["distances", "--n", "37", "--dim", "5", "--runs", "1"]);
+    out.success().contains_in_order(&["== Pairwise distances: 37 points in 5 dimensions"]);
+    let mut rows = DISTANCE_VARIANTS.to_vec();
+    rows.extend(["What it shows:", "- On all ", "- Getting the 0 MB result costs about"]);
+    out.contains_in_order(&rows);
+    // Every variant but the first is checked; the BLAS trick against its error bound.
+    out.check(out.stdout.matches("ok: max rel. diff").count() == 5, "five relative checks");
+    out.check(out.stdout.contains("ok: d^2 within (2D+4)eps(|x|^2+|y|^2)"), "the BLAS bound");
+    out.check(!out.stdout.contains("== Julia set"), "only the distances");
+}
+
+#[test]
+fn julia_prints_the_books_checksum_for_every_variant() {
+    let out = run("numerics", &["julia", "--runs", "1"]);
+    out.success().contains_in_order(&[
+        "== Julia set: 1000 x 1000 pixels, c = -0.62772 -0.42193i, at most 300 iterations",
+    ]);
+    out.contains_in_order(&JULIA_VARIANTS);
+    out.check(out.stdout.matches("ok: same counts").count() == 5, "every variant checked");
+    out.lines_in_order(&[
+        "checksum (sum of all iteration counts): 33219980, the same for every variant",
+        "= the book's assert sum(output) == 33219980",
+    ]);
+    out.contains_in_order(&["- Load imbalance: a row costs from ", "rayon instead makes"]);
+}
+
+#[test]
+fn a_small_julia_set_matches_the_books_python_at_that_width() {
+    // 334236: the book's calc_pure_python at width 100, 300 iterations, run in CPython.
+    run("numerics", &["julia", "--size", "100", "--runs", "1"]).success().lines_in_order(&[
+        "checksum (sum of all iteration counts): 334236, the same for every variant",
+    ]);
+}
+
+#[test]
+fn without_a_workload_both_run() {
+    let out = run("numerics", &["--runs", "1"]);
+    out.success().contains_in_order(&[
+        "== Pairwise distances: 2000 points in 16 dimensions, a 32 MB result",
+        "== Julia set: 1000 x 1000 pixels",
+        "33219980",
+    ]);
+}
+
+#[test]
+fn png_writes_a_picture_of_the_grids_size() {
+    let dir = std::env::temp_dir().join(format!("hpc-rs-png-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("julia.png");
+    let path_text = path.to_str().unwrap();
+    run(
+        "numerics",
+        &["julia", "--width", "120", "--max-iter", "50", "--runs", "1", "--png", path_text],
+    )
+    .success()
+    .lines_in_order(&[&format!("wrote the picture to {path_text} (120 x 120 PNG)")]);
+    let bytes = std::fs::read(&path).unwrap();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "PNG signature");
+    assert_eq!(&bytes[12..16], b"IHDR");
+    let width = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
+    let height = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
+    assert_eq!((width, height, bytes[24], bytes[25]), (120, 120, 8, 2), "8-bit RGB, 120 x 120");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_arguments_follow_the_conventions() {
+    check_cli_conventions("numerics");
+    for sub in ["distances", "julia"] {
+        run("numerics", &[sub, "--help"]).success();
+        run("numerics", &[sub, "--no-such-flag"]).usage_error("--no-such-flag");
+        for value in ["0", "-3", "x"] {
+            run("numerics", &[sub, "--runs", value]).usage_error("--runs");
+        }
+    }
+    for (flag, values) in [("--n", ["0", "-1", "ten"]), ("--dim", ["0", "-2", "1.5"])] {
+        for value in values {
+            run("numerics", &["distances", flag, value]).usage_error(flag);
+        }
+    }
+    for (flag, values) in [("--width", ["0", "-1", "big"]), ("--max-iter", ["0", "-5", "2000000"])]
+    {
+        for value in values {
+            run("numerics", &["julia", flag, value]).usage_error(flag);
+        }
+    }
+}
+
+#[test]
+fn results_that_do_not_fit_in_memory_are_refused() {
+    run_with_one_gigabyte("numerics", &["distances", "--n", "100000"])
+        .usage_error("--n 100000 needs 240.0 GB but this machine has 1.0 GB available");
+    run_with_one_gigabyte("numerics", &["julia", "--width", "100000"])
+        .usage_error("--width 100000 needs 150.0 GB");
+}
+
+#[test]
+fn an_unwritable_png_path_is_refused_before_any_work() {
+    run("numerics", &["julia", "--png", "/no/such/folder/julia.png"])
+        .usage_error("--png /no/such/folder/julia.png: cannot write there");
+}
+
+#[test]
+fn vs_python_without_a_usable_python_still_prints_the_rust_figures() {
+    let args = ["distances", "--n", "20", "--runs", "1", "--vs-python", "--python"];
+    for (python, message) in [
+        (
+            "/no/such/python",
+            "note: no Python comparison: /no/such/python not found: install Python 3, or pass --python PATH to one",
+        ),
+        ("/bin/echo", "note: no Python comparison: /bin/echo is not a Python 3 interpreter"),
+    ] {
+        let out = run("numerics", &[&args[..], &[python]].concat());
+        out.check(out.code == Some(0), "exit status 0");
+        out.check(out.stderr.lines().count() == 1 && out.stderr.starts_with(message), message);
+        out.contains_in_order(&[
+            "6 lanes, rows on all cores",
+            "== Rust vs Python: pairwise distances",
+        ]);
+    }
+}
+
+#[test]
+fn vs_python_names_the_packages_a_given_python_lacks() {
+    if std::process::Command::new("python3").arg("--version").output().is_err() {
+        eprintln!("skipped: no python3");
+        return;
+    }
+    // python3 with its site-packages switched off (-S): a real Python 3 without NumPy & co.
+    let dir = std::env::temp_dir().join(format!("hpc-rs-bare-python-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bare = dir.join("python");
+    std::fs::write(&bare, "#!/bin/sh\nexec python3 -I -S \"$@\"\n").unwrap();
+    std::fs::set_permissions(&bare, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let bare_text = bare.to_str().unwrap();
+    let out = common::run_with_env(
+        "numerics",
+        &["julia", "--width", "20", "--runs", "1", "--vs-python"],
+        &[("HPC_RS_PYTHON", bare_text)],
+    );
+    out.check(out.code == Some(0), "exit status 0");
+    out.check(
+        out.stderr.lines().count() == 1
+            && out.stderr.contains(&format!(
+                "{bare_text} lacks numpy>=2.0, scipy>=1.11, numba>=0.60, cython>=3.0, setuptools>=65: run `{bare_text} -m pip install"
+            )),
+        "one line naming every missing package",
+    );
+    out.contains_in_order(&[
+        "checksum (sum of all iteration counts)",
+        "== Rust vs Python: the Julia set",
+    ]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn output_piped_into_head_ends_quietly() {
+    common::check_closed_pipe("numerics", &["julia", "--width", "50", "--runs", "1"]);
+}
