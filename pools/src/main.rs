@@ -1,0 +1,575 @@
+//! Pools and queues: what a Python programmer reaches for after the notebook's hand-started
+//! threads and processes - `concurrent.futures` (`map`, `submit`, `as_completed`, `result`),
+//! `multiprocessing.Pool.map` and `queue.Queue` - and what replaces each in Rust.
+//!
+//! Run: `cargo run -p pools` (options: `--size`, `--runs`, `--threads`, `--vs-python`).
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::ops::Range;
+use std::panic;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use clap::Parser;
+use rayon::prelude::*;
+use timing::{Stats, cli, say};
+
+/// Pools and queues: concurrent.futures, multiprocessing.Pool and queue.Queue in Rust.
+#[derive(Parser)]
+#[command(about, long_about = None)]
+struct Args {
+    /// Elements of the timed CPU-bound map (section 4): the cube sum of 0..size, cut into 16
+    /// tasks [default: 100000000, or 4000000 with --vs-python, where CPython needs seconds].
+    #[arg(long, value_parser = cli::positive::<u64>, allow_hyphen_values = true)]
+    size: Option<u64>,
+    /// Timed runs of each variant, after one warm-up run.
+    #[arg(long, default_value_t = 5, value_parser = cli::runs, allow_hyphen_values = true)]
+    runs: usize,
+    /// Threads in each pool (and processes in Python's) [default: the number of cores].
+    #[arg(long, value_parser = cli::up_to::<256>, allow_hyphen_values = true)]
+    threads: Option<u64>,
+    /// Also time ThreadPoolExecutor, ProcessPoolExecutor and multiprocessing.Pool on the same
+    /// map in python3.
+    #[arg(long)]
+    vs_python: bool,
+    /// The Python for --vs-python (also HPC_RS_PYTHON) [default: python3].
+    #[arg(long, value_name = "PATH")]
+    python: Option<std::path::PathBuf>,
+}
+
+/// The map's tasks: the range cut into this many pieces, as a Python user would `map` over
+/// chunks.
+const TASKS: u64 = 16;
+
+fn main() {
+    let args = Args::try_parse()
+        .unwrap_or_else(|e| if e.use_stderr() { cli::usage_error(e) } else { e.exit() });
+    let size = args.size.unwrap_or(if args.vs_python { 4_000_000 } else { 100_000_000 });
+    if cube_sum_closed_form(size).is_none() {
+        cli::usage_error(format!("--size {size}: the cube sum would overflow u128"));
+    }
+    let cores = thread::available_parallelism().map_or(1, usize::from);
+    let threads = args.threads.map_or(cores, |t| usize::try_from(t).expect("at most 256"));
+
+    say!("== Pools and queues: concurrent.futures, multiprocessing.Pool, queue.Queue -> Rust");
+    say!("   ({threads} threads a pool, {cores} cores)");
+    say!();
+    executor_map(threads);
+    say!();
+    submit_as_completed();
+    say!();
+    exceptions_in_tasks(threads);
+    say!();
+    let timed = process_pool_not_needed(size, args.runs, threads);
+    say!();
+    bounded_queue();
+    say!();
+    timeouts_and_shutdown();
+    if args.vs_python {
+        say!();
+        vs_python(size, args.runs, threads, &timed, args.python.as_deref());
+    }
+}
+
+// ---- 1. executor.map ----
+
+/// `list(executor.map(f, items))` -> `items.par_iter().map(f).collect()`: results in input
+/// order, however the pool ran them. The same by hand with `thread::scope` over chunks.
+fn executor_map(threads: usize) {
+    say!("[1] Python: list(ThreadPoolExecutor().map(cube_sum, lengths))");
+    say!("    Rust:   lengths.par_iter().map(|&n| cube_sum(0..n)).collect::<Vec<_>>()");
+    let lengths: Vec<u64> = (1..=8).map(|i| i * 1000).collect();
+    let expected: Vec<u128> = lengths.iter().map(|&n| checked_cube_sum(n)).collect();
+    let pool = pool(threads);
+    let by_rayon: Vec<u128> =
+        pool.install(|| lengths.par_iter().map(|&n| cube_sum(0..n)).collect());
+    assert_eq!(by_rayon, expected);
+    say!("    rayon: {by_rayon:?}");
+    let by_scope = map_scoped(&lengths, threads, |&n| cube_sum(0..n));
+    assert_eq!(by_scope, expected);
+    say!(
+        "    thread::scope over {threads} chunks: the same {} results, in the same order",
+        by_scope.len()
+    );
+    say!("    Both keep input order, as map does: collect puts each result in its item's slot.");
+}
+
+/// `map` by hand: one scoped thread per chunk of `items`, results concatenated in chunk order.
+fn map_scoped<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let chunk = items.len().div_ceil(threads.max(1)).max(1);
+    thread::scope(|s| {
+        let handles: Vec<_> =
+            items.chunks(chunk).map(|c| s.spawn(|| c.iter().map(&f).collect::<Vec<R>>())).collect();
+        handles.into_iter().flat_map(|h| h.join().expect("a map thread panicked")).collect()
+    })
+}
+
+// ---- 2. submit + as_completed ----
+
+/// `futures = [ex.submit(f, x) ...]; for fut in as_completed(futures)` -> each task sends
+/// `(index, result)` on a channel as it finishes; the receiver sees completion order.
+fn submit_as_completed() {
+    say!("[2] Python: for fut in as_completed([ex.submit(work, ms) for ms in durations])");
+    say!("    Rust:   each task sends (index, result) on an mpsc channel when it finishes");
+    let durations_ms = [40, 10, 25, 5];
+    let mut by_duration: Vec<usize> = (0..durations_ms.len()).collect();
+    by_duration.sort_by_key(|&i| durations_ms[i]);
+    const TRIALS: u32 = 20;
+    say!(
+        "    {} tasks sleep {durations_ms:?} ms on {} threads; completion orders in {TRIALS} trials:",
+        durations_ms.len(),
+        durations_ms.len()
+    );
+    let mut tally: BTreeMap<Vec<usize>, u32> = BTreeMap::new();
+    for _ in 0..TRIALS {
+        let order = as_completed(&durations_ms, durations_ms.len());
+        let mut seen = order.clone();
+        seen.sort_unstable();
+        assert_eq!(seen, [0, 1, 2, 3], "every task exactly once");
+        *tally.entry(order).or_default() += 1;
+    }
+    for (order, count) in &tally {
+        let note = if *order == by_duration { "  (shortest first)" } else { "" };
+        say!("      {order:?}: {count} of {TRIALS}{note}");
+    }
+    say!("    Guaranteed: every index exactly once. The order is the order they finished in: the");
+    say!("    durations suggest {by_duration:?}, but the scheduler decides. map would have given");
+    say!("    [0, 1, 2, 3] whatever the durations.");
+}
+
+/// Runs one task per duration on a pool of `threads`, and returns the indices in the order
+/// their results arrived.
+fn as_completed(durations_ms: &[u64], threads: usize) -> Vec<usize> {
+    let (results, completed) = mpsc::channel();
+    pool(threads).scope(|s| {
+        for (index, &ms) in durations_ms.iter().enumerate() {
+            let results = results.clone();
+            s.spawn(move |_| {
+                thread::sleep(Duration::from_millis(ms));
+                results.send((index, ms)).expect("the receiver outlives the scope");
+            });
+        }
+    });
+    drop(results);
+    completed.iter().map(|(index, _result)| index).collect()
+}
+
+// ---- 3. exceptions ----
+
+/// Python re-raises a task's exception at `fut.result()`. In Rust a task that can fail returns
+/// `Result`; a task that panics is caught with `catch_unwind`, so the others' results survive.
+fn exceptions_in_tasks(threads: usize) {
+    say!(
+        "[3] Python: fut.result() re-raises the task's exception; the other futures are unaffected"
+    );
+    let inputs = [4_u64, 0, 9, 3];
+    let pool = pool(threads);
+    let as_results: Vec<Result<u64, String>> =
+        pool.install(|| inputs.par_iter().map(|&x| checked_reciprocal_percent(x)).collect());
+    say!("    Rust, tasks returning Result: {as_results:?}");
+    assert_eq!(as_results[1], Err("cannot divide by 0".to_owned()));
+
+    let hook = panic::take_hook(); // the panics below are on purpose: keep stderr quiet
+    panic::set_hook(Box::new(|_| {}));
+    let caught: Vec<Result<u64, String>> = pool.install(|| {
+        inputs
+            .par_iter()
+            .map(|&x| panic::catch_unwind(|| 100 / x).map_err(|p| panic_message(&*p)))
+            .collect()
+    });
+    // AssertUnwindSafe: nothing here is left half-updated by the panic, and a rayon pool
+    // stays usable after one of its tasks panicked.
+    let whole_map = panic::catch_unwind(panic::AssertUnwindSafe(|| {
+        pool.install(|| inputs.par_iter().map(|&x| 100 / x).collect::<Vec<u64>>())
+    }));
+    panic::set_hook(hook);
+    say!("    Rust, a panicking task caught with catch_unwind: {caught:?}");
+    assert!(caught[1].is_err() && caught.iter().filter(|r| r.is_ok()).count() == 3);
+    assert!(whole_map.is_err(), "rayon re-raises a task's panic at collect");
+    say!(
+        "    Without catch_unwind, rayon re-raises the panic at collect, like result() does - and"
+    );
+    say!("    the three results that did finish are lost with it.");
+}
+
+fn checked_reciprocal_percent(x: u64) -> Result<u64, String> {
+    100_u64.checked_div(x).ok_or_else(|| format!("cannot divide by {x}"))
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    let text = payload.downcast_ref::<&str>().map(|s| (*s).to_owned());
+    text.or_else(|| payload.downcast_ref::<String>().cloned()).unwrap_or_else(|| "panic".to_owned())
+}
+
+// ---- 4. ProcessPoolExecutor / Pool.map ----
+
+/// What each way of running the CPU-bound map measured.
+struct Timed {
+    sequential: Stats,
+    rayon: Stats,
+    scoped: Stats,
+    startup: Stats,
+}
+
+/// `ProcessPoolExecutor().map` and `Pool.map` are Python's way around the GIL. Rust's threads
+/// already run on every core, so the same CPU-bound map needs no processes: no start-up, no
+/// pickling of arguments and results.
+fn process_pool_not_needed(size: u64, runs: usize, threads: usize) -> Timed {
+    say!(
+        "[4] Python: ProcessPoolExecutor().map(cube_sum, chunks) - processes to get around the GIL"
+    );
+    say!("    Rust:   the same map on rayon's threads; the cube sum of 0..{size} in {TASKS} tasks");
+    let expected = cube_sum_closed_form(size).expect("main refused sizes that overflow");
+    let chunks = split(size, TASKS);
+    let pool = pool(threads);
+    let time = |label: &str, map: &dyn Fn() -> u128| {
+        let (total, stats) = timing::measure(runs, map);
+        assert_eq!(total, expected, "{label}");
+        stats
+    };
+    let sequential = time("sequential", &|| chunks.iter().map(|c| cube_sum(c.clone())).sum());
+    say!("{}  (baseline)", sequential.line("    sequential map"));
+    let rayon =
+        time("rayon", &|| pool.install(|| chunks.par_iter().map(|c| cube_sum(c.clone())).sum()));
+    say!("{}  {}", rayon.line("    rayon par_iter map"), rayon.speedup_over(&sequential));
+    let scoped =
+        time("scoped", &|| map_scoped(&chunks, threads, |c| cube_sum(c.clone())).iter().sum());
+    say!("{}  {}", scoped.line("    thread::scope over chunks"), scoped.speedup_over(&sequential));
+    let (_, startup) = timing::measure(runs, || {
+        drop(rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("threads start"))
+    });
+    say!("{}", startup.line(&format!("    starting a {threads}-thread pool")));
+    say!("    verified: every map's total equals (n(n-1)/2)^2");
+    for line in scaling_sentence(rayon.speedup_over(&sequential).0, threads) {
+        say!("{line}");
+    }
+    Timed { sequential, rayon, scoped, startup }
+}
+
+/// The sentence on the pool's speedup, chosen from what was measured.
+fn scaling_sentence(speedup: f64, threads: usize) -> Vec<String> {
+    let cores = thread::available_parallelism().map_or(1, usize::from);
+    let usable = threads.min(cores);
+    if usable <= 1 {
+        return vec![format!(
+            "    With {usable} usable core(s) a pool cannot beat the loop ({speedup:.2}x): it only adds hand-offs."
+        )];
+    }
+    if speedup >= 0.8 * usable as f64 {
+        vec![format!(
+            "    {speedup:.2}x on {usable} cores: threads, not processes, because no GIL stands in the way."
+        )]
+    } else {
+        vec![
+            format!("    Expected close to {usable}x on {usable} cores, measured {speedup:.2}x: another program may be"),
+            "    using the cores, or the work is too small to pay for the hand-offs. Re-run with a larger".to_owned(),
+            "    --size to compare: `cargo run -p pools -- --size 400000000`.".to_owned(),
+        ]
+    }
+}
+
+// ---- 5. queue.Queue(maxsize=N) ----
+
+/// `queue.Queue(maxsize=N)` -> `mpsc::sync_channel(N)`: `send` blocks while N items wait
+/// (backpressure), and the consumer's loop ends when every sender is gone - no `None` sentinel.
+fn bounded_queue() {
+    const CAPACITY: usize = 4;
+    say!(
+        "[5] Python: q = queue.Queue(maxsize={CAPACITY}); q.put(item) blocks when full; q.get() in consumers"
+    );
+    say!(
+        "    Rust:   let (tx, rx) = mpsc::sync_channel({CAPACITY}); tx.send(item) blocks when full"
+    );
+    let accepted = fill_until_full(CAPACITY);
+    assert_eq!(accepted, CAPACITY);
+    say!("    with nobody receiving, {accepted} items fit and the next try_send is refused: Full");
+    say!("    (q.put_nowait raises queue.Full; a plain send would wait there: backpressure)");
+
+    let (producers, consumers, per_producer) = (3, 2, 1000_u64);
+    let report = producers_and_consumers(CAPACITY, producers, consumers, per_producer);
+    let items = producers * per_producer;
+    assert_eq!(report.received.len(), usize::try_from(items).expect("small"));
+    assert_eq!(report.sum, items * (items - 1) / 2, "every item exactly once");
+    say!(
+        "    {producers} producers x {per_producer} items, {consumers} consumers: all {items} received once (sum {}),",
+        report.sum
+    );
+    say!(
+        "    producers found the queue full {} times and waited; each consumer ended when the last",
+        report.waits
+    );
+    say!(
+        "    sender was dropped. Several consumers share one Receiver behind a Mutex: std's channel"
+    );
+    say!("    has a single receiver, and the lock is held only while taking an item, not while");
+    say!(
+        "    working on it (crossbeam-channel's Receiver can be cloned instead; std is enough here)."
+    );
+}
+
+/// How many items a channel of `capacity` takes before refusing one, with nobody receiving.
+fn fill_until_full(capacity: usize) -> usize {
+    let (tx, _rx) = mpsc::sync_channel::<usize>(capacity);
+    (0..).take_while(|&i| !matches!(tx.try_send(i), Err(TrySendError::Full(_)))).count()
+}
+
+struct QueueReport {
+    received: Vec<u64>,
+    sum: u64,
+    waits: usize,
+}
+
+/// Producers send distinct numbers through a bounded channel; consumers share the receiver.
+fn producers_and_consumers(
+    capacity: usize,
+    producers: u64,
+    consumers: usize,
+    per: u64,
+) -> QueueReport {
+    let (tx, rx) = mpsc::sync_channel::<u64>(capacity);
+    let rx = Arc::new(Mutex::new(rx));
+    let waits = AtomicUsize::new(0);
+    let received = Mutex::new(Vec::new());
+    thread::scope(|s| {
+        for p in 0..producers {
+            let tx = tx.clone();
+            let waits = &waits;
+            s.spawn(move || {
+                for item in p * per..(p + 1) * per {
+                    if let Err(TrySendError::Full(item)) = tx.try_send(item) {
+                        waits.fetch_add(1, Ordering::Relaxed);
+                        tx.send(item).expect("consumers outlive producers");
+                    }
+                }
+            });
+        }
+        drop(tx); // the producers hold the only senders now: when they finish, recv ends
+        for _ in 0..consumers {
+            let rx = Arc::clone(&rx);
+            let received = &received;
+            s.spawn(move || {
+                let mut mine = Vec::new();
+                // The guard is a temporary: the lock is released as soon as recv returns.
+                while let Ok(item) = rx.lock().expect("no consumer panics").recv() {
+                    mine.push(black_box(item));
+                }
+                received.lock().expect("no consumer panics").extend(mine);
+            });
+        }
+    });
+    let received = received.into_inner().expect("no consumer panicked");
+    let sum = received.iter().sum();
+    QueueReport { received, sum, waits: waits.into_inner() }
+}
+
+// ---- 6. timeouts and shutdown ----
+
+/// `fut.result(timeout=...)` -> `recv_timeout`; `executor.shutdown(cancel_futures=True)` -> a
+/// pool (the Rust Book's, chapter 21) whose workers check a flag before each queued job.
+fn timeouts_and_shutdown() {
+    say!("[6] Python: fut.result(timeout=0.05) raises TimeoutError; the task runs on");
+    let (tx, rx) = mpsc::channel();
+    let slow = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(200));
+        tx.send(42).expect("the receiver waits");
+    });
+    let first = rx.recv_timeout(Duration::from_millis(50));
+    assert_eq!(first, Err(RecvTimeoutError::Timeout));
+    say!("    Rust: rx.recv_timeout(50 ms) -> Err(Timeout); waiting again -> {:?}", rx.recv());
+    slow.join().expect("the slow task does not panic");
+
+    say!("    Python: executor.shutdown(cancel_futures=True) drops the tasks not yet started");
+    let (ran, cancelled) = shutdown_with_queued_jobs(2, 20);
+    assert_eq!(ran + cancelled, 20);
+    assert!(ran >= 2 && cancelled >= 1, "ran {ran}, cancelled {cancelled}");
+    say!(
+        "    Rust: 2 workers, 20 jobs of 20 ms queued, shut down after 30 ms: {ran} ran (those started"
+    );
+    say!(
+        "    before the flag was set), {cancelled} were cancelled; the count varies with the scheduler."
+    );
+    say!("    A running job is never interrupted: Rust, like Python, cannot kill a thread safely.");
+}
+
+/// A minimal pool: workers take boxed jobs from a shared receiver; `cancel` makes them skip
+/// what is still queued. Returns (jobs run, jobs cancelled).
+fn shutdown_with_queued_jobs(workers: usize, jobs: usize) -> (usize, usize) {
+    type Job = Box<dyn FnOnce() + Send>;
+    let (queue, jobs_rx) = mpsc::channel::<Job>();
+    let jobs_rx = Arc::new(Mutex::new(jobs_rx));
+    let cancel = Arc::new(AtomicBool::new(false));
+    let (ran, cancelled) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let handles: Vec<_> = (0..workers)
+        .map(|_| {
+            let (jobs_rx, cancel, cancelled) = (jobs_rx.clone(), cancel.clone(), cancelled.clone());
+            thread::spawn(move || {
+                loop {
+                    let job = jobs_rx.lock().expect("no worker panics").recv();
+                    let Ok(job) = job else { break }; // the queue's sender is gone: shut down
+                    if cancel.load(Ordering::Acquire) {
+                        cancelled.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        job();
+                    }
+                }
+            })
+        })
+        .collect();
+    for _ in 0..jobs {
+        let ran = ran.clone();
+        queue
+            .send(Box::new(move || {
+                thread::sleep(Duration::from_millis(20));
+                ran.fetch_add(1, Ordering::Relaxed);
+            }))
+            .expect("workers are running");
+    }
+    thread::sleep(Duration::from_millis(30));
+    cancel.store(true, Ordering::Release);
+    drop(queue); // shutdown(wait=True): no new jobs, then join the workers
+    for handle in handles {
+        handle.join().expect("no worker panics");
+    }
+    (ran.load(Ordering::Relaxed), cancelled.load(Ordering::Relaxed))
+}
+
+// ---- --vs-python ----
+
+/// The same CPU-bound map in CPython: a plain loop, ThreadPoolExecutor (the GIL: about 1x),
+/// ProcessPoolExecutor and multiprocessing.Pool (processes: real parallelism, at a price).
+fn vs_python(
+    size: u64,
+    runs: usize,
+    threads: usize,
+    rust: &Timed,
+    python: Option<&std::path::Path>,
+) {
+    let twin =
+        timing::python::Twin { script: include_str!("../python/twin.py"), packages: &[], python };
+    let args = [size, runs as u64, threads as u64, TASKS].map(|v| v.to_string());
+    let rust_rows = [
+        ("sequential map", &rust.sequential),
+        ("rayon map", &rust.rayon),
+        ("rayon map", &rust.rayon),
+        ("scoped threads", &rust.scoped),
+        ("pool start", &rust.startup),
+    ];
+    let measured =
+        timing::python::compare(&twin, &args, &rust_rows).unwrap_or_else(|e| cli::fail(e));
+    let Some(measured) = measured else { return }; // no Python here: said on stderr
+    let [sequential, thread_pool, process_pool, pool_map, _]: &[_; 5] =
+        measured.as_slice().try_into().expect("compare checked one Python row per Rust row");
+    say!("Each language's own speedup over its plain loop, on {threads} workers:");
+    say!("  Rust rayon                         {}", rust.rayon.speedup_over(&rust.sequential));
+    say!(
+        "  CPython ThreadPoolExecutor         {}",
+        thread_pool.stats.speedup_over(&sequential.stats)
+    );
+    say!(
+        "  CPython ProcessPoolExecutor        {}",
+        process_pool.stats.speedup_over(&sequential.stats)
+    );
+    say!("  CPython multiprocessing.Pool       {}", pool_map.stats.speedup_over(&sequential.stats));
+    say!(
+        "  (the process pools' figures include starting the pool and pickling chunks and results)"
+    );
+}
+
+// ---- helpers ----
+
+/// A rayon pool of `threads` threads (the global one has one per core).
+fn pool(threads: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("threads start")
+}
+
+/// The sum of x^3 over `range`. Each x passes through `black_box` so that the compiler cannot
+/// replace the loop by its closed form.
+fn cube_sum(range: Range<u64>) -> u128 {
+    range.map(|x| u128::from(black_box(x)).pow(3)).sum()
+}
+
+fn checked_cube_sum(n: u64) -> u128 {
+    let sum = cube_sum(0..n);
+    assert_eq!(Some(sum), cube_sum_closed_form(n));
+    sum
+}
+
+/// (n(n-1)/2)^2, or `None` where it would not fit in u128.
+fn cube_sum_closed_form(n: u64) -> Option<u128> {
+    let n = u128::from(n);
+    let half = n.checked_mul(n.saturating_sub(1))? / 2;
+    half.checked_mul(half)
+}
+
+/// `0..length` cut into `parts` ranges whose lengths differ by at most one.
+fn split(length: u64, parts: u64) -> Vec<Range<u64>> {
+    (0..parts).map(|i| length * i / parts..length * (i + 1) / parts).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn map_keeps_input_order_with_any_number_of_threads() {
+        let items: Vec<u64> = (0..37).collect();
+        for threads in [1, 2, 3, 8, 64] {
+            assert_eq!(
+                map_scoped(&items, threads, |x| x * 2),
+                items.iter().map(|x| x * 2).collect::<Vec<_>>()
+            );
+        }
+    }
+
+    #[test]
+    fn as_completed_gives_every_index_once() {
+        let mut order = as_completed(&[3, 0, 2, 1], 2);
+        order.sort_unstable();
+        assert_eq!(order, [0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn a_bounded_queue_takes_exactly_its_capacity() {
+        for capacity in [1, 4, 100] {
+            assert_eq!(fill_until_full(capacity), capacity);
+        }
+    }
+
+    #[test]
+    fn every_produced_item_is_consumed_exactly_once() {
+        let report = producers_and_consumers(2, 4, 3, 500);
+        let mut received = report.received;
+        received.sort_unstable();
+        assert_eq!(received, (0..2000).collect::<Vec<u64>>());
+    }
+
+    #[test]
+    fn shutdown_counts_every_job_as_run_or_cancelled() {
+        let (ran, cancelled) = shutdown_with_queued_jobs(2, 10);
+        assert_eq!(ran + cancelled, 10);
+    }
+
+    #[test]
+    fn the_speedup_sentence_follows_the_measurement() {
+        let cores = thread::available_parallelism().map_or(1, usize::from);
+        if cores >= 2 {
+            assert!(
+                scaling_sentence(1.9, 2)[0].contains("1.90x on 2 cores: threads, not processes")
+            );
+            let slow = scaling_sentence(1.1, 2).join(" ");
+            assert!(slow.contains("Expected close to 2x on 2 cores, measured 1.10x"), "{slow}");
+        }
+        assert!(scaling_sentence(0.97, 1)[0].contains("With 1 usable core(s)"));
+    }
+
+    #[test]
+    fn closed_form_and_split_agree_with_the_loop() {
+        let total: u128 = split(1001, TASKS).into_iter().map(cube_sum).sum();
+        assert_eq!(Some(total), cube_sum_closed_form(1001));
+        assert_eq!(cube_sum_closed_form(u64::MAX), None);
+    }
+}

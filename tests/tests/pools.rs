@@ -1,0 +1,116 @@
+//! `cargo run -p pools`: concurrent.futures, multiprocessing.Pool and queue.Queue in Rust.
+
+mod common;
+use common::{check_bad_values, check_cli_conventions, run};
+
+fn small_run() -> common::Run {
+    let out = run("pools", &["--size", "100000", "--runs", "1"]);
+    out.success();
+    out
+}
+
+#[test]
+fn executor_map_keeps_input_order() {
+    small_run().lines_in_order(&[
+        "[1] Python: list(ThreadPoolExecutor().map(cube_sum, lengths))",
+        "rayon: [249500250000, 3996001000000, 20236502250000, 63968004000000, 156187506250000, 323892009000000, 600078512250000, 1023744016000000]",
+        "Both keep input order, as map does: collect puts each result in its item's slot.",
+    ]);
+}
+
+#[test]
+fn as_completed_reports_every_index_once_in_each_trial() {
+    let out = small_run();
+    out.lines_in_order(&[
+        "4 tasks sleep [40, 10, 25, 5] ms on 4 threads; completion orders in 20 trials:",
+    ]);
+    // Each tallied order is a permutation of 0..4, and the counts add up to the 20 trials.
+    let section: Vec<&str> = out
+        .stdout
+        .lines()
+        .skip_while(|l| !l.contains("completion orders in 20 trials"))
+        .skip(1)
+        .take_while(|l| l.trim_start().starts_with('['))
+        .collect();
+    let mut trials = 0;
+    for line in &section {
+        let (order, count) = line.trim().split_once("]: ").unwrap();
+        let mut indices: Vec<u32> =
+            order.trim_start_matches('[').split(", ").map(|i| i.parse().unwrap()).collect();
+        indices.sort_unstable();
+        out.check(indices == [0, 1, 2, 3], "a permutation of the four tasks");
+        trials += count.split(' ').next().unwrap().parse::<u32>().unwrap();
+    }
+    out.check(!section.is_empty() && trials == 20, "20 trials tallied");
+}
+
+#[test]
+fn a_failing_task_is_reported_alone() {
+    small_run().lines_in_order(&[
+        "Rust, tasks returning Result: [Ok(25), Err(\"cannot divide by 0\"), Ok(11), Ok(33)]",
+        "Rust, a panicking task caught with catch_unwind: [Ok(25), Err(\"attempt to divide by zero\"), Ok(11), Ok(33)]",
+        "Without catch_unwind, rayon re-raises the panic at collect, like result() does - and",
+    ]);
+}
+
+#[test]
+fn the_cpu_bound_map_is_verified_on_every_variant() {
+    small_run().contains_in_order(&[
+        "the cube sum of 0..100000 in 16 tasks",
+        "sequential map",
+        "(baseline)",
+        "rayon par_iter map",
+        "thread::scope over chunks",
+        "starting a ",
+        "verified: every map's total equals (n(n-1)/2)^2",
+    ]);
+}
+
+#[test]
+fn the_bounded_queue_holds_exactly_its_capacity_and_loses_nothing() {
+    small_run().lines_in_order(&[
+        "with nobody receiving, 4 items fit and the next try_send is refused: Full",
+        "3 producers x 1000 items, 2 consumers: all 3000 received once (sum 4498500),",
+    ]);
+}
+
+#[test]
+fn timeouts_and_shutdown_account_for_every_job() {
+    let out = small_run();
+    out.lines_in_order(&["Rust: rx.recv_timeout(50 ms) -> Err(Timeout); waiting again -> Ok(42)"]);
+    let line =
+        out.line_starting("Rust: 2 workers, 20 jobs of 20 ms queued, shut down after 30 ms: ");
+    let numbers: Vec<u32> =
+        line.split(|c: char| !c.is_ascii_digit()).filter_map(|w| w.parse().ok()).collect();
+    // 2 workers, 20 jobs, 20 ms, 30 ms, then ran and cancelled.
+    let [2, 20, 20, 30, ran, ..] = numbers[..] else { panic!("{line}") };
+    let cancelled_line = out.line_starting("before the flag was set), ");
+    let cancelled: u32 =
+        cancelled_line.split(|c: char| !c.is_ascii_digit()).find_map(|w| w.parse().ok()).unwrap();
+    out.check(ran + cancelled == 20 && ran >= 2, "every job ran or was cancelled");
+}
+
+#[test]
+fn bad_arguments_follow_the_conventions() {
+    check_cli_conventions("pools");
+    check_bad_values("pools", "--size", &["0", "-5", "x", "7000000000"]);
+    check_bad_values("pools", "--runs", &["0", "1001"]);
+    check_bad_values("pools", "--threads", &["0", "257"]);
+}
+
+#[test]
+fn vs_python_prints_rust_and_python_side_by_side() {
+    let out = common::check_vs_python("pools", &["--size", "20000", "--runs", "1"], 5);
+    if !out.stderr.contains("python3 not found") {
+        out.contains_in_order(&[
+            "Each language's own speedup over its plain loop, on ",
+            "CPython ThreadPoolExecutor",
+            "CPython multiprocessing.Pool",
+        ]);
+    }
+}
+
+#[test]
+fn output_piped_into_head_ends_quietly() {
+    common::check_closed_pipe("pools", &["--size", "100000", "--runs", "1"]);
+}
