@@ -26,8 +26,7 @@ struct Args {
 }
 
 fn main() {
-    let args = Args::try_parse()
-        .unwrap_or_else(|e| if e.use_stderr() { cli::usage_error(e) } else { e.exit() });
+    let args = cli::parse::<Args>();
     if args.size > 1 << 32 {
         cli::usage_error(format!("--size {}: squares past 2^32 do not fit u64", args.size));
     }

@@ -27,8 +27,7 @@ struct Args {
 }
 
 fn main() {
-    let args = Args::try_parse()
-        .unwrap_or_else(|e| if e.use_stderr() { cli::usage_error(e) } else { e.exit() });
+    let args = cli::parse::<Args>();
     let size = args.size.unwrap_or(if args.vs_python { 10_000_000 } else { 100_000_000 });
     // A measurement holds the last list and builds the next: two lists of u64 at once.
     let bytes = 2 * u128::from(size) * 8;

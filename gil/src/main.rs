@@ -44,8 +44,7 @@ const IO_WAIT: Duration = Duration::from_millis(10);
 const IO_REQUESTS: u32 = 10;
 
 fn main() {
-    let args = Args::try_parse()
-        .unwrap_or_else(|e| if e.use_stderr() { cli::usage_error(e) } else { e.exit() });
+    let args = cli::parse::<Args>();
     let cores = thread::available_parallelism().map_or(2, usize::from) as u64;
     let threads = args.threads.unwrap_or(cores.max(2));
     let gil = Gil::new(Duration::from_millis(args.switch_interval_ms), true);

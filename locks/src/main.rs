@@ -39,8 +39,7 @@ const ONLY_PREFIX: &str = "YOLO Lmn";
 const PREFIX_AND_SUFFIX: &str = "YOLO Lmn ,Bye!!";
 
 fn main() {
-    let args = Args::try_parse()
-        .unwrap_or_else(|e| if e.use_stderr() { cli::usage_error(e) } else { e.exit() });
+    let args = cli::parse::<Args>();
     let cores = thread::available_parallelism().map_or(2, usize::from) as u64;
     let threads = args.threads.unwrap_or(cores.max(2));
 

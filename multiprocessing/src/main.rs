@@ -58,8 +58,7 @@ enum Crash {
 const SUMS: [(&str, u32); 3] = [("Normal", 1), ("Square", 2), ("Cubic", 3)];
 
 fn main() -> ExitCode {
-    let args = Args::try_parse()
-        .unwrap_or_else(|e| if e.use_stderr() { cli::usage_error(e) } else { e.exit() });
+    let args = cli::parse::<Args>();
     let timed_size = args.timed_size.unwrap_or(if args.vs_python { 2_000_000 } else { 50_000_000 });
     say!("== 2.d Multiprocessing with fork");
     let result = (|| -> nix::Result<ExitCode> {

@@ -81,8 +81,7 @@ const PYTHON_SMALL_N: usize = 400;
 const PYTHON_SMALL_WIDTH: usize = 250;
 
 fn main() {
-    let args = Args::try_parse()
-        .unwrap_or_else(|e| if e.use_stderr() { cli::usage_error(e) } else { e.exit() });
+    let args = cli::parse::<Args>();
     let twin = |script| Twin { script, packages: PACKAGES, python: args.python.as_deref() };
     let (distances, julia) = match &args.workload {
         None => (Some(DistanceArgs::default()), Some(JuliaArgs::default())),
@@ -251,7 +250,7 @@ fn side_by_side(
             human(python.stats.median),
             rust_label,
             human(rust.median),
-            verdict(rust, &python.stats)
+            timing::python::verdict(rust, &python.stats)
         );
     }
     for note in &report.notes {
@@ -266,17 +265,8 @@ fn side_by_side(
             human(rust_best.1.median),
             python_best.label,
             human(python_best.stats.median),
-            verdict(rust_best.1, &python_best.stats)
+            timing::python::verdict(rust_best.1, &python_best.stats)
         );
-    }
-}
-
-fn verdict(rust: &Stats, python: &Stats) -> String {
-    let ratio = python.median.as_secs_f64() / rust.median.as_secs_f64().max(1e-12);
-    if ratio >= 1.0 {
-        format!("Rust {ratio:.1}x faster")
-    } else {
-        format!("Python {:.1}x faster", 1.0 / ratio)
     }
 }
 

@@ -46,8 +46,7 @@ struct Args {
 const TASKS: u64 = 16;
 
 fn main() {
-    let args = Args::try_parse()
-        .unwrap_or_else(|e| if e.use_stderr() { cli::usage_error(e) } else { e.exit() });
+    let args = cli::parse::<Args>();
     let size = args.size.unwrap_or(if args.vs_python { 4_000_000 } else { 100_000_000 });
     if cube_sum_closed_form(size).is_none() {
         cli::usage_error(format!("--size {size}: the cube sum would overflow u128"));

@@ -1,27 +1,67 @@
-//! `cargo run -p lambdas`: notebook section 1.a, cell by cell.
+//! `cargo run -p lambdas`: notebook section 1.a, one test per cell.
 
 mod common;
 use common::{check_cli_conventions, run};
 
+fn prints(lines: &[&str]) {
+    run("lambdas", &[]).success().lines_in_order(lines);
+}
+
 #[test]
-fn every_cell_prints_the_notebooks_value_in_notebook_order() {
-    run("lambdas", &[]).success().lines_in_order(&[
-        "[1] square(5) = 25    (notebook: my_sqr_func, commented \"sqrt\" but it squares)",
-        "[2] add(3, 4) = 7",
-        "[3] map square over [1, 2, 3, 4] = [1, 4, 9, 16]",
+fn square_cell() {
+    prints(&["[1] square(5) = 25    (notebook: my_sqr_func, commented \"sqrt\" but it squares)"]);
+}
+
+#[test]
+fn adder_cell() {
+    prints(&["[2] add(3, 4) = 7"]);
+}
+
+#[test]
+fn map_cell() {
+    prints(&["[3] map square over [1, 2, 3, 4] = [1, 4, 9, 16]"]);
+}
+
+#[test]
+fn filter_cell() {
+    prints(&[
         "[4] filter even length from [\"hello\", \"bye\", \"Damn\", \"Yolo\"] = [\"Damn\", \"Yolo\"]",
-        "[5] sorted by age  = [Person { name: \"Himavari\", age: 6 }, \
-         Person { name: \"shinchan\", age: 12 }, Person { name: \"lmn\", age: 25 }]",
-        "    sorted by name = [Person { name: \"Himavari\", age: 6 }, \
-         Person { name: \"lmn\", age: 25 }, Person { name: \"shinchan\", age: 12 }]",
-        "[6] add_suffix(\"World\")(\"Hello\") = \"Hello World\"",
-        "[7] reduce over [1, 2, 3, 4]: sum = 10, product = 24",
     ]);
 }
 
 #[test]
+fn sort_cell() {
+    prints(&[
+        "[5] sorted by age  = [Person { name: \"Himavari\", age: 6 }, \
+         Person { name: \"shinchan\", age: 12 }, Person { name: \"lmn\", age: 25 }]",
+        "    sorted by name = [Person { name: \"Himavari\", age: 6 }, \
+         Person { name: \"lmn\", age: 25 }, Person { name: \"shinchan\", age: 12 }]",
+    ]);
+}
+
+#[test]
+fn nested_cell() {
+    prints(&[
+        "[6] add_suffix(\"World\")(\"Hello\") = \"Hello World\"",
+        "(the notebook calls it add_prefix, but it appends: \"Hello\" + \" \" + \"World\")",
+    ]);
+}
+
+#[test]
+fn reduce_cell() {
+    prints(&["[7] reduce over [1, 2, 3, 4]: sum = 10, product = 24"]);
+}
+
+#[test]
+fn the_cells_come_in_notebook_order() {
+    let out = run("lambdas", &[]);
+    let numbered: Vec<&str> = out.lines_starting("[").iter().map(|l| &l[..3]).collect();
+    out.check(numbered == ["[1]", "[2]", "[3]", "[4]", "[5]", "[6]", "[7]"], "cells [1] to [7]");
+}
+
+#[test]
 fn the_rust_twist_shows_each_capture_mode_boxed_closures_and_laziness() {
-    run("lambdas", &[]).success().lines_in_order(&[
+    prints(&[
         "== The Rust twist",
         "Fn     (shared borrow, call any number of times): \"Hello Lmn\"",
         "FnMut  (mutable borrow, one caller at a time):    ticks = 2",
@@ -37,10 +77,12 @@ fn the_rust_twist_shows_each_capture_mode_boxed_closures_and_laziness() {
 #[test]
 fn help_and_unknown_flags_follow_the_conventions() {
     check_cli_conventions("lambdas");
-    run("lambdas", &["--size", "5"]).usage_error("--size");
+    run("lambdas", &["--size", "5"])
+        .usage_error("--size: lambdas times nothing, so it takes no --size (the timed topics do)");
+    run("lambdas", &["--runs", "3"]).usage_error("--runs: lambdas times nothing");
 }
 
 #[test]
-fn output_piped_into_head_ends_quietly() {
+fn output_to_a_closed_pipe_ends_quietly() {
     common::check_closed_pipe("lambdas", &[]);
 }

@@ -9,74 +9,103 @@ const NOTEBOOK_SUMS: [&str; 3] = [
     "Cubic sum of is 249999500000250000000000",
 ];
 
-#[test]
-fn each_cell_prints_the_notebooks_three_sums_in_a_fixed_order() {
-    let out = run("threading", &["--timed-size", "1000", "--runs", "1"]);
+/// A run whose timed section is small; the notebook's cells always run at 1M.
+fn small_run() -> common::Run {
+    let out = run("threading", &["--size", "1000", "--runs", "1", "--threads", "3"]);
     out.success();
-    for cell in [
-        "without_threading() - one after another:",
-        "do_threading() - one thread per sum, handed back by join:",
-        "the same with std::thread::scope - threads may borrow, no move needed:",
-    ] {
-        let mut expected = vec![cell];
-        expected.extend(NOTEBOOK_SUMS);
-        out.lines_in_order(&expected);
-    }
-    out.lines_in_order(&[
-        "(The cube sum passes u64's 1.8x10^19 at this length, so the sums are u128; Python's",
-    ]);
-    let cubes = out.lines_starting("Cubic sum of is ");
-    out.check(cubes.len() == 3, "three cells, one cube sum each");
+    out
+}
+
+fn cell_prints_the_notebooks_sums(cell: &str) {
+    let mut expected = vec![cell];
+    expected.extend(NOTEBOOK_SUMS);
+    small_run().lines_in_order(&expected);
 }
 
 #[test]
-fn timed_section_verifies_every_variant_at_a_small_size() {
-    run("threading", &["--size", "5", "--timed-size", "1000", "--runs", "1", "--threads", "3"])
-        .success()
-        .lines_in_order(&["Normal sum of is 10", "Square sum of is 30", "Cubic sum of is 100"])
-        .contains_in_order(&[
-            "== Timing the three sums over 0..1000 (1 runs after a warm-up",
-            "sequential",
-            "(baseline)",
-            "one thread per sum (the notebook)",
-            "even split, scoped threads",
-            "rayon par_iter",
-            "verified: every variant's sums equal the closed forms",
-            "No GIL",
-            "The even split gives each of 3 threads",
-        ]);
+fn without_threading_cell() {
+    cell_prints_the_notebooks_sums("without_threading() - one after another:");
+}
+
+#[test]
+fn do_threading_cell() {
+    cell_prints_the_notebooks_sums("do_threading() - one thread per sum, handed back by join:");
+}
+
+#[test]
+fn scoped_threads_cell() {
+    cell_prints_the_notebooks_sums(
+        "the same with std::thread::scope - threads may borrow, no move needed:",
+    );
+}
+
+#[test]
+fn the_sums_are_u128_because_the_cube_sum_passes_u64() {
+    small_run().lines_in_order(&[
+        "(The cube sum passes u64's 1.8x10^19 at this length, so the sums are u128; Python's",
+    ]);
+}
+
+#[test]
+fn the_notebooks_cell_is_timed_beside_the_larger_size() {
+    small_run().contains_in_order(&[
+        "== Timing the three sums over 0..1000000 (the notebook's cell), 1 runs after a warm-up",
+        "Normal sum alone",
+        "sequential",
+        "(baseline)",
+        "one thread per sum (the notebook)",
+        "even split, scoped threads",
+        "rayon par_iter",
+        "verified: every variant's sums equal the closed forms",
+        "The even split and rayon share all the work evenly: at best ",
+        "== Timing the three sums over 0..1000, 1 runs after a warm-up",
+        "verified: every variant's sums equal the closed forms",
+        "(3 threads, ",
+    ]);
 }
 
 #[test]
 fn a_size_whose_cube_sum_overflows_u128_is_refused() {
     run("threading", &["--size", "7000000000"]).usage_error("--size 7000000000: the cube sum");
-    run("threading", &["--timed-size", "7000000000"]).usage_error("--timed-size 7000000000");
+    run("threading", &["--size", "7e9"]).usage_error("--size 7000000000: the cube sum");
 }
 
 #[test]
 fn bad_arguments_follow_the_conventions() {
     check_cli_conventions("threading");
-    check_bad_values("threading", "--size", &["0", "-1", "1e6"]);
+    check_bad_values("threading", "--size", &["0", "-1", "1.5", "ten"]);
     check_bad_values("threading", "--threads", &["0", "5000"]);
     check_bad_values("threading", "--runs", &["0", "many"]);
+    run("threading", &["--timed-size", "1000"]).usage_error("--timed-size");
 }
 
 #[test]
-fn vs_python_prints_rust_and_python_side_by_side() {
-    let out = common::check_vs_python(
-        "threading",
-        &["--size", "1000", "--timed-size", "1000", "--runs", "1"],
-        2,
-    );
-    let python_present = !out.stderr.contains("python3 not found");
+fn sizes_are_read_as_python_writes_them() {
+    run("threading", &["--size", "1_000", "--runs", "1"])
+        .success()
+        .contains_in_order(&["== Timing the three sums over 0..1000, "]);
+    run("threading", &["--size", "2e3", "--runs", "1"])
+        .success()
+        .contains_in_order(&["== Timing the three sums over 0..2000, "]);
+}
+
+#[test]
+fn vs_python_compares_the_notebooks_cell_without_timing_anything_twice() {
+    let out = common::check_vs_python("threading", &["--runs", "1"], 2);
     out.check(
-        !python_present
-            || out.lines_starting("Three threads against sequential: Rust -> ").len() == 1,
-        "each language's own speedup",
+        out.stdout.matches("== Timing the three sums").count() == 1,
+        "only the notebook's 1M timed, then compared",
     );
+    if !out.stderr.contains("python3 not found") {
+        out.check(
+            out.lines_starting("Three threads against sequential: Rust -> ").len() == 1,
+            "each language's own speedup",
+        );
+        out.check(out.stdout.contains("  CPython's threads: "), "CPython's ratio explained");
+    }
 }
 
 #[test]
 fn output_piped_into_head_ends_quietly() {
-    common::check_closed_pipe("threading", &["--timed-size", "100000", "--runs", "1"]);
+    common::check_closed_pipe("threading", &["--size", "1000", "--runs", "1"]);
 }

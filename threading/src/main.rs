@@ -2,7 +2,7 @@
 //! In CPython the threads took as long as running the sums one after another (the GIL lets one
 //! thread run Python code at a time); Rust has no GIL, so threads really run in parallel.
 //!
-//! Run: `cargo run -p threading` (options: `--size`, `--timed-size`, `--runs`, `--threads`).
+//! Run: `cargo run -p threading` (options: `--size`, `--runs`, `--threads`, `--vs-python`).
 
 use std::hint::black_box;
 use std::ops::Range;
@@ -16,171 +16,290 @@ use timing::{Stats, cli, say};
 #[derive(Parser)]
 #[command(about, long_about = None)]
 struct Args {
-    /// Length of the notebook's cell (its `do_threading(length = 1000000)`).
-    #[arg(long, default_value_t = 1_000_000, value_parser = cli::positive::<u64>,
-          allow_hyphen_values = true)]
-    size: u64,
-    /// Length of the timed section: enough work (about 100 ms a sum) for stable ratios.
-    #[arg(long, default_value_t = 100_000_000, value_parser = cli::positive::<u64>,
-          allow_hyphen_values = true)]
-    timed_size: u64,
+    /// Length of the timed sums (the notebook's cells always run at its 1000000) [default:
+    /// 100000000; with --vs-python only the notebook's 1000000, which CPython runs in seconds].
+    #[arg(long, value_parser = cli::positive::<u64>, allow_hyphen_values = true)]
+    size: Option<u64>,
     /// Timed runs of each variant, after one warm-up run.
     #[arg(long, default_value_t = 5, value_parser = cli::runs, allow_hyphen_values = true)]
     runs: usize,
     /// Threads for the even split [default: the number of cores].
     #[arg(long, value_parser = cli::up_to::<1024>, allow_hyphen_values = true)]
     threads: Option<u64>,
-    /// Also run a Python twin of the notebook's cell (python3) at --size and compare.
+    /// Also run a Python twin of the notebook's cell (python3) and compare.
     #[arg(long)]
     vs_python: bool,
+    /// The Python for --vs-python (also HPC_RS_PYTHON) [default: python3].
+    #[arg(long, value_name = "PATH")]
+    python: Option<std::path::PathBuf>,
 }
 
 /// The notebook's three functions: `simple_func`, `simple_sqrt` (which sums squares, not square
 /// roots) and `simple_cubic`, as one function with the power as its parameter.
 const SUMS: [(&str, u32); 3] = [("Normal", 1), ("Square", 2), ("Cubic", 3)];
 
+/// The notebook's `do_threading(length = 1000000)`.
+const NOTEBOOK_LENGTH: u64 = 1_000_000;
+
 fn main() {
-    let args = Args::try_parse()
-        .unwrap_or_else(|e| if e.use_stderr() { cli::usage_error(e) } else { e.exit() });
-    for (flag, length) in [("--size", args.size), ("--timed-size", args.timed_size)] {
-        if expected_sums(length).is_none() {
-            cli::usage_error(format!("{flag} {length}: the cube sum would overflow u128"));
-        }
+    let args = cli::parse::<Args>();
+    let size = args.size.unwrap_or(if args.vs_python { NOTEBOOK_LENGTH } else { 100_000_000 });
+    if expected_sums(size).is_none() {
+        cli::usage_error(format!("--size {size}: the cube sum would overflow u128"));
     }
     let threads = args.threads.map_or_else(
         || thread::available_parallelism().map_or(1, usize::from),
         |n| usize::try_from(n).expect("at most 1024"),
     );
 
-    say!("== 2.a Threading: the notebook's three sums, length {}", args.size);
-    notebook_cell("without_threading() - one after another", args.size, sums_sequential);
-    notebook_cell(
-        "do_threading() - one thread per sum, handed back by join",
-        args.size,
-        sums_one_thread_each,
-    );
+    say!("== 2.a Threading: the notebook's three sums, length {NOTEBOOK_LENGTH}");
+    notebook_cell("without_threading() - one after another", sums_sequential);
+    notebook_cell("do_threading() - one thread per sum, handed back by join", sums_one_thread_each);
     notebook_cell(
         "the same with std::thread::scope - threads may borrow, no move needed",
-        args.size,
         sums_scoped,
     );
     say!("(The cube sum passes u64's 1.8x10^19 at this length, so the sums are u128; Python's");
     say!("  ints grow instead. A length whose sums would not fit u128 is refused.)");
     say!();
-    timed_comparison(args.timed_size, args.runs, threads);
+    let notebook = timed_comparison(NOTEBOOK_LENGTH, args.runs, threads);
+    if size != NOTEBOOK_LENGTH {
+        say!();
+        timed_comparison(size, args.runs, threads);
+    }
     if args.vs_python {
         say!();
-        vs_python(args.size, args.runs);
+        vs_python(args.runs, &notebook, args.python.as_deref());
     }
 }
 
 /// One notebook cell: compute the three sums some way, check them, print them in a fixed order.
 /// The notebook's threads printed their own results; here they hand them back and `main`
 /// prints, so the order never depends on which thread finished first.
-fn notebook_cell(label: &str, length: u64, three_sums: fn(u64) -> [u128; 3]) {
-    let sums = three_sums(length);
-    assert_eq!(Some(sums), expected_sums(length), "{label}");
+fn notebook_cell(label: &str, three_sums: fn(u64) -> [u128; 3]) {
+    let sums = three_sums(NOTEBOOK_LENGTH);
+    assert_eq!(Some(sums), expected_sums(NOTEBOOK_LENGTH), "{label}");
     say!("{label}:");
     for ((name, _), sum) in SUMS.iter().zip(sums) {
         say!("  {name} sum of is {sum}");
     }
 }
 
+/// What the timed section measured, for the comparison with Python.
+struct Timed {
+    sequential: Stats,
+    three_threads: Stats,
+}
+
 /// The point of the section, timed: sequential, the notebook's one thread per function, an even
-/// split over all cores, and rayon.
-fn timed_comparison(length: u64, runs: usize, threads: usize) {
+/// split over all cores, and rayon. Each row is printed as soon as it is measured.
+fn timed_comparison(length: u64, runs: usize, threads: usize) -> Timed {
     let cores = thread::available_parallelism().map_or(1, usize::from);
-    say!("== Timing the three sums over 0..{length} ({runs} runs after a warm-up, {cores} cores)");
+    let notebook = if length == NOTEBOOK_LENGTH { " (the notebook's cell)" } else { "" };
+    say!(
+        "== Timing the three sums over 0..{length}{notebook}, {runs} runs after a warm-up, {cores} cores"
+    );
     let expected = expected_sums(length).expect("main refused lengths that overflow");
-    let time = |label: &str, three_sums: &dyn Fn() -> [u128; 3]| {
-        time_sums(label, length, runs, three_sums)
-    };
     let jobs: Vec<Stats> = SUMS
         .iter()
         .zip(expected)
         .map(|(&(name, power), want)| {
             let (sum, stats) = timing::measure(runs, || power_sum(0..length, power));
             assert_eq!(sum, want, "{name} sum alone");
+            say!("{}", stats.line(&format!("{name} sum alone")));
             stats
         })
         .collect();
-    let sequential = time("sequential", &|| sums_sequential(length));
-    let variants = [
-        (
-            "one thread per sum (the notebook)",
-            time("three threads", &|| sums_one_thread_each(length)),
-        ),
-        ("even split, scoped threads", time("even split", &|| sums_even_split(length, threads))),
-        ("rayon par_iter", time("rayon", &|| sums_rayon(length))),
-    ];
-
+    let sequential = time_sums(length, runs, &|| sums_sequential(length));
     say!("{}  (baseline)", sequential.line("sequential"));
-    for (label, stats) in &variants {
+    let row = |label: &str, three_sums: &dyn Fn() -> [u128; 3]| {
+        let stats = time_sums(length, runs, three_sums);
         say!("{}  {}", stats.line(label), stats.speedup_over(&sequential));
-    }
+        stats
+    };
+    let three_threads = row("one thread per sum (the notebook)", &|| sums_one_thread_each(length));
+    let even = row("even split, scoped threads", &|| sums_even_split(length, threads));
+    let rayon = row("rayon par_iter", &|| sums_rayon(length));
     say!(
         "verified: every variant's sums equal the closed forms n(n-1)/2, (n-1)n(2n-1)/6, (n(n-1)/2)^2"
     );
-    explain(&jobs, cores, threads);
+    let measured = Measured {
+        job_secs: jobs.iter().map(|s| s.median.as_secs_f64()).collect(),
+        three_threads: three_threads.speedup_over(&sequential).0,
+        even_split: even.speedup_over(&sequential).0,
+        rayon: rayon.speedup_over(&sequential).0,
+    };
+    for line in explain(&measured, cores, threads, length) {
+        say!("{line}");
+    }
+    Timed { sequential, three_threads }
 }
 
-/// The notebook's cell at its own length, in Rust and in CPython: the times, and each
-/// language's own speedup from three threads.
-fn vs_python(length: u64, runs: usize) {
-    let sequential = time_sums("sequential", length, runs, &|| sums_sequential(length));
-    let threads = time_sums("three threads", length, runs, &|| sums_one_thread_each(length));
-    let twin = include_str!("../python/twin.py");
-    let rust = [("sequential", &sequential), ("one thread per sum", &threads)];
-    let python = timing::python::compare(
-        &timing::python::Twin::plain(twin),
-        &[length.to_string(), runs.to_string()],
-        &rust,
-    )
-    .unwrap_or_else(|e| cli::fail(e));
-    if let Some([python_sequential, python_threads]) = python.as_deref() {
-        say!(
-            "Three threads against sequential: Rust {}, Python {}",
-            threads.speedup_over(&sequential),
-            python_threads.stats.speedup_over(&python_sequential.stats)
-        );
+/// The notebook's cell at its own length, in Rust (measured above) and in CPython: the times,
+/// and each language's own speedup from three threads.
+fn vs_python(runs: usize, rust: &Timed, python: Option<&std::path::Path>) {
+    let twin =
+        timing::python::Twin { script: include_str!("../python/twin.py"), packages: &[], python };
+    let rust_rows = [("sequential", &rust.sequential), ("one thread per sum", &rust.three_threads)];
+    let args = [NOTEBOOK_LENGTH.to_string(), runs.to_string()];
+    let Some(measured) =
+        timing::python::compare(&twin, &args, &rust_rows).unwrap_or_else(|e| cli::fail(e))
+    else {
+        return; // no Python here: said on stderr
+    };
+    let [python_sequential, python_threads]: &[_; 2] =
+        measured.as_slice().try_into().expect("compare checked one Python row per Rust row");
+    say!(
+        "Three threads against sequential: Rust {}, Python {}",
+        rust.three_threads.speedup_over(&rust.sequential),
+        python_threads.stats.speedup_over(&python_sequential.stats)
+    );
+    for line in python_threads_sentence(&python_sequential.stats, &python_threads.stats) {
+        say!("{line}");
+    }
+}
+
+/// What CPython's thread ratio means, from its spread over the runs: the GIL lets one thread
+/// run Python at a time, so pure-Python sums on threads should take as long as sequential.
+fn python_threads_sentence(sequential: &Stats, threads: &Stats) -> Vec<String> {
+    let ratio = threads.speedup_over(sequential).0;
+    // The ratio's range from the runs' spread: the best and worst pairing of runs.
+    let low = sequential.min.as_secs_f64() / threads.max.as_secs_f64().max(1e-12);
+    let high = sequential.max.as_secs_f64() / threads.min.as_secs_f64().max(1e-12);
+    if (0.9..=1.1).contains(&ratio) {
+        vec![
+            format!(
+                "  CPython's threads: {ratio:.2}x, no gain, as in the notebook (527 ms against 542 ms):"
+            ),
+            "  the GIL lets one thread run Python code at a time.".to_owned(),
+        ]
+    } else if low <= 1.0 && 1.0 <= high {
+        vec![
+            format!(
+                "  CPython's threads: {ratio:.2}x by median, but its runs range from {low:.2}x to {high:.2}x:"
+            ),
+            "  run-to-run noise, not a gain or loss from threads (the GIL runs one at a time)."
+                .to_owned(),
+            "  More runs narrow it: `cargo run -p threading -- --vs-python --runs 15`.".to_owned(),
+        ]
+    } else if ratio > 1.0 {
+        vec![
+            format!("  CPython's threads: {ratio:.2}x, against the notebook's \"no gain\". With the GIL only"),
+            "  one thread runs Python at a time, so a gain means the sequential runs were slowed".to_owned(),
+            "  (another program, a cold cache) or time was spent with the GIL released. Re-run with".to_owned(),
+            "  more runs to compare: `cargo run -p threading -- --vs-python --runs 15`.".to_owned(),
+        ]
+    } else {
+        vec![
+            format!(
+                "  CPython's threads: {ratio:.2}x: slower than one after another, as the GIL makes"
+            ),
+            "  threads take turns and each hand-over costs a little.".to_owned(),
+        ]
     }
 }
 
 /// Times `three_sums` and checks its result against the closed forms.
-fn time_sums(label: &str, length: u64, runs: usize, three_sums: &dyn Fn() -> [u128; 3]) -> Stats {
+fn time_sums(length: u64, runs: usize, three_sums: &dyn Fn() -> [u128; 3]) -> Stats {
     let (sums, stats) = timing::measure(runs, three_sums);
-    assert_eq!(Some(sums), expected_sums(length), "{label}: wrong sums");
+    assert_eq!(Some(sums), expected_sums(length), "wrong sums");
     stats
 }
 
-/// What the numbers can and cannot be, computed from the single-sum timings.
-fn explain(jobs: &[Stats], cores: usize, threads: usize) {
-    let secs: Vec<f64> = jobs.iter().map(|s| s.median.as_secs_f64()).collect();
-    let alone: Vec<String> = jobs.iter().map(|s| timing::human(s.median)).collect();
-    say!("No GIL: each thread runs its loop on its own core at the same time, so the ratios");
-    say!("  exceed 1 (CPython's threads: 527 ms against 542 ms sequential, no gain at all).");
-    say!(
-        "One thread per sum is 3 jobs on {cores} cores; alone they take {}. If the OS keeps",
-        alone.join(", ")
-    );
-    say!("  two threads on one core, that core finishes last: for 3 equal jobs at 2/3 of the");
-    say!(
-        "  sequential time, 1.5x. Moving threads between cores can at best give {:.2}x here.",
-        speedup_bound(&secs, cores)
-    );
-    say!("The even split gives each of {threads} threads the same share of all three sums, so it");
-    say!(
-        "  can approach {}x; rayon splits the range into pieces and balances them the same way.",
-        threads.min(cores)
-    );
+/// The speedups one timed section measured, over sequential.
+struct Measured {
+    /// Each sum alone, in seconds.
+    job_secs: Vec<f64>,
+    three_threads: f64,
+    even_split: f64,
+    rayon: f64,
 }
 
-/// The most any schedule of these jobs on `cores` can gain: it cannot end before the longest
-/// job, nor before the total work divided among the cores.
-fn speedup_bound(job_secs: &[f64], cores: usize) -> f64 {
+/// What the numbers say, chosen from them: what each variant could reach on these cores, and
+/// whether it did.
+fn explain(m: &Measured, cores: usize, threads: usize, length: u64) -> Vec<String> {
+    let mut lines = Vec::new();
+    if cores == 1 {
+        lines.push(
+            "One core: the threads take turns on it, so no variant can beat sequential; their"
+                .to_owned(),
+        );
+        lines.push("  ratios show only what starting threads costs.".to_owned());
+        return lines;
+    }
+    let (worst, best) = placement_speedups(&m.job_secs, cores);
+    let even_bound = threads.min(cores) as f64;
+    if cores >= m.job_secs.len() {
+        lines.push(format!(
+            "One thread per sum: each sum has a core of its own, so at best {best:.2}x (the longest"
+        ));
+        lines.push("  sum sets the pace).".to_owned());
+    } else {
+        lines.push(format!(
+            "One thread per sum: 3 threads on {cores} cores, so some share one. Where the OS places them"
+        ));
+        lines.push(format!(
+            "  sets the result: from {worst:.2}x (the longest sums on one core) to {best:.2}x (the best split)."
+        ));
+    }
+    lines.push(format!(
+        "The even split and rayon share all the work evenly: at best {even_bound:.0}x ({threads} threads, {cores} cores)."
+    ));
+    let checks = [
+        ("one thread per sum", m.three_threads, 0.9 * worst),
+        ("even split", m.even_split, 0.8 * even_bound),
+        ("rayon", m.rayon, 0.8 * even_bound),
+    ];
+    let short: Vec<String> = checks
+        .iter()
+        .filter(|(_, ratio, floor)| ratio < floor)
+        .map(|(name, ratio, _)| format!("{name} {ratio:.2}x"))
+        .collect();
+    let best_measured = checks.iter().map(|(_, r, _)| *r).fold(0.0, f64::max);
+    if short.is_empty() {
+        lines.push(format!(
+            "Measured: {:.2}x, {:.2}x and {:.2}x, within those bounds; {best_measured:.2}x at best. No GIL: the",
+            m.three_threads, m.even_split, m.rayon
+        ));
+        lines.push(
+            "  threads really run at once (CPython's: 527 ms against 542 ms sequential, no gain)."
+                .to_owned(),
+        );
+    } else {
+        lines.push(format!("Measured less than that: {}.", short.join(", ")));
+        let per_sum = m.job_secs.iter().sum::<f64>() / 3.0;
+        lines.push(format!(
+            "  Likely: another program using the cores, or too little work ({} a sum at length {length})",
+            timing::human(std::time::Duration::from_secs_f64(per_sum))
+        ));
+        lines.push("  to pay for starting threads. Re-run to compare: `cargo run -p threading -- --size 300000000`.".to_owned());
+    }
+    lines
+}
+
+/// The speedups of one thread per job, with `cores` cores and no thread moved between them:
+/// the worst and the best placement that leaves no core idle (what the OS may do, and the most
+/// it can do without splitting a job).
+fn placement_speedups(job_secs: &[f64], cores: usize) -> (f64, f64) {
     let total: f64 = job_secs.iter().sum();
-    let longest = job_secs.iter().copied().fold(0.0, f64::max);
-    total / longest.max(total / cores as f64)
+    let used = cores.min(job_secs.len()).max(1);
+    let (mut worst, mut best) = (0.0_f64, f64::INFINITY);
+    // Every way to give each job one of `used` cores: `used ^ jobs` choices, 3 jobs here.
+    let choices = (0..job_secs.len()).fold(1, |n, _| n * used);
+    for mut choice in 0..choices {
+        let mut load = vec![0.0; used];
+        for job in job_secs {
+            load[choice % used] += job;
+            choice /= used;
+        }
+        if load.contains(&0.0) {
+            continue; // a core left idle while threads wait: not what a scheduler does
+        }
+        let makespan = load.iter().copied().fold(0.0, f64::max);
+        worst = worst.max(makespan);
+        best = best.min(makespan);
+    }
+    (total / worst, total / best)
 }
 
 // ---- the ways to compute the three sums ----
@@ -264,10 +383,52 @@ mod tests {
     }
 
     #[test]
-    fn the_bound_is_set_by_the_longest_job_or_the_core_count() {
-        assert_eq!(speedup_bound(&[1.0, 1.0, 1.0], 2), 2.0);
-        assert_eq!(speedup_bound(&[1.0, 2.0], 4), 1.5);
-        assert_eq!(speedup_bound(&[1.0, 1.0, 1.0, 1.0], 2), 2.0);
+    fn placement_gives_the_worst_and_best_split_of_whole_jobs() {
+        // 1, 2 and 3 units on 2 cores: {2,3}|{1} takes 5, {1,2}|{3} takes 3; 6 units in all.
+        assert_eq!(placement_speedups(&[1.0, 2.0, 3.0], 2), (1.2, 2.0));
+        // A core each: the longest job sets the pace.
+        assert_eq!(placement_speedups(&[1.0, 2.0, 3.0], 4), (2.0, 2.0));
+        assert_eq!(placement_speedups(&[1.0, 1.0, 1.0], 1), (1.0, 1.0));
+    }
+
+    fn measured(three_threads: f64, even_split: f64) -> Measured {
+        // The sums' lengths as measured here at 20M: 42, 74 and 115 ms.
+        let job_secs = vec![0.042, 0.074, 0.115];
+        Measured { job_secs, three_threads, even_split, rayon: even_split }
+    }
+
+    #[test]
+    fn the_explanation_says_whether_each_variant_reached_its_bound() {
+        let good = explain(&measured(1.47, 1.95), 2, 2, 100).join("\n");
+        assert!(good.contains("from 1.22x (the longest sums on one core) to 1.99x"), "{good}");
+        assert!(good.contains("within those bounds") && !good.contains("Re-run"), "{good}");
+        let poor = explain(&measured(0.82, 0.99), 2, 2, 100).join("\n");
+        let expected = "Measured less than that: one thread per sum 0.82x, even split 0.99x";
+        assert!(poor.contains(expected) && poor.contains("Re-run"), "{poor}");
+        assert!(!poor.contains("within those bounds"), "{poor}");
+        let one_core = explain(&measured(0.97, 0.99), 1, 4, 100).join("\n");
+        assert!(one_core.starts_with("One core: the threads take turns"), "{one_core}");
+        let four = explain(&measured(1.95, 3.8), 4, 4, 100).join("\n");
+        assert!(four.contains("a core of its own, so at best 2.01x"), "{four}");
+        assert!(four.contains("at best 4x (4 threads, 4 cores)"), "{four}");
+    }
+
+    #[test]
+    fn python_threads_are_explained_from_their_spread() {
+        let stats = |median: u64, min: u64, max: u64| Stats {
+            min: std::time::Duration::from_millis(min),
+            median: std::time::Duration::from_millis(median),
+            max: std::time::Duration::from_millis(max),
+            runs: 5,
+        };
+        let none = python_threads_sentence(&stats(100, 95, 105), &stats(102, 99, 104)).join(" ");
+        assert!(none.contains("no gain, as in the notebook"), "{none}");
+        let noisy = python_threads_sentence(&stats(140, 100, 150), &stats(100, 98, 145)).join(" ");
+        assert!(noisy.contains("run-to-run noise"), "{noisy}");
+        let gain = python_threads_sentence(&stats(140, 135, 150), &stats(100, 98, 105)).join(" ");
+        assert!(gain.contains("against the notebook's \"no gain\""), "{gain}");
+        let loss = python_threads_sentence(&stats(100, 98, 102), &stats(140, 135, 150)).join(" ");
+        assert!(loss.contains("slower than one after another"), "{loss}");
     }
 
     #[test]

@@ -32,40 +32,95 @@ pub fn write_line(args: fmt::Arguments<'_>) {
     }
 }
 
-/// Ends the program because of bad input: the first line of `message` on stderr, status 2.
-/// Multi-line messages (clap's usage block) are cut to their first line.
+/// Parses the command line into `T` with clap: `--help` and `--version` print and exit 0, bad
+/// input is [`usage_error`]. The one line every binary's `main` starts with.
+pub fn parse<T: clap::Parser>() -> T {
+    T::try_parse().unwrap_or_else(|e| if e.use_stderr() { usage_error(e) } else { e.exit() })
+}
+
+/// Ends the program because of bad input: one line on stderr, status 2. Multi-line messages
+/// (clap's usage block) are cut to their first line, keeping the list of possible values where
+/// clap gives one.
 pub fn usage_error(message: impl fmt::Display) -> ! {
-    let message = message.to_string();
-    let first = message.lines().find(|l| !l.trim().is_empty()).unwrap_or("bad arguments");
-    let first = first.trim();
-    if first.starts_with("error:") {
-        eprintln!("{first} (see --help)");
-    } else {
-        eprintln!("error: {first} (see --help)");
-    }
+    eprintln!("{}", one_line(&message.to_string()));
     process::exit(2)
+}
+
+/// The line [`usage_error`] prints.
+fn one_line(message: &str) -> String {
+    let first = message.lines().find(|l| !l.trim().is_empty()).unwrap_or("bad arguments").trim();
+    let choices = message.lines().map(str::trim).find(|l| l.starts_with("[possible values:"));
+    let first = match choices {
+        Some(choices) => format!("{first} {choices}"),
+        None => first.to_owned(),
+    };
+    if first.starts_with("error:") {
+        format!("{first} (see --help)")
+    } else {
+        format!("error: {first} (see --help)")
+    }
 }
 
 /// Parses a whole number of at least 1, for `--size`-like flags (use with clap's
 /// `value_parser` and `allow_hyphen_values`, so that `-5` reaches it and gets this message).
+/// It takes what a Python user would write: `1_000_000` and `1e6` (`2.5e6` too) as well as
+/// `1000000`.
 ///
 /// ```
 /// use timing::cli::positive;
 /// assert_eq!(positive::<u64>("9000000"), Ok(9_000_000));
+/// assert_eq!(positive::<u64>("9_000_000"), Ok(9_000_000));
+/// assert_eq!(positive::<u64>("2.5e6"), Ok(2_500_000));
 /// assert!(positive::<u64>("0").unwrap_err().contains("at least 1"));
 /// assert!(positive::<u64>("-5").unwrap_err().contains("negative"));
 /// assert!(positive::<u64>("ten").unwrap_err().contains("not a whole number"));
+/// assert!(positive::<u64>("1.5").unwrap_err().contains("not a whole number"));
 /// ```
 pub fn positive<T: FromStr + PartialOrd + From<u8>>(text: &str) -> Result<T, String> {
-    match text.parse::<T>() {
+    if text.starts_with('-') {
+        return Err("must not be negative".to_owned());
+    }
+    let Some(digits) = plain_integer(text) else {
+        return Err("is not a whole number".to_owned());
+    };
+    match digits.parse::<T>() {
         Ok(value) if value >= T::from(1) => Ok(value),
         Ok(_) => Err("must be at least 1".to_owned()),
-        Err(_) if text.starts_with('-') => Err("must not be negative".to_owned()),
-        Err(_) if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => {
-            Err("is too large for this program".to_owned())
-        }
-        Err(_) => Err("is not a whole number".to_owned()),
+        Err(_) => Err("is too large for this program".to_owned()),
     }
+}
+
+/// `1_000_000`, `1e6` and `2.5e6` as the plain digits `1000000`, `1000000` and `2500000`;
+/// `None` for anything that is not a whole number written one of these ways.
+fn plain_integer(text: &str) -> Option<String> {
+    // Underscores only between digits, as Python allows them.
+    let bytes = text.as_bytes();
+    let underscores_ok = bytes.iter().enumerate().all(|(i, &b)| {
+        b != b'_'
+            || (i > 0
+                && i + 1 < bytes.len()
+                && bytes[i - 1].is_ascii_digit()
+                && bytes[i + 1].is_ascii_digit())
+    });
+    if !underscores_ok {
+        return None;
+    }
+    let text = text.replace('_', "");
+    let (mantissa, exponent) = match text.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.strip_prefix('+').unwrap_or(e).parse::<u32>().ok()?),
+        None => (text.as_str(), 0),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || !all_digits(whole) || !all_digits(fraction) || exponent > 40 {
+        return None;
+    }
+    let shift = usize::try_from(exponent).ok()?;
+    if fraction.len() > shift && fraction[shift..].bytes().any(|b| b != b'0') {
+        return None; // 1.5, 2.25e1: not whole
+    }
+    let kept = &fraction[..fraction.len().min(shift)];
+    Some(format!("{whole}{kept}{}", "0".repeat(shift - kept.len())))
 }
 
 /// Parses a whole number from 1 to `MAX`, for flags with a sensible ceiling (threads, trials).
@@ -76,8 +131,21 @@ pub fn positive<T: FromStr + PartialOrd + From<u8>>(text: &str) -> Result<T, Str
 /// assert!(up_to::<64>("65").unwrap_err().contains("more than 64"));
 /// ```
 pub fn up_to<const MAX: u64>(text: &str) -> Result<u64, String> {
+    between::<1, MAX>(text)
+}
+
+/// Parses a whole number from `MIN` to `MAX`: `--threads` where one thread would show
+/// nothing (a race, a lock to share) takes at least 2.
+///
+/// ```
+/// use timing::cli::between;
+/// assert_eq!(between::<2, 64>("2"), Ok(2));
+/// assert!(between::<2, 64>("1").unwrap_err().contains("at least 2"));
+/// ```
+pub fn between<const MIN: u64, const MAX: u64>(text: &str) -> Result<u64, String> {
     match positive::<u64>(text)? {
         n if n > MAX => Err(format!("is more than {MAX}")),
+        n if n < MIN => Err(format!("must be at least {MIN}")),
         n => Ok(n),
     }
 }
@@ -159,6 +227,31 @@ mod tests {
         assert!(runs("0").is_err());
         assert!(runs("1001").unwrap_err().contains("1000"));
         assert!(positive::<u64>("99999999999999999999999").unwrap_err().contains("too large"));
+    }
+
+    #[test]
+    fn numbers_are_read_as_a_python_user_writes_them() {
+        assert_eq!(plain_integer("1_000_000").as_deref(), Some("1000000"));
+        assert_eq!(plain_integer("1e6").as_deref(), Some("1000000"));
+        assert_eq!(plain_integer("1E+3").as_deref(), Some("1000"));
+        assert_eq!(plain_integer("2.50e2").as_deref(), Some("250"));
+        assert_eq!(plain_integer("12.0").as_deref(), Some("12"));
+        for bad in
+            ["", "_1", "1_", "1__0", "1e", "e6", ".5", "1.5", "1e-3", "1e99", "0x10", "1,000"]
+        {
+            assert_eq!(plain_integer(bad), None, "{bad:?}");
+        }
+        assert!(positive::<u64>("1e30").unwrap_err().contains("too large"));
+    }
+
+    #[test]
+    fn usage_errors_are_one_line_with_the_choices_when_there_are_some() {
+        let clap_like = "error: invalid value 'bogus' for '--crash-child <CRASH_CHILD>'\n  [possible values: panic, kill]\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            one_line(clap_like),
+            "error: invalid value 'bogus' for '--crash-child <CRASH_CHILD>' [possible values: panic, kill] (see --help)"
+        );
+        assert_eq!(one_line("--size 5: too big"), "error: --size 5: too big (see --help)");
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! reader sees min, median and max instead of one noisy number. [`cli`] holds the few command-line
 //! conventions every binary follows (one-line errors with status 2, quiet exit on a closed pipe),
 //! [`python`] runs a Python twin of a workload for `--vs-python`, and [`python_env`] finds (or
-//! makes, once) a Python with the packages a twin needs. Standard library only.
+//! makes, once) a Python with the packages a twin needs. Standard library only, but for clap in
+//! [`cli::parse`].
 //!
 //! ```
 //! let (sum, stats) = timing::measure(3, || (0..1_000u64).map(std::hint::black_box).sum::<u64>());
@@ -105,17 +106,35 @@ impl fmt::Display for Stats {
     }
 }
 
-/// A speed ratio, printed as `-> 3.10x faster` or `-> 0.50x (2.00x slower)`.
+/// A speed ratio: how many times faster than a baseline. Printed the same way at both ends,
+/// `-> 3.10x faster`, `-> 2.00x slower`, `-> 17123x slower`, and `-> the same (1.00x)` where
+/// the two differ by less than half a percent.
 #[derive(Clone, Copy, Debug, PartialEq, PartialOrd)]
 pub struct Ratio(pub f64);
 
 impl fmt::Display for Ratio {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0 >= 1.0 {
-            write!(f, "-> {:.2}x faster", self.0)
-        } else {
-            write!(f, "-> {:.2}x ({:.2}x slower)", self.0, 1.0 / self.0)
+        write!(f, "-> {}", self.sentence("faster", "slower"))
+    }
+}
+
+impl Ratio {
+    /// `3.10x faster` / `2.00x slower` / `the same (1.00x)`, with the given words for the two
+    /// directions (`Rust 3.1x faster` is built on it).
+    pub fn sentence(self, faster: &str, slower: &str) -> String {
+        if !self.0.is_finite() || self.0 <= 0.0 {
+            return "no ratio (a time of zero)".to_owned();
         }
+        let (factor, word) = if self.0 >= 1.0 { (self.0, faster) } else { (1.0 / self.0, slower) };
+        if factor < 1.005 {
+            return "the same (1.00x)".to_owned();
+        }
+        let decimals = match factor {
+            f if f < 10.0 => 2,
+            f if f < 100.0 => 1,
+            _ => 0,
+        };
+        format!("{factor:.decimals$}x {word}")
     }
 }
 
@@ -202,7 +221,13 @@ mod tests {
     #[test]
     fn ratio_says_faster_or_slower() {
         assert_eq!(Ratio(3.1).to_string(), "-> 3.10x faster");
-        assert_eq!(Ratio(0.5).to_string(), "-> 0.50x (2.00x slower)");
+        assert_eq!(Ratio(0.5).to_string(), "-> 2.00x slower");
+        assert_eq!(Ratio(1.0 / 17123.06).to_string(), "-> 17123x slower");
+        assert_eq!(Ratio(0.998).to_string(), "-> the same (1.00x)");
+        assert_eq!(Ratio(1.004).to_string(), "-> the same (1.00x)");
+        assert_eq!(Ratio(0.99).to_string(), "-> 1.01x slower");
+        assert_eq!(Ratio(42.0).to_string(), "-> 42.0x faster");
+        assert_eq!(Ratio(f64::INFINITY).to_string(), "-> no ratio (a time of zero)");
         let slow = Stats::from_samples(&[ms(30)]);
         let fast = Stats::from_samples(&[ms(10)]);
         assert_eq!(fast.speedup_over(&slow).to_string(), "-> 3.00x faster");

@@ -187,13 +187,22 @@ pub fn run_or_explain(twin: &Twin<'_>, args: &[String]) -> Result<Option<Report>
 /// One comparison line: label, Rust's median, Python's median, and how many times faster Rust
 /// was.
 pub fn compare_line(label: &str, rust: &Stats, python: &Stats) -> String {
-    let ratio = python.median.as_secs_f64() / rust.median.as_secs_f64().max(1e-12);
-    let verdict = if ratio >= 1.0 {
-        format!("Rust {ratio:.1}x faster")
-    } else {
-        format!("Python {:.1}x faster", 1.0 / ratio)
-    };
-    format!("{label:<44} {:>10} {:>10}   {verdict}", human(rust.median), human(python.median))
+    format!(
+        "{label:<44} {:>10} {:>10}   {}",
+        human(rust.median),
+        human(python.median),
+        verdict(rust, python)
+    )
+}
+
+/// `Rust 64.0x faster`, `Python 2.00x faster` or `the same (1.00x)`, by median.
+pub fn verdict(rust: &Stats, python: &Stats) -> String {
+    let speedup = rust.speedup_over(python);
+    match speedup.sentence("faster", "slower") {
+        same if same.starts_with("the same") => same,
+        faster if speedup.0 >= 1.0 => format!("Rust {faster}"),
+        _ => format!("Python {}", python.speedup_over(rust).sentence("faster", "slower")),
+    }
 }
 
 /// The header for [`compare_line`]s.
@@ -240,5 +249,6 @@ mod tests {
         assert!(line.starts_with("cube sum"), "{line}");
         assert!(line.ends_with("10.0 ms     640 ms   Rust 64.0x faster"), "{line}");
         assert!(compare_line("x", &python, &rust).ends_with("Python 64.0x faster"));
+        assert!(compare_line("x", &rust, &rust).ends_with("the same (1.00x)"));
     }
 }
