@@ -24,8 +24,9 @@ struct Args {
     /// sums in about a second].
     #[arg(long, value_parser = cli::up_to::<6_000_000_000>, allow_hyphen_values = true)]
     size: Option<u64>,
-    /// Threads [default: the number of cores, at least 2].
-    #[arg(long, value_parser = cli::up_to::<64>, allow_hyphen_values = true)]
+    /// Threads, at least 2 (one thread has nobody to share the GIL with) [default: the number
+    /// of cores, at least 2].
+    #[arg(long, value_parser = cli::between::<2, 64>, allow_hyphen_values = true)]
     threads: Option<u64>,
     /// How long a thread may hold the GIL while others wait (CPython: sys.getswitchinterval(),
     /// 5 ms).
@@ -37,6 +38,9 @@ struct Args {
     /// Also run a Python twin of the CPU-bound threads under CPython's real GIL (python3).
     #[arg(long)]
     vs_python: bool,
+    /// The Python for --vs-python (also HPC_RS_PYTHON) [default: python3].
+    #[arg(long, value_name = "PATH")]
+    python: Option<std::path::PathBuf>,
 }
 
 /// The stand-in for one blocking I/O call (a sleep), and how many each thread makes.
@@ -45,7 +49,7 @@ const IO_REQUESTS: u32 = 10;
 
 fn main() {
     let args = cli::parse::<Args>();
-    let cores = thread::available_parallelism().map_or(2, usize::from) as u64;
+    let cores = thread::available_parallelism().map_or(1, usize::from) as u64;
     let threads = args.threads.unwrap_or(cores.max(2));
     let gil = Gil::new(Duration::from_millis(args.switch_interval_ms), true);
 
@@ -60,95 +64,180 @@ fn main() {
     say!();
     convoy_effect(&gil);
     say!();
-    conclusion(free.speedup_over(&sequential), under_gil.speedup_over(&sequential), io_speedup);
+    let measured =
+        [free.speedup_over(&sequential), under_gil.speedup_over(&sequential), io_speedup];
+    for line in conclusion(measured, threads, cores) {
+        say!("{line}");
+    }
     if args.vs_python {
         say!();
-        vs_python(size, threads, args.runs, [&sequential, &free, &under_gil]);
+        vs_python(
+            size,
+            threads,
+            args.runs,
+            [&sequential, &free, &under_gil],
+            args.python.as_deref(),
+        );
     }
 }
 
-/// What the three measurements say, with the numbers of this run.
-fn conclusion(free: Ratio, under_gil: Ratio, io: Ratio) {
-    say!(
-        "Conclusion: CPU-bound threads gain {:.2}x without a GIL and {:.2}x with one - the",
-        free.0,
-        under_gil.0
+/// What the three measurements say, chosen from this run's numbers: free threads, threads
+/// under the GIL, and I/O-bound threads that release it.
+fn conclusion([free, under_gil, io]: [Ratio; 3], threads: u64, cores: u64) -> Vec<String> {
+    let usable = threads.min(cores) as f64;
+    let mut lines = Vec::new();
+    if free.0 >= 0.8 * usable {
+        lines.push(format!(
+            "Conclusion: free CPU-bound threads scale ({:.2}x on {} cores);",
+            free.0,
+            threads.min(cores)
+        ));
+    } else {
+        lines.push(format!(
+            "Conclusion: free CPU-bound threads gained {:.2}x, short of the {usable:.0}x the cores allow (another",
+            free.0
+        ));
+        lines.push("  program using them, or a size too small to pay for the threads);".to_owned());
+    }
+    if under_gil.0 <= 1.15 {
+        lines.push(format!(
+            "  under the GIL they gain nothing ({:.2}x), as in the notebook's 527 ms against 542 ms.",
+            under_gil.0
+        ));
+    } else {
+        lines.push(format!(
+            "  under the GIL {:.2}x, which one lock holder at a time should not allow: the sequential",
+            under_gil.0
+        ));
+        lines.push("  runs were likely slowed. Re-run to compare: `cargo run -p gil`.".to_owned());
+    }
+    if io.0 >= 0.8 * threads as f64 {
+        lines.push(format!(
+            "  Threads that wait on I/O release the GIL and overlap ({:.2}x), which is why Python",
+            io.0
+        ));
+        lines.push("  threads still help for I/O.".to_owned());
+    } else {
+        lines.push(format!(
+            "  Threads that release the GIL while waiting overlapped less than expected ({:.2}x of {threads}x):",
+            io.0
+        ));
+        lines.push("  their wake-ups were late (a busy machine). Re-run to compare.".to_owned());
+    }
+    lines.push(
+        "  Rust has no GIL: its threads are the free ones above, and the compiler, not a global"
+            .to_owned(),
     );
-    say!(
-        "  notebook's 527 ms against 542 ms. Threads that wait on I/O release the GIL and overlap"
-    );
-    say!(
-        "  ({:.2}x), which is why Python threads still help for I/O. Rust has no GIL: its threads",
-        io.0
-    );
-    say!("  are the free ones above, and the compiler, not a global lock, keeps shared data safe.");
+    lines.push("  lock, keeps shared data safe.".to_owned());
+    lines
 }
 
 /// The same CPU-bound threads in CPython, under its real GIL, beside the simulated one.
-fn vs_python(size: u64, threads: u64, runs: usize, [sequential, free, under_gil]: [&Stats; 3]) {
-    let twin = include_str!("../python/twin.py");
+fn vs_python(
+    size: u64,
+    threads: u64,
+    runs: usize,
+    [sequential, free, under_gil]: [&Stats; 3],
+    python: Option<&std::path::Path>,
+) {
+    let twin =
+        timing::python::Twin { script: include_str!("../python/twin.py"), packages: &[], python };
     let args = [size.to_string(), runs.to_string(), threads.to_string()];
     let rust = [("sequential", sequential), ("simulated GIL threads", under_gil)];
-    let python = timing::python::compare(&timing::python::Twin::plain(twin), &args, &rust)
-        .unwrap_or_else(|e| cli::fail(e));
-    if let Some([python_sequential, python_threads]) = python.as_deref() {
+    let Some(measured) =
+        timing::python::compare(&twin, &args, &rust).unwrap_or_else(|e| cli::fail(e))
+    else {
+        return; // no Python here: said on stderr
+    };
+    let [python_sequential, python_threads]: &[_; 2] =
+        measured.as_slice().try_into().expect("compare checked one Python row per Rust row");
+    say!(
+        "{threads} threads against one: Rust free {}, Rust under the simulated GIL {},",
+        free.speedup_over(sequential),
+        under_gil.speedup_over(sequential)
+    );
+    say!(
+        "  CPython under its real GIL {}",
+        python_threads.stats.speedup_over(&python_sequential.stats)
+    );
+    if sequential.median < Duration::from_millis(1) {
         say!(
-            "{threads} threads against one: Rust free {}, Rust under the simulated GIL {},",
-            free.speedup_over(sequential),
-            under_gil.speedup_over(sequential)
+            "At --size {size} the whole sum takes {} in Rust: starting {threads} threads (tens of µs) weighs",
+            timing::human(sequential.median)
         );
         say!(
-            "  CPython under its real GIL {}",
-            python_threads.stats.speedup_over(&python_sequential.stats)
+            "  as much as the work, so the thread ratios measure start-up, not the GIL. Compare at the"
         );
+        say!("  default size: `cargo run -p gil -- --vs-python`.");
     }
 }
 
-/// The cube sum of 0..size, sequential and split among threads, free and under the GIL.
+/// The cube sum of 0..size, sequential and split among threads, free and under the GIL. Each
+/// row is printed as soon as it is measured.
 fn cpu_bound(gil: &Gil, size: u64, threads: u64, runs: usize) -> [Stats; 3] {
     say!("CPU-bound: the cube sum of 0..{size} ({runs} runs after a warm-up)");
     let expected = cube_sum_closed_form(size);
-    let time = |label: &str, gil: Option<&Gil>, threads: u64| -> Stats {
-        let (sum, stats) = timing::measure(runs, || cube_sum_on_threads(size, threads, gil));
-        assert_eq!(sum, expected, "{label}: wrong sum");
+    let time = |label: &str, sum: &dyn Fn() -> u128| -> Stats {
+        let (total, stats) = timing::measure(runs, sum);
+        assert_eq!(total, expected, "{label}: wrong sum");
         stats
     };
-    let sequential = time("sequential", None, 1);
-    let free = time("free threads", None, threads);
+    // A plain call on this thread, as Python's sequential run is: no thread to start.
+    let sequential = time("sequential", &|| cube_sum(0..size));
+    say!("{}  (baseline)", sequential.line("sequential, one thread"));
+    let row = |label: String, gil: Option<&Gil>| {
+        let stats = time(&label, &|| cube_sum_on_threads(size, threads, gil));
+        say!("{}  {}", stats.line(&label), stats.speedup_over(&sequential));
+        stats
+    };
+    let free = row(format!("{threads} free threads, no lock"), None);
     gil.take_longest_wait();
-    let locked = time("GIL threads", Some(gil), threads);
+    let locked = row(format!("{threads} threads under the GIL"), Some(gil));
     let fair_wait = gil.take_longest_wait();
     let unfair_gil = Gil::new(gil.interval, false);
-    let unfair = time("unfair GIL threads", Some(&unfair_gil), threads);
+    row(format!("{threads} threads, unfair GIL"), Some(&unfair_gil));
     let unfair_wait = unfair_gil.take_longest_wait();
-    say!("{}  (baseline)", sequential.line("sequential, one thread"));
-    say!(
-        "{}  {}",
-        free.line(&format!("{threads} free threads, no lock")),
-        free.speedup_over(&sequential)
-    );
-    say!(
-        "{}  {}",
-        locked.line(&format!("{threads} threads under the GIL")),
-        locked.speedup_over(&sequential)
-    );
-    say!(
-        "{}  {}",
-        unfair.line(&format!("{threads} threads, unfair GIL")),
-        unfair.speedup_over(&sequential)
-    );
     say!("verified: every sum equals (n(n-1)/2)^2 = {expected}");
-    say!(
-        "Under the GIL only one thread runs at a time; every {} ms the holder hands the lock",
-        gil.interval.as_millis()
-    );
-    say!(
-        "  to a waiting thread. Longest wait for the GIL: {} with that fair hand-off, {} when",
-        timing::human(fair_wait),
-        timing::human(unfair_wait)
-    );
-    say!("  the holder merely unlocks and relocks - it usually wins the race and takes it back.");
+    for line in fairness(gil.interval, fair_wait, unfair_wait) {
+        say!("{line}");
+    }
     [sequential, free, locked]
+}
+
+/// Why the hand-off must be fair, from the longest waits this run measured.
+fn fairness(interval: Duration, fair: Duration, unfair: Duration) -> Vec<String> {
+    let (fair_text, unfair_text) = (timing::human(fair), timing::human(unfair));
+    let mut lines = vec![
+        format!(
+            "Under the GIL only one thread runs at a time; every {} ms the holder hands the lock",
+            interval.as_millis()
+        ),
+        format!(
+            "  to a waiting thread. Longest wait for the GIL: {fair_text} with that fair hand-off,"
+        ),
+        format!("  {unfair_text} when the holder merely unlocks and relocks."),
+    ];
+    if unfair > fair * 2 {
+        lines.push(
+            "  Unlocking and relocking lets the holder win the race and take it back: the waiting"
+                .to_owned(),
+        );
+        lines.push(
+            "  thread starves, which is why CPython hands the GIL over (a fair hand-off)."
+                .to_owned(),
+        );
+    } else {
+        lines.push(
+            "  On this run the unfair lock did not starve the waiter for long: the holder does not"
+                .to_owned(),
+        );
+        lines.push(
+            "  always win the race to relock, only often (the OS decides who wakes first). Re-run"
+                .to_owned(),
+        );
+        lines.push("  to compare: `cargo run -p gil`.".to_owned());
+    }
+    lines
 }
 
 /// Threads that mostly wait: each request does a little work under the GIL, then waits for
@@ -203,14 +292,20 @@ fn convoy_effect(gil: &Gil) {
     say!("  alone:                        {}", timing::human(alone));
     let extra = beside_cpu.saturating_sub(alone) / requests;
     say!(
-        "  beside a CPU-bound thread:    {}  ({} more per request: each wake-up waits for",
+        "  beside a CPU-bound thread:    {}  ({} more per request)",
         timing::human(beside_cpu),
         timing::human(extra)
     );
-    say!(
-        "  the GIL until the CPU-bound thread's switch interval, {} ms, runs out)",
-        gil.interval.as_millis()
-    );
+    if extra >= gil.interval / 4 {
+        say!("  Each wake-up waits for the GIL until the CPU-bound thread's switch interval,");
+        say!("  {} ms, runs out: I/O threads crawl beside a busy one.", gil.interval.as_millis());
+    } else {
+        say!(
+            "  Less than a quarter of the {} ms switch interval: on this run the I/O thread mostly",
+            gil.interval.as_millis()
+        );
+        say!("  got the GIL back at once. Re-run to compare: `cargo run -p gil`.");
+    }
 }
 
 // ---- the simulated GIL ----
@@ -320,4 +415,34 @@ fn cube_sum(range: Range<u64>) -> u128 {
 fn cube_sum_closed_form(size: u64) -> u128 {
     let n = u128::from(size);
     (n * n.saturating_sub(1) / 2).pow(2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_conclusion_follows_the_measurement() {
+        let expected = conclusion([Ratio(1.97), Ratio(0.97), Ratio(2.0)], 2, 2).join("\n");
+        assert!(expected.contains("free CPU-bound threads scale (1.97x on 2 cores)"), "{expected}");
+        assert!(
+            expected.contains("they gain nothing (0.97x)") && expected.contains("overlap (2.00x)")
+        );
+        let busy = conclusion([Ratio(1.1), Ratio(1.4), Ratio(1.2)], 2, 2).join("\n");
+        assert!(busy.contains("gained 1.10x, short of the 2x the cores allow"), "{busy}");
+        assert!(busy.contains("under the GIL 1.40x, which one lock holder"), "{busy}");
+        assert!(busy.contains("overlapped less than expected (1.20x of 2x)"), "{busy}");
+    }
+
+    #[test]
+    fn the_fairness_sentence_follows_the_waits() {
+        let ms = Duration::from_millis;
+        let starved = fairness(ms(5), ms(6), ms(108)).join(" ");
+        assert!(
+            starved.contains("the waiting   thread starves") || starved.contains("thread starves")
+        );
+        let close = fairness(ms(5), ms(8), ms(6)).join(" ");
+        assert!(close.contains("did not starve the waiter for long"), "{close}");
+        assert!(!close.contains("thread starves"), "{close}");
+    }
 }
