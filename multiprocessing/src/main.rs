@@ -2,8 +2,8 @@
 //! `fork`, what a process costs, where processes pay off against threads, separate and shared
 //! memory, results through pipes, and children that crash. Unix only (nix).
 //!
-//! Run: `cargo run -p multiprocessing` (options: `--size`, `--timed-size`, `--runs`,
-//! `--crash-child panic|kill`; see `--help`).
+//! Run: `cargo run -p multiprocessing` (options: `--size`, `--runs`, `--crash-child panic|kill`,
+//! `--vs-python`; see `--help`).
 
 use std::fs::File;
 use std::hint::black_box;
@@ -28,13 +28,11 @@ use timing::{Stats, cli, say};
 #[derive(Parser)]
 #[command(about, long_about = None)]
 struct Args {
-    /// Length of the notebook's cell (its `length = 5`).
-    #[arg(long, default_value_t = 5, value_parser = length, allow_hyphen_values = true)]
-    size: u64,
-    /// Length for the timed real work, where processes pay off [default: 50000000, about
-    /// 100 ms a sum; 2000000 with --vs-python, which CPython sums in about a second].
+    /// Length of the timed real work, where processes pay off (the notebook's cell always runs
+    /// at its `length = 5`) [default: 50000000; 2000000 with --vs-python, which CPython sums
+    /// in about a second].
     #[arg(long, value_parser = length, allow_hyphen_values = true)]
-    timed_size: Option<u64>,
+    size: Option<u64>,
     /// Timed runs of each variant, after one warm-up run.
     #[arg(long, default_value_t = 5, value_parser = cli::runs, allow_hyphen_values = true)]
     runs: usize,
@@ -44,6 +42,9 @@ struct Args {
     /// Also run a Python twin with multiprocessing.Process (python3) and compare.
     #[arg(long)]
     vs_python: bool,
+    /// The Python for --vs-python (also HPC_RS_PYTHON) [default: python3].
+    #[arg(long, value_name = "PATH")]
+    python: Option<std::path::PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -57,41 +58,81 @@ enum Crash {
 /// The notebook's three functions, as one function with the power as its parameter.
 const SUMS: [(&str, u32); 3] = [("Normal", 1), ("Square", 2), ("Cubic", 3)];
 
+/// The notebook's `length = 5`.
+const NOTEBOOK_LENGTH: u64 = 5;
+
 fn main() -> ExitCode {
     let args = cli::parse::<Args>();
-    let timed_size = args.timed_size.unwrap_or(if args.vs_python { 2_000_000 } else { 50_000_000 });
+    let size = args.size.unwrap_or(if args.vs_python { 2_000_000 } else { 50_000_000 });
     say!("== 2.d Multiprocessing with fork");
-    let result = (|| -> nix::Result<ExitCode> {
-        if !notebook_cell(args.size, args.crash_child)? {
+    let result = (|| -> Result<ExitCode, Failure> {
+        if !notebook_cell(args.crash_child)? {
             eprintln!("error: a child process failed (--crash-child); every child was reaped");
             return Ok(ExitCode::FAILURE);
         }
         say!();
-        let tiny = tiny_work(args.size, args.runs)?;
+        let tiny = tiny_work(args.runs)?;
         say!();
-        let real = real_work(timed_size, args.runs)?;
+        let real = real_work(size, args.runs)?;
         say!();
-        sweep(timed_size, args.runs)?;
+        sweep(size, args.runs)?;
         say!();
         separate_memory()?;
         shared_memory()?;
-        results_through_pipes(args.size)?;
+        results_through_pipes()?;
         if args.vs_python {
             say!();
-            vs_python([args.size, timed_size], args.runs, [tiny, real]);
+            vs_python(size, args.runs, [tiny, real], args.python.as_deref());
         }
         Ok(ExitCode::SUCCESS)
     })();
     result.unwrap_or_else(|e| {
-        eprintln!("error: a system call failed: {e}");
+        eprintln!("error: {e}");
         ExitCode::FAILURE
     })
+}
+
+/// What can stop the lesson, each said as what really happened.
+#[derive(Debug)]
+enum Failure {
+    /// A system call (fork, pipe, waitpid, mmap) failed.
+    System(nix::Error),
+    /// Reading a child's pipe or flushing stdout failed.
+    Io(io::Error),
+    /// The process runs more than one thread, so a fork could copy a lock another thread holds.
+    NotSingleThreaded,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::System(e) => write!(f, "a system call failed: {e}"),
+            Failure::Io(e) => write!(f, "reading a child's result or writing output failed: {e}"),
+            Failure::NotSingleThreaded => write!(
+                f,
+                "refusing to fork: this process still runs more than one thread, and the child would get only the forking one"
+            ),
+        }
+    }
+}
+
+impl From<nix::Error> for Failure {
+    fn from(e: nix::Error) -> Failure {
+        Failure::System(e)
+    }
+}
+
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Failure {
+        Failure::Io(e)
+    }
 }
 
 /// `do_multi_processing()`: three children each compute one sum and print it, as in the
 /// notebook; the parent waits for each (`waitpid`) and says how it ended. Returns whether every
 /// child succeeded.
-fn notebook_cell(length: u64, crash: Option<Crash>) -> nix::Result<bool> {
+fn notebook_cell(crash: Option<Crash>) -> Result<bool, Failure> {
+    let length = NOTEBOOK_LENGTH;
     say!("[1] three child processes, length {length} (children print in whatever order they run):");
     let outcomes = in_children(SUMS.map(|(name, power)| {
         move || {
@@ -121,39 +162,53 @@ fn notebook_cell(length: u64, crash: Option<Crash>) -> nix::Result<bool> {
 
 /// The notebook's timing: three processes for tiny work against plain calls, and what one
 /// fork+wait costs on its own.
-fn tiny_work(length: u64, runs: usize) -> nix::Result<[Stats; 2]> {
+fn tiny_work(runs: usize) -> Result<[Stats; 2], Failure> {
+    let length = NOTEBOOK_LENGTH;
     say!("[2] the notebook's timing: length {length}, {runs} runs after a warm-up");
     let sequential = time_sequential(length, runs);
-    let processes = time_processes(length, runs)?;
-    let (_, one_fork) = timing::measure(runs, || in_children([|| 0]).map(|[o]| o.result));
     say!("{}  (baseline)", sequential.line("sequential"));
+    let processes = time_processes(length, runs)?;
     say!("{}  {}", processes.line("three processes"), processes.speedup_over(&sequential));
+    let (_, one_fork) = timing::measure(runs, || in_children([|| 0]).map(|[o]| o.result));
     say!("{}", one_fork.line("one fork + _exit + waitpid"));
     say!("    The notebook: 34.5 ms against 0.52 ms. A process costs a fork, a copy of the page");
-    say!("    tables and a wait; for a few additions that is all the time there is.");
+    if processes.median > sequential.median * 10 {
+        say!("    tables and a wait; for a few additions that is all the time there is.");
+    } else {
+        say!("    tables and a wait; here that cost came close to the work itself.");
+    }
     Ok([sequential, processes])
 }
 
 /// Enough work per sum (about 100 ms) for processes to pay off on the available cores.
-fn real_work(length: u64, runs: usize) -> nix::Result<[Stats; 2]> {
+fn real_work(length: u64, runs: usize) -> Result<[Stats; 2], Failure> {
     let cores = thread::available_parallelism().map_or(1, usize::from);
     say!("[3] real work: length {length}, {runs} runs after a warm-up, {cores} cores");
     let processes = time_processes(length, runs)?; // first: the interrupt test expects children
     let sequential = time_sequential(length, runs);
     say!("{}  (baseline)", sequential.line("sequential"));
     say!("{}  {}", processes.line("three processes"), processes.speedup_over(&sequential));
-    say!("    Three jobs on {cores} cores: some processes share a core, as the threads did in");
-    say!("    `cargo run -p threading`; each process also pays for its fork and wait.");
+    if cores < SUMS.len() {
+        say!("    Three jobs on {cores} cores: some processes share a core, as the threads did in");
+        say!("    `cargo run -p threading`; each process also pays for its fork and wait.");
+    } else {
+        say!(
+            "    Three jobs on {cores} cores: each process can have a core; the longest sum sets the"
+        );
+        say!("    pace, and each process also pays for its fork and wait.");
+    }
     Ok([sequential, processes])
 }
 
 /// Processes next to threads for the same work, from tiny to real: where each starts to pay.
-fn sweep(max_length: u64, runs: usize) -> nix::Result<()> {
+/// Each row is printed as soon as it is measured.
+fn sweep(max_length: u64, runs: usize) -> Result<(), Failure> {
     say!(
         "[4] where threads and processes start to pay off (median of {runs}, speedup against sequential):"
     );
     say!("    {:>10}  {:>10}  {:>20}  {:>20}", "length", "sequential", "3 threads", "3 processes");
     let lengths = [1_000, 10_000, 100_000, 1_000_000, 10_000_000];
+    let mut rows = Vec::new();
     for length in lengths.into_iter().filter(|&l| l <= max_length) {
         let sequential = time_sequential(length, runs);
         let threads = time_threads(length, runs);
@@ -167,15 +222,57 @@ fn sweep(max_length: u64, runs: usize) -> nix::Result<()> {
             cell(&threads),
             cell(&processes)
         );
+        rows.push((
+            length,
+            threads.speedup_over(&sequential).0,
+            processes.speedup_over(&sequential).0,
+        ));
     }
-    say!("    A thread costs tens of microseconds to start, a process hundreds: threads pay off");
-    say!("    first, processes need more work per job - and share no memory unless asked to.");
+    for line in sweep_sentence(&rows) {
+        say!("{line}");
+    }
     Ok(())
+}
+
+/// Where each started to pay off (the first length with a gain of 1.1x or more), in words.
+fn sweep_sentence(rows: &[(u64, f64, f64)]) -> Vec<String> {
+    let first =
+        |pick: fn(&(u64, f64, f64)) -> f64| rows.iter().find(|r| pick(r) >= 1.1).map(|r| r.0);
+    let (threads, processes) = (first(|r| r.1), first(|r| r.2));
+    let largest = rows.last().map_or(0, |r| r.0);
+    let lines: Vec<String> = match (threads, processes) {
+        (Some(t), Some(p)) if t < p => vec![
+            format!("    Threads paid off from length {t}, processes from {p}: a thread costs tens of"),
+            "    microseconds to start, a process hundreds - and processes share no memory unless asked.".to_owned(),
+        ],
+        (Some(t), Some(p)) if t == p => vec![
+            format!("    Both paid off from length {t} on this run: below it, starting them costs more than"),
+            "    the work; a process still costs more than a thread (see [2]).".to_owned(),
+        ],
+        (Some(t), Some(p)) => vec![
+            format!("    Processes paid off from length {p}, threads only from {t}: against expectation, as a"),
+            "    thread starts faster than a process; one slow run can do this. Re-run to compare:".to_owned(),
+            "    `cargo run -p multiprocessing`.".to_owned(),
+        ],
+        (Some(t), None) => vec![
+            format!("    Threads paid off from length {t}; processes not up to {largest}: each pays for a fork"),
+            "    and a wait, and needs more work per job. Try a larger --size.".to_owned(),
+        ],
+        (None, Some(p)) => vec![
+            format!("    Processes paid off from length {p}, threads not at all up to {largest}: against"),
+            "    expectation; another program may be using the cores. Re-run to compare.".to_owned(),
+        ],
+        (None, None) => vec![
+            format!("    Neither paid off up to length {largest}: too little work per job, or busy cores."),
+            "    Try a larger --size: `cargo run -p multiprocessing -- --size 50000000`.".to_owned(),
+        ],
+    };
+    lines
 }
 
 /// Each process has its own memory. The compiler sees the child's closure mutate `counter`,
 /// but `fork` gave the child a copy: the parent's `counter` never changes.
-fn separate_memory() -> nix::Result<()> {
+fn separate_memory() -> Result<(), Failure> {
     let mut counter: u128 = 1;
     let [child] = in_children([|| {
         counter = 99;
@@ -191,7 +288,7 @@ fn separate_memory() -> nix::Result<()> {
 
 /// Shared memory as `multiprocessing.Value` does it: an anonymous `MAP_SHARED` mapping that
 /// every child sees, holding an atomic counter each of them increments.
-fn shared_memory() -> nix::Result<()> {
+fn shared_memory() -> Result<(), Failure> {
     const CHILDREN: usize = 4;
     const INCREMENTS: u64 = 100_000;
     let shared = SharedCounter::new()?;
@@ -214,7 +311,8 @@ fn shared_memory() -> nix::Result<()> {
 
 /// Results back through pipes (the `multiprocessing.Pipe`/`Queue` analog): the children print
 /// nothing, the parent prints their sums in a fixed order.
-fn results_through_pipes(length: u64) -> nix::Result<()> {
+fn results_through_pipes() -> Result<(), Failure> {
+    let length = NOTEBOOK_LENGTH;
     let outcomes = in_children(SUMS.map(|(_, power)| move || power_sum(0..length, power)))?;
     say!("[6] results through pipes, printed by the parent in a fixed order:");
     for ((name, _), (outcome, want)) in SUMS.iter().zip(outcomes.iter().zip(expected_sums(length)))
@@ -227,9 +325,10 @@ fn results_through_pipes(length: u64) -> nix::Result<()> {
 
 /// The same two timings in CPython with `multiprocessing.Process`, and each language's own
 /// speedup from processes at the real-work length.
-fn vs_python([tiny, real]: [u64; 2], runs: usize, rust: [[Stats; 2]; 2]) {
-    let twin = include_str!("../python/twin.py");
-    let args = [tiny.to_string(), runs.to_string(), real.to_string()];
+fn vs_python(real: u64, runs: usize, rust: [[Stats; 2]; 2], python: Option<&std::path::Path>) {
+    let twin =
+        timing::python::Twin { script: include_str!("../python/twin.py"), packages: &[], python };
+    let args = [NOTEBOOK_LENGTH.to_string(), runs.to_string(), real.to_string()];
     let [[tiny_sequential, tiny_processes], [real_sequential, real_processes]] = &rust;
     let pairs = [
         ("sequential, tiny", tiny_sequential),
@@ -237,15 +336,18 @@ fn vs_python([tiny, real]: [u64; 2], runs: usize, rust: [[Stats; 2]; 2]) {
         ("sequential, real", real_sequential),
         ("three processes, real", real_processes),
     ];
-    let python = timing::python::compare(&timing::python::Twin::plain(twin), &args, &pairs)
-        .unwrap_or_else(|e| cli::fail(e));
-    if let Some([_, _, python_sequential, python_processes]) = python.as_deref() {
-        say!(
-            "Three processes against sequential at length {real}: Rust {}, Python {}",
-            real_processes.speedup_over(real_sequential),
-            python_processes.stats.speedup_over(&python_sequential.stats)
-        );
-    }
+    let Some(measured) =
+        timing::python::compare(&twin, &args, &pairs).unwrap_or_else(|e| cli::fail(e))
+    else {
+        return; // no Python here: said on stderr
+    };
+    let [_, _, python_sequential, python_processes]: &[_; 4] =
+        measured.as_slice().try_into().expect("compare checked one Python row per Rust row");
+    say!(
+        "Three processes against sequential at length {real}: Rust {}, Python {}",
+        real_processes.speedup_over(real_sequential),
+        python_processes.stats.speedup_over(&python_sequential.stats)
+    );
 }
 
 // ---- processes ----
@@ -276,17 +378,17 @@ struct Child {
 }
 
 /// Runs each job in its own child process, all at once, then reaps them all in order.
-fn in_children<const N: usize>(jobs: [impl FnOnce() -> u128; N]) -> nix::Result<[Outcome; N]> {
-    io::stdout().flush().map_err(|_| nix::Error::EIO)?; // nothing buffered is printed twice
+fn in_children<const N: usize>(jobs: [impl FnOnce() -> u128; N]) -> Result<[Outcome; N], Failure> {
+    io::stdout().flush()?; // nothing buffered is printed twice
     // Checked once per batch: the parent starts no thread between these forks.
     if !single_threaded() {
-        return Err(nix::Error::EAGAIN);
+        return Err(Failure::NotSingleThreaded);
     }
     let mut children = Vec::with_capacity(N);
     for job in jobs {
         children.push(spawn_child(job)?); // on error, `children` drops: the rest are reaped
     }
-    let outcomes: Vec<Outcome> = children.into_iter().map(reap).collect::<nix::Result<_>>()?;
+    let outcomes: Vec<Outcome> = children.into_iter().map(reap).collect::<Result<_, Failure>>()?;
     Ok(outcomes.try_into().unwrap_or_else(|_| unreachable!("one outcome per job")))
 }
 
@@ -331,10 +433,10 @@ fn spawn_child(job: impl FnOnce() -> u128) -> nix::Result<Child> {
 }
 
 /// Reads the child's result to the end of its pipe, then waits for it.
-fn reap(mut child: Child) -> nix::Result<Outcome> {
+fn reap(mut child: Child) -> Result<Outcome, Failure> {
     let mut bytes = Vec::new();
     if let Some(mut pipe) = child.results.take() {
-        pipe.read_to_end(&mut bytes).map_err(|_| nix::Error::EIO)?;
+        pipe.read_to_end(&mut bytes)?;
     }
     let ended = wait_for(child.pid)?;
     let result = <[u8; 16]>::try_from(bytes.as_slice()).ok().map(u128::from_le_bytes);
@@ -453,11 +555,17 @@ fn power_sum(range: Range<u64>, power: u32) -> u128 {
     range.map(|x| u128::from(black_box(x)).pow(power)).sum()
 }
 
-/// The closed forms n(n-1)/2, (n-1)n(2n-1)/6 and (n(n-1)/2)^2; `length` bounds them within u128.
+/// The closed forms n(n-1)/2, (n-1)n(2n-1)/6 and (n(n-1)/2)^2, computed as `threading` does:
+/// checked, so a sum past u128 is a loud error, not a wrong number (`--size` is bounded so
+/// that it cannot happen).
 fn expected_sums(length: u64) -> [u128; 3] {
     let n = u128::from(length);
-    let linear = n * n.saturating_sub(1) / 2;
-    [linear, n.saturating_sub(1) * n * (2 * n).saturating_sub(1) / 6, linear * linear]
+    let sums = (|| {
+        let linear = n.checked_mul(n.checked_sub(1)?)? / 2;
+        let square = (n.checked_sub(1)?).checked_mul(n)?.checked_mul(2 * n - 1)? / 6;
+        Some([linear, square, linear.checked_mul(linear)?])
+    })();
+    sums.expect("--size is at most 6x10^9, where every sum fits u128")
 }
 
 fn time_sequential(length: u64, runs: usize) -> Stats {
@@ -478,7 +586,7 @@ fn time_threads(length: u64, runs: usize) -> Stats {
     stats
 }
 
-fn time_processes(length: u64, runs: usize) -> nix::Result<Stats> {
+fn time_processes(length: u64, runs: usize) -> Result<Stats, Failure> {
     let mut failure = None;
     let (sums, stats) = timing::measure(runs, || {
         match in_children(SUMS.map(|(_, power)| move || power_sum(0..length, power))) {
@@ -503,5 +611,56 @@ fn length(text: &str) -> Result<u64, String> {
             Err("is more than 6000000000 (the cube sum would overflow u128)".to_owned())
         }
         n => Ok(n),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sweep_sentence_names_where_each_paid_off() {
+        let rows = |t: [f64; 3], p: [f64; 3]| -> Vec<(u64, f64, f64)> {
+            [1_000, 100_000, 10_000_000]
+                .into_iter()
+                .zip(t.into_iter().zip(p))
+                .map(|(l, (t, p))| (l, t, p))
+                .collect()
+        };
+        let expected = sweep_sentence(&rows([0.1, 1.5, 1.9], [0.01, 0.5, 1.6])).join(" ");
+        assert!(
+            expected.contains("Threads paid off from length 100000, processes from 10000000"),
+            "{expected}"
+        );
+        // The case the issue saw: at 1M threads 1.02x, processes 1.30x.
+        let odd = sweep_sentence(&rows([0.1, 1.02, 1.5], [0.01, 1.3, 1.6])).join(" ");
+        assert!(
+            odd.contains("Processes paid off from length 100000, threads only from 10000000"),
+            "{odd}"
+        );
+        assert!(odd.contains("against expectation") && odd.contains("Re-run"), "{odd}");
+        let neither = sweep_sentence(&rows([0.1, 0.9, 1.0], [0.01, 0.5, 0.9])).join(" ");
+        assert!(neither.contains("Neither paid off up to length 10000000"), "{neither}");
+        let same = sweep_sentence(&rows([0.1, 1.2, 1.9], [0.01, 1.2, 1.6])).join(" ");
+        assert!(same.contains("Both paid off from length 100000"), "{same}");
+    }
+
+    #[test]
+    fn failures_say_what_really_happened() {
+        assert!(
+            Failure::NotSingleThreaded
+                .to_string()
+                .starts_with("refusing to fork: this process still runs")
+        );
+        let io = Failure::from(io::Error::from(io::ErrorKind::BrokenPipe)).to_string();
+        assert!(io.starts_with("reading a child's result or writing output failed"), "{io}");
+        assert!(Failure::from(nix::Error::EAGAIN).to_string().starts_with("a system call failed"));
+    }
+
+    #[test]
+    fn expected_sums_agree_with_the_loops() {
+        for length in [1, 2, 5, 1000] {
+            assert_eq!(expected_sums(length), SUMS.map(|(_, p)| power_sum(0..length, p)));
+        }
     }
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 const NOTEBOOK_LINES: [&str; 3] =
     ["Normal sum of is 10", "Square sum of is 30", "Cubic sum of is 100"];
-const QUICK: [&str; 4] = ["--timed-size", "20000", "--runs", "1"];
+const QUICK: [&str; 4] = ["--size", "20000", "--runs", "1"];
 
 /// A value for `HPC_RS_TEST_TAG` that no other run shares: children inherit the environment,
 /// so every process of one run can be found through /proc afterwards.
@@ -102,13 +102,13 @@ fn timings_sweep_memory_and_pipes_are_reported_and_verified() {
         "[4] where threads and processes start to pay off",
         "1000",
         "10000",
-        "A thread costs tens of microseconds to start, a process hundreds",
+        "paid off",
         "[5] separate memory: the child set counter = 99 (it sent back 99); the parent's counter is still 1",
         "shared memory: 4 children x 100000 fetch_add on a MAP_SHARED counter = 400000",
         "[6] results through pipes, printed by the parent in a fixed order:",
         "Normal sum of is 10\n    Square sum of is 30\n    Cubic sum of is 100",
     ]);
-    out.check(!out.stdout.contains("100000  "), "the sweep stops at --timed-size");
+    out.check(!out.stdout.contains("100000  "), "the sweep stops at --size");
 }
 
 #[test]
@@ -164,7 +164,7 @@ fn interrupting_the_parent_leaves_no_child_behind() {
     let tag = unique_tag();
     let parent = Command::new(binary("multiprocessing"))
         // Children that would run for seconds, far longer than processes_tagged waits.
-        .args(["--timed-size", "2000000000", "--runs", "1"])
+        .args(["--size", "2000000000", "--runs", "1"])
         .env("HPC_RS_TEST_TAG", &tag)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -189,15 +189,17 @@ fn interrupting_the_parent_leaves_no_child_behind() {
 #[test]
 fn bad_arguments_follow_the_conventions() {
     check_cli_conventions("multiprocessing");
-    check_bad_values("multiprocessing", "--size", &["0", "-5", "7000000000"]);
-    check_bad_values("multiprocessing", "--timed-size", &["0", "x"]);
+    check_bad_values("multiprocessing", "--size", &["0", "-5", "7000000000", "x"]);
+    run_with_env("multiprocessing", &["--timed-size", "20000"], &[]).usage_error("--timed-size");
+    // A bad choice is refused with the list of choices.
+    run_with_env("multiprocessing", &["--crash-child", "bogus"], &[])
+        .usage_error("[possible values: panic, kill]");
     check_bad_values("multiprocessing", "--crash-child", &["sometimes"]);
 }
 
 #[test]
 fn vs_python_prints_rust_and_python_side_by_side() {
-    let out =
-        common::check_vs_python("multiprocessing", &["--timed-size", "2000", "--runs", "1"], 4);
+    let out = common::check_vs_python("multiprocessing", &["--size", "2000", "--runs", "1"], 4);
     let python_present = !out.stderr.contains("python3 not found");
     out.check(
         !python_present
@@ -211,5 +213,5 @@ fn vs_python_prints_rust_and_python_side_by_side() {
 
 #[test]
 fn output_piped_into_head_ends_quietly() {
-    common::check_closed_pipe("multiprocessing", &["--timed-size", "100000", "--runs", "1"]);
+    common::check_closed_pipe("multiprocessing", &["--size", "100000", "--runs", "1"]);
 }
