@@ -1,13 +1,12 @@
 //! Notebook section 2.b, "Threads with Locks": a lock around shared data, the race it does not
 //! prevent, why Rust needs locks at all, reentrant locks (Python's RLock) and poisoning.
 //!
-//! Run: `cargo run -p locks` (options: `--trials`, `--increments`, `--threads`, `--runs`).
+//! Run: `cargo run -p locks` (options: `--trials`, `--size`, `--threads`, `--runs`).
 //! `cargo test -p locks` also model-checks the notebook's two threads with loom.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::panic;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 
@@ -23,12 +22,13 @@ struct Args {
     #[arg(long, default_value_t = 10_000, value_parser = cli::up_to::<1_000_000>,
           allow_hyphen_values = true)]
     trials: u64,
-    /// Increments each thread makes to the shared counter.
-    #[arg(long, default_value_t = 1_000_000, value_parser = cli::up_to::<100_000_000>,
-          allow_hyphen_values = true)]
-    increments: u64,
-    /// Threads incrementing the counter [default: the number of cores, at least 2].
-    #[arg(long, value_parser = cli::up_to::<256>, allow_hyphen_values = true)]
+    /// Increments each thread makes to the shared counter: the timed workload.
+    #[arg(long, visible_alias = "increments", default_value_t = 1_000_000,
+          value_parser = cli::up_to::<100_000_000>, allow_hyphen_values = true)]
+    size: u64,
+    /// Threads incrementing the counter, at least 2 (one thread has nobody to race) [default:
+    /// the number of cores, at least 2].
+    #[arg(long, value_parser = cli::between::<2, 256>, allow_hyphen_values = true)]
     threads: Option<u64>,
     /// Timed runs of each counter, after one warm-up run.
     #[arg(long, default_value_t = 3, value_parser = cli::runs, allow_hyphen_values = true)]
@@ -40,7 +40,7 @@ const PREFIX_AND_SUFFIX: &str = "YOLO Lmn ,Bye!!";
 
 fn main() {
     let args = cli::parse::<Args>();
-    let cores = thread::available_parallelism().map_or(2, usize::from) as u64;
+    let cores = thread::available_parallelism().map_or(1, usize::from) as u64;
     let threads = args.threads.unwrap_or(cores.max(2));
 
     say!("== 2.b Threads with locks");
@@ -48,8 +48,8 @@ fn main() {
     tally_outcomes(args.trials);
     deterministic_order();
     say!();
-    say!("== Why locks at all: {threads} threads x {} increments of one counter", args.increments);
-    counters(threads, args.increments, args.runs);
+    say!("== Why locks at all: {threads} threads x {} increments of one counter", args.size);
+    counters(threads, args.size, args.runs);
     say!();
     say!("== RLock -> parking_lot::ReentrantMutex");
     reentrant_lock_cell();
@@ -63,7 +63,7 @@ fn main() {
 /// the suffix only if the flag is still set, both under one lock. The lock lives around the data
 /// (`Mutex<Greeting>`), so neither thread can touch the string without holding it.
 fn notebook_cell() {
-    let text = race_once(&RealThreads { join_first: false });
+    let text = race_once(false);
     assert!(text == ONLY_PREFIX || text == PREFIX_AND_SUFFIX, "impossible outcome {text:?}");
     say!("Final string is {text}");
 }
@@ -75,7 +75,7 @@ fn tally_outcomes(trials: u64) {
     let mut tally: BTreeMap<String, u64> =
         [ONLY_PREFIX, PREFIX_AND_SUFFIX].map(|s| (s.to_owned(), 0)).into();
     for _ in 0..trials {
-        *tally.entry(race_once(&RealThreads { join_first: false })).or_default() += 1;
+        *tally.entry(race_once(false)).or_default() += 1;
     }
     assert_eq!(tally.len(), 2, "only two outcomes are possible: {tally:?}");
     assert_eq!(tally.values().sum::<u64>(), trials);
@@ -90,7 +90,7 @@ fn tally_outcomes(trials: u64) {
 /// An order has to be imposed: here the prefix thread is joined before the suffix thread starts.
 /// (A `Barrier`, `Condvar` or channel imposes it without giving up the second thread's head start.)
 fn deterministic_order() {
-    let text = race_once(&RealThreads { join_first: true });
+    let text = race_once(true);
     assert_eq!(text, ONLY_PREFIX);
     say!("Joined before the second thread starts, always: {text:?}");
 }
@@ -126,7 +126,14 @@ fn counters(threads: u64, increments: u64, runs: usize) {
         }
     }
     let (fastest, _) = correct.iter().min_by_key(|(_, s)| s.median).expect("correct counters");
-    say!("Fastest correct counter: {fastest}. The fastest lock is the one you don't share.");
+    if fastest.starts_with("per-thread sums") {
+        say!("Fastest correct counter: {fastest}. The fastest lock is the one you don't share.");
+    } else {
+        say!(
+            "Fastest correct counter on this run: {fastest}; sharing nothing usually wins. Re-run"
+        );
+        say!("  to compare: `cargo run -p locks`.");
+    }
     say!("(A plain shared `count += 1` from two threads does not compile in safe Rust: E0499.)");
 }
 
@@ -188,7 +195,7 @@ fn recursion_with_reentrant_lock() {
 fn poisoning() {
     let std_lock = std::sync::Mutex::new(0);
     let parking_lot_lock = Mutex::new(0);
-    let silent = panic::take_hook(); // keep stderr tidy: these panics are on purpose
+    let previous_hook = panic::take_hook(); // keep stderr tidy: these panics are on purpose
     panic::set_hook(Box::new(|_| {}));
     let std_panicked = panic::catch_unwind(|| {
         *std_lock.lock().expect("not yet poisoned") += 1;
@@ -202,7 +209,7 @@ fn poisoning() {
         let _guard = parking_lot_lock.lock();
         panic!("a holder of the parking_lot Mutex panics");
     }));
-    panic::set_hook(silent);
+    panic::set_hook(previous_hook);
     assert!(std_panicked.is_err() && parking_lot_panicked.is_err());
 
     let poisoned = std_lock.lock();
@@ -216,7 +223,7 @@ fn poisoning() {
     say!("parking_lot::Mutex after a panic: lock() -> the data, {value} (no poisoning)");
 }
 
-// ---- the notebook's two threads, written once for real threads and for loom ----
+// ---- the notebook's two threads ----
 
 /// The notebook's two globals, kept together so one lock guards both.
 #[derive(Debug)]
@@ -236,60 +243,19 @@ fn add_suffix(greeting: &mut Greeting, suffix: &str) {
     }
 }
 
-/// Just enough of a thread runtime for the two threads: real threads and parking_lot in the
-/// binary, loom's model in the tests. Both run the same `race_once`.
-trait Runtime {
-    type Lock: Send + Sync + 'static;
-    fn new_lock(&self, greeting: Greeting) -> Self::Lock;
-    fn with_lock<R>(lock: &Self::Lock, f: impl FnOnce(&mut Greeting) -> R) -> R;
-    fn run_pair(
-        &self,
-        first: impl FnOnce() + Send + 'static,
-        second: impl FnOnce() + Send + 'static,
-    );
-}
-
-fn race_once<R: Runtime>(runtime: &R) -> String {
-    let shared = Arc::new(runtime.new_lock(Greeting { text: "Lmn".to_owned(), check: true }));
-    let (for_prefix, for_suffix) = (Arc::clone(&shared), Arc::clone(&shared));
-    runtime.run_pair(
-        move || R::with_lock(&for_prefix, |g| add_prefix(g, "YOLO")),
-        move || R::with_lock(&for_suffix, |g| add_suffix(g, ",Bye!!")),
-    );
-    R::with_lock(&shared, |g| g.text.clone())
-}
-
-struct RealThreads {
-    /// Join the first thread before starting the second, which removes the race.
-    join_first: bool,
-}
-
-impl Runtime for RealThreads {
-    type Lock = Mutex<Greeting>;
-
-    fn new_lock(&self, greeting: Greeting) -> Self::Lock {
-        Mutex::new(greeting)
-    }
-
-    fn with_lock<R>(lock: &Self::Lock, f: impl FnOnce(&mut Greeting) -> R) -> R {
-        f(&mut lock.lock())
-    }
-
-    fn run_pair(
-        &self,
-        first: impl FnOnce() + Send + 'static,
-        second: impl FnOnce() + Send + 'static,
-    ) {
-        let first = thread::spawn(first);
-        if self.join_first {
-            first.join().expect("prefix thread panicked");
-            thread::spawn(second).join().expect("suffix thread panicked");
-        } else {
-            let second = thread::spawn(second);
-            first.join().expect("prefix thread panicked");
-            second.join().expect("suffix thread panicked");
+/// One run of the cell: two scoped threads borrow the `Mutex` (the scope joins them before it
+/// ends), each locks it for its step. `join_first` joins the prefix thread before the suffix
+/// thread starts, which removes the race.
+fn race_once(join_first: bool) -> String {
+    let greeting = Mutex::new(Greeting { text: "Lmn".to_owned(), check: true });
+    thread::scope(|s| {
+        let prefix = s.spawn(|| add_prefix(&mut greeting.lock(), "YOLO"));
+        if join_first {
+            prefix.join().expect("prefix thread panicked");
         }
-    }
+        s.spawn(|| add_suffix(&mut greeting.lock(), ",Bye!!"));
+    });
+    greeting.into_inner().text
 }
 
 // ---- the counters ----
@@ -369,40 +335,27 @@ fn record_countdown(
 mod tests {
     use super::*;
     use std::collections::BTreeSet;
+    use std::sync::Arc;
 
-    /// loom's model of the same runtime: its mutex and threads let it enumerate every
-    /// interleaving of the two threads.
-    struct Loom;
-
-    impl Runtime for Loom {
-        type Lock = loom::sync::Mutex<Greeting>;
-
-        fn new_lock(&self, greeting: Greeting) -> Self::Lock {
-            loom::sync::Mutex::new(greeting)
-        }
-
-        fn with_lock<R>(lock: &Self::Lock, f: impl FnOnce(&mut Greeting) -> R) -> R {
-            f(&mut lock.lock().expect("no thread panics in the model"))
-        }
-
-        fn run_pair(
-            &self,
-            first: impl FnOnce() + Send + 'static,
-            second: impl FnOnce() + Send + 'static,
-        ) {
-            let first = loom::thread::spawn(first);
-            let second = loom::thread::spawn(second);
-            first.join().expect("prefix thread");
-            second.join().expect("suffix thread");
-        }
-    }
-
+    /// The cell's two threads in loom's model (its own small copy: loom needs its own Mutex
+    /// and threads), which runs them in every possible interleaving.
     #[test]
     fn loom_finds_exactly_the_two_possible_final_strings() {
         let seen = Arc::new(std::sync::Mutex::new(BTreeSet::new()));
         let record = Arc::clone(&seen);
         loom::model(move || {
-            let text = race_once(&Loom);
+            let greeting =
+                Arc::new(loom::sync::Mutex::new(Greeting { text: "Lmn".to_owned(), check: true }));
+            let (for_prefix, for_suffix) = (Arc::clone(&greeting), Arc::clone(&greeting));
+            let prefix = loom::thread::spawn(move || {
+                add_prefix(&mut for_prefix.lock().expect("no panic in the model"), "YOLO");
+            });
+            let suffix = loom::thread::spawn(move || {
+                add_suffix(&mut for_suffix.lock().expect("no panic in the model"), ",Bye!!");
+            });
+            prefix.join().expect("prefix thread");
+            suffix.join().expect("suffix thread");
+            let text = greeting.lock().expect("no panic in the model").text.clone();
             record.lock().unwrap().insert(text);
         });
         let seen = seen.lock().unwrap();

@@ -7,7 +7,7 @@ use common::{check_bad_values, check_cli_conventions, check_closed_pipe, run};
 const OUTCOMES: [&str; 2] = ["YOLO Lmn", "YOLO Lmn ,Bye!!"];
 
 fn small_run() -> common::Run {
-    let out = run("locks", &["--trials", "200", "--increments", "20000", "--runs", "1"]);
+    let out = run("locks", &["--trials", "200", "--size", "20000", "--runs", "1"]);
     out.success();
     out
 }
@@ -43,6 +43,7 @@ fn the_tally_has_only_the_two_outcomes_and_sums_to_the_trials() {
 
 #[test]
 fn correct_counters_are_exact_and_the_racy_one_never_exceeds_the_total() {
+    // --increments is the old name of --size, kept as an alias.
     let out =
         run("locks", &["--increments", "20000", "--threads", "3", "--trials", "1", "--runs", "1"]);
     out.success()
@@ -57,11 +58,7 @@ fn correct_counters_are_exact_and_the_racy_one_never_exceeds_the_total() {
     let count: u64 =
         racy.split("count ").nth(1).and_then(|r| r.split(' ').next()).unwrap().parse().unwrap();
     out.check(count <= 60000, "the racy counter never exceeds the expected total");
-    out.contains_in_order(&[
-        "Fastest correct counter: ",
-        "The fastest lock is the one you don't share.",
-        "does not compile in safe Rust: E0499.",
-    ]);
+    out.contains_in_order(&["Fastest correct counter", "does not compile in safe Rust: E0499."]);
 }
 
 #[test]
@@ -87,11 +84,12 @@ fn poisoning_is_shown_and_the_deliberate_panics_stay_off_stderr() {
 fn bad_arguments_follow_the_conventions() {
     check_cli_conventions("locks");
     check_bad_values("locks", "--trials", &["0", "-3", "lots", "1000000000"]);
-    check_bad_values("locks", "--increments", &["0", "1000000000000"]);
-    check_bad_values("locks", "--threads", &["0", "257"]);
+    check_bad_values("locks", "--size", &["0", "1000000000000", "1e12"]);
+    check_bad_values("locks", "--threads", &["0", "1", "257"]);
+    run("locks", &["--threads", "1"]).usage_error("must be at least 2");
 }
 
 #[test]
 fn output_piped_into_head_ends_quietly() {
-    check_closed_pipe("locks", &["--trials", "100", "--increments", "1000", "--runs", "1"]);
+    check_closed_pipe("locks", &["--trials", "100", "--size", "1000", "--runs", "1"]);
 }
