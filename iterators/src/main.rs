@@ -17,10 +17,14 @@ use timing::{cli, say};
 #[derive(Parser)]
 #[command(about, long_about = None)]
 struct Args {
-    /// Length of the lazy-versus-eager sum of squares (8 bytes a number when collected).
+    /// Length of the lazy-versus-eager sum of squares, the timed workload (8 bytes a number
+    /// when collected).
     #[arg(long, default_value_t = 100_000_000, value_parser = cli::positive::<u64>,
           allow_hyphen_values = true)]
     size: u64,
+    /// Timed runs of each way to sum, after one warm-up run.
+    #[arg(long, default_value_t = 3, value_parser = cli::runs, allow_hyphen_values = true)]
+    runs: usize,
 }
 
 fn main() {
@@ -41,7 +45,7 @@ fn main() {
     say!();
     generator_cell();
     say!();
-    lazy_versus_eager_memory(args.size);
+    lazy_versus_eager_memory(args.size, args.runs);
 }
 
 /// `myIter(1, 100, 5)`: `iter()` then `next()` gives 1. Python's `__iter__` is Rust's
@@ -55,32 +59,28 @@ fn my_iter_cell() {
     let all: Vec<u64> = MyIter::new(1, 100, 5).into_iter().collect();
     assert_eq!((all.len(), all.last()), (20, Some(&96)));
     say!("    the whole sequence: {all:?}");
-    say!(
-        "    (__iter__ is IntoIterator::into_iter, __next__ is Iterator::next, StopIteration is None)"
-    );
+    say!("    (__iter__ is IntoIterator::into_iter, __next__ is Iterator::next,");
+    say!("    StopIteration is None)");
 }
 
 /// `[x for x in range(1, 200000000000000000000000000000, 5)]` never finished. 2x10^29 does not
 /// fit u64 (at most 1.8x10^19), so Rust needs u128 - and then refuses the list at once: its
-/// length does not even fit `usize`, and `try_reserve` reports the error instead of hanging.
+/// length, 4x10^28, does not fit `usize`, the type of every length and index, so no `Vec` of
+/// it can exist on any machine, and Rust says so before asking for any memory.
 fn eager_list_cell() {
     let (start, end, step) = (1u128, 200_000_000_000_000_000_000_000_000_000u128, 5u128);
     let count = (end - start).div_ceil(step);
-    let bytes = count.checked_mul(16);
-    let mut list: Vec<u128> = Vec::new();
-    let refused = match usize::try_from(count) {
-        Ok(len) => list.try_reserve_exact(len).err().map(|e| e.to_string()),
-        Err(_) => Some(format!("{count} elements do not fit usize ({})", usize::MAX)),
-    };
-    let reason = refused.expect("no machine holds 4x10^28 numbers");
+    let bytes = count.checked_mul(16).expect("4x10^28 x 16 fits u128");
+    let refused = usize::try_from(count).is_err();
+    assert!(refused, "no usize holds 4x10^28");
     say!(
-        "[2] eager list of range(1, 2x10^29, 5): {count} u128 numbers, {} bytes: refused at once",
-        bytes.map_or("more than u128::MAX".to_owned(), |b| b.to_string())
+        "[2] eager list of range(1, 2x10^29, 5): {} u128 numbers, {} bytes: refused at once",
+        scientific(count),
+        scientific(bytes)
     );
-    say!("    ({reason})");
-    say!(
-        "    (2x10^29 needs u128: u64 stops at 1.8x10^19, and Rust's integers do not grow like Python's)"
-    );
+    say!("    ({count} elements do not fit usize, whose maximum is {})", usize::MAX);
+    say!("    (2x10^29 needs u128: u64 stops at 1.8x10^19, and Rust's integers do not grow");
+    say!("    like Python's)");
 }
 
 /// The same range, lazily: nothing is computed until `next` asks. 1, then 6, 11, 16.
@@ -121,9 +121,8 @@ fn past_u128_cell() {
 /// loop's, exactly as the notebook printed them. Stable Rust has no `yield`, so `my_gen` is
 /// written twice: as the state machine a generator compiles to, and with `iter::from_fn`.
 fn generator_cell() {
-    say!(
-        "[5] my_gen as an enum state machine (stable Rust has no `yield`; this is what one compiles to):"
-    );
+    say!("[5] my_gen as an enum state machine (stable Rust has no `yield`; this is what one");
+    say!("    compiles to):");
     for (x, y) in MyGen::Start {
         say!("{x} {y}");
     }
@@ -135,19 +134,21 @@ fn generator_cell() {
 
 /// The sum of squares over 0..size through a lazy chain and through a collected `Vec`: the
 /// same result, about 0 MB against 8 bytes a number.
-fn lazy_versus_eager_memory(size: u64) {
-    say!("[6] sum of squares of 0..{size}, lazy chain against collected Vec:");
+fn lazy_versus_eager_memory(size: u64, runs: usize) {
+    say!(
+        "[6] sum of squares of 0..{size}, lazy chain against collected Vec ({runs} runs after a warm-up):"
+    );
     let expected = {
         let n = u128::from(size);
         (n - 1) * n * (2 * n - 1) / 6
     };
-    // One warm-up run first: a process's first touch of fresh memory can cost several times
+    // A warm-up run first: a process's first touch of fresh memory can cost several times
     // more (a virtual machine backing its pages), which is not what this cell is about.
     let ((lazy, lazy_time), lazy_peak) = peak_memory(|| {
-        timing::measure(1, || (0..size).map(|x| u128::from(black_box(x) * x)).sum::<u128>())
+        timing::measure(runs, || (0..size).map(|x| u128::from(black_box(x) * x)).sum::<u128>())
     });
     let ((eager, eager_time), eager_peak) = peak_memory(|| {
-        timing::measure(1, || {
+        timing::measure(runs, || {
             let squares: Vec<u64> = (0..size).map(|x| black_box(x) * x).collect();
             squares.iter().map(|&s| u128::from(s)).sum::<u128>()
         })
@@ -304,6 +305,30 @@ fn status_kib(field: &str) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// A large number as a person reads it, to two significant digits: `6.4x10^29`, `4x10^28`.
+fn scientific(n: u128) -> String {
+    if n < 1_000_000 {
+        return n.to_string();
+    }
+    // Two significant digits are all a reader takes in; f64 holds them exactly enough.
+    #[allow(clippy::cast_precision_loss)]
+    let text = format!("{:.1e}", n as f64);
+    text.replace(".0e", "e").replace('e', "x10^")
+}
+
 fn megabytes(bytes: Option<u64>) -> String {
     bytes.map_or("unknown on this system".to_owned(), |b| format!("{:.1} MB", b as f64 / 1e6))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn large_numbers_print_in_scientific_notation() {
+        assert_eq!(scientific(640_000_000_000_000_000_000_000_000_000), "6.4x10^29");
+        assert_eq!(scientific(40_000_000_000_000_000_000_000_000_000), "4x10^28");
+        assert_eq!(scientific(1_960_000), "2x10^6");
+        assert_eq!(scientific(999_999), "999999");
+    }
 }
