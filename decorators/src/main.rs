@@ -15,7 +15,7 @@ use timing::{Stats, cli, say};
 #[command(about, long_about = None)]
 struct Args {
     /// Length of the list the timing decorator builds [default: the notebook's 100000000;
-    /// 10000000 with --vs-python, which CPython builds in about a second].
+    /// 10000000 with --vs-python, a size CPython builds in seconds, not minutes].
     #[arg(long, value_parser = cli::positive::<u64>, allow_hyphen_values = true)]
     size: Option<u64>,
     /// Timed runs of each way to build the list, after one warm-up run.

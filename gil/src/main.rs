@@ -21,7 +21,7 @@ use timing::{Ratio, Stats, cli, say};
 struct Args {
     /// Elements of the CPU-bound cube sum, shared out among the threads (at most 6x10^9, where
     /// the sum still fits u128) [default: 200000000; 5000000 with --vs-python, which CPython
-    /// sums in about a second].
+    /// sums in seconds, not minutes].
     #[arg(long, value_parser = cli::up_to::<6_000_000_000>, allow_hyphen_values = true)]
     size: Option<u64>,
     /// Threads, at least 2 (one thread has nobody to share the GIL with) [default: the number

@@ -7,6 +7,8 @@ fork = multiprocessing.get_context("fork")
 
 
 def power_sum(length, power, sender=None):
+    if sender is not None:  # in a child process
+        die_with_parent()
     total = 0
     for x in range(0, length):
         total += x**power

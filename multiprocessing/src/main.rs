@@ -30,7 +30,7 @@ use timing::{Stats, cli, say};
 struct Args {
     /// Length of the timed real work, where processes pay off (the notebook's cell always runs
     /// at its `length = 5`) [default: 50000000; 2000000 with --vs-python, which CPython sums
-    /// in about a second].
+    /// in seconds, not minutes].
     #[arg(long, value_parser = length, allow_hyphen_values = true)]
     size: Option<u64>,
     /// Timed runs of each variant, after one warm-up run.
@@ -180,14 +180,17 @@ fn tiny_work(runs: usize) -> Result<[Stats; 2], Failure> {
     Ok([sequential, processes])
 }
 
-/// Enough work per sum (about 100 ms) for processes to pay off on the available cores.
+/// Enough work per sum for processes to pay off on the available cores.
 fn real_work(length: u64, runs: usize) -> Result<[Stats; 2], Failure> {
     let cores = thread::available_parallelism().map_or(1, usize::from);
     say!("[3] real work: length {length}, {runs} runs after a warm-up, {cores} cores");
-    let processes = time_processes(length, runs)?; // first: the interrupt test expects children
+    // Processes first, printed at once: the interrupt test expects children right after the
+    // heading, and a long run shows a row before the sequential one is measured.
+    let processes = time_processes(length, runs)?;
+    say!("{}", processes.line("three processes"));
     let sequential = time_sequential(length, runs);
     say!("{}  (baseline)", sequential.line("sequential"));
-    say!("{}  {}", processes.line("three processes"), processes.speedup_over(&sequential));
+    say!("{:<34} {}", "three processes against sequential", processes.speedup_over(&sequential));
     if cores < SUMS.len() {
         say!("    Three jobs on {cores} cores: some processes share a core, as the threads did in");
         say!("    `cargo run -p threading`; each process also pays for its fork and wait.");

@@ -27,12 +27,12 @@ def thread_pool():
 
 
 def process_pool():
-    with ProcessPoolExecutor(THREADS) as executor:
+    with ProcessPoolExecutor(THREADS, initializer=die_with_parent) as executor:
         return sum(executor.map(cube_sum, CHUNKS))
 
 
 def pool_map():
-    with multiprocessing.Pool(THREADS) as pool:
+    with multiprocessing.Pool(THREADS, initializer=die_with_parent) as pool:
         return sum(pool.map(cube_sum, CHUNKS))
 
 
@@ -45,7 +45,7 @@ if __name__ == "__main__":  # a pool's children must not run this again
     measure("multiprocessing.Pool.map", RUNS, pool_map, check)
 
     def start_process_pool():
-        with ProcessPoolExecutor(THREADS) as executor:
+        with ProcessPoolExecutor(THREADS, initializer=die_with_parent) as executor:
             return list(executor.map(abs, range(THREADS)))  # one tiny task a process
 
     measure("ProcessPoolExecutor start", RUNS, start_process_pool,

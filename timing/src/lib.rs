@@ -38,8 +38,13 @@ pub fn time_call<T>(f: impl FnOnce() -> T) -> (T, Duration) {
 /// Calls `f` once to warm up (caches, page faults, lazy initialisation), then `runs` more times,
 /// and returns the value of the last call with the statistics of the timed ones.
 /// A `runs` of 0 is taken as 1, so there is always a value to return.
+///
+/// A measurement that goes on for more than a second shows which run it is at on stderr, when
+/// stderr is a terminal, so a long one never looks like a hang; the line is erased at the end.
 pub fn measure<T>(runs: usize, mut f: impl FnMut() -> T) -> (T, Stats) {
+    let mut progress = Progress::new(runs.max(1) + 1);
     drop(f());
+    progress.done_one();
     let mut samples = Vec::with_capacity(runs.max(1));
     let mut last = None;
     for _ in 0..runs.max(1) {
@@ -47,9 +52,50 @@ pub fn measure<T>(runs: usize, mut f: impl FnMut() -> T) -> (T, Stats) {
         samples.push(took);
         // Drop the previous value outside the timed region, so freeing it is not charged.
         last = Some(value);
+        progress.done_one();
     }
+    progress.finish();
     let value = last.expect("at least one timed run");
     (value, Stats::from_samples(&samples))
+}
+
+/// The "run 3 of 6" line [`measure`] keeps on stderr while a measurement takes long.
+struct Progress {
+    total: usize,
+    done: usize,
+    started: Instant,
+    shown: bool,
+    terminal: bool,
+}
+
+impl Progress {
+    fn new(total: usize) -> Progress {
+        use std::io::IsTerminal;
+        let terminal = std::io::stderr().is_terminal();
+        Progress { total, done: 0, started: Instant::now(), shown: false, terminal }
+    }
+
+    fn done_one(&mut self) {
+        self.done += 1;
+        if self.terminal
+            && self.done < self.total
+            && self.started.elapsed() > Duration::from_secs(1)
+        {
+            eprint!(
+                "\r  (measuring: {} of {} runs done, {})  ",
+                self.done,
+                self.total,
+                human(self.started.elapsed())
+            );
+            self.shown = true;
+        }
+    }
+
+    fn finish(&self) {
+        if self.shown {
+            eprint!("\r{:60}\r", "");
+        }
+    }
 }
 
 /// Summary of repeated timings. The median is what to compare: one slow run (another process,

@@ -19,6 +19,19 @@ def _exit_when_parent_goes():
 threading.Thread(target=_exit_when_parent_goes, daemon=True).start()
 
 
+def die_with_parent():
+    """Call first thing in a child process the twin starts (a multiprocessing target or a pool's
+    initializer): the child is killed when the twin ends, as the Rust children are (Linux's
+    PR_SET_PDEATHSIG); elsewhere a Ctrl-C still reaches the whole process group."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def measure(label, runs, fn, check):
     check(fn())  # warm-up, and the result is checked as in Rust
     samples = []
