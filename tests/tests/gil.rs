@@ -102,5 +102,6 @@ fn the_python_twin_dies_with_its_parent() {
     common::check_twin_dies_with_its_parent(
         "gil",
         &["--size", "200000000", "--runs", "1", "--vs-python"],
+        1,
     );
 }

@@ -215,3 +215,17 @@ fn vs_python_prints_rust_and_python_side_by_side() {
 fn output_piped_into_head_ends_quietly() {
     common::check_closed_pipe("multiprocessing", &["--size", "100000", "--runs", "1"]);
 }
+
+#[test]
+fn the_python_twin_and_its_children_die_with_the_parent() {
+    if Command::new("python3").arg("--version").output().is_err() {
+        eprintln!("skipped: no python3");
+        return;
+    }
+    // At 200M the twin's three children sum for minutes: 1 twin + 3 children to wait for.
+    common::check_twin_dies_with_its_parent(
+        "multiprocessing",
+        &["--size", "200000000", "--runs", "1", "--vs-python"],
+        4,
+    );
+}

@@ -214,11 +214,53 @@ pub fn check_vs_python(topic: &str, args: &[&str], rows: usize) -> Run {
     out
 }
 
-/// Starts `topic` with `args` (which must include `--vs-python` and a workload that keeps the
-/// twin busy for seconds), waits for its Python twin to start, sends SIGINT to the parent alone
-/// (not its process group, as a terminal's Ctrl-C would) and checks that the twin ends too.
+/// The pid and parent pid of every process now (Linux: /proc).
 #[cfg(target_os = "linux")]
-pub fn check_twin_dies_with_its_parent(topic: &str, args: &[&str]) {
+fn process_parents() -> Vec<(u32, u32)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        // The field after the command name, which may contain spaces, is the state, then the
+        // parent's pid.
+        let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        if let Some(ppid) = after_name.split_whitespace().nth(1).and_then(|p| p.parse().ok()) {
+            found.push((pid, ppid));
+        }
+    }
+    found
+}
+
+/// Every process below `root`: its children, their children, and so on.
+#[cfg(target_os = "linux")]
+fn descendants(root: u32) -> Vec<u32> {
+    let parents = process_parents();
+    let mut found = vec![root];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        found.extend(parents.iter().filter(|&&(_, p)| p == parent).map(|&(pid, _)| pid));
+        i += 1;
+    }
+    found.remove(0);
+    found
+}
+
+/// Whether `pid` has ended (gone, or a zombie waiting for its reaper).
+#[cfg(target_os = "linux")]
+fn ended(pid: u32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = stat.rsplit_once(')').map_or("", |(_, rest)| rest).trim_start();
+    stat.is_empty() || state.starts_with('Z')
+}
+
+/// Starts `topic` with `args` (which must include `--vs-python` and a workload that keeps the
+/// twin busy for seconds), waits until it has started `at_least` processes below it (its
+/// Python twin, and the twin's own children where it starts some), sends SIGINT to the parent
+/// alone (not its process group, as a terminal's Ctrl-C would) and checks that every one of
+/// them ends too.
+#[cfg(target_os = "linux")]
+pub fn check_twin_dies_with_its_parent(topic: &str, args: &[&str], at_least: usize) {
     use std::process::{Command, Stdio};
     use std::time::{Duration, Instant};
     /// Kills the parent if the test fails first, so nothing runs on.
@@ -229,24 +271,6 @@ pub fn check_twin_dies_with_its_parent(topic: &str, args: &[&str]) {
             let _ = self.0.wait();
         }
     }
-    let twins_of = |parent: u32| -> Vec<u32> {
-        let mut found = Vec::new();
-        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-            // The field after the command name, which may contain spaces, is the state,
-            // then the parent's pid.
-            let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-            let ppid = after_name.split_whitespace().nth(1).and_then(|p| p.parse().ok());
-            let is_twin =
-                String::from_utf8_lossy(&cmdline).contains("Prelude of every Python twin");
-            if is_twin && ppid == Some(parent) {
-                found.push(pid);
-            }
-        }
-        found
-    };
     let parent = Command::new(binary(topic))
         .args(args)
         .stdout(Stdio::null())
@@ -254,29 +278,40 @@ pub fn check_twin_dies_with_its_parent(topic: &str, args: &[&str]) {
         .spawn()
         .unwrap();
     let mut parent = KillOnDrop(parent);
+    // Processes that have lived half a second: the long-running ones, not a quick batch of
+    // children that is ending anyway.
     let started = Instant::now();
-    let twin = loop {
-        if let Some(&pid) = twins_of(parent.0.id()).first() {
-            break pid;
+    let mut first_seen = std::collections::HashMap::new();
+    let below = loop {
+        let alive: Vec<u32> =
+            descendants(parent.0.id()).into_iter().filter(|&pid| !ended(pid)).collect();
+        first_seen.retain(|pid, _| alive.contains(pid));
+        for &pid in &alive {
+            first_seen.entry(pid).or_insert_with(Instant::now);
         }
-        assert!(started.elapsed() < Duration::from_secs(60), "no twin started");
-        std::thread::sleep(Duration::from_millis(50));
+        let settled: Vec<u32> = first_seen
+            .iter()
+            .filter(|(_, seen)| seen.elapsed() > Duration::from_millis(500))
+            .map(|(&pid, _)| pid)
+            .collect();
+        if settled.len() >= at_least {
+            break settled;
+        }
+        assert!(started.elapsed() < Duration::from_secs(90), "only {alive:?} running");
+        std::thread::sleep(Duration::from_millis(20));
     };
     let status = Command::new("kill").args(["-INT", &parent.0.id().to_string()]).status().unwrap();
     assert!(status.success());
-    let ended = parent.0.wait().unwrap();
-    assert!(!ended.success(), "the parent was interrupted");
-    let gone = |pid: u32| {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let state = stat.rsplit_once(')').map_or("", |(_, rest)| rest).trim_start();
-        stat.is_empty() || state.starts_with('Z')
-    };
+    let finished = parent.0.wait().unwrap();
+    assert!(!finished.success(), "the parent was interrupted");
     let interrupted = Instant::now();
-    while !gone(twin) {
-        assert!(
-            interrupted.elapsed() < Duration::from_secs(5),
-            "the twin (pid {twin}) outlived its parent"
-        );
-        std::thread::sleep(Duration::from_millis(50));
+    for pid in below {
+        while !ended(pid) {
+            assert!(
+                interrupted.elapsed() < Duration::from_secs(5),
+                "process {pid}, started below {topic}, outlived it"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }
