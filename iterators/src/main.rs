@@ -136,7 +136,8 @@ fn generator_cell() {
 /// same result, about 0 MB against 8 bytes a number.
 fn lazy_versus_eager_memory(size: u64, runs: usize) {
     say!(
-        "[6] sum of squares of 0..{size}, lazy chain against collected Vec ({runs} runs after a warm-up):"
+        "[6] sum of squares of 0..{size}, lazy chain against collected Vec ({runs} runs after a \
+            warm-up):"
     );
     let expected = {
         let n = u128::from(size);

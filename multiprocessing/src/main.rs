@@ -209,7 +209,7 @@ fn sweep(max_length: u64, runs: usize) -> Result<(), Failure> {
     say!(
         "[4] where threads and processes start to pay off (median of {runs}, speedup against sequential):"
     );
-    say!("    {:>10}  {:>10}  {:>20}  {:>20}", "length", "sequential", "3 threads", "3 processes");
+    say!("    {:>10}  {:>10}  {:>26}  {:>26}", "length", "sequential", "3 threads", "3 processes");
     let lengths = [1_000, 10_000, 100_000, 1_000_000, 10_000_000];
     let mut rows = Vec::new();
     for length in lengths.into_iter().filter(|&l| l <= max_length) {
@@ -217,10 +217,11 @@ fn sweep(max_length: u64, runs: usize) -> Result<(), Failure> {
         let threads = time_threads(length, runs);
         let processes = time_processes(length, runs)?;
         let cell = |s: &Stats| {
-            format!("{} ({:.2}x)", timing::human(s.median), s.speedup_over(&sequential).0)
+            let ratio = s.speedup_over(&sequential).sentence("faster", "slower");
+            format!("{} ({ratio})", timing::human(s.median))
         };
         say!(
-            "    {length:>10}  {:>10}  {:>20}  {:>20}",
+            "    {length:>10}  {:>10}  {:>26}  {:>26}",
             timing::human(sequential.median),
             cell(&threads),
             cell(&processes)
