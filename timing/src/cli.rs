@@ -48,11 +48,14 @@ pub fn usage_error(message: impl fmt::Display) -> ! {
 
 /// The line [`usage_error`] prints.
 fn one_line(message: &str) -> String {
-    let first = message.lines().find(|l| !l.trim().is_empty()).unwrap_or("bad arguments").trim();
+    let mut lines = message.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or("bad arguments");
     let choices = message.lines().map(str::trim).find(|l| l.starts_with("[possible values:"));
-    let first = match choices {
-        Some(choices) => format!("{first} {choices}"),
-        None => first.to_owned(),
+    let first = match (choices, first.ends_with(':')) {
+        (Some(choices), _) => format!("{first} {choices}"),
+        // "the following required arguments were not provided:" names them on the next line.
+        (None, true) => format!("{first} {}", lines.next().unwrap_or("")),
+        (None, false) => first.to_owned(),
     };
     if first.starts_with("error:") {
         format!("{first} (see --help)")
@@ -252,6 +255,11 @@ mod tests {
             "error: invalid value 'bogus' for '--crash-child <CRASH_CHILD>' [possible values: panic, kill] (see --help)"
         );
         assert_eq!(one_line("--size 5: too big"), "error: --size 5: too big (see --help)");
+        let missing = "error: the following required arguments were not provided:\n  --op <NAME[:ARGS]>\n\nUsage: ...";
+        assert_eq!(
+            one_line(missing),
+            "error: the following required arguments were not provided: --op <NAME[:ARGS]> (see --help)"
+        );
     }
 
     #[test]

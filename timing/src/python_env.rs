@@ -25,9 +25,10 @@ pub const ENVIRONMENT_FOLDER: &str = "python-twins";
 /// Written into the environment last: a folder without it was left half-made and is remade.
 const READY_MARKER: &str = "hpc-rs-ready";
 
-/// Prints the Python version, then each requirement (from argv) that is not installed or too
-/// old. Only `name`, `name[extras]` and `name>=version` are understood, which is all the twins
-/// declare; anything else is reported as missing rather than guessed at.
+/// Prints the Python version, then each requirement (from argv) that is not installed or out
+/// of its range. Only `name`, `name[extras]`, `name>=version` and `name>=low,<high` are
+/// understood, which is all the twins declare; anything else is reported as missing rather
+/// than guessed at.
 const CHECK_SCRIPT: &str = r#"
 import re, sys
 from importlib import metadata
@@ -36,14 +37,18 @@ def numbers(version):
     return tuple(int(n) for n in re.findall(r"\d+", version.split("+")[0])[:3])
 
 def satisfied(requirement):
-    m = re.fullmatch(r"\s*([A-Za-z0-9_.-]+)(\[[^\]]*\])?\s*(?:>=\s*([0-9][0-9.]*))?\s*", requirement)
+    m = re.fullmatch(
+        r"\s*([A-Za-z0-9_.-]+)(\[[^\]]*\])?\s*(?:>=\s*([0-9][0-9.]*))?\s*(?:,\s*<\s*([0-9][0-9.]*))?\s*",
+        requirement,
+    )
     if not m:
         return False
     try:
-        have = metadata.version(m.group(1))
+        have = numbers(metadata.version(m.group(1)))
     except metadata.PackageNotFoundError:
         return False
-    return m.group(3) is None or numbers(have) >= numbers(m.group(3))
+    low, high = m.group(3), m.group(4)
+    return (low is None or have >= numbers(low)) and (high is None or have < numbers(high))
 
 print("python", ".".join(map(str, sys.version_info[:3])))
 for requirement in sys.argv[1:]:
@@ -320,11 +325,13 @@ mod tests {
             eprintln!("skipped: no python3 on this machine");
             return;
         }
-        let (python, missing) =
-            check(Path::new("python3"), &["pip", "pip>=9999", "no-such-package-hpc-rs", "x y"])
-                .unwrap();
+        let (python, missing) = check(
+            Path::new("python3"),
+            &["pip", "pip>=9999", "no-such-package-hpc-rs", "x y", "pip>=1,<2", "pip>=1,<9999"],
+        )
+        .unwrap();
         assert!(python.version.starts_with("3."), "{python:?}");
-        assert_eq!(missing, ["pip>=9999", "no-such-package-hpc-rs", "x y"]);
+        assert_eq!(missing, ["pip>=9999", "no-such-package-hpc-rs", "x y", "pip>=1,<2"]);
         let err = find(Some(Path::new("python3")), &["no-such-package-hpc-rs>=1.0"]).unwrap_err();
         assert!(err.to_string().contains("lacks no-such-package-hpc-rs>=1.0"), "{err}");
     }

@@ -45,8 +45,18 @@ pub fn run(topic: &str, args: &[&str]) -> Run {
 
 /// Like [`run`], with extra environment variables.
 pub fn run_with_env(topic: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
+    run_full(topic, args, env, "")
+}
+
+/// Like [`run`], with `stdin` as the binary's standard input.
+pub fn run_with_stdin(topic: &str, args: &[&str], stdin: &str) -> Run {
+    run_full(topic, args, &[], stdin)
+}
+
+fn run_full(topic: &str, args: &[&str], env: &[(&str, &str)], stdin: &str) -> Run {
     let mut cmd = assert_cmd::Command::new(binary(topic));
     cmd.args(args).envs(env.iter().copied()).timeout(std::time::Duration::from_secs(120));
+    cmd.write_stdin(stdin.to_owned());
     let output = cmd.output().unwrap_or_else(|e| panic!("running {topic} failed: {e}"));
     Run {
         args: std::iter::once(topic).chain(args.iter().copied()).map(String::from).collect(),

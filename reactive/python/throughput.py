@@ -1,0 +1,30 @@
+# Python twin of `cargo run -p reactive -- --vs-python`: the map -> filter -> scan chain over
+# SIZE events in RxPY, from an iterable (rx.from_iterable; rx.range schedules every item and
+# is far slower), and the same as a plain Python loop for scale.
+import reactivex
+from reactivex import operators as ops
+
+N, EXPECTED = SIZE, int(sys.argv[3])
+
+
+def rxpy_chain():
+    last = [None]
+    reactivex.from_iterable(range(N)).pipe(
+        ops.map(lambda x: x * 3),
+        ops.filter(lambda x: x % 2 == 0),
+        ops.scan(lambda total, x: total + x, 0),
+    ).subscribe(on_next=lambda total: last.__setitem__(0, total))
+    return last[0]
+
+
+def plain_loop():
+    total = 0
+    for x in range(N):
+        y = x * 3
+        if y % 2 == 0:
+            total += y
+    return total
+
+
+measure("RxPY from_iterable", RUNS, rxpy_chain, lambda r: expect(r, EXPECTED))
+measure("plain Python loop", RUNS, plain_loop, lambda r: expect(r, EXPECTED))

@@ -1,0 +1,499 @@
+//! Notebook takeaway 6, "Build reactive applications using Python", which the notebook promises
+//! and never shows. In Python that is RxPY (`reactivex`): observables and operators over time.
+//! In Rust it is async streams: tokio, tokio-stream and futures' `Stream`/`StreamExt`.
+//!
+//! Run: `cargo run -p reactive` (the lesson), `cargo run -p reactive -- replay --op debounce:20
+//! < script` (any timed script through RxPY's operators), `cargo run -p reactive -- monitor`
+//! (a live CPU monitor built from streams); `--vs-python` compares with RxPY itself.
+
+mod backpressure;
+mod monitor;
+mod operators;
+mod replay;
+
+use std::fmt::Display;
+use std::hint::black_box;
+use std::io::Read;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use futures_util::stream::{self, StreamExt};
+use operators::Boxed;
+use replay::{Operator, Script};
+use timing::python::Twin;
+use timing::{Stats, cli, say};
+use tokio::time::{Duration, Instant, sleep, sleep_until};
+
+/// Takeaway 6: reactive applications, RxPY's operators as Rust async streams.
+#[derive(Parser)]
+#[command(about, long_about = None)]
+struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Events through the timed map -> filter -> scan chain (the twin runs at most 1000000,
+    /// where RxPY takes about a second).
+    #[arg(long, default_value_t = 10_000_000, value_parser = cli::up_to::<1_000_000_000>,
+          allow_hyphen_values = true)]
+    size: u64,
+    /// Timed runs of each variant, after one warm-up run.
+    #[arg(long, default_value_t = 5, value_parser = cli::runs, allow_hyphen_values = true)]
+    runs: usize,
+    /// Also run the same work in RxPY (installed once into target/python-twins).
+    #[arg(long, global = true)]
+    vs_python: bool,
+    /// The Python for --vs-python: one that already has reactivex (also HPC_RS_PYTHON).
+    #[arg(long, global = true, value_name = "PATH")]
+    python: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Reads `<ms> <value>` lines (and `<ms> |`) from stdin and prints what a chain of RxPY
+    /// operators emits, in virtual time.
+    Replay {
+        /// An operator, applied in the order given: debounce:MS, throttle_first:MS, sample:MS,
+        /// buffer_with_time_or_count:MS,COUNT, buffer_with_count:N, delay:MS,
+        /// distinct_until_changed, take:N, skip:N.
+        #[arg(long = "op", value_name = "NAME[:ARGS]", required = true)]
+        ops: Vec<String>,
+    },
+    /// A live monitor of this machine's CPU cores, built from streams (Linux: /proc/stat).
+    /// Type `rate MS` to change the sampling interval, `quit` (or Ctrl-C) to stop.
+    Monitor {
+        /// Stop by itself after this many seconds.
+        #[arg(long, value_parser = cli::up_to::<86_400>, allow_hyphen_values = true)]
+        duration: Option<u64>,
+        /// Busy percentage above which the alert fires.
+        #[arg(long, default_value_t = 80, value_parser = cli::up_to::<100>,
+              allow_hyphen_values = true)]
+        threshold: u64,
+        /// Sampling interval in milliseconds.
+        #[arg(long, default_value_t = 500, value_parser = cli::between::<10, 60_000>,
+              allow_hyphen_values = true)]
+        rate: u64,
+    },
+}
+
+/// The packages the twins import: RxPY 4, whose semantics `replay` follows.
+const PACKAGES: &[&str] = &["reactivex>=4.0,<5"];
+
+fn main() {
+    let args = cli::parse::<Args>();
+    let twin = |script| Twin { script, packages: PACKAGES, python: args.python.as_deref() };
+    match &args.command {
+        None => {
+            say!("== Takeaway 6: reactive streams, RxPY's operators as Rust async streams");
+            say!();
+            operators_over_time();
+            say!();
+            say!(
+                "[2] Any timed script through any chain: `cargo run -p reactive -- replay --op ...`"
+            );
+            say!("    (see `replay --help`; --vs-python runs the same chain in RxPY and compares)");
+            say!();
+            backpressure::lesson();
+            say!();
+            let twin = args.vs_python.then(|| twin(include_str!("../python/throughput.py")));
+            throughput(args.size, args.runs, twin.as_ref());
+            say!();
+            say!(
+                "[5] A reactive application: `cargo run -p reactive -- monitor` (stop with `quit`)"
+            );
+        }
+        Some(Command::Replay { ops }) => {
+            let twin = args.vs_python.then(|| twin(include_str!("../python/replay.py")));
+            replay_stdin(ops, twin.as_ref());
+        }
+        Some(Command::Monitor { duration, threshold, rate }) => {
+            monitor::run(
+                duration.map(Duration::from_secs),
+                *threshold,
+                Duration::from_millis(*rate),
+            );
+        }
+    }
+}
+
+// ---- 1. operators over time ----
+
+/// The lesson's stream: numbers at their times (ms), ending at 600.
+const EVENTS: [(u64, &str); 7] =
+    [(0, "1"), (30, "2"), (60, "2"), (200, "3"), (230, "4"), (260, "4"), (500, "5")];
+const END: u64 = 600;
+
+/// Each operator on one short stream, as a marble diagram in text: `time:value`, `|` at the
+/// end. Time is tokio's paused clock, so the output is the same on every run and machine, and
+/// the 600 ms timeline takes no real time at all.
+fn operators_over_time() {
+    say!("[1] Operators over time, in virtual time (tokio's paused clock; `ms:value`, `|` = end)");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .expect("a current-thread runtime starts");
+    let script = Script {
+        events: EVENTS.iter().map(|&(ms, v)| (ms, v.to_owned())).collect(),
+        completes_at: Some(END),
+    };
+    let rows = runtime.block_on(async { marble_rows().await });
+    for row in rows {
+        say!("{:<32} {}", row.label, row.marbles.join("  "));
+        say!("    {}", row.meaning);
+        if let Some(op) = row.same_as {
+            let expected: Vec<String> =
+                replay::replay(&script, &[Operator::parse(op).expect("known")])
+                    .iter()
+                    .map(|e| e.to_string().replacen(' ', ":", 1))
+                    .collect();
+            assert_eq!(
+                row.marbles, expected,
+                "{}: tokio and the replay engine disagree",
+                row.label
+            );
+        }
+    }
+    say!(
+        "(every row that `replay` also has - debounce, throttle_first, sample, the buffer, delay,"
+    );
+    say!(" distinct_until_changed - was checked against it: the same times, the same values)");
+}
+
+struct Row {
+    label: &'static str,
+    meaning: &'static str,
+    marbles: Vec<String>,
+    /// The `replay` operator that must give the same marbles.
+    same_as: Option<&'static str>,
+}
+
+async fn marble_rows() -> Vec<Row> {
+    let ms = Duration::from_millis;
+    let numbers =
+        || script_stream(&EVENTS, END).map(|v| v.parse::<u64>().expect("numbers")).boxed();
+    let texts = || script_stream(&EVENTS, END);
+    let mut rows = vec![
+        row("source", "the events as they come", None, texts()).await,
+        row(
+            "map(x * 10)",
+            "each value transformed (tokio-stream's map)",
+            None,
+            numbers().map(|x| x * 10).boxed(),
+        )
+        .await,
+        row(
+            "filter(even)",
+            "only the values that pass (tokio-stream's filter)",
+            None,
+            numbers().filter(|x| std::future::ready(x % 2 == 0)).boxed(),
+        )
+        .await,
+        row(
+            "scan(running sum)",
+            "an accumulator carried from value to value (futures' scan)",
+            None,
+            numbers()
+                .scan(0, |sum, x| {
+                    *sum += x;
+                    std::future::ready(Some(*sum))
+                })
+                .boxed(),
+        )
+        .await,
+        row(
+            "distinct_until_changed",
+            "a value equal to the one before it is dropped (filter with a remembered value)",
+            Some("distinct_until_changed"),
+            {
+                let mut last: Option<String> = None;
+                texts()
+                    .filter(move |v| {
+                        let changed = last.as_ref() != Some(v);
+                        last = Some(v.clone());
+                        std::future::ready(changed)
+                    })
+                    .boxed()
+            },
+        )
+        .await,
+        row(
+            "debounce(100)",
+            "out once 100 ms pass quietly: the end of each burst",
+            Some("debounce:100"),
+            operators::debounce(texts(), ms(100)),
+        )
+        .await,
+        row(
+            "throttle_first(100)",
+            "the first of each 100 ms window; the rest dropped",
+            Some("throttle_first:100"),
+            operators::throttle_first(texts(), ms(100)),
+        )
+        .await,
+        row(
+            "sample(100)",
+            "every 100 ms, the latest value if a new one came",
+            Some("sample:100"),
+            operators::sample(texts(), ms(100)),
+        )
+        .await,
+        row(
+            "buffer_with_time_or_count(150,3)",
+            "a list every 3 values or 150 ms, whichever first",
+            Some("buffer_with_time_or_count:150,3"),
+            operators::buffer_with_time_or_count(texts(), ms(150), 3)
+                .map(|b| format!("[{}]", b.join(",")))
+                .boxed(),
+        )
+        .await,
+        row(
+            "delay(50)",
+            "everything 50 ms later, the end too",
+            Some("delay:50"),
+            operators::delay(texts(), ms(50)),
+        )
+        .await,
+    ];
+    let other: [(u64, &str); 2] = [(100, "a"), (350, "b")];
+    rows.push(
+        row(
+            "merge(other)",
+            "two streams as one, in time order; ends when both have (tokio-stream's merge)",
+            None,
+            tokio_stream::StreamExt::merge(texts(), script_stream(&other, 400)).boxed(),
+        )
+        .await,
+    );
+    let queries: [(u64, &str); 3] = [(0, "r"), (40, "ru"), (300, "rust")];
+    let search =
+        |query: String| -> std::pin::Pin<Box<dyn std::future::Future<Output = String> + Send>> {
+            Box::pin(async move {
+                sleep(Duration::from_millis(100)).await; // the request takes 100 ms
+                format!("results({query})")
+            })
+        };
+    rows.push(
+        row(
+            "flat_map_latest(search)",
+            "type-ahead: each query starts a 100 ms search; a new query cancels the stale one",
+            None,
+            operators::flat_map_latest(script_stream(&queries, 600), search),
+        )
+        .await,
+    );
+    rows
+}
+
+/// Runs `stream` to its end on the paused clock and records `ms:value` for each item.
+async fn row<T: Display>(
+    label: &'static str,
+    meaning: &'static str,
+    same_as: Option<&'static str>,
+    mut stream: Boxed<T>,
+) -> Row {
+    let start = Instant::now();
+    let at = |start: Instant| (Instant::now() - start).as_millis();
+    let mut marbles = Vec::new();
+    while let Some(value) = stream.next().await {
+        marbles.push(format!("{}:{value}", at(start)));
+    }
+    marbles.push(format!("{}:|", at(start)));
+    Row { label, meaning, marbles, same_as }
+}
+
+/// `events` as a stream on the clock that started when it was made: each value at its time,
+/// the end at `end`.
+fn script_stream(events: &[(u64, &str)], end: u64) -> Boxed<String> {
+    let start = Instant::now();
+    let events: Vec<(u64, String)> = events.iter().map(|&(ms, v)| (ms, v.to_owned())).collect();
+    Box::pin(stream::unfold(0, move |i| {
+        let next = events.get(i).cloned();
+        async move {
+            match next {
+                Some((ms, value)) => {
+                    sleep_until(start + Duration::from_millis(ms)).await;
+                    Some((value, i + 1))
+                }
+                None => {
+                    sleep_until(start + Duration::from_millis(end)).await;
+                    None
+                }
+            }
+        }
+    }))
+}
+
+// ---- 2. replay ----
+
+/// `reactive replay`: the script on stdin through the chain; with `--vs-python`, the same
+/// through RxPY's `TestScheduler`, compared line by line.
+fn replay_stdin(ops: &[String], twin: Option<&Twin<'_>>) {
+    let chain: Vec<Operator> = ops
+        .iter()
+        .map(|spec| Operator::parse(spec).unwrap_or_else(|e| cli::usage_error(e)))
+        .collect();
+    let mut text = String::new();
+    if let Err(e) = std::io::stdin().read_to_string(&mut text) {
+        cli::usage_error(format!("cannot read the script from stdin: {e}"));
+    }
+    let script = replay::parse_script(&text).unwrap_or_else(|e| cli::usage_error(e));
+    let ours: Vec<String> =
+        replay::replay(&script, &chain).iter().map(ToString::to_string).collect();
+    for line in &ours {
+        say!("{line}");
+    }
+    let Some(twin) = twin else { return };
+    // The script goes to the twin in a file: its stdin is the pipe that ties it to this process.
+    let path = std::env::temp_dir().join(format!("hpc-rs-replay-{}.txt", std::process::id()));
+    if let Err(e) = std::fs::write(&path, &text) {
+        cli::fail(format!("writing the script for the twin: {e}"));
+    }
+    let args: Vec<String> = ["0", "0", &path.to_string_lossy()]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .chain(ops.iter().cloned())
+        .collect();
+    let report = timing::python::run_or_explain(twin, &args);
+    let _ = std::fs::remove_file(&path);
+    let Some(report) = report.unwrap_or_else(|e| cli::fail(e)) else { return };
+    let theirs = report.notes;
+    match ours.iter().zip(&theirs).position(|(a, b)| a != b) {
+        None if ours.len() == theirs.len() => {
+            say!("RxPY {}: identical, {} lines", "TestScheduler", ours.len());
+        }
+        at => {
+            let at = at.unwrap_or(ours.len().min(theirs.len()));
+            say!(
+                "RxPY differs at line {}: Rust {:?}, RxPY {:?}",
+                at + 1,
+                ours.get(at),
+                theirs.get(at)
+            );
+            cli::fail("the replay and RxPY disagree");
+        }
+    }
+}
+
+// ---- 4. throughput ----
+
+/// `map -> filter -> scan` over `size` events: a plain iterator, the same as an async stream,
+/// and with `--vs-python`, as an RxPY pipeline.
+fn throughput(size: u64, runs: usize, twin: Option<&Twin<'_>>) {
+    say!(
+        "[4] Throughput: map(x*3) -> filter(even) -> scan(sum) over {size} events ({runs} runs after a warm-up)"
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("a runtime starts");
+    let expected = chain_result(size);
+    let (sum, iterator) = timing::measure(runs, || iterator_chain(size));
+    assert_eq!(sum, expected, "iterator chain");
+    say!("{}  (baseline)", iterator.line("Iterator (a plain loop, compiled)"));
+    let (sum, streamed) = timing::measure(runs, || runtime.block_on(stream_chain(size)));
+    assert_eq!(sum, expected, "stream chain");
+    say!("{}  {}", streamed.line("async Stream (futures)"), streamed.speedup_over(&iterator));
+    say!("verified: both end at the closed form 3m(m-1) = {expected}, m = ceil(n/2)");
+    let per_event = |stats: &Stats| stats.median.as_secs_f64() * 1e9 / size as f64;
+    let ratio = streamed.median.as_secs_f64() / iterator.median.as_secs_f64().max(1e-12);
+    say!(
+        "    {:.2} ns an event as an iterator, {:.2} ns as a stream.",
+        per_event(&iterator),
+        per_event(&streamed)
+    );
+    if ratio < 1.3 {
+        say!(
+            "    The stream costs next to nothing more: with nothing to wait for, each poll is inlined."
+        );
+    } else {
+        say!(
+            "    The stream costs {ratio:.1}x the loop: every item is a poll through each adapter, which"
+        );
+        say!("    the compiler inlines less well than a plain loop - still a few ns an event.");
+    }
+    let Some(twin) = twin else { return };
+    let twin_size = size.min(1_000_000);
+    let (_, small_stream) = timing::measure(runs, || runtime.block_on(stream_chain(twin_size)));
+    let (_, small_iterator) = timing::measure(runs, || iterator_chain(twin_size));
+    let args = [twin_size.to_string(), runs.to_string(), chain_result(twin_size).to_string()];
+    let rust = [("async Stream", &small_stream), ("Iterator", &small_iterator)];
+    say!("    (Rust again at the twin's {twin_size} events, for the comparison below)");
+    let report = timing::python::compare(twin, &args, &rust).unwrap_or_else(|e| cli::fail(e));
+    if let Some([rxpy, _]) = report.as_deref() {
+        let ns = |stats: &Stats| stats.median.as_secs_f64() * 1e9 / twin_size as f64;
+        say!(
+            "RxPY takes {:.0} ns an event, the Rust stream {:.1} ns: {:.0}x. RxPY calls a Python function",
+            ns(&rxpy.stats),
+            ns(&small_stream),
+            ns(&rxpy.stats) / ns(&small_stream).max(1e-12)
+        );
+        say!("  per operator per event; the Rust chain compiles into one loop.");
+    }
+}
+
+fn iterator_chain(size: u64) -> u64 {
+    (0..size)
+        .map(|x| black_box(x) * 3)
+        .filter(|x| x % 2 == 0)
+        .scan(0, |sum, x| {
+            *sum += x;
+            Some(*sum)
+        })
+        .last()
+        .unwrap_or(0)
+}
+
+async fn stream_chain(size: u64) -> u64 {
+    stream::iter(0..size)
+        .map(|x| black_box(x) * 3)
+        .filter(|x| std::future::ready(x % 2 == 0))
+        .scan(0, |sum, x| {
+            *sum += x;
+            std::future::ready(Some(*sum))
+        })
+        .fold(0, |_, sum| std::future::ready(sum))
+        .await
+}
+
+/// The last running sum: 3x for every even x below n, that is 6 (0 + 1 + ... + (m-1)).
+fn chain_result(size: u64) -> u64 {
+    let m = size.div_ceil(2);
+    3 * m * m.saturating_sub(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_chain_result_matches_the_loop() {
+        for n in [0, 1, 2, 3, 10, 1001] {
+            assert_eq!(chain_result(n), iterator_chain(n), "n = {n}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_tokio_operators_agree_with_the_replay_engine() {
+        let rows = marble_rows().await;
+        let script = Script {
+            events: EVENTS.iter().map(|&(ms, v)| (ms, v.to_owned())).collect(),
+            completes_at: Some(END),
+        };
+        for row in rows.iter().filter(|r| r.same_as.is_some()) {
+            let op = Operator::parse(row.same_as.unwrap()).unwrap();
+            let expected: Vec<String> = replay::replay(&script, &[op])
+                .iter()
+                .map(|e| e.to_string().replacen(' ', ":", 1))
+                .collect();
+            assert_eq!(row.marbles, expected, "{}", row.label);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn flat_map_latest_cancels_the_stale_request() {
+        let rows = marble_rows().await;
+        let search = rows.iter().find(|r| r.label.starts_with("flat_map_latest")).unwrap();
+        assert_eq!(search.marbles, ["140:results(ru)", "400:results(rust)", "600:|"]);
+        let merge = rows.iter().find(|r| r.label.starts_with("merge")).unwrap();
+        assert_eq!(
+            merge.marbles,
+            ["0:1", "30:2", "60:2", "100:a", "200:3", "230:4", "260:4", "350:b", "500:5", "600:|"]
+        );
+    }
+}
