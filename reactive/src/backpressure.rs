@@ -38,7 +38,9 @@ pub struct Outcome {
 }
 
 pub fn lesson() {
-    say!("[3] Backpressure: {EVENTS} events of 64 bytes, from a fast producer to a slower consumer");
+    say!(
+        "[3] Backpressure: {EVENTS} events of 64 bytes, from a fast producer to a slower consumer"
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

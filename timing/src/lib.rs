@@ -207,6 +207,28 @@ pub fn human(d: Duration) -> String {
     format!("{value:.decimals$} {unit}")
 }
 
+/// Where generated things live (the Python twins' environment, `dataflow`'s data):
+/// `$CARGO_TARGET_DIR` when set; else the target directory this binary was built into (the
+/// folder holding Cargo's `CACHEDIR.TAG`); else `hpc-rs` in the temp dir, for a binary
+/// installed elsewhere.
+pub fn target_dir() -> std::path::PathBuf {
+    let named = std::env::var_os("CARGO_TARGET_DIR").filter(|v| !v.is_empty());
+    target_dir_for(named.map(Into::into), std::env::current_exe().ok())
+}
+
+fn target_dir_for(
+    named: Option<std::path::PathBuf>,
+    exe: Option<std::path::PathBuf>,
+) -> std::path::PathBuf {
+    if let Some(target) = named {
+        return target;
+    }
+    let built_into = exe.as_deref().and_then(|exe| {
+        exe.ancestors().skip(1).take(3).find(|dir| dir.join("CACHEDIR.TAG").is_file())
+    });
+    built_into.map_or_else(|| std::env::temp_dir().join("hpc-rs"), std::path::Path::to_path_buf)
+}
+
 /// Minor page faults of this process so far: fresh pages the kernel handed out on first touch
 /// (field 10 of /proc/self/stat, all threads together); 0 where the system does not say.
 pub fn minor_page_faults() -> u64 {
@@ -222,6 +244,18 @@ mod tests {
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
+    }
+
+    #[test]
+    fn the_target_directory_honours_cargo_target_dir() {
+        let named = target_dir_for(Some("/tmp/elsewhere".into()), None);
+        assert_eq!(named, std::path::Path::new("/tmp/elsewhere"));
+        // This test binary was built into target/debug/deps: found through CACHEDIR.TAG.
+        let exe = std::env::current_exe().unwrap();
+        let found = target_dir_for(None, Some(exe.clone()));
+        assert!(found.join("CACHEDIR.TAG").is_file() && exe.starts_with(&found), "{found:?}");
+        let loose = target_dir_for(None, Some("/usr/local/bin/numerics".into()));
+        assert_eq!(loose, std::env::temp_dir().join("hpc-rs"));
     }
 
     #[test]

@@ -145,25 +145,10 @@ pub fn find(explicit: Option<&Path>, packages: &[&str]) -> Result<Python, EnvErr
     ensure_environment(&environment_folder(), packages)
 }
 
-/// `$CARGO_TARGET_DIR/python-twins` when that is set; else the target directory this binary
-/// was built into (the folder holding Cargo's `CACHEDIR.TAG`); else a folder in the temp dir.
+/// `$CARGO_TARGET_DIR/python-twins` when that is set; else under the target directory this
+/// binary was built into; else a folder in the temp dir (see [`crate::target_dir`]).
 pub fn environment_folder() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR").filter(|v| !v.is_empty()).map(PathBuf::from);
-    environment_folder_for(target, std::env::current_exe().ok())
-}
-
-/// [`environment_folder`] for a given `CARGO_TARGET_DIR` and path of the running binary.
-fn environment_folder_for(target_dir: Option<PathBuf>, exe: Option<PathBuf>) -> PathBuf {
-    if let Some(target) = target_dir {
-        return target.join(ENVIRONMENT_FOLDER);
-    }
-    let built_into = exe.as_deref().and_then(|exe| {
-        exe.ancestors().skip(1).take(3).find(|dir| dir.join("CACHEDIR.TAG").is_file())
-    });
-    match built_into {
-        Some(target) => target.join(ENVIRONMENT_FOLDER),
-        None => std::env::temp_dir().join(format!("hpc-rs-{ENVIRONMENT_FOLDER}")),
-    }
+    crate::target_dir().join(ENVIRONMENT_FOLDER)
 }
 
 /// Makes (or repairs) the environment in `folder` and installs whatever of `packages` it lacks.
@@ -338,15 +323,7 @@ mod tests {
 
     #[test]
     fn the_environment_lives_under_the_target_directory() {
-        let named = environment_folder_for(Some("/tmp/elsewhere".into()), None);
-        assert_eq!(named, Path::new("/tmp/elsewhere/python-twins"));
-        // This test binary was built into target/debug/deps: found through CACHEDIR.TAG.
-        let exe = std::env::current_exe().unwrap();
-        let found = environment_folder_for(None, Some(exe.clone()));
-        assert!(found.parent().unwrap().join("CACHEDIR.TAG").is_file(), "{found:?}");
-        assert!(exe.starts_with(found.parent().unwrap()));
-        let loose = environment_folder_for(None, Some("/usr/local/bin/numerics".into()));
-        assert_eq!(loose, std::env::temp_dir().join("hpc-rs-python-twins"));
+        assert_eq!(environment_folder(), crate::target_dir().join("python-twins"));
     }
 
     #[test]

@@ -1,0 +1,313 @@
+//! The plan (which files, which columns, which byte ranges) and the reading of one range: the
+//! out-of-core part. A file is never held in memory: each range is streamed through the csv
+//! crate's reader in fixed-size buffers, and only the groups' aggregates are kept.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use crate::agg::Agg;
+
+/// Dask's `blocksize`: a range of about this many bytes is one partition.
+pub const DEFAULT_BLOCKSIZE: u64 = 64 * 1024 * 1024;
+
+/// What every worker of every process computes the same way from the command line.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub files: Vec<PathBuf>,
+    pub header: Vec<String>,
+    pub key: usize,
+    pub value: usize,
+    /// Byte ranges to read, each a partition: (file index, start, end).
+    pub ranges: Vec<(usize, u64, u64)>,
+    pub total_bytes: u64,
+}
+
+/// Bad input, found before any work: one line, exit status 2.
+#[derive(Debug, PartialEq)]
+pub struct UsageError(pub String);
+
+/// A row that cannot be read, or a file that failed mid-way: exit status 1.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RowError(pub String);
+
+/// What reading ranges found besides the groups.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Tally {
+    pub rows: u64,
+    pub missing_key: u64,
+    pub skipped: u64,
+    pub bytes: u64,
+}
+
+impl Tally {
+    pub fn merge(&mut self, other: &Tally) {
+        self.rows += other.rows;
+        self.missing_key += other.missing_key;
+        self.skipped += other.skipped;
+        self.bytes += other.bytes;
+    }
+}
+
+/// Which ranges each of `workers` workers reads: the longest first, each to the worker with
+/// the least so far (ties to the lowest index), so that all finish at about the same time.
+/// Every worker computes the same answer from the same plan.
+pub fn assign(ranges: &[(usize, u64, u64)], workers: usize) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..ranges.len()).collect();
+    order.sort_by_key(|&i| (std::cmp::Reverse(ranges[i].2 - ranges[i].1), i));
+    let mut load = vec![0_u64; workers.max(1)];
+    let mut mine = vec![Vec::new(); workers.max(1)];
+    for i in order {
+        let least = (0..load.len()).min_by_key(|&w| (load[w], w)).expect("at least one worker");
+        load[least] += ranges[i].2 - ranges[i].1;
+        mine[least].push(i);
+    }
+    mine
+}
+
+/// Fields that pandas (and Dask) read as missing, in key and value columns alike.
+pub fn is_missing(field: &[u8]) -> bool {
+    matches!(field, b"" | b"NA" | b"NaN" | b"nan" | b"null")
+}
+
+/// Expands the patterns (plain paths or globs), reads each file's header, checks the columns,
+/// and cuts every file into ranges of about `blocksize` bytes on line boundaries (or leaves
+/// each whole with `no_split`).
+pub fn plan(
+    patterns: &[String],
+    by: &str,
+    value: &str,
+    blocksize: u64,
+    no_split: bool,
+) -> Result<Plan, UsageError> {
+    let files = expand(patterns)?;
+    let mut header: Option<(Vec<String>, PathBuf)> = None;
+    let mut ranges = Vec::new();
+    let mut total_bytes = 0;
+    for (index, path) in files.iter().enumerate() {
+        let shown = path.display();
+        let size = std::fs::metadata(path).map_err(|e| UsageError(format!("{shown}: {e}")))?.len();
+        let Some((names, body_start)) = read_header(path)? else { continue }; // empty file
+        match &header {
+            None => header = Some((names, path.clone())),
+            Some((first, first_path)) if *first != names => {
+                return Err(UsageError(format!(
+                    "{shown}: its header ({}) differs from {}'s ({})",
+                    names.join(","),
+                    first_path.display(),
+                    first.join(",")
+                )));
+            }
+            Some(_) => {}
+        }
+        total_bytes += size;
+        // The fewest ranges of at most `blocksize`, all of about the same length.
+        let body = size.saturating_sub(body_start);
+        let parts = if no_split || body == 0 { 1 } else { body.div_ceil(blocksize.max(1)) };
+        for part in 0..parts {
+            let start = body_start + body * part / parts;
+            let end = body_start + body * (part + 1) / parts;
+            if start < end {
+                ranges.push((index, start, end));
+            }
+        }
+    }
+    let Some((header, _)) = header else {
+        return Ok(Plan {
+            files,
+            header: vec![by.to_owned(), value.to_owned()],
+            key: 0,
+            value: 1,
+            ranges,
+            total_bytes,
+        });
+    };
+    let column = |name: &str| {
+        header.iter().position(|h| h == name).ok_or_else(|| {
+            UsageError(format!("no column {name:?} in the files (columns: {})", header.join(", ")))
+        })
+    };
+    let (key, value) = (column(by)?, column(value)?);
+    Ok(Plan { files, header, key, value, ranges, total_bytes })
+}
+
+/// Every file the patterns name: a pattern with `*`, `?` or `[` is a glob; the others are
+/// paths that must exist. Sorted, each once.
+fn expand(patterns: &[String]) -> Result<Vec<PathBuf>, UsageError> {
+    let mut files = Vec::new();
+    for pattern in patterns {
+        if pattern.contains(['*', '?', '[']) {
+            let matches =
+                glob::glob(pattern).map_err(|e| UsageError(format!("{pattern:?}: {e}")))?;
+            let before = files.len();
+            files.extend(matches.filter_map(Result::ok).filter(|p| p.is_file()));
+            if files.len() == before {
+                return Err(UsageError(format!("no file matches {pattern:?}")));
+            }
+        } else {
+            let path = PathBuf::from(pattern);
+            if let Err(e) = File::open(&path) {
+                return Err(UsageError(format!("{pattern}: {e}")));
+            }
+            if path.is_dir() {
+                return Err(UsageError(format!(
+                    "{pattern}: a folder; give its files, as {pattern}/*.csv"
+                )));
+            }
+            files.push(path);
+        }
+    }
+    files.sort();
+    files.dedup();
+    Ok(files)
+}
+
+/// The header's fields and where the first data row starts, or `None` for an empty file.
+fn read_header(path: &Path) -> Result<Option<(Vec<String>, u64)>, UsageError> {
+    let file = File::open(path).map_err(|e| UsageError(format!("{}: {e}", path.display())))?;
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(file);
+    let mut record = csv::StringRecord::new();
+    match reader.read_record(&mut record) {
+        Ok(false) => Ok(None),
+        Ok(true) => {
+            Ok(Some((record.iter().map(str::to_owned).collect(), reader.position().byte())))
+        }
+        Err(e) => Err(UsageError(format!("{}: cannot read its header: {e}", path.display()))),
+    }
+}
+
+/// Reads rows `start..end` of `file` (those whose first byte lies in the range) into
+/// `groups`. A range that starts mid-line skips to the next line: that line belongs to the
+/// range before.
+pub fn read_range(
+    plan: &Plan,
+    (file_index, start, end): (usize, u64, u64),
+    skip_bad: bool,
+    groups: &mut HashMap<Vec<u8>, Agg>,
+    tally: &mut Tally,
+) -> Result<(), RowError> {
+    let path = &plan.files[file_index];
+    let failed = |e: &dyn std::fmt::Display| RowError(format!("{}: {e}", path.display()));
+    let mut file = BufReader::with_capacity(256 * 1024, File::open(path).map_err(|e| failed(&e))?);
+    let mut base = start;
+    if start > 0 {
+        // Back up one byte: if it is the newline ending the previous row, this range starts
+        // with a whole row; otherwise skip the rest of the row it cuts into.
+        file.seek(SeekFrom::Start(start - 1)).map_err(|e| failed(&e))?;
+        let mut skipped = Vec::new();
+        let consumed = file.read_until(b'\n', &mut skipped).map_err(|e| failed(&e))?;
+        base = start - 1 + consumed as u64;
+    }
+    if base >= end {
+        return Ok(());
+    }
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(file);
+    let mut record = csv::ByteRecord::new();
+    let width = plan.header.len();
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => return Err(failed(&e)),
+        }
+        let position = record.position().map_or(base, |p| base + p.byte());
+        if position >= end {
+            break;
+        }
+        if record.len() == 1 && record[0].is_empty() {
+            continue; // a blank line, which pandas skips too
+        }
+        let problem = if record.len() != width {
+            Some((None, format!("{} fields where the header has {width}", record.len())))
+        } else {
+            let field = &record[plan.value];
+            match parse_value(field) {
+                Ok(value) => {
+                    tally.rows += 1;
+                    let key = &record[plan.key];
+                    if is_missing(key) {
+                        tally.missing_key += 1;
+                    } else {
+                        match groups.get_mut(key) {
+                            Some(agg) => agg.add(value),
+                            None => groups.entry(key.to_vec()).or_default().add(value),
+                        }
+                    }
+                    None
+                }
+                Err(()) => Some((
+                    Some(plan.header[plan.value].as_str()),
+                    format!("{:?} is neither a number nor missing", String::from_utf8_lossy(field)),
+                )),
+            }
+        };
+        if let Some((column, why)) = problem {
+            if skip_bad {
+                tally.skipped += 1;
+                continue;
+            }
+            let line =
+                line_number(path, position).map_or_else(|| "?".to_owned(), |l| l.to_string());
+            let column = column.map_or(String::new(), |c| format!(", column {c}"));
+            return Err(RowError(format!(
+                "{}, line {line}{column}: {why} (--skip-bad skips such rows)",
+                path.display()
+            )));
+        }
+    }
+    tally.bytes += end - start;
+    Ok(())
+}
+
+fn parse_value(field: &[u8]) -> Result<Option<f64>, ()> {
+    if is_missing(field) {
+        return Ok(None);
+    }
+    let text = std::str::from_utf8(field).map_err(|_| ())?;
+    text.trim().parse::<f64>().map(Some).map_err(|_| ())
+}
+
+/// The line number of byte `offset` in `path` (only on the error path: it reads the file up
+/// to there).
+fn line_number(path: &Path, offset: u64) -> Option<u64> {
+    let mut reader = BufReader::new(File::open(path).ok()?).take(offset);
+    let mut buffer = [0; 64 * 1024];
+    let mut newlines = 0;
+    loop {
+        let n = reader.read(&mut buffer).ok()?;
+        if n == 0 {
+            return Some(newlines + 1);
+        }
+        newlines += buffer[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_are_shared_out_so_that_every_worker_gets_about_the_same() {
+        // Two files cut into 67 + 35 MB would give one worker all the long ranges by index.
+        let ranges = [(0, 0, 67), (0, 67, 102), (1, 0, 67), (1, 67, 102)];
+        let mine = assign(&ranges, 2);
+        let load = |w: usize| mine[w].iter().map(|&i| ranges[i].2 - ranges[i].1).sum::<u64>();
+        assert_eq!((load(0), load(1)), (102, 102));
+        let mut all: Vec<usize> = mine.concat();
+        all.sort_unstable();
+        assert_eq!(all, [0, 1, 2, 3], "every range exactly once");
+    }
+
+    #[test]
+    fn missing_values_are_pandas_defaults() {
+        for missing in ["", "NA", "NaN", "nan", "null"] {
+            assert!(is_missing(missing.as_bytes()), "{missing}");
+            assert_eq!(parse_value(missing.as_bytes()), Ok(None));
+        }
+        assert_eq!(parse_value(b"2.5"), Ok(Some(2.5)));
+        assert_eq!(parse_value(b"-1e3"), Ok(Some(-1000.0)));
+        assert_eq!(parse_value(b"abc"), Err(()));
+        assert!(!is_missing(b"N/A"), "only the five the issue lists");
+    }
+}

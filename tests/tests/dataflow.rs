@@ -1,0 +1,332 @@
+//! `cargo run -p dataflow`: notebook takeaway 4, a group-by over CSV files on timely dataflow.
+//! Small files only, made by each test in its own temporary folder.
+
+// The helpers below panic on a failed file operation, which fails the test: what it should do.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+use common::{binary, check_cli_conventions, run, run_with_env};
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A fresh folder for one test.
+fn folder(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("hpc-rs-dataflow-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Files with what real CSV has: quoted commas and quotes, every missing marker, a row with no
+/// key, keys that look like numbers, CRLF line ends, no final newline, a header-only file and
+/// an empty one.
+fn awkward_files(test: &str) -> PathBuf {
+    let dir = folder(test);
+    std::fs::write(
+        dir.join("a.csv"),
+        "origin,dep_delay,note\n\
+         BOS,1.5,\"hello, world\"\n\
+         JFK,NA,x\n\
+         BOS,-2,y\n\
+         ,5,no key\n\
+         007,1e1,z\n\
+         7,2,\"a \"\"quoted\"\" note\"\n\
+         10,null,w\n\
+         9,NaN,v\n\
+         BOS,,u\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("b.csv"), "origin,dep_delay,note\r\nSEA,10,a\r\nBOS,0.5,b\r\n7,nan,c")
+        .unwrap();
+    std::fs::write(dir.join("c.csv"), "origin,dep_delay,note\n").unwrap();
+    std::fs::write(dir.join("d.csv"), "").unwrap();
+    dir
+}
+
+/// Worked out by hand, as pandas' agg(["size","count","sum","mean","min","max"]) would give it
+/// (with count 0 shown as sum 0 and empty mean, min and max), keys sorted as bytes.
+const EXPECTED: &str = "origin,size,count,sum,mean,min,max
+007,1,1,10,10,10,10
+10,1,0,0,,,
+7,2,1,2,2,2,2
+9,1,0,0,,,
+BOS,4,3,0,0,-2,1.5
+JFK,1,0,0,,,
+SEA,1,1,10,10,10,10
+";
+
+fn groupby(dir: &Path, extra: &[&str]) -> common::Run {
+    let pattern = format!("{}/*.csv", dir.display());
+    let mut args = vec!["groupby", pattern.as_str(), "--by", "origin", "--value", "dep_delay"];
+    args.extend(extra);
+    run("dataflow", &args)
+}
+
+#[test]
+fn the_answer_matches_the_reference_on_awkward_files() {
+    let dir = awkward_files("reference");
+    let out = groupby(&dir, &[]);
+    out.check(out.code == Some(0), "exit status 0");
+    out.check(out.stdout == EXPECTED, "the reference table");
+    out.check(
+        out.stderr
+            == "note: 1 row had no origin and were left out of the groups (as pandas and Dask do)\n"
+            || out.stderr.contains("1 row had no origin"),
+        "the row with no key is counted on stderr",
+    );
+}
+
+#[test]
+fn one_worker_threads_tiny_partitions_and_processes_give_the_same_answer() {
+    let dir = awkward_files("splits");
+    for extra in [
+        &["--workers", "1"][..],
+        &["--workers", "2", "--blocksize", "7"],
+        &["--workers", "3", "--blocksize", "1"],
+        &["--no-split", "--workers", "2"],
+        &["--processes", "2"],
+        &["--processes", "2", "--workers", "2", "--blocksize", "13"],
+    ] {
+        let out = groupby(&dir, extra);
+        out.check(out.code == Some(0) && out.stdout == EXPECTED, &format!("{extra:?}"));
+    }
+}
+
+#[test]
+fn generated_data_gives_the_same_answer_however_it_is_split() {
+    let dir = folder("generated");
+    let out_dir = dir.to_str().unwrap();
+    run("dataflow", &["generate", "--rows", "30000", "--files", "3", "--out", out_dir]).success();
+    let reference = groupby(&dir, &["--workers", "1"]);
+    reference
+        .check(reference.code == Some(0) && reference.stdout.lines().count() == 13, "12 airports");
+    for extra in [
+        &["--workers", "2", "--blocksize", "4096"][..],
+        &["--processes", "3", "--blocksize", "50000"],
+    ] {
+        let out = groupby(&dir, extra);
+        out.check(out.stdout == reference.stdout, &format!("{extra:?} differs from 1 worker"));
+    }
+}
+
+#[test]
+fn generate_writes_the_same_bytes_every_time() {
+    let (a, b) = (folder("gen-a"), folder("gen-b"));
+    for dir in [&a, &b] {
+        run(
+            "dataflow",
+            &["generate", "--rows", "1000", "--files", "2", "--out", dir.to_str().unwrap()],
+        )
+        .success()
+        .contains_in_order(&["wrote 2 files, 1000 rows"]);
+    }
+    for file in ["flights-00.csv", "flights-01.csv"] {
+        let (x, y) = (std::fs::read(a.join(file)).unwrap(), std::fs::read(b.join(file)).unwrap());
+        assert_eq!(x, y, "{file}");
+        assert!(x.starts_with(
+            b"date,origin,dest,carrier,flight,dep_delay,arr_delay,distance,origin_city\n"
+        ));
+    }
+}
+
+#[test]
+fn a_quoted_newline_is_read_whole_with_no_split() {
+    let dir = folder("newline");
+    std::fs::write(dir.join("a.csv"), "origin,dep_delay,note\nBOS,1,\"two\nlines\"\nBOS,2,x\n")
+        .unwrap();
+    let out = groupby(&dir, &["--no-split"]);
+    out.check(out.code == Some(0), "exit 0");
+    out.check(out.stdout == "origin,size,count,sum,mean,min,max\nBOS,2,2,3,1.5,1,2\n", "two rows");
+}
+
+#[test]
+fn bad_files_and_columns_are_refused_with_one_line() {
+    let dir = awkward_files("bad-files");
+    let missing = format!("{}/*.nothing", dir.display());
+    run("dataflow", &["groupby", &missing, "--by", "a", "--value", "b"])
+        .usage_error("no file matches");
+    run("dataflow", &["groupby", "/no/such/file.csv", "--by", "a", "--value", "b"])
+        .usage_error("/no/such/file.csv: No such file or directory");
+    let pattern = format!("{}/*.csv", dir.display());
+    run("dataflow", &["groupby", &pattern, "--by", "airport", "--value", "dep_delay"])
+        .usage_error("no column \"airport\" in the files (columns: origin, dep_delay, note)");
+    std::fs::write(dir.join("e.csv"), "origin,delay,note\nBOS,1,x\n").unwrap();
+    run("dataflow", &["groupby", &pattern, "--by", "origin", "--value", "dep_delay"])
+        .usage_error("e.csv: its header (origin,delay,note) differs from");
+}
+
+#[test]
+fn a_bad_row_names_file_line_and_column_and_skip_bad_counts_it() {
+    let dir = folder("bad-rows");
+    std::fs::write(
+        dir.join("a.csv"),
+        "origin,dep_delay,note\nBOS,1,x\nBOS,abc,y\nJFK,2\nJFK,3,z\n",
+    )
+    .unwrap();
+    let out = groupby(&dir, &[]);
+    out.check(out.code == Some(1), "exit status 1");
+    out.check(
+        out.stderr.trim().ends_with("a.csv, line 3, column dep_delay: \"abc\" is neither a number nor missing (--skip-bad skips such rows)"),
+        "names file, line and column",
+    );
+    let out = groupby(&dir, &["--skip-bad"]);
+    out.check(out.code == Some(0), "exit status 0");
+    out.check(
+        out.stdout == "origin,size,count,sum,mean,min,max\nBOS,1,1,1,1,1,1\nJFK,1,1,3,3,3,3\n",
+        "two rows skipped",
+    );
+    out.check(out.stderr.contains("note: skipped 2 rows with bad fields (--skip-bad)"), "counted");
+    std::fs::write(dir.join("a.csv"), "origin,dep_delay,note\nBOS,1,x\nJFK,2\n").unwrap();
+    let out = groupby(&dir, &["--processes", "2"]);
+    out.check(out.code == Some(1), "a bad row on another process: exit 1");
+    out.check(out.stderr.contains("line 3: 2 fields where the header has 3"), "named there too");
+}
+
+/// The pids of every process below `root`.
+fn descendants(root: u32) -> Vec<u32> {
+    let mut found = vec![root];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+            if after.split_whitespace().nth(1).and_then(|p| p.parse().ok()) == Some(parent) {
+                found.push(pid);
+            }
+        }
+        i += 1;
+    }
+    found.remove(0);
+    found
+}
+
+/// Starts a 2-process run whose workers pause for a while first (a test hook), and waits until
+/// both processes are up and connected.
+// The child is handed back to the caller, which waits for it or kills it.
+#[allow(clippy::zombie_processes)]
+fn paused_processes(dir: &Path) -> (std::process::Child, Vec<u32>) {
+    let pattern = format!("{}/*.csv", dir.display());
+    let mut parent = Command::new(binary("dataflow"))
+        .args(["groupby", &pattern, "--by", "origin", "--value", "dep_delay", "--processes", "2"])
+        .env("HPC_RS_DATAFLOW_PAUSE_MS", "30000")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        let children = descendants(parent.id());
+        let connected = children.len() == 2
+            && children.iter().all(|&pid| tcp_sockets(pid).iter().any(|s| s.1 == "01"));
+        if connected {
+            return (parent, children);
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            let _ = parent.kill(); // its children watch it and end too
+            let _ = parent.wait();
+            panic!("the processes did not connect");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// (local address, state) of each TCP socket `pid` holds, from /proc/net/tcp and tcp6.
+fn tcp_sockets(pid: u32) -> Vec<(String, String)> {
+    let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|fds| {
+            fds.flatten()
+                .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+                .filter_map(|link| {
+                    let link = link.to_string_lossy().into_owned();
+                    link.strip_prefix("socket:[")
+                        .and_then(|rest| rest.strip_suffix(']'))
+                        .map(str::to_owned)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut sockets = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        for line in std::fs::read_to_string(table).unwrap_or_default().lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            if fields.len() > 9 && inodes.iter().any(|i| i == fields[9]) {
+                sockets.push((fields[1].to_owned(), fields[3].to_owned()));
+            }
+        }
+    }
+    sockets
+}
+
+#[test]
+fn processes_talk_over_loopback_only() {
+    let dir = awkward_files("loopback");
+    let (mut parent, children) = paused_processes(&dir);
+    for pid in &children {
+        let sockets = tcp_sockets(*pid);
+        assert!(!sockets.is_empty(), "process {pid} has its connection");
+        for (local, _) in &sockets {
+            // 127.0.0.1 in /proc/net/tcp's byte order; no socket on any other address.
+            assert!(local.starts_with("0100007F:"), "process {pid} has a socket on {local}");
+        }
+    }
+    let _ = parent.kill();
+    let _ = parent.wait();
+}
+
+#[test]
+fn a_killed_process_ends_the_run_within_seconds_and_leaves_nothing() {
+    let dir = awkward_files("killed");
+    let (parent, children) = paused_processes(&dir);
+    let killed = children[1];
+    assert!(Command::new("kill").args(["-KILL", &killed.to_string()]).status().unwrap().success());
+    let started = Instant::now();
+    let output = parent.wait_with_output().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(10), "ended within seconds");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("of 2 ended with signal: 9"), "one line naming it: {stderr}");
+    for pid in children {
+        let gone = std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| {
+            s.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+        });
+        assert!(gone, "process {pid} was left behind");
+    }
+}
+
+#[test]
+fn the_default_run_groups_three_ways_and_checks_they_agree() {
+    let out = run_with_env("dataflow", &["--size", "20000", "--runs", "1"], &[]);
+    out.check(out.code == Some(0), "exit 0");
+    out.contains_in_order(&[
+        "== groupby('origin').dep_delay over",
+        "1 worker",
+        "worker threads",
+        "2 processes, loopback TCP",
+        "identical answers from all three (12 groups):",
+        "How it maps to Dask",
+    ]);
+}
+
+#[test]
+fn bad_arguments_follow_the_conventions() {
+    check_cli_conventions("dataflow");
+    common::check_bad_values("dataflow", "--size", &["0", "-1", "x"]);
+    run("dataflow", &["groupby", "x.csv", "--by", "a"]).usage_error("--value");
+    run("dataflow", &["groupby", "x.csv", "--by", "a", "--value", "b", "--process", "0"])
+        .usage_error("--hostfile");
+    run("dataflow", &["generate", "--rows", "0", "--out", "/tmp/x"]).usage_error("--rows");
+}
+
+#[test]
+fn output_to_a_closed_pipe_ends_quietly() {
+    let dir = awkward_files("closed-pipe");
+    let pattern = format!("{}/*.csv", dir.display());
+    common::check_closed_pipe(
+        "dataflow",
+        &["groupby", &pattern, "--by", "origin", "--value", "dep_delay"],
+    );
+}
