@@ -40,7 +40,18 @@ struct Args {
     /// Timed runs of each way to run it, after none: the files are read from the page cache.
     #[arg(long, default_value_t = 3, value_parser = cli::runs, allow_hyphen_values = true)]
     runs: usize,
+    /// Also run the same group-by in pandas, Dask's threads and a Dask LocalCluster (installed
+    /// once into target/python-twins; at most 2 timed runs each, after a warm-up).
+    #[arg(long, global = true)]
+    vs_python: bool,
+    /// The Python for --vs-python: one that already has pandas, dask and distributed (also
+    /// HPC_RS_PYTHON).
+    #[arg(long, global = true, value_name = "PATH")]
+    python: Option<PathBuf>,
 }
+
+/// The packages the twin imports.
+const PACKAGES: &[&str] = &["pandas>=2.0", "dask[dataframe]>=2024.1", "distributed>=2024.1"];
 
 #[derive(Subcommand)]
 enum Command {
@@ -109,8 +120,13 @@ struct GroupbyArgs {
 
 fn main() -> ExitCode {
     let args = cli::parse::<Args>();
+    let twin = args.vs_python.then(|| timing::python::Twin {
+        script: include_str!("../python/twin.py"),
+        packages: PACKAGES,
+        python: args.python.as_deref(),
+    });
     match args.command {
-        None => default_run(args.size, args.runs),
+        None => default_run(args.size, args.runs, twin.as_ref()),
         Some(Command::Generate { rows, files, out }) => {
             let started = Instant::now();
             let (paths, bytes) = generate_with_progress(rows, files, &out);
@@ -123,7 +139,7 @@ fn main() -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        Some(Command::Groupby(g)) => groupby_command(&g),
+        Some(Command::Groupby(g)) => groupby_command(&g, twin.as_ref()),
     }
 }
 
@@ -131,7 +147,7 @@ fn main() -> ExitCode {
 
 /// `dataflow groupby`: plan (bad input: exit 2), then run on threads, on processes this binary
 /// starts, or as one process of a cluster; print CSV sorted by key.
-fn groupby_command(g: &GroupbyArgs) -> ExitCode {
+fn groupby_command(g: &GroupbyArgs, twin: Option<&timing::python::Twin<'_>>) -> ExitCode {
     if g.child {
         exit_with_parent();
     }
@@ -148,7 +164,7 @@ fn groupby_command(g: &GroupbyArgs) -> ExitCode {
         }
         _ => timely::Config::process(workers(g.workers)),
     };
-    let outcome = run_groupby(Arc::new(plan), config, g.skip_bad);
+    let (outcome, took) = timing::time_call(|| run_groupby(Arc::new(plan), config, g.skip_bad));
     if g.child {
         eprintln!("peak-memory {}", peak_memory().unwrap_or(0));
     }
@@ -162,6 +178,12 @@ fn groupby_command(g: &GroupbyArgs) -> ExitCode {
                     print_notes(&g.by, &answer.tally);
                 }
                 None => print_answer(&g.by, &answer),
+            }
+            if let Some(twin) = twin {
+                let stats = timing::Stats::from_samples(&[took]);
+                let label = "dataflow groupby";
+                let rows = [(label, &stats), (label, &stats), (label, &stats)];
+                vs_python(twin, g, &answer_lines(&g.by, &answer), 1, &rows);
             }
             ExitCode::SUCCESS
         }
@@ -554,7 +576,7 @@ fn peak_memory() -> Option<u64> {
 /// Makes (once) a data set of `rows` rows under the target directory, then runs the group-by
 /// with 1 worker, with every core as a thread, and as 2 processes; checks the three answers are
 /// identical, and prints time, throughput and peak memory for each.
-fn default_run(rows: u64, runs: usize) -> ExitCode {
+fn default_run(rows: u64, runs: usize, twin: Option<&timing::python::Twin<'_>>) -> ExitCode {
     let folder = timing::target_dir().join(format!("dataflow-data-{rows}"));
     let marker = folder.join("complete");
     if !marker.is_file() {
@@ -658,7 +680,46 @@ fn default_run(rows: u64, runs: usize) -> ExitCode {
     }
     say!("    ...");
     explain(&medians, &stats, startup, cores);
+    if let Some(twin) = twin {
+        say!();
+        let threads = format!("{cores} worker threads");
+        let rows = [("1 worker", &medians[0]), (threads.as_str(), &medians[1]), ("2 processes", &stats)];
+        let answer: Vec<String> = reference.lines().map(str::to_owned).collect();
+        if let Some(python) = vs_python(twin, &g, &answer, runs.min(2), &rows) {
+            let dask_threads = &python[1].stats;
+            let ratio = dask_threads.median.as_secs_f64() / medians[0].median.as_secs_f64();
+            say!("1 Rust worker against Dask's threads on all {cores} cores: {ratio:.1}x faster. pandas reads");
+            say!("  everything into memory first (its peak above), where the dataflow streams it.");
+        }
+    }
     ExitCode::SUCCESS
+}
+
+/// The same group-by in pandas, Dask's threads and a Dask LocalCluster, each in a fresh Python
+/// process of its own, checked against `answer` (Rust's CSV), side by side with `rust`.
+fn vs_python(
+    twin: &timing::python::Twin<'_>,
+    g: &GroupbyArgs,
+    answer: &[String],
+    runs: usize,
+    rust: &[(&str, &timing::Stats); 3],
+) -> Option<Vec<timing::python::Measured>> {
+    let path = std::env::temp_dir()
+        .join(format!("hpc-rs-dataflow-rust-answer-{}.csv", std::process::id()));
+    std::fs::write(&path, answer.join("\n") + "\n")
+        .unwrap_or_else(|e| cli::fail(format!("{}: {e}", path.display())));
+    say!("== the same in pandas and Dask (each in a fresh Python process; this takes a while)");
+    let mut args = vec![
+        "0".to_owned(),
+        runs.to_string(),
+        path.to_string_lossy().into_owned(),
+        g.by.clone(),
+        g.value.clone(),
+    ];
+    args.extend(g.files.iter().cloned());
+    let measured = timing::python::compare(twin, &args, rust).unwrap_or_else(|e| cli::fail(e));
+    let _ = std::fs::remove_file(&path);
+    measured
 }
 
 /// What 2 processes cost with no data at all: starting them and connecting them.
