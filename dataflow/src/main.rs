@@ -683,12 +683,15 @@ fn default_run(rows: u64, runs: usize, twin: Option<&timing::python::Twin<'_>>) 
     if let Some(twin) = twin {
         say!();
         let threads = format!("{cores} worker threads");
-        let rows = [("1 worker", &medians[0]), (threads.as_str(), &medians[1]), ("2 processes", &stats)];
+        let rows =
+            [("1 worker", &medians[0]), (threads.as_str(), &medians[1]), ("2 processes", &stats)];
         let answer: Vec<String> = reference.lines().map(str::to_owned).collect();
         if let Some(python) = vs_python(twin, &g, &answer, runs.min(2), &rows) {
             let dask_threads = &python[1].stats;
             let ratio = dask_threads.median.as_secs_f64() / medians[0].median.as_secs_f64();
-            say!("1 Rust worker against Dask's threads on all {cores} cores: {ratio:.1}x faster. pandas reads");
+            say!(
+                "1 Rust worker against Dask's threads on all {cores} cores: {ratio:.1}x faster. pandas reads"
+            );
             say!("  everything into memory first (its peak above), where the dataflow streams it.");
         }
     }

@@ -298,16 +298,17 @@ fn bounded_queue() {
         report.sum
     );
     say!(
-        "    producers found the queue full {} times and waited; each consumer ended when the last",
+        "    producers found the queue full {} times (this varies from run to run) and waited; each",
         report.waits
     );
     say!(
-        "    sender was dropped. Several consumers share one Receiver behind a Mutex: std's channel"
+        "    consumer ended when the last sender was dropped. Several consumers share one Receiver"
     );
-    say!("    has a single receiver, and the lock is held only while taking an item, not while");
     say!(
-        "    working on it (crossbeam-channel's Receiver can be cloned instead; std is enough here)."
+        "    behind a Mutex: std's channel has a single receiver, and the lock is held only while"
     );
+    say!("    taking an item, not while working on it (crossbeam-channel's Receiver can be cloned");
+    say!("    instead; std is enough here).");
 }
 
 /// How many items a channel of `capacity` takes before refusing one, with nobody receiving.
