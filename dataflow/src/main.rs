@@ -120,7 +120,7 @@ struct GroupbyArgs {
 
 fn main() -> ExitCode {
     let args = cli::parse::<Args>();
-    let twin = args.vs_python.then(|| timing::python::Twin {
+    let twin = args.vs_python.then_some(timing::python::Twin {
         script: include_str!("../python/twin.py"),
         packages: PACKAGES,
         python: args.python.as_deref(),
@@ -595,20 +595,7 @@ fn default_run(rows: u64, runs: usize, twin: Option<&timing::python::Twin<'_>>) 
         );
     }
     let pattern = format!("{}/*.csv", folder.display());
-    let g = GroupbyArgs {
-        files: vec![pattern],
-        by: "origin".into(),
-        value: "dep_delay".into(),
-        workers: None,
-        processes: None,
-        hostfile: None,
-        process: None,
-        blocksize: scan::DEFAULT_BLOCKSIZE,
-        no_split: false,
-        skip_bad: false,
-        child: false,
-        answer_file: None,
-    };
+    let g = flights_groupby(pattern);
     let plan = Arc::new(
         scan::plan(&g.files, &g.by, &g.value, g.blocksize, false)
             .unwrap_or_else(|e| cli::fail(e.0)),
@@ -725,13 +712,10 @@ fn vs_python(
     measured
 }
 
-/// What 2 processes cost with no data at all: starting them and connecting them.
-fn process_startup(folder: &Path) -> Duration {
-    let empty = folder.join("header-only.csv.empty");
-    std::fs::write(&empty, format!("{}\n", generate::HEADER))
-        .unwrap_or_else(|e| cli::fail(format!("{}: {e}", empty.display())));
-    let g = GroupbyArgs {
-        files: vec![empty.to_string_lossy().into_owned()],
+/// `groupby FILES --by origin --value dep_delay` with every other option at its default.
+fn flights_groupby(files: String) -> GroupbyArgs {
+    GroupbyArgs {
+        files: vec![files],
         by: "origin".into(),
         value: "dep_delay".into(),
         workers: None,
@@ -743,7 +727,15 @@ fn process_startup(folder: &Path) -> Duration {
         skip_bad: false,
         child: false,
         answer_file: None,
-    };
+    }
+}
+
+/// What 2 processes cost with no data at all: starting them and connecting them.
+fn process_startup(folder: &Path) -> Duration {
+    let empty = folder.join("header-only.csv.empty");
+    std::fs::write(&empty, format!("{}\n", generate::HEADER))
+        .unwrap_or_else(|e| cli::fail(format!("{}: {e}", empty.display())));
+    let g = flights_groupby(empty.to_string_lossy().into_owned());
     let (run, took) = timing::time_call(|| run_processes(&g, 2, ProcessOutput::Keep));
     let _ = std::fs::remove_file(&empty);
     if run.code != ExitCode::SUCCESS {

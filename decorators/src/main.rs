@@ -70,13 +70,9 @@ fn vs_python(
         timing::python::Twin { script: include_str!("../python/twin.py"), packages: &[], python };
     let rust = [("push loop", push), ("collect", collect)];
     let args = [size.to_string(), runs.to_string()];
-    let Some(measured) =
-        timing::python::compare(&twin, &args, &rust).unwrap_or_else(|e| cli::fail(e))
-    else {
+    let Some([append, comprehension]) = timing::python::compare_each(&twin, &args, &rust) else {
         return; // no Python here: said on stderr
     };
-    let [append, comprehension]: &[_; 2] =
-        measured.as_slice().try_into().expect("compare checked one Python row per Rust row");
     let gain = comprehension.stats.speedup_over(&append.stats);
     say!("CPython's comprehension against its append loop: {gain}");
     if gain.0 >= 1.05 {

@@ -144,13 +144,11 @@ fn vs_python(
         timing::python::Twin { script: include_str!("../python/twin.py"), packages: &[], python };
     let args = [size.to_string(), runs.to_string(), threads.to_string()];
     let rust = [("sequential", sequential), ("simulated GIL threads", under_gil)];
-    let Some(measured) =
-        timing::python::compare(&twin, &args, &rust).unwrap_or_else(|e| cli::fail(e))
+    let Some([python_sequential, python_threads]) =
+        timing::python::compare_each(&twin, &args, &rust)
     else {
         return; // no Python here: said on stderr
     };
-    let [python_sequential, python_threads]: &[_; 2] =
-        measured.as_slice().try_into().expect("compare checked one Python row per Rust row");
     say!(
         "{threads} threads against one: Rust free {}, Rust under the simulated GIL {},",
         free.speedup_over(sequential),

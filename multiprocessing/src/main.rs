@@ -340,13 +340,11 @@ fn vs_python(real: u64, runs: usize, rust: [[Stats; 2]; 2], python: Option<&std:
         ("three processes, real", real_processes),
         ("sequential, real", real_sequential),
     ];
-    let Some(measured) =
-        timing::python::compare(&twin, &args, &pairs).unwrap_or_else(|e| cli::fail(e))
+    let Some([_, _, python_processes, python_sequential]) =
+        timing::python::compare_each(&twin, &args, &pairs)
     else {
         return; // no Python here: said on stderr
     };
-    let [_, _, python_processes, python_sequential]: &[_; 4] =
-        measured.as_slice().try_into().expect("compare checked one Python row per Rust row");
     say!(
         "Three processes against sequential at length {real}: Rust {}, Python {}",
         real_processes.speedup_over(real_sequential),

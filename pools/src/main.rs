@@ -458,11 +458,11 @@ fn vs_python(
         ("scoped threads", &rust.scoped),
         ("pool start", &rust.startup),
     ];
-    let measured =
-        timing::python::compare(&twin, &args, &rust_rows).unwrap_or_else(|e| cli::fail(e));
-    let Some(measured) = measured else { return }; // no Python here: said on stderr
-    let [sequential, thread_pool, process_pool, pool_map, _]: &[_; 5] =
-        measured.as_slice().try_into().expect("compare checked one Python row per Rust row");
+    let Some([sequential, thread_pool, process_pool, pool_map, _]) =
+        timing::python::compare_each(&twin, &args, &rust_rows)
+    else {
+        return; // no Python here: said on stderr
+    };
     say!("Each language's own speedup over its plain loop, on {threads} workers:");
     say!("  Rust rayon                         {}", rust.rayon.speedup_over(&rust.sequential));
     say!(

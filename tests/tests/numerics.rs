@@ -153,12 +153,8 @@ fn vs_python_names_the_packages_a_given_python_lacks() {
         return;
     }
     // python3 with its site-packages switched off (-S): a real Python 3 without NumPy & co.
-    let dir = std::env::temp_dir().join(format!("hpc-rs-bare-python-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let bare = dir.join("python");
-    std::fs::write(&bare, "#!/bin/sh\nexec python3 -I -S \"$@\"\n").unwrap();
-    std::fs::set_permissions(&bare, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let bare_text = bare.to_str().unwrap();
+    let bare = common::bare_python("numerics");
+    let bare_text = bare.as_str();
     let out = common::run_with_env(
         "numerics",
         &["julia", "--width", "20", "--runs", "1", "--vs-python"],
@@ -176,7 +172,6 @@ fn vs_python_names_the_packages_a_given_python_lacks() {
         "checksum (sum of all iteration counts)",
         "== Rust vs Python: the Julia set",
     ]);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -127,12 +127,8 @@ fn replay_vs_python_names_a_missing_reactivex() {
         return;
     }
     // python3 without its site-packages (-S): a real Python 3 without reactivex.
-    let dir = std::env::temp_dir().join(format!("hpc-rs-bare-python-rx-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let bare = dir.join("python");
-    std::fs::write(&bare, "#!/bin/sh\nexec python3 -I -S \"$@\"\n").unwrap();
-    std::fs::set_permissions(&bare, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let bare = bare.to_str().unwrap();
+    let bare = common::bare_python("reactive");
+    let bare = bare.as_str();
     let out = run_with_stdin(
         "reactive",
         &["replay", "--op", "take:1", "--vs-python", "--python", bare],
@@ -141,7 +137,6 @@ fn replay_vs_python_names_a_missing_reactivex() {
     out.check(out.code == Some(0), "exit status 0");
     out.check(out.stdout == "5 x\n5 |\n", "the Rust output still printed");
     out.check(out.stderr.contains(&format!("{bare} lacks reactivex>=4.0,<5")), "names the package");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

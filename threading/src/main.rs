@@ -142,13 +142,11 @@ fn vs_python(runs: usize, rust: &Timed, python: Option<&std::path::Path>) {
         timing::python::Twin { script: include_str!("../python/twin.py"), packages: &[], python };
     let rust_rows = [("sequential", &rust.sequential), ("one thread per sum", &rust.three_threads)];
     let args = [NOTEBOOK_LENGTH.to_string(), runs.to_string()];
-    let Some(measured) =
-        timing::python::compare(&twin, &args, &rust_rows).unwrap_or_else(|e| cli::fail(e))
+    let Some([python_sequential, python_threads]) =
+        timing::python::compare_each(&twin, &args, &rust_rows)
     else {
         return; // no Python here: said on stderr
     };
-    let [python_sequential, python_threads]: &[_; 2] =
-        measured.as_slice().try_into().expect("compare checked one Python row per Rust row");
     say!(
         "Three threads against sequential: Rust {}, Python {}",
         rust.three_threads.speedup_over(&rust.sequential),

@@ -161,6 +161,18 @@ pub fn compare(
     Ok(Some(report.measured))
 }
 
+/// [`compare`] for a fixed number of rows: the twin's measurements as an array, one per Rust
+/// row; `None` where there is no Python (said on stderr). A twin that fails ends the program
+/// (status 1), as a wrong result would.
+pub fn compare_each<const N: usize>(
+    twin: &Twin<'_>,
+    args: &[String],
+    rust: &[(&str, &Stats); N],
+) -> Option<[Measured; N]> {
+    let measured = compare(twin, args, rust).unwrap_or_else(|e| crate::cli::fail(e))?;
+    Some(measured.try_into().expect("compare checked one Python row per Rust row"))
+}
+
 /// Runs the twin; where there is no interpreter for it, prints the one line saying why on
 /// stderr and returns `Ok(None)`. On success, says which interpreter ran it and what its
 /// start-up costs (left out of its figures, which are timed inside it).

@@ -66,6 +66,18 @@ fn run_full(topic: &str, args: &[&str], env: &[(&str, &str)], stdin: &str) -> Ru
     }
 }
 
+/// A real Python 3 that lacks every third-party package: a script running `python3 -I -S`
+/// (no site-packages), in a fresh folder named after `test`. Returns its path.
+pub fn bare_python(test: &str) -> String {
+    let dir =
+        std::env::temp_dir().join(format!("hpc-rs-bare-python-{test}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bare = dir.join("python");
+    std::fs::write(&bare, "#!/bin/sh\nexec python3 -I -S \"$@\"\n").unwrap();
+    std::fs::set_permissions(&bare, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    bare.to_string_lossy().into_owned()
+}
+
 /// Runs `topic` on a machine that pretends to have 1 GB available (`HPC_RS_MEMORY_AVAILABLE`),
 /// so that a refusal for lack of memory does not depend on the machine running the test.
 pub fn run_with_one_gigabyte(topic: &str, args: &[&str]) -> Run {
