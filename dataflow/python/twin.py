@@ -72,10 +72,7 @@ for label, mode in [("pandas (all in memory)", "pandas"), ("Dask, threads schedu
     if child.returncode != 0:
         raise RuntimeError(f"{label}: " + (child.stderr.strip().splitlines() or ["failed"])[-1])
     result = json.loads(child.stdout.strip().splitlines()[-1])
-    samples = sorted(result["samples"])
-    n = len(samples)
-    median = samples[n // 2] if n % 2 else (samples[n // 2 - 1] + samples[n // 2]) / 2
-    print(f"{label}\t{median}\t{samples[0]}\t{samples[-1]}\t{n}", flush=True)
+    report(label, result["samples"])
     peaks = ", ".join(f"{p / 1e6:.0f} MB" for p in result["peaks"])
     extra = f"; starting the cluster took {result['startup']:.1f} s, left out" if mode == "cluster" else ""
     note(f"({label}: peak memory {peaks}{' (client, then each worker)' if mode == 'cluster' else ''}{extra})")

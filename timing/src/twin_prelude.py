@@ -43,7 +43,12 @@ def measure(label, runs, fn, check):
         # Free it before the next run; Rust's `measure` instead keeps the previous value until
         # the next run has returned, and drops it outside the timed region.
         del result
-    samples.sort()
+    return report(label, samples)
+
+
+def report(label, samples):
+    """The one line a measurement is reported in: label, median, min, max, runs (seconds)."""
+    samples = sorted(samples)
     n = len(samples)
     median = samples[n // 2] if n % 2 else (samples[n // 2 - 1] + samples[n // 2]) / 2
     print(f"{label}\t{median}\t{samples[0]}\t{samples[-1]}\t{n}", flush=True)
