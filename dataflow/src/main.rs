@@ -221,6 +221,10 @@ fn run_groupby(
     skip_bad: bool,
 ) -> Result<Option<Answer>, RowError> {
     let pause = std::env::var("HPC_RS_DATAFLOW_PAUSE_MS").ok().and_then(|ms| ms.parse().ok());
+    // Bytes read so far by this process's workers, for the progress bar (drawn only when
+    // stderr is a terminal: a process started by --processes has it piped, so draws nothing).
+    let done = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let progress = Progress::start(plan.total_bytes, Arc::clone(&done));
     let guards = timely::execute(config, move |worker| {
         let (index, peers) = (worker.index(), worker.peers());
         if let Some(ms) = pause {
@@ -236,6 +240,8 @@ fn run_groupby(
                 failure = Some(e);
                 break;
             }
+            let (_, start, end) = plan.ranges[i];
+            done.fetch_add(end - start, std::sync::atomic::Ordering::Relaxed);
         }
         // 2. The shuffle: each partial aggregate goes to the worker its key hashes to.
         let owned: Rc<RefCell<HashMap<Vec<u8>, Agg>>> = Rc::default();
@@ -277,8 +283,10 @@ fn run_groupby(
         (index == 0).then(|| collected.take())
     })
     .unwrap_or_else(|e| cli::fail(format!("timely could not start: {e}")));
+    let joined = guards.join();
+    progress.finish();
     let mut gathered = None;
-    for result in guards.join() {
+    for result in joined {
         match result {
             Ok(Some(items)) => gathered = Some(items),
             Ok(None) => {}
@@ -775,6 +783,46 @@ fn explain(
     );
     say!("  starting two processes and connecting them, where timely's connection setup polls its");
     say!("  peers once a second. The rest is the same work, the partials crossing loopback TCP.");
+}
+
+/// A progress bar of bytes read, redrawn from a counter the workers add to, while a group-by
+/// runs; nothing at all when stderr is not a terminal.
+struct Progress {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    drawer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Progress {
+    fn start(total: u64, done: Arc<std::sync::atomic::AtomicU64>) -> Progress {
+        use std::io::IsTerminal;
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        if !std::io::stderr().is_terminal() {
+            return Progress { stop, drawer: None };
+        }
+        let halt = Arc::clone(&stop);
+        let drawer = std::thread::spawn(move || {
+            let bar = indicatif::ProgressBar::new(total);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "  reading {bar:40} {bytes}/{total_bytes} ({bytes_per_sec})",
+                )
+                .expect("a valid template"),
+            );
+            while !halt.load(std::sync::atomic::Ordering::Relaxed) {
+                bar.set_position(done.load(std::sync::atomic::Ordering::Relaxed));
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            bar.finish_and_clear();
+        });
+        Progress { stop, drawer: Some(drawer) }
+    }
+
+    fn finish(self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(drawer) = self.drawer {
+            let _ = drawer.join();
+        }
+    }
 }
 
 fn generate_with_progress(rows: u64, files: u64, out: &Path) -> (Vec<PathBuf>, u64) {
