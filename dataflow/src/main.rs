@@ -646,8 +646,11 @@ fn default_run(rows: u64, runs: usize, twin: Option<&timing::python::Twin<'_>>) 
     let mut samples = Vec::new();
     let mut last = String::new();
     let mut peaks = Vec::new();
-    for _ in 0..runs {
+    for run in 1..=runs {
+        // The processes' own progress bars cannot draw (their stderr is a pipe): say what runs.
+        let ticker = timing::Ticker::start(format!("2 processes, run {run} of {runs}"));
         let (run, took) = timing::time_call(|| run_processes(&g, 2, ProcessOutput::Keep));
+        drop(ticker);
         if run.code != ExitCode::SUCCESS {
             cli::fail("the 2-process run failed");
         }
@@ -682,10 +685,9 @@ fn default_run(rows: u64, runs: usize, twin: Option<&timing::python::Twin<'_>>) 
             [("1 worker", &medians[0]), (threads.as_str(), &medians[1]), ("2 processes", &stats)];
         let answer: Vec<String> = reference.lines().map(str::to_owned).collect();
         if let Some(python) = vs_python(twin, &g, &answer, runs.min(2), &rows) {
-            let dask_threads = &python[1].stats;
-            let ratio = dask_threads.median.as_secs_f64() / medians[0].median.as_secs_f64();
+            let one_worker = medians[0].speedup_over(&python[1].stats).sentence("faster", "slower");
             say!(
-                "1 Rust worker against Dask's threads on all {cores} cores: {ratio:.1}x faster. pandas reads"
+                "1 Rust worker against Dask's threads on all {cores} cores: {one_worker}. pandas reads"
             );
             say!("  everything into memory first (its peak above), where the dataflow streams it.");
         }

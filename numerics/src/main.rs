@@ -13,7 +13,7 @@ mod julia;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use timing::python::{Report, Twin};
+use timing::python::{Line, Twin};
 use timing::{Stats, cli, human, say};
 
 /// Takeaways 3 and 5: NumPy, SciPy, Cython and Numba's parts, played in Rust.
@@ -174,7 +174,6 @@ fn vs_python_distances(
     let args = [n, runs, dim, small].map(|v| v.to_string());
     let args =
         [&args[..], &[format!("{:?}", rust.checksum), format!("{small_checksum:?}")]].concat();
-    let Some(report) = run_twin(twin, &args) else { return };
     let rust_row = |prefix: &str| find(&rust.stats, prefix);
     let pairs = [
         ("pure Python loops", Some(("1 naive loops, same N", &small_naive))),
@@ -184,7 +183,7 @@ fn vs_python_distances(
         ("Numba @njit", rust_row("1 ")),
         ("Numba parallel=True, prange", rust_row("5 ")),
     ];
-    side_by_side(&report, &pairs, best(&rust.stats));
+    side_by_side(twin, &args, &pairs, best(&rust.stats));
 }
 
 /// Pure Python, NumPy, Cython and Numba on the book's grid. Pure Python and NumPy run at a
@@ -213,7 +212,6 @@ fn vs_python_julia(
         rust.checksum.to_string(),
         small_checksum.to_string(),
     ];
-    let Some(report) = run_twin(twin, &args) else { return };
     let rust_row = |prefix: &str| find(&rust.stats, prefix);
     let pairs = [
         ("pure Python", Some(("1 num-complex, same width", &small_complex))),
@@ -222,27 +220,29 @@ fn vs_python_julia(
         ("Numba @njit", rust_row("2 ")),
         ("Numba parallel=True, prange", rust_row("4 ")),
     ];
-    side_by_side(&report, &pairs, best(&rust.stats));
+    side_by_side(twin, &args, &pairs, best(&rust.stats));
 }
 
-/// Runs the twin; `None` (after one line on stderr) where there is no Python for it.
-fn run_twin(twin: &Twin<'_>, args: &[String]) -> Option<Report> {
-    timing::python::run_or_explain(twin, args).unwrap_or_else(|e| cli::fail(e))
-}
-
-/// One line per Python variant: its median, the Rust variant that plays its part, and the
-/// ratio; then the fastest of each side.
+/// Runs the twin and prints one line per Python variant as soon as it is measured: its
+/// median, the Rust variant that plays its part, and the ratio; then the twin's notes and the
+/// fastest of each side. Without a Python for it, one line on stderr says so.
 fn side_by_side(
-    report: &Report,
+    twin: &Twin<'_>,
+    args: &[String],
     pairs: &[(&str, Option<(&str, &Stats)>)],
     rust_best: (&str, &Stats),
 ) {
-    say!("{:<44} {:>10}  {:<36} {:>10}", "Python (median)", "", "Rust counterpart", "");
-    for python in &report.measured {
+    let mut rows = 0;
+    let each = |line: Line<'_>| {
+        let Line::Measured(python) = line else { return }; // notes come after the table
+        if rows == 0 {
+            say!("{:<44} {:>10}  {:<36} {:>10}", "Python (median)", "", "Rust counterpart", "");
+        }
+        rows += 1;
         let counterpart = pairs.iter().find(|(prefix, _)| python.label.starts_with(prefix));
         let Some((_, Some((rust_label, rust)))) = counterpart else {
             say!("{:<44} {:>10}", python.label, human(python.stats.median));
-            continue;
+            return;
         };
         say!(
             "{:<44} {:>10}  {:<36} {:>10}  {}",
@@ -252,7 +252,9 @@ fn side_by_side(
             human(rust.median),
             timing::python::verdict(rust, &python.stats)
         );
-    }
+    };
+    let report = timing::python::run_or_explain(twin, args, each).unwrap_or_else(|e| cli::fail(e));
+    let Some(report) = report else { return };
     for note in &report.notes {
         say!("{note}");
     }

@@ -352,7 +352,7 @@ fn replay_stdin(ops: &[String], twin: Option<&Twin<'_>>) {
         .map(|s| (*s).to_owned())
         .chain(ops.iter().cloned())
         .collect();
-    let report = timing::python::run_or_explain(twin, &args);
+    let report = timing::python::run_or_explain(twin, &args, |_| {});
     let _ = std::fs::remove_file(&path);
     let Some(report) = report.unwrap_or_else(|e| cli::fail(e)) else { return };
     let theirs = report.notes;

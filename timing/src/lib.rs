@@ -41,6 +41,8 @@ pub fn time_call<T>(f: impl FnOnce() -> T) -> (T, Duration) {
 ///
 /// A measurement that goes on for more than a second shows which run it is at on stderr, when
 /// stderr is a terminal, so a long one never looks like a hang; the line is erased at the end.
+/// It draws between runs, from this thread: a drawing thread would make `multiprocessing`
+/// refuse to fork (a child gets only the thread that forked).
 pub fn measure<T>(runs: usize, mut f: impl FnMut() -> T) -> (T, Stats) {
     let mut progress = Progress::new(runs.max(1) + 1);
     drop(f());
@@ -95,6 +97,77 @@ impl Progress {
         if self.shown {
             eprint!("\r{:60}\r", "");
         }
+    }
+}
+
+/// A status line on stderr for work that takes a while: `  (what, 3.02 s)`, redrawn every
+/// second once a second has passed, erased when the ticker is dropped. It draws only when
+/// stderr is a terminal, so piped or captured output never sees it. It draws from a thread of
+/// its own, so it is for waiting on other processes (a Python twin, `dataflow`'s processes),
+/// not for code that forks.
+pub struct Ticker {
+    shared: std::sync::Arc<TickerState>,
+    drawer: Option<std::thread::JoinHandle<()>>,
+}
+
+struct TickerState {
+    /// What the line says, and whether it is on the screen now.
+    line: std::sync::Mutex<(String, bool)>,
+    stop: std::sync::atomic::AtomicBool,
+    started: Instant,
+}
+
+impl Ticker {
+    /// Starts the status line `what` (nothing is drawn before a second has passed).
+    pub fn start(what: impl Into<String>) -> Ticker {
+        use std::io::IsTerminal;
+        let shared = std::sync::Arc::new(TickerState {
+            line: std::sync::Mutex::new((what.into(), false)),
+            stop: std::sync::atomic::AtomicBool::new(false),
+            started: Instant::now(),
+        });
+        let drawer = std::io::stderr().is_terminal().then(|| {
+            let shared = std::sync::Arc::clone(&shared);
+            std::thread::spawn(move || {
+                let mut drawn_at = Duration::ZERO;
+                while !shared.stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(100));
+                    let elapsed = shared.started.elapsed();
+                    if elapsed >= drawn_at + Duration::from_secs(1) {
+                        drawn_at = elapsed;
+                        let mut line =
+                            shared.line.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                        eprint!("\r  ({}, {})\x1b[K", line.0, human(elapsed));
+                        line.1 = true;
+                    }
+                }
+            })
+        });
+        Ticker { shared, drawer }
+    }
+
+    /// Changes what the line says (shown at the next redraw).
+    pub fn set(&self, what: impl Into<String>) {
+        self.shared.line.lock().unwrap_or_else(std::sync::PoisonError::into_inner).0 = what.into();
+    }
+
+    /// Erases the line now, before printing something else; it comes back at the next redraw.
+    pub fn clear(&self) {
+        let mut line = self.shared.line.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if line.1 {
+            eprint!("\r\x1b[K");
+            line.1 = false;
+        }
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(drawer) = self.drawer.take() {
+            let _ = drawer.join();
+        }
+        self.clear();
     }
 }
 

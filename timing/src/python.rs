@@ -8,7 +8,7 @@
 //! runs it, and how it gets packages, is [`crate::python_env`]'s business.
 
 use std::fmt;
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -75,12 +75,27 @@ pub struct Report {
     pub notes: Vec<String>,
 }
 
+/// One line a twin reports, as it arrives.
+#[derive(Debug, Clone, Copy)]
+pub enum Line<'a> {
+    /// A measurement.
+    Measured(&'a Measured),
+    /// A note (`note(text)` in the script).
+    Note(&'a str),
+}
+
 /// Finds the twin's interpreter (see [`python_env::find`]), runs the script (after the
-/// prelude) with `args` and returns what it reported.
+/// prelude) with `args`, hands each line to `each` as soon as the twin prints it, and returns
+/// everything it reported. While the twin works, a status line on a terminal's stderr says
+/// how long it has been running, so a long twin never looks like a hang.
 ///
 /// The twin's stdin is a pipe that this process never writes: the prelude watches it and
 /// exits when it closes, so a twin never outlives its parent, however the parent ends.
-pub fn run_twin(twin: &Twin<'_>, args: &[String]) -> Result<Report, TwinError> {
+pub fn run_twin(
+    twin: &Twin<'_>,
+    args: &[String],
+    mut each: impl FnMut(Line<'_>),
+) -> Result<Report, TwinError> {
     let python = python_env::find(twin.python, twin.packages).map_err(TwinError::Environment)?;
     let source = format!("{PRELUDE}\n{}", twin.script);
     let mut child = Command::new(&python.program)
@@ -99,23 +114,34 @@ pub fn run_twin(twin: &Twin<'_>, args: &[String]) -> Result<Report, TwinError> {
         let _ = stderr.read_to_string(&mut text);
         text
     });
-    let mut stdout = String::new();
-    let read = child.stdout.take().expect("piped").read_to_string(&mut stdout);
+    let ticker = crate::Ticker::start("the Python twin is running");
+    let mut report = Report { python, measured: Vec::new(), notes: Vec::new() };
+    let mut bad_line = None;
+    for line in BufReader::new(child.stdout.take().expect("piped")).lines() {
+        let line = line.map_err(|e| TwinError::Failed(e.to_string()))?;
+        ticker.clear();
+        if let Some(note) = line.strip_prefix("note\t") {
+            each(Line::Note(note));
+            report.notes.push(note.to_owned());
+            continue;
+        }
+        match parse_line(&line) {
+            Ok(measured) => {
+                each(Line::Measured(&measured));
+                ticker.set(format!("the Python twin is running; it measured {}", measured.label));
+                report.measured.push(measured);
+            }
+            Err(e) => bad_line = bad_line.or(Some(e)),
+        }
+    }
+    drop(ticker);
     let status = child.wait().map_err(|e| TwinError::Failed(e.to_string()))?;
     let stderr = stderr.join().unwrap_or_default();
-    read.map_err(|e| TwinError::Failed(e.to_string()))?;
     if !status.success() {
         let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message");
         return Err(TwinError::Failed(format!("{} ({status})", last.trim())));
     }
-    let mut report = Report { python, measured: Vec::new(), notes: Vec::new() };
-    for line in stdout.lines() {
-        match line.strip_prefix("note\t") {
-            Some(note) => report.notes.push(note.to_owned()),
-            None => report.measured.push(parse_line(line)?),
-        }
-    }
-    Ok(report)
+    bad_line.map_or(Ok(report), Err)
 }
 
 /// The median of three runs of `python -c pass`: what starting the interpreter costs.
@@ -129,9 +155,10 @@ pub fn startup(program: &Path) -> Result<Stats, TwinError> {
     failure.map_or(Ok(stats), Err)
 }
 
-/// Runs the twin, prints its medians beside Rust's for the same workloads (paired in order),
-/// and returns the twin's measurements. Without a suitable interpreter it prints one line on
-/// stderr saying what to do and returns `Ok(None)`, so the binary carries on (status 0).
+/// Runs the twin, prints its medians beside Rust's for the same workloads (paired in order,
+/// each row as soon as the twin has measured it), and returns the twin's measurements. Without
+/// a suitable interpreter it prints one line on stderr saying what to do and returns
+/// `Ok(None)`, so the binary carries on (status 0).
 pub fn compare(
     twin: &Twin<'_>,
     args: &[String],
@@ -140,20 +167,25 @@ pub fn compare(
     crate::say!(
         "== Rust vs Python on this machine (the same workload, timed inside the interpreter)"
     );
-    let Some(report) = run_or_explain(twin, args)? else { return Ok(None) };
+    let mut rows = 0;
+    let each = |line: Line<'_>| {
+        let Line::Measured(python) = line else { return }; // notes come after the table
+        if rows == 0 {
+            crate::say!("{}", compare_header());
+        }
+        if let Some((label, rust)) = rust.get(rows) {
+            let label = format!("{label} / {}", python.label);
+            crate::say!("{}", compare_line(&label, rust, &python.stats));
+        }
+        rows += 1;
+    };
+    let Some(report) = run_or_explain(twin, args, each)? else { return Ok(None) };
     if report.measured.len() != rust.len() {
         return Err(TwinError::Failed(format!(
             "{} measurements for {}",
             report.measured.len(),
             rust.len()
         )));
-    }
-    crate::say!("{}", compare_header());
-    for ((label, rust), python) in rust.iter().zip(&report.measured) {
-        crate::say!(
-            "{}",
-            compare_line(&format!("{label} / {}", python.label), rust, &python.stats)
-        );
     }
     for note in &report.notes {
         crate::say!("{note}");
@@ -173,11 +205,15 @@ pub fn compare_each<const N: usize>(
     Some(measured.try_into().expect("compare checked one Python row per Rust row"))
 }
 
-/// Runs the twin; where there is no interpreter for it, prints the one line saying why on
-/// stderr and returns `Ok(None)`. On success, says which interpreter ran it and what its
-/// start-up costs (left out of its figures, which are timed inside it).
-pub fn run_or_explain(twin: &Twin<'_>, args: &[String]) -> Result<Option<Report>, TwinError> {
-    match run_twin(twin, args) {
+/// Runs the twin (see [`run_twin`]); where there is no interpreter for it, prints the one line
+/// saying why on stderr and returns `Ok(None)`. On success, says which interpreter ran it and
+/// what its start-up costs (left out of its figures, which are timed inside it).
+pub fn run_or_explain(
+    twin: &Twin<'_>,
+    args: &[String],
+    each: impl FnMut(Line<'_>),
+) -> Result<Option<Report>, TwinError> {
+    match run_twin(twin, args, each) {
         Err(TwinError::Environment(why)) => {
             eprintln!("note: no Python comparison: {why}");
             Ok(None)
