@@ -23,6 +23,9 @@ struct Args {
     /// Also run a Python twin of the timed cells (python3) and compare.
     #[arg(long)]
     vs_python: bool,
+    /// The Python for --vs-python (also HPC_RS_PYTHON) [default: python3].
+    #[arg(long, value_name = "PATH")]
+    python: Option<std::path::PathBuf>,
 }
 
 fn main() {
@@ -47,7 +50,7 @@ fn main() {
         let twin = include_str!("../python/twin.py");
         let rust = [("(a) push loop", &push.stats), ("(b) collect", &collect.stats)];
         timing::python::compare(
-            &timing::python::Twin::plain(twin),
+            &timing::python::Twin::plain(twin, args.python.as_deref()),
             &[size.to_string(), args.runs.to_string()],
             &rust,
         )

@@ -166,7 +166,7 @@ fn groupby_command(g: &GroupbyArgs, twin: Option<&timing::python::Twin<'_>>) -> 
     };
     let (outcome, took) = timing::time_call(|| run_groupby(Arc::new(plan), config, g.skip_bad));
     if g.child {
-        eprintln!("peak-memory {}", peak_memory().unwrap_or(0));
+        eprintln!("peak-memory {}", timing::peak_memory().unwrap_or(0));
     }
     match outcome {
         Ok(Some(answer)) => {
@@ -572,13 +572,6 @@ fn exit_with_parent() {
     });
 }
 
-/// This process's peak resident memory in bytes (Linux: VmHWM).
-fn peak_memory() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse::<u64>().ok().map(|kib| kib * 1024)
-}
-
 // ---- the default run ----
 
 /// Makes (once) a data set of `rows` rows under the target directory, then runs the group-by
@@ -623,13 +616,13 @@ fn default_run(rows: u64, runs: usize, twin: Option<&timing::python::Twin<'_>>) 
         let mut peak = 0;
         let mut samples = Vec::new();
         for _ in 0..runs {
-            let _ = std::fs::write("/proc/self/clear_refs", "5");
+            timing::reset_peak_memory();
             let (answer, took) = timing::time_call(|| {
                 run_groupby(Arc::clone(&plan), timely::Config::process(threads), false)
             });
             let answer =
                 answer.unwrap_or_else(|e| cli::fail(e.0)).expect("one process: worker 0 is here");
-            peak = peak.max(peak_memory().unwrap_or(0));
+            peak = peak.max(timing::peak_memory().unwrap_or(0));
             last = answer_lines(&g.by, &answer).join("\n");
             samples.push(took);
         }

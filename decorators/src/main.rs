@@ -66,8 +66,7 @@ fn vs_python(
     [push, collect]: [&Stats; 2],
     python: Option<&std::path::Path>,
 ) {
-    let twin =
-        timing::python::Twin { script: include_str!("../python/twin.py"), packages: &[], python };
+    let twin = timing::python::Twin::plain(include_str!("../python/twin.py"), python);
     let rust = [("push loop", push), ("collect", collect)];
     let args = [size.to_string(), runs.to_string()];
     let Some([append, comprehension]) = timing::python::compare_each(&twin, &args, &rust) else {

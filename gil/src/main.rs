@@ -140,8 +140,7 @@ fn vs_python(
     [sequential, free, under_gil]: [&Stats; 3],
     python: Option<&std::path::Path>,
 ) {
-    let twin =
-        timing::python::Twin { script: include_str!("../python/twin.py"), packages: &[], python };
+    let twin = timing::python::Twin::plain(include_str!("../python/twin.py"), python);
     let args = [size.to_string(), runs.to_string(), threads.to_string()];
     let rust = [("sequential", sequential), ("simulated GIL threads", under_gil)];
     let Some([python_sequential, python_threads]) =

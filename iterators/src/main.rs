@@ -4,7 +4,6 @@
 //!
 //! Run: `cargo run -p iterators` (option: `--size N` for the lazy-versus-eager memory cell).
 
-use std::fs;
 use std::hint::black_box;
 use std::iter;
 
@@ -145,10 +144,10 @@ fn lazy_versus_eager_memory(size: u64, runs: usize) {
     };
     // A warm-up run first: a process's first touch of fresh memory can cost several times
     // more (a virtual machine backing its pages), which is not what this cell is about.
-    let ((lazy, lazy_time), lazy_peak) = peak_memory(|| {
+    let ((lazy, lazy_time), lazy_peak) = timing::peak_memory_growth(|| {
         timing::measure(runs, || (0..size).map(|x| u128::from(black_box(x) * x)).sum::<u128>())
     });
-    let ((eager, eager_time), eager_peak) = peak_memory(|| {
+    let ((eager, eager_time), eager_peak) = timing::peak_memory_growth(|| {
         timing::measure(runs, || {
             let squares: Vec<u64> = (0..size).map(|x| black_box(x) * x).collect();
             squares.iter().map(|&s| u128::from(s)).sum::<u128>()
@@ -284,27 +283,6 @@ fn my_gen_from_fn() -> impl Iterator<Item = (i64, i64)> {
 }
 
 // ---- helpers ----
-
-/// Runs `work` and returns how far the process's resident memory peaked above where it started,
-/// in bytes (Linux: reset the peak through /proc/self/clear_refs, then read VmHWM), or `None`
-/// where the system does not tell.
-fn peak_memory<T>(work: impl FnOnce() -> T) -> (T, Option<u64>) {
-    let reset = fs::write("/proc/self/clear_refs", "5").is_ok();
-    let before = status_kib("VmRSS:");
-    let value = work();
-    let peak = status_kib("VmHWM:");
-    let grown = match (reset, before, peak) {
-        (true, Some(before), Some(peak)) => Some(peak.saturating_sub(before) * 1024),
-        _ => None,
-    };
-    (value, grown)
-}
-
-fn status_kib(field: &str) -> Option<u64> {
-    let status = fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with(field))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
 
 /// A large number as a person reads it, to two significant digits: `6.4x10^29`, `4x10^28`.
 fn scientific(n: u128) -> String {

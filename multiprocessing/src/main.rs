@@ -330,8 +330,7 @@ fn results_through_pipes() -> Result<(), Failure> {
 /// The same two timings in CPython with `multiprocessing.Process`, and each language's own
 /// speedup from processes at the real-work length.
 fn vs_python(real: u64, runs: usize, rust: [[Stats; 2]; 2], python: Option<&std::path::Path>) {
-    let twin =
-        timing::python::Twin { script: include_str!("../python/twin.py"), packages: &[], python };
+    let twin = timing::python::Twin::plain(include_str!("../python/twin.py"), python);
     let args = [NOTEBOOK_LENGTH.to_string(), runs.to_string(), real.to_string()];
     let [[tiny_sequential, tiny_processes], [real_sequential, real_processes]] = &rust;
     let pairs = [

@@ -448,8 +448,7 @@ fn vs_python(
     rust: &Timed,
     python: Option<&std::path::Path>,
 ) {
-    let twin =
-        timing::python::Twin { script: include_str!("../python/twin.py"), packages: &[], python };
+    let twin = timing::python::Twin::plain(include_str!("../python/twin.py"), python);
     let args = [size, runs as u64, threads as u64, TASKS].map(|v| v.to_string());
     let rust_rows = [
         ("sequential map", &rust.sequential),

@@ -52,7 +52,9 @@ pub fn lesson() {
         ("keep the latest (watch), lossy", Strategy::Latest),
     ];
     for (label, strategy) in strategies {
-        let outcome = measure_peak(|| runtime.block_on(run(strategy, EVENTS)));
+        let (mut outcome, peak_growth) =
+            timing::peak_memory_growth(|| runtime.block_on(run(strategy, EVENTS)));
+        outcome.peak_growth = peak_growth;
         assert_eq!(
             outcome.delivered + outcome.dropped,
             EVENTS,
@@ -180,26 +182,6 @@ fn consume(event: Event) {
         x = black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407));
     }
     black_box(x);
-}
-
-/// Runs `work` and adds how much the process's peak resident memory grew (Linux: reset the
-/// peak through /proc/self/clear_refs, then read VmHWM), as `iterators` measures it.
-fn measure_peak(work: impl FnOnce() -> Outcome) -> Outcome {
-    let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
-    let before = status_kib("VmRSS:");
-    let mut outcome = work();
-    let peak = status_kib("VmHWM:");
-    outcome.peak_growth = match (reset, before, peak) {
-        (true, Some(before), Some(peak)) => Some(peak.saturating_sub(before) * 1024),
-        _ => None,
-    };
-    outcome
-}
-
-fn status_kib(field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with(field))?;
-    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 #[cfg(test)]

@@ -131,20 +131,12 @@ fn operators_over_time() {
         .start_paused(true)
         .build()
         .expect("a current-thread runtime starts");
-    let script = Script {
-        events: EVENTS.iter().map(|&(ms, v)| (ms, v.to_owned())).collect(),
-        completes_at: Some(END),
-    };
     let rows = runtime.block_on(async { marble_rows().await });
     for row in rows {
         say!("{:<32} {}", row.label, row.marbles.join("  "));
         say!("    {}", row.meaning);
         if let Some(op) = row.same_as {
-            let expected: Vec<String> =
-                replay::replay(&script, &[Operator::parse(op).expect("known")])
-                    .iter()
-                    .map(|e| e.to_string().replacen(' ', ":", 1))
-                    .collect();
+            let expected = replay_marbles(op);
             assert_eq!(
                 row.marbles, expected,
                 "{}: tokio and the replay engine disagree",
@@ -156,6 +148,16 @@ fn operators_over_time() {
         "(every row that `replay` also has - debounce, throttle_first, sample, the buffer, delay,"
     );
     say!(" distinct_until_changed - was checked against it: the same times, the same values)");
+}
+
+/// What `replay` makes of the lesson's stream through `op`, as `ms:value` marbles.
+fn replay_marbles(op: &str) -> Vec<String> {
+    let script = Script {
+        events: EVENTS.iter().map(|&(ms, v)| (ms, v.to_owned())).collect(),
+        completes_at: Some(END),
+    };
+    let chain = [Operator::parse(op).expect("the lesson's operators parse")];
+    replay::replay(&script, &chain).iter().map(|e| e.to_string().replacen(' ', ":", 1)).collect()
 }
 
 struct Row {
@@ -471,16 +473,8 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn the_tokio_operators_agree_with_the_replay_engine() {
         let rows = marble_rows().await;
-        let script = Script {
-            events: EVENTS.iter().map(|&(ms, v)| (ms, v.to_owned())).collect(),
-            completes_at: Some(END),
-        };
         for row in rows.iter().filter(|r| r.same_as.is_some()) {
-            let op = Operator::parse(row.same_as.unwrap()).unwrap();
-            let expected: Vec<String> = replay::replay(&script, &[op])
-                .iter()
-                .map(|e| e.to_string().replacen(' ', ":", 1))
-                .collect();
+            let expected = replay_marbles(row.same_as.unwrap());
             assert_eq!(row.marbles, expected, "{}", row.label);
         }
     }

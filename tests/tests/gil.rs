@@ -94,7 +94,7 @@ fn output_piped_into_head_ends_quietly() {
 #[test]
 #[cfg(target_os = "linux")]
 fn the_python_twin_dies_with_its_parent() {
-    if std::process::Command::new("python3").arg("--version").output().is_err() {
+    if !common::python3_present() {
         eprintln!("skipped: no python3");
         return;
     }

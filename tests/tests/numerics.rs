@@ -148,7 +148,7 @@ fn vs_python_without_a_usable_python_still_prints_the_rust_figures() {
 
 #[test]
 fn vs_python_names_the_packages_a_given_python_lacks() {
-    if std::process::Command::new("python3").arg("--version").output().is_err() {
+    if !common::python3_present() {
         eprintln!("skipped: no python3");
         return;
     }

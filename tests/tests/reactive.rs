@@ -122,7 +122,7 @@ fn bad_replay_input_names_the_line_or_the_operator() {
 
 #[test]
 fn replay_vs_python_names_a_missing_reactivex() {
-    if std::process::Command::new("python3").arg("--version").output().is_err() {
+    if !common::python3_present() {
         eprintln!("skipped: no python3");
         return;
     }

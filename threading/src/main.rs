@@ -138,8 +138,7 @@ fn timed_comparison(length: u64, runs: usize, threads: usize) -> Timed {
 /// The notebook's cell at its own length, in Rust (measured above) and in CPython: the times,
 /// and each language's own speedup from three threads.
 fn vs_python(runs: usize, rust: &Timed, python: Option<&std::path::Path>) {
-    let twin =
-        timing::python::Twin { script: include_str!("../python/twin.py"), packages: &[], python };
+    let twin = timing::python::Twin::plain(include_str!("../python/twin.py"), python);
     let rust_rows = [("sequential", &rust.sequential), ("one thread per sum", &rust.three_threads)];
     let args = [NOTEBOOK_LENGTH.to_string(), runs.to_string()];
     let Some([python_sequential, python_threads]) =

@@ -302,6 +302,38 @@ fn target_dir_for(
     built_into.map_or_else(|| std::env::temp_dir().join("hpc-rs"), std::path::Path::to_path_buf)
 }
 
+/// This process's peak resident memory so far, in bytes (Linux: VmHWM), or `None` where the
+/// system does not tell.
+pub fn peak_memory() -> Option<u64> {
+    status_kib("VmHWM:").map(|kib| kib * 1024)
+}
+
+/// Lowers the peak that [`peak_memory`] reports to what is resident now (Linux: writing 5 to
+/// /proc/self/clear_refs); `false` where that cannot be done.
+pub fn reset_peak_memory() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+/// Runs `work` and returns how far the process's resident memory peaked above where it
+/// started, in bytes, or `None` where the system does not tell.
+pub fn peak_memory_growth<T>(work: impl FnOnce() -> T) -> (T, Option<u64>) {
+    let reset = reset_peak_memory();
+    let before = status_kib("VmRSS:");
+    let value = work();
+    let grown = match (reset, before, status_kib("VmHWM:")) {
+        (true, Some(before), Some(peak)) => Some(peak.saturating_sub(before) * 1024),
+        _ => None,
+    };
+    (value, grown)
+}
+
+/// A `kB` field of /proc/self/status.
+fn status_kib(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// Minor page faults of this process so far: fresh pages the kernel handed out on first touch
 /// (field 10 of /proc/self/stat, all threads together); 0 where the system does not say.
 pub fn minor_page_faults() -> u64 {

@@ -48,9 +48,10 @@ pub struct Twin<'a> {
 }
 
 impl<'a> Twin<'a> {
-    /// A twin that needs nothing but the standard library.
-    pub fn plain(script: &'a str) -> Twin<'a> {
-        Twin { script, packages: &[], python: None }
+    /// A twin that needs nothing but the standard library, run by `python` (the user's
+    /// `--python`) or else `HPC_RS_PYTHON` or `python3`.
+    pub fn plain(script: &'a str, python: Option<&'a Path>) -> Twin<'a> {
+        Twin { script, packages: &[], python }
     }
 }
 

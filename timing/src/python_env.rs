@@ -177,9 +177,10 @@ pub fn ensure_environment(folder: &Path, packages: &[&str]) -> Result<Python, En
             Some(why) => failed(packages, why),
         })?;
     }
-    let (_, missing) = check(&program, packages).map_err(|e| failed(packages, e.to_string()))?;
+    let (python, missing) =
+        check(&program, packages).map_err(|e| failed(packages, e.to_string()))?;
     if missing.is_empty() {
-        return check(&program, &[]).map(|(python, _)| python);
+        return Ok(python);
     }
     eprintln!(
         "note: installing {} for the Python twin into {} (once; later runs reuse it, delete the folder to start over)",

@@ -66,6 +66,11 @@ fn run_full(topic: &str, args: &[&str], env: &[(&str, &str)], stdin: &str) -> Ru
     }
 }
 
+/// Whether this machine has a `python3` to run twins with.
+pub fn python3_present() -> bool {
+    std::process::Command::new("python3").arg("--version").output().is_ok()
+}
+
 /// A real Python 3 that lacks every third-party package: a script running `python3 -I -S`
 /// (no site-packages), in a fresh folder named after `test`. Returns its path.
 pub fn bare_python(test: &str) -> String {
@@ -215,7 +220,7 @@ pub fn check_vs_python(topic: &str, args: &[&str], rows: usize) -> Run {
     out.lines_in_order(&[
         "== Rust vs Python on this machine (the same workload, timed inside the interpreter)",
     ]);
-    let python_present = std::process::Command::new("python3").arg("--version").output().is_ok();
+    let python_present = python3_present();
     if !python_present {
         out.check(out.code == Some(0), "exit status 0 without python3");
         out.check(
