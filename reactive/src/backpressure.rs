@@ -101,9 +101,11 @@ pub async fn run(strategy: Strategy, events: u64) -> Outcome {
             let (q, m) = (queued.clone(), most.clone());
             let producer = tokio::spawn(async move {
                 for id in 0..events {
-                    tx.send(Event { id, ..Event::default() }).expect("the consumer is there");
+                    // Counted before it is sent: the consumer, which counts it off after
+                    // receiving it, can then never take the count below zero.
                     let now = q.fetch_add(1, Ordering::Relaxed) + 1;
                     m.fetch_max(now, Ordering::Relaxed);
+                    tx.send(Event { id, ..Event::default() }).expect("the consumer is there");
                 }
             });
             let mut delivered = 0;
