@@ -149,10 +149,10 @@ fn timing_decorator_cells(size: usize, runs: usize) -> (Stats, Stats) {
     let (pushed, push_stats) = timing::measure(runs, || create_big_list_undecorated(size));
     verify("push loop", &pushed, size);
     drop(pushed);
+    say!("    {}  (baseline)", push_stats.line("push loop (create_big_list)"));
     let (collected, collect_stats) =
         timing::measure(runs, || create_big_list_faster_undecorated(size));
     verify("collect", &collected, size);
-    say!("    {}  (baseline)", push_stats.line("push loop (create_big_list)"));
     say!(
         "    {}  {}",
         collect_stats.line("collect (create_big_list_faster)"),

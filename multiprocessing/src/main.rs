@@ -169,7 +169,8 @@ fn tiny_work(runs: usize) -> Result<[Stats; 2], Failure> {
     say!("{}  (baseline)", sequential.line("sequential"));
     let processes = time_processes(length, runs)?;
     say!("{}  {}", processes.line("three processes"), processes.speedup_over(&sequential));
-    let (_, one_fork) = timing::measure(runs, || in_children([|| 0]).map(|[o]| o.result));
+    let (_, one_fork) =
+        timing::measure_without_threads(runs, || in_children([|| 0]).map(|[o]| o.result));
     say!("{}", one_fork.line("one fork + _exit + waitpid"));
     say!("    The notebook: 34.5 ms against 0.52 ms. A process costs a fork, a copy of the page");
     if processes.median > sequential.median * 10 {
@@ -589,7 +590,7 @@ fn time_threads(length: u64, runs: usize) -> Stats {
 
 fn time_processes(length: u64, runs: usize) -> Result<Stats, Failure> {
     let mut failure = None;
-    let (sums, stats) = timing::measure(runs, || {
+    let (sums, stats) = timing::measure_without_threads(runs, || {
         match in_children(SUMS.map(|(_, power)| move || power_sum(0..length, power))) {
             Ok(outcomes) => outcomes.map(|o| o.result.unwrap_or_default()),
             Err(e) => {

@@ -40,115 +40,105 @@ pub fn time_call<T>(f: impl FnOnce() -> T) -> (T, Duration) {
 /// A `runs` of 0 is taken as 1, so there is always a value to return.
 ///
 /// A measurement that goes on for more than a second shows which run it is at on stderr, when
-/// stderr is a terminal, so a long one never looks like a hang; the line is erased at the end.
-/// It draws between runs, from this thread: a drawing thread would make `multiprocessing`
-/// refuse to fork (a child gets only the thread that forked).
-pub fn measure<T>(runs: usize, mut f: impl FnMut() -> T) -> (T, Stats) {
-    let mut progress = Progress::new(runs.max(1) + 1);
+/// stderr is a terminal, redrawn every second (from a thread: see [`measure_without_threads`]
+/// for code that forks), so a long one never looks like a hang; the line is erased at the end.
+pub fn measure<T>(runs: usize, f: impl FnMut() -> T) -> (T, Stats) {
+    measure_with(Ticker::start, runs, f)
+}
+
+/// [`measure`] for code that forks: its status line is drawn between runs, from this thread,
+/// as a child gets only the thread that forked (`multiprocessing` refuses to fork while
+/// another thread runs).
+pub fn measure_without_threads<T>(runs: usize, f: impl FnMut() -> T) -> (T, Stats) {
+    measure_with(Ticker::inline, runs, f)
+}
+
+fn measure_with<T>(
+    ticker: fn(String) -> Ticker,
+    runs: usize,
+    mut f: impl FnMut() -> T,
+) -> (T, Stats) {
+    let total = runs.max(1) + 1;
+    let ticker = ticker(format!("measuring: 0 of {total} runs done"));
     drop(f());
-    progress.done_one();
+    ticker.set(format!("measuring: 1 of {total} runs done"));
     let mut samples = Vec::with_capacity(runs.max(1));
     let mut last = None;
-    for _ in 0..runs.max(1) {
+    for done in 2..=total {
         let (value, took) = time_call(&mut f);
         samples.push(took);
         // Drop the previous value outside the timed region, so freeing it is not charged.
         last = Some(value);
-        progress.done_one();
+        ticker.set(format!("measuring: {done} of {total} runs done"));
     }
-    progress.finish();
+    drop(ticker);
     let value = last.expect("at least one timed run");
     (value, Stats::from_samples(&samples))
 }
 
-/// The "run 3 of 6" line [`measure`] keeps on stderr while a measurement takes long.
-struct Progress {
-    total: usize,
-    done: usize,
-    started: Instant,
-    shown: bool,
-    terminal: bool,
-}
-
-impl Progress {
-    fn new(total: usize) -> Progress {
-        use std::io::IsTerminal;
-        let terminal = std::io::stderr().is_terminal();
-        Progress { total, done: 0, started: Instant::now(), shown: false, terminal }
-    }
-
-    fn done_one(&mut self) {
-        self.done += 1;
-        if self.terminal
-            && self.done < self.total
-            && self.started.elapsed() > Duration::from_secs(1)
-        {
-            eprint!(
-                "\r  (measuring: {} of {} runs done, {})  ",
-                self.done,
-                self.total,
-                human(self.started.elapsed())
-            );
-            self.shown = true;
-        }
-    }
-
-    fn finish(&self) {
-        if self.shown {
-            eprint!("\r{:60}\r", "");
-        }
-    }
-}
-
-/// A status line on stderr for work that takes a while: `  (what, 3.02 s)`, redrawn every
-/// second once a second has passed, erased when the ticker is dropped. It draws only when
-/// stderr is a terminal, so piped or captured output never sees it. It draws from a thread of
-/// its own, so it is for waiting on other processes (a Python twin, `dataflow`'s processes),
-/// not for code that forks.
+/// A status line on stderr for work that takes a while: `  (what, 3.02 s)`, drawn once a second
+/// has passed and at most once a second after that, erased when the ticker is dropped. It
+/// draws only when stderr is a terminal, so piped or captured output never sees it.
 pub struct Ticker {
     shared: std::sync::Arc<TickerState>,
     drawer: Option<std::thread::JoinHandle<()>>,
 }
 
 struct TickerState {
-    /// What the line says, and whether it is on the screen now.
-    line: std::sync::Mutex<(String, bool)>,
+    /// What the line says, whether it is on the screen now, and when it was last drawn.
+    line: std::sync::Mutex<(String, bool, Duration)>,
     stop: std::sync::atomic::AtomicBool,
     started: Instant,
+    terminal: bool,
+}
+
+impl TickerState {
+    /// Draws the line if a second has passed since it was last drawn.
+    fn redraw(&self) {
+        let elapsed = self.started.elapsed();
+        let mut line = self.line.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if self.terminal && elapsed >= line.2 + Duration::from_secs(1) {
+            eprint!("\r  ({}, {})\x1b[K", line.0, human(elapsed));
+            line.1 = true;
+            line.2 = elapsed;
+        }
+    }
 }
 
 impl Ticker {
-    /// Starts the status line `what` (nothing is drawn before a second has passed).
+    /// Starts the status line `what`, redrawn every second by a thread of its own: for
+    /// waiting on work that prints nothing for a while (a Python twin, other processes).
     pub fn start(what: impl Into<String>) -> Ticker {
-        use std::io::IsTerminal;
-        let shared = std::sync::Arc::new(TickerState {
-            line: std::sync::Mutex::new((what.into(), false)),
-            stop: std::sync::atomic::AtomicBool::new(false),
-            started: Instant::now(),
-        });
-        let drawer = std::io::stderr().is_terminal().then(|| {
-            let shared = std::sync::Arc::clone(&shared);
-            std::thread::spawn(move || {
-                let mut drawn_at = Duration::ZERO;
+        let mut ticker = Ticker::inline(what);
+        if ticker.shared.terminal {
+            let shared = std::sync::Arc::clone(&ticker.shared);
+            ticker.drawer = Some(std::thread::spawn(move || {
                 while !shared.stop.load(std::sync::atomic::Ordering::Relaxed) {
                     std::thread::sleep(Duration::from_millis(100));
-                    let elapsed = shared.started.elapsed();
-                    if elapsed >= drawn_at + Duration::from_secs(1) {
-                        drawn_at = elapsed;
-                        let mut line =
-                            shared.line.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                        eprint!("\r  ({}, {})\x1b[K", line.0, human(elapsed));
-                        line.1 = true;
-                    }
+                    shared.redraw();
                 }
-            })
-        });
-        Ticker { shared, drawer }
+            }));
+        }
+        ticker
     }
 
-    /// Changes what the line says (shown at the next redraw).
+    /// The status line `what` with no thread: it is redrawn only when [`Ticker::set`] is
+    /// called, for code that must stay single-threaded.
+    pub fn inline(what: impl Into<String>) -> Ticker {
+        use std::io::IsTerminal;
+        let shared = std::sync::Arc::new(TickerState {
+            line: std::sync::Mutex::new((what.into(), false, Duration::ZERO)),
+            stop: std::sync::atomic::AtomicBool::new(false),
+            started: Instant::now(),
+            terminal: std::io::stderr().is_terminal(),
+        });
+        Ticker { shared, drawer: None }
+    }
+
+    /// Changes what the line says; redrawn now if a second has passed since the last drawing.
     pub fn set(&self, what: impl Into<String>) {
         self.shared.line.lock().unwrap_or_else(std::sync::PoisonError::into_inner).0 = what.into();
+        self.shared.redraw();
     }
 
     /// Erases the line now, before printing something else; it comes back at the next redraw.
