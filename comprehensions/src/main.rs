@@ -103,7 +103,8 @@ fn more_comprehensions() {
 /// warm-up, and charged its minor page faults (fresh pages the kernel had to hand out).
 fn timed_squares(size: usize, runs: usize) -> [Variant; 5] {
     let mb = size * 8 / 1_000_000;
-    say!("== Timing: the squares of 0..{size} ({mb} MB of u64), {runs} runs after a warm-up");
+    let warmup = timing::after_warmup(runs);
+    say!("== Timing: the squares of 0..{size} ({mb} MB of u64), {warmup}");
     let mut buffer = collect_squares(size); // (d) allocates and touches this once, untimed
     let results = [
         time_built("(a) push loop into Vec::new()", runs, size, || push_squares(Vec::new(), size)),
@@ -195,8 +196,9 @@ fn explain(results: &[Variant; 5], parallel_rewrite: &Variant, size: usize) {
 /// touched buffer against (d), which separates the writes from the page faults.
 fn rayon_sentence(threads: usize, collect_gain: Ratio, writes_gain: Ratio) -> Vec<String> {
     let (e, w) = (collect_gain.0, writes_gain.0);
+    let threads_text = timing::plural(threads, "thread");
     let mut lines = vec![format!(
-        "  (e) splits the work over {threads} threads: {collect_gain} against (b); rayon rewriting"
+        "  (e) splits the work over {threads_text}: {collect_gain} against (b); rayon rewriting"
     )];
     lines.push(format!(
         "  the touched buffer, writes without page faults: {writes_gain} against (d)."

@@ -321,15 +321,18 @@ fn print_answer(by: &str, answer: &Answer) {
 }
 
 fn print_notes(by: &str, tally: &Tally) {
-    let rows = |n: u64| if n == 1 { "1 row".to_owned() } else { format!("{n} rows") };
     if tally.missing_key > 0 {
+        let was = if tally.missing_key == 1 { "was" } else { "were" };
         eprintln!(
-            "note: {} had no {by} and were left out of the groups (as pandas and Dask do)",
-            rows(tally.missing_key)
+            "note: {} had no {by} and {was} left out of the groups (as pandas and Dask do)",
+            timing::plural(tally.missing_key, "row")
         );
     }
     if tally.skipped > 0 {
-        eprintln!("note: skipped {} with bad fields (--skip-bad)", rows(tally.skipped));
+        eprintln!(
+            "note: skipped {} with bad fields (--skip-bad)",
+            timing::plural(tally.skipped, "row")
+        );
     }
 }
 
@@ -603,8 +606,9 @@ fn default_run(rows: u64, runs: usize, twin: Option<&timing::python::Twin<'_>>) 
     );
     let mb = plan.total_bytes as f64 / 1e6;
     let cores = workers(None);
+    let runs_each = timing::plural(runs, "run");
     say!(
-        "== groupby('origin').dep_delay over {mb:.0} MB in {} partitions of at most {} MB ({runs} runs each)",
+        "== groupby('origin').dep_delay over {mb:.0} MB in {} partitions of at most {} MB ({runs_each})",
         plan.ranges.len(),
         scan::DEFAULT_BLOCKSIZE / 1_000_000
     );
@@ -679,8 +683,9 @@ fn default_run(rows: u64, runs: usize, twin: Option<&timing::python::Twin<'_>>) 
         let answer: Vec<String> = reference.lines().map(str::to_owned).collect();
         if let Some(python) = vs_python(twin, &g, &answer, runs.min(2), &rows) {
             let one_worker = medians[0].speedup_over(&python[1].stats).sentence("faster", "slower");
+            let cores_text = timing::plural(cores, "core");
             say!(
-                "1 Rust worker against Dask's threads on all {cores} cores: {one_worker}. pandas reads"
+                "1 Rust worker against Dask's threads on all {cores_text}: {one_worker}. pandas reads"
             );
             say!("  everything into memory first (its peak above), where the dataflow streams it.");
         }

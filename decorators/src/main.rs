@@ -145,7 +145,8 @@ fn timing_decorator_cells(size: usize, runs: usize) -> (Stats, Stats) {
         "    (the notebook's time_decor threw the list away; ours returns it, so it can be checked)"
     );
 
-    say!("    measured with `timing` ({runs} runs after a warm-up):");
+    let warmup = timing::after_warmup(runs);
+    say!("    measured with `timing` ({warmup}):");
     let (pushed, push_stats) = timing::measure(runs, || create_big_list_undecorated(size));
     verify("push loop", &pushed, size);
     drop(pushed);

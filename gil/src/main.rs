@@ -53,8 +53,10 @@ fn main() {
     let threads = args.threads.unwrap_or(cores.max(2));
     let gil = Gil::new(Duration::from_millis(args.switch_interval_ms), true);
 
+    let threads_text = timing::plural(threads, "thread");
+    let cores_text = timing::plural(cores, "core");
     say!(
-        "== 2.c The GIL, simulated: {threads} threads on {cores} cores, switch interval {} ms",
+        "== 2.c The GIL, simulated: {threads_text} on {cores_text}, switch interval {} ms",
         args.switch_interval_ms
     );
     let size = args.size.unwrap_or(if args.vs_python { 5_000_000 } else { 200_000_000 });
@@ -148,8 +150,9 @@ fn vs_python(
     else {
         return; // no Python here: said on stderr
     };
+    let threads_text = timing::plural(threads, "thread");
     say!(
-        "{threads} threads against one: Rust free {}, Rust under the simulated GIL {},",
+        "{threads_text} against one: Rust free {}, Rust under the simulated GIL {},",
         free.speedup_over(sequential),
         under_gil.speedup_over(sequential)
     );
@@ -158,8 +161,9 @@ fn vs_python(
         python_threads.stats.speedup_over(&python_sequential.stats)
     );
     if sequential.median < Duration::from_millis(1) {
+        let threads_text = timing::plural(threads, "thread");
         say!(
-            "At --size {size} the whole sum takes {} in Rust: starting {threads} threads (tens of µs) weighs",
+            "At --size {size} the whole sum takes {} in Rust: starting {threads_text} (tens of µs) weighs",
             timing::human(sequential.median)
         );
         say!(
@@ -172,7 +176,8 @@ fn vs_python(
 /// The cube sum of 0..size, sequential and split among threads, free and under the GIL. Each
 /// row is printed as soon as it is measured.
 fn cpu_bound(gil: &Gil, size: u64, threads: u64, runs: usize) -> [Stats; 3] {
-    say!("CPU-bound: the cube sum of 0..{size} ({runs} runs after a warm-up)");
+    let warmup = timing::after_warmup(runs);
+    say!("CPU-bound: the cube sum of 0..{size} ({warmup})");
     let expected = cube_sum_closed_form(size);
     let time = |label: &str, sum: &dyn Fn() -> u128| -> Stats {
         let (total, stats) = timing::measure(runs, sum);
@@ -189,10 +194,11 @@ fn cpu_bound(gil: &Gil, size: u64, threads: u64, runs: usize) -> [Stats; 3] {
     };
     let free = row(format!("{threads} free threads, no lock"), None);
     gil.take_longest_wait();
-    let locked = row(format!("{threads} threads under the GIL"), Some(gil));
+    let threads_text = timing::plural(threads, "thread");
+    let locked = row(format!("{threads_text} under the GIL"), Some(gil));
     let fair_wait = gil.take_longest_wait();
     let unfair_gil = Gil::new(gil.interval, false);
-    row(format!("{threads} threads, unfair GIL"), Some(&unfair_gil));
+    row(format!("{threads_text}, unfair GIL"), Some(&unfair_gil));
     let unfair_wait = unfair_gil.take_longest_wait();
     say!("verified: every sum equals (n(n-1)/2)^2 = {expected}");
     for line in fairness(gil.interval, fair_wait, unfair_wait) {
@@ -240,8 +246,9 @@ fn fairness(interval: Duration, fair: Duration, unfair: Duration) -> Vec<String>
 /// Threads that mostly wait: each request does a little work under the GIL, then waits for
 /// "I/O". Releasing the GIL while waiting is what lets the waits overlap.
 fn io_bound(gil: &Gil, threads: u64, runs: usize) -> Ratio {
+    let threads_text = timing::plural(threads, "thread");
     say!(
-        "I/O-bound: {threads} threads x {IO_REQUESTS} requests, each waiting {} ms",
+        "I/O-bound: {threads_text} x {IO_REQUESTS} requests, each waiting {} ms",
         IO_WAIT.as_millis()
     );
     let time = |threads: u64, requests: u32, release: bool| -> Stats {

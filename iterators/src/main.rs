@@ -134,10 +134,8 @@ fn generator_cell() {
 /// The sum of squares over 0..size through a lazy chain and through a collected `Vec`: the
 /// same result, about 0 MB against 8 bytes a number.
 fn lazy_versus_eager_memory(size: u64, runs: usize) {
-    say!(
-        "[6] sum of squares of 0..{size}, lazy chain against collected Vec ({runs} runs after a \
-            warm-up):"
-    );
+    let warmup = timing::after_warmup(runs);
+    say!("[6] sum of squares of 0..{size}, lazy chain against collected Vec ({warmup}):");
     let expected = {
         let n = u128::from(size);
         (n - 1) * n * (2 * n - 1) / 6

@@ -48,7 +48,8 @@ fn main() {
     tally_outcomes(args.trials);
     deterministic_order();
     say!();
-    say!("== Why locks at all: {threads} threads x {} increments of one counter", args.size);
+    let threads_text = timing::plural(threads, "thread");
+    say!("== Why locks at all: {threads_text} x {} increments of one counter", args.size);
     counters(threads, args.size, args.runs);
     say!();
     say!("== RLock -> parking_lot::ReentrantMutex");

@@ -164,7 +164,8 @@ fn notebook_cell(crash: Option<Crash>) -> Result<bool, Failure> {
 /// fork+wait costs on its own.
 fn tiny_work(runs: usize) -> Result<[Stats; 2], Failure> {
     let length = NOTEBOOK_LENGTH;
-    say!("[2] the notebook's timing: length {length}, {runs} runs after a warm-up");
+    let warmup = timing::after_warmup(runs);
+    say!("[2] the notebook's timing: length {length}, {warmup}");
     let sequential = time_sequential(length, runs);
     say!("{}  (baseline)", sequential.line("sequential"));
     let processes = time_processes(length, runs)?;
@@ -184,7 +185,9 @@ fn tiny_work(runs: usize) -> Result<[Stats; 2], Failure> {
 /// Enough work per sum for processes to pay off on the available cores.
 fn real_work(length: u64, runs: usize) -> Result<[Stats; 2], Failure> {
     let cores = thread::available_parallelism().map_or(1, usize::from);
-    say!("[3] real work: length {length}, {runs} runs after a warm-up, {cores} cores");
+    let cores_text = timing::plural(cores, "core");
+    let warmup = timing::after_warmup(runs);
+    say!("[3] real work: length {length}, {warmup}, {cores_text}");
     // Processes first, printed at once: the interrupt test expects children right after the
     // heading, and a long run shows a row before the sequential one is measured.
     let processes = time_processes(length, runs)?;
@@ -193,11 +196,11 @@ fn real_work(length: u64, runs: usize) -> Result<[Stats; 2], Failure> {
     say!("{}  (baseline)", sequential.line("sequential"));
     say!("{:<34} {}", "three processes against sequential", processes.speedup_over(&sequential));
     if cores < SUMS.len() {
-        say!("    Three jobs on {cores} cores: some processes share a core, as the threads did in");
+        say!("    Three jobs on {cores_text}: some processes share a core, as the threads did in");
         say!("    `cargo run -p threading`; each process also pays for its fork and wait.");
     } else {
         say!(
-            "    Three jobs on {cores} cores: each process can have a core; the longest sum sets the"
+            "    Three jobs on {cores_text}: each process can have a core; the longest sum sets the"
         );
         say!("    pace, and each process also pays for its fork and wait.");
     }

@@ -47,8 +47,9 @@ pub fn lesson(n: usize, dim: usize, runs: usize) -> Measured {
     let points = random_points(n, dim, SEED);
     let mb = (n * n * 8) as f64 / 1e6;
     say!("== Pairwise distances: {n} points in {dim} dimensions, a {mb:.0} MB result");
+    let warmup = timing::after_warmup(runs);
     say!(
-        "   ({runs} runs after a warm-up; allocating the result is part of every call, as in NumPy)"
+        "   ({warmup}; allocating the result is part of every call, as in NumPy)"
     );
     let (reference, naive_stats) = timing::measure(runs, || naive(&points));
     say!("{}  (baseline)", naive_stats.line(VARIANTS[0].0));

@@ -53,7 +53,8 @@ pub fn lesson(width: usize, max_iter: u32, runs: usize, png: Option<&Path>) -> M
     let grid = Grid::book(width);
     let (w, h) = (grid.xs.len(), grid.ys.len());
     say!("== Julia set: {w} x {h} pixels, c = {C_REAL} {C_IMAG}i, at most {max_iter} iterations");
-    say!("   ({runs} runs after a warm-up)");
+    let warmup = timing::after_warmup(runs);
+    say!("   ({warmup})");
     let (reference, first) = timing::measure(runs, || complex_numbers(&grid, max_iter));
     let checksum = checksum(&reference);
     say!("{}  (baseline)", first.line(VARIANTS[0].0));

@@ -294,8 +294,9 @@ fn explain_scaling(scalar: [f64; 2], lanes: [f64; 2], rerun: &str) {
 }
 
 fn scaling_sentence(cores: usize, scalar_gain: f64, lanes_gain: f64, rerun: &str) -> Vec<String> {
+    let cores_text = timing::plural(cores, "core");
     let mut lines = vec![format!(
-        "- On all {cores} cores with rayon (Numba's prange): the scalar loop {scalar_gain:.2}x, the lanes {lanes_gain:.2}x."
+        "- On all {cores_text} with rayon (Numba's prange): the scalar loop {scalar_gain:.2}x, the lanes {lanes_gain:.2}x."
     )];
     let good = 0.8 * cores as f64;
     let text: &[&str] = if cores == 1 {

@@ -108,14 +108,13 @@ pub async fn run(strategy: Strategy, events: u64) -> Outcome {
                     tx.send(Event { id, ..Event::default() }).expect("the consumer is there");
                 }
             });
-            let mut delivered = 0;
+            let mut tally = Tally::default();
             while let Some(event) = rx.recv().await {
                 queued.fetch_sub(1, Ordering::Relaxed);
-                consume(event);
-                delivered += 1;
+                tally.see(event);
             }
             producer.await.expect("the producer does not panic");
-            (delivered, 0)
+            tally.counts()
         }
         Strategy::Bounded => {
             let (tx, mut rx) = mpsc::channel::<Event>(CAPACITY);
@@ -128,13 +127,12 @@ pub async fn run(strategy: Strategy, events: u64) -> Outcome {
                     m.fetch_max(waiting, Ordering::Relaxed);
                 }
             });
-            let mut delivered = 0;
+            let mut tally = Tally::default();
             while let Some(event) = rx.recv().await {
-                consume(event);
-                delivered += 1;
+                tally.see(event);
             }
             producer.await.expect("the producer does not panic");
-            (delivered, 0)
+            tally.counts()
         }
         Strategy::Latest => {
             let (tx, mut rx) = watch::channel(None::<Event>);
@@ -146,26 +144,22 @@ pub async fn run(strategy: Strategy, events: u64) -> Outcome {
                     }
                 }
             });
-            let mut delivered = 0;
-            let mut last_id = None;
+            let mut tally = Tally::default();
             while rx.changed().await.is_ok() {
                 if let Some(event) = *rx.borrow_and_update() {
-                    last_id = Some(event.id);
-                    consume(event);
-                    delivered += 1;
+                    tally.see(event);
                 }
             }
             producer.await.expect("the producer does not panic");
             // The newest event is never lost: read it if the loop ended before seeing it.
             let newest = *rx.borrow();
             if let Some(event) = newest
-                && last_id != Some(event.id)
+                && tally.next_id != event.id + 1
             {
-                consume(event);
-                delivered += 1;
+                tally.see(event);
             }
             most.store(1, Ordering::Relaxed);
-            (delivered, events - delivered)
+            tally.counts()
         }
     };
     Outcome {
@@ -174,6 +168,31 @@ pub async fn run(strategy: Strategy, events: u64) -> Outcome {
         most_queued: most.load(Ordering::Relaxed),
         peak_growth: None,
         took: started.elapsed(),
+    }
+}
+
+/// What the consumer saw, counted from the events' own ids: one that skips ids counts them as
+/// dropped, so `delivered + dropped` is the id after the last one seen, which equals the
+/// number sent only if the newest event arrived.
+#[derive(Default)]
+struct Tally {
+    delivered: u64,
+    dropped: u64,
+    /// The id the next event would have if none were skipped.
+    next_id: u64,
+}
+
+impl Tally {
+    fn see(&mut self, event: Event) {
+        assert!(event.id >= self.next_id, "event {} after {}: out of order", event.id, self.next_id);
+        self.dropped += event.id - self.next_id;
+        self.delivered += 1;
+        self.next_id = event.id + 1;
+        consume(event);
+    }
+
+    fn counts(&self) -> (u64, u64) {
+        (self.delivered, self.dropped)
     }
 }
 

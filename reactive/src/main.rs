@@ -13,7 +13,7 @@ mod replay;
 
 use std::fmt::Display;
 use std::hint::black_box;
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -50,6 +50,7 @@ struct Args {
 enum Command {
     /// Reads `<ms> <value>` lines (and `<ms> |`) from stdin and prints what a chain of RxPY
     /// operators emits, in virtual time.
+    #[command(after_help = REPLAY_EXAMPLE)]
     Replay {
         /// An operator, applied in the order given: debounce:MS, throttle_first:MS, sample:MS,
         /// buffer_with_time_or_count:MS,COUNT, buffer_with_count:N, delay:MS,
@@ -73,6 +74,15 @@ enum Command {
         rate: u64,
     },
 }
+
+/// `replay --help`'s worked example (checked by the tests).
+const REPLAY_EXAMPLE: &str = "Example: values at 0, 30 and 200 ms, completing at 300 ms, through debounce(50 ms):
+  printf '0 a\\n30 b\\n200 c\\n300 |\\n' | cargo run -p reactive -- replay --op debounce:50
+prints
+  80 b
+  250 c
+  300 |
+(b came 30 ms after a, so only b is let through, 50 ms after it; c is let through before completion.)";
 
 /// The packages the twins import: RxPY 4, whose semantics `replay` follows.
 const PACKAGES: &[&str] = &["reactivex>=4.0,<5"];
@@ -105,6 +115,12 @@ fn main() {
             replay_stdin(ops, twin.as_ref());
         }
         Some(Command::Monitor { duration, threshold, rate }) => {
+            if args.vs_python || args.python.is_some() {
+                let flag = if args.vs_python { "--vs-python" } else { "--python" };
+                cli::usage_error(format!(
+                    "{flag}: the monitor has no Python twin (the lesson and `replay` have one)"
+                ));
+            }
             monitor::run(
                 duration.map(Duration::from_secs),
                 *threshold,
@@ -157,7 +173,8 @@ fn replay_marbles(op: &str) -> Vec<String> {
         completes_at: Some(END),
     };
     let chain = [Operator::parse(op).expect("the lesson's operators parse")];
-    replay::replay(&script, &chain).iter().map(|e| e.to_string().replacen(' ', ":", 1)).collect()
+    let emissions = replay::replay(&script, &chain).expect("one operator, the lesson's times");
+    emissions.iter().map(|e| e.to_string().replacen(' ', ":", 1)).collect()
 }
 
 struct Row {
@@ -334,12 +351,17 @@ fn replay_stdin(ops: &[String], twin: Option<&Twin<'_>>) {
         .map(|spec| Operator::parse(spec).unwrap_or_else(|e| cli::usage_error(e)))
         .collect();
     let mut text = String::new();
+    if std::io::stdin().is_terminal() {
+        eprintln!(
+            "type the script: `TIME VALUE` lines in milliseconds (`TIME |` completes it), then Ctrl-D"
+        );
+    }
     if let Err(e) = std::io::stdin().read_to_string(&mut text) {
         cli::usage_error(format!("cannot read the script from stdin: {e}"));
     }
     let script = replay::parse_script(&text).unwrap_or_else(|e| cli::usage_error(e));
-    let ours: Vec<String> =
-        replay::replay(&script, &chain).iter().map(ToString::to_string).collect();
+    let emissions = replay::replay(&script, &chain).unwrap_or_else(|e| cli::usage_error(e));
+    let ours: Vec<String> = emissions.iter().map(ToString::to_string).collect();
     for line in &ours {
         say!("{line}");
     }
@@ -380,8 +402,9 @@ fn replay_stdin(ops: &[String], twin: Option<&Twin<'_>>) {
 /// `map -> filter -> scan` over `size` events: a plain iterator, the same as an async stream,
 /// and with `--vs-python`, as an RxPY pipeline.
 fn throughput(size: u64, runs: usize, twin: Option<&Twin<'_>>) {
+    let warmup = timing::after_warmup(runs);
     say!(
-        "[4] Throughput: map(x*3) -> filter(even) -> scan(sum) over {size} events ({runs} runs after a warm-up)"
+        "[4] Throughput: map(x*3) -> filter(even) -> scan(sum) over {size} events ({warmup})"
     );
     let runtime = tokio::runtime::Builder::new_current_thread().build().expect("a runtime starts");
     let expected = chain_result(size);

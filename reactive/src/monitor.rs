@@ -30,6 +30,8 @@ pub enum Input {
     Rate(Duration),
     Quit,
     Unknown(String),
+    /// A known command with a value it cannot take: what to type instead.
+    Invalid(String),
 }
 
 /// What the monitor says.
@@ -69,9 +71,10 @@ pub fn run(duration: Option<Duration>, threshold: u64, rate: Duration) {
         });
         let inputs: Boxed<Input> = Box::pin(tokio_stream::StreamExt::merge(commands, ctrl_c));
         let cores = read_cpu_times().map_or(0, |c| c.len());
+        let cores_text = timing::plural(cores, "core");
         let until = duration.map_or("until `quit` or Ctrl-C".to_owned(), |d| format!("for {} s", d.as_secs()));
         timing::say!(
-            "monitoring {cores} cores every {} ms {until}; alert when the mean stays above {threshold}% for {} s",
+            "monitoring {cores_text} every {} ms {until}; alert when the mean stays above {threshold}% for {} s",
             rate.as_millis(),
             SUSTAIN.as_secs()
         );
@@ -79,6 +82,9 @@ pub fn run(duration: Option<Duration>, threshold: u64, rate: Duration) {
         monitor(inputs, read_cpu_times, threshold as f64, rate, duration, |out| screen.show(&out))
             .await;
     });
+    // tokio reads stdin on a blocking thread that cannot be interrupted: dropping the runtime
+    // would wait for the next line (forever, on a terminal). The monitor is done; leave it.
+    runtime.shutdown_background();
 }
 
 /// The monitor itself, independent of where snapshots and commands come from, so that tests
@@ -123,6 +129,7 @@ pub async fn monitor(
             Input::Unknown(text) => {
                 show(Output::Note(format!("unknown command {text:?}: type `rate MS` or `quit`")))
             }
+            Input::Invalid(advice) => show(Output::Note(advice)),
         }
     }
 }
@@ -145,7 +152,9 @@ fn parse_command(line: &str) -> Input {
         ["quit"] | ["q"] => Input::Quit,
         ["rate", ms] => match ms.parse::<u64>() {
             Ok(ms) if (10..=60_000).contains(&ms) => Input::Rate(Duration::from_millis(ms)),
-            _ => Input::Unknown(line.to_owned()),
+            _ => Input::Invalid(format!(
+                "rate {ms:?}: type a whole number of milliseconds from 10 to 60000, as in `rate 500`"
+            )),
         },
         _ => Input::Unknown(line.to_owned()),
     }
@@ -368,7 +377,9 @@ mod tests {
     fn commands_are_parsed() {
         assert_eq!(parse_command("rate 250"), Input::Rate(Duration::from_millis(250)));
         assert_eq!(parse_command(" quit "), Input::Quit);
-        assert_eq!(parse_command("rate 1"), Input::Unknown("rate 1".to_owned()));
+        let advice = "type a whole number of milliseconds from 10 to 60000, as in `rate 500`";
+        assert_eq!(parse_command("rate 1"), Input::Invalid(format!("rate \"1\": {advice}")));
+        assert_eq!(parse_command("rate 0"), Input::Invalid(format!("rate \"0\": {advice}")));
         assert_eq!(parse_command("faster"), Input::Unknown("faster".to_owned()));
     }
 

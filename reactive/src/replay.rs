@@ -101,7 +101,8 @@ impl Operator {
         let args: Vec<&str> = if args.is_empty() { Vec::new() } else { args.split(',').collect() };
         let bad = |what: &str| format!("--op {spec}: {what}");
         let number = |text: &str, least: u64| -> Result<u64, String> {
-            match text.trim().parse::<u64>() {
+            match timing::cli::whole_number::<u64>(text.trim()) {
+                Ok(n) if n > MAX_MS => Err(bad(&format!("{text:?} is more than 1e15 ms"))),
                 Ok(n) if n >= least => Ok(n),
                 _ if least == 1 => {
                     Err(bad(&format!("{text:?} is not a whole number of at least 1")))
@@ -182,8 +183,12 @@ pub fn parse_script(text: &str) -> Result<Script, String> {
                 "line {number}: expected `<ms> <value>` or `<ms> |`, got {line:?}"
             ));
         };
-        let Ok(ms) = ms.parse::<u64>() else {
-            return Err(format!("line {number}: {ms:?} is not a time in whole milliseconds"));
+        let ms = match timing::cli::whole_number::<u64>(ms) {
+            Ok(ms) if ms <= MAX_MS => ms,
+            Ok(_) | Err(_) if ms.bytes().all(|b| b.is_ascii_digit()) => {
+                return Err(format!("line {number}: time {ms} is past the latest allowed, 1e15 ms"));
+            }
+            _ => return Err(format!("line {number}: {ms:?} is not a time in whole milliseconds")),
         };
         if let Some(earlier) = completed_on {
             return Err(format!(
@@ -204,8 +209,20 @@ pub fn parse_script(text: &str) -> Result<Script, String> {
     Ok(script)
 }
 
-/// Runs `script` through `chain` and returns what comes out, in order.
-pub fn replay(script: &Script, chain: &[Operator]) -> Vec<Emission> {
+/// The latest time a script or an operator may name, 10^15 ms (about 31,700 years): with at
+/// most a thousand operators, virtual time then never passes u64's range.
+pub const MAX_MS: u64 = 1_000_000_000_000_000;
+
+/// The most operators a chain may have.
+pub const MAX_CHAIN: usize = 1000;
+
+/// Runs `script` through `chain` and returns what comes out, in order; a chain longer than
+/// [`MAX_CHAIN`] is refused. Every time stays below `MAX_MS * (MAX_CHAIN + 2)`, far from
+/// overflowing u64, so the engine's plain additions are safe.
+pub fn replay(script: &Script, chain: &[Operator]) -> Result<Vec<Emission>, String> {
+    if chain.len() > MAX_CHAIN {
+        return Err(format!("{} operators: at most {MAX_CHAIN} in one chain", chain.len()));
+    }
     let end = script.completes_at.or(script.events.last().map(|e| e.0)).unwrap_or(0);
     let horizon = end + chain.iter().map(Operator::ms).sum::<u64>();
     let mut engine = Engine {
@@ -233,7 +250,7 @@ pub fn replay(script: &Script, chain: &[Operator]) -> Vec<Emission> {
             Job::Timer { stage, token } => engine.fire(stage, token),
         }
     }
-    engine.out
+    Ok(engine.out)
 }
 
 // ---- the virtual-time engine ----
@@ -530,7 +547,7 @@ mod tests {
     fn run(script: &str, ops: &[&str]) -> Vec<String> {
         let script = parse_script(script).unwrap();
         let chain: Vec<Operator> = ops.iter().map(|s| Operator::parse(s).unwrap()).collect();
-        replay(&script, &chain).iter().map(ToString::to_string).collect()
+        replay(&script, &chain).unwrap().iter().map(ToString::to_string).collect()
     }
 
     /// RxPY's own test, test_buffer_with_time_or_count_basic, shifted to subscribe at 0 (its
@@ -635,5 +652,25 @@ mod tests {
             Operator::parse("buffer_with_time_or_count:5").unwrap_err().contains("two numbers")
         );
         assert_eq!(Operator::parse("take:0"), Ok(Operator::Take(0)));
+    }
+
+    #[test]
+    fn times_are_bounded_and_written_as_python_writes_numbers() {
+        assert_eq!(Operator::parse("debounce:1e3"), Ok(Operator::Debounce(1000)));
+        assert_eq!(Operator::parse("delay:1_000"), Ok(Operator::Delay(1000)));
+        assert_eq!(parse_script("2e3 a").unwrap().events, [(2000, "a".to_owned())]);
+        assert_eq!(
+            parse_script("0 a\n18446744073709551615 b").unwrap_err(),
+            "line 2: time 18446744073709551615 is past the latest allowed, 1e15 ms"
+        );
+        assert!(Operator::parse("delay:18446744073709551615").unwrap_err().contains("1e15"));
+        // The largest times and durations allowed replay without overflow.
+        let script = parse_script(&format!("0 a\n{MAX_MS} b")).unwrap();
+        let chain = [Operator::Delay(MAX_MS), Operator::Debounce(MAX_MS)];
+        let out: Vec<String> =
+            replay(&script, &chain).unwrap().iter().map(ToString::to_string).collect();
+        assert_eq!(out, [format!("{} a", 2 * MAX_MS), format!("{} b", 3 * MAX_MS)]);
+        let too_long = vec![Operator::Skip(0); MAX_CHAIN + 1];
+        assert!(replay(&script, &too_long).unwrap_err().contains("at most 1000"));
     }
 }

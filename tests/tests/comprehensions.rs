@@ -35,7 +35,7 @@ fn set_filtered_and_nested_comprehensions() {
 fn timed_section_runs_all_five_variants_and_verifies_them() {
     let out = run("comprehensions", &["--size", "1000", "--runs", "1"]);
     out.success().contains_in_order(&[
-        "== Timing: the squares of 0..1000 (0 MB of u64), 1 runs after a warm-up",
+        "== Timing: the squares of 0..1000 (0 MB of u64), 1 run after a warm-up",
         "(a) push loop into Vec::new()",
         "(baseline)",
         "(b) collect (the comprehension)",

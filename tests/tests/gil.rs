@@ -3,8 +3,8 @@
 mod common;
 use common::{check_bad_values, check_cli_conventions, run};
 
-fn small_run(threads: &str) -> common::Run {
-    let out = run("gil", &["--size", "100000", "--runs", "1", "--threads", threads]);
+fn small_run(threads: &str) -> &'static common::Run {
+    let out = common::run_once("gil", &["--size", "100000", "--runs", "1", "--threads", threads]);
     out.success();
     out
 }
@@ -15,7 +15,7 @@ fn every_cpu_bound_mode_computes_the_right_sum() {
     small_run("3").contains_in_order(&[
         "== 2.c The GIL, simulated: 3 threads on",
         "switch interval 5 ms",
-        "CPU-bound: the cube sum of 0..100000 (1 runs after a warm-up)",
+        "CPU-bound: the cube sum of 0..100000 (1 run after a warm-up)",
         "sequential, one thread",
         "(baseline)",
         "3 free threads, no lock",
@@ -94,8 +94,7 @@ fn output_piped_into_head_ends_quietly() {
 #[test]
 #[cfg(target_os = "linux")]
 fn the_python_twin_dies_with_its_parent() {
-    if !common::python3_present() {
-        eprintln!("skipped: no python3");
+    if !common::python3_or_skip() {
         return;
     }
     // 200M cubes in CPython would take a minute: the twin is surely still running.

@@ -14,8 +14,8 @@ const GENERATOR_OUTPUT: [&str; 8] = [
     "12 16",
 ];
 
-fn small_run() -> common::Run {
-    let out = run("iterators", &["--size", "1000", "--runs", "1"]);
+fn small_run() -> &'static common::Run {
+    let out = common::run_once("iterators", &["--size", "1000", "--runs", "1"]);
     out.success();
     out
 }
@@ -78,7 +78,7 @@ fn lazy_and_eager_sums_agree_with_the_closed_form() {
     // The sum of squares of 0..1000 is 999*1000*1999/6 = 332833500.
     let out = small_run();
     out.contains_in_order(&[
-        "[6] sum of squares of 0..1000, lazy chain against collected Vec (1 runs after a warm-up):",
+        "[6] sum of squares of 0..1000, lazy chain against collected Vec (1 run after a warm-up):",
         "lazy:  332833500  in",
         "peak memory",
         "eager: 332833500  in",

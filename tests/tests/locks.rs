@@ -6,8 +6,8 @@ use common::{check_bad_values, check_cli_conventions, check_closed_pipe, run};
 
 const OUTCOMES: [&str; 2] = ["YOLO Lmn", "YOLO Lmn ,Bye!!"];
 
-fn small_run() -> common::Run {
-    let out = run("locks", &["--trials", "200", "--size", "20000", "--runs", "1"]);
+fn small_run() -> &'static common::Run {
+    let out = common::run_once("locks", &["--trials", "200", "--size", "20000", "--runs", "1"]);
     out.success();
     out
 }

@@ -93,7 +93,7 @@ fn no_line_is_printed_twice_when_stdout_is_a_file() {
 fn timings_sweep_memory_and_pipes_are_reported_and_verified() {
     let (out, _) = run_tagged(&QUICK);
     out.success().contains_in_order(&[
-        "[2] the notebook's timing: length 5, 1 runs after a warm-up",
+        "[2] the notebook's timing: length 5, 1 run after a warm-up",
         "three processes",
         "one fork + _exit + waitpid",
         "The notebook: 34.5 ms against 0.52 ms.",
@@ -218,8 +218,7 @@ fn output_piped_into_head_ends_quietly() {
 
 #[test]
 fn the_python_twin_and_its_children_die_with_the_parent() {
-    if !common::python3_present() {
-        eprintln!("skipped: no python3");
+    if !common::python3_or_skip() {
         return;
     }
     // At 200M the twin's three children sum for minutes: 1 twin + 3 children to wait for.

@@ -148,8 +148,7 @@ fn vs_python_without_a_usable_python_still_prints_the_rust_figures() {
 
 #[test]
 fn vs_python_names_the_packages_a_given_python_lacks() {
-    if !common::python3_present() {
-        eprintln!("skipped: no python3");
+    if !common::python3_or_skip() {
         return;
     }
     // python3 with its site-packages switched off (-S): a real Python 3 without NumPy & co.

@@ -96,8 +96,10 @@ struct Timed {
 fn timed_comparison(length: u64, runs: usize, threads: usize) -> Timed {
     let cores = thread::available_parallelism().map_or(1, usize::from);
     let notebook = if length == NOTEBOOK_LENGTH { " (the notebook's cell)" } else { "" };
+    let cores_text = timing::plural(cores, "core");
+    let warmup = timing::after_warmup(runs);
     say!(
-        "== Timing the three sums over 0..{length}{notebook}, {runs} runs after a warm-up, {cores} cores"
+        "== Timing the three sums over 0..{length}{notebook}, {warmup}, {cores_text}"
     );
     let expected = expected_sums(length).expect("main refused lengths that overflow");
     let jobs: Vec<Stats> = SUMS
@@ -225,6 +227,7 @@ fn explain(m: &Measured, cores: usize, threads: usize, length: u64) -> Vec<Strin
         return lines;
     }
     let (worst, best) = placement_speedups(&m.job_secs, cores);
+    let (threads_text, cores_text) = (timing::plural(threads, "thread"), timing::plural(cores, "core"));
     let even_bound = threads.min(cores) as f64;
     if cores >= m.job_secs.len() {
         lines.push(format!(
@@ -233,14 +236,14 @@ fn explain(m: &Measured, cores: usize, threads: usize, length: u64) -> Vec<Strin
         lines.push("  sum sets the pace).".to_owned());
     } else {
         lines.push(format!(
-            "One thread per sum: 3 threads on {cores} cores, so some share one. Where the OS places them"
+            "One thread per sum: 3 threads on {cores_text}, so some share one. Where the OS places them"
         ));
         lines.push(format!(
             "  sets the result: from {worst:.2}x (the longest sums on one core) to {best:.2}x (the best split)."
         ));
     }
     lines.push(format!(
-        "The even split and rayon share all the work evenly: at best {even_bound:.0}x ({threads} threads, {cores} cores)."
+        "The even split and rayon share all the work evenly: at best {even_bound:.0}x ({threads_text}, {cores_text})."
     ));
     let checks = [
         ("one thread per sum", m.three_threads, 0.9 * worst),

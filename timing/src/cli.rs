@@ -80,17 +80,29 @@ fn one_line(message: &str) -> String {
 /// assert!(positive::<u64>("1.5").unwrap_err().contains("not a whole number"));
 /// ```
 pub fn positive<T: FromStr + PartialOrd + From<u8>>(text: &str) -> Result<T, String> {
+    match whole_number::<T>(text)? {
+        value if value >= T::from(1) => Ok(value),
+        _ => Err("must be at least 1".to_owned()),
+    }
+}
+
+/// Parses a whole number, 0 included, written as [`positive`] takes it: for times and counts
+/// inside other input (`replay`'s scripts and operators), where 0 means something.
+///
+/// ```
+/// use timing::cli::whole_number;
+/// assert_eq!(whole_number::<u64>("0"), Ok(0));
+/// assert_eq!(whole_number::<u64>("1e3"), Ok(1000));
+/// assert!(whole_number::<u64>("1e30").unwrap_err().contains("too large"));
+/// ```
+pub fn whole_number<T: FromStr>(text: &str) -> Result<T, String> {
     if text.starts_with('-') {
         return Err("must not be negative".to_owned());
     }
     let Some(digits) = plain_integer(text) else {
         return Err("is not a whole number".to_owned());
     };
-    match digits.parse::<T>() {
-        Ok(value) if value >= T::from(1) => Ok(value),
-        Ok(_) => Err("must be at least 1".to_owned()),
-        Err(_) => Err("is too large for this program".to_owned()),
-    }
+    digits.parse::<T>().map_err(|_| "is too large for this program".to_owned())
 }
 
 /// `1_000_000`, `1e6` and `2.5e6` as the plain digits `1000000`, `1000000` and `2500000`;

@@ -22,6 +22,28 @@ pub mod python_env;
 use std::fmt;
 use std::time::{Duration, Instant};
 
+/// How a measurement is described: `5 runs after a warm-up`, `1 run after a warm-up`.
+pub fn after_warmup(runs: usize) -> String {
+    format!("{} after a warm-up", plural(runs, "run"))
+}
+
+/// A count with its noun, agreeing: `1 run`, `5 runs`, `1 process`, `2 processes`.
+///
+/// ```
+/// assert_eq!(timing::plural(1, "run"), "1 run");
+/// assert_eq!(timing::plural(3_usize, "core"), "3 cores");
+/// assert_eq!(timing::plural(2_u64, "process"), "2 processes");
+/// ```
+pub fn plural<N: fmt::Display + PartialEq + From<u8>>(count: N, noun: &str) -> String {
+    if count == N::from(1) {
+        format!("{count} {noun}")
+    } else if noun.ends_with('s') {
+        format!("{count} {noun}es")
+    } else {
+        format!("{count} {noun}s")
+    }
+}
+
 /// Times one call of `f` and returns its value together with the elapsed wall time.
 ///
 /// ```
@@ -58,18 +80,17 @@ fn measure_with<T>(
     runs: usize,
     mut f: impl FnMut() -> T,
 ) -> (T, Stats) {
-    let total = runs.max(1) + 1;
-    let ticker = ticker(format!("measuring: 0 of {total} runs done"));
+    let runs = runs.max(1);
+    let ticker = ticker("measuring: the warm-up run".to_owned());
     drop(f());
-    ticker.set(format!("measuring: 1 of {total} runs done"));
-    let mut samples = Vec::with_capacity(runs.max(1));
+    let mut samples = Vec::with_capacity(runs);
     let mut last = None;
-    for done in 2..=total {
+    for done in 0..runs {
+        ticker.set(format!("measuring: {done} of {} done", plural(runs, "timed run")));
         let (value, took) = time_call(&mut f);
         samples.push(took);
         // Drop the previous value outside the timed region, so freeing it is not charged.
         last = Some(value);
-        ticker.set(format!("measuring: {done} of {total} runs done"));
     }
     drop(ticker);
     let value = last.expect("at least one timed run");

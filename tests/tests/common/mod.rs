@@ -10,24 +10,38 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
 
-/// Builds `topic`'s binary once per test process, so a test never runs a stale binary:
-/// `cargo test` builds this package's tests, not the binaries of other packages.
+/// The path of `topic`'s binary, built fresh once per test process, so a test never runs a
+/// stale one (`cargo test` builds this package's tests, not the binaries of other packages).
+///
+/// Every topic is built by one `cargo build --workspace --bins --tests`: the same packages and
+/// features as the `cargo test --workspace` that runs this, so it reuses every dependency that
+/// command built and compiles only the binaries themselves. (One `cargo build -p topic` a topic
+/// would resolve each topic's features alone and rebuild shared dependencies for each.)
 pub fn binary(topic: &str) -> PathBuf {
-    static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
-    let mut built = BUILT.get_or_init(Default::default).lock().unwrap();
-    built
-        .entry(topic.to_owned())
-        .or_insert_with(|| {
-            let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml");
-            let run = escargot::CargoBuild::new()
-                .manifest_path(manifest)
-                .package(topic)
-                .bin(topic)
-                .run()
-                .unwrap_or_else(|e| panic!("building {topic} failed: {e}"));
-            run.path().to_path_buf()
-        })
-        .clone()
+    static BUILT: OnceLock<HashMap<String, PathBuf>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml");
+        let messages = escargot::CargoBuild::new()
+            .manifest_path(manifest)
+            .arg("--workspace")
+            .bins()
+            .tests()
+            .exec()
+            .unwrap_or_else(|e| panic!("building the topics failed: {e}"));
+        let mut binaries = HashMap::new();
+        for message in messages {
+            let message = message.unwrap_or_else(|e| panic!("building the topics failed: {e}"));
+            if let Ok(escargot::format::Message::CompilerArtifact(artifact)) = message.decode()
+                && artifact.target.kind.iter().any(|k| k == "bin")
+                && !artifact.profile.test
+                && let Some(path) = artifact.executable
+            {
+                binaries.insert(artifact.target.name.to_string(), path.to_path_buf());
+            }
+        }
+        binaries
+    });
+    built.get(topic).unwrap_or_else(|| panic!("no binary named {topic} was built")).clone()
 }
 
 /// What one run of a topic binary did.
@@ -41,6 +55,24 @@ pub struct Run {
 /// Runs `topic` with `args` and captures everything it printed.
 pub fn run(topic: &str, args: &[&str]) -> Run {
     run_with_env(topic, args, &[])
+}
+
+/// `topic` run with `args` once in this test process, its output shared by every test that
+/// asks for the same command: a topic's whole default run is not repeated once a test.
+pub fn run_once(topic: &str, args: &[&str]) -> &'static Run {
+    type Runs = Mutex<HashMap<Vec<String>, &'static OnceLock<Run>>>;
+    static RUNS: OnceLock<Runs> = OnceLock::new();
+    let key: Vec<String> =
+        std::iter::once(topic).chain(args.iter().copied()).map(String::from).collect();
+    // The map's lock is held only to find the cell; two tests asking for the same run wait
+    // for one of them to make it, other runs go on at once.
+    let cell = *RUNS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap()
+        .entry(key)
+        .or_insert_with(|| Box::leak(Box::new(OnceLock::new())));
+    cell.get_or_init(|| run(topic, args))
 }
 
 /// Like [`run`], with extra environment variables.
@@ -69,6 +101,21 @@ fn run_full(topic: &str, args: &[&str], env: &[(&str, &str)], stdin: &str) -> Ru
 /// Whether this machine has a `python3` to run twins with.
 pub fn python3_present() -> bool {
     std::process::Command::new("python3").arg("--version").output().is_ok()
+}
+
+/// Whether a test that needs python3 can run; if not, it says so and is skipped, except under
+/// CI (`CI=true`), which has everything a check needs, where that fails the test.
+pub fn python3_or_skip() -> bool {
+    python3_present() || skip("no python3 on this machine")
+}
+
+/// Says why a test cannot do its real check here (the caller then returns); under CI it fails
+/// instead, so a check that CI should run is never skipped unseen. Always `false`, to read as
+/// `if !ready() { return }`.
+pub fn skip(reason: &str) -> bool {
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "cannot run under CI: {reason}");
+    eprintln!("skipped: {reason}");
+    false
 }
 
 /// A real Python 3 that lacks every third-party package: a script running `python3 -I -S`
