@@ -81,6 +81,13 @@ fn main() {
             args.python.as_deref(),
         );
     }
+    say!();
+    say!(
+        "From Python itself: `cargo run -p numerics -- --vs-python` times two Python threads calling"
+    );
+    say!(
+        "Rust that releases the GIL (hpc_rs_numerics.three_sums) against two running the loop in Python."
+    );
 }
 
 /// What the three measurements say, chosen from this run's numbers: free threads, threads
@@ -90,9 +97,9 @@ fn conclusion([free, under_gil, io]: [Ratio; 3], threads: u64, cores: u64) -> Ve
     let mut lines = Vec::new();
     if free.0 >= 0.8 * usable {
         lines.push(format!(
-            "Conclusion: free CPU-bound threads scale ({:.2}x on {} cores);",
+            "Conclusion: free CPU-bound threads scale ({:.2}x on {});",
             free.0,
-            threads.min(cores)
+            timing::plural(threads.min(cores), "core")
         ));
     } else {
         lines.push(format!(

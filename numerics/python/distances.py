@@ -97,3 +97,20 @@ measure("Numba @njit", RUNS, lambda: serial(X), sums_to(CHECKSUM))
 parallel = jit("Numba parallel=True", parallel=True)
 measure(f"Numba parallel=True, prange ({numba.get_num_threads()} threads)", RUNS,
         lambda: parallel(X), sums_to(CHECKSUM))
+
+
+def rust_module():
+    """hpc_rs_numerics, the Rust kernels built for Python (numerics/extension), if installed."""
+    try:
+        import hpc_rs_numerics
+    except ImportError:
+        note("(hpc_rs_numerics is not installed in this Python: "
+             "`pip install ./numerics/extension` to time the Rust kernels from Python too)")
+        return None
+    return hpc_rs_numerics
+
+
+module = rust_module()
+if module is not None:
+    measure("hpc_rs_numerics.pairwise_distances (Rust, called from Python)", RUNS,
+            lambda: module.pairwise_distances(X), sums_to(CHECKSUM))

@@ -7,12 +7,13 @@
 //! `cargo run -p numerics -- julia --width 1000 --png julia.png`; add `--vs-python` for NumPy,
 //! SciPy, Cython and Numba in the same run.
 
-mod distances;
-mod julia;
+mod lesson;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
+use lesson::{distances, julia};
+use numerics::distances::Isa;
 use timing::python::{Line, Twin};
 use timing::{Stats, cli, human, say};
 
@@ -23,6 +24,9 @@ struct Args {
     /// One workload; without one, both run at their defaults.
     #[command(subcommand)]
     workload: Option<Workload>,
+    /// The timed workload: distances' N and the Julia set's width (both, without a workload).
+    #[arg(long, global = true, value_parser = cli::up_to::<1_000_000>, allow_hyphen_values = true)]
+    size: Option<u64>,
     /// Timed runs of each variant, after one warm-up run.
     #[arg(long, global = true, default_value_t = 5, value_parser = cli::runs,
           allow_hyphen_values = true)]
@@ -47,10 +51,9 @@ enum Workload {
 
 #[derive(clap::Args, Clone)]
 struct DistanceArgs {
-    /// Number of points N (the result is N x N).
-    #[arg(long, visible_alias = "size", default_value_t = 2000, value_parser = cli::up_to::<1_000_000>,
-          allow_hyphen_values = true)]
-    n: u64,
+    /// Number of points N (the result is N x N); the same as --size. [default: 2000]
+    #[arg(long, value_parser = cli::up_to::<1_000_000>, allow_hyphen_values = true)]
+    n: Option<u64>,
     /// Dimensions D of each point.
     #[arg(long, default_value_t = 16, value_parser = cli::up_to::<1_000_000>,
           allow_hyphen_values = true)]
@@ -59,10 +62,9 @@ struct DistanceArgs {
 
 #[derive(clap::Args, Clone)]
 struct JuliaArgs {
-    /// Width (and height) of the grid in pixels.
-    #[arg(long, visible_alias = "size", default_value_t = 1000, value_parser = cli::up_to::<1_000_000>,
-          allow_hyphen_values = true)]
-    width: u64,
+    /// Width (and height) of the grid in pixels; the same as --size. [default: 1000]
+    #[arg(long, value_parser = cli::up_to::<1_000_000>, allow_hyphen_values = true)]
+    width: Option<u64>,
     /// Most iterations per pixel.
     #[arg(long, default_value_t = 300, value_parser = cli::up_to::<1_000_000>,
           allow_hyphen_values = true)]
@@ -73,8 +75,23 @@ struct JuliaArgs {
 }
 
 /// The packages the twin imports: pip requirements, installed once (see `timing::python_env`).
-const PACKAGES: &[&str] =
-    &["numpy>=2.0", "scipy>=1.11", "numba>=0.60", "cython>=3.0", "setuptools>=65"];
+/// maturin builds `numerics/extension` into that environment, as `hpc_rs_numerics`.
+const PACKAGES: &[&str] = &[
+    "numpy>=2.0",
+    "scipy>=1.11",
+    "numba>=0.60",
+    "cython>=3.0",
+    "setuptools>=65",
+    "maturin>=1.9.4,<2",
+];
+
+/// The Python module of these kernels (a PyO3 crate that maturin builds).
+const EXTENSION: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/extension");
+
+/// The lengths of the GIL comparison: three_sums and Numba's loop, and the pure-Python loop
+/// (about 40 times slower a step).
+const GIL_LENGTH: u64 = 20_000_000;
+const GIL_PURE_LENGTH: u64 = 500_000;
 
 /// The sizes the pure-Python twins run at, where the defaults would take them minutes.
 const PYTHON_SMALL_N: usize = 400;
@@ -88,16 +105,24 @@ fn main() {
         Some(Workload::Distances(d)) => (Some(d.clone()), None),
         Some(Workload::Julia(j)) => (None, Some(j.clone())),
     };
-    let distances = distances.map(|d| checked_distances(&d));
-    let julia = julia.map(|j| checked_julia(&j));
+    let distances = distances.map(|d| checked_distances(&d, args.size));
+    let julia = julia.map(|j| checked_julia(&j, args.size));
 
     say!("== Takeaways 3 and 5: NumPy, SciPy, Cython and Numba, played by Rust");
     say!("   (vector units of this CPU: {})", host_vector_units());
+    // The module is built into the twins' Python once, before the first twin that times it.
+    let mut module_built = false;
+    let mut build_module = || {
+        if !std::mem::replace(&mut module_built, true) {
+            build_module(args.python.as_deref());
+        }
+    };
     if let Some((n, dim)) = distances {
         say!();
         let measured = distances::lesson(n, dim, args.runs);
         if args.vs_python {
             say!();
+            build_module();
             let script = include_str!("../python/distances.py");
             vs_python_distances(&twin(script), n, dim, args.runs, &measured);
         }
@@ -107,49 +132,79 @@ fn main() {
         let measured = julia::lesson(width, max_iter, args.runs, png.as_deref());
         if args.vs_python {
             say!();
+            build_module();
             let script = include_str!("../python/julia.py");
             vs_python_julia(&twin(script), width, max_iter, args.runs, &measured);
         }
     }
+    if args.vs_python && args.workload.is_none() {
+        say!();
+        vs_python_calls(&twin(include_str!("../python/calls.py")), args.runs);
+    }
 }
 
-/// `n` and `dim` as sizes, refused (exit 2) where the result would not fit in memory.
-fn checked_distances(args: &DistanceArgs) -> (usize, usize) {
-    let (n, dim) = (u128::from(args.n), u128::from(args.dim));
+/// The size the user asked for with `flag` (`--n`, `--width`) or `--size`, and the name of the
+/// option that gave it, for messages; both at once must agree.
+fn size_from(
+    own: Option<u64>,
+    flag: &'static str,
+    size: Option<u64>,
+    default: u64,
+) -> (u64, &'static str) {
+    match (own, size) {
+        (Some(own), Some(size)) if own != size => {
+            cli::usage_error(format!("{flag} {own} and --size {size}: give one of them"))
+        }
+        (Some(own), _) => (own, flag),
+        (None, Some(size)) => (size, "--size"),
+        (None, None) => (default, flag),
+    }
+}
+
+/// N and D as sizes, refused (exit 2) where the result would not fit in memory.
+fn checked_distances(args: &DistanceArgs, size: Option<u64>) -> (usize, usize) {
+    let (n, flag) = size_from(args.n, "--n", size, 2000);
+    let (n128, dim) = (u128::from(n), u128::from(args.dim));
     // Three N x N results live at once (the reference, the last and the next), plus the points
     // and their transpose.
-    let bytes = 3 * n * n * 8 + 2 * n * dim * 8;
-    cli::check_memory(bytes, &format!("--n {}", args.n)).unwrap_or_else(|e| cli::usage_error(e));
-    let size = |v: u64| usize::try_from(v).unwrap_or_else(|_| cli::usage_error("--n too large"));
-    (size(args.n), size(args.dim))
+    let bytes = 3 * n128 * n128 * 8 + 2 * n128 * dim * 8;
+    cli::check_memory(bytes, &format!("{flag} {n}")).unwrap_or_else(|e| cli::usage_error(e));
+    let size = |v: u64| {
+        usize::try_from(v).unwrap_or_else(|_| cli::usage_error(format!("{flag} too large")))
+    };
+    (size(n), size(args.dim))
 }
 
 /// The Julia arguments, refused where the counts would not fit in memory, or the PNG file
-/// cannot be written (checked first, so that a typo does not cost the whole run).
-fn checked_julia(args: &JuliaArgs) -> (usize, u32, Option<PathBuf>) {
-    let pixels = u128::from(args.width + 1) * u128::from(args.width + 1);
-    cli::check_memory(3 * pixels * 4 + pixels * 3, &format!("--width {}", args.width))
+/// cannot be written (checked first, so that a typo does not cost the whole run; the picture
+/// itself replaces the file only once it is whole).
+fn checked_julia(args: &JuliaArgs, size: Option<u64>) -> (usize, u32, Option<PathBuf>) {
+    let (width, flag) = size_from(args.width, "--width", size, 1000);
+    let pixels = u128::from(width + 1) * u128::from(width + 1);
+    cli::check_memory(3 * pixels * 4 + pixels * 3, &format!("{flag} {width}"))
         .unwrap_or_else(|e| cli::usage_error(e));
-    if let Some(path) = &args.png
-        && let Err(e) = std::fs::File::create(path)
-    {
-        cli::usage_error(format!("--png {}: cannot write there: {e}", path.display()));
+    if let Some(path) = &args.png {
+        let probe = path.with_extension("png.partial");
+        if let Err(e) = std::fs::File::create(&probe) {
+            cli::usage_error(format!("--png {}: cannot write there: {e}", path.display()));
+        }
+        let _ = std::fs::remove_file(&probe);
     }
     let width =
-        usize::try_from(args.width).unwrap_or_else(|_| cli::usage_error("--width too large"));
+        usize::try_from(width).unwrap_or_else(|_| cli::usage_error(format!("{flag} too large")));
     let max_iter = u32::try_from(args.max_iter).expect("at most 1,000,000");
     (width, max_iter, args.png.clone())
 }
 
 impl Default for DistanceArgs {
     fn default() -> DistanceArgs {
-        DistanceArgs { n: 2000, dim: 16 }
+        DistanceArgs { n: None, dim: 16 }
     }
 }
 
 impl Default for JuliaArgs {
     fn default() -> JuliaArgs {
-        JuliaArgs { width: 1000, max_iter: 300, png: None }
+        JuliaArgs { width: None, max_iter: 300, png: None }
     }
 }
 
@@ -168,22 +223,25 @@ fn vs_python_distances(
         "== Rust vs Python: pairwise distances (NumPy, SciPy, Numba; timed inside the interpreter)"
     );
     let small = n.min(PYTHON_SMALL_N);
-    let small_points = distances::random_points(small, dim, distances::SEED);
-    let (small_result, small_naive) = timing::measure(runs, || distances::naive(&small_points));
+    let small_points = numerics::distances::random_points(small, dim, numerics::distances::SEED);
+    let (small_result, small_naive) =
+        timing::measure(runs, || numerics::distances::naive(&small_points));
     let small_checksum: f64 = small_result.iter().sum();
     let args = [n, runs, dim, small].map(|v| v.to_string());
     let args =
         [&args[..], &[format!("{:?}", rust.checksum), format!("{small_checksum:?}")]].concat();
-    let rust_row = |prefix: &str| find(&rust.stats, prefix);
+    use distances::Variant;
+    let rust_row = |variant: Variant| rust.of(variant).map(|stats| (variant.label(), stats));
     let pairs = [
         ("pure Python loops", Some(("1 naive loops, same N", &small_naive))),
-        ("NumPy broadcasting", rust_row("2 ")),
-        ("NumPy BLAS trick", rust_row("3 ")),
-        ("scipy cdist", rust_row("4b")),
-        ("Numba @njit", rust_row("1 ")),
-        ("Numba parallel=True, prange", rust_row("5 ")),
+        ("NumPy broadcasting", rust_row(Variant::Broadcast)),
+        ("NumPy BLAS trick", rust_row(Variant::BlasTrick)),
+        ("scipy cdist", rust_row(Variant::Lanes(Isa::Host))),
+        ("Numba @njit", rust_row(Variant::Naive)),
+        ("Numba parallel=True, prange", rust_row(Variant::NaiveParallel)),
     ];
-    side_by_side(twin, &args, &pairs, best(&rust.stats));
+    let stats: Vec<_> = rust.stats.iter().map(|(v, s)| (v.label(), s)).collect();
+    side_by_side(twin, &args, &pairs, best(&stats));
 }
 
 /// Pure Python, NumPy, Cython and Numba on the book's grid. Pure Python and NumPy run at a
@@ -199,11 +257,13 @@ fn vs_python_julia(
         "== Rust vs Python: the Julia set (pure Python, NumPy, Cython, Numba; timed inside the interpreter)"
     );
     let small = width.min(PYTHON_SMALL_WIDTH);
-    let small_grid = julia::Grid::book(small);
+    use julia::Variant;
+    let small_grid = numerics::julia::Grid::book(small);
     let (small_counts, small_complex) =
-        timing::measure(runs, || julia::complex_numbers(&small_grid, max_iter));
-    let (_, small_lanes) = timing::measure(runs, || julia::lanes_host(&small_grid, max_iter));
-    let small_checksum = julia::checksum(&small_counts);
+        timing::measure(runs, || Variant::ComplexNumbers.run(&small_grid, max_iter));
+    let (_, small_lanes) =
+        timing::measure(runs, || Variant::Lanes(Isa::Host).run(&small_grid, max_iter));
+    let small_checksum = numerics::julia::checksum(&small_counts);
     let args = [
         width.to_string(),
         runs.to_string(),
@@ -212,15 +272,177 @@ fn vs_python_julia(
         rust.checksum.to_string(),
         small_checksum.to_string(),
     ];
-    let rust_row = |prefix: &str| find(&rust.stats, prefix);
+    let rust_row = |variant: Variant| Some((variant.label(), rust.of(variant)));
     let pairs = [
         ("pure Python", Some(("1 num-complex, same width", &small_complex))),
         ("NumPy", Some(("3b lanes, host CPU, same width", &small_lanes))),
-        ("Cython", rust_row("2 ")),
-        ("Numba @njit", rust_row("2 ")),
-        ("Numba parallel=True, prange", rust_row("4 ")),
+        ("Cython", rust_row(Variant::TwoFloats)),
+        ("Numba @njit", rust_row(Variant::TwoFloats)),
+        ("Numba parallel=True, prange", rust_row(Variant::TwoFloatsParallel)),
     ];
-    side_by_side(twin, &args, &pairs, best(&rust.stats));
+    let stats: Vec<_> = rust.stats.iter().map(|(v, s)| (v.label(), s)).collect();
+    side_by_side(twin, &args, &pairs, best(&stats));
+}
+
+/// `pip install numerics/extension` into the twins' own environment, with the maturin there
+/// (no download, no build isolation); its time is printed apart, as the JIT's and Cython's are.
+/// A Python the user named is never installed into: without the module, one line says how.
+fn build_module(python: Option<&Path>) {
+    let Ok(python) = timing::python_env::find(python, PACKAGES) else {
+        return; // no usable Python: the twin says why
+    };
+    if !python.program.starts_with(timing::python_env::environment_folder()) {
+        let has_it = std::process::Command::new(&python.program)
+            .args(["-c", "import hpc_rs_numerics"])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !has_it {
+            eprintln!(
+                "note: {} lacks hpc_rs_numerics: `{0} -m pip install {EXTENSION}` times the Rust kernels from Python too",
+                python.program.display()
+            );
+        }
+        return;
+    }
+    // pip runs the environment's maturin by name: its bin folder goes first on PATH, as
+    // activating the environment would put it.
+    let bin = python.program.parent().expect("bin/python is in a folder").to_path_buf();
+    let path = std::env::join_paths(
+        std::iter::once(bin).chain(std::env::var_os("PATH").iter().flat_map(std::env::split_paths)),
+    )
+    .unwrap_or_default();
+    let ticker = timing::Ticker::start("maturin is building hpc_rs_numerics (cargo, release)");
+    let (status, took) = timing::time_call(|| {
+        std::process::Command::new(&python.program)
+            .env("PATH", &path)
+            .args(["-m", "pip", "install", "--no-build-isolation", "--no-deps", "-q"])
+            .args(["--disable-pip-version-check", EXTENSION])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .status()
+    });
+    drop(ticker);
+    match status {
+        Ok(status) if status.success() => say!(
+            "(maturin built numerics/extension into {} as hpc_rs_numerics in {}, left out of every figure)",
+            python.program.display(),
+            human(took)
+        ),
+        Ok(status) => {
+            eprintln!("note: building hpc_rs_numerics failed ({status}); its rows are left out")
+        }
+        Err(e) => eprintln!("note: building hpc_rs_numerics failed ({e}); its rows are left out"),
+    }
+}
+
+/// The Rust kernels from Python: what one call costs against Numba's, and two Python threads
+/// calling native code that releases the GIL against two running the loop in Python.
+fn vs_python_calls(twin: &Twin<'_>, runs: usize) {
+    say!(
+        "== From Python: hpc_rs_numerics, these kernels as a Python module (timed inside the interpreter)"
+    );
+    let mut singles: Vec<(String, Stats)> = Vec::new();
+    let mut gains: Vec<(String, f64)> = Vec::new();
+    let each = |line: Line<'_>| {
+        let Line::Measured(python) = line else { return };
+        say!("{}", python.stats.line(&python.label));
+        if let Some(kind) = python.label.strip_suffix(": 2 threads, a call each") {
+            let one = singles.iter().find(|(label, _)| label.starts_with(kind));
+            if let Some((_, one)) = one {
+                // Two calls' work: twice one call's time if the threads take turns.
+                let gain = 2.0 * one.median.as_secs_f64() / python.stats.median.as_secs_f64();
+                say!("{:<34} -> two calls in the time of {:.2} one-call times", "", 2.0 / gain);
+                gains.push((kind.to_owned(), gain));
+            }
+        } else {
+            singles.push((python.label.clone(), python.stats));
+        }
+    };
+    let args = [GIL_LENGTH, runs as u64, GIL_PURE_LENGTH].map(|v| v.to_string());
+    let report = timing::python::run_or_explain(twin, &args, each).unwrap_or_else(|e| cli::fail(e));
+    let Some(report) = report else { return };
+    for note in &report.notes {
+        say!("{note}");
+    }
+    let median_of = |prefix: &str| {
+        report.measured.iter().find(|m| m.label.contains(prefix)).map(|m| m.stats.median)
+    };
+    if let (Some(rust), Some(numba)) =
+        (median_of("1 x 1 input: hpc_rs_numerics"), median_of("1 x 1 input: Numba"))
+    {
+        for line in call_cost_sentence(rust.as_secs_f64(), numba.as_secs_f64()) {
+            say!("{line}");
+        }
+    }
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    for line in gil_sentence(&gains, cores) {
+        say!("{line}");
+    }
+}
+
+/// What a call into the module costs, beside a Numba call, from the two medians in seconds.
+fn call_cost_sentence(rust: f64, numba: f64) -> Vec<String> {
+    let (rust_text, numba_text) = (
+        human(std::time::Duration::from_secs_f64(rust)),
+        human(std::time::Duration::from_secs_f64(numba)),
+    );
+    let relation = if rust <= numba {
+        format!("{:.2}x less than a Numba call's {numba_text}", numba / rust)
+    } else {
+        format!("{:.2}x a Numba call's {numba_text}", rust / numba)
+    };
+    vec![
+        format!(
+            "A call into Rust costs {rust_text} ({relation}): checking the array, releasing and"
+        ),
+        "  retaking the GIL, making the result. Crossing pays once a call's work is worth more."
+            .to_owned(),
+    ]
+}
+
+/// Whether two threads overlapped, for each kind of loop (`gains`: the work of two calls over
+/// the time they took, in one-call times): near 2x where the GIL is released, 1x where not.
+fn gil_sentence(gains: &[(String, f64)], cores: usize) -> Vec<String> {
+    if gains.is_empty() {
+        return Vec::new();
+    }
+    let verdict = |gain: f64| {
+        if gain >= 1.6 {
+            "ran at once"
+        } else if gain <= 1.25 {
+            "took turns"
+        } else {
+            "overlapped in part"
+        }
+    };
+    let name = |kind: &str| kind.split(", length").next().unwrap_or(kind).to_owned();
+    let described: Vec<String> = gains
+        .iter()
+        .map(|(kind, gain)| format!("{} {gain:.2}x ({})", name(kind), verdict(*gain)))
+        .collect();
+    let mut lines = vec![format!("Two threads against one: {}.", described.join("; "))];
+    let native_overlap =
+        gains.iter().filter(|(k, _)| !k.starts_with("pure Python")).all(|(_, g)| *g >= 1.6);
+    let python_turns =
+        gains.iter().filter(|(k, _)| k.starts_with("pure Python")).all(|(_, g)| *g <= 1.25);
+    let text: &[&str] = if cores == 1 {
+        &["  On one core no two threads can run at once, GIL or not: re-run on more cores."]
+    } else if native_overlap && python_turns {
+        &[
+            "  Native code that releases the GIL (PyO3's `py.detach`, Numba's nogil=True) runs beside",
+            "  other Python threads; Python code needs the GIL, so one thread runs it at a time. That is",
+            "  section 2.c's \"the GIL hampers threads\", measured: the cure is native code that lets go",
+            "  of it, not more threads.",
+        ]
+    } else {
+        &[
+            "  Not the expected picture (native code about 2x, the Python loop about 1x): another",
+            "  program may be using the cores. Re-run to compare: `cargo run -p numerics -- --vs-python`.",
+        ]
+    };
+    lines.extend(text.iter().map(|l| (*l).to_owned()));
+    lines
 }
 
 /// Runs the twin and prints one line per Python variant as soon as it is measured: its
@@ -258,11 +480,26 @@ fn side_by_side(
     for note in &report.notes {
         say!("{note}");
     }
-    let full_size =
-        report.measured.iter().filter(|m| !m.label.contains("(N=") && !m.label.contains("(width"));
-    if let Some(python_best) = full_size.min_by_key(|m| m.stats.median) {
+    let (module, python): (Vec<_>, Vec<_>) =
+        report.measured.iter().partition(|m| m.label.starts_with("hpc_rs_numerics"));
+    let full_size: Vec<_> = python
+        .into_iter()
+        .filter(|m| !m.label.contains("(N=") && !m.label.contains("(width"))
+        .collect();
+    let python_best = full_size.iter().min_by_key(|m| m.stats.median);
+    if let (Some(module), Some(python_best)) = (module.first(), python_best) {
         say!(
-            "Fastest of each at full size: Rust {} {}, Python {} {}: {}.",
+            "From Python, {} took {}: {} than the fastest Python way, {} ({}).",
+            module.label,
+            human(module.stats.median),
+            module.stats.speedup_over(&python_best.stats).sentence("faster", "slower"),
+            python_best.label,
+            human(python_best.stats.median)
+        );
+    }
+    if let Some(python_best) = python_best {
+        say!(
+            "Fastest of each at the same size: Rust {} {}, Python {} {}: {}.",
             rust_best.0.trim(),
             human(rust_best.1.median),
             python_best.label,
@@ -272,13 +509,8 @@ fn side_by_side(
     }
 }
 
-fn find<'a>(stats: &'a [(&'static str, Stats)], prefix: &str) -> Option<(&'static str, &'a Stats)> {
-    stats.iter().find(|(label, _)| label.starts_with(prefix)).map(|(label, s)| (*label, s))
-}
-
-fn best<'a>(stats: &'a [(&'static str, Stats)]) -> (&'static str, &'a Stats) {
-    let (label, stats) = stats.iter().min_by_key(|(_, s)| s.median).expect("at least one variant");
-    (label, stats)
+fn best<'a>(stats: &[(&'static str, &'a Stats)]) -> (&'static str, &'a Stats) {
+    *stats.iter().min_by_key(|(_, s)| s.median).expect("at least one variant")
 }
 
 // ---- helpers ----

@@ -389,9 +389,7 @@ fn timeouts_and_shutdown() {
     let (ran, cancelled) = shutdown_with_queued_jobs(2, 20);
     // Each worker is inside its first job when the flag is set, so exactly those two ran.
     assert_eq!((ran, cancelled), (2, 18), "the jobs started before shutdown ran, no other");
-    say!(
-        "    Rust: 2 workers, 20 jobs queued, shut down while each worker is in its first job:"
-    );
+    say!("    Rust: 2 workers, 20 jobs queued, shut down while each worker is in its first job:");
     say!("    {ran} ran (the started ones finish), {cancelled} were cancelled (never started).");
     say!("    A running job is never interrupted: Rust, like Python, cannot kill a thread safely.");
 }
@@ -425,7 +423,8 @@ fn shutdown_with_queued_jobs(workers: usize, jobs: usize) -> (usize, usize) {
     let (started_tx, started) = mpsc::channel();
     let shutdown_begun = Arc::new(std::sync::Barrier::new(workers + 1));
     for _ in 0..jobs {
-        let (ran, started_tx, shutdown_begun) = (ran.clone(), started_tx.clone(), shutdown_begun.clone());
+        let (ran, started_tx, shutdown_begun) =
+            (ran.clone(), started_tx.clone(), shutdown_begun.clone());
         queue
             .send(Box::new(move || {
                 started_tx.send(()).expect("the pool's owner waits");

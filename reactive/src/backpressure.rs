@@ -184,7 +184,12 @@ struct Tally {
 
 impl Tally {
     fn see(&mut self, event: Event) {
-        assert!(event.id >= self.next_id, "event {} after {}: out of order", event.id, self.next_id);
+        assert!(
+            event.id >= self.next_id,
+            "event {} after {}: out of order",
+            event.id,
+            self.next_id
+        );
         self.dropped += event.id - self.next_id;
         self.delivered += 1;
         self.next_id = event.id + 1;

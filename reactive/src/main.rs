@@ -403,9 +403,7 @@ fn replay_stdin(ops: &[String], twin: Option<&Twin<'_>>) {
 /// and with `--vs-python`, as an RxPY pipeline.
 fn throughput(size: u64, runs: usize, twin: Option<&Twin<'_>>) {
     let warmup = timing::after_warmup(runs);
-    say!(
-        "[4] Throughput: map(x*3) -> filter(even) -> scan(sum) over {size} events ({warmup})"
-    );
+    say!("[4] Throughput: map(x*3) -> filter(even) -> scan(sum) over {size} events ({warmup})");
     let runtime = tokio::runtime::Builder::new_current_thread().build().expect("a runtime starts");
     let expected = chain_result(size);
     let (sum, iterator) = timing::measure(runs, || iterator_chain(size));

@@ -186,7 +186,9 @@ pub fn parse_script(text: &str) -> Result<Script, String> {
         let ms = match timing::cli::whole_number::<u64>(ms) {
             Ok(ms) if ms <= MAX_MS => ms,
             Ok(_) | Err(_) if ms.bytes().all(|b| b.is_ascii_digit()) => {
-                return Err(format!("line {number}: time {ms} is past the latest allowed, 1e15 ms"));
+                return Err(format!(
+                    "line {number}: time {ms} is past the latest allowed, 1e15 ms"
+                ));
             }
             _ => return Err(format!("line {number}: {ms:?} is not a time in whole milliseconds")),
         };

@@ -37,6 +37,7 @@ fn io_bound_threads_and_the_convoy_effect_are_measured() {
         "alone:",
         "beside a CPU-bound thread:",
         "more per request",
+        "From Python itself: `cargo run -p numerics -- --vs-python` times two Python threads calling",
     ]);
 }
 

@@ -27,7 +27,7 @@ fn distances_time_every_variant_and_check_it_against_the_naive_loop() {
     let out = run("numerics", &["distances", "--n", "37", "--dim", "5", "--runs", "1"]);
     out.success().contains_in_order(&["== Pairwise distances: 37 points in 5 dimensions"]);
     let mut rows = DISTANCE_VARIANTS.to_vec();
-    rows.extend(["What it shows:", "- On all ", "- Getting the 0 MB result costs about"]);
+    rows.extend(["What it shows:", "- On all ", "- Getting the 11.0 kB result costs about"]);
     out.contains_in_order(&rows);
     // Every variant but the first is checked; the BLAS trick against its error bound.
     out.check(out.stdout.matches("ok: max rel. diff").count() == 5, "five relative checks");
@@ -59,13 +59,60 @@ fn a_small_julia_set_matches_the_books_python_at_that_width() {
 }
 
 #[test]
-fn without_a_workload_both_run() {
-    let out = run("numerics", &["--runs", "1"]);
+fn without_a_workload_both_run_at_the_size_given() {
+    let out = run("numerics", &["--size", "120", "--runs", "1"]);
     out.success().contains_in_order(&[
-        "== Pairwise distances: 2000 points in 16 dimensions, a 32 MB result",
-        "== Julia set: 1000 x 1000 pixels",
-        "33219980",
+        "== Pairwise distances: 120 points in 16 dimensions, a 115.2 kB result",
+        "== Julia set: 120 x 120 pixels",
     ]);
+}
+
+#[test]
+fn size_is_the_workload_everywhere_and_messages_name_the_option_typed() {
+    run("numerics", &["distances", "--size", "30", "--runs", "1"])
+        .success()
+        .contains_in_order(&["== Pairwise distances: 30 points in 16 dimensions"]);
+    run("numerics", &["--size", "40", "julia", "--runs", "1"])
+        .success()
+        .contains_in_order(&["== Julia set: 40 x 40 pixels"]);
+    run_with_one_gigabyte("numerics", &["distances", "--size", "1e5"])
+        .usage_error("--size 100000 needs 240.0 GB");
+    run("numerics", &["julia", "--size", "50", "--width", "60"])
+        .usage_error("--width 60 and --size 50: give one of them");
+}
+
+#[test]
+fn one_point_is_said_in_the_singular_and_a_tiny_result_in_bytes() {
+    let out = run("numerics", &["distances", "--size", "1", "--dim", "1", "--runs", "1"]);
+    out.success().contains_in_order(&[
+        "== Pairwise distances: 1 point in 1 dimension, a 8 bytes result",
+        "At this size the temporary comes mostly from memory the allocator already holds.",
+    ]);
+    out.check(!out.stdout.contains("that, not arithmetic"), "no claim about page faults");
+}
+
+#[test]
+fn png_replaces_a_picture_only_once_the_new_one_is_whole() {
+    let dir = std::env::temp_dir().join(format!("hpc-rs-png-keep-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("julia.png");
+    std::fs::write(&path, b"the old picture").unwrap();
+    let path_text = path.to_str().unwrap();
+    // Interrupted mid-work (a picture that takes minutes): the old file is untouched.
+    let mut long = std::process::Command::new(common::binary("numerics"))
+        .args(["julia", "--width", "3000", "--max-iter", "1000000", "--png", path_text])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    long.kill().unwrap();
+    long.wait().unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), b"the old picture");
+    run("numerics", &["julia", "--width", "30", "--runs", "1", "--png", path_text]).success();
+    assert_eq!(&std::fs::read(&path).unwrap()[..4], b"\x89PNG");
+    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left, ["julia.png"], "no temporary file left");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -163,7 +210,7 @@ fn vs_python_names_the_packages_a_given_python_lacks() {
     out.check(
         out.stderr.lines().count() == 1
             && out.stderr.contains(&format!(
-                "{bare_text} lacks numpy>=2.0, scipy>=1.11, numba>=0.60, cython>=3.0, setuptools>=65: run `{bare_text} -m pip install"
+                "{bare_text} lacks numpy>=2.0, scipy>=1.11, numba>=0.60, cython>=3.0, setuptools>=65, maturin>=1.9.4,<2: run `{bare_text} -m pip install"
             )),
         "one line naming every missing package",
     );

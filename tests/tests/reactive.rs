@@ -136,8 +136,14 @@ fn replay_takes_numbers_as_python_writes_them() {
 fn replays_help_example_prints_what_it_says() {
     let help = run("reactive", &["replay", "--help"]);
     help.success();
-    let example: Vec<&str> =
-        help.stdout.lines().skip_while(|l| l.trim() != "prints").skip(1).take(3).collect();
+    let example: Vec<&str> = help
+        .stdout
+        .lines()
+        .skip_while(|l| l.trim() != "prints")
+        .skip(1)
+        .take(3)
+        .map(str::trim)
+        .collect();
     let out =
         run_with_stdin("reactive", &["replay", "--op", "debounce:50"], "0 a\n30 b\n200 c\n300 |\n");
     out.success();
@@ -171,17 +177,15 @@ fn the_monitor_prints_plain_lines_off_a_terminal_and_stops_after_its_duration() 
     let header = out.line_starting("monitoring ");
     let cores: usize = header["monitoring ".len()..].split(' ').next().unwrap().parse().unwrap();
     out.check(
-        header.ends_with(
-            "every 200 ms for 1 s; alert when the mean stays above 80% for 2 s",
-        ),
+        header.ends_with("every 200 ms for 1 s; alert when the mean stays above 80% for 2 s"),
         "the header",
     );
     let samples = out.lines_starting("0.");
     out.check(
         !samples.is_empty()
-            && samples.iter().all(|l| {
-                l.contains("mean") && (0..cores).all(|c| l.contains(&format!("cpu{c}")))
-            }),
+            && samples
+                .iter()
+                .all(|l| l.contains("mean") && (0..cores).all(|c| l.contains(&format!("cpu{c}")))),
         "load lines",
     );
 }

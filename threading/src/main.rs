@@ -98,9 +98,7 @@ fn timed_comparison(length: u64, runs: usize, threads: usize) -> Timed {
     let notebook = if length == NOTEBOOK_LENGTH { " (the notebook's cell)" } else { "" };
     let cores_text = timing::plural(cores, "core");
     let warmup = timing::after_warmup(runs);
-    say!(
-        "== Timing the three sums over 0..{length}{notebook}, {warmup}, {cores_text}"
-    );
+    say!("== Timing the three sums over 0..{length}{notebook}, {warmup}, {cores_text}");
     let expected = expected_sums(length).expect("main refused lengths that overflow");
     let jobs: Vec<Stats> = SUMS
         .iter()
@@ -227,7 +225,8 @@ fn explain(m: &Measured, cores: usize, threads: usize, length: u64) -> Vec<Strin
         return lines;
     }
     let (worst, best) = placement_speedups(&m.job_secs, cores);
-    let (threads_text, cores_text) = (timing::plural(threads, "thread"), timing::plural(cores, "core"));
+    let (threads_text, cores_text) =
+        (timing::plural(threads, "thread"), timing::plural(cores, "core"));
     let even_bound = threads.min(cores) as f64;
     if cores >= m.job_secs.len() {
         lines.push(format!(

@@ -27,6 +27,24 @@ pub fn after_warmup(runs: usize) -> String {
     format!("{} after a warm-up", plural(runs, "run"))
 }
 
+/// A size in bytes as a reader wants it, in decimal units: `512 bytes`, `32.0 kB`, `32.0 MB`,
+/// `1.02 GB`.
+///
+/// ```
+/// assert_eq!(timing::bytes(8), "8 bytes");
+/// assert_eq!(timing::bytes(32_000_000), "32.0 MB");
+/// assert_eq!(timing::bytes(1_020_000_000), "1.02 GB");
+/// ```
+pub fn bytes(count: u64) -> String {
+    let value = count as f64;
+    match count {
+        0..1_000 => plural(count, "byte"),
+        1_000..1_000_000 => format!("{:.1} kB", value / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1} MB", value / 1e6),
+        _ => format!("{:.2} GB", value / 1e9),
+    }
+}
+
 /// A count with its noun, agreeing: `1 run`, `5 runs`, `1 process`, `2 processes`.
 ///
 /// ```

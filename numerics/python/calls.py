@@ -1,0 +1,112 @@
+# Python twin of `cargo run -p numerics -- --vs-python`'s last part: hpc_rs_numerics, the Rust
+# kernels built for Python (numerics/extension), called from Python. What one call costs against
+# a Numba call, and what releasing the GIL buys: two threads calling native code that releases
+# it (hpc_rs_numerics.three_sums, a Numba @njit(nogil=True) function) against two threads
+# running the same loop in Python.
+import numba
+import numpy as np
+
+LENGTH, PURE_LENGTH = SIZE, int(sys.argv[3])
+CALLS = 10_000  # calls a sample, for the cost of one
+
+try:
+    import hpc_rs_numerics
+except ImportError:
+    note("(hpc_rs_numerics is not installed in this Python: "
+         "`pip install ./numerics/extension` to time the Rust kernels from Python)")
+    sys.exit(0)
+
+
+def exact(n):
+    return tuple(sum(x ** p for x in range(n)) for p in (1, 2, 3)) if n < 10_000 else (
+        n * (n - 1) // 2, (n - 1) * n * (2 * n - 1) // 6, (n * (n - 1) // 2) ** 2)
+
+
+def per_call(label, fn):
+    """A call too short to time alone: CALLS of them a sample, reported per call."""
+    fn()
+    samples = []
+    for _ in range(RUNS):
+        start = time.perf_counter()
+        for _ in range(CALLS):
+            fn()
+        samples.append((time.perf_counter() - start) / CALLS)
+    report(label, samples)
+
+
+@numba.njit
+def numba_distances(X):
+    n, dim = X.shape
+    out = np.empty((n, n))
+    for i in range(n):
+        for j in range(n):
+            s = 0.0
+            for k in range(dim):
+                d = X[i, k] - X[j, k]
+                s += d * d
+            out[i, j] = np.sqrt(s)
+    return out
+
+
+def python_three_sums(n):
+    linear = square = cube = 0
+    for x in range(n):
+        linear += x
+        square += x * x
+        cube += x * x * x
+    return linear, square, cube
+
+
+@numba.njit(nogil=True)
+def numba_three_sums(n):
+    # uint64 wraps: the sums modulo 2**64, checked as such (Numba has no exact big ints).
+    linear = square = cube = np.uint64(0)
+    for i in range(n):
+        x = np.uint64(i)
+        linear += x
+        square += x * x
+        cube += x * x * x
+    return linear, square, cube
+
+
+def on_two_threads(fn, n):
+    results = [None, None]
+
+    def work(slot):
+        results[slot] = fn(n)
+
+    threads = [threading.Thread(target=work, args=(slot,)) for slot in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def both(check):
+    def check_both(results):
+        for result in results:
+            check(result)
+    return check_both
+
+
+tiny = np.zeros((1, 1))
+numba_distances(tiny)  # compiled here, not timed
+per_call("one call on a 1 x 1 input: hpc_rs_numerics.pairwise_distances",
+         lambda: hpc_rs_numerics.pairwise_distances(tiny))
+per_call("one call on a 1 x 1 input: Numba @njit", lambda: numba_distances(tiny))
+
+want, pure_want = exact(LENGTH), exact(PURE_LENGTH)
+wrapped = tuple(v % 2 ** 64 for v in want)
+rust_check = lambda result: expect(tuple(result), want)
+numba_check = lambda result: expect(tuple(int(v) for v in result), wrapped)
+python_check = lambda result: expect(tuple(result), pure_want)
+numba_three_sums(10)  # compiled here, not timed
+for name, fn, n, check in [
+    ("hpc_rs_numerics.three_sums", hpc_rs_numerics.three_sums, LENGTH, rust_check),
+    ("Numba @njit(nogil=True)", numba_three_sums, LENGTH, numba_check),
+    ("pure Python loop", python_three_sums, PURE_LENGTH, python_check),
+]:
+    measure(f"{name}, length {n}: 1 thread", RUNS, lambda: fn(n), check)
+    measure(f"{name}, length {n}: 2 threads, a call each", RUNS,
+            lambda: on_two_threads(fn, n), both(check))

@@ -1,0 +1,253 @@
+//! Workload 2, timed: the Julia set of "High Performance Python" (Gorelick & Ozsvald,
+//! chapter 2). Each variant (the kernels are in `numerics::julia`, shared with the Python
+//! module) is timed, checked to give the same counts, and explained from its own figures.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::Path;
+
+use numerics::julia::{self, BOOK_C, BOOK_CHECKSUM, Counts, Grid, Isa};
+use timing::{Stats, say};
+
+/// The timed variants, in the order they are printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Variant {
+    ComplexNumbers,
+    TwoFloats,
+    Lanes(Isa),
+    TwoFloatsParallel,
+    LanesParallel,
+}
+
+impl Variant {
+    pub const ALL: [Variant; 6] = [
+        Variant::ComplexNumbers,
+        Variant::TwoFloats,
+        Variant::Lanes(Isa::Baseline),
+        Variant::Lanes(Isa::Host),
+        Variant::TwoFloatsParallel,
+        Variant::LanesParallel,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Variant::ComplexNumbers => "1 num-complex, abs(z) < 2 (Python)",
+            Variant::TwoFloats => "2 two f64, |z|^2 < 4 (Cython)",
+            Variant::Lanes(Isa::Baseline) => "3a 8 pixels in lanes, baseline",
+            Variant::Lanes(Isa::Host) => "3b 8 pixels in lanes, host CPU",
+            Variant::TwoFloatsParallel => "4 two f64, rows on all cores",
+            Variant::LanesParallel => "5 lanes, rows on all cores",
+        }
+    }
+
+    /// The counts of the book's picture (its constant c), this variant's way.
+    pub fn run(self, grid: &Grid, max_iter: u32) -> Counts {
+        match self {
+            Variant::ComplexNumbers => julia::complex_numbers(grid, max_iter, BOOK_C),
+            Variant::TwoFloats => julia::two_floats(grid, max_iter, BOOK_C),
+            Variant::Lanes(isa) => julia::lanes(grid, max_iter, BOOK_C, isa),
+            Variant::TwoFloatsParallel => julia::two_floats_parallel(grid, max_iter, BOOK_C),
+            Variant::LanesParallel => julia::lanes_parallel(grid, max_iter, BOOK_C),
+        }
+    }
+}
+
+/// What a run measured, for the comparison with Python.
+pub struct Measured {
+    pub stats: Vec<(Variant, Stats)>,
+    pub checksum: u64,
+}
+
+impl Measured {
+    pub fn of(&self, variant: Variant) -> &Stats {
+        let found = self.stats.iter().find(|(v, _)| *v == variant);
+        &found.expect("every variant is measured").1
+    }
+}
+
+/// Times every variant, checks that all give the same counts, prints the book's checksum and
+/// explains the figures; writes the picture to `png` if asked.
+pub fn lesson(width: usize, max_iter: u32, runs: usize, png: Option<&Path>) -> Measured {
+    let grid = Grid::book(width);
+    let (w, h) = (grid.xs.len(), grid.ys.len());
+    say!(
+        "== Julia set: {w} x {h} pixels, c = {} {}i, at most {max_iter} iterations",
+        BOOK_C.re,
+        BOOK_C.im
+    );
+    let warmup = timing::after_warmup(runs);
+    say!("   ({warmup})");
+    let first_variant = Variant::ComplexNumbers;
+    let (reference, first) = timing::measure(runs, || first_variant.run(&grid, max_iter));
+    let checksum = julia::checksum(&reference);
+    say!("{}  (baseline)", first.line(first_variant.label()));
+    let mut stats = vec![(first_variant, first)];
+    for variant in Variant::ALL[1..].iter().copied() {
+        let label = variant.label();
+        let (counts, variant_stats) = timing::measure(runs, || variant.run(&grid, max_iter));
+        assert!(counts == reference, "{label}: counts differ from the complex-number loop");
+        say!(
+            "{}  {}  ok: same counts",
+            variant_stats.line(label),
+            variant_stats.speedup_over(&first)
+        );
+        stats.push((variant, variant_stats));
+    }
+    say!("checksum (sum of all iteration counts): {checksum}, the same for every variant");
+    if (w, h, max_iter) == (1000, 1000, 300) {
+        assert_eq!(checksum, BOOK_CHECKSUM, "the book's checksum");
+        say!("  = the book's assert sum(output) == {BOOK_CHECKSUM}");
+    }
+    let measured = Measured { stats, checksum };
+    explain(&measured);
+    load_imbalance(&reference, w);
+    if let Some(path) = png {
+        write_png(path, &reference, w, h, max_iter)
+            .unwrap_or_else(|e| timing::cli::fail(format!("writing {}: {e}", path.display())));
+        say!("wrote the picture to {} ({w} x {h} PNG)", path.display());
+    }
+    measured
+}
+
+fn explain(measured: &Measured) {
+    let median = |variant| measured.of(variant).median.as_secs_f64();
+    let (complex, floats) = (median(Variant::ComplexNumbers), median(Variant::TwoFloats));
+    let baseline = median(Variant::Lanes(Isa::Baseline));
+    let host = median(Variant::Lanes(Isa::Host));
+    say!("What it shows:");
+    say!(
+        "- (1) abs(z) is a square root (hypot); (2) compares |z|^2 with 4 and needs none: {}.",
+        versus(complex / floats)
+    );
+    say!(
+        "- (3) iterates 8 pixels at once in vector lanes; a pixel that escapes is masked off while"
+    );
+    say!("  the others go on, and the block stops when all 8 have (Numba's scalar loop does not).");
+    say!(
+        "  Against (2): {} on the baseline instruction set, {} with {}.",
+        versus(floats / baseline),
+        versus(floats / host),
+        crate::host_vector_units()
+    );
+    if floats / host < 1.0 {
+        say!("  The lanes lost here: with few pixels a row, or few iterations, the masked lanes'");
+        say!(
+            "  wasted steps cost more than the lanes save. Try the default: `cargo run -p numerics -- julia`."
+        );
+    }
+    crate::explain_scaling(
+        [floats, median(Variant::TwoFloatsParallel)],
+        [host, median(Variant::LanesParallel)],
+        "cargo run -p numerics -- julia",
+    );
+}
+
+/// `2.10x faster` / `1.52x slower`, from a ratio of times (the other over this one).
+fn versus(ratio: f64) -> String {
+    if ratio >= 1.0 { format!("{ratio:.2}x faster") } else { format!("{:.2}x slower", 1.0 / ratio) }
+}
+
+/// Why a fixed split of the rows among threads would not be fair, measured from the counts:
+/// rows through the set's middle iterate far longer than rows near the edge.
+fn load_imbalance(counts: &[u32], w: usize) {
+    let row_work: Vec<u64> =
+        counts.chunks_exact(w).map(|row| row.iter().map(|&n| u64::from(n)).sum()).collect();
+    let (quietest, busiest) = (row_work.iter().min(), row_work.iter().max());
+    let (quietest, busiest) = (quietest.copied().unwrap_or(0), busiest.copied().unwrap_or(0));
+    say!(
+        "- Load imbalance: a row costs from {quietest} to {busiest} iterations, the middle ones most."
+    );
+    say!("  Numba's prange gives each thread one equal block of rows; with 4 threads the blocks");
+    say!("  would hold {} of the work, and the run lasts as long as", block_shares(&row_work, 4));
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    say!(
+        "  the busiest block. With this machine's {cores} the blocks hold {}. rayon instead makes",
+        block_shares(&row_work, cores)
+    );
+    say!(
+        "  a task of every row and idle threads steal tasks from busy ones: a block of costly rows"
+    );
+    say!("  is shared out instead of left to one thread.");
+}
+
+/// The share of all work in each of `blocks` equal blocks of rows: `1% / 49% / 49% / 1%`.
+fn block_shares(row_work: &[u64], blocks: usize) -> String {
+    let total = row_work.iter().sum::<u64>().max(1) as f64;
+    let h = row_work.len();
+    let shares: Vec<String> = (0..blocks)
+        .map(|b| {
+            let block: u64 = row_work[b * h / blocks..(b + 1) * h / blocks].iter().sum();
+            format!("{:.0}%", 100.0 * block as f64 / total)
+        })
+        .collect();
+    shares.join(" / ")
+}
+
+// ---- the picture ----
+
+/// The counts as a picture: black inside the set, and a ramp from deep blue through orange to
+/// pale yellow for how fast a pixel escaped.
+pub fn write_png(
+    path: &Path,
+    counts: &[u32],
+    w: usize,
+    h: usize,
+    max_iter: u32,
+) -> Result<(), String> {
+    // Written beside the target and renamed over it at the end: an interrupted run leaves the
+    // old picture whole, never a truncated one.
+    let partial = path.with_extension("png.partial");
+    let file = File::create(&partial).map_err(|e| e.to_string())?;
+    let too_big = |_| "the picture is too large for PNG".to_owned();
+    let mut encoder = png::Encoder::new(
+        BufWriter::new(file),
+        u32::try_from(w).map_err(too_big)?,
+        u32::try_from(h).map_err(too_big)?,
+    );
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
+    let pixels: Vec<u8> = counts.iter().flat_map(|&n| colour(n, max_iter)).collect();
+    writer.write_image_data(&pixels).map_err(|e| e.to_string())?;
+    writer.finish().map_err(|e| e.to_string())?;
+    std::fs::rename(&partial, path).map_err(|e| e.to_string())
+}
+
+fn colour(n: u32, max_iter: u32) -> [u8; 3] {
+    if n >= max_iter {
+        return [0, 0, 0];
+    }
+    // Square root: most pixels escape within a few steps, and would all look the same.
+    let t = (f64::from(n) / f64::from(max_iter)).sqrt();
+    let stops = [[10.0, 20.0, 90.0], [230.0, 120.0, 20.0], [255.0, 250.0, 200.0]];
+    let (a, b, u) =
+        if t < 0.5 { (stops[0], stops[1], t * 2.0) } else { (stops[1], stops[2], t * 2.0 - 1.0) };
+    // Each channel is within 0..=255 by construction, so the cast cannot truncate.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    [0, 1, 2].map(|i| (a[i] + (b[i] - a[i]) * u).round() as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_gives_the_same_counts_at_small_sizes() {
+        for (width, max_iter) in [(1, 300), (7, 50), (30, 300), (64, 1)] {
+            let grid = Grid::book(width);
+            let reference = Variant::ComplexNumbers.run(&grid, max_iter);
+            for variant in Variant::ALL {
+                let label = variant.label();
+                assert_eq!(variant.run(&grid, max_iter), reference, "{label} at width {width}");
+            }
+        }
+    }
+
+    #[test]
+    fn colours_run_from_blue_to_pale_with_the_set_black() {
+        assert_eq!(colour(300, 300), [0, 0, 0]);
+        assert_eq!(colour(0, 300), [10, 20, 90]);
+        let pale = colour(299, 300);
+        assert!(pale[0] == 255 && pale[1] >= 240 && pale[2] >= 190, "{pale:?}");
+    }
+}
