@@ -128,11 +128,17 @@ fn main() -> ExitCode {
     match args.command {
         None => default_run(args.size, args.runs, twin.as_ref()),
         Some(Command::Generate { rows, files, out }) => {
+            if args.vs_python || args.python.is_some() {
+                let flag = if args.vs_python { "--vs-python" } else { "--python" };
+                cli::usage_error(format!(
+                    "{flag}: generate only writes files; give it to the default run or to groupby"
+                ));
+            }
             let started = Instant::now();
             let (paths, bytes) = generate_with_progress(rows, files, &out);
             say!(
-                "wrote {} files, {rows} rows, {:.1} MB in {} to {}",
-                paths.len(),
+                "wrote {}, {rows} rows, {:.1} MB in {} to {}",
+                timing::plural(paths.len(), "file"),
                 bytes as f64 / 1e6,
                 human(started.elapsed()),
                 out.display()

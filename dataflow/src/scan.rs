@@ -102,8 +102,8 @@ pub fn plan(
         let body = size.saturating_sub(body_start);
         let parts = if no_split || body == 0 { 1 } else { body.div_ceil(blocksize.max(1)) };
         for part in 0..parts {
-            let start = body_start + body * part / parts;
-            let end = body_start + body * (part + 1) / parts;
+            let start = body_start + part_offset(body, part, parts);
+            let end = body_start + part_offset(body, part + 1, parts);
             if start < end {
                 ranges.push((index, start, end));
             }
@@ -121,7 +121,12 @@ pub fn plan(
     };
     let column = |name: &str| {
         header.iter().position(|h| h == name).ok_or_else(|| {
-            UsageError(format!("no column {name:?} in the files (columns: {})", header.join(", ")))
+            // Quoted, so that a name holding a comma or a space reads as one name.
+            let names: Vec<String> = header.iter().map(|h| format!("{h:?}")).collect();
+            let hint = other_separator(&header)
+                .map(|sep| format!("; the header looks separated by {sep}, but files are read as comma-separated"))
+                .unwrap_or_default();
+            UsageError(format!("no column {name:?} in the files (columns: {}){hint}", names.join(", ")))
         })
     };
     let (key, value) = (column(by)?, column(value)?);
@@ -277,9 +282,36 @@ fn line_number(path: &Path, offset: u64) -> Option<u64> {
     }
 }
 
+/// The separator a one-column header seems to use instead of commas: tabs, semicolons or
+/// pipes, named for the hint in the unknown-column message.
+fn other_separator(header: &[String]) -> Option<&'static str> {
+    let [only] = header else { return None };
+    [('\t', "tabs"), (';', "semicolons"), ('|', "pipes")]
+        .into_iter()
+        .find(|(sep, _)| only.contains(*sep))
+        .map(|(_, name)| name)
+}
+
+/// Where part `part` of `parts` equal parts of `body` bytes starts: `body * part / parts`,
+/// in u128, as the product passes u64 for large files cut into many parts.
+fn part_offset(body: u64, part: u64, parts: u64) -> u64 {
+    let offset = u128::from(body) * u128::from(part) / u128::from(parts.max(1));
+    u64::try_from(offset).expect("part <= parts, so the offset is at most body")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parts_of_huge_files_are_cut_without_overflow() {
+        // 10^13 bytes in 10^7 parts: body * part is 10^20, past u64.
+        let (body, parts) = (10_000_000_000_000, 10_000_000);
+        assert_eq!(part_offset(body, parts - 1, parts), body - 1_000_000);
+        assert_eq!(part_offset(body, parts, parts), body);
+        assert_eq!(part_offset(u64::MAX, 3, 4), u64::MAX / 4 * 3 + 2);
+        assert_eq!(part_offset(100, 1, 3), 33);
+    }
 
     #[test]
     fn ranges_are_shared_out_so_that_every_worker_gets_about_the_same() {

@@ -58,15 +58,21 @@ def python_three_sums(n):
 
 
 @numba.njit(nogil=True)
-def numba_three_sums(n):
+def numba_three_sums_xor(n, mask):
     # uint64 wraps: the sums modulo 2**64, checked as such (Numba has no exact big ints).
+    # `^ mask` (mask is 0) is Rust's black_box: without it LLVM turns the loop into the closed
+    # form and returns in a microsecond, whatever n is.
     linear = square = cube = np.uint64(0)
     for i in range(n):
-        x = np.uint64(i)
+        x = np.uint64(i) ^ mask
         linear += x
         square += x * x
         cube += x * x * x
     return linear, square, cube
+
+
+def numba_three_sums(n):
+    return numba_three_sums_xor(n, np.uint64(0))
 
 
 def on_two_threads(fn, n):

@@ -112,5 +112,5 @@ def rust_module():
 
 module = rust_module()
 if module is not None:
-    measure("hpc_rs_numerics.pairwise_distances (Rust, called from Python)", RUNS,
+    measure("hpc_rs_numerics.pairwise_distances", RUNS,
             lambda: module.pairwise_distances(X), sums_to(CHECKSUM))

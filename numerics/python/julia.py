@@ -152,5 +152,5 @@ else:
     # Its grid is exactly WIDTH x WIDTH: the book's, without the extra row or column the book's
     # rounding adds at some widths (none at 1000). Checked against Numba's counts on that square.
     square = int(np.asarray(compiled(MAX_ITER, xs, ys, c_real, c_imag)).reshape(len(y), len(x))[:WIDTH, :WIDTH].sum())
-    measure("hpc_rs_numerics.julia (Rust, called from Python)", RUNS,
+    measure("hpc_rs_numerics.julia", RUNS,
             lambda: hpc_rs_numerics.julia(WIDTH, MAX_ITER), lambda out: expect(int(out.sum()), square))

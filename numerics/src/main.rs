@@ -346,13 +346,13 @@ fn vs_python_calls(twin: &Twin<'_>, runs: usize) {
     let mut gains: Vec<(String, f64)> = Vec::new();
     let each = |line: Line<'_>| {
         let Line::Measured(python) = line else { return };
-        say!("{}", python.stats.line(&python.label));
+        say!("{:<64} {}", python.label, python.stats);
         if let Some(kind) = python.label.strip_suffix(": 2 threads, a call each") {
             let one = singles.iter().find(|(label, _)| label.starts_with(kind));
             if let Some((_, one)) = one {
                 // Two calls' work: twice one call's time if the threads take turns.
                 let gain = 2.0 * one.median.as_secs_f64() / python.stats.median.as_secs_f64();
-                say!("{:<34} -> two calls in the time of {:.2} one-call times", "", 2.0 / gain);
+                say!("{:<64} -> two calls in {:.2}x one call's time", "", 2.0 / gain);
                 gains.push((kind.to_owned(), gain));
             }
         } else {
@@ -489,7 +489,7 @@ fn side_by_side(
     let python_best = full_size.iter().min_by_key(|m| m.stats.median);
     if let (Some(module), Some(python_best)) = (module.first(), python_best) {
         say!(
-            "From Python, {} took {}: {} than the fastest Python way, {} ({}).",
+            "From Python, {} (Rust) took {}: {} than the fastest Python way, {} ({}).",
             module.label,
             human(module.stats.median),
             module.stats.speedup_over(&python_best.stats).sentence("faster", "slower"),

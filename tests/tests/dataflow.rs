@@ -149,11 +149,18 @@ fn bad_files_and_columns_are_refused_with_one_line() {
     run("dataflow", &["groupby", "/no/such/file.csv", "--by", "a", "--value", "b"])
         .usage_error("/no/such/file.csv: No such file or directory");
     let pattern = format!("{}/*.csv", dir.display());
-    run("dataflow", &["groupby", &pattern, "--by", "airport", "--value", "dep_delay"])
-        .usage_error("no column \"airport\" in the files (columns: origin, dep_delay, note)");
+    run("dataflow", &["groupby", &pattern, "--by", "airport", "--value", "dep_delay"]).usage_error(
+        "no column \"airport\" in the files (columns: \"origin\", \"dep_delay\", \"note\")",
+    );
     std::fs::write(dir.join("e.csv"), "origin,delay,note\nBOS,1,x\n").unwrap();
     run("dataflow", &["groupby", &pattern, "--by", "origin", "--value", "dep_delay"])
         .usage_error("e.csv: its header (origin,delay,note) differs from");
+    let tabs = folder("tab-separated");
+    std::fs::write(tabs.join("t.csv"), "origin\tdep_delay\nBOS\t1\n").unwrap();
+    let pattern = format!("{}/*.csv", tabs.display());
+    run("dataflow", &["groupby", &pattern, "--by", "origin", "--value", "dep_delay"]).usage_error(
+        "(columns: \"origin\\tdep_delay\"); the header looks separated by tabs, but files are read as comma-separated",
+    );
 }
 
 #[test]
@@ -336,6 +343,8 @@ fn bad_arguments_follow_the_conventions() {
     run("dataflow", &["groupby", "x.csv", "--by", "a", "--value", "b", "--process", "0"])
         .usage_error("--hostfile");
     run("dataflow", &["generate", "--rows", "0", "--out", "/tmp/x"]).usage_error("--rows");
+    run("dataflow", &["generate", "--rows", "5", "--out", "/tmp/x", "--vs-python"])
+        .usage_error("--vs-python: generate only writes files");
 }
 
 #[test]

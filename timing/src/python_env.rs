@@ -92,7 +92,7 @@ impl fmt::Display for EnvError {
         match self {
             EnvError::NotFound(program) => write!(
                 f,
-                "{} not found: install Python 3, or pass --python PATH to one",
+                "{} not found: install Python 3, or pass --python PATH to one (or set {PYTHON_VARIABLE}=PATH)",
                 program.display()
             ),
             EnvError::NotPython3(program) => write!(

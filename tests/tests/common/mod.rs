@@ -271,7 +271,7 @@ pub fn check_vs_python(topic: &str, args: &[&str], rows: usize) -> Run {
     if !python_present {
         out.check(out.code == Some(0), "exit status 0 without python3");
         out.check(
-            out.stderr.trim() == "note: no Python comparison: python3 not found: install Python 3, or pass --python PATH to one",
+            out.stderr.trim() == "note: no Python comparison: python3 not found: install Python 3, or pass --python PATH to one (or set HPC_RS_PYTHON=PATH)",
             "one line on stderr",
         );
         return out;
