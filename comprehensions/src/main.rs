@@ -307,14 +307,14 @@ mod tests {
 
     #[test]
     fn the_rayon_sentence_follows_the_measurement() {
-        let faults = rayon_sentence(2, Ratio(1.05), Ratio(1.4)).join(" ");
+        let faults = rayon_sentence(2, Ratio::exact(1.05), Ratio::exact(1.4)).join(" ");
         assert!(faults.contains("The writes alone scale (1.40x)"), "{faults}");
-        let bandwidth = rayon_sentence(2, Ratio(0.8), Ratio(0.76)).join(" ");
+        let bandwidth = rayon_sentence(2, Ratio::exact(0.8), Ratio::exact(0.76)).join(" ");
         assert!(bandwidth.contains("Even the writes alone barely scale"), "{bandwidth}");
         assert!(bandwidth.contains("-> 1.32x slower against (d)"), "{bandwidth}");
-        let both = rayon_sentence(4, Ratio(2.1), Ratio(2.0)).join(" ");
+        let both = rayon_sentence(4, Ratio::exact(2.1), Ratio::exact(2.0)).join(" ");
         assert!(both.contains("page faults did not hold"), "{both}");
-        let one = rayon_sentence(1, Ratio(0.98), Ratio(0.99)).join(" ");
+        let one = rayon_sentence(1, Ratio::exact(0.98), Ratio::exact(0.99)).join(" ");
         assert!(one.contains("With one thread rayon has nothing to split"), "{one}");
     }
 }

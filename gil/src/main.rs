@@ -434,12 +434,15 @@ mod tests {
 
     #[test]
     fn the_conclusion_follows_the_measurement() {
-        let expected = conclusion([Ratio(1.97), Ratio(0.97), Ratio(2.0)], 2, 2).join("\n");
+        let expected =
+            conclusion([Ratio::exact(1.97), Ratio::exact(0.97), Ratio::exact(2.0)], 2, 2)
+                .join("\n");
         assert!(expected.contains("free CPU-bound threads scale (1.97x on 2 cores)"), "{expected}");
         assert!(
             expected.contains("they gain nothing (0.97x)") && expected.contains("overlap (2.00x)")
         );
-        let busy = conclusion([Ratio(1.1), Ratio(1.4), Ratio(1.2)], 2, 2).join("\n");
+        let busy =
+            conclusion([Ratio::exact(1.1), Ratio::exact(1.4), Ratio::exact(1.2)], 2, 2).join("\n");
         assert!(busy.contains("gained 1.10x, short of the 2x the cores allow"), "{busy}");
         assert!(busy.contains("under the GIL 1.40x, which one lock holder"), "{busy}");
         assert!(busy.contains("overlapped less than expected (1.20x of 2x)"), "{busy}");

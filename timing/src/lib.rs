@@ -236,9 +236,12 @@ impl Stats {
         Stats { min: sorted[0], median, max: sorted[n - 1], runs: n }
     }
 
-    /// How many times faster this is than `baseline`, by median.
+    /// How many times faster this is than `baseline`, by median; marked as within noise where
+    /// the two min..max ranges overlap (then neither is shown to be faster).
     pub fn speedup_over(&self, baseline: &Stats) -> Ratio {
-        Ratio(baseline.median.as_secs_f64() / self.median.as_secs_f64().max(1e-12))
+        let factor = baseline.median.as_secs_f64() / self.median.as_secs_f64().max(1e-12);
+        let overlap = self.min <= baseline.max && baseline.min <= self.max;
+        Ratio(factor, if overlap { Spread::Overlapping } else { Spread::Apart })
     }
 
     /// The one line every binary prints for a measurement: label, median, (min..max).
@@ -255,10 +258,27 @@ impl fmt::Display for Stats {
 }
 
 /// A speed ratio: how many times faster than a baseline. Printed the same way at both ends,
-/// `-> 3.10x faster`, `-> 2.00x slower`, `-> 17123x slower`, and `-> the same (1.00x)` where
-/// the two differ by less than half a percent.
+/// `-> 3.10x faster`, `-> 2.00x slower`, `-> 17123x slower`, `-> the same (1.00x)` where
+/// the two differ by less than half a percent, and `-> the same within noise (1.05x)` where
+/// the two measurements' min..max ranges overlap.
 #[derive(Clone, Copy, Debug, PartialEq, PartialOrd)]
-pub struct Ratio(pub f64);
+pub struct Ratio(pub f64, pub Spread);
+
+/// Whether the two measurements behind a [`Ratio`] can be told apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd)]
+pub enum Spread {
+    /// Every run of one was faster than every run of the other.
+    Apart,
+    /// Their min..max ranges overlap: the difference is within the runs' own noise.
+    Overlapping,
+}
+
+impl Ratio {
+    /// A ratio worked out from figures alone (no ranges to compare): never "within noise".
+    pub fn exact(factor: f64) -> Ratio {
+        Ratio(factor, Spread::Apart)
+    }
+}
 
 impl fmt::Display for Ratio {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -276,6 +296,9 @@ impl Ratio {
         let (factor, word) = if self.0 >= 1.0 { (self.0, faster) } else { (1.0 / self.0, slower) };
         if factor < 1.005 {
             return "the same (1.00x)".to_owned();
+        }
+        if self.1 == Spread::Overlapping {
+            return format!("the same within noise ({:.2}x)", self.0);
         }
         let decimals = match factor {
             f if f < 10.0 => 2,
@@ -434,17 +457,24 @@ mod tests {
 
     #[test]
     fn ratio_says_faster_or_slower() {
-        assert_eq!(Ratio(3.1).to_string(), "-> 3.10x faster");
-        assert_eq!(Ratio(0.5).to_string(), "-> 2.00x slower");
-        assert_eq!(Ratio(1.0 / 17123.06).to_string(), "-> 17123x slower");
-        assert_eq!(Ratio(0.998).to_string(), "-> the same (1.00x)");
-        assert_eq!(Ratio(1.004).to_string(), "-> the same (1.00x)");
-        assert_eq!(Ratio(0.99).to_string(), "-> 1.01x slower");
-        assert_eq!(Ratio(42.0).to_string(), "-> 42.0x faster");
-        assert_eq!(Ratio(f64::INFINITY).to_string(), "-> no ratio (a time of zero)");
+        assert_eq!(Ratio::exact(3.1).to_string(), "-> 3.10x faster");
+        assert_eq!(Ratio::exact(0.5).to_string(), "-> 2.00x slower");
+        assert_eq!(Ratio::exact(1.0 / 17123.06).to_string(), "-> 17123x slower");
+        assert_eq!(Ratio::exact(0.998).to_string(), "-> the same (1.00x)");
+        assert_eq!(Ratio::exact(1.004).to_string(), "-> the same (1.00x)");
+        assert_eq!(Ratio::exact(0.99).to_string(), "-> 1.01x slower");
+        assert_eq!(Ratio::exact(42.0).to_string(), "-> 42.0x faster");
+        assert_eq!(Ratio::exact(f64::INFINITY).to_string(), "-> no ratio (a time of zero)");
         let slow = Stats::from_samples(&[ms(30)]);
         let fast = Stats::from_samples(&[ms(10)]);
         assert_eq!(fast.speedup_over(&slow).to_string(), "-> 3.00x faster");
+        // Medians 1.05x apart, but each range reaches into the other: no winner.
+        let a = Stats::from_samples(&[ms(20), ms(21), ms(30)]);
+        let b = Stats::from_samples(&[ms(19), ms(22), ms(25)]);
+        assert_eq!(a.speedup_over(&b).to_string(), "-> the same within noise (1.05x)");
+        assert!((b.speedup_over(&a).0 - 21.0 / 22.0).abs() < 1e-12, "the figure itself is kept");
+        let apart = Stats::from_samples(&[ms(26), ms(27)]);
+        assert_eq!(apart.speedup_over(&b).to_string(), "-> 1.20x slower");
     }
 
     #[test]
