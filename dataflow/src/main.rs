@@ -164,13 +164,16 @@ fn groupby_command(g: &GroupbyArgs, twin: Option<&timing::python::Twin<'_>>) -> 
         let run = run_processes(g, n, ProcessOutput::PassThrough);
         return run.code;
     }
-    let config = match (&g.hostfile, g.process) {
+    let (config, cluster) = match (&g.hostfile, g.process) {
         (Some(hostfile), Some(process)) => {
-            cluster_config(hostfile, process, g.workers.unwrap_or(1))
+            (cluster_config(hostfile, process, g.workers.unwrap_or(1)), true)
         }
-        _ => timely::Config::process(workers(g.workers)),
+        _ => (timely::Config::process(workers(g.workers)), false),
     };
-    let (outcome, took) = timing::time_call(|| run_groupby(Arc::new(plan), config, g.skip_bad));
+    let run = || timing::time_call(|| run_groupby(Arc::new(plan), config, g.skip_bad));
+    // timely prints its connection messages ("awaiting connections ...") on stdout, where the
+    // CSV answer goes: in a cluster, they go to stderr instead.
+    let (outcome, took) = if cluster { with_stdout_on_stderr(run) } else { run() };
     if g.child {
         eprintln!("peak-memory {}", timing::peak_memory().unwrap_or(0));
     }
@@ -365,6 +368,21 @@ fn workers(asked: Option<u64>) -> usize {
         || std::thread::available_parallelism().map_or(1, usize::from),
         |n| usize::try_from(n).expect("at most 256"),
     )
+}
+
+/// Runs `f` with file descriptor 1 pointing at stderr, then points it back at stdout.
+fn with_stdout_on_stderr<T>(f: impl FnOnce() -> T) -> T {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let saved = nix::unistd::dup(std::io::stdout());
+    let moved = saved.is_ok() && nix::unistd::dup2_stdout(std::io::stderr()).is_ok();
+    let value = f();
+    let _ = std::io::stdout().flush();
+    if let (true, Ok(saved)) = (moved, saved) {
+        nix::unistd::dup2_stdout(saved)
+            .unwrap_or_else(|e| cli::fail(format!("restoring stdout: {e}")));
+    }
+    value
 }
 
 /// One process of a cluster: the addresses from the hostfile, one a line.

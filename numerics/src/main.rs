@@ -15,7 +15,7 @@ use clap::{Parser, Subcommand};
 use lesson::{distances, julia};
 use numerics::distances::Isa;
 use timing::python::{Line, Twin};
-use timing::{Stats, cli, human, say};
+use timing::{Scaling, Stats, cli, human, say};
 
 /// Takeaways 3 and 5: NumPy, SciPy, Cython and Numba's parts, played in Rust.
 #[derive(Parser)]
@@ -518,24 +518,27 @@ fn best<'a>(stats: &[(&'static str, &'a Stats)]) -> (&'static str, &'a Stats) {
 /// The parallel variants' sentence, chosen from what they measured: the scalar loop and the
 /// vector-lane loop, each `[serial, parallel]` in seconds.
 fn explain_scaling(scalar: [f64; 2], lanes: [f64; 2], rerun: &str) {
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let (scalar_gain, lanes_gain) = (scalar[0] / scalar[1], lanes[0] / lanes[1]);
-    for line in scaling_sentence(cores, scalar_gain, lanes_gain, rerun) {
+    // rayon's pool has as many threads as cores, unless RAYON_NUM_THREADS says otherwise.
+    let threads = rayon::current_num_threads();
+    let verdict = |[serial, parallel]: [f64; 2]| Scaling::measured(serial / parallel, threads);
+    for line in scaling_sentence(verdict(scalar), verdict(lanes), rerun) {
         say!("{line}");
     }
 }
 
-fn scaling_sentence(cores: usize, scalar_gain: f64, lanes_gain: f64, rerun: &str) -> Vec<String> {
-    let cores_text = timing::plural(cores, "core");
+fn scaling_sentence(scalar: Scaling, lanes: Scaling, rerun: &str) -> Vec<String> {
     let mut lines = vec![format!(
-        "- On all {cores_text} with rayon (Numba's prange): the scalar loop {scalar_gain:.2}x, the lanes {lanes_gain:.2}x."
+        "- On {} with rayon (Numba's prange): the scalar loop {:.2}x, the lanes {:.2}x.",
+        timing::plural(scalar.threads, "thread"),
+        scalar.gain,
+        lanes.gain
     )];
-    let good = 0.8 * cores as f64;
-    let text: &[&str] = if cores == 1 {
-        &["  With one core there is nothing to share, so neither can gain."]
-    } else if scalar_gain >= good && lanes_gain >= good {
+    let text: &[&str] = if !scalar.possible() {
+        lines.push(format!("  {}.", scalar.describe()));
+        &[]
+    } else if scalar.scales() && lanes.scales() {
         &["  Both scale with the cores: no GIL, and rows that share nothing."]
-    } else if scalar_gain >= good && lanes_gain < 0.85 * scalar_gain {
+    } else if scalar.scales() && lanes.gain < 0.85 * scalar.gain {
         &[
             "  The scalar loop scales with the cores and the vector one less. The scalar loop waits",
             "  on one chain of dependent operations and leaves most of a core's floating-point units",
@@ -543,13 +546,14 @@ fn scaling_sentence(cores: usize, scalar_gain: f64, lanes_gain: f64, rerun: &str
             "  thread sibling, another program, another VM on the host) slows the lanes first.",
         ]
     } else {
+        lines.push(format!("  The scalar loop: {}.", scalar.describe()));
         &[
             "  Less than the cores promise: other programs may be using them, or the work is too",
             "  small to pay for starting the tasks.",
         ]
     };
     lines.extend(text.iter().map(|line| (*line).to_owned()));
-    if cores > 1 && !(scalar_gain >= good && lanes_gain >= good) {
+    if scalar.possible() && !(scalar.scales() && lanes.scales()) {
         lines.push(format!("  Re-run to compare: `{rerun}`."));
     }
     lines
@@ -581,14 +585,21 @@ mod tests {
 
     #[test]
     fn the_scaling_sentence_follows_the_measurement() {
-        let both = scaling_sentence(2, 1.95, 1.9, "rerun").join("\n");
+        let on = |gain, threads, cores| Scaling { gain, threads, cores };
+        let both = scaling_sentence(on(1.95, 2, 2), on(1.9, 2, 2), "rerun").join("\n");
         assert!(both.contains("scalar loop 1.95x, the lanes 1.90x") && both.contains("Both scale"));
         assert!(!both.contains("Re-run"));
-        let lanes_behind = scaling_sentence(2, 1.9, 1.3, "rerun").join("\n");
+        let lanes_behind = scaling_sentence(on(1.9, 2, 2), on(1.3, 2, 2), "rerun").join("\n");
         assert!(lanes_behind.contains("the vector one less") && lanes_behind.contains("`rerun`"));
-        let neither = scaling_sentence(4, 1.2, 1.1, "rerun").join("\n");
+        let short = scaling_sentence(on(1.62, 2, 2), on(1.6, 2, 2), "rerun").join("\n");
+        assert!(short.contains("expected close to 2x on 2 cores, measured 1.62x"), "{short}");
+        assert!(!short.contains("Both scale"), "1.62x of 2 is not scaling");
+        let neither = scaling_sentence(on(1.2, 4, 4), on(1.1, 4, 4), "rerun").join("\n");
         assert!(neither.contains("Less than the cores promise") && neither.contains("`rerun`"));
-        let one = scaling_sentence(1, 1.0, 0.98, "rerun").join("\n");
-        assert!(one.contains("With one core there is nothing to share") && !one.contains("Re-run"));
+        let one = scaling_sentence(on(1.0, 4, 1), on(0.98, 4, 1), "rerun").join("\n");
+        assert!(one.contains("1.00x on 1 core: the threads can only take turns"), "{one}");
+        assert!(!one.contains("Re-run"));
+        let rayon_one = scaling_sentence(on(0.99, 1, 2), on(0.98, 1, 2), "rerun").join("\n");
+        assert!(rayon_one.contains("On 1 thread with rayon") && rayon_one.contains("(of 2 cores)"));
     }
 }

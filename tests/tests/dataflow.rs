@@ -284,6 +284,35 @@ fn processes_talk_over_loopback_only() {
 }
 
 #[test]
+fn a_hostfile_cluster_prints_only_the_answer_on_stdout() {
+    let dir = awkward_files("hostfile");
+    // Two free loopback ports, one a process, as two machines' hostfile would list them.
+    let ports: Vec<u16> = (0..2)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port())
+        .collect();
+    let hostfile = dir.join("hosts.txt");
+    std::fs::write(&hostfile, format!("127.0.0.1:{}\n127.0.0.1:{}\n", ports[0], ports[1])).unwrap();
+    let pattern = format!("{}/*.csv", dir.display());
+    let start = |process: &str| {
+        Command::new(binary("dataflow"))
+            .args(["groupby", &pattern, "--by", "origin", "--value", "dep_delay"])
+            .arg("--hostfile")
+            .arg(&hostfile)
+            .args(["--process", process])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (first, second) = (start("0"), start("1"));
+    let (first, second) = (first.wait_with_output().unwrap(), second.wait_with_output().unwrap());
+    assert!(first.status.success() && second.status.success(), "{first:?} {second:?}");
+    assert_eq!(String::from_utf8_lossy(&first.stdout), EXPECTED, "only the CSV answer");
+    assert!(second.stdout.is_empty(), "{:?}", String::from_utf8_lossy(&second.stdout));
+}
+
+#[test]
 fn a_killed_process_ends_the_run_within_seconds_and_leaves_nothing() {
     let dir = awkward_files("killed");
     let (parent, children) = paused_processes(&dir);

@@ -309,6 +309,61 @@ impl Ratio {
     }
 }
 
+/// What `threads` threads can gain on this machine, and whether a measured gain reached it:
+/// the one scaling verdict every topic's sentence is built on.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Scaling {
+    /// The measured gain over one thread.
+    pub gain: f64,
+    /// The threads that ran.
+    pub threads: usize,
+    /// The cores this process may use (`available_parallelism`: a `taskset` or cgroup counts).
+    pub cores: usize,
+}
+
+impl Scaling {
+    /// `gain`, measured on `threads` threads here.
+    pub fn measured(gain: f64, threads: usize) -> Scaling {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        Scaling { gain, threads, cores }
+    }
+
+    /// The most the threads could gain: one a core, never more threads than cores.
+    pub fn ideal(&self) -> usize {
+        self.threads.min(self.cores).max(1)
+    }
+
+    /// Whether there was anything to gain: more than one thread on more than one core.
+    pub fn possible(&self) -> bool {
+        self.ideal() > 1
+    }
+
+    /// Whether the gain reached nine tenths of the ideal.
+    pub fn scales(&self) -> bool {
+        self.possible() && self.gain >= 0.9 * self.ideal() as f64
+    }
+
+    /// `1.95x on 2 cores`, or `expected close to 2x on 2 cores, measured 1.05x`, or, where
+    /// nothing could be gained, why: `1 thread` or `1 core`.
+    pub fn describe(&self) -> String {
+        let ideal = self.ideal();
+        let on = plural(self.cores.min(self.threads.max(1)), "core");
+        if self.threads <= 1 {
+            format!(
+                "{:.2}x with 1 thread (of {}): nothing to share",
+                self.gain,
+                plural(self.cores, "core")
+            )
+        } else if self.cores <= 1 {
+            format!("{:.2}x on 1 core: the threads can only take turns", self.gain)
+        } else if self.scales() {
+            format!("{:.2}x on {on}", self.gain)
+        } else {
+            format!("expected close to {ideal}x on {on}, measured {:.2}x", self.gain)
+        }
+    }
+}
+
 /// A duration in the unit a person reads best, with three significant digits:
 /// `812 ns`, `12.3 µs`, `123 ms`, `1.23 s`.
 ///
@@ -475,6 +530,18 @@ mod tests {
         assert!((b.speedup_over(&a).0 - 21.0 / 22.0).abs() < 1e-12, "the figure itself is kept");
         let apart = Stats::from_samples(&[ms(26), ms(27)]);
         assert_eq!(apart.speedup_over(&b).to_string(), "-> 1.20x slower");
+    }
+
+    #[test]
+    fn the_scaling_verdict_names_what_limits_the_gain() {
+        let on = |gain, threads, cores| Scaling { gain, threads, cores };
+        assert_eq!(on(1.95, 2, 2).describe(), "1.95x on 2 cores");
+        assert!(on(1.95, 2, 2).scales() && !on(1.62, 2, 2).scales());
+        assert_eq!(on(1.62, 2, 2).describe(), "expected close to 2x on 2 cores, measured 1.62x");
+        assert_eq!(on(3.7, 8, 4).describe(), "3.70x on 4 cores");
+        assert_eq!(on(0.98, 1, 2).describe(), "0.98x with 1 thread (of 2 cores): nothing to share");
+        assert_eq!(on(0.97, 4, 1).describe(), "0.97x on 1 core: the threads can only take turns");
+        assert!(!on(1.0, 4, 1).possible() && !on(1.0, 1, 4).possible());
     }
 
     #[test]
