@@ -275,13 +275,13 @@ fn time_built(
 
 /// Times `work` and counts its minor page faults per call (warm-up included).
 fn time_variant<T>(label: &'static str, runs: usize, mut work: impl FnMut() -> T) -> (Variant, T) {
-    let faults_before = timing::minor_page_faults();
+    let faults_before = timing::machine::minor_page_faults();
     let mut calls = 0u64;
     let (value, stats) = timing::measure(runs, || {
         calls += 1;
         std::hint::black_box(work())
     });
-    let faults = timing::minor_page_faults().saturating_sub(faults_before) / calls.max(1);
+    let faults = timing::machine::minor_page_faults().saturating_sub(faults_before) / calls.max(1);
     (Variant { label, stats, faults }, value)
 }
 

@@ -26,7 +26,7 @@ const CARRIERS: [&str; 6] = ["AA", "AS", "B6", "DL", "UA", "WN"];
 pub const HEADER: &str = "date,origin,dest,carrier,flight,dep_delay,arr_delay,distance,origin_city";
 
 /// Writes `rows` rows spread over `files` files `flights-NN.csv` in `out`, calling `progress`
-/// with the bytes written so far now and then. Returns the files and their total size.
+/// with the rows written so far every 100,000 rows. Returns the files and their total size.
 pub fn generate(
     rows: u64,
     files: u64,
@@ -36,6 +36,7 @@ pub fn generate(
     std::fs::create_dir_all(out)?;
     let mut state = 0x5EED_u64;
     let mut written = 0;
+    let mut rows_written = 0;
     let mut paths = Vec::new();
     for f in 0..files {
         let path = out.join(format!("flights-{f:02}.csv"));
@@ -43,6 +44,10 @@ pub fn generate(
         writeln!(w, "{HEADER}")?;
         let share = rows * (f + 1) / files - rows * f / files;
         for i in 0..share {
+            rows_written += 1;
+            if rows_written % 100_000 == 0 {
+                progress(rows_written);
+            }
             let r = next(&mut state);
             let (origin, city) = AIRPORTS[(r % 12) as usize];
             let dest = AIRPORTS[((r >> 8) % 12) as usize].0;
@@ -70,7 +75,7 @@ pub fn generate(
         }
         w.flush()?;
         written += std::fs::metadata(&path)?.len();
-        progress(written);
+        progress(rows_written);
         paths.push(path);
     }
     Ok((paths, written))

@@ -142,10 +142,10 @@ fn lazy_versus_eager_memory(size: u64, runs: usize) {
     };
     // A warm-up run first: a process's first touch of fresh memory can cost several times
     // more (a virtual machine backing its pages), which is not what this cell is about.
-    let ((lazy, lazy_time), lazy_peak) = timing::peak_memory_growth(|| {
+    let ((lazy, lazy_time), lazy_peak) = timing::machine::peak_memory_growth(|| {
         timing::measure(runs, || (0..size).map(|x| u128::from(black_box(x) * x)).sum::<u128>())
     });
-    let ((eager, eager_time), eager_peak) = timing::peak_memory_growth(|| {
+    let ((eager, eager_time), eager_peak) = timing::machine::peak_memory_growth(|| {
         timing::measure(runs, || {
             let squares: Vec<u64> = (0..size).map(|x| black_box(x) * x).collect();
             squares.iter().map(|&s| u128::from(s)).sum::<u128>()

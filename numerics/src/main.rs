@@ -312,7 +312,8 @@ fn build_module(python: Option<&Path>) {
         std::iter::once(bin).chain(std::env::var_os("PATH").iter().flat_map(std::env::split_paths)),
     )
     .unwrap_or_default();
-    let ticker = timing::Ticker::start("maturin is building hpc_rs_numerics (cargo, release)");
+    let ticker =
+        timing::progress::Ticker::start("maturin is building hpc_rs_numerics (cargo, release)");
     let (status, took) = timing::time_call(|| {
         std::process::Command::new(&python.program)
             .env("PATH", &path)

@@ -57,7 +57,7 @@ fn main() {
     say!("== Pools and queues: concurrent.futures, multiprocessing.Pool, queue.Queue -> Rust");
     let threads_text = timing::plural(threads, "thread");
     let cores_text = timing::plural(cores, "core");
-    say!("   ({threads_text} a pool, {cores_text})");
+    say!("   (each pool has {threads_text}; {cores_text} here)");
     say!();
     executor_map(threads);
     say!();

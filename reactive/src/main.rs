@@ -382,7 +382,7 @@ fn replay_stdin(ops: &[String], twin: Option<&Twin<'_>>) {
     let theirs = report.notes;
     match ours.iter().zip(&theirs).position(|(a, b)| a != b) {
         None if ours.len() == theirs.len() => {
-            say!("RxPY {}: identical, {} lines", "TestScheduler", ours.len());
+            say!("RxPY TestScheduler: identical, {}", timing::plural(ours.len(), "line"));
         }
         at => {
             let at = at.unwrap_or(ours.len().min(theirs.len()));
@@ -446,7 +446,8 @@ fn throughput(size: u64, runs: usize, twin: Option<&Twin<'_>>) {
             ns(&small_stream),
             ns(&rxpy.stats) / ns(&small_stream).max(1e-12)
         );
-        say!("  per operator per event; the Rust chain compiles into one loop.");
+        say!("  per operator per event, each a dictionary lookup and a frame; the Rust stream's");
+        say!("  adapters are compiled code, polled with nothing to wait for.");
     }
 }
 

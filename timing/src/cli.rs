@@ -190,7 +190,7 @@ pub fn fail(message: impl fmt::Display) -> ! {
 /// assert!(timing::cli::check_memory(1 << 70, "a huge vector").is_err());
 /// ```
 pub fn check_memory(bytes: u128, what: &str) -> Result<(), String> {
-    let Some(available) = available_memory() else { return Ok(()) };
+    let Some(available) = crate::machine::available_memory() else { return Ok(()) };
     let budget = u128::from(available) / 4 * 3;
     if bytes <= budget {
         return Ok(());
@@ -201,21 +201,6 @@ pub fn check_memory(bytes: u128, what: &str) -> Result<(), String> {
         gigabytes(u128::from(available)),
         gigabytes(budget)
     ))
-}
-
-/// Bytes of memory the kernel can give without swapping, where the system tells us (Linux).
-/// `HPC_RS_MEMORY_AVAILABLE=<bytes>` pretends the machine has that much, to try the limit (the
-/// tests use it so that a refusal does not depend on the machine's size).
-pub fn available_memory() -> Option<u64> {
-    if let Some(pretend) =
-        std::env::var("HPC_RS_MEMORY_AVAILABLE").ok().and_then(|v| v.parse().ok())
-    {
-        return Some(pretend);
-    }
-    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    kib.checked_mul(1024)
 }
 
 fn gigabytes(bytes: u128) -> String {

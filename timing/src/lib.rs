@@ -1,12 +1,14 @@
 //! The Rust answer to the notebook's `time_decor`, shared by every topic binary.
 //!
 //! The notebook's decorator times one call and throws the result away. Here [`time_call`] hands
-//! the result back with the duration, and [`measure`] repeats a call after a warm-up so that a
-//! reader sees min, median and max instead of one noisy number. [`cli`] holds the few command-line
-//! conventions every binary follows (one-line errors with status 2, quiet exit on a closed pipe),
-//! [`python`] runs a Python twin of a workload for `--vs-python`, and [`python_env`] finds (or
-//! makes, once) a Python with the packages a twin needs. Standard library only, but for clap in
-//! [`cli::parse`].
+//! the result back with the duration, [`measure`] repeats a call after a warm-up so that a
+//! reader sees min, median and max instead of one noisy number, [`Ratio`] says how much faster
+//! (or "the same within noise") and [`Scaling`] whether threads gained what the cores allow.
+//! One module a concern for the rest: [`cli`], the command-line conventions every binary follows
+//! (one-line errors with status 2, quiet exit on a closed pipe); [`machine`], what Linux tells
+//! about the process (memory, page faults); [`progress`], the one status line for long work;
+//! and, behind the `python` feature that the topics with `--vs-python` turn on, `python` (a
+//! twin of a workload, run and compared) and `python_env` (a Python with the twin's packages).
 //!
 //! ```
 //! let (sum, stats) = timing::measure(3, || (0..1_000u64).map(std::hint::black_box).sum::<u64>());
@@ -16,8 +18,14 @@
 //! ```
 
 pub mod cli;
+pub mod machine;
+pub mod progress;
+#[cfg(feature = "python")]
 pub mod python;
+#[cfg(feature = "python")]
 pub mod python_env;
+
+use progress::Ticker;
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -113,91 +121,6 @@ fn measure_with<T>(
     drop(ticker);
     let value = last.expect("at least one timed run");
     (value, Stats::from_samples(&samples))
-}
-
-/// A status line on stderr for work that takes a while: `  (what, 3.02 s)`, drawn once a second
-/// has passed and at most once a second after that, erased when the ticker is dropped. It
-/// draws only when stderr is a terminal, so piped or captured output never sees it.
-pub struct Ticker {
-    shared: std::sync::Arc<TickerState>,
-    drawer: Option<std::thread::JoinHandle<()>>,
-}
-
-struct TickerState {
-    /// What the line says, whether it is on the screen now, and when it was last drawn.
-    line: std::sync::Mutex<(String, bool, Duration)>,
-    stop: std::sync::atomic::AtomicBool,
-    started: Instant,
-    terminal: bool,
-}
-
-impl TickerState {
-    /// Draws the line if a second has passed since it was last drawn.
-    fn redraw(&self) {
-        let elapsed = self.started.elapsed();
-        let mut line = self.line.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if self.terminal && elapsed >= line.2 + Duration::from_secs(1) {
-            eprint!("\r  ({}, {})\x1b[K", line.0, human(elapsed));
-            line.1 = true;
-            line.2 = elapsed;
-        }
-    }
-}
-
-impl Ticker {
-    /// Starts the status line `what`, redrawn every second by a thread of its own: for
-    /// waiting on work that prints nothing for a while (a Python twin, other processes).
-    pub fn start(what: impl Into<String>) -> Ticker {
-        let mut ticker = Ticker::inline(what);
-        if ticker.shared.terminal {
-            let shared = std::sync::Arc::clone(&ticker.shared);
-            ticker.drawer = Some(std::thread::spawn(move || {
-                while !shared.stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    std::thread::sleep(Duration::from_millis(100));
-                    shared.redraw();
-                }
-            }));
-        }
-        ticker
-    }
-
-    /// The status line `what` with no thread: it is redrawn only when [`Ticker::set`] is
-    /// called, for code that must stay single-threaded.
-    pub fn inline(what: impl Into<String>) -> Ticker {
-        use std::io::IsTerminal;
-        let shared = std::sync::Arc::new(TickerState {
-            line: std::sync::Mutex::new((what.into(), false, Duration::ZERO)),
-            stop: std::sync::atomic::AtomicBool::new(false),
-            started: Instant::now(),
-            terminal: std::io::stderr().is_terminal(),
-        });
-        Ticker { shared, drawer: None }
-    }
-
-    /// Changes what the line says; redrawn now if a second has passed since the last drawing.
-    pub fn set(&self, what: impl Into<String>) {
-        self.shared.line.lock().unwrap_or_else(std::sync::PoisonError::into_inner).0 = what.into();
-        self.shared.redraw();
-    }
-
-    /// Erases the line now, before printing something else; it comes back at the next redraw.
-    pub fn clear(&self) {
-        let mut line = self.shared.line.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if line.1 {
-            eprint!("\r\x1b[K");
-            line.1 = false;
-        }
-    }
-}
-
-impl Drop for Ticker {
-    fn drop(&mut self) {
-        self.shared.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        if let Some(drawer) = self.drawer.take() {
-            let _ = drawer.join();
-        }
-        self.clear();
-    }
 }
 
 /// Summary of repeated timings. The median is what to compare: one slow run (another process,
@@ -387,87 +310,12 @@ pub fn human(d: Duration) -> String {
     format!("{value:.decimals$} {unit}")
 }
 
-/// Where generated things live (the Python twins' environment, `dataflow`'s data):
-/// `$CARGO_TARGET_DIR` when set; else the target directory this binary was built into (the
-/// folder holding Cargo's `CACHEDIR.TAG`); else `hpc-rs` in the temp dir, for a binary
-/// installed elsewhere.
-pub fn target_dir() -> std::path::PathBuf {
-    let named = std::env::var_os("CARGO_TARGET_DIR").filter(|v| !v.is_empty());
-    target_dir_for(named.map(Into::into), std::env::current_exe().ok())
-}
-
-fn target_dir_for(
-    named: Option<std::path::PathBuf>,
-    exe: Option<std::path::PathBuf>,
-) -> std::path::PathBuf {
-    if let Some(target) = named {
-        return target;
-    }
-    let built_into = exe.as_deref().and_then(|exe| {
-        exe.ancestors().skip(1).take(3).find(|dir| dir.join("CACHEDIR.TAG").is_file())
-    });
-    built_into.map_or_else(|| std::env::temp_dir().join("hpc-rs"), std::path::Path::to_path_buf)
-}
-
-/// This process's peak resident memory so far, in bytes (Linux: VmHWM), or `None` where the
-/// system does not tell.
-pub fn peak_memory() -> Option<u64> {
-    status_kib("VmHWM:").map(|kib| kib * 1024)
-}
-
-/// Lowers the peak that [`peak_memory`] reports to what is resident now (Linux: writing 5 to
-/// /proc/self/clear_refs); `false` where that cannot be done.
-pub fn reset_peak_memory() -> bool {
-    std::fs::write("/proc/self/clear_refs", "5").is_ok()
-}
-
-/// Runs `work` and returns how far the process's resident memory peaked above where it
-/// started, in bytes, or `None` where the system does not tell.
-pub fn peak_memory_growth<T>(work: impl FnOnce() -> T) -> (T, Option<u64>) {
-    let reset = reset_peak_memory();
-    let before = status_kib("VmRSS:");
-    let value = work();
-    let grown = match (reset, before, status_kib("VmHWM:")) {
-        (true, Some(before), Some(peak)) => Some(peak.saturating_sub(before) * 1024),
-        _ => None,
-    };
-    (value, grown)
-}
-
-/// A `kB` field of /proc/self/status.
-fn status_kib(field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with(field))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// Minor page faults of this process so far: fresh pages the kernel handed out on first touch
-/// (field 10 of /proc/self/stat, all threads together); 0 where the system does not say.
-pub fn minor_page_faults() -> u64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // The command name (field 2) may hold spaces; count fields after its closing parenthesis.
-    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    after_name.split_whitespace().nth(7).and_then(|f| f.parse().ok()).unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
-    }
-
-    #[test]
-    fn the_target_directory_honours_cargo_target_dir() {
-        let named = target_dir_for(Some("/tmp/elsewhere".into()), None);
-        assert_eq!(named, std::path::Path::new("/tmp/elsewhere"));
-        // This test binary was built into target/debug/deps: found through CACHEDIR.TAG.
-        let exe = std::env::current_exe().unwrap();
-        let found = target_dir_for(None, Some(exe.clone()));
-        assert!(found.join("CACHEDIR.TAG").is_file() && exe.starts_with(&found), "{found:?}");
-        let loose = target_dir_for(None, Some("/usr/local/bin/numerics".into()));
-        assert_eq!(loose, std::env::temp_dir().join("hpc-rs"));
     }
 
     #[test]

@@ -115,7 +115,7 @@ pub fn run_twin(
         let _ = stderr.read_to_string(&mut text);
         text
     });
-    let ticker = crate::Ticker::start("the Python twin is running");
+    let ticker = crate::progress::Ticker::start("the Python twin is running");
     let mut report = Report { python, measured: Vec::new(), notes: Vec::new() };
     let mut bad_line = None;
     for line in BufReader::new(child.stdout.take().expect("piped")).lines() {

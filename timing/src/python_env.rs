@@ -148,7 +148,7 @@ pub fn find(explicit: Option<&Path>, packages: &[&str]) -> Result<Python, EnvErr
 /// `$CARGO_TARGET_DIR/python-twins` when that is set; else under the target directory this
 /// binary was built into; else a folder in the temp dir (see [`crate::target_dir`]).
 pub fn environment_folder() -> PathBuf {
-    crate::target_dir().join(ENVIRONMENT_FOLDER)
+    crate::machine::target_dir().join(ENVIRONMENT_FOLDER)
 }
 
 /// Makes (or repairs) the environment in `folder` and installs whatever of `packages` it lacks.
@@ -331,7 +331,7 @@ mod tests {
 
     #[test]
     fn the_environment_lives_under_the_target_directory() {
-        assert_eq!(environment_folder(), crate::target_dir().join("python-twins"));
+        assert_eq!(environment_folder(), crate::machine::target_dir().join("python-twins"));
     }
 
     #[test]

@@ -92,10 +92,10 @@ pub fn lesson(n: usize, dim: usize, runs: usize) -> Measured {
             say!("{label:<34} skipped: its N x N x D temporary would not fit in memory");
             continue;
         }
-        let faults_before = timing::minor_page_faults();
+        let faults_before = timing::machine::minor_page_faults();
         let (result, variant_stats) = timing::measure(runs, || variant.run(&points));
         let per_call =
-            timing::minor_page_faults().saturating_sub(faults_before) / (runs as u64 + 1);
+            timing::machine::minor_page_faults().saturating_sub(faults_before) / (runs as u64 + 1);
         let check = if *variant == Variant::BlasTrick {
             check_blas_trick(&points, &result, &reference)
         } else {

@@ -1,0 +1,97 @@
+//! What this machine tells about the process: peak and resident memory, page faults, memory
+//! available (Linux's /proc), and where generated files live (the target directory).
+
+/// Where generated things live (the Python twins' environment, `dataflow`'s data):
+/// `$CARGO_TARGET_DIR` when set; else the target directory this binary was built into (the
+/// folder holding Cargo's `CACHEDIR.TAG`); else `hpc-rs` in the temp dir, for a binary
+/// installed elsewhere.
+pub fn target_dir() -> std::path::PathBuf {
+    let named = std::env::var_os("CARGO_TARGET_DIR").filter(|v| !v.is_empty());
+    target_dir_for(named.map(Into::into), std::env::current_exe().ok())
+}
+
+fn target_dir_for(
+    named: Option<std::path::PathBuf>,
+    exe: Option<std::path::PathBuf>,
+) -> std::path::PathBuf {
+    if let Some(target) = named {
+        return target;
+    }
+    let built_into = exe.as_deref().and_then(|exe| {
+        exe.ancestors().skip(1).take(3).find(|dir| dir.join("CACHEDIR.TAG").is_file())
+    });
+    built_into.map_or_else(|| std::env::temp_dir().join("hpc-rs"), std::path::Path::to_path_buf)
+}
+
+/// This process's peak resident memory so far, in bytes (Linux: VmHWM), or `None` where the
+/// system does not tell.
+pub fn peak_memory() -> Option<u64> {
+    status_kib("VmHWM:").map(|kib| kib * 1024)
+}
+
+/// Lowers the peak that [`peak_memory`] reports to what is resident now (Linux: writing 5 to
+/// /proc/self/clear_refs); `false` where that cannot be done.
+pub fn reset_peak_memory() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+/// Runs `work` and returns how far the process's resident memory peaked above where it
+/// started, in bytes, or `None` where the system does not tell.
+pub fn peak_memory_growth<T>(work: impl FnOnce() -> T) -> (T, Option<u64>) {
+    let reset = reset_peak_memory();
+    let before = status_kib("VmRSS:");
+    let value = work();
+    let grown = match (reset, before, status_kib("VmHWM:")) {
+        (true, Some(before), Some(peak)) => Some(peak.saturating_sub(before) * 1024),
+        _ => None,
+    };
+    (value, grown)
+}
+
+/// A `kB` field of /proc/self/status.
+fn status_kib(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Minor page faults of this process so far: fresh pages the kernel handed out on first touch
+/// (field 10 of /proc/self/stat, all threads together); 0 where the system does not say.
+pub fn minor_page_faults() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The command name (field 2) may hold spaces; count fields after its closing parenthesis.
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    after_name.split_whitespace().nth(7).and_then(|f| f.parse().ok()).unwrap_or(0)
+}
+
+/// Bytes of memory the kernel can give without swapping, where the system tells us (Linux).
+/// `HPC_RS_MEMORY_AVAILABLE=<bytes>` pretends the machine has that much, to try the limit (the
+/// tests use it so that a refusal does not depend on the machine's size).
+pub fn available_memory() -> Option<u64> {
+    if let Some(pretend) =
+        std::env::var("HPC_RS_MEMORY_AVAILABLE").ok().and_then(|v| v.parse().ok())
+    {
+        return Some(pretend);
+    }
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_target_directory_honours_cargo_target_dir() {
+        let named = target_dir_for(Some("/tmp/elsewhere".into()), None);
+        assert_eq!(named, std::path::Path::new("/tmp/elsewhere"));
+        // This test binary was built into target/debug/deps: found through CACHEDIR.TAG.
+        let exe = std::env::current_exe().unwrap();
+        let found = target_dir_for(None, Some(exe.clone()));
+        assert!(found.join("CACHEDIR.TAG").is_file() && exe.starts_with(&found), "{found:?}");
+        let loose = target_dir_for(None, Some("/usr/local/bin/numerics".into()));
+        assert_eq!(loose, std::env::temp_dir().join("hpc-rs"));
+    }
+}
