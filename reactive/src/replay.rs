@@ -306,13 +306,41 @@ impl Engine {
         self.out.last().is_some_and(|e| e.msg == Msg::Complete)
     }
 
-    /// Subscription at time 0, innermost first as in Rx: the operators that start a timer
-    /// when subscribed (sample, buffer_with_time_or_count, take:0) do so now.
+    /// Subscription at time 0, as Rx does it: the last operator is subscribed first, and it
+    /// subscribes to the one before it, and so on. Where an operator starts its timer in that
+    /// walk sets the order of timers due at the same instant: buffer_with_time_or_count starts
+    /// its window's timer before it subscribes upstream, sample after (RxPY subscribes to the
+    /// source, then to its interval), and take:0 is RxPY's `empty()`, which never subscribes
+    /// upstream at all.
     fn subscribe(&mut self) {
-        for stage in 0..self.stages.len() {
-            let actions = self.stages[stage].subscribe();
-            self.apply(stage, actions);
+        if let Some(last) = self.stages.len().checked_sub(1) {
+            self.subscribe_stage(last);
         }
+    }
+
+    fn subscribe_stage(&mut self, stage: usize) {
+        let upstream = |engine: &mut Engine| {
+            if let Some(before) = stage.checked_sub(1) {
+                engine.subscribe_stage(before);
+            }
+        };
+        match self.stages[stage].op {
+            Operator::Sample(_) => {
+                upstream(self);
+                self.start(stage);
+            }
+            Operator::Take(0) => self.start(stage),
+            _ => {
+                self.start(stage);
+                upstream(self);
+            }
+        }
+    }
+
+    /// What `stage` does when subscribed: start a timer, or (take:0) complete.
+    fn start(&mut self, stage: usize) {
+        let actions = self.stages[stage].subscribe();
+        self.apply(stage, actions);
     }
 
     fn deliver(&mut self, stage: usize, msg: Msg) {
@@ -402,7 +430,9 @@ impl Stage {
             Operator::Sample(ms) | Operator::BufferWithTimeOrCount(ms, _) => {
                 vec![Action::Schedule { after: ms, token: 0 }]
             }
-            Operator::Take(0) => vec![Action::Emit(Msg::Complete)],
+            // RxPY's take(0) is `empty()`, which schedules its completion for now rather than
+            // completing during the subscription: timers set after it, due now, come later.
+            Operator::Take(0) => vec![Action::Schedule { after: 0, token: 0 }],
             _ => Vec::new(),
         }
     }
@@ -485,6 +515,8 @@ impl Stage {
                 self.last_value = Some(value.clone());
                 vec![Emit(Msg::Next(value))]
             }
+            // take(0) never subscribed upstream (see `subscribe_stage`): nothing reaches it.
+            (Operator::Take(0), _) => Vec::new(),
             (Operator::Take(n), Msg::Next(value)) => {
                 self.seen += 1;
                 let mut actions = vec![Emit(Msg::Next(value))];
@@ -537,6 +569,7 @@ impl Stage {
                 }
                 actions
             }
+            Operator::Take(0) => vec![Emit(Msg::Complete)],
             _ => Vec::new(), // a timer that was cancelled
         }
     }

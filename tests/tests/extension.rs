@@ -11,8 +11,8 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 
 const WORKSPACE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 
@@ -21,7 +21,7 @@ fn pip_installs_the_module_and_it_does_what_its_docs_say() {
     if !common::python3_or_skip() {
         return;
     }
-    let Some(python) = environment_with_numpy() else { return };
+    let Some(python) = common::python_environment("extension-test", &["numpy"]) else { return };
     let install = Command::new(&python)
         .args(["-m", "pip", "install", "--disable-pip-version-check", "--no-deps", "-q"])
         .arg(Path::new(WORKSPACE).join("numerics/extension"))
@@ -69,54 +69,4 @@ fn the_check_script_runs_alone_and_explains_itself() {
     );
 }
 
-/// A virtual environment under the target directory with NumPy in it, made once; `None` (the
-/// test skipped, with the reason) where the package index cannot be reached.
-fn environment_with_numpy() -> Option<PathBuf> {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| Path::new(WORKSPACE).join("target"), PathBuf::from);
-    let folder = target.join("extension-test");
-    let python = folder.join("bin/python");
-    let ready = folder.join("hpc-rs-ready");
-    if ready.is_file() {
-        return Some(python);
-    }
-    let _ = std::fs::remove_dir_all(&folder);
-    let venv = Command::new("python3").arg("-m").arg("venv").arg(&folder).output().unwrap();
-    succeeded("python3 -m venv", &venv);
-    let numpy = Command::new(&python)
-        .args(["-m", "pip", "install", "--disable-pip-version-check", "-q", "numpy"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    if !numpy.status.success() && !index_reachable(&python) {
-        common::skip("the package index cannot be reached, so maturin and NumPy cannot be had");
-        return None;
-    }
-    succeeded("pip install numpy", &numpy);
-    std::fs::write(&ready, "made by tests/tests/extension.rs\n").unwrap();
-    Some(python)
-}
-
-/// Whether pip can fetch anything at all (a tiny package, not installed).
-fn index_reachable(python: &Path) -> bool {
-    let scratch = std::env::temp_dir().join(format!("hpc-rs-pip-probe-{}", std::process::id()));
-    let probe = Command::new(python)
-        .args(["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-q", "-d"])
-        .arg(&scratch)
-        .arg("six")
-        .stdin(Stdio::null())
-        .output()
-        .is_ok_and(|o| o.status.success());
-    let _ = std::fs::remove_dir_all(&scratch);
-    probe
-}
-
-fn succeeded(what: &str, output: &Output) {
-    assert!(
-        output.status.success(),
-        "{what}: {}\n--- stdout:\n{}\n--- stderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
+use common::succeeded;

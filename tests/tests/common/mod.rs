@@ -130,6 +130,66 @@ pub fn bare_python(test: &str) -> String {
     bare.to_string_lossy().into_owned()
 }
 
+/// A virtual environment under the target directory (`target/<name>`) with `packages`
+/// installed from the package index, made once and reused by later runs; `None` (the test
+/// skipped, with the reason, or failed under CI) where the index cannot be reached.
+pub fn python_environment(name: &str, packages: &[&str]) -> Option<PathBuf> {
+    use std::process::{Command, Stdio};
+    let workspace = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| std::path::Path::new(workspace).join("target"), PathBuf::from);
+    let folder = target.join(name);
+    let python = folder.join("bin/python");
+    let ready = folder.join("hpc-rs-ready");
+    if ready.is_file() {
+        return Some(python);
+    }
+    let _ = std::fs::remove_dir_all(&folder);
+    let venv = Command::new("python3").arg("-m").arg("venv").arg(&folder).output().unwrap();
+    succeeded("python3 -m venv", &venv);
+    let install = Command::new(&python)
+        .args(["-m", "pip", "install", "--disable-pip-version-check", "-q"])
+        .args(packages)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    if !install.status.success() && !index_reachable(&python) {
+        skip(&format!(
+            "the package index cannot be reached, so {} cannot be had",
+            packages.join(", ")
+        ));
+        return None;
+    }
+    succeeded(&format!("pip install {}", packages.join(" ")), &install);
+    std::fs::write(&ready, "made by the hpc-rs tests; delete the folder to start over\n").unwrap();
+    Some(python)
+}
+
+/// Whether pip can fetch anything at all (a tiny package, downloaded, not installed).
+fn index_reachable(python: &std::path::Path) -> bool {
+    let scratch = std::env::temp_dir().join(format!("hpc-rs-pip-probe-{}", std::process::id()));
+    let probe = std::process::Command::new(python)
+        .args(["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-q", "-d"])
+        .arg(&scratch)
+        .arg("six")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let _ = std::fs::remove_dir_all(&scratch);
+    probe
+}
+
+/// Fails with the command's whole output unless it succeeded.
+pub fn succeeded(what: &str, output: &std::process::Output) {
+    assert!(
+        output.status.success(),
+        "{what}: {}\n--- stdout:\n{}\n--- stderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// Runs `topic` on a machine that pretends to have 1 GB available (`HPC_RS_MEMORY_AVAILABLE`),
 /// so that a refusal for lack of memory does not depend on the machine running the test.
 pub fn run_with_one_gigabyte(topic: &str, args: &[&str]) -> Run {
