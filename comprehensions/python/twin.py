@@ -1,7 +1,13 @@
 # Python twin of `cargo run -p comprehensions -- --vs-python`: the notebook's two cells.
 # Run by timing/src/python.rs after the prelude (measure, expect, SIZE, RUNS).
-N = SIZE
+if "measure" not in globals():  # run alone: first the prelude the Rust binary puts in front
+    import pathlib
 
+    exec((pathlib.Path(__file__).resolve().parents[2] / "timing/src/twin_prelude.py").read_text())
+
+USAGE = """twin.py [SIZE [RUNS]]: the notebook's squares of 0..SIZE, as an append loop and as a list
+comprehension, each timed RUNS times after a warm-up (defaults 9000000 and 5)."""
+N, RUNS = map(int, arguments(USAGE, "9000000", "5"))
 
 def append_loop():
     new_list = []

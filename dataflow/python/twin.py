@@ -2,10 +2,21 @@
 # pandas (everything read into memory), Dask with its threads scheduler, and a Dask
 # LocalCluster of 2 worker processes. Each runs in a fresh Python process of its own, so that
 # its peak memory is its own; each result is checked against Rust's answer.
+if "measure" not in globals():  # run alone: first the prelude the Rust binary puts in front
+    import pathlib
+
+    exec((pathlib.Path(__file__).resolve().parents[2] / "timing/src/twin_prelude.py").read_text())
+
+USAGE = """twin.py 0 RUNS ANSWER BY VALUE FILE...: df.groupby(BY)[VALUE].agg([...]) over the CSV
+FILEs (patterns such as 'data/*.csv') in pandas, Dask's threads and a Dask LocalCluster of
+2 processes, each in a fresh Python process, timed RUNS times after a warm-up and checked
+against ANSWER, a CSV of the expected table (the one `dataflow groupby` prints). The first
+argument is unused (the Rust side's size). Needs pandas, dask and distributed."""
+_, RUNS, ANSWER, BY, VALUE, *PATTERNS = arguments(USAGE, None, None, None, None, None, None)
+RUNS = int(RUNS)
+
 import json
 import subprocess
-
-RUNS, ANSWER, BY, VALUE, PATTERNS = RUNS, sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6:]
 
 VARIANT = r'''
 import csv, glob, json, resource, sys, time

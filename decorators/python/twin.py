@@ -1,7 +1,13 @@
 # Python twin of `cargo run -p decorators -- --vs-python`: create_big_list and
 # create_big_list_faster from the notebook (undecorated: measure does the timing).
-N = SIZE
+if "measure" not in globals():  # run alone: first the prelude the Rust binary puts in front
+    import pathlib
 
+    exec((pathlib.Path(__file__).resolve().parents[2] / "timing/src/twin_prelude.py").read_text())
+
+USAGE = """twin.py [SIZE [RUNS]]: create_big_list and create_big_list_faster over 0..SIZE, each timed RUNS
+times after a warm-up (defaults 10000000 and 5)."""
+N, RUNS = map(int, arguments(USAGE, "10000000", "5"))
 
 def create_big_list():
     new_list = []

@@ -1,8 +1,15 @@
 # Python twin of `cargo run -p gil -- --vs-python`: the cube sum on one thread and split over
 # THREADS threads under CPython's real GIL.
-from threading import Thread
+if "measure" not in globals():  # run alone: first the prelude the Rust binary puts in front
+    import pathlib
 
-N, THREADS = SIZE, int(sys.argv[3])
+    exec((pathlib.Path(__file__).resolve().parents[2] / "timing/src/twin_prelude.py").read_text())
+
+USAGE = """twin.py [SIZE [RUNS [THREADS]]]: the cube sum of range(SIZE) on one thread and split over THREADS
+threads under CPython's GIL, each timed RUNS times after a warm-up (defaults 5000000, 5, 2)."""
+N, RUNS, THREADS = map(int, arguments(USAGE, "5000000", "5", "2"))
+
+from threading import Thread
 
 
 def cube_sum(start, end):

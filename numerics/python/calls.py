@@ -3,11 +3,22 @@
 # a Numba call, and what releasing the GIL buys: two threads calling native code that releases
 # it (hpc_rs_numerics.three_sums, a Numba @njit(nogil=True) function) against two threads
 # running the same loop in Python.
+if "measure" not in globals():  # run alone: first the prelude the Rust binary puts in front
+    import pathlib
+
+    exec((pathlib.Path(__file__).resolve().parents[2] / "timing/src/twin_prelude.py").read_text())
+
+USAGE = """calls.py [LENGTH [RUNS [PURE_LENGTH]]]: hpc_rs_numerics (pip install ./numerics/extension) from
+Python: one call on a 1 x 1 input against a Numba call, and the three sums on one thread and
+on two at once - three_sums and Numba's nogil loop at LENGTH, the pure-Python loop at
+PURE_LENGTH - each timed RUNS times after a warm-up (defaults 20000000, 5, 500000). Needs
+numpy, numba and the module."""
+LENGTH, RUNS, PURE_LENGTH = map(int, arguments(USAGE, "20000000", "5", "500000"))
+CALLS = 10_000  # calls a sample, for the cost of one
+
 import numba
 import numpy as np
 
-LENGTH, PURE_LENGTH = SIZE, int(sys.argv[3])
-CALLS = 10_000  # calls a sample, for the cost of one
 
 try:
     import hpc_rs_numerics

@@ -119,12 +119,18 @@ pub fn naive_parallel(points: &Points<'_>) -> Distances {
 }
 
 /// (6) (4) for the host CPU on all cores the same way, 8 rows a task. Any N and D, 0
-/// included (no points: no distances; no dimensions: every distance 0).
+/// included (no points: no distances; no dimensions: every distance 0). Below about 65,000
+/// coordinate differences the work stays on the calling thread: waking the pool's threads
+/// costs tens of microseconds, more than such a matrix takes.
 pub fn lanes_parallel(points: &Points<'_>) -> Distances {
     const ROWS_PER_TASK: usize = 8;
+    const WORTH_SHARING: usize = 1 << 16;
     let n = points.n;
     if n == 0 || points.dim == 0 {
         return vec![0.0; n * n];
+    }
+    if n.saturating_mul(n).saturating_mul(points.dim) < WORTH_SHARING {
+        return lanes(points, Isa::Host);
     }
     let columns = transpose(points);
     let mut out = vec![0.0; n * n];
@@ -255,15 +261,19 @@ mod tests {
     fn the_lanes_on_all_cores_take_any_size_and_propagate_nan() {
         assert!(lanes_parallel(&Points::borrowed(0, 3, &[]).unwrap()).is_empty());
         assert_eq!(lanes_parallel(&Points::borrowed(2, 0, &[]).unwrap()), [0.0; 4]);
-        let mut coords = random_points(11, 3, 5).coords.into_owned();
-        coords[4 * 3 + 1] = f64::NAN; // point 4
-        let points = Points::borrowed(11, 3, &coords).unwrap();
-        let out = lanes_parallel(&points);
-        for i in 0..11 {
-            for j in 0..11 {
-                let nan = out[i * 11 + j].is_nan();
-                assert_eq!(nan, i == 4 || j == 4, "({i}, {j})");
+        // 11 points stay on one thread, 200 are shared among the cores: NaN either way.
+        for n in [11, 200] {
+            let mut coords = random_points(n, 3, 5).coords.into_owned();
+            coords[4 * 3 + 1] = f64::NAN; // point 4
+            let points = Points::borrowed(n, 3, &coords).unwrap();
+            let out = lanes_parallel(&points);
+            for i in 0..n {
+                for j in 0..n {
+                    let nan = out[i * n + j].is_nan();
+                    assert_eq!(nan, i == 4 || j == 4, "n = {n}: ({i}, {j})");
+                }
             }
+            assert_eq!(lanes(&points, Isa::Baseline).len(), n * n);
         }
         assert!(Points::borrowed(2, 3, &[0.0; 5]).is_none(), "6 coordinates needed");
     }

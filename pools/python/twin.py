@@ -2,11 +2,19 @@
 # TASKS chunks - a plain loop, ThreadPoolExecutor (one thread runs Python at a time: the GIL),
 # ProcessPoolExecutor and multiprocessing.Pool (processes, each with its own GIL). Each pooled
 # call starts its pool and pickles the chunks and the results, as a script would.
+if "measure" not in globals():  # run alone: first the prelude the Rust binary puts in front
+    import pathlib
+
+    exec((pathlib.Path(__file__).resolve().parents[2] / "timing/src/twin_prelude.py").read_text())
+
+USAGE = """twin.py [SIZE [RUNS [THREADS [TASKS]]]]: the cube sum of range(SIZE) as a map over TASKS chunks:
+a plain loop, ThreadPoolExecutor, ProcessPoolExecutor and multiprocessing.Pool with THREADS
+workers, each timed RUNS times after a warm-up (defaults 4000000, 5, the cores, 16)."""
+N, RUNS, THREADS, TASKS = map(int, arguments(USAGE, "4000000", "5", str(os.cpu_count() or 1), "16"))
+CHUNKS = [(N * i // TASKS, N * (i + 1) // TASKS) for i in range(TASKS)]
+
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-
-N, THREADS, TASKS = SIZE, int(sys.argv[3]), int(sys.argv[4])
-CHUNKS = [(N * i // TASKS, N * (i + 1) // TASKS) for i in range(TASKS)]
 
 
 def cube_sum(chunk):

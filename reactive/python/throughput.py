@@ -1,10 +1,21 @@
 # Python twin of `cargo run -p reactive -- --vs-python`: the map -> filter -> scan chain over
 # SIZE events in RxPY, from an iterable (rx.from_iterable; rx.range schedules every item and
 # is far slower), and the same as a plain Python loop for scale.
+if "measure" not in globals():  # run alone: first the prelude the Rust binary puts in front
+    import pathlib
+
+    exec((pathlib.Path(__file__).resolve().parents[2] / "timing/src/twin_prelude.py").read_text())
+
+USAGE = """throughput.py [SIZE [RUNS [EXPECTED]]]: map(x*3) -> filter(even) -> scan(sum) over SIZE events
+in RxPY 4 and as a plain loop, each timed RUNS times after a warm-up and checked against
+EXPECTED (defaults 1000000, 5, and the closed form 3m(m-1), m = ceil(SIZE/2)). Needs reactivex."""
+N, RUNS, EXPECTED = arguments(USAGE, "1000000", "5", "-")
+N, RUNS = int(N), int(RUNS)
+# Rust's closed form 3m(m-1), m = ceil(n/2), when not given.
+EXPECTED = int(EXPECTED) if EXPECTED != "-" else 3 * ((N + 1) // 2) * ((N + 1) // 2 - 1)
+
 import reactivex
 from reactivex import operators as ops
-
-N, EXPECTED = SIZE, int(sys.argv[3])
 
 
 def rxpy_chain():

@@ -103,6 +103,7 @@ pub fn run_twin(
         .arg("-c")
         .arg(source)
         .args(args)
+        .env("HPC_RS_TWIN", "1") // the prelude then ends the twin when this process goes
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

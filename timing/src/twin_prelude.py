@@ -16,7 +16,22 @@ def _exit_when_parent_goes():
     os._exit(1)
 
 
-threading.Thread(target=_exit_when_parent_goes, daemon=True).start()
+# Only under the Rust binary: a twin run alone keeps its stdin (a terminal, say) to itself.
+if os.environ.get("HPC_RS_TWIN") == "1":
+    threading.Thread(target=_exit_when_parent_goes, daemon=True).start()
+
+
+def arguments(usage, *defaults):
+    """The twin's arguments as strings: those the Rust binary passed, or - run alone - those on
+    the command line, with `defaults` for the rest; `--help` prints `usage` and exits."""
+    given = sys.argv[1:]
+    if "--help" in given or "-h" in given:
+        print(usage.strip())
+        sys.exit(0)
+    if len(given) < len(defaults) and any(d is None for d in defaults[len(given):]):
+        print(f"{sys.argv[0]}: needs more arguments (see --help)", file=sys.stderr)
+        sys.exit(2)
+    return given + list(defaults[len(given):])
 
 
 def die_with_parent():
@@ -64,5 +79,3 @@ def expect(actual, wanted):
     if actual != wanted:
         raise AssertionError(f"{actual!r} != {wanted!r}")
 
-
-SIZE, RUNS = int(sys.argv[1]), int(sys.argv[2])
