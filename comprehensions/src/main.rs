@@ -17,15 +17,10 @@ struct Args {
     #[arg(long, default_value_t = 9_000_000, value_parser = cli::positive::<u64>,
           allow_hyphen_values = true)]
     size: u64,
-    /// Timed runs of each variant, after one warm-up run.
-    #[arg(long, default_value_t = 5, value_parser = cli::runs, allow_hyphen_values = true)]
-    runs: usize,
-    /// Also run a Python twin of the timed cells (python3) and compare.
-    #[arg(long)]
-    vs_python: bool,
-    /// The Python for --vs-python (also HPC_RS_PYTHON) [default: python3].
-    #[arg(long, value_name = "PATH")]
-    python: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    runs: cli::Runs,
+    #[command(flatten)]
+    python: cli::VsPython,
 }
 
 fn main() {
@@ -44,14 +39,14 @@ fn main() {
     dict_comprehension_cell();
     more_comprehensions();
     say!();
-    let [push, collect, ..] = timed_squares(size, args.runs);
-    if args.vs_python {
+    let [push, collect, ..] = timed_squares(size, args.runs.get());
+    if args.python.enabled {
         say!();
         let twin = include_str!("../python/twin.py");
         let rust = [("(a) push loop", &push.stats), ("(b) collect", &collect.stats)];
         timing::python::compare(
-            &timing::python::Twin::plain(twin, args.python.as_deref()),
-            &[size.to_string(), args.runs.to_string()],
+            &timing::python::Twin::plain(twin, args.python.interpreter.as_deref()),
+            &[size.to_string(), args.runs.get().to_string()],
             &rust,
         )
         .unwrap_or_else(|e| cli::fail(e));

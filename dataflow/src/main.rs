@@ -29,7 +29,7 @@ use timing::{cli, human, say};
 
 /// Takeaway 4: a group-by over CSV files of any size, on threads or processes, with timely.
 #[derive(Parser)]
-#[command(about, long_about = None)]
+#[command(about, long_about = None, after_help = "--runs here: 3 by default, with no warm-up run before them (the first run also reads the files into the page cache); groupby and generate run once.")]
 struct Args {
     #[command(subcommand)]
     command: Option<Command>,
@@ -37,17 +37,10 @@ struct Args {
     #[arg(long, default_value_t = 18_000_000, value_parser = cli::up_to::<1_000_000_000>,
           allow_hyphen_values = true)]
     size: u64,
-    /// Timed runs of each way to run it, after none: the files are read from the page cache.
-    #[arg(long, default_value_t = 3, value_parser = cli::runs, allow_hyphen_values = true)]
-    runs: usize,
-    /// Also run the same group-by in pandas, Dask's threads and a Dask LocalCluster (installed
-    /// once into target/python-twins; at most 2 timed runs each, after a warm-up).
-    #[arg(long, global = true)]
-    vs_python: bool,
-    /// The Python for --vs-python: one that already has pandas, dask and distributed (also
-    /// HPC_RS_PYTHON).
-    #[arg(long, global = true, value_name = "PATH")]
-    python: Option<PathBuf>,
+    #[command(flatten)]
+    runs: cli::Runs,
+    #[command(flatten)]
+    python: cli::VsPython,
 }
 
 /// The packages the twin imports.
@@ -120,16 +113,17 @@ struct GroupbyArgs {
 
 fn main() -> ExitCode {
     let args = cli::parse::<Args>();
-    let twin = args.vs_python.then_some(timing::python::Twin {
+    let twin = args.python.enabled.then_some(timing::python::Twin {
         script: include_str!("../python/twin.py"),
         packages: PACKAGES,
-        python: args.python.as_deref(),
+        python: args.python.interpreter.as_deref(),
     });
     match args.command {
-        None => default_run(args.size, args.runs, twin.as_ref()),
+        None => default_run(args.size, args.runs.or(3), twin.as_ref()),
         Some(Command::Generate { rows, files, out }) => {
-            if args.vs_python || args.python.is_some() {
-                let flag = if args.vs_python { "--vs-python" } else { "--python" };
+            args.runs.refuse("generate times nothing");
+            if args.python.enabled || args.python.interpreter.is_some() {
+                let flag = if args.python.enabled { "--vs-python" } else { "--python" };
                 cli::usage_error(format!(
                     "{flag}: generate only writes files; give it to the default run or to groupby"
                 ));
@@ -145,7 +139,10 @@ fn main() -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        Some(Command::Groupby(g)) => groupby_command(&g, twin.as_ref()),
+        Some(Command::Groupby(g)) => {
+            args.runs.refuse("groupby runs once, as Dask's compute() does");
+            groupby_command(&g, twin.as_ref())
+        }
     }
 }
 

@@ -18,20 +18,15 @@ struct Args {
     /// 10000000 with --vs-python, a size CPython builds in seconds, not minutes].
     #[arg(long, value_parser = cli::positive::<u64>, allow_hyphen_values = true)]
     size: Option<u64>,
-    /// Timed runs of each way to build the list, after one warm-up run.
-    #[arg(long, default_value_t = 5, value_parser = cli::runs, allow_hyphen_values = true)]
-    runs: usize,
-    /// Also run a Python twin of the timed cells (python3) and compare.
-    #[arg(long)]
-    vs_python: bool,
-    /// The Python for --vs-python (also HPC_RS_PYTHON) [default: python3].
-    #[arg(long, value_name = "PATH")]
-    python: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    runs: cli::Runs,
+    #[command(flatten)]
+    python: cli::VsPython,
 }
 
 fn main() {
     let args = cli::parse::<Args>();
-    let size = args.size.unwrap_or(if args.vs_python { 10_000_000 } else { 100_000_000 });
+    let size = args.size.unwrap_or(if args.python.enabled { 10_000_000 } else { 100_000_000 });
     // A measurement holds the last list and builds the next: two lists of u64 at once.
     let bytes = 2 * u128::from(size) * 8;
     cli::check_memory(bytes, &format!("--size {size}")).unwrap_or_else(|e| cli::usage_error(e));
@@ -51,10 +46,10 @@ fn main() {
         "    (Rust has no *args: the decorator is generic over one argument, here the tuple (6, 7))"
     );
     say!();
-    let (push, collect) = timing_decorator_cells(size, args.runs);
-    if args.vs_python {
+    let (push, collect) = timing_decorator_cells(size, args.runs.get());
+    if args.python.enabled {
         say!();
-        vs_python(size, args.runs, [&push, &collect], args.python.as_deref());
+        vs_python(size, args.runs.get(), [&push, &collect], args.python.interpreter.as_deref());
     }
 }
 

@@ -32,15 +32,10 @@ struct Args {
     /// 5 ms).
     #[arg(long, default_value_t = 5, value_parser = cli::up_to::<1000>, allow_hyphen_values = true)]
     switch_interval_ms: u64,
-    /// Timed runs of each mode, after one warm-up run.
-    #[arg(long, default_value_t = 5, value_parser = cli::runs, allow_hyphen_values = true)]
-    runs: usize,
-    /// Also run a Python twin of the CPU-bound threads under CPython's real GIL (python3).
-    #[arg(long)]
-    vs_python: bool,
-    /// The Python for --vs-python (also HPC_RS_PYTHON) [default: python3].
-    #[arg(long, value_name = "PATH")]
-    python: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    runs: cli::Runs,
+    #[command(flatten)]
+    python: cli::VsPython,
 }
 
 /// The stand-in for one blocking I/O call (a sleep), and how many each thread makes.
@@ -59,10 +54,10 @@ fn main() {
         "== 2.c The GIL, simulated: {threads_text} on {cores_text}, switch interval {} ms",
         args.switch_interval_ms
     );
-    let size = args.size.unwrap_or(if args.vs_python { 5_000_000 } else { 200_000_000 });
-    let [sequential, free, under_gil] = cpu_bound(&gil, size, threads, args.runs);
+    let size = args.size.unwrap_or(if args.python.enabled { 5_000_000 } else { 200_000_000 });
+    let [sequential, free, under_gil] = cpu_bound(&gil, size, threads, args.runs.get());
     say!();
-    let io_speedup = io_bound(&gil, threads, args.runs);
+    let io_speedup = io_bound(&gil, threads, args.runs.get());
     say!();
     convoy_effect(&gil);
     say!();
@@ -71,14 +66,14 @@ fn main() {
     for line in conclusion(measured, threads, cores) {
         say!("{line}");
     }
-    if args.vs_python {
+    if args.python.enabled {
         say!();
         vs_python(
             size,
             threads,
-            args.runs,
+            args.runs.get(),
             [&sequential, &free, &under_gil],
-            args.python.as_deref(),
+            args.python.interpreter.as_deref(),
         );
     }
     say!();

@@ -21,9 +21,8 @@ struct Args {
     #[arg(long, default_value_t = 100_000_000, value_parser = cli::positive::<u64>,
           allow_hyphen_values = true)]
     size: u64,
-    /// Timed runs of each way to sum, after one warm-up run.
-    #[arg(long, default_value_t = 3, value_parser = cli::runs, allow_hyphen_values = true)]
-    runs: usize,
+    #[command(flatten)]
+    runs: cli::Runs,
 }
 
 fn main() {
@@ -44,7 +43,7 @@ fn main() {
     say!();
     generator_cell();
     say!();
-    lazy_versus_eager_memory(args.size, args.runs);
+    lazy_versus_eager_memory(args.size, args.runs.get());
 }
 
 /// `myIter(1, 100, 5)`: `iter()` then `next()` gives 1. Python's `__iter__` is Rust's

@@ -30,9 +30,8 @@ struct Args {
     /// the number of cores, at least 2].
     #[arg(long, value_parser = cli::between::<2, 256>, allow_hyphen_values = true)]
     threads: Option<u64>,
-    /// Timed runs of each counter, after one warm-up run.
-    #[arg(long, default_value_t = 3, value_parser = cli::runs, allow_hyphen_values = true)]
-    runs: usize,
+    #[command(flatten)]
+    runs: cli::Runs,
 }
 
 const ONLY_PREFIX: &str = "YOLO Lmn";
@@ -50,7 +49,7 @@ fn main() {
     say!();
     let threads_text = timing::plural(threads, "thread");
     say!("== Why locks at all: {threads_text} x {} increments of one counter", args.size);
-    counters(threads, args.size, args.runs);
+    counters(threads, args.size, args.runs.get());
     say!();
     say!("== RLock -> parking_lot::ReentrantMutex");
     reentrant_lock_cell();

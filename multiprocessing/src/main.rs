@@ -33,18 +33,13 @@ struct Args {
     /// in seconds, not minutes].
     #[arg(long, value_parser = length, allow_hyphen_values = true)]
     size: Option<u64>,
-    /// Timed runs of each variant, after one warm-up run.
-    #[arg(long, default_value_t = 5, value_parser = cli::runs, allow_hyphen_values = true)]
-    runs: usize,
+    #[command(flatten)]
+    runs: cli::Runs,
     /// Make the notebook cell's second child crash, to show how the parent reports it.
     #[arg(long, value_enum)]
     crash_child: Option<Crash>,
-    /// Also run a Python twin with multiprocessing.Process (python3) and compare.
-    #[arg(long)]
-    vs_python: bool,
-    /// The Python for --vs-python (also HPC_RS_PYTHON) [default: python3].
-    #[arg(long, value_name = "PATH")]
-    python: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    python: cli::VsPython,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -63,7 +58,7 @@ const NOTEBOOK_LENGTH: u64 = 5;
 
 fn main() -> ExitCode {
     let args = cli::parse::<Args>();
-    let size = args.size.unwrap_or(if args.vs_python { 2_000_000 } else { 50_000_000 });
+    let size = args.size.unwrap_or(if args.python.enabled { 2_000_000 } else { 50_000_000 });
     say!("== 2.d Multiprocessing with fork");
     let result = (|| -> Result<ExitCode, Failure> {
         if !notebook_cell(args.crash_child)? {
@@ -71,18 +66,18 @@ fn main() -> ExitCode {
             return Ok(ExitCode::FAILURE);
         }
         say!();
-        let tiny = tiny_work(args.runs)?;
+        let tiny = tiny_work(args.runs.get())?;
         say!();
-        let real = real_work(size, args.runs)?;
+        let real = real_work(size, args.runs.get())?;
         say!();
-        sweep(size, args.runs)?;
+        sweep(size, args.runs.get())?;
         say!();
         separate_memory()?;
         shared_memory()?;
         results_through_pipes()?;
-        if args.vs_python {
+        if args.python.enabled {
             say!();
-            vs_python(size, args.runs, [tiny, real], args.python.as_deref());
+            vs_python(size, args.runs.get(), [tiny, real], args.python.interpreter.as_deref());
         }
         Ok(ExitCode::SUCCESS)
     })();

@@ -27,18 +27,10 @@ struct Args {
     /// The timed workload: distances' N and the Julia set's width (both, without a workload).
     #[arg(long, global = true, value_parser = cli::up_to::<1_000_000>, allow_hyphen_values = true)]
     size: Option<u64>,
-    /// Timed runs of each variant, after one warm-up run.
-    #[arg(long, global = true, default_value_t = 5, value_parser = cli::runs,
-          allow_hyphen_values = true)]
-    runs: usize,
-    /// Also time NumPy, SciPy, Cython and Numba on the same work (installs them once into
-    /// target/python-twins; pure Python and NumPy's Julia run at a smaller size).
-    #[arg(long, global = true)]
-    vs_python: bool,
-    /// The Python for --vs-python: an interpreter that already has the packages (nothing is
-    /// installed into it). Also HPC_RS_PYTHON.
-    #[arg(long, global = true, value_name = "PATH")]
-    python: Option<PathBuf>,
+    #[command(flatten)]
+    runs: cli::Runs,
+    #[command(flatten)]
+    python: cli::VsPython,
 }
 
 #[derive(Subcommand)]
@@ -99,7 +91,8 @@ const PYTHON_SMALL_WIDTH: usize = 250;
 
 fn main() {
     let args = cli::parse::<Args>();
-    let twin = |script| Twin { script, packages: PACKAGES, python: args.python.as_deref() };
+    let twin =
+        |script| Twin { script, packages: PACKAGES, python: args.python.interpreter.as_deref() };
     let (distances, julia) = match &args.workload {
         None => (Some(DistanceArgs::default()), Some(JuliaArgs::default())),
         Some(Workload::Distances(d)) => (Some(d.clone()), None),
@@ -114,32 +107,32 @@ fn main() {
     let mut module_built = false;
     let mut build_module = || {
         if !std::mem::replace(&mut module_built, true) {
-            build_module(args.python.as_deref());
+            build_module(args.python.interpreter.as_deref());
         }
     };
     if let Some((n, dim)) = distances {
         say!();
-        let measured = distances::lesson(n, dim, args.runs);
-        if args.vs_python {
+        let measured = distances::lesson(n, dim, args.runs.get());
+        if args.python.enabled {
             say!();
             build_module();
             let script = include_str!("../python/distances.py");
-            vs_python_distances(&twin(script), n, dim, args.runs, &measured);
+            vs_python_distances(&twin(script), n, dim, args.runs.get(), &measured);
         }
     }
     if let Some((width, max_iter, png)) = julia {
         say!();
-        let measured = julia::lesson(width, max_iter, args.runs, png.as_deref());
-        if args.vs_python {
+        let measured = julia::lesson(width, max_iter, args.runs.get(), png.as_deref());
+        if args.python.enabled {
             say!();
             build_module();
             let script = include_str!("../python/julia.py");
-            vs_python_julia(&twin(script), width, max_iter, args.runs, &measured);
+            vs_python_julia(&twin(script), width, max_iter, args.runs.get(), &measured);
         }
     }
-    if args.vs_python && args.workload.is_none() {
+    if args.python.enabled && args.workload.is_none() {
         say!();
-        vs_python_calls(&twin(include_str!("../python/calls.py")), args.runs);
+        vs_python_calls(&twin(include_str!("../python/calls.py")), args.runs.get());
     }
 }
 

@@ -26,19 +26,13 @@ struct Args {
     /// tasks [default: 100000000, or 4000000 with --vs-python, where CPython needs seconds].
     #[arg(long, value_parser = cli::positive::<u64>, allow_hyphen_values = true)]
     size: Option<u64>,
-    /// Timed runs of each variant, after one warm-up run.
-    #[arg(long, default_value_t = 5, value_parser = cli::runs, allow_hyphen_values = true)]
-    runs: usize,
+    #[command(flatten)]
+    runs: cli::Runs,
     /// Threads in each pool (and processes in Python's) [default: the number of cores].
     #[arg(long, value_parser = cli::up_to::<256>, allow_hyphen_values = true)]
     threads: Option<u64>,
-    /// Also time ThreadPoolExecutor, ProcessPoolExecutor and multiprocessing.Pool on the same
-    /// map in python3.
-    #[arg(long)]
-    vs_python: bool,
-    /// The Python for --vs-python (also HPC_RS_PYTHON) [default: python3].
-    #[arg(long, value_name = "PATH")]
-    python: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    python: cli::VsPython,
 }
 
 /// The map's tasks: the range cut into this many pieces, as a Python user would `map` over
@@ -47,7 +41,7 @@ const TASKS: u64 = 16;
 
 fn main() {
     let args = cli::parse::<Args>();
-    let size = args.size.unwrap_or(if args.vs_python { 4_000_000 } else { 100_000_000 });
+    let size = args.size.unwrap_or(if args.python.enabled { 4_000_000 } else { 100_000_000 });
     if cube_sum_closed_form(size).is_none() {
         cli::usage_error(format!("--size {size}: the cube sum would overflow u128"));
     }
@@ -65,14 +59,14 @@ fn main() {
     say!();
     exceptions_in_tasks(threads);
     say!();
-    let timed = process_pool_not_needed(size, args.runs, threads);
+    let timed = process_pool_not_needed(size, args.runs.get(), threads);
     say!();
     bounded_queue();
     say!();
     timeouts_and_shutdown();
-    if args.vs_python {
+    if args.python.enabled {
         say!();
-        vs_python(size, args.runs, threads, &timed, args.python.as_deref());
+        vs_python(size, args.runs.get(), threads, &timed, args.python.interpreter.as_deref());
     }
 }
 

@@ -14,7 +14,6 @@ mod replay;
 use std::fmt::Display;
 use std::hint::black_box;
 use std::io::{IsTerminal, Read};
-use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use futures_util::stream::{self, StreamExt};
@@ -35,15 +34,10 @@ struct Args {
     #[arg(long, default_value_t = 10_000_000, value_parser = cli::up_to::<1_000_000_000>,
           allow_hyphen_values = true)]
     size: u64,
-    /// Timed runs of each variant, after one warm-up run.
-    #[arg(long, default_value_t = 5, value_parser = cli::runs, allow_hyphen_values = true)]
-    runs: usize,
-    /// Also run the same work in RxPY (installed once into target/python-twins).
-    #[arg(long, global = true)]
-    vs_python: bool,
-    /// The Python for --vs-python: one that already has reactivex (also HPC_RS_PYTHON).
-    #[arg(long, global = true, value_name = "PATH")]
-    python: Option<PathBuf>,
+    #[command(flatten)]
+    runs: cli::Runs,
+    #[command(flatten)]
+    python: cli::VsPython,
 }
 
 #[derive(Subcommand)]
@@ -89,7 +83,8 @@ const PACKAGES: &[&str] = &["reactivex>=4.0,<5"];
 
 fn main() {
     let args = cli::parse::<Args>();
-    let twin = |script| Twin { script, packages: PACKAGES, python: args.python.as_deref() };
+    let twin =
+        |script| Twin { script, packages: PACKAGES, python: args.python.interpreter.as_deref() };
     match &args.command {
         None => {
             say!("== Takeaway 6: reactive streams, RxPY's operators as Rust async streams");
@@ -103,20 +98,22 @@ fn main() {
             say!();
             backpressure::lesson();
             say!();
-            let twin = args.vs_python.then(|| twin(include_str!("../python/throughput.py")));
-            throughput(args.size, args.runs, twin.as_ref());
+            let twin = args.python.enabled.then(|| twin(include_str!("../python/throughput.py")));
+            throughput(args.size, args.runs.get(), twin.as_ref());
             say!();
             say!(
                 "[5] A reactive application: `cargo run -p reactive -- monitor` (stop with `quit`)"
             );
         }
         Some(Command::Replay { ops }) => {
-            let twin = args.vs_python.then(|| twin(include_str!("../python/replay.py")));
+            args.runs.refuse("replay times nothing");
+            let twin = args.python.enabled.then(|| twin(include_str!("../python/replay.py")));
             replay_stdin(ops, twin.as_ref());
         }
         Some(Command::Monitor { duration, threshold, rate }) => {
-            if args.vs_python || args.python.is_some() {
-                let flag = if args.vs_python { "--vs-python" } else { "--python" };
+            args.runs.refuse("the monitor times nothing");
+            if args.python.enabled || args.python.interpreter.is_some() {
+                let flag = if args.python.enabled { "--vs-python" } else { "--python" };
                 cli::usage_error(format!(
                     "{flag}: the monitor has no Python twin (the lesson and `replay` have one)"
                 ));

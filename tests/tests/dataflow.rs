@@ -374,6 +374,8 @@ fn bad_arguments_follow_the_conventions() {
     run("dataflow", &["generate", "--rows", "0", "--out", "/tmp/x"]).usage_error("--rows");
     run("dataflow", &["generate", "--rows", "5", "--out", "/tmp/x", "--vs-python"])
         .usage_error("--vs-python: generate only writes files");
+    run("dataflow", &["groupby", "x.csv", "--by", "a", "--value", "b", "--runs", "2"])
+        .usage_error("--runs: groupby runs once, as Dask's compute() does");
 }
 
 #[test]

@@ -239,6 +239,8 @@ fn bad_arguments_follow_the_conventions() {
     run("reactive", &["monitor", "--rate", "5"]).usage_error("--rate");
     run("reactive", &["monitor", "--threshold", "101"]).usage_error("--threshold");
     run("reactive", &["monitor", "--vs-python"]).usage_error("--vs-python: the monitor has no");
+    run_with_stdin("reactive", &["replay", "--op", "take:1", "--runs", "3"], "")
+        .usage_error("--runs: replay times nothing");
 }
 
 #[test]

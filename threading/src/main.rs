@@ -20,18 +20,13 @@ struct Args {
     /// 100000000; with --vs-python only the notebook's 1000000, which CPython runs in seconds].
     #[arg(long, value_parser = cli::positive::<u64>, allow_hyphen_values = true)]
     size: Option<u64>,
-    /// Timed runs of each variant, after one warm-up run.
-    #[arg(long, default_value_t = 5, value_parser = cli::runs, allow_hyphen_values = true)]
-    runs: usize,
+    #[command(flatten)]
+    runs: cli::Runs,
     /// Threads for the even split [default: the number of cores].
     #[arg(long, value_parser = cli::up_to::<1024>, allow_hyphen_values = true)]
     threads: Option<u64>,
-    /// Also run a Python twin of the notebook's cell (python3) and compare.
-    #[arg(long)]
-    vs_python: bool,
-    /// The Python for --vs-python (also HPC_RS_PYTHON) [default: python3].
-    #[arg(long, value_name = "PATH")]
-    python: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    python: cli::VsPython,
 }
 
 /// The notebook's three functions: `simple_func`, `simple_sqrt` (which sums squares, not square
@@ -43,7 +38,7 @@ const NOTEBOOK_LENGTH: u64 = 1_000_000;
 
 fn main() {
     let args = cli::parse::<Args>();
-    let size = args.size.unwrap_or(if args.vs_python { NOTEBOOK_LENGTH } else { 100_000_000 });
+    let size = args.size.unwrap_or(if args.python.enabled { NOTEBOOK_LENGTH } else { 100_000_000 });
     if expected_sums(size).is_none() {
         cli::usage_error(format!("--size {size}: the cube sum would overflow u128"));
     }
@@ -62,14 +57,14 @@ fn main() {
     say!("(The cube sum passes u64's 1.8x10^19 at this length, so the sums are u128; Python's");
     say!("  ints grow instead. A length whose sums would not fit u128 is refused.)");
     say!();
-    let notebook = timed_comparison(NOTEBOOK_LENGTH, args.runs, threads);
+    let notebook = timed_comparison(NOTEBOOK_LENGTH, args.runs.get(), threads);
     if size != NOTEBOOK_LENGTH {
         say!();
-        timed_comparison(size, args.runs, threads);
+        timed_comparison(size, args.runs.get(), threads);
     }
-    if args.vs_python {
+    if args.python.enabled {
         say!();
-        vs_python(args.runs, &notebook, args.python.as_deref());
+        vs_python(args.runs.get(), &notebook, args.python.interpreter.as_deref());
     }
 }
 

@@ -38,6 +38,49 @@ pub fn parse<T: clap::Parser>() -> T {
     T::try_parse().unwrap_or_else(|e| if e.use_stderr() { usage_error(e) } else { e.exit() })
 }
 
+/// `--runs R`, the same in every topic that times: how many timed runs follow the warm-up.
+#[derive(clap::Args, Clone, Copy, Debug)]
+pub struct Runs {
+    /// Timed runs of each variant, after one warm-up run [default: 5, or as this topic's help
+    /// says above].
+    #[arg(long = "runs", value_name = "R", global = true, value_parser = runs,
+          allow_hyphen_values = true)]
+    count: Option<usize>,
+}
+
+impl Runs {
+    /// The runs asked for, or the topic's `default`.
+    pub fn or(self, default: usize) -> usize {
+        self.count.unwrap_or(default)
+    }
+
+    /// The runs asked for, or 5.
+    pub fn get(self) -> usize {
+        self.or(5)
+    }
+
+    /// Refuses `--runs` where it would mean nothing (`why`): one line and exit 2, not an
+    /// option accepted and ignored.
+    pub fn refuse(self, why: &str) {
+        if self.count.is_some() {
+            usage_error(format!("--runs: {why}"));
+        }
+    }
+}
+
+/// `--vs-python` and `--python PATH`, the same in every topic that has a Python twin.
+#[derive(clap::Args, Clone, Debug)]
+pub struct VsPython {
+    /// Also run the same work in Python, timed inside the interpreter, and print both side by
+    /// side (packages a twin needs are installed once into target/python-twins).
+    #[arg(long = "vs-python", global = true)]
+    pub enabled: bool,
+    /// The Python for --vs-python, used as it is: nothing is installed into it (also
+    /// HPC_RS_PYTHON) [default: python3, or target/python-twins where packages are needed].
+    #[arg(long = "python", value_name = "PATH", global = true)]
+    pub interpreter: Option<std::path::PathBuf>,
+}
+
 /// Ends the program because of bad input: one line on stderr, status 2. Multi-line messages
 /// (clap's usage block) are cut to their first line, keeping the list of possible values where
 /// clap gives one.

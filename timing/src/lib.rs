@@ -160,11 +160,14 @@ impl Stats {
     }
 
     /// How many times faster this is than `baseline`, by median; marked as within noise where
-    /// the two min..max ranges overlap (then neither is shown to be faster).
+    /// each median lies inside the other's min..max range: the runs of either could have given
+    /// the other's figure, so neither is shown to be faster. (Ranges that merely overlap are
+    /// not enough: one slow run stretches a range over a real difference of several times.)
     pub fn speedup_over(&self, baseline: &Stats) -> Ratio {
         let factor = baseline.median.as_secs_f64() / self.median.as_secs_f64().max(1e-12);
-        let overlap = self.min <= baseline.max && baseline.min <= self.max;
-        Ratio(factor, if overlap { Spread::Overlapping } else { Spread::Apart })
+        let within = |m: Duration, of: &Stats| of.min <= m && m <= of.max;
+        let noise = within(self.median, baseline) && within(baseline.median, self);
+        Ratio(factor, if noise { Spread::Overlapping } else { Spread::Apart })
     }
 
     /// The one line every binary prints for a measurement: label, median, (min..max).
@@ -183,7 +186,7 @@ impl fmt::Display for Stats {
 /// A speed ratio: how many times faster than a baseline. Printed the same way at both ends,
 /// `-> 3.10x faster`, `-> 2.00x slower`, `-> 17123x slower`, `-> the same (1.00x)` where
 /// the two differ by less than half a percent, and `-> the same within noise (1.05x)` where
-/// the two measurements' min..max ranges overlap.
+/// each measurement's median lies inside the other's min..max range.
 #[derive(Clone, Copy, Debug, PartialEq, PartialOrd)]
 pub struct Ratio(pub f64, pub Spread);
 
@@ -192,7 +195,8 @@ pub struct Ratio(pub f64, pub Spread);
 pub enum Spread {
     /// Every run of one was faster than every run of the other.
     Apart,
-    /// Their min..max ranges overlap: the difference is within the runs' own noise.
+    /// Each median lies inside the other's min..max range: the difference is within the runs'
+    /// own noise.
     Overlapping,
 }
 
@@ -371,13 +375,18 @@ mod tests {
         let slow = Stats::from_samples(&[ms(30)]);
         let fast = Stats::from_samples(&[ms(10)]);
         assert_eq!(fast.speedup_over(&slow).to_string(), "-> 3.00x faster");
-        // Medians 1.05x apart, but each range reaches into the other: no winner.
+        // Medians 1.05x apart, each inside the other's range: no winner.
         let a = Stats::from_samples(&[ms(20), ms(21), ms(30)]);
         let b = Stats::from_samples(&[ms(19), ms(22), ms(25)]);
         assert_eq!(a.speedup_over(&b).to_string(), "-> the same within noise (1.05x)");
         assert!((b.speedup_over(&a).0 - 21.0 / 22.0).abs() < 1e-12, "the figure itself is kept");
         let apart = Stats::from_samples(&[ms(26), ms(27)]);
         assert_eq!(apart.speedup_over(&b).to_string(), "-> 1.20x slower");
+        // One slow run stretches a range over the other's median, but not the other way: a
+        // real difference.
+        let outlier = Stats::from_samples(&[ms(3), ms(12), ms(14)]);
+        let quick = Stats::from_samples(&[ms(2), ms(2), ms(13)]);
+        assert_eq!(quick.speedup_over(&outlier).to_string(), "-> 6.00x faster");
     }
 
     #[test]
