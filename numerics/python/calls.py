@@ -20,11 +20,8 @@ import numba
 import numpy as np
 
 
-try:
-    import hpc_rs_numerics
-except ImportError:
-    note("(hpc_rs_numerics is not installed in this Python: "
-         "`pip install ./numerics/extension` to time the Rust kernels from Python)")
+hpc_rs_numerics = optional("hpc_rs_numerics", "`pip install ./numerics/extension` to time the Rust kernels from Python too")
+if hpc_rs_numerics is None:
     sys.exit(0)
 
 

@@ -121,18 +121,7 @@ measure(f"Numba parallel=True, prange ({numba.get_num_threads()} threads)", RUNS
         lambda: parallel(X), sums_to(CHECKSUM))
 
 
-def rust_module():
-    """hpc_rs_numerics, the Rust kernels built for Python (numerics/extension), if installed."""
-    try:
-        import hpc_rs_numerics
-    except ImportError:
-        note("(hpc_rs_numerics is not installed in this Python: "
-             "`pip install ./numerics/extension` to time the Rust kernels from Python too)")
-        return None
-    return hpc_rs_numerics
-
-
-module = rust_module()
+module = optional("hpc_rs_numerics", "`pip install ./numerics/extension` to time the Rust kernels from Python too")
 if module is not None:
     measure("hpc_rs_numerics.pairwise_distances", RUNS,
             lambda: module.pairwise_distances(X), sums_to(CHECKSUM))

@@ -166,12 +166,8 @@ for label, options in [("Numba @njit", {}), ("Numba parallel=True, prange", {"pa
         label += f" ({numba.get_num_threads()} threads)"
     measure(label, RUNS, lambda: compiled(MAX_ITER, xs, ys, c_real, c_imag), counts_sum_to(CHECKSUM))
 
-try:
-    import hpc_rs_numerics
-except ImportError:
-    note("(hpc_rs_numerics is not installed in this Python: "
-         "`pip install ./numerics/extension` to time the Rust kernels from Python too)")
-else:
+hpc_rs_numerics = optional("hpc_rs_numerics", "`pip install ./numerics/extension` to time the Rust kernels from Python too")
+if hpc_rs_numerics is not None:
     # Its grid is exactly WIDTH x WIDTH: the book's, without the extra row or column the book's
     # rounding adds at some widths (none at 1000). Checked against Numba's counts on that square.
     square = int(np.asarray(compiled(MAX_ITER, xs, ys, c_real, c_imag)).reshape(len(y), len(x))[:WIDTH, :WIDTH].sum())

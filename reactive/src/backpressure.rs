@@ -6,8 +6,6 @@
 //! allowed, as `sample` does).
 
 use std::hint::black_box;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use timing::say;
@@ -125,82 +123,75 @@ pub enum Strategy {
 /// `strategy`'s channel.
 pub async fn run(strategy: Strategy, events: u64) -> Outcome {
     let started = Instant::now();
-    let queued = Arc::new(AtomicU64::new(0));
-    let most = Arc::new(AtomicU64::new(0));
-    let (delivered, dropped) = match strategy {
+    let event = |id| Event { id, ..Event::default() };
+    let ((delivered, dropped), most_queued) = match strategy {
         Strategy::Unbounded => {
             let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
-            let (q, m) = (queued.clone(), most.clone());
+            // `send` never waits: the producer runs ahead, and the queue holds the difference.
             let producer = tokio::spawn(async move {
                 for id in 0..events {
-                    // Counted before it is sent: the consumer, which counts it off after
-                    // receiving it, can then never take the count below zero.
-                    let now = q.fetch_add(1, Ordering::Relaxed) + 1;
-                    m.fetch_max(now, Ordering::Relaxed);
-                    tx.send(Event { id, ..Event::default() }).expect("the consumer is there");
+                    tx.send(event(id)).expect("the consumer is there");
                 }
             });
-            let mut tally = Tally::default();
-            while let Some(event) = rx.recv().await {
-                queued.fetch_sub(1, Ordering::Relaxed);
-                tally.see(event);
-            }
+            let drained = drain(async || (rx.recv().await, rx.len())).await;
             producer.await.expect("the producer does not panic");
-            tally.counts()
+            drained
         }
         Strategy::Bounded => {
             let (tx, mut rx) = mpsc::channel::<Event>(CAPACITY);
-            let m = most.clone();
+            // `send(..).await` waits while CAPACITY events are queued: backpressure.
             let producer = tokio::spawn(async move {
                 for id in 0..events {
-                    tx.send(Event { id, ..Event::default() }).await.expect("the consumer is there");
-                    // What waits in the channel right now: its capacity less what is free.
-                    let waiting = (tx.max_capacity() - tx.capacity()) as u64;
-                    m.fetch_max(waiting, Ordering::Relaxed);
+                    tx.send(event(id)).await.expect("the consumer is there");
                 }
             });
-            let mut tally = Tally::default();
-            while let Some(event) = rx.recv().await {
-                tally.see(event);
-            }
+            let drained = drain(async || (rx.recv().await, rx.len())).await;
             producer.await.expect("the producer does not panic");
-            tally.counts()
+            drained
         }
-        Strategy::Latest => {
-            let (tx, mut rx) = watch::channel(None::<Event>);
-            let producer = tokio::spawn(async move {
-                for id in 0..events {
-                    tx.send_replace(Some(Event { id, ..Event::default() }));
-                    if id % 1024 == 0 {
-                        tokio::task::yield_now().await; // let the runtime breathe, as I/O would
-                    }
-                }
-            });
-            let mut tally = Tally::default();
-            while rx.changed().await.is_ok() {
-                if let Some(event) = *rx.borrow_and_update() {
-                    tally.see(event);
-                }
-            }
-            producer.await.expect("the producer does not panic");
-            // The newest event is never lost: read it if the loop ended before seeing it.
-            let newest = *rx.borrow();
-            if let Some(event) = newest
-                && tally.next_id != event.id + 1
-            {
-                tally.see(event);
-            }
-            most.store(1, Ordering::Relaxed);
-            tally.counts()
-        }
+        Strategy::Latest => (keep_latest(events).await, 1),
     };
-    Outcome {
-        delivered,
-        dropped,
-        most_queued: most.load(Ordering::Relaxed),
-        peak_growth: None,
-        took: started.elapsed(),
+    Outcome { delivered, dropped, most_queued, peak_growth: None, took: started.elapsed() }
+}
+
+/// Receives until the channel closes (`receive` gives the next event and how many still wait
+/// behind it): the events' tally, and the most that were queued at once.
+async fn drain(mut receive: impl AsyncFnMut() -> (Option<Event>, usize)) -> ((u64, u64), u64) {
+    let mut tally = Tally::default();
+    let mut most = 0;
+    while let (Some(event), waiting) = receive().await {
+        most = most.max(waiting as u64); // those still queued behind the one just taken
+        tally.see(event);
     }
+    (tally.counts(), most)
+}
+
+/// The watch channel: the producer overwrites the one slot, the consumer takes the newest.
+async fn keep_latest(events: u64) -> (u64, u64) {
+    let (tx, mut rx) = watch::channel(None::<Event>);
+    let producer = tokio::spawn(async move {
+        for id in 0..events {
+            tx.send_replace(Some(Event { id, ..Event::default() }));
+            if id % 1024 == 0 {
+                tokio::task::yield_now().await; // let the runtime breathe, as I/O would
+            }
+        }
+    });
+    let mut tally = Tally::default();
+    while rx.changed().await.is_ok() {
+        if let Some(event) = *rx.borrow_and_update() {
+            tally.see(event);
+        }
+    }
+    producer.await.expect("the producer does not panic");
+    // The newest event is never lost: read it if the loop ended before seeing it.
+    let newest = *rx.borrow();
+    if let Some(event) = newest
+        && tally.next_id != event.id + 1
+    {
+        tally.see(event);
+    }
+    tally.counts()
 }
 
 /// What the consumer saw, counted from the events' own ids: one that skips ids counts them as

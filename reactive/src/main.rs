@@ -183,11 +183,18 @@ struct Row {
 }
 
 async fn marble_rows() -> Vec<Row> {
-    let ms = Duration::from_millis;
+    let mut rows = transforming_rows().await;
+    rows.extend(timed_rows().await);
+    rows.extend(combining_rows().await);
+    rows
+}
+
+/// Operators that change, drop or accumulate values, whatever the time.
+async fn transforming_rows() -> Vec<Row> {
     let numbers =
         || script_stream(&EVENTS, END).map(|v| v.parse::<u64>().expect("numbers")).boxed();
     let texts = || script_stream(&EVENTS, END);
-    let mut rows = vec![
+    vec![
         row("source", "the events as they come", None, texts()).await,
         row(
             "map(x * 10)",
@@ -231,6 +238,14 @@ async fn marble_rows() -> Vec<Row> {
             },
         )
         .await,
+    ]
+}
+
+/// Operators that work on time: each checked against `replay`'s.
+async fn timed_rows() -> Vec<Row> {
+    let ms = Duration::from_millis;
+    let texts = || script_stream(&EVENTS, END);
+    vec![
         row(
             "debounce(100)",
             "out once 100 ms pass quietly: the end of each burst",
@@ -268,7 +283,13 @@ async fn marble_rows() -> Vec<Row> {
             operators::delay(texts(), ms(50)),
         )
         .await,
-    ];
+    ]
+}
+
+/// Operators that join streams.
+async fn combining_rows() -> Vec<Row> {
+    let texts = || script_stream(&EVENTS, END);
+    let mut rows = Vec::new();
     let other: [(u64, &str); 2] = [(100, "a"), (350, "b")];
     rows.push(
         row(

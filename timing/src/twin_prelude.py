@@ -75,6 +75,18 @@ def note(text):
     print(f"note\t{text}", flush=True)
 
 
+def optional(module, how):
+    """`module` imported, or - where this Python lacks it - None, with a note saying `how` to
+    get it (the rows that need it are left out, the others run)."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        note(f"({module} is not installed in this Python: {how})")
+        return None
+
+
 def expect(actual, wanted):
     if actual != wanted:
         raise AssertionError(f"{actual!r} != {wanted!r}")

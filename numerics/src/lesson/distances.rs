@@ -128,30 +128,7 @@ fn explain(points: &Points<'_>, measured: &Measured, faults: &[(Variant, u64)]) 
     );
     say!("  over D is one chain of dependent additions, so it cannot use vector lanes.");
     if let Some(broadcast) = median(Variant::Broadcast) {
-        let temporary = points.n as u64 * points.n as u64 * points.dim as u64 * 8;
-        say!(
-            "- (2) is NumPy's style: it materialises an N x N x D array ({} here) before summing,",
-            timing::bytes(temporary)
-        );
-        let broadcast_faults = faults_of(Variant::Broadcast);
-        say!(
-            "  and takes {} a call to get that memory: {}.",
-            timing::plural(broadcast_faults, "page fault"),
-            versus(broadcast, naive, "the naive loop")
-        );
-        // 4 KB pages for the temporary: a fault per page where the kernel hands out new memory.
-        if broadcast_faults * 4096 >= temporary / 2 && temporary >= 4_000_000 {
-            say!(
-                "  NumPy asks Linux for 2 MB pages (madvise) for arrays of 4 MB and more, 512 times"
-            );
-            say!(
-                "  fewer faults: that, not arithmetic, is why NumPy's broadcasting can beat this one."
-            );
-        } else {
-            say!(
-                "  At this size the temporary comes mostly from memory the allocator already holds."
-            );
-        }
+        explain_broadcast(points, broadcast / naive, faults_of(Variant::Broadcast));
     }
     let blas = always(Variant::BlasTrick);
     say!(
@@ -177,6 +154,29 @@ fn explain(points: &Points<'_>, measured: &Measured, faults: &[(Variant, u64)]) 
         "cargo run -p numerics -- distances",
     );
     allocation_share(points.n, host, faults_of(Variant::Lanes(Isa::Host)));
+}
+
+/// (2)'s figures: the temporary it builds, and the page faults that cost it.
+fn explain_broadcast(points: &Points<'_>, time_over_naive: f64, broadcast_faults: u64) {
+    let temporary = points.n as u64 * points.n as u64 * points.dim as u64 * 8;
+    say!(
+        "- (2) is NumPy's style: it materialises an N x N x D array ({} here) before summing,",
+        timing::bytes(temporary)
+    );
+    say!(
+        "  and takes {} a call to get that memory: {}.",
+        timing::plural(broadcast_faults, "page fault"),
+        versus(time_over_naive, 1.0, "the naive loop")
+    );
+    // 4 KB pages for the temporary: a fault per page where the kernel hands out new memory.
+    if broadcast_faults * 4096 >= temporary / 2 && temporary >= 4_000_000 {
+        say!("  NumPy asks Linux for 2 MB pages (madvise) for arrays of 4 MB and more, 512 times");
+        say!(
+            "  fewer faults: that, not arithmetic, is why NumPy's broadcasting can beat this one."
+        );
+    } else {
+        say!("  At this size the temporary comes mostly from memory the allocator already holds.");
+    }
 }
 
 /// How much of a call is getting the N x N result's memory: the lesson of `comprehensions`.
