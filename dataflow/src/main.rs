@@ -443,11 +443,13 @@ fn run_processes(g: &GroupbyArgs, n: usize, output: ProcessOutput) -> ProcessRun
         })
         .collect::<Result<_, _>>()
         .unwrap_or_else(|e| failed(format!("no free port on 127.0.0.1: {e}")));
-    let hostfile =
-        std::env::temp_dir().join(format!("hpc-rs-dataflow-hosts-{}", std::process::id()));
-    let answer_file =
-        std::env::temp_dir().join(format!("hpc-rs-dataflow-answer-{}", std::process::id()));
-    let _ = std::fs::remove_file(&answer_file);
+    // The hostfile and the answer, in a folder of this run's own, removed when it ends.
+    let scratch = tempfile::Builder::new()
+        .prefix("hpc-rs-dataflow-")
+        .tempdir()
+        .unwrap_or_else(|e| failed(format!("a temporary folder: {e}")));
+    let (hostfile, answer_file) =
+        (scratch.path().join("hosts.txt"), scratch.path().join("answer.csv"));
     let lines: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
     std::fs::write(&hostfile, lines.join("\n") + "\n")
         .unwrap_or_else(|e| failed(format!("{}: {e}", hostfile.display())));
@@ -552,10 +554,8 @@ fn run_processes(g: &GroupbyArgs, n: usize, output: ProcessOutput) -> ProcessRun
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let _ = std::fs::remove_file(&hostfile);
     let peaks: Vec<u64> = readers.into_iter().map(|r| r.join().unwrap_or(0)).collect();
     let stdout = std::fs::read_to_string(&answer_file).unwrap_or_default();
-    let _ = std::fs::remove_file(&answer_file);
     if code == ExitCode::SUCCESS && output == ProcessOutput::PassThrough {
         for line in stdout.lines() {
             say!("{line}");
@@ -731,8 +731,12 @@ fn vs_python(
     runs: usize,
     rust: &[(&str, &timing::Stats); 3],
 ) -> Option<Vec<timing::python::Measured>> {
-    let path = std::env::temp_dir()
-        .join(format!("hpc-rs-dataflow-rust-answer-{}.csv", std::process::id()));
+    let file = tempfile::Builder::new()
+        .prefix("hpc-rs-dataflow-rust-answer-")
+        .suffix(".csv")
+        .tempfile()
+        .unwrap_or_else(|e| cli::fail(format!("a temporary file: {e}")));
+    let path = file.path().to_path_buf();
     std::fs::write(&path, answer.join("\n") + "\n")
         .unwrap_or_else(|e| cli::fail(format!("{}: {e}", path.display())));
     say!("== the same in pandas and Dask (each in a fresh Python process; this takes a while)");
@@ -745,7 +749,7 @@ fn vs_python(
     ];
     args.extend(g.files.iter().cloned());
     let measured = timing::python::compare(twin, &args, rust).unwrap_or_else(|e| cli::fail(e));
-    let _ = std::fs::remove_file(&path);
+    drop(file);
     if let Some(measured) = &measured {
         // The twin asserts each answer against Rust's before it reports a time.
         say!(

@@ -385,17 +385,19 @@ fn replay_stdin(ops: &[String], twin: Option<&Twin<'_>>) {
     }
     let Some(twin) = twin else { return };
     // The script goes to the twin in a file: its stdin is the pipe that ties it to this process.
-    let path = std::env::temp_dir().join(format!("hpc-rs-replay-{}.txt", std::process::id()));
-    if let Err(e) = std::fs::write(&path, &text) {
-        cli::fail(format!("writing the script for the twin: {e}"));
-    }
+    let file = tempfile::Builder::new()
+        .prefix("hpc-rs-replay-")
+        .tempfile()
+        .and_then(|file| std::fs::write(file.path(), &text).map(|()| file))
+        .unwrap_or_else(|e| cli::fail(format!("writing the script for the twin: {e}")));
+    let path = file.path().to_path_buf();
     let args: Vec<String> = ["0", "0", &path.to_string_lossy()]
         .iter()
         .map(|s| (*s).to_owned())
         .chain(ops.iter().cloned())
         .collect();
     let report = timing::python::run_or_explain(twin, &args, |_| {});
-    let _ = std::fs::remove_file(&path);
+    drop(file);
     let Some(report) = report.unwrap_or_else(|e| cli::fail(e)) else { return };
     let theirs = report.notes;
     match ours.iter().zip(&theirs).position(|(a, b)| a != b) {

@@ -7,23 +7,22 @@
 mod common;
 use common::{binary, check_cli_conventions, run, run_with_env};
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A fresh folder for one test.
-fn folder(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("hpc-rs-dataflow-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh folder for one test, removed when the returned guard is dropped (at the end of the
+/// test, passed or failed).
+fn folder(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new().prefix(&format!("hpc-rs-dataflow-{name}-")).tempdir().unwrap()
 }
 
 /// Files with what real CSV has: quoted commas and quotes, every missing marker, a row with no
 /// key, keys that look like numbers, CRLF line ends, no final newline, a header-only file and
 /// an empty one.
-fn awkward_files(test: &str) -> PathBuf {
-    let dir = folder(test);
+fn awkward_files(test: &str) -> tempfile::TempDir {
+    let guard = folder(test);
+    let dir = guard.path();
     std::fs::write(
         dir.join("a.csv"),
         "origin,dep_delay,note\n\
@@ -42,7 +41,7 @@ fn awkward_files(test: &str) -> PathBuf {
         .unwrap();
     std::fs::write(dir.join("c.csv"), "origin,dep_delay,note\n").unwrap();
     std::fs::write(dir.join("d.csv"), "").unwrap();
-    dir
+    guard
 }
 
 /// Worked out by hand, as pandas' agg(["size","count","sum","mean","min","max"]) would give it
@@ -67,7 +66,8 @@ fn groupby(dir: &Path, extra: &[&str]) -> common::Run {
 #[test]
 fn the_answer_matches_the_reference_on_awkward_files() {
     let dir = awkward_files("reference");
-    let out = groupby(&dir, &[]);
+    let dir = dir.path();
+    let out = groupby(dir, &[]);
     out.check(out.code == Some(0), "exit status 0");
     out.check(out.stdout == EXPECTED, "the reference table");
     out.check(
@@ -80,6 +80,7 @@ fn the_answer_matches_the_reference_on_awkward_files() {
 #[test]
 fn one_worker_threads_tiny_partitions_and_processes_give_the_same_answer() {
     let dir = awkward_files("splits");
+    let dir = dir.path();
     for extra in [
         &["--workers", "1"][..],
         &["--workers", "2", "--blocksize", "7"],
@@ -88,7 +89,7 @@ fn one_worker_threads_tiny_partitions_and_processes_give_the_same_answer() {
         &["--processes", "2"],
         &["--processes", "2", "--workers", "2", "--blocksize", "13"],
     ] {
-        let out = groupby(&dir, extra);
+        let out = groupby(dir, extra);
         out.check(out.code == Some(0) && out.stdout == EXPECTED, &format!("{extra:?}"));
     }
 }
@@ -96,16 +97,17 @@ fn one_worker_threads_tiny_partitions_and_processes_give_the_same_answer() {
 #[test]
 fn generated_data_gives_the_same_answer_however_it_is_split() {
     let dir = folder("generated");
+    let dir = dir.path();
     let out_dir = dir.to_str().unwrap();
     run("dataflow", &["generate", "--rows", "30000", "--files", "3", "--out", out_dir]).success();
-    let reference = groupby(&dir, &["--workers", "1"]);
+    let reference = groupby(dir, &["--workers", "1"]);
     reference
         .check(reference.code == Some(0) && reference.stdout.lines().count() == 13, "12 airports");
     for extra in [
         &["--workers", "2", "--blocksize", "4096"][..],
         &["--processes", "3", "--blocksize", "50000"],
     ] {
-        let out = groupby(&dir, extra);
+        let out = groupby(dir, extra);
         out.check(out.stdout == reference.stdout, &format!("{extra:?} differs from 1 worker"));
     }
 }
@@ -113,6 +115,7 @@ fn generated_data_gives_the_same_answer_however_it_is_split() {
 #[test]
 fn generate_writes_the_same_bytes_every_time() {
     let (a, b) = (folder("gen-a"), folder("gen-b"));
+    let (a, b) = (a.path(), b.path());
     for dir in [&a, &b] {
         run(
             "dataflow",
@@ -133,9 +136,10 @@ fn generate_writes_the_same_bytes_every_time() {
 #[test]
 fn a_quoted_newline_is_read_whole_with_no_split() {
     let dir = folder("newline");
+    let dir = dir.path();
     std::fs::write(dir.join("a.csv"), "origin,dep_delay,note\nBOS,1,\"two\nlines\"\nBOS,2,x\n")
         .unwrap();
-    let out = groupby(&dir, &["--no-split"]);
+    let out = groupby(dir, &["--no-split"]);
     out.check(out.code == Some(0), "exit 0");
     out.check(out.stdout == "origin,size,count,sum,mean,min,max\nBOS,2,2,3,1.5,1,2\n", "two rows");
 }
@@ -143,6 +147,7 @@ fn a_quoted_newline_is_read_whole_with_no_split() {
 #[test]
 fn bad_files_and_columns_are_refused_with_one_line() {
     let dir = awkward_files("bad-files");
+    let dir = dir.path();
     let missing = format!("{}/*.nothing", dir.display());
     run("dataflow", &["groupby", &missing, "--by", "a", "--value", "b"])
         .usage_error("no file matches");
@@ -156,6 +161,7 @@ fn bad_files_and_columns_are_refused_with_one_line() {
     run("dataflow", &["groupby", &pattern, "--by", "origin", "--value", "dep_delay"])
         .usage_error("e.csv: its header (origin,delay,note) differs from");
     let tabs = folder("tab-separated");
+    let tabs = tabs.path();
     std::fs::write(tabs.join("t.csv"), "origin\tdep_delay\nBOS\t1\n").unwrap();
     let pattern = format!("{}/*.csv", tabs.display());
     run("dataflow", &["groupby", &pattern, "--by", "origin", "--value", "dep_delay"]).usage_error(
@@ -166,18 +172,19 @@ fn bad_files_and_columns_are_refused_with_one_line() {
 #[test]
 fn a_bad_row_names_file_line_and_column_and_skip_bad_counts_it() {
     let dir = folder("bad-rows");
+    let dir = dir.path();
     std::fs::write(
         dir.join("a.csv"),
         "origin,dep_delay,note\nBOS,1,x\nBOS,abc,y\nJFK,2\nJFK,3,z\n",
     )
     .unwrap();
-    let out = groupby(&dir, &[]);
+    let out = groupby(dir, &[]);
     out.check(out.code == Some(1), "exit status 1");
     out.check(
         out.stderr.trim().ends_with("a.csv, line 3, column dep_delay: \"abc\" is neither a number nor missing (--skip-bad skips such rows)"),
         "names file, line and column",
     );
-    let out = groupby(&dir, &["--skip-bad"]);
+    let out = groupby(dir, &["--skip-bad"]);
     out.check(out.code == Some(0), "exit status 0");
     out.check(
         out.stdout == "origin,size,count,sum,mean,min,max\nBOS,1,1,1,1,1,1\nJFK,1,1,3,3,3,3\n",
@@ -185,7 +192,7 @@ fn a_bad_row_names_file_line_and_column_and_skip_bad_counts_it() {
     );
     out.check(out.stderr.contains("note: skipped 2 rows with bad fields (--skip-bad)"), "counted");
     std::fs::write(dir.join("a.csv"), "origin,dep_delay,note\nBOS,1,x\nJFK,2\n").unwrap();
-    let out = groupby(&dir, &["--processes", "2"]);
+    let out = groupby(dir, &["--processes", "2"]);
     out.check(out.code == Some(1), "a bad row on another process: exit 1");
     out.check(out.stderr.contains("line 3: 2 fields where the header has 3"), "named there too");
 }
@@ -270,7 +277,8 @@ fn tcp_sockets(pid: u32) -> Vec<(String, String)> {
 #[test]
 fn processes_talk_over_loopback_only() {
     let dir = awkward_files("loopback");
-    let (mut parent, children) = paused_processes(&dir);
+    let dir = dir.path();
+    let (mut parent, children) = paused_processes(dir);
     for pid in &children {
         let sockets = tcp_sockets(*pid);
         assert!(!sockets.is_empty(), "process {pid} has its connection");
@@ -286,6 +294,7 @@ fn processes_talk_over_loopback_only() {
 #[test]
 fn a_hostfile_cluster_prints_only_the_answer_on_stdout() {
     let dir = awkward_files("hostfile");
+    let dir = dir.path();
     // Two free loopback ports, one a process, as two machines' hostfile would list them.
     let ports: Vec<u16> = (0..2)
         .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port())
@@ -315,7 +324,8 @@ fn a_hostfile_cluster_prints_only_the_answer_on_stdout() {
 #[test]
 fn a_killed_process_ends_the_run_within_seconds_and_leaves_nothing() {
     let dir = awkward_files("killed");
-    let (parent, children) = paused_processes(&dir);
+    let dir = dir.path();
+    let (parent, children) = paused_processes(dir);
     let killed = children[1];
     assert!(Command::new("kill").args(["-KILL", &killed.to_string()]).status().unwrap().success());
     let started = Instant::now();
@@ -347,9 +357,10 @@ fn the_default_run_groups_three_ways_and_prints_the_groupby_answer() {
     // The same rows made by `generate` and grouped by `groupby`: the default run printed the
     // true answer's head and its number of groups.
     let dir = folder("default-run");
+    let dir = dir.path();
     let rows = ["generate", "--rows", "20000", "--files", "10", "--out", dir.to_str().unwrap()];
     run("dataflow", &rows).success();
-    let reference = groupby(&dir, &[]);
+    let reference = groupby(dir, &[]);
     let groups = reference.stdout.lines().count() - 1;
     out.lines_in_order(&[&format!("identical answers from all three ({groups} groups):")]);
     let printed: Vec<&str> = out
@@ -381,6 +392,7 @@ fn bad_arguments_follow_the_conventions() {
 #[test]
 fn output_to_a_closed_pipe_ends_quietly() {
     let dir = awkward_files("closed-pipe");
+    let dir = dir.path();
     let pattern = format!("{}/*.csv", dir.display());
     common::check_closed_pipe(
         "dataflow",

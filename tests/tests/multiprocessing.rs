@@ -73,15 +73,13 @@ fn the_notebook_cell_prints_10_30_and_100_once_each_and_reports_every_child() {
 
 #[test]
 fn no_line_is_printed_twice_when_stdout_is_a_file() {
-    let path = std::env::temp_dir().join(format!("{}.txt", unique_tag()));
-    let file = fs::File::create(&path).unwrap();
+    let file = tempfile::NamedTempFile::new().unwrap();
     let status = Command::new(binary("multiprocessing"))
         .args(QUICK)
-        .stdout(Stdio::from(file))
+        .stdout(Stdio::from(file.reopen().unwrap()))
         .status()
         .unwrap();
-    let written = fs::read_to_string(&path).unwrap();
-    fs::remove_file(&path).unwrap();
+    let written = fs::read_to_string(file.path()).unwrap();
     assert!(status.success(), "{written}");
     for line in NOTEBOOK_LINES {
         assert_eq!(written.lines().filter(|l| *l == line).count(), 1, "{line:?} in:\n{written}");

@@ -93,8 +93,8 @@ fn one_point_is_said_in_the_singular_and_a_tiny_result_in_bytes() {
 
 #[test]
 fn png_replaces_a_picture_only_once_the_new_one_is_whole() {
-    let dir = std::env::temp_dir().join(format!("hpc-rs-png-keep-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path();
     let path = dir.join("julia.png");
     std::fs::write(&path, b"the old picture").unwrap();
     let path_text = path.to_str().unwrap();
@@ -110,15 +110,14 @@ fn png_replaces_a_picture_only_once_the_new_one_is_whole() {
     assert_eq!(std::fs::read(&path).unwrap(), b"the old picture");
     run("numerics", &["julia", "--width", "30", "--runs", "1", "--png", path_text]).success();
     assert_eq!(&std::fs::read(&path).unwrap()[..4], b"\x89PNG");
-    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let left: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(left, ["julia.png"], "no temporary file left");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn png_writes_a_picture_of_the_grids_size() {
-    let dir = std::env::temp_dir().join(format!("hpc-rs-png-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path();
     let path = dir.join("julia.png");
     let path_text = path.to_str().unwrap();
     run(
@@ -133,7 +132,6 @@ fn png_writes_a_picture_of_the_grids_size() {
     let width = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
     let height = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
     assert_eq!((width, height, bytes[24], bytes[25]), (120, 120, 8, 2), "8-bit RGB, 120 x 120");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -199,8 +197,8 @@ fn vs_python_names_the_packages_a_given_python_lacks() {
         return;
     }
     // python3 with its site-packages switched off (-S): a real Python 3 without NumPy & co.
-    let bare = common::bare_python("numerics");
-    let bare_text = bare.as_str();
+    let bare = common::bare_python();
+    let bare_text = bare.path.as_str();
     let out = common::run_with_env(
         "numerics",
         &["julia", "--width", "20", "--runs", "1", "--vs-python"],

@@ -157,8 +157,8 @@ fn replay_vs_python_names_a_missing_reactivex() {
         return;
     }
     // python3 without its site-packages (-S): a real Python 3 without reactivex.
-    let bare = common::bare_python("reactive");
-    let bare = bare.as_str();
+    let bare = common::bare_python();
+    let bare = bare.path.as_str();
     let out = run_with_stdin(
         "reactive",
         &["replay", "--op", "take:1", "--vs-python", "--python", bare],

@@ -32,14 +32,12 @@ fn replay_equals_rxpys_test_scheduler_on_random_chains() {
     for (ops, script) in &cases {
         let _ = write!(batch, "ops: {}\n{script}\n==\n", ops.join(" "));
     }
-    let dir = std::env::temp_dir().join(format!("hpc-rs-rxpy-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("cases.txt");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cases.txt");
     std::fs::write(&file, &batch).unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../reactive/python/replay.py");
     let rxpy = Command::new(&python).arg(script).arg("--batch").arg(&file).output().unwrap();
     common::succeeded("replay.py --batch", &rxpy);
-    let _ = std::fs::remove_dir_all(&dir);
     let theirs: Vec<&str> = std::str::from_utf8(&rxpy.stdout).unwrap().split("==\n").collect();
     assert_eq!(theirs.len(), CASES + 1, "one output a case");
     for (i, (ops, script)) in cases.iter().enumerate() {

@@ -35,7 +35,46 @@ pub fn write_line(args: fmt::Arguments<'_>) {
 /// Parses the command line into `T` with clap: `--help` and `--version` print and exit 0, bad
 /// input is [`usage_error`]. The one line every binary's `main` starts with.
 pub fn parse<T: clap::Parser>() -> T {
-    T::try_parse().unwrap_or_else(|e| if e.use_stderr() { usage_error(e) } else { e.exit() })
+    T::try_parse()
+        .unwrap_or_else(|e| if e.use_stderr() { usage_error(clap_line(&e)) } else { e.exit() })
+}
+
+/// clap's error as one line, built from what it knows - the argument, the value, why, the
+/// choices - rather than from its rendered, several-line text.
+fn clap_line(e: &clap::Error) -> String {
+    use clap::error::{ContextKind, ErrorKind};
+    let context = |kind| e.get(kind).map(ToString::to_string);
+    let arg = context(ContextKind::InvalidArg).unwrap_or_default();
+    let value = context(ContextKind::InvalidValue).unwrap_or_default();
+    let choices = context(ContextKind::ValidValue).map(|v| format!(" [possible values: {v}]"));
+    let line = match e.kind() {
+        ErrorKind::ValueValidation => {
+            let why = std::error::Error::source(e).map(ToString::to_string).unwrap_or_default();
+            format!("invalid value '{value}' for '{arg}': {why}")
+        }
+        ErrorKind::InvalidValue => {
+            format!("invalid value '{value}' for '{arg}'{}", choices.unwrap_or_default())
+        }
+        ErrorKind::UnknownArgument => {
+            let tip = context(ContextKind::SuggestedArg)
+                .map(|s| format!("; did you mean '{s}'?"))
+                .unwrap_or_default();
+            format!("unexpected argument '{arg}'{tip}")
+        }
+        ErrorKind::MissingRequiredArgument => {
+            format!("the following required arguments were not provided: {arg}")
+        }
+        ErrorKind::InvalidSubcommand => {
+            let name = context(ContextKind::InvalidSubcommand).unwrap_or_default();
+            let tip = context(ContextKind::SuggestedSubcommand)
+                .map(|s| format!("; did you mean '{s}'?"))
+                .unwrap_or_default();
+            format!("unrecognized subcommand '{name}'{tip}")
+        }
+        // Anything rarer: clap's own first line, as it renders it.
+        _ => return e.to_string(),
+    };
+    format!("error: {line}")
 }
 
 /// `--runs R`, the same in every topic that times: how many timed runs follow the warm-up.
@@ -81,9 +120,8 @@ pub struct VsPython {
     pub interpreter: Option<std::path::PathBuf>,
 }
 
-/// Ends the program because of bad input: one line on stderr, status 2. Multi-line messages
-/// (clap's usage block) are cut to their first line, keeping the list of possible values where
-/// clap gives one.
+/// Ends the program because of bad input: one line on stderr, status 2. A message of several
+/// lines is cut to its first, keeping a list of possible values where there is one.
 pub fn usage_error(message: impl fmt::Display) -> ! {
     eprintln!("{}", one_line(&message.to_string()));
     process::exit(2)
@@ -285,6 +323,41 @@ mod tests {
             assert_eq!(plain_integer(bad), None, "{bad:?}");
         }
         assert!(positive::<u64>("1e30").unwrap_err().contains("too large"));
+    }
+
+    #[test]
+    fn clap_errors_become_one_line_from_what_clap_knows() {
+        use clap::Parser;
+        #[derive(Parser, Debug)]
+        struct Args {
+            #[arg(long, value_parser = positive::<u64>, allow_hyphen_values = true)]
+            size: Option<u64>,
+            #[arg(long, value_parser = ["panic", "kill"])]
+            crash: Option<String>,
+            #[arg(long, required = true)]
+            op: Vec<String>,
+        }
+        let line = |args: &[&str]| {
+            let all = std::iter::once("topic").chain(args.iter().copied());
+            one_line(&clap_line(&Args::try_parse_from(all).unwrap_err()))
+        };
+        assert_eq!(
+            line(&["--op", "x", "--size", "0"]),
+            "error: invalid value '0' for '--size <SIZE>': must be at least 1 (see --help)"
+        );
+        assert_eq!(
+            line(&["--op", "x", "--crash", "bogus"]),
+            "error: invalid value 'bogus' for '--crash <CRASH>' [possible values: panic, kill] (see --help)"
+        );
+        assert_eq!(line(&["--op", "x", "--sise", "3"]).lines().count(), 1);
+        assert!(
+            line(&["--op", "x", "--sise", "3"]).starts_with("error: unexpected argument '--sise'")
+        );
+        assert!(line(&["--op", "x", "--sise", "3"]).contains("did you mean '--size'?"));
+        assert_eq!(
+            line(&[]),
+            "error: the following required arguments were not provided: --op <OP> (see --help)"
+        );
     }
 
     #[test]

@@ -363,7 +363,8 @@ mod tests {
         }
         let index_reachable = Command::new("python3")
             .args(["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-q"])
-            .args(["-d", &std::env::temp_dir().join("hpc-rs-pip-probe").to_string_lossy()])
+            .arg("-d")
+            .arg(tempfile::tempdir().unwrap().path())
             .arg("six")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -373,7 +374,8 @@ mod tests {
             skip("the package index cannot be reached from here");
             return;
         }
-        let root = std::env::temp_dir().join(format!("hpc-rs-env-test-{}", std::process::id()));
+        let scratch = tempfile::tempdir().unwrap();
+        let root = scratch.path();
         let folder = root.join(ENVIRONMENT_FOLDER);
         let python = ensure_environment(&folder, &["six>=1.0"]).unwrap();
         assert_eq!(python.program, folder.join("bin/python"));
@@ -385,6 +387,5 @@ mod tests {
         // Half-made (the marker is written last): remade, and six installed again.
         fs::remove_file(folder.join(READY_MARKER)).unwrap();
         assert_eq!(ensure_environment(&folder, &["six"]).unwrap(), python);
-        fs::remove_dir_all(&root).unwrap();
     }
 }

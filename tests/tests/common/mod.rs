@@ -119,15 +119,19 @@ pub fn skip(reason: &str) -> bool {
 }
 
 /// A real Python 3 that lacks every third-party package: a script running `python3 -I -S`
-/// (no site-packages), in a fresh folder named after `test`. Returns its path.
-pub fn bare_python(test: &str) -> String {
-    let dir =
-        std::env::temp_dir().join(format!("hpc-rs-bare-python-{test}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let bare = dir.join("python");
+/// (no site-packages) in a fresh folder, removed when the returned value is dropped.
+pub struct BarePython {
+    _folder: tempfile::TempDir,
+    /// The script's path, to pass as `--python` or `HPC_RS_PYTHON`.
+    pub path: String,
+}
+
+pub fn bare_python() -> BarePython {
+    let folder = tempfile::Builder::new().prefix("hpc-rs-bare-python-").tempdir().unwrap();
+    let bare = folder.path().join("python");
     std::fs::write(&bare, "#!/bin/sh\nexec python3 -I -S \"$@\"\n").unwrap();
     std::fs::set_permissions(&bare, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    bare.to_string_lossy().into_owned()
+    BarePython { path: bare.to_string_lossy().into_owned(), _folder: folder }
 }
 
 /// A virtual environment under the target directory (`target/<name>`) with `packages`
@@ -167,16 +171,14 @@ pub fn python_environment(name: &str, packages: &[&str]) -> Option<PathBuf> {
 
 /// Whether pip can fetch anything at all (a tiny package, downloaded, not installed).
 fn index_reachable(python: &std::path::Path) -> bool {
-    let scratch = std::env::temp_dir().join(format!("hpc-rs-pip-probe-{}", std::process::id()));
-    let probe = std::process::Command::new(python)
+    let scratch = tempfile::tempdir().unwrap();
+    std::process::Command::new(python)
         .args(["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-q", "-d"])
-        .arg(&scratch)
+        .arg(scratch.path())
         .arg("six")
         .stdin(std::process::Stdio::null())
         .output()
-        .is_ok_and(|o| o.status.success());
-    let _ = std::fs::remove_dir_all(&scratch);
-    probe
+        .is_ok_and(|o| o.status.success())
 }
 
 /// Fails with the command's whole output unless it succeeded.
