@@ -67,7 +67,7 @@ fn the_notebooks_cell_is_timed_beside_the_larger_size() {
         explanation,
         "== Timing the three sums over 0..1000, 1 run after a warm-up",
         "verified: every variant's sums equal the closed forms",
-        "(3 threads, ",
+        explanation,
     ]);
 }
 

@@ -213,10 +213,13 @@ fn explain(m: &Measured, cores: usize, threads: usize, length: u64) -> Vec<Strin
     let mut lines = Vec::new();
     if cores == 1 {
         lines.push(
-            "One core: the threads take turns on it, so no variant can beat sequential; their"
+            "One core: the threads take turns on it, so no variant can really beat sequential (a few"
                 .to_owned(),
         );
-        lines.push("  ratios show only what starting threads costs.".to_owned());
+        lines.push(
+            "  percent either way is noise); their ratios show what starting threads costs."
+                .to_owned(),
+        );
         return lines;
     }
     let (worst, best) = placement_speedups(&m.job_secs, cores);
