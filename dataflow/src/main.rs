@@ -245,14 +245,12 @@ fn run_groupby(
         let mut tally = Tally::default();
         let mut failure = None;
         for &i in &scan::assign(&plan.ranges, peers)[index] {
-            if let Err(e) =
-                scan::read_range(&plan, plan.ranges[i], skip_bad, &mut groups, &mut tally)
+            let range = plan.ranges[i];
+            if let Err(e) = scan::read_range(&plan, range, skip_bad, &mut groups, &mut tally, &done)
             {
                 failure = Some(e);
                 break;
             }
-            let (_, start, end) = plan.ranges[i];
-            done.fetch_add(end - start, std::sync::atomic::Ordering::Relaxed);
         }
         // 2. The shuffle: each partial aggregate goes to the worker its key hashes to.
         let owned: Rc<RefCell<HashMap<Vec<u8>, Agg>>> = Rc::default();

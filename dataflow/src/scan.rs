@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::agg::Agg;
 
@@ -187,6 +188,7 @@ pub fn read_range(
     skip_bad: bool,
     groups: &mut HashMap<Vec<u8>, Agg>,
     tally: &mut Tally,
+    read: &AtomicU64,
 ) -> Result<(), RowError> {
     let path = &plan.files[file_index];
     let failed = |e: &dyn std::fmt::Display| RowError(format!("{}: {e}", path.display()));
@@ -201,8 +203,10 @@ pub fn read_range(
         base = start - 1 + consumed as u64;
     }
     if base >= end {
+        read.fetch_add(end - start, Ordering::Relaxed);
         return Ok(());
     }
+    let mut reported = start;
     let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(file);
     let mut record = csv::ByteRecord::new();
     let width = plan.header.len();
@@ -215,6 +219,11 @@ pub fn read_range(
         let position = record.position().map_or(base, |p| base + p.byte());
         if position >= end {
             break;
+        }
+        // The bytes behind us, added to the progress count every 4 MB or so.
+        if position - reported >= 1 << 22 {
+            read.fetch_add(position - reported, Ordering::Relaxed);
+            reported = position;
         }
         if record.len() == 1 && record[0].is_empty() {
             continue; // a blank line, which pandas skips too
@@ -256,6 +265,7 @@ pub fn read_range(
             )));
         }
     }
+    read.fetch_add(end.saturating_sub(reported), Ordering::Relaxed);
     Ok(())
 }
 

@@ -234,11 +234,14 @@ pub fn run_or_explain(
     }
 }
 
+/// The width of a comparison line's label: `Rust's label / Python's label`.
+const LABEL_WIDTH: usize = 52;
+
 /// One comparison line: label, Rust's median, Python's median, and how many times faster Rust
 /// was.
 pub fn compare_line(label: &str, rust: &Stats, python: &Stats) -> String {
     format!(
-        "{label:<44} {:>10} {:>10}   {}",
+        "{label:<LABEL_WIDTH$} {:>10} {:>10}   {}",
         human(rust.median),
         human(python.median),
         verdict(rust, python)
@@ -257,7 +260,7 @@ pub fn verdict(rust: &Stats, python: &Stats) -> String {
 
 /// The header for [`compare_line`]s.
 pub fn compare_header() -> String {
-    format!("{:<44} {:>10} {:>10}", "(medians)", "Rust", "Python")
+    format!("{:<LABEL_WIDTH$} {:>10} {:>10}", "(medians)", "Rust", "Python")
 }
 
 fn parse_line(line: &str) -> Result<Measured, TwinError> {
