@@ -324,12 +324,12 @@ impl Engine {
                 engine.subscribe_stage(before);
             }
         };
-        match self.stages[stage].op {
-            Operator::Sample(_) => {
+        match self.stages[stage].state {
+            State::Sample { .. } => {
                 upstream(self);
                 self.start(stage);
             }
-            Operator::Take(0) => self.start(stage),
+            State::Take { n: 0, .. } => self.start(stage),
             _ => {
                 self.start(stage);
                 upstream(self);
@@ -385,191 +385,232 @@ impl Engine {
     }
 }
 
-/// One operator in the chain and its state.
+/// One operator of the chain, with what it remembers between notifications.
 struct Stage {
-    op: Operator,
+    state: State,
+    /// It completed: later input is ignored, as after Rx disposes its source.
     done: bool,
-    /// debounce, sample: the value waiting to go out.
-    pending: Option<Value>,
-    /// debounce: which timer is current; buffer_with_time_or_count: which window is open.
-    current: u64,
-    /// throttle_first: when a value last went out.
-    last_emitted: Option<u64>,
-    /// distinct_until_changed: the last value seen.
-    last_value: Option<Value>,
-    /// the buffers: what is collected so far.
-    buffer: Vec<Value>,
-    /// take, skip: values seen so far.
-    seen: usize,
-    /// sample: completion seen, held until the next tick.
-    at_end: bool,
-    /// delay: (due time, notification) in order, and whether a timer is set.
-    delayed: VecDeque<(u64, Msg)>,
-    timer_set: bool,
+}
+
+/// Each operator's own memory: what Rx keeps in the closure of its `subscribe`.
+enum State {
+    /// The value waiting to go out, and which timer is the current one.
+    Debounce {
+        ms: u64,
+        pending: Option<Value>,
+        timer: u64,
+    },
+    /// When a value last went out.
+    ThrottleFirst {
+        ms: u64,
+        last: Option<u64>,
+    },
+    /// The latest value not yet sampled, and whether completion waits for the next tick.
+    Sample {
+        ms: u64,
+        pending: Option<Value>,
+        completed: bool,
+    },
+    /// The open window's values, and which window (so an old window's timer is ignored).
+    BufferWithTimeOrCount {
+        ms: u64,
+        count: usize,
+        buffer: Vec<Value>,
+        window: u64,
+    },
+    BufferWithCount {
+        count: usize,
+        buffer: Vec<Value>,
+    },
+    /// (due time, notification) in order, and whether a timer is set for the first.
+    Delay {
+        ms: u64,
+        queue: VecDeque<(u64, Msg)>,
+        timer_set: bool,
+    },
+    DistinctUntilChanged {
+        last: Option<Value>,
+    },
+    Take {
+        n: usize,
+        seen: usize,
+    },
+    Skip {
+        n: usize,
+        seen: usize,
+    },
 }
 
 impl Stage {
     fn new(op: Operator) -> Stage {
-        Stage {
-            op,
-            done: false,
-            pending: None,
-            current: 0,
-            last_emitted: None,
-            last_value: None,
-            buffer: Vec::new(),
-            seen: 0,
-            at_end: false,
-            delayed: VecDeque::new(),
-            timer_set: false,
-        }
+        let state = match op {
+            Operator::Debounce(ms) => State::Debounce { ms, pending: None, timer: 0 },
+            Operator::ThrottleFirst(ms) => State::ThrottleFirst { ms, last: None },
+            Operator::Sample(ms) => State::Sample { ms, pending: None, completed: false },
+            Operator::BufferWithTimeOrCount(ms, count) => {
+                State::BufferWithTimeOrCount { ms, count, buffer: Vec::new(), window: 0 }
+            }
+            Operator::BufferWithCount(count) => {
+                State::BufferWithCount { count, buffer: Vec::new() }
+            }
+            Operator::Delay(ms) => State::Delay { ms, queue: VecDeque::new(), timer_set: false },
+            Operator::DistinctUntilChanged => State::DistinctUntilChanged { last: None },
+            Operator::Take(n) => State::Take { n, seen: 0 },
+            Operator::Skip(n) => State::Skip { n, seen: 0 },
+        };
+        Stage { state, done: false }
     }
 
     fn subscribe(&mut self) -> Vec<Action> {
-        match self.op {
-            Operator::Sample(ms) | Operator::BufferWithTimeOrCount(ms, _) => {
+        match self.state {
+            State::Sample { ms, .. } | State::BufferWithTimeOrCount { ms, .. } => {
                 vec![Action::Schedule { after: ms, token: 0 }]
             }
             // RxPY's take(0) is `empty()`, which schedules its completion for now rather than
             // completing during the subscription: timers set after it, due now, come later.
-            Operator::Take(0) => vec![Action::Schedule { after: 0, token: 0 }],
+            State::Take { n: 0, .. } => vec![Action::Schedule { after: 0, token: 0 }],
             _ => Vec::new(),
         }
     }
 
     fn on_msg(&mut self, now: u64, msg: Msg) -> Vec<Action> {
-        use Action::{Emit, Schedule};
-        match (&self.op, msg) {
-            (Operator::Debounce(ms), Msg::Next(value)) => {
-                self.pending = Some(value);
-                self.current += 1;
-                vec![Schedule { after: *ms, token: self.current }]
-            }
-            (Operator::Debounce(_), Msg::Complete) => {
-                self.current += 1; // the pending timer is cancelled
-                let mut actions: Vec<Action> =
-                    self.pending.take().map(|v| Emit(Msg::Next(v))).into_iter().collect();
-                actions.push(Emit(Msg::Complete));
-                actions
-            }
-            (Operator::ThrottleFirst(ms), Msg::Next(value)) => {
-                if self.last_emitted.is_none_or(|last| now - last >= *ms) {
-                    self.last_emitted = Some(now);
-                    vec![Emit(Msg::Next(value))]
-                } else {
-                    Vec::new()
-                }
-            }
-            (Operator::Sample(_), Msg::Next(value)) => {
-                self.pending = Some(value);
-                Vec::new()
-            }
-            (Operator::Sample(_), Msg::Complete) => {
-                self.at_end = true;
-                Vec::new()
-            }
-            (Operator::BufferWithTimeOrCount(ms, count), Msg::Next(value)) => {
-                self.buffer.push(value);
-                if self.buffer.len() < *count {
+        match (&mut self.state, msg) {
+            // delay holds completion back like any value.
+            (State::Delay { ms, queue, timer_set }, msg) => {
+                queue.push_back((now + *ms, msg));
+                if std::mem::replace(timer_set, true) {
                     return Vec::new();
                 }
-                self.current += 1; // a new window, and the old window's timer no longer counts
-                let full = std::mem::take(&mut self.buffer);
-                vec![
-                    Emit(Msg::Next(Value::Buffer(full))),
-                    Schedule { after: *ms, token: self.current },
-                ]
-            }
-            (Operator::BufferWithTimeOrCount(..), Msg::Complete) => {
-                let rest = std::mem::take(&mut self.buffer);
-                vec![Emit(Msg::Next(Value::Buffer(rest))), Emit(Msg::Complete)]
-            }
-            (Operator::BufferWithCount(n), Msg::Next(value)) => {
-                self.buffer.push(value);
-                if self.buffer.len() < *n {
-                    return Vec::new();
-                }
-                vec![Emit(Msg::Next(Value::Buffer(std::mem::take(&mut self.buffer))))]
-            }
-            (Operator::BufferWithCount(_), Msg::Complete) => {
-                let rest = std::mem::take(&mut self.buffer);
-                let mut actions: Vec<Action> = Vec::new();
-                if !rest.is_empty() {
-                    actions.push(Emit(Msg::Next(Value::Buffer(rest))));
-                }
-                actions.push(Emit(Msg::Complete));
-                actions
-            }
-            (Operator::Delay(ms), msg) => {
-                self.delayed.push_back((now + ms, msg));
-                if self.timer_set {
-                    return Vec::new();
-                }
-                self.timer_set = true;
-                vec![Schedule { after: *ms, token: 0 }]
-            }
-            (Operator::DistinctUntilChanged, Msg::Next(value)) => {
-                if self.last_value.as_ref() == Some(&value) {
-                    return Vec::new();
-                }
-                self.last_value = Some(value.clone());
-                vec![Emit(Msg::Next(value))]
+                vec![Action::Schedule { after: *ms, token: 0 }]
             }
             // take(0) never subscribed upstream (see `subscribe_stage`): nothing reaches it.
-            (Operator::Take(0), _) => Vec::new(),
-            (Operator::Take(n), Msg::Next(value)) => {
-                self.seen += 1;
-                let mut actions = vec![Emit(Msg::Next(value))];
-                if self.seen == *n {
+            (State::Take { n: 0, .. }, _) => Vec::new(),
+            (_, Msg::Next(value)) => self.on_next(now, value),
+            (_, Msg::Complete) => self.on_complete(),
+        }
+    }
+
+    fn on_next(&mut self, now: u64, value: Value) -> Vec<Action> {
+        use Action::{Emit, Schedule};
+        let pass = |value| vec![Emit(Msg::Next(value))];
+        match &mut self.state {
+            State::Debounce { ms, pending, timer } => {
+                *pending = Some(value);
+                *timer += 1;
+                vec![Schedule { after: *ms, token: *timer }]
+            }
+            State::ThrottleFirst { ms, last } => {
+                if last.is_some_and(|last| now - last < *ms) {
+                    return Vec::new();
+                }
+                *last = Some(now);
+                pass(value)
+            }
+            State::Sample { pending, .. } => {
+                *pending = Some(value);
+                Vec::new()
+            }
+            State::BufferWithTimeOrCount { ms, count, buffer, window } => {
+                buffer.push(value);
+                if buffer.len() < *count {
+                    return Vec::new();
+                }
+                *window += 1; // a new window, and the old window's timer no longer counts
+                let full = std::mem::take(buffer);
+                vec![Emit(Msg::Next(Value::Buffer(full))), Schedule { after: *ms, token: *window }]
+            }
+            State::BufferWithCount { count, buffer } => {
+                buffer.push(value);
+                if buffer.len() < *count {
+                    return Vec::new();
+                }
+                pass(Value::Buffer(std::mem::take(buffer)))
+            }
+            State::DistinctUntilChanged { last } => {
+                if last.as_ref() == Some(&value) {
+                    return Vec::new();
+                }
+                *last = Some(value.clone());
+                pass(value)
+            }
+            State::Take { n, seen } => {
+                *seen += 1;
+                let mut actions = pass(value);
+                if *seen == *n {
                     actions.push(Emit(Msg::Complete));
                 }
                 actions
             }
-            (Operator::Skip(n), Msg::Next(value)) => {
-                self.seen += 1;
-                if self.seen > *n { vec![Emit(Msg::Next(value))] } else { Vec::new() }
+            State::Skip { n, seen } => {
+                *seen += 1;
+                if *seen > *n { pass(value) } else { Vec::new() }
             }
-            (_, Msg::Complete) => vec![Emit(Msg::Complete)],
+            State::Delay { .. } => unreachable!("on_msg queues delay's notifications"),
         }
+    }
+
+    fn on_complete(&mut self) -> Vec<Action> {
+        use Action::Emit;
+        let mut actions = Vec::new();
+        match &mut self.state {
+            State::Debounce { pending, timer, .. } => {
+                *timer += 1; // the pending timer is cancelled
+                actions.extend(pending.take().map(|v| Emit(Msg::Next(v))));
+            }
+            State::Sample { completed, .. } => {
+                *completed = true; // held until the next tick
+                return actions;
+            }
+            State::BufferWithTimeOrCount { buffer, .. } => {
+                actions.push(Emit(Msg::Next(Value::Buffer(std::mem::take(buffer)))));
+            }
+            State::BufferWithCount { buffer, .. } if !buffer.is_empty() => {
+                actions.push(Emit(Msg::Next(Value::Buffer(std::mem::take(buffer)))));
+            }
+            _ => {}
+        }
+        actions.push(Emit(Msg::Complete));
+        actions
     }
 
     fn on_timer(&mut self, now: u64, token: u64) -> Vec<Action> {
         use Action::{Emit, Schedule};
-        match &self.op {
-            Operator::Debounce(_) if token == self.current => {
-                self.pending.take().map(|v| Emit(Msg::Next(v))).into_iter().collect()
+        match &mut self.state {
+            State::Debounce { pending, timer, .. } if token == *timer => {
+                pending.take().map(|v| Emit(Msg::Next(v))).into_iter().collect()
             }
-            Operator::Sample(ms) => {
+            State::Sample { ms, pending, completed } => {
                 let mut actions: Vec<Action> =
-                    self.pending.take().map(|v| Emit(Msg::Next(v))).into_iter().collect();
-                if self.at_end {
-                    actions.push(Emit(Msg::Complete));
+                    pending.take().map(|v| Emit(Msg::Next(v))).into_iter().collect();
+                let next = if *completed {
+                    Emit(Msg::Complete)
                 } else {
-                    actions.push(Schedule { after: *ms, token: 0 });
-                }
+                    Schedule { after: *ms, token: 0 }
+                };
+                actions.push(next);
                 actions
             }
-            Operator::BufferWithTimeOrCount(ms, _) if token == self.current => {
-                self.current += 1;
-                let buffer = std::mem::take(&mut self.buffer);
+            State::BufferWithTimeOrCount { ms, buffer, window, .. } if token == *window => {
+                *window += 1;
+                let buffer = std::mem::take(buffer);
                 vec![
                     Emit(Msg::Next(Value::Buffer(buffer))),
-                    Schedule { after: *ms, token: self.current },
+                    Schedule { after: *ms, token: *window },
                 ]
             }
-            Operator::Delay(_) => {
+            State::Delay { queue, timer_set, .. } => {
                 let mut actions = Vec::new();
-                while self.delayed.front().is_some_and(|(due, _)| *due <= now) {
-                    let (_, msg) = self.delayed.pop_front().expect("just looked");
+                while queue.front().is_some_and(|(due, _)| *due <= now) {
+                    let (_, msg) = queue.pop_front().expect("just looked");
                     actions.push(Emit(msg));
                 }
-                match self.delayed.front() {
+                match queue.front() {
                     Some((due, _)) => actions.push(Schedule { after: due - now, token: 0 }),
-                    None => self.timer_set = false,
+                    None => *timer_set = false,
                 }
                 actions
             }
-            Operator::Take(0) => vec![Emit(Msg::Complete)],
+            State::Take { n: 0, .. } => vec![Emit(Msg::Complete)],
             _ => Vec::new(), // a timer that was cancelled
         }
     }
