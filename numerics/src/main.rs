@@ -67,15 +67,12 @@ struct JuliaArgs {
 }
 
 /// The packages the twin imports: pip requirements, installed once (see `timing::python_env`).
-/// maturin builds `numerics/extension` into that environment, as `hpc_rs_numerics`.
-const PACKAGES: &[&str] = &[
-    "numpy>=2.0",
-    "scipy>=1.11",
-    "numba>=0.60",
-    "cython>=3.0",
-    "setuptools>=65",
-    "maturin>=1.9.4,<2",
-];
+const PACKAGES: &[&str] =
+    &["numpy>=2.0", "scipy>=1.11", "numba>=0.60", "cython>=3.0", "setuptools>=65"];
+
+/// What builds `numerics/extension` into the twins' own environment, as `hpc_rs_numerics`;
+/// not asked of a Python the user names, which is never installed into.
+const MATURIN: &str = "maturin>=1.9.4,<2";
 
 /// The Python module of these kernels (a PyO3 crate that maturin builds).
 const EXTENSION: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/extension");
@@ -298,6 +295,12 @@ fn build_module(python: Option<&Path>) {
         }
         return;
     }
+    let folder = timing::python_env::environment_folder();
+    let python =
+        match timing::python_env::ensure_environment(&folder, &[PACKAGES, &[MATURIN]].concat()) {
+            Ok(python) => python,
+            Err(e) => return eprintln!("note: no hpc_rs_numerics rows: {e}"),
+        };
     // pip runs the environment's maturin by name: its bin folder goes first on PATH, as
     // activating the environment would put it.
     let bin = python.program.parent().expect("bin/python is in a folder").to_path_buf();
