@@ -1,7 +1,8 @@
 //! [5] `reactive monitor`: a live monitor of this machine's CPU cores, built from streams: a
 //! sampling timer reading /proc/stat, each core smoothed over a sliding window, a high-load
-//! alert that fires only after the load has stayed above the threshold for a while (debounce)
-//! and repeats at most once in a while (throttle_first), merged with commands typed on stdin
+//! alert built from the crate's own operators - it fires once the load has stayed above the
+//! threshold for a while (`debounce` of the high/low state) and at most once in a while
+//! (`throttle_first`) - merged with commands typed on stdin
 //! (`rate MS` restarts the sampler at the new interval - a switch to a new timer stream -
 //! and `quit`), and Ctrl-C. Run it beside `cargo run -p threading` to watch both cores fill.
 
@@ -12,9 +13,9 @@ use futures_util::stream::{self, StreamExt};
 use timing::cli;
 use tokio::io::AsyncBufReadExt;
 use tokio::time::{Duration, Instant};
-use tokio_stream::wrappers::{IntervalStream, LinesStream};
+use tokio_stream::wrappers::{IntervalStream, LinesStream, UnboundedReceiverStream};
 
-use crate::operators::Boxed;
+use crate::operators::{Boxed, debounce, distinct_until_changed, throttle_first};
 
 /// Samples averaged per core.
 const WINDOW: usize = 4;
@@ -23,10 +24,11 @@ const SUSTAIN: Duration = Duration::from_secs(2);
 /// At most one alert in this long.
 const REPEAT: Duration = Duration::from_secs(10);
 
-/// What reaches the monitor: a tick of the sampler, a command, or the end.
+/// What reaches the monitor: a tick of the sampler, an alert, a command, or the end.
 #[derive(Debug, PartialEq)]
 pub enum Input {
     Tick,
+    Alert,
     Rate(Duration),
     Quit,
     Unknown(String),
@@ -99,7 +101,12 @@ pub async fn monitor(
 ) {
     let start = Instant::now();
     let mut ticks = sampler(rate);
-    let mut load = Load::new(threshold);
+    let mut load = Load::default();
+    // Each mean load goes into the alert's stream as it is measured; the alerts come back
+    // out of it, in the same loop as the ticks and the commands.
+    let (means, measured) = tokio::sync::mpsc::unbounded_channel();
+    let mut alerts = alerts(Box::pin(UnboundedReceiverStream::new(measured)), threshold);
+    let mut latest_mean = 0.0;
     let deadline = async {
         match duration {
             Some(d) => tokio::time::sleep(d).await,
@@ -113,13 +120,19 @@ pub async fn monitor(
             () = &mut deadline => Input::Quit,
             Some(input) = inputs.next() => input,
             Some(()) = ticks.next() => Input::Tick,
+            Some(()) = alerts.next() => Input::Alert,
         };
         let at = start.elapsed();
         match input {
             Input::Tick => {
                 let Some(times) = snapshot() else { continue };
-                show_all(&mut show, load.update(Instant::now(), at, times));
+                let Some((cores, mean)) = load.update(times) else { continue };
+                latest_mean = mean;
+                // The receiver lives as long as `alerts`, in this function.
+                means.send(mean).expect("the alert stream is alive");
+                show(Output::Load { at, cores, mean });
             }
+            Input::Alert => show(Output::Alert { at, mean: latest_mean }),
             // A switch: the old timer stream is dropped, a new one starts now.
             Input::Rate(every) => {
                 ticks = sampler(every);
@@ -134,10 +147,15 @@ pub async fn monitor(
     }
 }
 
-fn show_all(show: &mut impl FnMut(Output), outputs: Vec<Output>) {
-    for output in outputs {
-        show(output);
-    }
+/// The alert, as RxPY would write it: whether the mean is above the threshold, kept only when
+/// that changes (`distinct_until_changed`); a change that holds for SUSTAIN without another
+/// (`debounce`) and is "high" is an alert; at most one alert in REPEAT (`throttle_first`), so
+/// a load that flickers around the threshold does not flood the screen. A load that stays
+/// high alerts once; it must drop and stay high again to alert again.
+fn alerts(means: Boxed<f64>, threshold: f64) -> Boxed<()> {
+    let high = distinct_until_changed(Box::pin(means.map(move |mean| mean > threshold)));
+    let sustained = debounce(high, SUSTAIN).filter(|&high| std::future::ready(high));
+    throttle_first(Box::pin(sustained.map(|_| ())), REPEAT)
 }
 
 /// A tick every `every`, the first one `every` from now.
@@ -169,24 +187,17 @@ pub struct CpuTimes {
     pub total: u64,
 }
 
+#[derive(Default)]
 struct Load {
-    threshold: f64,
     previous: Option<Vec<CpuTimes>>,
     windows: Vec<VecDeque<f64>>,
-    above_since: Option<Instant>,
-    last_alert: Option<Instant>,
 }
 
 impl Load {
-    fn new(threshold: f64) -> Load {
-        Load { threshold, previous: None, windows: Vec::new(), above_since: None, last_alert: None }
-    }
-
-    /// A new snapshot: each core's busy share since the last one, smoothed over the window;
-    /// an alert once the mean has stayed above the threshold for SUSTAIN (a debounce of the
-    /// "high" state), at most once every REPEAT (a throttle_first of the alerts).
-    fn update(&mut self, now: Instant, at: Duration, times: Vec<CpuTimes>) -> Vec<Output> {
-        let Some(previous) = self.previous.replace(times.clone()) else { return Vec::new() };
+    /// A new snapshot: each core's busy share since the last one, smoothed over the window,
+    /// and their mean; nothing for the first snapshot, which has no "since".
+    fn update(&mut self, times: Vec<CpuTimes>) -> Option<(Vec<f64>, f64)> {
+        let previous = self.previous.replace(times.clone())?;
         if previous.len() != times.len() {
             self.windows.clear();
         }
@@ -202,19 +213,7 @@ impl Load {
             cores.push(window.iter().sum::<f64>() / window.len() as f64);
         }
         let mean = cores.iter().sum::<f64>() / cores.len().max(1) as f64;
-        let mut outputs = vec![Output::Load { at, cores, mean }];
-        if mean > self.threshold {
-            let since = *self.above_since.get_or_insert(now);
-            let sustained = now - since >= SUSTAIN;
-            let quiet = self.last_alert.is_none_or(|last| now - last >= REPEAT);
-            if sustained && quiet {
-                self.last_alert = Some(now);
-                outputs.push(Output::Alert { at, mean });
-            }
-        } else {
-            self.above_since = None;
-        }
-        outputs
+        Some((cores, mean))
     }
 }
 
@@ -343,20 +342,53 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn the_alert_waits_for_sustained_load_and_repeats_at_most_every_ten_seconds() {
+    async fn a_load_that_stays_high_alerts_once_after_two_seconds() {
         let outputs = drive(Vec::new(), [90, 95], 15).await;
-        let alerts: Vec<u128> = outputs
+        let alerts: Vec<(u128, f64)> = outputs
             .iter()
             .filter_map(|o| match o {
-                Output::Alert { at, .. } => Some(at.as_millis()),
+                Output::Alert { at, mean } => Some((at.as_millis(), *mean)),
                 _ => None,
             })
             .collect();
-        // Loads from the second tick (1.0 s); high from then on; the alert 2 s later, then
-        // again 10 s after that.
-        assert_eq!(alerts, [3000, 13000]);
+        // Loads from the second tick (1.0 s); high from then on; the alert 2 s later.
+        assert_eq!(alerts, [(3000, 92.5)]);
         let Some(Output::Load { cores, mean, .. }) = outputs.first() else { panic!("{outputs:?}") };
         assert_eq!((cores.as_slice(), *mean), ([90.0, 95.0].as_slice(), 92.5));
+    }
+
+    /// The times (ms) at which the alert stream fires for mean loads given at times (ms); the
+    /// loads end at 30 s (the end flushes a pending debounce, as the monitor's never does).
+    async fn alert_times(means: &[(u64, f64)]) -> Vec<u128> {
+        let start = Instant::now();
+        let at = move |ms| tokio::time::sleep_until(start + Duration::from_millis(ms));
+        let timed = stream::iter(means.to_vec()).then(move |(ms, mean)| async move {
+            at(ms).await;
+            Some(mean)
+        });
+        let end = stream::once(async move {
+            at(30_000).await;
+            None
+        });
+        let means: Boxed<f64> = Box::pin(timed.chain(end).filter_map(std::future::ready));
+        alerts(means, 80.0).map(|()| start.elapsed().as_millis()).collect().await
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_alert_is_a_debounced_high_state_throttled_to_one_in_ten_seconds() {
+        // High from 0: one alert at 2 s, however many high samples follow.
+        assert_eq!(
+            alert_times(&[(0, 90.0), (500, 95.0), (1000, 99.0), (5000, 90.0)]).await,
+            [2000]
+        );
+        // A drop before 2 s restarts the wait.
+        assert_eq!(alert_times(&[(0, 90.0), (1500, 10.0), (2000, 90.0)]).await, [4000]);
+        // High again 4 s after an alert: sustained at 6 s, inside the 10 s, so dropped; high
+        // again at 12.5 s: alerted at 14.5 s.
+        let flicker = [(0, 90.0), (3000, 10.0), (4000, 90.0), (7000, 10.0), (12_500, 90.0)];
+        assert_eq!(alert_times(&flicker).await, [2000, 14_500]);
+        // At the threshold is not above it.
+        assert_eq!(alert_times(&[(0, 80.0), (9000, 80.0)]).await, Vec::<u128>::new());
     }
 
     #[tokio::test(start_paused = true)]

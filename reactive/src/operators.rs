@@ -61,6 +61,18 @@ pub fn throttle_first<T: Send + 'static>(source: Boxed<T>, d: Duration) -> Boxed
     }))
 }
 
+/// `distinct_until_changed()`: a value only when it differs from the one before it.
+pub fn distinct_until_changed<T: Clone + PartialEq + Send + 'static>(source: Boxed<T>) -> Boxed<T> {
+    let mut last: Option<T> = None;
+    Box::pin(source.filter(move |value| {
+        let changed = last.as_ref() != Some(value);
+        if changed {
+            last = Some(value.clone());
+        }
+        std::future::ready(changed)
+    }))
+}
+
 /// `sample(d)`: every `d` from the start, the latest value since the last tick, if any; the
 /// end waits for the next tick, which still emits the last value.
 pub fn sample<T: Send + 'static>(source: Boxed<T>, d: Duration) -> Boxed<T> {
