@@ -5,7 +5,6 @@
 
 use std::borrow::Cow;
 
-use multiversion::multiversion;
 use ndarray::{Array2, ArrayView2, Axis, NewAxis, s};
 use rayon::prelude::*;
 
@@ -98,6 +97,22 @@ pub enum Isa {
     Host,
 }
 
+impl Isa {
+    /// Whether this CPU has the wider units that [`Isa::Host`] kernels are compiled for
+    /// (x86-64's AVX2 and FMA; the answer is looked up once and cached by the standard
+    /// library). Elsewhere the host kernels are the baseline ones.
+    pub fn host_has_avx2() -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
+        }
+    }
+}
+
 /// (4) The naive loop turned around so that it vectorizes: 8 output columns at a time, each
 /// with its own running sum. The sum over D for one pair is still done in D's order, so the
 /// result is bit for bit the naive one; only the 8 independent sums run side by side, in
@@ -148,8 +163,22 @@ fn rows_kernel(isa: Isa) -> fn(&Points<'_>, &[f64], usize, &mut [f64]) {
     }
 }
 
-#[multiversion(targets("x86_64+avx2+fma+avx"))]
+/// The kernel below for the host: the same source compiled a second time with AVX2 and FMA
+/// enabled, called when this CPU has them. (A C compiler's function multiversioning, by hand:
+/// Rust compiles a `#[target_feature]` function for those units and leaves the check to us.)
 fn lanes_rows_host(points: &Points<'_>, columns: &[f64], first_row: usize, out: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    if Isa::host_has_avx2() {
+        // SAFETY: the function needs AVX2 and FMA, and this CPU has both (checked above).
+        #[allow(unsafe_code)]
+        return unsafe { lanes_rows_avx2(points, columns, first_row, out) };
+    }
+    lanes_rows(points, columns, first_row, out);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx,avx2,fma")]
+fn lanes_rows_avx2(points: &Points<'_>, columns: &[f64], first_row: usize, out: &mut [f64]) {
     lanes_rows(points, columns, first_row, out);
 }
 

@@ -3,7 +3,6 @@
 //! `z = z*z + c` takes to leave the circle of radius 2, at most `max_iter`. The lesson times
 //! each way (`cargo run -p numerics -- julia`); `hpc_rs_numerics.julia` calls (5).
 
-use multiversion::multiversion;
 use num_complex::Complex64;
 use rayon::prelude::*;
 
@@ -113,8 +112,21 @@ fn row_kernel(isa: Isa) -> fn(&[f64], f64, u32, f64, f64, &mut [u32]) {
     }
 }
 
-#[multiversion(targets("x86_64+avx2+fma+avx"))]
+/// The row kernel below for the host, compiled a second time for AVX2 and FMA and called when
+/// this CPU has them (as `distances`' host kernel).
 fn lanes_row_host(xs: &[f64], y: f64, max_iter: u32, cr: f64, ci: f64, counts: &mut [u32]) {
+    #[cfg(target_arch = "x86_64")]
+    if Isa::host_has_avx2() {
+        // SAFETY: the function needs AVX2 and FMA, and this CPU has both (checked above).
+        #[allow(unsafe_code)]
+        return unsafe { lanes_row_avx2(xs, y, max_iter, cr, ci, counts) };
+    }
+    lanes_row(xs, y, max_iter, cr, ci, counts);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx,avx2,fma")]
+fn lanes_row_avx2(xs: &[f64], y: f64, max_iter: u32, cr: f64, ci: f64, counts: &mut [u32]) {
     lanes_row(xs, y, max_iter, cr, ci, counts);
 }
 

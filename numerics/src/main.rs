@@ -556,22 +556,14 @@ fn scaling_sentence(scalar: Scaling, lanes: Scaling, rerun: &str) -> Vec<String>
     lines
 }
 
-/// The vector units the multiversioned functions pick on this CPU. (AVX-512 is left out: on
-/// this project's machine it was no faster than AVX2 on one core and slower on two.)
+/// The vector units the host kernels run on with this CPU. (AVX-512 is left out: on this
+/// project's machine it was no faster than AVX2 on one core and slower on two.)
 fn host_vector_units() -> &'static str {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-            return "AVX2 and FMA, 4 doubles a register";
-        }
+    if Isa::host_has_avx2() {
+        "AVX2 and FMA, 4 doubles a register"
+    } else if cfg!(target_arch = "x86_64") {
         "SSE2 only, 2 doubles a register: the host variants are the baseline ones"
-    }
-    #[cfg(target_arch = "aarch64")]
-    {
-        "NEON, 2 doubles a register: the host variants are the baseline ones"
-    }
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-    {
+    } else {
         "this architecture's baseline: the host variants are the baseline ones"
     }
 }
