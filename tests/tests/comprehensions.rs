@@ -1,6 +1,6 @@
 //! `cargo run -p comprehensions`: notebook section 1.b.
 
-mod common;
+use crate::common;
 use common::{
     check_bad_values, check_cli_conventions, check_closed_pipe, run, run_with_one_gigabyte,
 };

@@ -4,7 +4,7 @@
 // The helpers below panic on a failed file operation, which fails the test: what it should do.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 use common::{binary, check_cli_conventions, run, run_with_env};
 
 use std::path::Path;

@@ -1,6 +1,6 @@
 //! `cargo run -p decorators`: the notebook's decorator cells.
 
-mod common;
+use crate::common;
 use common::{check_bad_values, check_cli_conventions, run, run_with_one_gigabyte};
 
 const START: &str = "This is the start of decorated function!";

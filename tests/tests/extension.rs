@@ -9,7 +9,7 @@
 // A failed step is a failing test: what it should be.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Stdio};

@@ -1,6 +1,6 @@
 //! `cargo run -p gil`: notebook section 2.c, the GIL simulated and measured.
 
-mod common;
+use crate::common;
 use common::{check_bad_values, check_cli_conventions, run};
 
 fn small_run(threads: &str) -> &'static common::Run {

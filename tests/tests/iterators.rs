@@ -1,6 +1,6 @@
 //! `cargo run -p iterators`: notebook section 1.c.
 
-mod common;
+use crate::common;
 use common::{check_bad_values, check_cli_conventions, run, run_with_one_gigabyte};
 
 const GENERATOR_OUTPUT: [&str; 8] = [

@@ -1,6 +1,6 @@
 //! `cargo run -p lambdas`: notebook section 1.a, one test per cell.
 
-mod common;
+use crate::common;
 use common::{check_cli_conventions, run};
 
 fn prints(lines: &[&str]) {

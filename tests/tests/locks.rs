@@ -1,7 +1,7 @@
 //! `cargo run -p locks`: notebook section 2.b. Which thread wins the race varies from run to
 //! run, so these tests accept every possible outcome and check the rest exactly.
 
-mod common;
+use crate::common;
 use common::{check_bad_values, check_cli_conventions, check_closed_pipe, run};
 
 const OUTCOMES: [&str; 2] = ["YOLO Lmn", "YOLO Lmn ,Bye!!"];

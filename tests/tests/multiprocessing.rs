@@ -1,7 +1,7 @@
 //! `cargo run -p multiprocessing`: notebook section 2.d. Children print in whatever order they
 //! run, so the notebook cell's lines are checked for presence and count, not order.
 
-mod common;
+use crate::common;
 use common::{binary, check_bad_values, check_cli_conventions, run_with_env};
 
 use std::fs;

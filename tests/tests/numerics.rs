@@ -1,6 +1,6 @@
 //! `cargo run -p numerics`: notebook takeaways 3 and 5 (NumPy, SciPy, Cython, Numba).
 
-mod common;
+use crate::common;
 use common::{check_cli_conventions, run, run_with_one_gigabyte};
 
 const DISTANCE_VARIANTS: [&str; 7] = [

@@ -1,6 +1,6 @@
 //! `cargo run -p pools`: concurrent.futures, multiprocessing.Pool and queue.Queue in Rust.
 
-mod common;
+use crate::common;
 use common::{check_bad_values, check_cli_conventions};
 
 fn small_run() -> &'static common::Run {

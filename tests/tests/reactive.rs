@@ -1,6 +1,6 @@
 //! `cargo run -p reactive`: notebook takeaway 6, RxPY's operators as Rust async streams.
 
-mod common;
+use crate::common;
 use common::{check_cli_conventions, run, run_with_stdin};
 
 fn lesson() -> &'static common::Run {

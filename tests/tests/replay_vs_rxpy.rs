@@ -8,7 +8,7 @@
 // A failed step is a failing test: what it should be.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::fmt::Write as _;
 use std::path::Path;

@@ -1,6 +1,6 @@
 //! `cargo run -p threading`: notebook section 2.a.
 
-mod common;
+use crate::common;
 use common::{check_bad_values, check_cli_conventions, run};
 
 const NOTEBOOK_SUMS: [&str; 3] = [

@@ -1,8 +1,6 @@
 //! The helper every topic test file uses: build the topic's binary, run it, and check its output.
 //! A failed check prints the whole stdout and stderr of the run.
 
-// Each test file is its own crate and uses only part of this helper.
-#![allow(dead_code)]
 // A panic in a test helper is a failing test, which is what it should be.
 #![allow(clippy::unwrap_used)]
 

@@ -1,0 +1,21 @@
+//! Every topic binary run as a user runs it, one module a topic, all in one test binary: one
+//! link instead of fifteen, and the topics' tests share the two cores instead of waiting for
+//! each other's file to finish. `cargo test -p tests -- locks::` runs one topic's.
+
+mod common;
+
+mod comprehensions;
+mod dataflow;
+mod decorators;
+mod extension;
+mod gil;
+mod iterators;
+mod lambdas;
+mod locks;
+mod multiprocessing;
+mod numerics;
+mod pools;
+mod reactive;
+mod replay_vs_rxpy;
+mod threading;
+mod twins;
