@@ -20,6 +20,8 @@ struct Args {
     #[command(flatten)]
     runs: cli::Runs,
     #[command(flatten)]
+    svg: cli::Svg,
+    #[command(flatten)]
     python: cli::VsPython,
 }
 
@@ -34,6 +36,7 @@ fn main() {
         .unwrap_or_else(|e| cli::usage_error(e));
     let size = usize::try_from(args.size).unwrap_or_else(|_| cli::usage_error("--size too large"));
 
+    let picture = args.svg.open();
     say!("== 1.b Comprehensions -> iterator chains ended by collect");
     list_comprehension_cell();
     dict_comprehension_cell();
@@ -50,6 +53,9 @@ fn main() {
             &rust,
         )
         .unwrap_or_else(|e| cli::fail(e));
+    }
+    if let Some(picture) = picture {
+        picture.save_measurements("comprehensions: a list built by push, by collect, and more");
     }
 }
 
@@ -117,17 +123,13 @@ fn timed_squares(size: usize, runs: usize) -> [Variant; 5] {
     ];
     let baseline = &results[0];
     for variant in &results {
-        let ratio = variant.stats.speedup_over(&baseline.stats);
-        let against = if std::ptr::eq(variant, baseline) {
-            "(baseline)".to_owned()
+        let line = if std::ptr::eq(variant, baseline) {
+            variant.stats.baseline_line(variant.label)
         } else {
-            ratio.to_string()
+            let ratio = variant.stats.speedup_over(&baseline.stats);
+            format!("{}  {ratio}", variant.stats.line(variant.label))
         };
-        say!(
-            "{}  {against}  [{} page faults/run]",
-            variant.stats.line(variant.label),
-            variant.faults
-        );
+        say!("{line}  [{} page faults/run]", variant.faults);
     }
     let (last, checksum) = expected_squares(size);
     say!("verified all five: length {size}, last element {last}, checksum {checksum}");

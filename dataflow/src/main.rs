@@ -40,6 +40,8 @@ struct Args {
     #[command(flatten)]
     runs: cli::Runs,
     #[command(flatten)]
+    svg: cli::Svg,
+    #[command(flatten)]
     python: cli::VsPython,
 }
 
@@ -119,9 +121,17 @@ fn main() -> ExitCode {
         python: args.python.interpreter.as_deref(),
     });
     match args.command {
-        None => default_run(args.size, args.runs.or(3), twin.as_ref()),
+        None => {
+            let picture = args.svg.open();
+            let code = default_run(args.size, args.runs.or(3), twin.as_ref());
+            if let Some(picture) = picture {
+                picture.save_measurements("dataflow: a group-by over CSV files on timely dataflow");
+            }
+            code
+        }
         Some(Command::Generate { rows, files, out }) => {
             args.runs.refuse("generate times nothing");
+            args.svg.refuse("generate times nothing to draw");
             if args.python.enabled || args.python.interpreter.is_some() {
                 let flag = if args.python.enabled { "--vs-python" } else { "--python" };
                 cli::usage_error(format!(
@@ -141,6 +151,7 @@ fn main() -> ExitCode {
         }
         Some(Command::Groupby(g)) => {
             args.runs.refuse("groupby runs once, as Dask's compute() does");
+            args.svg.refuse("groupby runs once, as Dask's compute() does: nothing to chart");
             groupby_command(&g, twin.as_ref())
         }
     }
@@ -636,6 +647,7 @@ fn default_run(rows: u64, runs: usize, twin: Option<&timing::python::Twin<'_>>) 
         plan.ranges.len(),
         scan::DEFAULT_BLOCKSIZE / 1_000_000
     );
+    timing::chart::panel(format!("groupby('origin').dep_delay over {mb:.0} MB of CSV"));
     let mut answers: Vec<(String, String)> = Vec::new();
     let mut medians = Vec::new();
     let mut highest_peak = 0;
@@ -656,9 +668,9 @@ fn default_run(rows: u64, runs: usize, twin: Option<&timing::python::Twin<'_>>) 
             samples.push(took);
         }
         let stats = timing::Stats::from_samples(&samples);
+        let line = if threads == 1 { stats.baseline_line(&label) } else { stats.line(&label) };
         say!(
-            "{}  {:>6.0} MB/s  peak memory {:.0} MB",
-            stats.line(&label),
+            "{line}  {:>6.0} MB/s  peak memory {:.0} MB",
             mb / stats.median.as_secs_f64(),
             peak as f64 / 1e6
         );

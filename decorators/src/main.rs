@@ -21,6 +21,8 @@ struct Args {
     #[command(flatten)]
     runs: cli::Runs,
     #[command(flatten)]
+    svg: cli::Svg,
+    #[command(flatten)]
     python: cli::VsPython,
 }
 
@@ -32,6 +34,7 @@ fn main() {
     cli::check_memory(bytes, &format!("--size {size}")).unwrap_or_else(|e| cli::usage_error(e));
     let size = usize::try_from(size).unwrap_or_else(|_| cli::usage_error("--size too large"));
 
+    let picture = args.svg.open();
     say!("== Decorators -> higher-order functions and an attribute macro");
     say!("[1] a normal function:");
     my_simple_function();
@@ -50,6 +53,9 @@ fn main() {
     if args.python.enabled {
         say!();
         vs_python(size, args.runs.get(), [&push, &collect], args.python.interpreter.as_deref());
+    }
+    if let Some(picture) = picture {
+        picture.save_measurements("decorators: the timed decorator cells");
     }
 }
 
@@ -142,10 +148,11 @@ fn timing_decorator_cells(size: usize, runs: usize) -> (Stats, Stats) {
 
     let warmup = timing::after_warmup(runs);
     say!("    measured with `timing` ({warmup}):");
+    timing::chart::panel(format!("A list of {size} numbers, built two ways"));
     let (pushed, push_stats) = timing::measure(runs, || create_big_list_undecorated(size));
     verify("push loop", &pushed, size);
     drop(pushed);
-    say!("    {}  (baseline)", push_stats.line("push loop (create_big_list)"));
+    say!("    {}", push_stats.baseline_line("push loop (create_big_list)"));
     let (collected, collect_stats) =
         timing::measure(runs, || create_big_list_faster_undecorated(size));
     verify("collect", &collected, size);

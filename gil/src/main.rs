@@ -35,6 +35,8 @@ struct Args {
     #[command(flatten)]
     runs: cli::Runs,
     #[command(flatten)]
+    svg: cli::Svg,
+    #[command(flatten)]
     python: cli::VsPython,
 }
 
@@ -48,6 +50,7 @@ fn main() {
     let threads = args.threads.unwrap_or(cores.max(2));
     let gil = Gil::new(Duration::from_millis(args.switch_interval_ms), true);
 
+    let picture = args.svg.open();
     let threads_text = timing::plural(threads, "thread");
     let cores_text = timing::plural(cores, "core");
     say!(
@@ -75,6 +78,9 @@ fn main() {
             [&sequential, &free, &under_gil],
             args.python.interpreter.as_deref(),
         );
+    }
+    if let Some(picture) = picture {
+        picture.save_measurements("gil: threads with and without a (simulated) GIL");
     }
     say!();
     say!(
@@ -180,6 +186,7 @@ fn vs_python(
 fn cpu_bound(gil: &Gil, size: u64, threads: u64, runs: usize) -> [Stats; 3] {
     let warmup = timing::after_warmup(runs);
     say!("CPU-bound: the cube sum of 0..{size} ({warmup})");
+    timing::chart::panel(format!("CPU-bound: the cube sum of 0..{size}"));
     let expected = cube_sum_closed_form(size);
     let time = |label: &str, sum: &dyn Fn() -> u128| -> Stats {
         let (total, stats) = timing::measure(runs, sum);
@@ -188,7 +195,7 @@ fn cpu_bound(gil: &Gil, size: u64, threads: u64, runs: usize) -> [Stats; 3] {
     };
     // A plain call on this thread, as Python's sequential run is: no thread to start.
     let sequential = time("sequential", &|| cube_sum(0..size));
-    say!("{}  (baseline)", sequential.line("sequential, one thread"));
+    say!("{}", sequential.baseline_line("sequential, one thread"));
     let row = |label: String, gil: Option<&Gil>| {
         let stats = time(&label, &|| cube_sum_on_threads(size, threads, gil));
         say!("{}  {}", stats.line(&label), stats.speedup_over(&sequential));
@@ -253,6 +260,10 @@ fn io_bound(gil: &Gil, threads: u64, runs: usize) -> Ratio {
         "I/O-bound: {threads_text} x {IO_REQUESTS} requests, each waiting {} ms",
         IO_WAIT.as_millis()
     );
+    timing::chart::panel(format!(
+        "I/O-bound: {threads_text} x {IO_REQUESTS} requests, each waiting {} ms",
+        IO_WAIT.as_millis()
+    ));
     let time = |threads: u64, requests: u32, release: bool| -> Stats {
         let (served, stats) =
             timing::measure(runs, || on_threads(threads, |_| io_requests(gil, requests, release)));
@@ -263,7 +274,7 @@ fn io_bound(gil: &Gil, threads: u64, runs: usize) -> Ratio {
     let sequential = time(1, all_requests, true);
     let released = time(threads, IO_REQUESTS, true);
     let held = time(threads, IO_REQUESTS, false);
-    say!("{}  (baseline)", sequential.line("sequential, one thread"));
+    say!("{}", sequential.baseline_line("sequential, one thread"));
     say!("{}  {}", released.line("GIL released while waiting"), released.speedup_over(&sequential));
     say!("{}  {}", held.line("GIL held while waiting"), held.speedup_over(&sequential));
     say!("CPython releases the GIL around blocking calls; code that holds it while waiting");

@@ -23,6 +23,8 @@ struct Args {
     size: u64,
     #[command(flatten)]
     runs: cli::Runs,
+    #[command(flatten)]
+    svg: cli::Svg,
 }
 
 fn main() {
@@ -35,6 +37,7 @@ fn main() {
     cli::check_memory(bytes, &format!("--size {}", args.size))
         .unwrap_or_else(|e| cli::usage_error(e));
 
+    let picture = args.svg.open();
     say!("== 1.c Iterators and generators");
     my_iter_cell();
     eager_list_cell();
@@ -44,6 +47,9 @@ fn main() {
     generator_cell();
     say!();
     lazy_versus_eager_memory(args.size, args.runs.get());
+    if let Some(picture) = picture {
+        picture.save_measurements("iterators: lazy and eager");
+    }
 }
 
 /// `myIter(1, 100, 5)`: `iter()` then `next()` gives 1. Python's `__iter__` is Rust's
@@ -150,14 +156,12 @@ fn lazy_versus_eager_memory(size: u64, runs: usize) {
             squares.iter().map(|&s| u128::from(s)).sum::<u128>()
         })
     });
-    let (took, eager_took) = (lazy_time.median, eager_time.median);
     assert_eq!((lazy, eager), (expected, expected));
-    say!("    lazy:  {lazy}  in {:>9}, peak memory {}", timing::human(took), megabytes(lazy_peak));
-    say!(
-        "    eager: {eager}  in {:>9}, peak memory {}",
-        timing::human(eager_took),
-        megabytes(eager_peak)
-    );
+    timing::chart::panel(format!("[6] sum of squares of 0..{size}"));
+    say!("    {}", lazy_time.baseline_line("lazy chain"));
+    say!("        sum {lazy}, peak memory {}", megabytes(lazy_peak));
+    say!("    {}  {}", eager_time.line("collected Vec"), eager_time.speedup_over(&lazy_time));
+    say!("        sum {eager}, peak memory {}", megabytes(eager_peak));
     say!("    (both equal (n-1)n(2n-1)/6; the Vec needs 8 bytes for each of the {size} numbers)");
 }
 

@@ -32,6 +32,8 @@ struct Args {
     threads: Option<u64>,
     #[command(flatten)]
     runs: cli::Runs,
+    #[command(flatten)]
+    svg: cli::Svg,
 }
 
 const ONLY_PREFIX: &str = "YOLO Lmn";
@@ -42,6 +44,7 @@ fn main() {
     let cores = thread::available_parallelism().map_or(1, usize::from) as u64;
     let threads = args.threads.unwrap_or(cores.max(2));
 
+    let picture = args.svg.open();
     say!("== 2.b Threads with locks");
     notebook_cell();
     tally_outcomes(args.trials);
@@ -57,6 +60,9 @@ fn main() {
     say!();
     say!("== Poisoning: what happens to a lock whose holder panics");
     poisoning();
+    if let Some(picture) = picture {
+        picture.save_measurements("locks: one counter, many threads");
+    }
 }
 
 /// The notebook's cell: one thread adds the prefix and clears the check flag, the other adds
@@ -103,6 +109,10 @@ fn deterministic_order() {
 /// defined, yet increments made in between are overwritten (a lost update).
 fn counters(threads: u64, increments: u64, runs: usize) {
     let expected = threads * increments;
+    timing::chart::panel(format!(
+        "{} x {increments} increments of one counter",
+        timing::plural(threads, "thread")
+    ));
     type Counter = fn(threads: u64, increments: u64) -> u64;
     // (label, counter, whether it must be exact)
     let cases: [(&str, Counter, bool); 4] = [

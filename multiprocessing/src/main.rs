@@ -35,6 +35,8 @@ struct Args {
     size: Option<u64>,
     #[command(flatten)]
     runs: cli::Runs,
+    #[command(flatten)]
+    svg: cli::Svg,
     /// Make the notebook cell's second child crash, to show how the parent reports it.
     #[arg(long, value_enum)]
     crash_child: Option<Crash>,
@@ -59,6 +61,7 @@ const NOTEBOOK_LENGTH: u64 = 5;
 fn main() -> ExitCode {
     let args = cli::parse::<Args>();
     let size = args.size.unwrap_or(if args.python.enabled { 2_000_000 } else { 50_000_000 });
+    let picture = args.svg.open();
     say!("== 2.d Multiprocessing with fork");
     let result = (|| -> Result<ExitCode, Failure> {
         if !notebook_cell(args.crash_child)? {
@@ -78,6 +81,9 @@ fn main() -> ExitCode {
         if args.python.enabled {
             say!();
             vs_python(size, args.runs.get(), [tiny, real], args.python.interpreter.as_deref());
+        }
+        if let Some(picture) = picture {
+            picture.save_measurements("multiprocessing: processes made by fork, against one");
         }
         Ok(ExitCode::SUCCESS)
     })();
@@ -161,8 +167,9 @@ fn tiny_work(runs: usize) -> Result<[Stats; 2], Failure> {
     let length = NOTEBOOK_LENGTH;
     let warmup = timing::after_warmup(runs);
     say!("[2] the notebook's timing: length {length}, {warmup}");
+    timing::chart::panel(format!("[2] the notebook's timing: length {length}"));
     let sequential = time_sequential(length, runs);
-    say!("{}  (baseline)", sequential.line("sequential"));
+    say!("{}", sequential.baseline_line("sequential"));
     let processes = time_processes(length, runs)?;
     say!("{}  {}", processes.line("three processes"), processes.speedup_over(&sequential));
     let (_, one_fork) =
@@ -183,12 +190,13 @@ fn real_work(length: u64, runs: usize) -> Result<[Stats; 2], Failure> {
     let cores_text = timing::plural(cores, "core");
     let warmup = timing::after_warmup(runs);
     say!("[3] real work: length {length}, {warmup}, {cores_text}");
+    timing::chart::panel(format!("[3] real work: length {length}, {cores_text}"));
     // Processes first, printed at once: the interrupt test expects children right after the
     // heading, and a long run shows a row before the sequential one is measured.
     let processes = time_processes(length, runs)?;
     say!("{}", processes.line("three processes"));
     let sequential = time_sequential(length, runs);
-    say!("{}  (baseline)", sequential.line("sequential"));
+    say!("{}", sequential.baseline_line("sequential"));
     say!("{:<34} {}", "three processes against sequential", processes.speedup_over(&sequential));
     if cores < SUMS.len() {
         say!("    Three jobs on {cores_text}: some processes share a core, as the threads did in");
@@ -215,6 +223,10 @@ fn sweep(max_length: u64, runs: usize) -> Result<(), Failure> {
         let sequential = time_sequential(length, runs);
         let threads = time_threads(length, runs);
         let processes = time_processes(length, runs)?;
+        timing::chart::panel(format!("[4] length {length}"));
+        timing::chart::add("sequential", &sequential, timing::chart::Side::Rust, true);
+        timing::chart::add("3 threads", &threads, timing::chart::Side::Rust, false);
+        timing::chart::add("3 processes", &processes, timing::chart::Side::Rust, false);
         let cell = |s: &Stats| {
             let ratio = s.speedup_over(&sequential).sentence("faster", "slower");
             format!("{} ({ratio})", timing::human(s.median))

@@ -30,6 +30,8 @@ struct Args {
     #[command(flatten)]
     runs: cli::Runs,
     #[command(flatten)]
+    svg: cli::Svg,
+    #[command(flatten)]
     python: cli::VsPython,
 }
 
@@ -98,6 +100,7 @@ fn main() {
     let distances = distances.map(|d| checked_distances(&d, args.size));
     let julia = julia.map(|j| checked_julia(&j, args.size));
 
+    let picture = args.svg.open();
     say!("== Takeaways 3 and 5: NumPy, SciPy, Cython and Numba, played by Rust");
     say!("   (vector units of this CPU: {})", host_vector_units());
     // The module is built into the twins' Python once, before the first twin that times it.
@@ -130,6 +133,9 @@ fn main() {
     if args.python.enabled && args.workload.is_none() {
         say!();
         vs_python_calls(&twin(include_str!("../python/calls.py")), args.runs.get());
+    }
+    if let Some(picture) = picture {
+        picture.save_measurements("numerics: what plays NumPy, SciPy, Cython and Numba in Rust");
     }
 }
 
@@ -339,11 +345,13 @@ fn vs_python_calls(twin: &Twin<'_>, runs: usize) {
     say!(
         "== From Python: hpc_rs_numerics, these kernels as a Python module (timed inside the interpreter)"
     );
+    timing::chart::panel("From Python: hpc_rs_numerics against Numba, one call and two threads");
     let mut singles: Vec<(String, Stats)> = Vec::new();
     let mut gains: Vec<(String, f64)> = Vec::new();
     let each = |line: Line<'_>| {
         let Line::Measured(python) = line else { return };
         say!("{:<64} {}", python.label, python.stats);
+        timing::chart::add(&python.label, &python.stats, timing::chart::Side::Python, false);
         if let Some(kind) = python.label.strip_suffix(": 2 threads, a call each") {
             let one = singles.iter().find(|(label, _)| label.starts_with(kind));
             if let Some((_, one)) = one {
@@ -455,14 +463,19 @@ fn side_by_side(
     let each = |line: Line<'_>| {
         let Line::Measured(python) = line else { return }; // notes come after the table
         if rows == 0 {
+            timing::chart::panel(
+                "Python, and the Rust counterpart of each (Python timed inside the interpreter)",
+            );
             say!("{:<44} {:>10}  {:<36} {:>10}", "Python (median)", "", "Rust counterpart", "");
         }
         rows += 1;
         let counterpart = pairs.iter().find(|(prefix, _)| python.label.starts_with(prefix));
         let Some((_, Some((rust_label, rust)))) = counterpart else {
             say!("{:<44} {:>10}", python.label, human(python.stats.median));
+            timing::chart::add(&python.label, &python.stats, timing::chart::Side::Python, false);
             return;
         };
+        timing::chart::add_pair(rust_label, rust, &python.label, &python.stats);
         say!(
             "{:<44} {:>10}  {:<36} {:>10}  {}",
             python.label,

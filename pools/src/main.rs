@@ -28,6 +28,8 @@ struct Args {
     size: Option<u64>,
     #[command(flatten)]
     runs: cli::Runs,
+    #[command(flatten)]
+    svg: cli::Svg,
     /// Threads in each pool (and processes in Python's) [default: the number of cores].
     #[arg(long, value_parser = cli::up_to::<256>, allow_hyphen_values = true)]
     threads: Option<u64>,
@@ -48,6 +50,7 @@ fn main() {
     let cores = thread::available_parallelism().map_or(1, usize::from);
     let threads = args.threads.map_or(cores, |t| usize::try_from(t).expect("at most 256"));
 
+    let picture = args.svg.open();
     say!("== Pools and queues: concurrent.futures, multiprocessing.Pool, queue.Queue -> Rust");
     let threads_text = timing::plural(threads, "thread");
     let cores_text = timing::plural(cores, "core");
@@ -67,6 +70,9 @@ fn main() {
     if args.python.enabled {
         say!();
         vs_python(size, args.runs.get(), threads, &timed, args.python.interpreter.as_deref());
+    }
+    if let Some(picture) = picture {
+        picture.save_measurements("pools: a map on pools of threads");
     }
 }
 
@@ -218,6 +224,9 @@ fn process_pool_not_needed(size: u64, runs: usize, threads: usize) -> Timed {
         "[4] Python: ProcessPoolExecutor().map(cube_sum, chunks) - processes to get around the GIL"
     );
     say!("    Rust:   the same map on rayon's threads; the cube sum of 0..{size} in {TASKS} tasks");
+    timing::chart::panel(format!(
+        "A map of the cube sum of 0..{size} in {TASKS} tasks, {threads} threads"
+    ));
     let expected = cube_sum_closed_form(size).expect("main refused sizes that overflow");
     let chunks = split(size, TASKS);
     let pool = pool(threads);
@@ -227,7 +236,7 @@ fn process_pool_not_needed(size: u64, runs: usize, threads: usize) -> Timed {
         stats
     };
     let sequential = time("sequential", &|| chunks.iter().map(|c| cube_sum(c.clone())).sum());
-    say!("{}  (baseline)", sequential.line("    sequential map"));
+    say!("{}", sequential.baseline_line("    sequential map"));
     let rayon =
         time("rayon", &|| pool.install(|| chunks.par_iter().map(|c| cube_sum(c.clone())).sum()));
     say!("{}  {}", rayon.line("    rayon par_iter map"), rayon.speedup_over(&sequential));

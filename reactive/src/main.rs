@@ -37,6 +37,8 @@ struct Args {
     #[command(flatten)]
     runs: cli::Runs,
     #[command(flatten)]
+    svg: cli::Svg,
+    #[command(flatten)]
     python: cli::VsPython,
 }
 
@@ -87,6 +89,7 @@ fn main() {
         |script| Twin { script, packages: PACKAGES, python: args.python.interpreter.as_deref() };
     match &args.command {
         None => {
+            let picture = args.svg.open();
             say!("== Takeaway 6: reactive streams, RxPY's operators as Rust async streams");
             say!();
             operators_over_time();
@@ -104,14 +107,20 @@ fn main() {
             say!(
                 "[5] A reactive application: `cargo run -p reactive -- monitor` (stop with `quit`)"
             );
+            if let Some(picture) = picture {
+                picture
+                    .save_measurements("reactive: a chain of operators, compiled and as a stream");
+            }
         }
         Some(Command::Replay { ops }) => {
             args.runs.refuse("replay times nothing");
+            args.svg.refuse("replay draws no chart");
             let twin = args.python.enabled.then(|| twin(include_str!("../python/replay.py")));
             replay_stdin(ops, twin.as_ref());
         }
         Some(Command::Monitor { duration, threshold, rate }) => {
             args.runs.refuse("the monitor times nothing");
+            args.svg.refuse("the monitor times nothing to draw");
             if args.python.enabled || args.python.interpreter.is_some() {
                 let flag = if args.python.enabled { "--vs-python" } else { "--python" };
                 cli::usage_error(format!(
@@ -424,11 +433,12 @@ fn replay_stdin(ops: &[String], twin: Option<&Twin<'_>>) {
 fn throughput(size: u64, runs: usize, twin: Option<&Twin<'_>>) {
     let warmup = timing::after_warmup(runs);
     say!("[4] Throughput: map(x*3) -> filter(even) -> scan(sum) over {size} events ({warmup})");
+    timing::chart::panel(format!("map(x*3) -> filter(even) -> scan(sum) over {size} events"));
     let runtime = tokio::runtime::Builder::new_current_thread().build().expect("a runtime starts");
     let expected = chain_result(size);
     let (sum, iterator) = timing::measure(runs, || iterator_chain(size));
     assert_eq!(sum, expected, "iterator chain");
-    say!("{}  (baseline)", iterator.line("Iterator (a plain loop, compiled)"));
+    say!("{}", iterator.baseline_line("Iterator (a plain loop, compiled)"));
     let (sum, streamed) = timing::measure(runs, || runtime.block_on(stream_chain(size)));
     assert_eq!(sum, expected, "stream chain");
     say!("{}  {}", streamed.line("async Stream (futures)"), streamed.speedup_over(&iterator));

@@ -4,6 +4,7 @@
 
 mod common;
 
+mod charts;
 mod comprehensions;
 mod dataflow;
 mod decorators;

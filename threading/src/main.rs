@@ -22,6 +22,8 @@ struct Args {
     size: Option<u64>,
     #[command(flatten)]
     runs: cli::Runs,
+    #[command(flatten)]
+    svg: cli::Svg,
     /// Threads for the even split [default: the number of cores].
     #[arg(long, value_parser = cli::up_to::<1024>, allow_hyphen_values = true)]
     threads: Option<u64>,
@@ -47,6 +49,7 @@ fn main() {
         |n| usize::try_from(n).expect("at most 1024"),
     );
 
+    let picture = args.svg.open();
     say!("== 2.a Threading: the notebook's three sums, length {NOTEBOOK_LENGTH}");
     notebook_cell("without_threading() - one after another", sums_sequential);
     notebook_cell("do_threading() - one thread per sum, handed back by join", sums_one_thread_each);
@@ -65,6 +68,9 @@ fn main() {
     if args.python.enabled {
         say!();
         vs_python(args.runs.get(), &notebook, args.python.interpreter.as_deref());
+    }
+    if let Some(picture) = picture {
+        picture.save_measurements("threading: the notebook's three sums");
     }
 }
 
@@ -94,6 +100,7 @@ fn timed_comparison(length: u64, runs: usize, threads: usize) -> Timed {
     let cores_text = timing::plural(cores, "core");
     let warmup = timing::after_warmup(runs);
     say!("== Timing the three sums over 0..{length}{notebook}, {warmup}, {cores_text}");
+    timing::chart::panel(format!("The three sums over 0..{length}{notebook}, {cores_text}"));
     let expected = expected_sums(length).expect("main refused lengths that overflow");
     let jobs: Vec<Stats> = SUMS
         .iter()
@@ -106,7 +113,7 @@ fn timed_comparison(length: u64, runs: usize, threads: usize) -> Timed {
         })
         .collect();
     let sequential = time_sums(length, runs, &|| sums_sequential(length));
-    say!("{}  (baseline)", sequential.line("sequential"));
+    say!("{}", sequential.baseline_line("sequential"));
     let row = |label: &str, three_sums: &dyn Fn() -> [u128; 3]| {
         let stats = time_sums(length, runs, three_sums);
         say!("{}  {}", stats.line(label), stats.speedup_over(&sequential));

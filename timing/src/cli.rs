@@ -120,6 +120,34 @@ pub struct VsPython {
     pub interpreter: Option<std::path::PathBuf>,
 }
 
+/// `--svg FILE`, the same in every topic that times: the run's measurements as a chart.
+#[derive(clap::Args, Clone, Debug)]
+pub struct Svg {
+    /// Also draw this run's measurements as an SVG chart in FILE (checked before any work;
+    /// written when the run ends).
+    #[arg(long = "svg", value_name = "FILE", global = true)]
+    pub path: Option<std::path::PathBuf>,
+}
+
+impl Svg {
+    /// The picture to write at the end, made now so that a path that cannot be written is
+    /// refused before any work: one line and exit 2.
+    pub fn open(&self) -> Option<crate::chart::Picture> {
+        let path = self.path.as_deref()?;
+        Some(
+            crate::chart::Picture::create(path)
+                .unwrap_or_else(|e| usage_error(format!("--svg: {e}"))),
+        )
+    }
+
+    /// Refuses `--svg` where nothing is timed (`why`): one line and exit 2.
+    pub fn refuse(&self, why: &str) {
+        if self.path.is_some() {
+            usage_error(format!("--svg: {why}"));
+        }
+    }
+}
+
 /// Ends the program because of bad input: one line on stderr, status 2. A message of several
 /// lines is cut to its first, keeping a list of possible values where there is one.
 pub fn usage_error(message: impl fmt::Display) -> ! {

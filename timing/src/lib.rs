@@ -17,6 +17,7 @@
 //! assert!(stats.min <= stats.median && stats.median <= stats.max);
 //! ```
 
+pub mod chart;
 pub mod cli;
 pub mod machine;
 pub mod progress;
@@ -170,9 +171,18 @@ impl Stats {
         Ratio(factor, if noise { Spread::Overlapping } else { Spread::Apart })
     }
 
-    /// The one line every binary prints for a measurement: label, median, (min..max).
+    /// The one line every binary prints for a measurement: label, median, (min..max). The
+    /// measurement also becomes a bar of the run's chart ([`chart`], drawn with `--svg`).
     pub fn line(&self, label: &str) -> String {
+        chart::add(label, self, chart::Side::Rust, false);
         format!("{label:<34} {self}")
+    }
+
+    /// [`Stats::line`] for the measurement the next ones are compared with, marked
+    /// `(baseline)`; in the chart, the bar the others' ratios refer to.
+    pub fn baseline_line(&self, label: &str) -> String {
+        chart::add(label, self, chart::Side::Rust, true);
+        format!("{label:<34} {self}  (baseline)")
     }
 }
 

@@ -64,6 +64,13 @@ pub fn minor_page_faults() -> u64 {
     after_name.split_whitespace().nth(7).and_then(|f| f.parse().ok()).unwrap_or(0)
 }
 
+/// The CPU's name as Linux reports it (`model name` in /proc/cpuinfo), if it does.
+pub fn cpu_name() -> Option<String> {
+    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("model name"))?;
+    Some(line.split_once(':')?.1.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
 /// Bytes of memory the kernel can give without swapping, where the system tells us (Linux).
 /// `HPC_RS_MEMORY_AVAILABLE=<bytes>` pretends the machine has that much, to try the limit (the
 /// tests use it so that a refusal does not depend on the machine's size).

@@ -240,6 +240,8 @@ const LABEL_WIDTH: usize = 52;
 /// One comparison line: label, Rust's median, Python's median, and how many times faster Rust
 /// was.
 pub fn compare_line(label: &str, rust: &Stats, python: &Stats) -> String {
+    let (rust_label, python_label) = label.split_once(" / ").unwrap_or((label, label));
+    crate::chart::add_pair(rust_label, rust, &format!("Python: {python_label}"), python);
     format!(
         "{label:<LABEL_WIDTH$} {:>10} {:>10}   {}",
         human(rust.median),
@@ -260,6 +262,9 @@ pub fn verdict(rust: &Stats, python: &Stats) -> String {
 
 /// The header for [`compare_line`]s.
 pub fn compare_header() -> String {
+    crate::chart::panel(
+        "Rust against Python, the same workload (Python timed inside the interpreter)",
+    );
     format!("{:<LABEL_WIDTH$} {:>10} {:>10}", "(medians)", "Rust", "Python")
 }
 

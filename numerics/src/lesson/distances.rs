@@ -82,8 +82,9 @@ pub fn lesson(n: usize, dim: usize, runs: usize) -> Measured {
     );
     let warmup = timing::after_warmup(runs);
     say!("   ({warmup}; allocating the result is part of every call, as in NumPy)");
+    timing::chart::panel(format!("Pairwise distances: {n} points in {dim} dimensions"));
     let (reference, naive_stats) = timing::measure(runs, || distances::naive(&points));
-    say!("{}  (baseline)", naive_stats.line(Variant::Naive.label()));
+    say!("{}", naive_stats.baseline_line(Variant::Naive.label()));
     let mut stats = vec![(Variant::Naive, naive_stats)];
     let mut faults = Vec::new();
     for variant in &Variant::ALL[1..] {

@@ -78,9 +78,14 @@ pub fn lesson(width: usize, max_iter: u32, runs: usize, png: Option<&Path>) -> M
     let warmup = timing::after_warmup(runs);
     say!("   ({warmup})");
     let first_variant = Variant::ComplexNumbers;
+    timing::chart::panel(format!(
+        "The Julia set, {} x {} pixels, at most {max_iter} steps",
+        grid.xs.len(),
+        grid.ys.len()
+    ));
     let (reference, first) = timing::measure(runs, || first_variant.run(&grid, max_iter));
     let checksum = julia::checksum(&reference);
-    say!("{}  (baseline)", first.line(first_variant.label()));
+    say!("{}", first.baseline_line(first_variant.label()));
     let mut stats = vec![(first_variant, first)];
     for variant in Variant::ALL[1..].iter().copied() {
         let label = variant.label();

@@ -1,0 +1,138 @@
+//! `--svg FILE` in every topic that times: a well-formed SVG that carries the run's own labels
+//! and medians, written whole, and a path that cannot be written refused before any work.
+// A failed file operation fails the test: what it should do.
+#![allow(clippy::unwrap_used)]
+
+use crate::common;
+
+/// Each timed topic with a small workload (the same sizes as its own tests).
+const TIMED: [(&str, &[&str]); 11] = [
+    ("comprehensions", &["--size", "1000", "--runs", "1"]),
+    ("decorators", &["--size", "1000", "--runs", "1"]),
+    ("iterators", &["--size", "1000", "--runs", "1"]),
+    ("threading", &["--size", "100000", "--runs", "1"]),
+    ("locks", &["--trials", "20", "--size", "2000", "--runs", "1"]),
+    ("gil", &["--size", "100000", "--runs", "1"]),
+    ("multiprocessing", &["--size", "100000", "--runs", "1"]),
+    ("numerics", &["--runs", "1", "distances", "--n", "200"]),
+    ("pools", &["--size", "100000", "--runs", "1"]),
+    ("reactive", &["--size", "1000", "--runs", "1"]),
+    ("dataflow", &["--size", "20000", "--runs", "1"]),
+];
+
+/// Every text of the SVG, parsed as XML (a malformed picture fails here).
+fn texts(svg: &str) -> Vec<String> {
+    let document = roxmltree::Document::parse(svg).unwrap_or_else(|e| panic!("not SVG: {e}"));
+    assert_eq!(document.root_element().tag_name().name(), "svg");
+    document
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .map(|n| n.text().unwrap_or_default().trim().to_owned())
+        .collect()
+}
+
+/// The measurements a run printed, as (label, median): each line `label  median  (min..max,
+/// median of N)`, the one format `timing::Stats::line` writes.
+fn printed_measurements(stdout: &str) -> Vec<(String, String)> {
+    stdout
+        .lines()
+        .filter_map(|line| {
+            let (head, tail) = line.split_once("  (")?;
+            if !tail.contains(", median of ") {
+                return None;
+            }
+            let words: Vec<&str> = head.split_whitespace().collect();
+            let (label, median) = words.split_at(words.len().checked_sub(2)?);
+            Some((label.join(" "), median.join(" ")))
+        })
+        .collect()
+}
+
+fn common_plural(cores: usize) -> String {
+    if cores == 1 { "1 core".to_owned() } else { format!("{cores} cores") }
+}
+
+#[test]
+fn every_timed_topic_draws_what_it_printed() {
+    let folder = tempfile::tempdir().unwrap();
+    for (topic, args) in TIMED {
+        let path = folder.path().join(format!("{topic}.svg"));
+        let mut all = args.to_vec();
+        all.extend(["--svg", path.to_str().unwrap()]);
+        let out = common::run(topic, &all);
+        out.check(out.code == Some(0), "exit 0");
+        out.check(
+            out.stdout
+                .contains(&format!("(the measurements above as a chart: {})", path.display())),
+            "says where the chart went",
+        );
+        let texts = texts(&std::fs::read_to_string(&path).unwrap());
+        let measured = printed_measurements(&out.stdout);
+        out.check(!measured.is_empty(), "prints measurements");
+        for (label, median) in &measured {
+            out.check(texts.iter().any(|t| t == label), &format!("the chart labels {label:?}"));
+            out.check(
+                texts.iter().any(|t| t.starts_with(&format!("{median},")) || t == median),
+                &format!("the chart shows {label:?}'s median {median}"),
+            );
+        }
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let command = format!("`{topic} {}`", all.join(" "));
+        let caption = texts.iter().find(|t| t.contains(&command));
+        out.check(
+            caption.is_some_and(|c| c.starts_with(&format!("{} of ", common_plural(cores)))),
+            "the caption names the cores and the command",
+        );
+    }
+    // Written whole and renamed into place: no temporary file is left beside the pictures.
+    let names: Vec<String> = std::fs::read_dir(folder.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| n.ends_with(".svg")), "{names:?}");
+    assert_eq!(names.len(), TIMED.len(), "{names:?}");
+}
+
+#[test]
+fn the_chart_follows_the_run() {
+    let folder = tempfile::tempdir().unwrap();
+    let draw = |size: &str| {
+        let path = folder.path().join(format!("threading-{size}.svg"));
+        let out = common::run(
+            "threading",
+            &["--size", size, "--runs", "1", "--svg", path.to_str().unwrap()],
+        );
+        out.check(out.code == Some(0), "exit 0");
+        texts(&std::fs::read_to_string(&path).unwrap())
+    };
+    let small = draw("100000");
+    let larger = draw("200000");
+    assert!(small.iter().any(|t| t.contains("over 0..100000")), "{small:?}");
+    assert!(larger.iter().any(|t| t.contains("over 0..200000")), "{larger:?}");
+    assert!(!small.iter().any(|t| t.contains("over 0..200000")), "{small:?}");
+}
+
+#[test]
+fn a_path_that_cannot_be_written_is_refused_before_any_work() {
+    let folder = tempfile::tempdir().unwrap();
+    let missing = folder.path().join("no/such/folder/chart.svg");
+    let a_folder = folder.path().to_str().unwrap().to_owned();
+    for (topic, args) in TIMED {
+        for path in [missing.to_str().unwrap(), &a_folder] {
+            let mut all = args.to_vec();
+            all.extend(["--svg", path]);
+            common::run(topic, &all).usage_error("--svg");
+        }
+    }
+    assert_eq!(std::fs::read_dir(folder.path()).unwrap().count(), 0, "nothing was written");
+}
+
+#[test]
+fn a_part_that_times_nothing_refuses_svg() {
+    let chart = ["--svg", "chart.svg"];
+    common::run("reactive", &[&chart[..], &["monitor", "--duration", "1"]].concat())
+        .usage_error("--svg: the monitor times nothing");
+    common::run("dataflow", &[&chart[..], &["generate", "--rows", "1", "--out", "x"]].concat())
+        .usage_error("--svg: generate times nothing");
+    common::run("lambdas", &chart).usage_error("--svg");
+}

@@ -1,0 +1,343 @@
+//! `--svg FILE`: the run's measurements as a picture, the way a Python user would draw them with
+//! matplotlib's `barh`: a bar at each median, a whisker from the fastest run to the slowest, the
+//! baseline marked, Rust and Python in two colours, each bar's ratio at its end, and the
+//! machine and command in the caption.
+//!
+//! Like pyplot's current figure, the measurements go into one figure a process as they are
+//! printed - [`Stats::line`](crate::Stats::line) and friends add a bar, [`panel`] starts a new
+//! group with its own scale - and `--svg` saves it at the end. Nothing is drawn from fixed data:
+//! a bar exists only because its line was printed above.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use plotters::coord::ranged1d::SegmentValue;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use crate::Stats;
+
+/// Who ran a measurement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// This run's Rust code.
+    Rust,
+    /// The Python twin, timed inside its interpreter.
+    Python,
+}
+
+/// One measured bar.
+#[derive(Clone, Debug)]
+pub struct Bar {
+    /// The label the run printed for it.
+    pub label: String,
+    /// Its timings.
+    pub stats: Stats,
+    /// Rust or Python.
+    pub side: Side,
+    /// Rust's verdict against the Python bar after it, for a Rust-against-Python pair.
+    pub verdict: Option<String>,
+}
+
+/// A group of bars drawn on one scale.
+#[derive(Clone, Debug, Default)]
+pub struct Panel {
+    /// What was measured, as the run said it.
+    pub title: String,
+    /// In the order they were printed.
+    pub bars: Vec<Bar>,
+    /// The bar the others are compared with, if any.
+    pub baseline: Option<usize>,
+}
+
+static FIGURE: Mutex<Vec<Panel>> = Mutex::new(Vec::new());
+
+fn figure() -> std::sync::MutexGuard<'static, Vec<Panel>> {
+    // A panic elsewhere while adding a bar leaves nothing half-done worth refusing.
+    FIGURE.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Starts a new group of bars titled `title`: what follows is drawn on a scale of its own.
+pub fn panel(title: impl Into<String>) {
+    figure().push(Panel { title: title.into(), ..Panel::default() });
+}
+
+/// Adds a bar to the current group (an untitled one if none was started). A `baseline` bar
+/// becomes the group's reference: the others, before or after it, are drawn with their ratio
+/// to it.
+pub fn add(label: &str, stats: &Stats, side: Side, baseline: bool) {
+    push(Bar { label: label.trim().to_owned(), stats: *stats, side, verdict: None }, baseline);
+}
+
+/// Adds the two bars of a Rust-against-Python row, the verdict at the end of Rust's.
+pub fn add_pair(rust_label: &str, rust: &Stats, python_label: &str, python: &Stats) {
+    let verdict = rust.speedup_over(python).sentence("faster", "slower");
+    let label = rust_label.trim().to_owned();
+    push(
+        Bar { label, stats: *rust, side: Side::Rust, verdict: Some(format!("Rust {verdict}")) },
+        false,
+    );
+    add(python_label, python, Side::Python, false);
+}
+
+fn push(bar: Bar, baseline: bool) {
+    let mut panels = figure();
+    if panels.is_empty() {
+        panels.push(Panel::default());
+    }
+    let panel = panels.last_mut().expect("pushed above");
+    if baseline {
+        panel.baseline = Some(panel.bars.len());
+    }
+    panel.bars.push(bar);
+}
+
+/// What is written at the end of bar `i`: its median, and its ratio to the baseline or Rust's
+/// verdict against Python.
+fn note(panel: &Panel, i: usize) -> String {
+    let bar = &panel.bars[i];
+    let median = crate::human(bar.stats.median);
+    let base = panel.baseline.map(|b| &panel.bars[b].stats);
+    match (&bar.verdict, base) {
+        _ if panel.baseline == Some(i) => format!("{median}, the baseline"),
+        (Some(verdict), _) => format!("{median}, {verdict}"),
+        (None, Some(base)) if bar.side == Side::Rust => {
+            format!("{median}, {}", bar.stats.speedup_over(base).sentence("faster", "slower"))
+        }
+        _ => median,
+    }
+}
+
+/// Everything recorded so far, groups without bars left out.
+pub fn recorded() -> Vec<Panel> {
+    figure().iter().filter(|p| !p.bars.is_empty()).cloned().collect()
+}
+
+// ---- the file ----
+
+/// A picture to be written to `path`. Made before any work, so that a path that cannot be
+/// written is refused at once (a temporary file is made and removed beside it, proving the
+/// folder takes files); saved by writing a temporary file beside it and renaming it over
+/// `path`, so a reader never sees a half-written picture, and a failed run leaves none.
+pub struct Picture {
+    path: PathBuf,
+    folder: PathBuf,
+}
+
+impl Picture {
+    /// Checks that `path` can be written.
+    pub fn create(path: &Path) -> Result<Picture, String> {
+        if path.is_dir() {
+            return Err(format!("{} is a folder; name a file such as chart.svg", path.display()));
+        }
+        let folder = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        let picture = Picture { path: path.to_owned(), folder };
+        picture
+            .temporary()
+            .map_err(|e| format!("cannot write in {}: {e}", picture.folder.display()))?;
+        Ok(picture)
+    }
+
+    fn temporary(&self) -> std::io::Result<tempfile::NamedTempFile> {
+        tempfile::Builder::new().prefix(".hpc-rs-").suffix(".partial").tempfile_in(&self.folder)
+    }
+
+    /// Where the picture goes.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes `contents` and moves it into place.
+    pub fn save(self, contents: &[u8]) -> Result<(), String> {
+        let why = |e: &std::io::Error| format!("cannot write {}: {e}", self.path.display());
+        let mut file = self.temporary().map_err(|e| why(&e))?;
+        file.write_all(contents).and_then(|()| file.flush()).map_err(|e| why(&e))?;
+        // A temporary file is private (0600); the picture is for anyone who reads the folder.
+        let readable = std::os::unix::fs::PermissionsExt::from_mode(0o644);
+        file.as_file().set_permissions(readable).map_err(|e| why(&e))?;
+        file.persist(&self.path).map_err(|e| why(&e.error))?;
+        Ok(())
+    }
+
+    /// Draws every measurement recorded in this run ([`recorded`]) and saves it; one line on
+    /// stdout says where, an error ends the program (status 1).
+    pub fn save_measurements(self, title: &str) {
+        let panels = recorded();
+        if panels.is_empty() {
+            crate::cli::fail(format!(
+                "--svg {}: this run measured nothing to draw",
+                self.path.display()
+            ));
+        }
+        let svg = measurements_svg(title, &panels, &caption());
+        let path = self.path.clone();
+        self.save(svg.as_bytes()).unwrap_or_else(|e| crate::cli::fail(format!("--svg: {e}")));
+        crate::say!("(the measurements above as a chart: {})", path.display());
+    }
+}
+
+/// The machine and the command, for the caption.
+fn caption() -> String {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let cpu = crate::machine::cpu_name().unwrap_or_else(|| "an unnamed CPU".to_owned());
+    let program = std::env::args()
+        .next()
+        .and_then(|p| Path::new(&p).file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    format!(
+        "{} of {cpu}; `{}`; medians, whiskers from the fastest to the slowest run",
+        crate::plural(cores, "core"),
+        std::iter::once(program).chain(args).collect::<Vec<_>>().join(" ")
+    )
+}
+
+// ---- drawing ----
+
+const WIDTH: u32 = 1100;
+const ROW: u32 = 26;
+const PANEL_EXTRA: u32 = 70;
+const TITLE_HEIGHT: u32 = 40;
+const CAPTION_HEIGHT: u32 = 30;
+const RUST: RGBColor = RGBColor(206, 92, 40);
+const PYTHON: RGBColor = RGBColor(55, 118, 171);
+
+/// The unit a panel's axis is in: the one its slowest run reads best in.
+fn unit(longest: Duration) -> (&'static str, f64) {
+    match longest.as_secs_f64() {
+        s if s < 1e-6 => ("ns", 1e9),
+        s if s < 1e-3 => ("µs", 1e6),
+        s if s < 1.0 => ("ms", 1e3),
+        _ => ("s", 1.0),
+    }
+}
+
+/// The SVG text of the chart: one panel a group, stacked, each on its own scale.
+pub fn measurements_svg(title: &str, panels: &[Panel], caption: &str) -> String {
+    let heights: Vec<u32> = panels
+        .iter()
+        .map(|p| PANEL_EXTRA + ROW * u32::try_from(p.bars.len()).unwrap_or(u32::MAX / ROW / 2))
+        .collect();
+    let height = TITLE_HEIGHT + CAPTION_HEIGHT + heights.iter().sum::<u32>();
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
+        // Drawing into a string cannot fail: the backend's only errors are I/O ones.
+        draw(&root, title, panels, &heights, caption).expect("drawing into a string");
+        root.present().expect("drawing into a string");
+    }
+    svg
+}
+
+type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
+type DrawResult = Result<(), DrawingAreaErrorKind<std::io::Error>>;
+
+fn draw(
+    root: &Area<'_>,
+    title: &str,
+    panels: &[Panel],
+    heights: &[u32],
+    caption: &str,
+) -> DrawResult {
+    root.fill(&WHITE)?;
+    let (top, rest) = root.split_vertically(TITLE_HEIGHT);
+    top.draw(&Text::new(title.to_owned(), (12, 10), ("sans-serif", 20).into_font()))?;
+    // The legend: which colour is whose.
+    let key = i32::try_from(WIDTH).unwrap_or(i32::MAX) - 210;
+    for (n, (colour, name)) in [(RUST, "Rust"), (PYTHON, "Python")].into_iter().enumerate() {
+        let x = key + 100 * i32::try_from(n).unwrap_or(0);
+        top.draw(&Rectangle::new([(x, 12), (x + 14, 26)], colour.mix(0.85).filled()))?;
+        top.draw(&Text::new(name, (x + 20, 12), ("sans-serif", 15).into_font()))?;
+    }
+    let (body, bottom) = rest.split_vertically(rest.dim_in_pixel().1 - CAPTION_HEIGHT);
+    bottom.draw(&Text::new(
+        caption.to_owned(),
+        (12, 8),
+        ("sans-serif", 13).into_font().color(&BLACK.mix(0.7)),
+    ))?;
+    let mut breaks = Vec::new();
+    let mut at = 0;
+    for h in &heights[..heights.len().saturating_sub(1)] {
+        at += h;
+        breaks.push(at);
+    }
+    for (area, panel) in
+        body.split_by_breakpoints::<u32, u32, _, _>(Vec::new(), breaks).iter().zip(panels)
+    {
+        draw_panel(area, panel)?;
+    }
+    Ok(())
+}
+
+fn draw_panel(area: &Area<'_>, panel: &Panel) -> DrawResult {
+    let n = panel.bars.len();
+    let longest = panel.bars.iter().map(|b| b.stats.max).max().unwrap_or_default();
+    let (unit_name, per_second) = unit(longest);
+    let value = |d: Duration| d.as_secs_f64() * per_second;
+    let x_end = value(longest).max(f64::MIN_POSITIVE) * 1.02;
+    // The first bar printed is the top row.
+    let row = |i: usize| n - 1 - i;
+    let labels: Vec<String> = panel.bars.iter().map(|b| b.label.clone()).collect();
+    let mut chart = ChartBuilder::on(area)
+        .caption(&panel.title, ("sans-serif", 15))
+        .margin(6)
+        .margin_right(230)
+        .x_label_area_size(32)
+        .y_label_area_size(330)
+        .build_cartesian_2d(0.0..x_end, (0..n).into_segmented())?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .light_line_style(TRANSPARENT)
+        .y_labels(n.max(1))
+        .y_label_formatter(&|v: &SegmentValue<usize>| match v {
+            SegmentValue::CenterOf(i) if *i < n => labels[row(*i)].clone(),
+            _ => String::new(),
+        })
+        .label_style(("sans-serif", 12))
+        .axis_desc_style(("sans-serif", 12))
+        .x_desc(format!("median time ({unit_name})"))
+        .x_labels(6)
+        .draw()?;
+    for (i, bar) in panel.bars.iter().enumerate() {
+        let y = row(i);
+        let colour = if bar.side == Side::Rust { RUST } else { PYTHON };
+        let mut rectangle = Rectangle::new(
+            [(0.0, SegmentValue::Exact(y)), (value(bar.stats.median), SegmentValue::Exact(y + 1))],
+            colour.mix(if panel.baseline == Some(i) { 0.45 } else { 0.85 }).filled(),
+        );
+        rectangle.set_margin(4, 4, 0, 0);
+        chart.draw_series([rectangle])?;
+        chart.draw_series([ErrorBar::new_horizontal(
+            SegmentValue::CenterOf(y),
+            value(bar.stats.min),
+            value(bar.stats.median),
+            value(bar.stats.max),
+            BLACK.stroke_width(1),
+            8,
+        )])?;
+        let note = note(panel, i);
+        let style = ("sans-serif", 13)
+            .into_font()
+            .into_text_style(area)
+            .pos(Pos::new(HPos::Left, VPos::Center));
+        chart.draw_series([Text::new(
+            note,
+            (value(bar.stats.max) + x_end * 0.01, SegmentValue::CenterOf(y)),
+            style,
+        )])?;
+    }
+    if let Some(base) = panel.baseline.map(|b| &panel.bars[b]) {
+        let x = value(base.stats.median);
+        chart.draw_series([PathElement::new(
+            vec![(x, SegmentValue::Exact(0)), (x, SegmentValue::Exact(n))],
+            BLACK.mix(0.5).stroke_width(1),
+        )])?;
+    }
+    Ok(())
+}
