@@ -3,7 +3,8 @@
 //! "bytecode", handed to a waiting thread every switch interval as CPython does - and measures
 //! what it does to CPU-bound and to I/O-bound threads.
 //!
-//! Run: `cargo run -p gil` (options: `--size`, `--threads`, `--switch-interval-ms`, `--runs`).
+//! Run: `cargo run -p gil` (options: `--size`, `--threads`, `--switch-interval-ms`, `--runs`;
+//! `--svg gil.svg` draws the measurements, and who held the GIL when in gil-timeline.svg).
 
 use std::hint::black_box;
 use std::ops::Range;
@@ -51,6 +52,13 @@ fn main() {
     let gil = Gil::new(Duration::from_millis(args.switch_interval_ms), true);
 
     let picture = args.svg.open();
+    // `--svg gil.svg` also draws the holds, as gil-timeline.svg beside it.
+    let timeline_picture = picture.as_ref().map(|p| {
+        let stem = p.path().file_stem().unwrap_or_default().to_string_lossy();
+        let path = p.path().with_file_name(format!("{stem}-timeline.svg"));
+        timing::chart::Picture::create(&path)
+            .unwrap_or_else(|e| cli::usage_error(format!("--svg: {e}")))
+    });
     let threads_text = timing::plural(threads, "thread");
     let cores_text = timing::plural(cores, "core");
     say!(
@@ -64,6 +72,10 @@ fn main() {
     say!();
     convoy_effect(&gil);
     say!();
+    if let Some(picture) = timeline_picture {
+        timeline(gil.interval, threads, picture);
+        say!();
+    }
     let measured =
         [free.speedup_over(&sequential), under_gil.speedup_over(&sequential), io_speedup];
     for line in conclusion(measured, threads, cores) {
@@ -287,21 +299,7 @@ fn io_bound(gil: &Gil, threads: u64, runs: usize) -> Ratio {
 fn convoy_effect(gil: &Gil) {
     let requests = 20;
     let alone = timing::time_call(|| io_requests(gil, requests, true)).1;
-    let stop = AtomicBool::new(false);
-    let beside_cpu = thread::scope(|s| {
-        s.spawn(|| {
-            let mut guard = gil.acquire();
-            let mut since = Instant::now();
-            while !stop.load(Ordering::Relaxed) {
-                black_box(cube_sum(0..10_000));
-                gil.maybe_switch(&mut guard, &mut since);
-            }
-        });
-        thread::sleep(gil.interval); // let the CPU-bound thread take the GIL first
-        let took = timing::time_call(|| io_requests(gil, requests, true)).1;
-        stop.store(true, Ordering::Relaxed);
-        took
-    });
+    let beside_cpu = io_beside_cpu(gil, requests);
     say!(
         "Convoy effect: {requests} requests of {} ms wait each, by one I/O thread",
         IO_WAIT.as_millis()
@@ -325,6 +323,126 @@ fn convoy_effect(gil: &Gil) {
     }
 }
 
+/// How long one I/O thread takes for `requests` beside a CPU-bound thread.
+fn io_beside_cpu(gil: &Gil, requests: u32) -> Duration {
+    let stop = AtomicBool::new(false);
+    thread::scope(|s| {
+        s.spawn(|| {
+            let mut held = gil.acquire();
+            while !stop.load(Ordering::Relaxed) {
+                black_box(cube_sum(0..10_000));
+                held.maybe_switch();
+            }
+        });
+        thread::sleep(gil.interval); // let the CPU-bound thread take the GIL first
+        let took = timing::time_call(|| io_requests(gil, requests, true)).1;
+        stop.store(true, Ordering::Relaxed);
+        took
+    })
+}
+
+// ---- who holds the GIL, when: the timeline (--svg) ----
+
+/// One short run of each case with every hold written down, drawn as a timeline beside the
+/// measurements' chart (`FILE` becomes `FILE-timeline.svg`), and what it shows, from the holds:
+/// under the GIL no two holds overlap (checked); free, how much of the time both threads ran.
+fn timeline(interval: Duration, threads: u64, picture: timing::chart::Picture) {
+    const SIZE: u64 = 8_000_000;
+    let free = Timeline::start();
+    on_threads(threads, |i| {
+        let from = Instant::now();
+        let sum = cube_sum(SIZE * i / threads..SIZE * (i + 1) / threads);
+        free.record(from, Instant::now());
+        sum
+    });
+    let cpu = Gil::recording(interval);
+    assert_eq!(cube_sum_on_threads(SIZE, threads, Some(&cpu)), cube_sum_closed_form(SIZE));
+    let io = Gil::recording(interval);
+    on_threads(threads, |_| io_requests(&io, 4, true));
+    let convoy = Gil::recording(interval);
+    io_beside_cpu(&convoy, 4);
+    let cases = [
+        ("free threads, no GIL: each thread's run", free.holds()),
+        ("CPU-bound under the GIL: the holds take turns, switch by switch", held(&cpu)),
+        ("I/O-bound under the GIL: held only between waits", held(&io)),
+        ("the convoy: an I/O thread beside a CPU-bound one", held(&convoy)),
+    ];
+    for (case, holds) in &cases[1..] {
+        assert_eq!(
+            longest_overlap(holds),
+            Duration::ZERO,
+            "{case}: two threads held the GIL at once"
+        );
+    }
+    let both = overlap_share(&cases[0].1);
+    say!("Who holds the GIL, when ({}):", picture.path().display());
+    say!("  under the GIL the longest overlap of two holds was 0 ns in every case (checked):");
+    say!(
+        "  one thread at a time; free, the threads ran at once for {:.0}% of the time.",
+        both * 100.0
+    );
+    let panels: Vec<timing::chart::Lanes> =
+        cases.iter().map(|(case, holds)| lanes(case, holds)).collect();
+    let svg = timing::chart::timeline_svg("gil: who holds the GIL, when", &panels);
+    picture.save(svg.as_bytes()).unwrap_or_else(|e| cli::fail(format!("--svg: {e}")));
+}
+
+fn held(gil: &Gil) -> Vec<Hold> {
+    gil.timeline.as_ref().expect("a recording GIL").holds()
+}
+
+/// The longest time two holds of different threads overlapped (holds sorted by start).
+fn longest_overlap(holds: &[Hold]) -> Duration {
+    let mut longest = Duration::ZERO;
+    for (i, a) in holds.iter().enumerate() {
+        for b in holds[i + 1..].iter().take_while(|b| b.start < a.end) {
+            if b.thread != a.thread {
+                longest = longest.max(a.end.min(b.end) - b.start);
+            }
+        }
+    }
+    longest
+}
+
+/// The share of the span from the first start to the last end during which two or more
+/// threads ran at once.
+fn overlap_share(holds: &[Hold]) -> f64 {
+    let mut edges: Vec<(Duration, i32)> =
+        holds.iter().flat_map(|h| [(h.start, 1), (h.end, -1)]).collect();
+    edges.sort();
+    let (mut running, mut together, mut last) = (0, Duration::ZERO, Duration::ZERO);
+    for (at, change) in edges {
+        if running >= 2 {
+            together += at - last;
+        }
+        running += change;
+        last = at;
+    }
+    let span = holds.iter().map(|h| h.end).max().unwrap_or_default()
+        - holds.iter().map(|h| h.start).min().unwrap_or_default();
+    together.as_secs_f64() / span.as_secs_f64().max(1e-12)
+}
+
+/// A case's holds as the timeline's rows: one a thread, in the order they first held it.
+fn lanes(case: &str, holds: &[Hold]) -> timing::chart::Lanes {
+    let mut threads: Vec<thread::ThreadId> = Vec::new();
+    for hold in holds {
+        if !threads.contains(&hold.thread) {
+            threads.push(hold.thread);
+        }
+    }
+    let rows = threads
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let spans =
+                holds.iter().filter(|h| h.thread == *id).map(|h| (h.start, h.end)).collect();
+            (format!("thread {}", i + 1), spans)
+        })
+        .collect();
+    timing::chart::Lanes { title: case.to_owned(), rows }
+}
+
 // ---- the simulated GIL ----
 
 /// One global lock, held while running "bytecode", and the switch interval after which the
@@ -336,34 +454,34 @@ struct Gil {
     fair: bool,
     /// The longest any thread has waited to get the GIL, since it was last read.
     longest_wait: Mutex<Duration>,
+    /// Where each hold is written down, for `--svg`'s timeline (none while timing).
+    timeline: Option<Timeline>,
+}
+
+/// The GIL while a thread holds it: the lock's guard and when this hold began. Dropping it
+/// releases the GIL.
+struct Held<'a> {
+    gil: &'a Gil,
+    guard: MutexGuard<'a, ()>,
+    since: Instant,
 }
 
 impl Gil {
     fn new(interval: Duration, fair: bool) -> Gil {
-        Gil { lock: Mutex::new(()), interval, fair, longest_wait: Mutex::new(Duration::ZERO) }
+        let longest_wait = Mutex::new(Duration::ZERO);
+        Gil { lock: Mutex::new(()), interval, fair, longest_wait, timeline: None }
     }
 
-    fn acquire(&self) -> MutexGuard<'_, ()> {
+    /// A GIL that writes down every hold (thread, start, end).
+    fn recording(interval: Duration) -> Gil {
+        Gil { timeline: Some(Timeline::start()), ..Gil::new(interval, true) }
+    }
+
+    fn acquire(&self) -> Held<'_> {
         let asked = Instant::now();
         let guard = self.lock.lock();
         self.record_wait(asked.elapsed());
-        guard
-    }
-
-    /// CPython's eval-loop check: once the interval has passed, let a waiting thread in.
-    /// Fairly, `bump` hands the lock straight to a waiter (a no-op when nobody waits);
-    /// unfairly, the holder unlocks and relocks, and usually wins the race to relock.
-    fn maybe_switch(&self, guard: &mut MutexGuard<'_, ()>, since: &mut Instant) {
-        if since.elapsed() >= self.interval {
-            let asked = Instant::now();
-            if self.fair {
-                MutexGuard::bump(guard);
-            } else {
-                MutexGuard::unlocked(guard, || {});
-            }
-            self.record_wait(asked.elapsed());
-            *since = Instant::now();
-        }
+        Held { gil: self, guard, since: Instant::now() }
     }
 
     fn record_wait(&self, waited: Duration) {
@@ -377,18 +495,87 @@ impl Gil {
     }
 }
 
+impl Held<'_> {
+    /// CPython's eval-loop check: once the interval has passed, let a waiting thread in.
+    /// Fairly, `bump` hands the lock straight to a waiter (a no-op when nobody waits);
+    /// unfairly, the holder unlocks and relocks, and usually wins the race to relock.
+    fn maybe_switch(&mut self) {
+        if self.since.elapsed() >= self.gil.interval {
+            let asked = Instant::now();
+            self.end_hold();
+            if self.gil.fair {
+                MutexGuard::bump(&mut self.guard);
+            } else {
+                MutexGuard::unlocked(&mut self.guard, || {});
+            }
+            self.gil.record_wait(asked.elapsed());
+            self.since = Instant::now();
+        }
+    }
+
+    /// Runs `wait` with the GIL released, as CPython does around a blocking call, handing it
+    /// to a waiting thread; takes it back after.
+    fn released(&mut self, wait: impl FnOnce()) {
+        self.end_hold();
+        MutexGuard::unlocked_fair(&mut self.guard, wait);
+        self.since = Instant::now();
+    }
+
+    fn end_hold(&self) {
+        if let Some(timeline) = &self.gil.timeline {
+            timeline.record(self.since, Instant::now());
+        }
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.end_hold();
+    }
+}
+
+/// Holds written down as they happen: which thread held the GIL (or, free, ran), from when to
+/// when.
+struct Timeline {
+    epoch: Instant,
+    holds: Mutex<Vec<Hold>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Hold {
+    thread: thread::ThreadId,
+    start: Duration,
+    end: Duration,
+}
+
+impl Timeline {
+    fn start() -> Timeline {
+        Timeline { epoch: Instant::now(), holds: Mutex::new(Vec::new()) }
+    }
+
+    fn record(&self, from: Instant, to: Instant) {
+        let (start, end) = (from - self.epoch, to - self.epoch);
+        self.holds.lock().push(Hold { thread: thread::current().id(), start, end });
+    }
+
+    fn holds(&self) -> Vec<Hold> {
+        let mut holds = self.holds.lock().clone();
+        holds.sort_by_key(|h| h.start);
+        holds
+    }
+}
+
 /// The cube sum of `range`, in small steps like bytecode; under a GIL when one is given.
 fn cube_sum_under(range: Range<u64>, gil: Option<&Gil>) -> u128 {
     const STEP: u64 = 4096;
     let Some(gil) = gil else { return cube_sum(range) };
-    let mut guard = gil.acquire();
-    let mut since = Instant::now();
+    let mut held = gil.acquire();
     let mut sum = 0;
     let mut start = range.start;
     while start < range.end {
         let end = range.end.min(start + STEP);
         sum += cube_sum(start..end);
-        gil.maybe_switch(&mut guard, &mut since);
+        held.maybe_switch();
         start = end;
     }
     sum
@@ -398,10 +585,10 @@ fn cube_sum_under(range: Range<u64>, gil: Option<&Gil>) -> u128 {
 /// CPython does around blocking I/O) or held. Returns how many requests it served.
 fn io_requests(gil: &Gil, requests: u32, release_while_waiting: bool) -> u32 {
     for _ in 0..requests {
-        let mut guard = gil.acquire();
+        let mut held = gil.acquire();
         black_box(cube_sum(0..1_000)); // parse the request
         if release_while_waiting {
-            MutexGuard::unlocked_fair(&mut guard, || thread::sleep(IO_WAIT));
+            held.released(|| thread::sleep(IO_WAIT));
         } else {
             thread::sleep(IO_WAIT);
         }
@@ -452,6 +639,32 @@ mod tests {
         assert!(busy.contains("gained 1.10x, short of the 2x the cores allow"), "{busy}");
         assert!(busy.contains("under the GIL 1.40x, which one lock holder"), "{busy}");
         assert!(busy.contains("overlapped less than expected (1.20x of 2x)"), "{busy}");
+    }
+
+    #[test]
+    fn overlaps_are_measured_between_threads_only() {
+        let ms = Duration::from_millis;
+        let other = thread::spawn(|| thread::current().id()).join().unwrap();
+        let me = thread::current().id();
+        let hold = |thread, start, end| Hold { thread, start: ms(start), end: ms(end) };
+        // Taking turns: no overlap; the same thread's adjacent holds do not count.
+        let turns = [hold(me, 0, 5), hold(other, 5, 10), hold(me, 10, 12), hold(me, 12, 15)];
+        assert_eq!(longest_overlap(&turns), Duration::ZERO);
+        assert_eq!(overlap_share(&turns), 0.0);
+        // Two threads at once from 2 to 6 ms of 0..8 ms.
+        let both = [hold(me, 0, 6), hold(other, 2, 8)];
+        assert_eq!(longest_overlap(&both), ms(4));
+        assert!((overlap_share(&both) - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_recording_gil_writes_down_holds_that_never_overlap() {
+        let gil = Gil::recording(Duration::from_millis(1));
+        assert_eq!(cube_sum_on_threads(2_000_000, 2, Some(&gil)), cube_sum_closed_form(2_000_000));
+        let holds = held(&gil);
+        let threads: std::collections::HashSet<_> = holds.iter().map(|h| h.thread).collect();
+        assert_eq!(threads.len(), 2, "both threads held it");
+        assert_eq!(longest_overlap(&holds), Duration::ZERO);
     }
 
     #[test]

@@ -341,3 +341,103 @@ fn draw_panel(area: &Area<'_>, panel: &Panel) -> DrawResult {
     }
     Ok(())
 }
+
+// ---- timelines ----
+
+/// A timeline's group of rows: what ran when, one row a thread (or a stream).
+#[derive(Clone, Debug)]
+pub struct Lanes {
+    /// What the rows show.
+    pub title: String,
+    /// Each row's name and its busy spans, from the start of the case.
+    pub rows: Vec<(String, Vec<(Duration, Duration)>)>,
+}
+
+/// The SVG text of a timeline: a panel each group, its rows one under the other on the same
+/// time axis (ms), each span a bar.
+pub fn timeline_svg(title: &str, groups: &[Lanes]) -> String {
+    let heights: Vec<u32> = groups
+        .iter()
+        .map(|g| PANEL_EXTRA + 2 * ROW * u32::try_from(g.rows.len()).unwrap_or(u32::MAX / ROW / 4))
+        .collect();
+    let height = TITLE_HEIGHT + CAPTION_HEIGHT + heights.iter().sum::<u32>();
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
+        draw_timeline(&root, title, groups, &heights).expect("drawing into a string");
+        root.present().expect("drawing into a string");
+    }
+    svg
+}
+
+fn draw_timeline(root: &Area<'_>, title: &str, groups: &[Lanes], heights: &[u32]) -> DrawResult {
+    root.fill(&WHITE)?;
+    let (top, rest) = root.split_vertically(TITLE_HEIGHT);
+    top.draw(&Text::new(title.to_owned(), (12, 10), ("sans-serif", 20).into_font()))?;
+    let (body, bottom) = rest.split_vertically(rest.dim_in_pixel().1 - CAPTION_HEIGHT);
+    let caption = caption()
+        .replace("medians, whiskers from the fastest to the slowest run", "one run of each case");
+    bottom.draw(&Text::new(
+        caption,
+        (12, 8),
+        ("sans-serif", 13).into_font().color(&BLACK.mix(0.7)),
+    ))?;
+    let breaks: Vec<u32> = heights
+        .iter()
+        .take(heights.len().saturating_sub(1))
+        .scan(0, |at, h| {
+            *at += h;
+            Some(*at)
+        })
+        .collect();
+    for (area, group) in
+        body.split_by_breakpoints::<u32, u32, _, _>(Vec::new(), breaks).iter().zip(groups)
+    {
+        let n = group.rows.len();
+        let end = group
+            .rows
+            .iter()
+            .flat_map(|(_, spans)| spans.iter().map(|s| s.1))
+            .max()
+            .unwrap_or_default();
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        let names: Vec<String> = group.rows.iter().map(|(name, _)| name.clone()).collect();
+        let row = |i: usize| n - 1 - i;
+        let mut chart = ChartBuilder::on(area)
+            .caption(&group.title, ("sans-serif", 15))
+            .margin(6)
+            .margin_right(40)
+            .x_label_area_size(32)
+            .y_label_area_size(120)
+            .build_cartesian_2d(0.0..ms(end).max(1e-3), (0..n).into_segmented())?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .light_line_style(TRANSPARENT)
+            .label_style(("sans-serif", 12))
+            .axis_desc_style(("sans-serif", 12))
+            .y_labels(n.max(1))
+            .y_label_formatter(&|v: &SegmentValue<usize>| match v {
+                SegmentValue::CenterOf(i) if *i < n => names[row(*i)].clone(),
+                _ => String::new(),
+            })
+            .x_desc("time (ms)")
+            .draw()?;
+        // A span too short to see (a few microseconds of a 40 ms axis) is drawn 2 pixels wide.
+        let plot_width = f64::from(area.dim_in_pixel().0.saturating_sub(180).max(1));
+        let narrowest = ms(end) * 2.0 / plot_width;
+        for (i, (_, spans)) in group.rows.iter().enumerate() {
+            let y = row(i);
+            chart.draw_series(spans.iter().map(|&(from, to)| {
+                let to = ms(to).max(ms(from) + narrowest);
+                let mut bar = Rectangle::new(
+                    [(ms(from), SegmentValue::Exact(y)), (to, SegmentValue::Exact(y + 1))],
+                    RUST.mix(0.85).filled(),
+                );
+                bar.set_margin(6, 6, 0, 0);
+                bar
+            }))?;
+        }
+    }
+    Ok(())
+}
