@@ -38,6 +38,10 @@ struct Args {
     runs: cli::Runs,
     #[command(flatten)]
     svg: cli::Svg,
+    /// Also draw the lesson's operators over time as a marble diagram, DIR/operators.svg
+    /// (the folder is made if need be).
+    #[arg(long = "svg-dir", value_name = "DIR")]
+    svg_dir: Option<std::path::PathBuf>,
     #[command(flatten)]
     python: cli::VsPython,
 }
@@ -90,9 +94,10 @@ fn main() {
     match &args.command {
         None => {
             let picture = args.svg.open();
+            let marbles = args.svg_dir.as_deref().map(marbles_picture);
             say!("== Takeaway 6: reactive streams, RxPY's operators as Rust async streams");
             say!();
-            operators_over_time();
+            operators_over_time(marbles);
             say!();
             say!(
                 "[2] Any timed script through any chain: `cargo run -p reactive -- replay --op ...`"
@@ -112,11 +117,14 @@ fn main() {
                     .save_measurements("reactive: a chain of operators, compiled and as a stream");
             }
         }
+        Some(_) if args.svg_dir.is_some() => cli::usage_error(
+            "--svg-dir: only the lesson draws its examples (replay takes --svg FILE)",
+        ),
         Some(Command::Replay { ops }) => {
             args.runs.refuse("replay times nothing");
-            args.svg.refuse("replay draws no chart");
+            let picture = args.svg.open();
             let twin = args.python.enabled.then(|| twin(include_str!("../python/replay.py")));
-            replay_stdin(ops, twin.as_ref());
+            replay_stdin(ops, twin.as_ref(), picture);
         }
         Some(Command::Monitor { duration, threshold, rate }) => {
             args.runs.refuse("the monitor times nothing");
@@ -146,7 +154,15 @@ const END: u64 = 600;
 /// Each operator on one short stream, as a marble diagram in text: `time:value`, `|` at the
 /// end. Time is tokio's paused clock, so the output is the same on every run and machine, and
 /// the 600 ms timeline takes no real time at all.
-fn operators_over_time() {
+/// `--svg-dir DIR`: the folder made, and its picture checked, before any work.
+fn marbles_picture(folder: &std::path::Path) -> timing::chart::Picture {
+    std::fs::create_dir_all(folder)
+        .map_err(|e| format!("{}: {e}", folder.display()))
+        .and_then(|()| timing::chart::Picture::create(&folder.join("operators.svg")))
+        .unwrap_or_else(|e| cli::usage_error(format!("--svg-dir: {e}")))
+}
+
+fn operators_over_time(picture: Option<timing::chart::Picture>) {
     say!("[1] Operators over time, in virtual time (tokio's paused clock; `ms:value`, `|` = end)");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -154,7 +170,7 @@ fn operators_over_time() {
         .build()
         .expect("a current-thread runtime starts");
     let rows = runtime.block_on(async { marble_rows().await });
-    for row in rows {
+    for row in &rows {
         say!("{:<32} {}", row.label, row.marbles.join("  "));
         say!("    {}", row.meaning);
         if let Some(op) = row.same_as {
@@ -170,6 +186,63 @@ fn operators_over_time() {
         "(every row that `replay` also has - debounce, throttle_first, sample, the buffer, delay,"
     );
     say!(" distinct_until_changed - was checked against it: the same times, the same values)");
+    if let Some(picture) = picture {
+        let lines: Vec<_> = rows.iter().map(|row| marble_line(row.label, &row.marbles)).collect();
+        let svg = timing::chart::marbles_svg("reactive: operators over time", &lines);
+        let path = picture.path().to_owned();
+        picture.save(svg.as_bytes()).unwrap_or_else(|e| cli::fail(format!("--svg-dir: {e}")));
+        say!("(these rows as a marble diagram: {})", path.display());
+    }
+}
+
+/// A row's `ms:value` marbles (`ms:|` the end) as one line of a marble diagram.
+fn marble_line(name: &str, marbles: &[String]) -> timing::chart::Marbles {
+    let mut line =
+        timing::chart::Marbles { name: name.to_owned(), values: Vec::new(), completed: None };
+    for marble in marbles {
+        let (ms, value) = marble.split_once(':').expect("marbles are ms:value");
+        let ms = ms.parse().expect("marble times are whole milliseconds");
+        if value == "|" {
+            line.completed = Some(ms);
+        } else {
+            line.values.push((ms, value.to_owned()));
+        }
+    }
+    line
+}
+
+/// `replay --svg FILE`: the script and what comes out after each operator of the chain, as a
+/// marble diagram, each line replayed through the chain up to that operator.
+fn save_marbles(
+    picture: timing::chart::Picture,
+    script: &Script,
+    chain: &[Operator],
+    ops: &[String],
+) {
+    let mut lines = Vec::with_capacity(chain.len() + 1);
+    for upto in 0..=chain.len() {
+        let emissions =
+            replay::replay(script, &chain[..upto]).expect("a shorter chain replays too");
+        let name =
+            if upto == 0 { "the script".to_owned() } else { format!("-> {}", ops[upto - 1]) };
+        lines.push(marbles(name, &emissions));
+    }
+    let svg = timing::chart::marbles_svg(&format!("replay --op {}", ops.join(" --op ")), &lines);
+    let path = picture.path().to_owned();
+    picture.save(svg.as_bytes()).unwrap_or_else(|e| cli::fail(format!("--svg: {e}")));
+    eprintln!("(the marble diagram: {})", path.display());
+}
+
+/// Emissions as one line of a marble diagram.
+fn marbles(name: String, emissions: &[replay::Emission]) -> timing::chart::Marbles {
+    let mut line = timing::chart::Marbles { name, values: Vec::new(), completed: None };
+    for emission in emissions {
+        match &emission.msg {
+            replay::Msg::Next(value) => line.values.push((emission.ms, value.to_string())),
+            replay::Msg::Complete => line.completed = Some(emission.ms),
+        }
+    }
+    line
 }
 
 /// What `replay` makes of the lesson's stream through `op`, as `ms:value` marbles.
@@ -372,7 +445,7 @@ fn script_stream(events: &[(u64, &str)], end: u64) -> Boxed<String> {
 
 /// `reactive replay`: the script on stdin through the chain; with `--vs-python`, the same
 /// through RxPY's `TestScheduler`, compared line by line.
-fn replay_stdin(ops: &[String], twin: Option<&Twin<'_>>) {
+fn replay_stdin(ops: &[String], twin: Option<&Twin<'_>>, picture: Option<timing::chart::Picture>) {
     let chain: Vec<Operator> = ops
         .iter()
         .map(|spec| Operator::parse(spec).unwrap_or_else(|e| cli::usage_error(e)))
@@ -391,6 +464,9 @@ fn replay_stdin(ops: &[String], twin: Option<&Twin<'_>>) {
     let ours: Vec<String> = emissions.iter().map(ToString::to_string).collect();
     for line in &ours {
         say!("{line}");
+    }
+    if let Some(picture) = picture {
+        save_marbles(picture, &script, &chain, ops);
     }
     let Some(twin) = twin else { return };
     // The script goes to the twin in a file: its stdin is the pipe that ties it to this process.

@@ -164,3 +164,80 @@ fn gil_draws_who_holds_the_gil_beside_its_chart() {
     assert!(texts.iter().any(|t| t == "thread 2"), "{texts:?}");
     assert!(path.is_file());
 }
+
+/// Every text of the SVG with its x position.
+fn placed_texts(svg: &str) -> Vec<(String, f64)> {
+    let document = roxmltree::Document::parse(svg).unwrap_or_else(|e| panic!("not SVG: {e}"));
+    document
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .map(|n| {
+            let x = n.attribute("x").and_then(|x| x.parse().ok()).unwrap_or(f64::NAN);
+            (n.text().unwrap_or_default().trim().to_owned(), x)
+        })
+        .collect()
+}
+
+#[test]
+fn replay_draws_each_marble_at_the_time_it_printed() {
+    let folder = tempfile::tempdir().unwrap();
+    let path = folder.path().join("marbles.svg");
+    let script = "0 a\n30 b\n200 c\n220 d\n300 |\n";
+    let ops = ["--op", "debounce:50", "--op", "buffer_with_count:2"];
+    let out = common::run_with_stdin(
+        "reactive",
+        &[&["replay", "--svg", path.to_str().unwrap()][..], &ops].concat(),
+        script,
+    );
+    out.check(out.code == Some(0), "exit 0");
+    assert_eq!(out.stdout, "270 [b,d]\n300 |\n", "the replay's own output is unchanged");
+    let texts = placed_texts(&std::fs::read_to_string(&path).unwrap());
+    for name in ["the script", "-> debounce:50", "-> buffer_with_count:2"] {
+        assert!(texts.iter().any(|(t, _)| t == name), "{name} missing: {texts:?}");
+    }
+    // The time axis, from its tick labels at 0 and 200 ms.
+    let x_of =
+        |label: &str| texts.iter().filter(|(t, _)| t == label).map(|p| p.1).collect::<Vec<_>>();
+    let (zero, two_hundred) = (x_of("0.0")[0], x_of("200.0")[0]);
+    let x = |ms: f64| zero + (two_hundred - zero) * ms / 200.0;
+    // Every marble, the script's and each operator's output, where its time puts it.
+    let marbles = [
+        ("a", 0.0),
+        ("b", 30.0),
+        ("c", 200.0),
+        ("d", 220.0),
+        ("b", 80.0),
+        ("d", 270.0),
+        ("[b,d]", 270.0),
+    ];
+    for (label, ms) in marbles {
+        let found = x_of(label);
+        assert!(
+            found.iter().any(|&at| (at - x(ms)).abs() <= 1.5),
+            "{label} at {ms} ms should be near x = {:.1}, found at {found:?}",
+            x(ms)
+        );
+    }
+}
+
+#[test]
+fn the_lesson_draws_its_operators_with_svg_dir() {
+    let folder = tempfile::tempdir().unwrap();
+    let dir = folder.path().join("pictures");
+    let out = common::run(
+        "reactive",
+        &["--size", "1000", "--runs", "1", "--svg-dir", dir.to_str().unwrap()],
+    );
+    out.check(out.code == Some(0), "exit 0");
+    let path = dir.join("operators.svg");
+    out.check(
+        out.stdout.contains(&format!("(these rows as a marble diagram: {})", path.display())),
+        "says where",
+    );
+    let texts = texts(&std::fs::read_to_string(&path).unwrap());
+    for row in ["source", "map(x * 10)", "debounce(100)", "flat_map_latest(search)"] {
+        assert!(texts.iter().any(|t| t == row), "{row} missing: {texts:?}");
+    }
+    common::run("reactive", &["--svg-dir", "x", "replay", "--op", "take:1"])
+        .usage_error("--svg-dir: only the lesson");
+}

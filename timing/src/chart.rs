@@ -441,3 +441,101 @@ fn draw_timeline(root: &Area<'_>, title: &str, groups: &[Lanes], heights: &[u32]
     }
     Ok(())
 }
+
+// ---- marble diagrams ----
+
+/// One line of a marble diagram, as the ReactiveX documentation draws streams: values as
+/// labelled circles at their times, the end as a bar.
+#[derive(Clone, Debug)]
+pub struct Marbles {
+    /// The stream: the source, or the operator whose output this is.
+    pub name: String,
+    /// Each value's time (ms) and text.
+    pub values: Vec<(u64, String)>,
+    /// When the stream completed, if it did.
+    pub completed: Option<u64>,
+}
+
+/// The SVG text of a marble diagram: every line on the same time axis (ms), one under the
+/// other.
+pub fn marbles_svg(title: &str, lines: &[Marbles]) -> String {
+    let rows = u32::try_from(lines.len()).unwrap_or(u32::MAX / 64);
+    let height = TITLE_HEIGHT + CAPTION_HEIGHT + PANEL_EXTRA + 2 * ROW * rows;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
+        draw_marbles(&root, title, lines).expect("drawing into a string");
+        root.present().expect("drawing into a string");
+    }
+    svg
+}
+
+fn draw_marbles(root: &Area<'_>, title: &str, lines: &[Marbles]) -> DrawResult {
+    root.fill(&WHITE)?;
+    let (top, rest) = root.split_vertically(TITLE_HEIGHT);
+    top.draw(&Text::new(title.to_owned(), (12, 10), ("sans-serif", 20).into_font()))?;
+    let n = lines.len();
+    let last = lines
+        .iter()
+        .flat_map(|l| l.values.iter().map(|v| v.0).chain(l.completed))
+        .max()
+        .unwrap_or(0);
+    // Room after the last event for its circle and the end bar.
+    let end = (last as f64 * 1.05).max(last as f64 + 10.0);
+    let names: Vec<String> = lines.iter().map(|l| l.name.clone()).collect();
+    let row = |i: usize| n - 1 - i;
+    let mut chart = ChartBuilder::on(&rest)
+        .margin(10)
+        .margin_right(30)
+        .x_label_area_size(32)
+        .y_label_area_size(230)
+        .build_cartesian_2d(-end * 0.02..end, (0..n).into_segmented())?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .light_line_style(TRANSPARENT)
+        .label_style(("sans-serif", 13))
+        .axis_desc_style(("sans-serif", 12))
+        .y_labels(n.max(1))
+        .y_label_formatter(&|v: &SegmentValue<usize>| match v {
+            SegmentValue::CenterOf(i) if *i < n => names[row(*i)].clone(),
+            _ => String::new(),
+        })
+        .x_desc("virtual time (ms)")
+        .draw()?;
+    let centred = ("sans-serif", 13)
+        .into_font()
+        .into_text_style(&rest)
+        .pos(Pos::new(HPos::Center, VPos::Center));
+    for (i, line) in lines.iter().enumerate() {
+        let y = || SegmentValue::CenterOf(row(i));
+        let stop = line.completed.map_or(end, |c| c as f64);
+        chart.draw_series([PathElement::new(
+            vec![(0.0, y()), (stop, y())],
+            BLACK.mix(0.6).stroke_width(1),
+        )])?;
+        if let Some(at) = line.completed {
+            let (at, half) = (at as f64, end * 0.0015);
+            let mut bar = Rectangle::new(
+                [
+                    (at - half, SegmentValue::Exact(row(i))),
+                    (at + half, SegmentValue::Exact(row(i) + 1)),
+                ],
+                BLACK.filled(),
+            );
+            bar.set_margin(10, 10, 0, 0);
+            chart.draw_series([bar])?;
+        }
+        for (ms, label) in &line.values {
+            let at = || (*ms as f64, y());
+            chart.draw_series([Circle::new(at(), 11, PYTHON.mix(0.25).filled())])?;
+            chart.draw_series([Circle::new(at(), 11, BLACK.stroke_width(1))])?;
+            // A short value inside its circle; a longer one (a buffer, a word) just above it.
+            let offset = if label.chars().count() <= 3 { 0 } else { -21 };
+            let text =
+                EmptyElement::at(at()) + Text::new(label.clone(), (0, offset), centred.clone());
+            chart.draw_series([text])?;
+        }
+    }
+    Ok(())
+}
