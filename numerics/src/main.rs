@@ -31,6 +31,11 @@ struct Args {
     runs: cli::Runs,
     #[command(flatten)]
     svg: cli::Svg,
+    /// Also time the lanes on all cores on a rayon pool of each of these sizes (1,2,4,8, or
+    /// `sweep`: 1 to twice the cores): a speedup curve, with Amdahl's law fitted to it.
+    #[arg(long, global = true, value_name = "LIST|sweep", value_parser = cli::thread_counts,
+          allow_hyphen_values = true)]
+    threads: Option<cli::ThreadCounts>,
     #[command(flatten)]
     python: cli::VsPython,
 }
@@ -113,6 +118,10 @@ fn main() {
     if let Some((n, dim)) = distances {
         say!();
         let measured = distances::lesson(n, dim, args.runs.get());
+        if let Some(counts) = &args.threads {
+            say!();
+            sweep_distances(n, dim, args.runs.get(), &counts.0, &measured);
+        }
         if args.python.enabled {
             say!();
             build_module();
@@ -123,6 +132,10 @@ fn main() {
     if let Some((width, max_iter, png)) = julia {
         say!();
         let measured = julia::lesson(width, max_iter, args.runs.get(), png.as_deref());
+        if let Some(counts) = &args.threads {
+            say!();
+            sweep_julia(width, max_iter, args.runs.get(), &counts.0, &measured);
+        }
         if args.python.enabled {
             say!();
             build_module();
@@ -202,6 +215,63 @@ impl Default for JuliaArgs {
     fn default() -> JuliaArgs {
         JuliaArgs { width: None, max_iter: 300, png: None }
     }
+}
+
+// ---- --threads LIST: speedup curves ----
+
+/// The distances' lanes on all cores (6), on a pool of each size, against the same lanes on
+/// one thread (4b); every result bit for bit (4b)'s.
+fn sweep_distances(
+    n: usize,
+    dim: usize,
+    runs: usize,
+    counts: &[usize],
+    measured: &distances::Measured,
+) {
+    use distances::Variant;
+    say!("== (6) on a rayon pool of each size, against (4b) on the calling thread");
+    let points = numerics::distances::random_points(n, dim, numerics::distances::SEED);
+    let one_thread = measured.of(Variant::Lanes(Isa::Host)).expect("the lesson times (4b)");
+    let expected = Variant::Lanes(Isa::Host).run(&points);
+    let pools = pools(counts);
+    timing::speedup_sweep("distances, lanes on a pool", counts, runs, one_thread, &expected, |n| {
+        on_pool(&pools, n, || Variant::LanesParallel.run(&points))
+    });
+}
+
+/// The Julia set's lanes on all cores, on a pool of each size, against the same lanes on one
+/// thread; every count exactly the one-thread ones.
+fn sweep_julia(
+    width: usize,
+    max_iter: u32,
+    runs: usize,
+    counts: &[usize],
+    measured: &julia::Measured,
+) {
+    use julia::Variant;
+    say!("== the Julia set's lanes on a rayon pool of each size, against the lanes on one thread");
+    let grid = numerics::julia::Grid::book(width);
+    let one_thread = measured.of(Variant::Lanes(Isa::Host));
+    let expected = Variant::Lanes(Isa::Host).run(&grid, max_iter);
+    let pools = pools(counts);
+    timing::speedup_sweep("Julia set, lanes on a pool", counts, runs, one_thread, &expected, |n| {
+        on_pool(&pools, n, || Variant::LanesParallel.run(&grid, max_iter))
+    });
+}
+
+/// A rayon pool of each size, started before any timing.
+fn pools(counts: &[usize]) -> Vec<(usize, rayon::ThreadPool)> {
+    let start = |n| rayon::ThreadPoolBuilder::new().num_threads(n).build().expect("threads start");
+    counts.iter().map(|&n| (n, start(n))).collect()
+}
+
+/// Runs `work` on the pool of `n` threads: its rayon calls use that pool's threads.
+fn on_pool<T: Send>(
+    pools: &[(usize, rayon::ThreadPool)],
+    n: usize,
+    work: impl FnOnce() -> T + Send,
+) -> T {
+    pools.iter().find(|(count, _)| *count == n).expect("a pool a count").1.install(work)
 }
 
 // ---- --vs-python ----

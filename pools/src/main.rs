@@ -30,9 +30,12 @@ struct Args {
     runs: cli::Runs,
     #[command(flatten)]
     svg: cli::Svg,
-    /// Threads in each pool (and processes in Python's) [default: the number of cores].
-    #[arg(long, value_parser = cli::up_to::<256>, allow_hyphen_values = true)]
-    threads: Option<u64>,
+    /// Threads in each pool (and processes in Python's) [default: the number of cores]; a list
+    /// (1,2,4,8) or `sweep` (1 to twice the cores) also times the rayon map on a pool of each
+    /// size: a speedup curve, with Amdahl's law fitted to it.
+    #[arg(long, value_name = "N|LIST|sweep", value_parser = cli::thread_counts,
+          allow_hyphen_values = true)]
+    threads: Option<cli::ThreadCounts>,
     #[command(flatten)]
     python: cli::VsPython,
 }
@@ -48,7 +51,8 @@ fn main() {
         cli::usage_error(format!("--size {size}: the cube sum would overflow u128"));
     }
     let cores = thread::available_parallelism().map_or(1, usize::from);
-    let threads = args.threads.map_or(cores, |t| usize::try_from(t).expect("at most 256"));
+    let threads = args.threads.as_ref().and_then(cli::ThreadCounts::single).unwrap_or(cores);
+    let sweep = args.threads.as_ref().filter(|t| t.single().is_none());
 
     let picture = args.svg.open();
     say!("== Pools and queues: concurrent.futures, multiprocessing.Pool, queue.Queue -> Rust");
@@ -64,6 +68,10 @@ fn main() {
     say!();
     let timed = process_pool_not_needed(size, args.runs.get(), threads);
     say!();
+    if let Some(counts) = sweep {
+        pool_sizes(size, args.runs.get(), &counts.0, &timed.sequential);
+        say!();
+    }
     bounded_queue();
     say!();
     timeouts_and_shutdown();
@@ -255,6 +263,19 @@ fn process_pool_not_needed(size: u64, runs: usize, threads: usize) -> Timed {
         say!("{line}");
     }
     Timed { sequential, rayon, scoped, startup }
+}
+
+/// `--threads LIST`: the same rayon map on a pool of each size, against the sequential map.
+/// The pools are started before the timing, which measures only the map.
+fn pool_sizes(size: u64, runs: usize, counts: &[usize], sequential: &Stats) {
+    say!("[4b] the rayon map on pools of each size, against the sequential map");
+    let chunks = split(size, TASKS);
+    let pools: Vec<(usize, rayon::ThreadPool)> = counts.iter().map(|&n| (n, pool(n))).collect();
+    let expected = cube_sum_closed_form(size).expect("main refused sizes that overflow");
+    timing::speedup_sweep("rayon par_iter map", counts, runs, sequential, &expected, |n| {
+        let (_, pool) = pools.iter().find(|(count, _)| *count == n).expect("a pool a count");
+        pool.install(|| chunks.par_iter().map(|c| cube_sum(c.clone())).sum::<u128>())
+    });
 }
 
 /// The sentence on the pool's speedup, chosen from what was measured: rayon's, with the plain

@@ -90,7 +90,9 @@ fn every_timed_topic_draws_what_it_printed() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert!(names.iter().all(|n| n.ends_with(".svg")), "{names:?}");
-    assert_eq!(names.len(), TIMED.len(), "{names:?}");
+    // One picture a topic, and gil's timeline of who held the GIL beside its chart.
+    assert_eq!(names.len(), TIMED.len() + 1, "{names:?}");
+    assert!(names.contains(&"gil-timeline.svg".to_owned()), "{names:?}");
 }
 
 #[test]
@@ -240,4 +242,36 @@ fn the_lesson_draws_its_operators_with_svg_dir() {
     }
     common::run("reactive", &["--svg-dir", "x", "replay", "--op", "take:1"])
         .usage_error("--svg-dir: only the lesson");
+}
+
+#[test]
+fn a_list_of_thread_counts_draws_a_speedup_curve() {
+    let folder = tempfile::tempdir().unwrap();
+    let path = folder.path().join("threading.svg");
+    let out = common::run(
+        "threading",
+        &["--size", "2000000", "--runs", "1", "--threads", "2,1", "--svg", path.to_str().unwrap()],
+    );
+    out.check(out.code == Some(0), "exit 0");
+    out.contains_in_order(&[
+        "== The even split of 0..2000000 on each thread count, against sequential",
+        "even split, 1 thread ",
+        "even split, 2 threads ",
+    ]);
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let fitted = out.stdout.contains("Amdahl's law fitted to the counts up to ");
+    let nothing = out.stdout.contains("(no count from 2 threads up to the 1 core here");
+    // With 2 cores or more the 2-thread row is fitted; on one core there is nothing to fit.
+    out.check(if cores >= 2 { fitted && !nothing } else { nothing && !fitted }, "Amdahl's line");
+    let texts = texts(&std::fs::read_to_string(&path).unwrap());
+    assert!(texts.iter().any(|t| t == "even split: speedup against threads"), "{texts:?}");
+    assert!(texts.iter().any(|t| t == &format!("ideal on {}", common_plural(cores))), "{texts:?}");
+    assert_eq!(
+        texts.iter().any(|t| t.starts_with("Amdahl, serial fraction ")),
+        fitted,
+        "{texts:?}"
+    );
+    for bad in ["0,2", "2,,4", "lots"] {
+        common::run("threading", &["--threads", bad]).usage_error("--threads");
+    }
 }

@@ -160,7 +160,7 @@ fn interrupting_the_parent_leaves_no_child_behind() {
         }
     }
     let tag = unique_tag();
-    let parent = Command::new(binary("multiprocessing"))
+    let parent = common::interruptible("multiprocessing")
         // Children that would run for seconds, far longer than processes_tagged waits.
         .args(["--size", "2000000000", "--runs", "1"])
         .env("HPC_RS_TEST_TAG", &tag)

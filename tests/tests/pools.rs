@@ -88,7 +88,7 @@ fn bad_arguments_follow_the_conventions() {
     check_cli_conventions("pools");
     check_bad_values("pools", "--size", &["0", "-5", "x", "7000000000"]);
     check_bad_values("pools", "--runs", &["0", "1001"]);
-    check_bad_values("pools", "--threads", &["0", "257"]);
+    check_bad_values("pools", "--threads", &["0", "1025", "2,x"]);
 }
 
 #[test]

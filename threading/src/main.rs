@@ -24,9 +24,12 @@ struct Args {
     runs: cli::Runs,
     #[command(flatten)]
     svg: cli::Svg,
-    /// Threads for the even split [default: the number of cores].
-    #[arg(long, value_parser = cli::up_to::<1024>, allow_hyphen_values = true)]
-    threads: Option<u64>,
+    /// Threads for the even split [default: the number of cores]; a list (1,2,4,8) or `sweep`
+    /// (1 to twice the cores) also times the split on each count: a speedup curve, with
+    /// Amdahl's law fitted to it.
+    #[arg(long, value_name = "N|LIST|sweep", value_parser = cli::thread_counts,
+          allow_hyphen_values = true)]
+    threads: Option<cli::ThreadCounts>,
     #[command(flatten)]
     python: cli::VsPython,
 }
@@ -44,10 +47,9 @@ fn main() {
     if expected_sums(size).is_none() {
         cli::usage_error(format!("--size {size}: the cube sum would overflow u128"));
     }
-    let threads = args.threads.map_or_else(
-        || thread::available_parallelism().map_or(1, usize::from),
-        |n| usize::try_from(n).expect("at most 1024"),
-    );
+    let cores = thread::available_parallelism().map_or(1, usize::from);
+    let threads = args.threads.as_ref().and_then(cli::ThreadCounts::single).unwrap_or(cores);
+    let sweep = args.threads.as_ref().filter(|t| t.single().is_none());
 
     let picture = args.svg.open();
     say!("== 2.a Threading: the notebook's three sums, length {NOTEBOOK_LENGTH}");
@@ -61,9 +63,23 @@ fn main() {
     say!("  ints grow instead. A length whose sums would not fit u128 is refused.)");
     say!();
     let notebook = timed_comparison(NOTEBOOK_LENGTH, args.runs.get(), threads);
-    if size != NOTEBOOK_LENGTH {
+    let larger = (size != NOTEBOOK_LENGTH).then(|| {
         say!();
-        timed_comparison(size, args.runs.get(), threads);
+        timed_comparison(size, args.runs.get(), threads)
+    });
+    if let Some(counts) = sweep {
+        say!();
+        say!("== The even split of 0..{size} on each thread count, against sequential");
+        let sequential = larger.as_ref().unwrap_or(&notebook).sequential;
+        let expected = expected_sums(size).expect("refused above");
+        timing::speedup_sweep(
+            "even split",
+            &counts.0,
+            args.runs.get(),
+            &sequential,
+            &expected,
+            |n| sums_even_split(size, n),
+        );
     }
     if args.python.enabled {
         say!();

@@ -52,7 +52,46 @@ pub struct Panel {
     pub baseline: Option<usize>,
 }
 
+/// A speedup curve: one workload timed on several thread counts.
+#[derive(Clone, Debug)]
+pub struct Curve {
+    /// What was timed.
+    pub title: String,
+    /// The cores this process could use.
+    pub cores: usize,
+    /// The one-thread measurement the speedups are over.
+    pub baseline: Stats,
+    /// Each thread count's measurement.
+    pub points: Vec<(usize, Stats)>,
+    /// Amdahl's serial fraction fitted to the points, if there were enough.
+    pub serial: Option<f64>,
+}
+
 static FIGURE: Mutex<Vec<Panel>> = Mutex::new(Vec::new());
+static CURVES: Mutex<Vec<Curve>> = Mutex::new(Vec::new());
+
+/// Adds a speedup curve to the run's chart (drawn below the bars).
+pub fn curve(
+    title: &str,
+    cores: usize,
+    baseline: &Stats,
+    points: &[(usize, Stats)],
+    serial: Option<f64>,
+) {
+    let curve = Curve {
+        title: title.to_owned(),
+        cores,
+        baseline: *baseline,
+        points: points.to_vec(),
+        serial,
+    };
+    CURVES.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(curve);
+}
+
+/// Every speedup curve recorded so far.
+pub fn curves() -> Vec<Curve> {
+    CURVES.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+}
 
 fn figure() -> std::sync::MutexGuard<'static, Vec<Panel>> {
     // A panic elsewhere while adding a bar leaves nothing half-done worth refusing.
@@ -103,7 +142,9 @@ fn note(panel: &Panel, i: usize) -> String {
     match (&bar.verdict, base) {
         _ if panel.baseline == Some(i) => format!("{median}, the baseline"),
         (Some(verdict), _) => format!("{median}, {verdict}"),
-        (None, Some(base)) if bar.side == Side::Rust => {
+        // Bars printed before the baseline (the parts of the work, each alone) get no ratio:
+        // the run printed none for them.
+        (None, Some(base)) if bar.side == Side::Rust && panel.baseline.is_some_and(|b| b < i) => {
             format!("{median}, {}", bar.stats.speedup_over(base).sentence("faster", "slower"))
         }
         _ => median,
@@ -174,7 +215,7 @@ impl Picture {
                 self.path.display()
             ));
         }
-        let svg = measurements_svg(title, &panels, &caption());
+        let svg = measurements_svg(title, &panels, &curves(), &caption());
         let path = self.path.clone();
         self.save(svg.as_bytes()).unwrap_or_else(|e| crate::cli::fail(format!("--svg: {e}")));
         crate::say!("(the measurements above as a chart: {})", path.display());
@@ -218,17 +259,18 @@ fn unit(longest: Duration) -> (&'static str, f64) {
 }
 
 /// The SVG text of the chart: one panel a group, stacked, each on its own scale.
-pub fn measurements_svg(title: &str, panels: &[Panel], caption: &str) -> String {
+pub fn measurements_svg(title: &str, panels: &[Panel], curves: &[Curve], caption: &str) -> String {
     let heights: Vec<u32> = panels
         .iter()
         .map(|p| PANEL_EXTRA + ROW * u32::try_from(p.bars.len()).unwrap_or(u32::MAX / ROW / 2))
+        .chain(curves.iter().map(|_| CURVE_HEIGHT))
         .collect();
     let height = TITLE_HEIGHT + CAPTION_HEIGHT + heights.iter().sum::<u32>();
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
         // Drawing into a string cannot fail: the backend's only errors are I/O ones.
-        draw(&root, title, panels, &heights, caption).expect("drawing into a string");
+        draw(&root, title, panels, curves, &heights, caption).expect("drawing into a string");
         root.present().expect("drawing into a string");
     }
     svg
@@ -241,6 +283,7 @@ fn draw(
     root: &Area<'_>,
     title: &str,
     panels: &[Panel],
+    curves: &[Curve],
     heights: &[u32],
     caption: &str,
 ) -> DrawResult {
@@ -266,11 +309,72 @@ fn draw(
         at += h;
         breaks.push(at);
     }
-    for (area, panel) in
-        body.split_by_breakpoints::<u32, u32, _, _>(Vec::new(), breaks).iter().zip(panels)
-    {
+    let areas = body.split_by_breakpoints::<u32, u32, _, _>(Vec::new(), breaks);
+    for (area, panel) in areas.iter().zip(panels) {
         draw_panel(area, panel)?;
     }
+    for (area, curve) in areas[panels.len()..].iter().zip(curves) {
+        draw_curve(area, curve)?;
+    }
+    Ok(())
+}
+
+const CURVE_HEIGHT: u32 = 360;
+
+/// The classic speedup plot: measured speedups against threads (whiskers from the slowest run
+/// to the fastest), the ideal - one a thread up to the cores, then flat - and Amdahl's curve.
+fn draw_curve(area: &Area<'_>, curve: &Curve) -> DrawResult {
+    let base = curve.baseline.median.as_secs_f64();
+    let speedup = |d: Duration| base / d.as_secs_f64().max(1e-12);
+    let most = curve.points.iter().map(|p| p.0).max().unwrap_or(1).max(2);
+    let ideal = |n: usize| n.min(curve.cores) as f64;
+    let top = curve.points.iter().map(|(_, s)| speedup(s.min)).fold(ideal(most), f64::max) * 1.15;
+    let mut chart = ChartBuilder::on(area)
+        .caption(format!("{}: speedup against threads", curve.title), ("sans-serif", 15))
+        .margin(6)
+        .margin_left(250)
+        .margin_right(230)
+        .x_label_area_size(32)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.5..most as f64 + 0.5, 0.0..top)?;
+    chart
+        .configure_mesh()
+        .light_line_style(TRANSPARENT)
+        .label_style(("sans-serif", 12))
+        .axis_desc_style(("sans-serif", 12))
+        .x_labels(most.min(16))
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .x_desc("threads")
+        .y_desc("speedup over 1 thread")
+        .draw()?;
+    let counts: Vec<usize> = (1..=most).collect();
+    let grey = BLACK.mix(0.4);
+    chart
+        .draw_series(LineSeries::new(counts.iter().map(|&n| (n as f64, ideal(n))), grey))?
+        .label(format!("ideal on {}", crate::plural(curve.cores, "core")))
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], grey));
+    if let Some(serial) = curve.serial {
+        let amdahl = counts.iter().map(|&n| (n as f64, crate::amdahl(serial, n.min(curve.cores))));
+        chart
+            .draw_series(LineSeries::new(amdahl, PYTHON))?
+            .label(format!("Amdahl, serial fraction {:.1}%", serial * 100.0))
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], PYTHON));
+    }
+    let style = ("sans-serif", 12)
+        .into_font()
+        .into_text_style(area)
+        .pos(Pos::new(HPos::Left, VPos::Center));
+    for (n, stats) in &curve.points {
+        let (x, y) = (*n as f64, speedup(stats.median));
+        let (slow, fast) = (speedup(stats.max), speedup(stats.min));
+        chart.draw_series([ErrorBar::new_vertical(x, slow, y, fast, RUST.stroke_width(2), 8)])?;
+        chart.draw_series([Text::new(format!("{y:.2}x"), (x + 0.08, y), style.clone())])?;
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK.mix(0.3))
+        .draw()?;
     Ok(())
 }
 

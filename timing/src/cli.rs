@@ -148,6 +148,50 @@ impl Svg {
     }
 }
 
+/// What `--threads` takes in the topics that sweep: one count (`4`), a list (`1,2,4,8`) or
+/// `sweep`, every count from 1 to twice the cores. Each count is from 1 to 1024; at most 64 of
+/// them, each once, in rising order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ThreadCounts(pub Vec<usize>);
+
+impl ThreadCounts {
+    /// The one count asked for, when the list has one.
+    pub fn single(&self) -> Option<usize> {
+        match self.0[..] {
+            [one] => Some(one),
+            _ => None,
+        }
+    }
+}
+
+/// Parses `--threads` (see [`ThreadCounts`]).
+pub fn thread_counts(text: &str) -> Result<ThreadCounts, String> {
+    let mut counts: Vec<usize> = if text == "sweep" {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        (1..=2 * cores).collect()
+    } else {
+        text.split(',')
+            .map(|part| {
+                let part = part.trim();
+                let n = whole_number::<usize>(part).map_err(|e| {
+                    format!("{part:?} {e}: give a count, a list such as 1,2,4, or sweep")
+                })?;
+                if (1..=1024).contains(&n) {
+                    Ok(n)
+                } else {
+                    Err(format!("{n} threads: give 1 to 1024 (a list such as 1,2,4, or sweep)"))
+                }
+            })
+            .collect::<Result<_, _>>()?
+    };
+    counts.sort_unstable();
+    counts.dedup();
+    if counts.len() > 64 {
+        return Err(format!("{} thread counts: at most 64", counts.len()));
+    }
+    Ok(ThreadCounts(counts))
+}
+
 /// Ends the program because of bad input: one line on stderr, status 2. A message of several
 /// lines is cut to its first, keeping a list of possible values where there is one.
 pub fn usage_error(message: impl fmt::Display) -> ! {
@@ -328,6 +372,22 @@ mod tests {
         let err = check_memory(u128::MAX, "--size 1e30").unwrap_err();
         assert!(err.starts_with("--size 1e30 needs "), "{err}");
         assert!(err.contains("available"), "{err}");
+    }
+
+    #[test]
+    fn thread_counts_are_one_a_list_or_a_sweep() {
+        assert_eq!(thread_counts("4"), Ok(ThreadCounts(vec![4])));
+        assert_eq!(thread_counts("4").unwrap().single(), Some(4));
+        assert_eq!(thread_counts("8, 2,4,2"), Ok(ThreadCounts(vec![2, 4, 8])));
+        assert_eq!(thread_counts("1,2").unwrap().single(), None);
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        assert_eq!(thread_counts("sweep"), Ok(ThreadCounts((1..=2 * cores).collect())));
+        assert!(thread_counts("0").unwrap_err().contains("give 1 to 1024"));
+        assert!(thread_counts("1025").is_err());
+        assert!(thread_counts("2,x").unwrap_err().contains("\"x\" is not a whole number"));
+        assert!(
+            thread_counts(&(1..=65).map(|n| n.to_string()).collect::<Vec<_>>().join(",")).is_err()
+        );
     }
 
     #[test]

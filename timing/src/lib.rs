@@ -301,6 +301,85 @@ impl Scaling {
     }
 }
 
+/// Amdahl's law: the speedup on `threads` threads of work whose `serial` fraction cannot be
+/// shared, `1 / (serial + (1 - serial) / threads)`.
+///
+/// ```
+/// assert_eq!(timing::amdahl(0.0, 4), 4.0);
+/// assert_eq!(timing::amdahl(1.0, 4), 1.0);
+/// assert!((timing::amdahl(0.1, 2) - 1.0 / 0.55).abs() < 1e-12);
+/// ```
+pub fn amdahl(serial: f64, threads: usize) -> f64 {
+    1.0 / (serial + (1.0 - serial) / threads.max(1) as f64)
+}
+
+/// The serial fraction that makes [`amdahl`] fit measured `(threads, speedup)` points best
+/// (least squares on 1/speedup, where the law is linear), from the points with at most `cores`
+/// threads: past the cores, threads share them and the law says nothing. `None` without such
+/// a point at 2 threads or more.
+///
+/// ```
+/// let measured: Vec<(usize, f64)> = [1, 2, 4].map(|n| (n, timing::amdahl(0.2, n))).to_vec();
+/// let serial = timing::amdahl_serial_fraction(&measured, 4).unwrap();
+/// assert!((serial - 0.2).abs() < 1e-12);
+/// assert_eq!(timing::amdahl_serial_fraction(&[(1, 1.0), (8, 1.9)], 2), None);
+/// ```
+pub fn amdahl_serial_fraction(points: &[(usize, f64)], cores: usize) -> Option<f64> {
+    // 1/S = s + (1 - s)/n, so with x = 1/n: 1/S - x = s (1 - x), a line through the origin.
+    let (mut xy, mut xx) = (0.0, 0.0);
+    for &(n, speedup) in points.iter().filter(|p| p.0 >= 2 && p.0 <= cores && p.1 > 0.0) {
+        let x = 1.0 / n as f64;
+        xy += (1.0 - x) * (1.0 / speedup - x);
+        xx += (1.0 - x) * (1.0 - x);
+    }
+    (xx > 0.0).then(|| (xy / xx).clamp(0.0, 1.0))
+}
+
+/// Times `work(n)` on each of `counts` threads ([`measure`], `runs` runs), prints a row each as
+/// soon as it is measured, against `baseline` (one thread, measured before), checks each result
+/// against `expected`, and ends with Amdahl's law fitted to the rows; the run's chart
+/// ([`chart`]) gains the speedup curve. Returns each count's measurement.
+pub fn speedup_sweep<T: PartialEq + fmt::Debug>(
+    what: &str,
+    counts: &[usize],
+    runs: usize,
+    baseline: &Stats,
+    expected: &T,
+    mut work: impl FnMut(usize) -> T,
+) -> Vec<(usize, Stats)> {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    chart::panel(format!("{what} on each thread count"));
+    let mut measured = Vec::with_capacity(counts.len());
+    for &threads in counts {
+        let (value, stats) = measure(runs, || work(threads));
+        assert_eq!(&value, expected, "{what} on {threads} threads");
+        let label = format!("{what}, {}", plural(threads, "thread"));
+        crate::say!("{}  {}", stats.line(&label), stats.speedup_over(baseline));
+        measured.push((threads, stats));
+    }
+    let speedups: Vec<(usize, f64)> =
+        measured.iter().map(|(n, s)| (*n, s.speedup_over(baseline).0)).collect();
+    let serial = amdahl_serial_fraction(&speedups, cores);
+    match serial {
+        Some(s) if s > 0.0 => crate::say!(
+            "Amdahl's law fitted to the counts up to {}: a serial fraction of {:.1}%, which holds any number of threads below {:.1}x.",
+            plural(cores, "core"),
+            s * 100.0,
+            1.0 / s
+        ),
+        Some(_) => crate::say!(
+            "Amdahl's law fitted to the counts up to {}: a serial fraction of 0%: up to the cores, nothing was left unshared.",
+            plural(cores, "core")
+        ),
+        None => crate::say!(
+            "(no count from 2 threads up to the {} here: nothing to fit Amdahl's law to)",
+            plural(cores, "core")
+        ),
+    }
+    chart::curve(what, cores, baseline, &measured, serial);
+    measured
+}
+
 /// A duration in the unit a person reads best, with three significant digits:
 /// `812 ns`, `12.3 µs`, `123 ms`, `1.23 s`.
 ///

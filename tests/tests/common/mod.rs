@@ -42,6 +42,28 @@ pub fn binary(topic: &str) -> PathBuf {
     built.get(topic).unwrap_or_else(|| panic!("no binary named {topic} was built")).clone()
 }
 
+/// A command for `topic`'s binary that Ctrl-C (SIGINT) ends, as from a terminal, even where
+/// this test runs with SIGINT ignored: a shell without job control starts background commands
+/// that way (`cargo test &`), and an ignored signal stays ignored across exec.
+pub fn interruptible(topic: &str) -> std::process::Command {
+    use std::os::unix::process::CommandExt;
+    let mut command = std::process::Command::new(binary(topic));
+    // SAFETY: between fork and exec only a signal disposition is set, which is
+    // async-signal-safe: no allocation, no lock.
+    #[allow(unsafe_code)]
+    unsafe {
+        command.pre_exec(|| {
+            nix::sys::signal::signal(
+                nix::sys::signal::Signal::SIGINT,
+                nix::sys::signal::SigHandler::SigDfl,
+            )
+            .map(drop)
+            .map_err(std::io::Error::from)
+        });
+    }
+    command
+}
+
 /// What one run of a topic binary did.
 pub struct Run {
     pub args: Vec<String>,
@@ -405,7 +427,7 @@ pub fn check_twin_dies_with_its_parent(topic: &str, args: &[&str], at_least: usi
             let _ = self.0.wait();
         }
     }
-    let parent = Command::new(binary(topic))
+    let parent = interruptible(topic)
         .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
