@@ -18,9 +18,7 @@ struct Args {
           allow_hyphen_values = true)]
     size: u64,
     #[command(flatten)]
-    runs: cli::Runs,
-    #[command(flatten)]
-    svg: cli::Svg,
+    timed: cli::Timed,
     #[command(flatten)]
     python: cli::VsPython,
 }
@@ -36,20 +34,20 @@ fn main() {
         .unwrap_or_else(|e| cli::usage_error(e));
     let size = usize::try_from(args.size).unwrap_or_else(|_| cli::usage_error("--size too large"));
 
-    let picture = args.svg.open();
+    let picture = args.timed.svg.open();
     say!("== 1.b Comprehensions -> iterator chains ended by collect");
     list_comprehension_cell();
     dict_comprehension_cell();
     more_comprehensions();
     say!();
-    let [push, collect, ..] = timed_squares(size, args.runs.get());
+    let [push, collect, ..] = timed_squares(size, args.timed.runs.get());
     if args.python.enabled {
         say!();
         let twin = include_str!("../python/twin.py");
         let rust = [("(a) push loop", &push.stats), ("(b) collect", &collect.stats)];
         timing::python::compare(
             &timing::python::Twin::plain(twin, args.python.interpreter.as_deref()),
-            &[size.to_string(), args.runs.get().to_string()],
+            &[size.to_string(), args.timed.runs.get().to_string()],
             &rust,
         )
         .unwrap_or_else(|e| cli::fail(e));

@@ -38,9 +38,7 @@ struct Args {
           allow_hyphen_values = true)]
     size: u64,
     #[command(flatten)]
-    runs: cli::Runs,
-    #[command(flatten)]
-    svg: cli::Svg,
+    timed: cli::Timed,
     #[command(flatten)]
     python: cli::VsPython,
 }
@@ -122,22 +120,18 @@ fn main() -> ExitCode {
     });
     match args.command {
         None => {
-            let picture = args.svg.open();
-            let code = default_run(args.size, args.runs.or(3), twin.as_ref());
+            let picture = args.timed.svg.open();
+            let code = default_run(args.size, args.timed.runs.or(3), twin.as_ref());
             if let Some(picture) = picture {
                 picture.save_measurements("dataflow: a group-by over CSV files on timely dataflow");
             }
             code
         }
         Some(Command::Generate { rows, files, out }) => {
-            args.runs.refuse("generate times nothing");
-            args.svg.refuse("generate times nothing to draw");
-            if args.python.enabled || args.python.interpreter.is_some() {
-                let flag = if args.python.enabled { "--vs-python" } else { "--python" };
-                cli::usage_error(format!(
-                    "{flag}: generate only writes files; give it to the default run or to groupby"
-                ));
-            }
+            args.timed.runs.refuse("generate times nothing");
+            args.timed.svg.refuse("generate times nothing to draw");
+            args.python
+                .refuse("generate only writes files; give it to the default run or to groupby");
             let started = Instant::now();
             let (paths, bytes) = generate_with_progress(rows, files, &out);
             say!(
@@ -150,8 +144,8 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Some(Command::Groupby(g)) => {
-            args.runs.refuse("groupby runs once, as Dask's compute() does");
-            args.svg.refuse("groupby runs once, as Dask's compute() does: nothing to chart");
+            args.timed.runs.refuse("groupby runs once, as Dask's compute() does");
+            args.timed.svg.refuse("groupby runs once, as Dask's compute() does: nothing to chart");
             groupby_command(&g, twin.as_ref())
         }
     }

@@ -19,9 +19,7 @@ struct Args {
     #[arg(long, value_parser = cli::positive::<u64>, allow_hyphen_values = true)]
     size: Option<u64>,
     #[command(flatten)]
-    runs: cli::Runs,
-    #[command(flatten)]
-    svg: cli::Svg,
+    timed: cli::Timed,
     #[command(flatten)]
     python: cli::VsPython,
 }
@@ -34,7 +32,7 @@ fn main() {
     cli::check_memory(bytes, &format!("--size {size}")).unwrap_or_else(|e| cli::usage_error(e));
     let size = usize::try_from(size).unwrap_or_else(|_| cli::usage_error("--size too large"));
 
-    let picture = args.svg.open();
+    let picture = args.timed.svg.open();
     say!("== Decorators -> higher-order functions and an attribute macro");
     say!("[1] a normal function:");
     my_simple_function();
@@ -49,10 +47,15 @@ fn main() {
         "    (Rust has no *args: the decorator is generic over one argument, here the tuple (6, 7))"
     );
     say!();
-    let (push, collect) = timing_decorator_cells(size, args.runs.get());
+    let (push, collect) = timing_decorator_cells(size, args.timed.runs.get());
     if args.python.enabled {
         say!();
-        vs_python(size, args.runs.get(), [&push, &collect], args.python.interpreter.as_deref());
+        vs_python(
+            size,
+            args.timed.runs.get(),
+            [&push, &collect],
+            args.python.interpreter.as_deref(),
+        );
     }
     if let Some(picture) = picture {
         picture.save_measurements("decorators: the timed decorator cells");

@@ -34,9 +34,7 @@ struct Args {
     #[arg(long, default_value_t = 5, value_parser = cli::up_to::<1000>, allow_hyphen_values = true)]
     switch_interval_ms: u64,
     #[command(flatten)]
-    runs: cli::Runs,
-    #[command(flatten)]
-    svg: cli::Svg,
+    timed: cli::Timed,
     #[command(flatten)]
     python: cli::VsPython,
 }
@@ -51,7 +49,7 @@ fn main() {
     let threads = args.threads.unwrap_or(cores.max(2));
     let gil = Gil::new(Duration::from_millis(args.switch_interval_ms), true);
 
-    let picture = args.svg.open();
+    let picture = args.timed.svg.open();
     // `--svg gil.svg` also draws the holds, as gil-timeline.svg beside it.
     let timeline_picture = picture.as_ref().map(|p| {
         let stem = p.path().file_stem().unwrap_or_default().to_string_lossy();
@@ -66,9 +64,9 @@ fn main() {
         args.switch_interval_ms
     );
     let size = args.size.unwrap_or(if args.python.enabled { 5_000_000 } else { 200_000_000 });
-    let [sequential, free, under_gil] = cpu_bound(&gil, size, threads, args.runs.get());
+    let [sequential, free, under_gil] = cpu_bound(&gil, size, threads, args.timed.runs.get());
     say!();
-    let io_speedup = io_bound(&gil, threads, args.runs.get());
+    let io_speedup = io_bound(&gil, threads, args.timed.runs.get());
     say!();
     convoy_effect(&gil);
     say!();
@@ -86,7 +84,7 @@ fn main() {
         vs_python(
             size,
             threads,
-            args.runs.get(),
+            args.timed.runs.get(),
             [&sequential, &free, &under_gil],
             args.python.interpreter.as_deref(),
         );

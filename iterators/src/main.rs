@@ -22,9 +22,7 @@ struct Args {
           allow_hyphen_values = true)]
     size: u64,
     #[command(flatten)]
-    runs: cli::Runs,
-    #[command(flatten)]
-    svg: cli::Svg,
+    timed: cli::Timed,
 }
 
 fn main() {
@@ -37,7 +35,7 @@ fn main() {
     cli::check_memory(bytes, &format!("--size {}", args.size))
         .unwrap_or_else(|e| cli::usage_error(e));
 
-    let picture = args.svg.open();
+    let picture = args.timed.svg.open();
     say!("== 1.c Iterators and generators");
     my_iter_cell();
     eager_list_cell();
@@ -46,7 +44,7 @@ fn main() {
     say!();
     generator_cell();
     say!();
-    lazy_versus_eager_memory(args.size, args.runs.get());
+    lazy_versus_eager_memory(args.size, args.timed.runs.get());
     if let Some(picture) = picture {
         picture.save_measurements("iterators: lazy and eager");
     }

@@ -31,9 +31,7 @@ struct Args {
     #[arg(long, value_parser = cli::between::<2, 256>, allow_hyphen_values = true)]
     threads: Option<u64>,
     #[command(flatten)]
-    runs: cli::Runs,
-    #[command(flatten)]
-    svg: cli::Svg,
+    timed: cli::Timed,
 }
 
 const ONLY_PREFIX: &str = "YOLO Lmn";
@@ -44,7 +42,7 @@ fn main() {
     let cores = thread::available_parallelism().map_or(1, usize::from) as u64;
     let threads = args.threads.unwrap_or(cores.max(2));
 
-    let picture = args.svg.open();
+    let picture = args.timed.svg.open();
     say!("== 2.b Threads with locks");
     notebook_cell();
     tally_outcomes(args.trials);
@@ -52,7 +50,7 @@ fn main() {
     say!();
     let threads_text = timing::plural(threads, "thread");
     say!("== Why locks at all: {threads_text} x {} increments of one counter", args.size);
-    counters(threads, args.size, args.runs.get());
+    counters(threads, args.size, args.timed.runs.get());
     say!();
     say!("== RLock -> parking_lot::ReentrantMutex");
     reentrant_lock_cell();

@@ -33,13 +33,11 @@ struct Args {
     /// in seconds, not minutes].
     #[arg(long, value_parser = length, allow_hyphen_values = true)]
     size: Option<u64>,
-    #[command(flatten)]
-    runs: cli::Runs,
-    #[command(flatten)]
-    svg: cli::Svg,
     /// Make the notebook cell's second child crash, to show how the parent reports it.
     #[arg(long, value_enum)]
     crash_child: Option<Crash>,
+    #[command(flatten)]
+    timed: cli::Timed,
     #[command(flatten)]
     python: cli::VsPython,
 }
@@ -61,7 +59,7 @@ const NOTEBOOK_LENGTH: u64 = 5;
 fn main() -> ExitCode {
     let args = cli::parse::<Args>();
     let size = args.size.unwrap_or(if args.python.enabled { 2_000_000 } else { 50_000_000 });
-    let picture = args.svg.open();
+    let picture = args.timed.svg.open();
     say!("== 2.d Multiprocessing with fork");
     let result = (|| -> Result<ExitCode, Failure> {
         if !notebook_cell(args.crash_child)? {
@@ -69,18 +67,23 @@ fn main() -> ExitCode {
             return Ok(ExitCode::FAILURE);
         }
         say!();
-        let tiny = tiny_work(args.runs.get())?;
+        let tiny = tiny_work(args.timed.runs.get())?;
         say!();
-        let real = real_work(size, args.runs.get())?;
+        let real = real_work(size, args.timed.runs.get())?;
         say!();
-        sweep(size, args.runs.get())?;
+        sweep(size, args.timed.runs.get())?;
         say!();
         separate_memory()?;
         shared_memory()?;
         results_through_pipes()?;
         if args.python.enabled {
             say!();
-            vs_python(size, args.runs.get(), [tiny, real], args.python.interpreter.as_deref());
+            vs_python(
+                size,
+                args.timed.runs.get(),
+                [tiny, real],
+                args.python.interpreter.as_deref(),
+            );
         }
         if let Some(picture) = picture {
             picture.save_measurements("multiprocessing: processes made by fork, against one");

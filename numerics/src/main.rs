@@ -27,15 +27,13 @@ struct Args {
     /// The timed workload: distances' N and the Julia set's width (both, without a workload).
     #[arg(long, global = true, value_parser = cli::up_to::<1_000_000>, allow_hyphen_values = true)]
     size: Option<u64>,
-    #[command(flatten)]
-    runs: cli::Runs,
-    #[command(flatten)]
-    svg: cli::Svg,
     /// Also time the lanes on all cores on a rayon pool of each of these sizes (1,2,4,8, or
     /// `sweep`: 1 to twice the cores): a speedup curve, with Amdahl's law fitted to it.
     #[arg(long, global = true, value_name = "LIST|sweep", value_parser = cli::thread_counts,
           allow_hyphen_values = true)]
     threads: Option<cli::ThreadCounts>,
+    #[command(flatten)]
+    timed: cli::Timed,
     #[command(flatten)]
     python: cli::VsPython,
 }
@@ -105,7 +103,7 @@ fn main() {
     let distances = distances.map(|d| checked_distances(&d, args.size));
     let julia = julia.map(|j| checked_julia(&j, args.size));
 
-    let picture = args.svg.open();
+    let picture = args.timed.svg.open();
     say!("== Takeaways 3 and 5: NumPy, SciPy, Cython and Numba, played by Rust");
     say!("   (vector units of this CPU: {})", host_vector_units());
     // The module is built into the twins' Python once, before the first twin that times it.
@@ -117,35 +115,35 @@ fn main() {
     };
     if let Some((n, dim)) = distances {
         say!();
-        let measured = distances::lesson(n, dim, args.runs.get());
+        let measured = distances::lesson(n, dim, args.timed.runs.get());
         if let Some(counts) = &args.threads {
             say!();
-            sweep_distances(n, dim, args.runs.get(), &counts.0, &measured);
+            sweep_distances(n, dim, args.timed.runs.get(), &counts.0, &measured);
         }
         if args.python.enabled {
             say!();
             build_module();
             let script = include_str!("../python/distances.py");
-            vs_python_distances(&twin(script), n, dim, args.runs.get(), &measured);
+            vs_python_distances(&twin(script), n, dim, args.timed.runs.get(), &measured);
         }
     }
     if let Some((width, max_iter, png)) = julia {
         say!();
-        let measured = julia::lesson(width, max_iter, args.runs.get(), png.as_deref());
+        let measured = julia::lesson(width, max_iter, args.timed.runs.get(), png.as_deref());
         if let Some(counts) = &args.threads {
             say!();
-            sweep_julia(width, max_iter, args.runs.get(), &counts.0, &measured);
+            sweep_julia(width, max_iter, args.timed.runs.get(), &counts.0, &measured);
         }
         if args.python.enabled {
             say!();
             build_module();
             let script = include_str!("../python/julia.py");
-            vs_python_julia(&twin(script), width, max_iter, args.runs.get(), &measured);
+            vs_python_julia(&twin(script), width, max_iter, args.timed.runs.get(), &measured);
         }
     }
     if args.python.enabled && args.workload.is_none() {
         say!();
-        vs_python_calls(&twin(include_str!("../python/calls.py")), args.runs.get());
+        vs_python_calls(&twin(include_str!("../python/calls.py")), args.timed.runs.get());
     }
     if let Some(picture) = picture {
         picture.save_measurements("numerics: what plays NumPy, SciPy, Cython and Numba in Rust");
@@ -229,14 +227,12 @@ fn sweep_distances(
     measured: &distances::Measured,
 ) {
     use distances::Variant;
-    say!("== (6) on a rayon pool of each size, against (4b) on the calling thread");
     let points = numerics::distances::random_points(n, dim, numerics::distances::SEED);
     let one_thread = measured.of(Variant::Lanes(Isa::Host)).expect("the lesson times (4b)");
     let expected = Variant::Lanes(Isa::Host).run(&points);
-    let pools = pools(counts);
-    timing::speedup_sweep("distances, lanes on a pool", counts, runs, one_thread, &expected, |n| {
-        on_pool(&pools, n, || Variant::LanesParallel.run(&points))
-    });
+    say!("== (6) on a rayon pool of each size, against (4b) on the calling thread");
+    let work = || Variant::LanesParallel.run(&points);
+    sweep_on_pools("distances, lanes on a pool", counts, runs, one_thread, &expected, work);
 }
 
 /// The Julia set's lanes on all cores, on a pool of each size, against the same lanes on one
@@ -249,29 +245,29 @@ fn sweep_julia(
     measured: &julia::Measured,
 ) {
     use julia::Variant;
-    say!("== the Julia set's lanes on a rayon pool of each size, against the lanes on one thread");
     let grid = numerics::julia::Grid::book(width);
     let one_thread = measured.of(Variant::Lanes(Isa::Host));
     let expected = Variant::Lanes(Isa::Host).run(&grid, max_iter);
-    let pools = pools(counts);
-    timing::speedup_sweep("Julia set, lanes on a pool", counts, runs, one_thread, &expected, |n| {
-        on_pool(&pools, n, || Variant::LanesParallel.run(&grid, max_iter))
-    });
+    say!("== the Julia set's lanes on a rayon pool of each size, against the lanes on one thread");
+    let work = || Variant::LanesParallel.run(&grid, max_iter);
+    sweep_on_pools("Julia set, lanes on a pool", counts, runs, one_thread, &expected, work);
 }
 
-/// A rayon pool of each size, started before any timing.
-fn pools(counts: &[usize]) -> Vec<(usize, rayon::ThreadPool)> {
+/// `work` on a rayon pool of each size (started before any timing): its rayon calls use that
+/// pool's threads.
+fn sweep_on_pools<T: PartialEq + std::fmt::Debug + Send>(
+    what: &str,
+    counts: &[usize],
+    runs: usize,
+    one_thread: &Stats,
+    expected: &T,
+    work: impl Fn() -> T + Sync,
+) {
     let start = |n| rayon::ThreadPoolBuilder::new().num_threads(n).build().expect("threads start");
-    counts.iter().map(|&n| (n, start(n))).collect()
-}
-
-/// Runs `work` on the pool of `n` threads: its rayon calls use that pool's threads.
-fn on_pool<T: Send>(
-    pools: &[(usize, rayon::ThreadPool)],
-    n: usize,
-    work: impl FnOnce() -> T + Send,
-) -> T {
-    pools.iter().find(|(count, _)| *count == n).expect("a pool a count").1.install(work)
+    let pools: Vec<(usize, rayon::ThreadPool)> = counts.iter().map(|&n| (n, start(n))).collect();
+    timing::speedup_sweep(what, counts, runs, one_thread, expected, |n| {
+        pools.iter().find(|(count, _)| *count == n).expect("a pool a count").1.install(&work)
+    });
 }
 
 // ---- --vs-python ----

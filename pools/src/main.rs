@@ -26,16 +26,14 @@ struct Args {
     /// tasks [default: 100000000, or 4000000 with --vs-python, where CPython needs seconds].
     #[arg(long, value_parser = cli::positive::<u64>, allow_hyphen_values = true)]
     size: Option<u64>,
-    #[command(flatten)]
-    runs: cli::Runs,
-    #[command(flatten)]
-    svg: cli::Svg,
     /// Threads in each pool (and processes in Python's) [default: the number of cores]; a list
     /// (1,2,4,8) or `sweep` (1 to twice the cores) also times the rayon map on a pool of each
     /// size: a speedup curve, with Amdahl's law fitted to it.
     #[arg(long, value_name = "N|LIST|sweep", value_parser = cli::thread_counts,
           allow_hyphen_values = true)]
     threads: Option<cli::ThreadCounts>,
+    #[command(flatten)]
+    timed: cli::Timed,
     #[command(flatten)]
     python: cli::VsPython,
 }
@@ -54,7 +52,7 @@ fn main() {
     let threads = args.threads.as_ref().and_then(cli::ThreadCounts::single).unwrap_or(cores);
     let sweep = args.threads.as_ref().filter(|t| t.single().is_none());
 
-    let picture = args.svg.open();
+    let picture = args.timed.svg.open();
     say!("== Pools and queues: concurrent.futures, multiprocessing.Pool, queue.Queue -> Rust");
     let threads_text = timing::plural(threads, "thread");
     let cores_text = timing::plural(cores, "core");
@@ -66,10 +64,10 @@ fn main() {
     say!();
     exceptions_in_tasks(threads);
     say!();
-    let timed = process_pool_not_needed(size, args.runs.get(), threads);
+    let timed = process_pool_not_needed(size, args.timed.runs.get(), threads);
     say!();
     if let Some(counts) = sweep {
-        pool_sizes(size, args.runs.get(), &counts.0, &timed.sequential);
+        pool_sizes(size, args.timed.runs.get(), &counts.0, &timed.sequential);
         say!();
     }
     bounded_queue();
@@ -77,7 +75,7 @@ fn main() {
     timeouts_and_shutdown();
     if args.python.enabled {
         say!();
-        vs_python(size, args.runs.get(), threads, &timed, args.python.interpreter.as_deref());
+        vs_python(size, args.timed.runs.get(), threads, &timed, args.python.interpreter.as_deref());
     }
     if let Some(picture) = picture {
         picture.save_measurements("pools: a map on pools of threads");

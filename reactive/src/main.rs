@@ -34,14 +34,12 @@ struct Args {
     #[arg(long, default_value_t = 10_000_000, value_parser = cli::up_to::<1_000_000_000>,
           allow_hyphen_values = true)]
     size: u64,
-    #[command(flatten)]
-    runs: cli::Runs,
-    #[command(flatten)]
-    svg: cli::Svg,
     /// Also draw the lesson's operators over time as a marble diagram, DIR/operators.svg
     /// (the folder is made if need be).
     #[arg(long = "svg-dir", value_name = "DIR")]
     svg_dir: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    timed: cli::Timed,
     #[command(flatten)]
     python: cli::VsPython,
 }
@@ -93,7 +91,7 @@ fn main() {
         |script| Twin { script, packages: PACKAGES, python: args.python.interpreter.as_deref() };
     match &args.command {
         None => {
-            let picture = args.svg.open();
+            let picture = args.timed.svg.open();
             let marbles = args.svg_dir.as_deref().map(marbles_picture);
             say!("== Takeaway 6: reactive streams, RxPY's operators as Rust async streams");
             say!();
@@ -107,7 +105,7 @@ fn main() {
             backpressure::lesson();
             say!();
             let twin = args.python.enabled.then(|| twin(include_str!("../python/throughput.py")));
-            throughput(args.size, args.runs.get(), twin.as_ref());
+            throughput(args.size, args.timed.runs.get(), twin.as_ref());
             say!();
             say!(
                 "[5] A reactive application: `cargo run -p reactive -- monitor` (stop with `quit`)"
@@ -121,20 +119,15 @@ fn main() {
             "--svg-dir: only the lesson draws its examples (replay takes --svg FILE)",
         ),
         Some(Command::Replay { ops }) => {
-            args.runs.refuse("replay times nothing");
-            let picture = args.svg.open();
+            args.timed.runs.refuse("replay times nothing");
+            let picture = args.timed.svg.open();
             let twin = args.python.enabled.then(|| twin(include_str!("../python/replay.py")));
             replay_stdin(ops, twin.as_ref(), picture);
         }
         Some(Command::Monitor { duration, threshold, rate }) => {
-            args.runs.refuse("the monitor times nothing");
-            args.svg.refuse("the monitor times nothing to draw");
-            if args.python.enabled || args.python.interpreter.is_some() {
-                let flag = if args.python.enabled { "--vs-python" } else { "--python" };
-                cli::usage_error(format!(
-                    "{flag}: the monitor has no Python twin (the lesson and `replay` have one)"
-                ));
-            }
+            args.timed.runs.refuse("the monitor times nothing");
+            args.timed.svg.refuse("the monitor times nothing to draw");
+            args.python.refuse("the monitor has no Python twin (the lesson and `replay` have one)");
             monitor::run(
                 duration.map(Duration::from_secs),
                 *threshold,

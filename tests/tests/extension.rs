@@ -22,13 +22,12 @@ fn pip_installs_the_module_and_it_does_what_its_docs_say() {
         return;
     }
     let Some(python) = common::python_environment("extension-test", &["numpy"]) else { return };
-    // The dev profile (opt-level 3, as the workspace sets it): it shares what `cargo test`
-    // already compiled, where maturin's default release build would compile every dependency
-    // again. A user's `pip install` builds in release.
+    // The test profile, as `cargo test` builds: maturin's default release build would compile
+    // every dependency again. A user's `pip install` builds in release.
     let install = Command::new(&python)
         .args(["-m", "pip", "install", "--disable-pip-version-check", "--no-deps", "-q"])
         .arg(Path::new(WORKSPACE).join("numerics/extension"))
-        .env("MATURIN_PEP517_ARGS", "--profile dev")
+        .env("MATURIN_PEP517_ARGS", "--profile test")
         .stdin(Stdio::null())
         .output()
         .unwrap();

@@ -20,16 +20,14 @@ struct Args {
     /// 100000000; with --vs-python only the notebook's 1000000, which CPython runs in seconds].
     #[arg(long, value_parser = cli::positive::<u64>, allow_hyphen_values = true)]
     size: Option<u64>,
-    #[command(flatten)]
-    runs: cli::Runs,
-    #[command(flatten)]
-    svg: cli::Svg,
     /// Threads for the even split [default: the number of cores]; a list (1,2,4,8) or `sweep`
     /// (1 to twice the cores) also times the split on each count: a speedup curve, with
     /// Amdahl's law fitted to it.
     #[arg(long, value_name = "N|LIST|sweep", value_parser = cli::thread_counts,
           allow_hyphen_values = true)]
     threads: Option<cli::ThreadCounts>,
+    #[command(flatten)]
+    timed: cli::Timed,
     #[command(flatten)]
     python: cli::VsPython,
 }
@@ -51,7 +49,7 @@ fn main() {
     let threads = args.threads.as_ref().and_then(cli::ThreadCounts::single).unwrap_or(cores);
     let sweep = args.threads.as_ref().filter(|t| t.single().is_none());
 
-    let picture = args.svg.open();
+    let picture = args.timed.svg.open();
     say!("== 2.a Threading: the notebook's three sums, length {NOTEBOOK_LENGTH}");
     notebook_cell("without_threading() - one after another", sums_sequential);
     notebook_cell("do_threading() - one thread per sum, handed back by join", sums_one_thread_each);
@@ -62,10 +60,10 @@ fn main() {
     say!("(The cube sum passes u64's 1.8x10^19 at this length, so the sums are u128; Python's");
     say!("  ints grow instead. A length whose sums would not fit u128 is refused.)");
     say!();
-    let notebook = timed_comparison(NOTEBOOK_LENGTH, args.runs.get(), threads);
+    let notebook = timed_comparison(NOTEBOOK_LENGTH, args.timed.runs.get(), threads);
     let larger = (size != NOTEBOOK_LENGTH).then(|| {
         say!();
-        timed_comparison(size, args.runs.get(), threads)
+        timed_comparison(size, args.timed.runs.get(), threads)
     });
     if let Some(counts) = sweep {
         say!();
@@ -75,7 +73,7 @@ fn main() {
         timing::speedup_sweep(
             "even split",
             &counts.0,
-            args.runs.get(),
+            args.timed.runs.get(),
             &sequential,
             &expected,
             |n| sums_even_split(size, n),
@@ -83,7 +81,7 @@ fn main() {
     }
     if args.python.enabled {
         say!();
-        vs_python(args.runs.get(), &notebook, args.python.interpreter.as_deref());
+        vs_python(args.timed.runs.get(), &notebook, args.python.interpreter.as_deref());
     }
     if let Some(picture) = picture {
         picture.save_measurements("threading: the notebook's three sums");

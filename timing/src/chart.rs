@@ -287,9 +287,7 @@ fn draw(
     heights: &[u32],
     caption: &str,
 ) -> DrawResult {
-    root.fill(&WHITE)?;
-    let (top, rest) = root.split_vertically(TITLE_HEIGHT);
-    top.draw(&Text::new(title.to_owned(), (12, 10), ("sans-serif", 20).into_font()))?;
+    let (top, rest) = titled(root, title)?;
     // The legend: which colour is whose.
     let key = i32::try_from(WIDTH).unwrap_or(i32::MAX) - 210;
     for (n, (colour, name)) in [(RUST, "Rust"), (PYTHON, "Python")].into_iter().enumerate() {
@@ -320,6 +318,45 @@ fn draw(
 }
 
 const CURVE_HEIGHT: u32 = 360;
+
+/// A white picture with `title` at its top: the title's strip and the rest.
+fn titled<'a>(
+    root: &Area<'a>,
+    title: &str,
+) -> Result<(Area<'a>, Area<'a>), DrawingAreaErrorKind<std::io::Error>> {
+    root.fill(&WHITE)?;
+    let (top, rest) = root.split_vertically(TITLE_HEIGHT);
+    top.draw(&Text::new(title.to_owned(), (12, 10), ("sans-serif", 20).into_font()))?;
+    Ok((top, rest))
+}
+
+type RowsChart<'a, 'b> = ChartContext<
+    'a,
+    SVGBackend<'b>,
+    Cartesian2d<
+        plotters::coord::types::RangedCoordf64,
+        plotters::coord::ranged1d::SegmentedCoord<plotters::coord::types::RangedCoordusize>,
+    >,
+>;
+
+/// The axes of a chart with one row a name (the first name on top) over an x axis `x_desc`.
+fn rows_mesh(chart: &mut RowsChart<'_, '_>, names: &[String], x_desc: &str) -> DrawResult {
+    let n = names.len();
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .light_line_style(TRANSPARENT)
+        .label_style(("sans-serif", 12))
+        .axis_desc_style(("sans-serif", 12))
+        .y_labels(n.max(1))
+        .y_label_formatter(&|v: &SegmentValue<usize>| match v {
+            SegmentValue::CenterOf(i) if *i < n => names[n - 1 - *i].clone(),
+            _ => String::new(),
+        })
+        .x_desc(x_desc)
+        .x_labels(6)
+        .draw()
+}
 
 /// The classic speedup plot: measured speedups against threads (whiskers from the slowest run
 /// to the fastest), the ideal - one a thread up to the cores, then flat - and Amdahl's curve.
@@ -394,20 +431,7 @@ fn draw_panel(area: &Area<'_>, panel: &Panel) -> DrawResult {
         .x_label_area_size(32)
         .y_label_area_size(330)
         .build_cartesian_2d(0.0..x_end, (0..n).into_segmented())?;
-    chart
-        .configure_mesh()
-        .disable_y_mesh()
-        .light_line_style(TRANSPARENT)
-        .y_labels(n.max(1))
-        .y_label_formatter(&|v: &SegmentValue<usize>| match v {
-            SegmentValue::CenterOf(i) if *i < n => labels[row(*i)].clone(),
-            _ => String::new(),
-        })
-        .label_style(("sans-serif", 12))
-        .axis_desc_style(("sans-serif", 12))
-        .x_desc(format!("median time ({unit_name})"))
-        .x_labels(6)
-        .draw()?;
+    rows_mesh(&mut chart, &labels, &format!("median time ({unit_name})"))?;
     for (i, bar) in panel.bars.iter().enumerate() {
         let y = row(i);
         let colour = if bar.side == Side::Rust { RUST } else { PYTHON };
@@ -475,9 +499,7 @@ pub fn timeline_svg(title: &str, groups: &[Lanes]) -> String {
 }
 
 fn draw_timeline(root: &Area<'_>, title: &str, groups: &[Lanes], heights: &[u32]) -> DrawResult {
-    root.fill(&WHITE)?;
-    let (top, rest) = root.split_vertically(TITLE_HEIGHT);
-    top.draw(&Text::new(title.to_owned(), (12, 10), ("sans-serif", 20).into_font()))?;
+    let (_, rest) = titled(root, title)?;
     let (body, bottom) = rest.split_vertically(rest.dim_in_pixel().1 - CAPTION_HEIGHT);
     let caption = caption()
         .replace("medians, whiskers from the fastest to the slowest run", "one run of each case");
@@ -514,19 +536,7 @@ fn draw_timeline(root: &Area<'_>, title: &str, groups: &[Lanes], heights: &[u32]
             .x_label_area_size(32)
             .y_label_area_size(120)
             .build_cartesian_2d(0.0..ms(end).max(1e-3), (0..n).into_segmented())?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .light_line_style(TRANSPARENT)
-            .label_style(("sans-serif", 12))
-            .axis_desc_style(("sans-serif", 12))
-            .y_labels(n.max(1))
-            .y_label_formatter(&|v: &SegmentValue<usize>| match v {
-                SegmentValue::CenterOf(i) if *i < n => names[row(*i)].clone(),
-                _ => String::new(),
-            })
-            .x_desc("time (ms)")
-            .draw()?;
+        rows_mesh(&mut chart, &names, "time (ms)")?;
         // A span too short to see (a few microseconds of a 40 ms axis) is drawn 2 pixels wide.
         let plot_width = f64::from(area.dim_in_pixel().0.saturating_sub(180).max(1));
         let narrowest = ms(end) * 2.0 / plot_width;
@@ -575,9 +585,7 @@ pub fn marbles_svg(title: &str, lines: &[Marbles]) -> String {
 }
 
 fn draw_marbles(root: &Area<'_>, title: &str, lines: &[Marbles]) -> DrawResult {
-    root.fill(&WHITE)?;
-    let (top, rest) = root.split_vertically(TITLE_HEIGHT);
-    top.draw(&Text::new(title.to_owned(), (12, 10), ("sans-serif", 20).into_font()))?;
+    let (_, rest) = titled(root, title)?;
     let n = lines.len();
     let last = lines
         .iter()
@@ -594,19 +602,7 @@ fn draw_marbles(root: &Area<'_>, title: &str, lines: &[Marbles]) -> DrawResult {
         .x_label_area_size(32)
         .y_label_area_size(230)
         .build_cartesian_2d(-end * 0.02..end, (0..n).into_segmented())?;
-    chart
-        .configure_mesh()
-        .disable_y_mesh()
-        .light_line_style(TRANSPARENT)
-        .label_style(("sans-serif", 13))
-        .axis_desc_style(("sans-serif", 12))
-        .y_labels(n.max(1))
-        .y_label_formatter(&|v: &SegmentValue<usize>| match v {
-            SegmentValue::CenterOf(i) if *i < n => names[row(*i)].clone(),
-            _ => String::new(),
-        })
-        .x_desc("virtual time (ms)")
-        .draw()?;
+    rows_mesh(&mut chart, &names, "virtual time (ms)")?;
     let centred = ("sans-serif", 13)
         .into_font()
         .into_text_style(&rest)

@@ -107,6 +107,17 @@ impl Runs {
     }
 }
 
+/// The options of every topic that times: `--runs R` and `--svg FILE`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct Timed {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub runs: Runs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub svg: Svg,
+}
+
 /// `--vs-python` and `--python PATH`, the same in every topic that has a Python twin.
 #[derive(clap::Args, Clone, Debug)]
 pub struct VsPython {
@@ -190,6 +201,16 @@ pub fn thread_counts(text: &str) -> Result<ThreadCounts, String> {
         return Err(format!("{} thread counts: at most 64", counts.len()));
     }
     Ok(ThreadCounts(counts))
+}
+
+impl VsPython {
+    /// Refuses `--vs-python` and `--python` where there is no twin (`why`): one line, exit 2.
+    pub fn refuse(&self, why: &str) {
+        let flag = if self.enabled { "--vs-python" } else { "--python" };
+        if self.enabled || self.interpreter.is_some() {
+            usage_error(format!("{flag}: {why}"));
+        }
+    }
 }
 
 /// Ends the program because of bad input: one line on stderr, status 2. A message of several

@@ -11,9 +11,10 @@ use std::sync::{Mutex, OnceLock};
 /// The path of `topic`'s binary, built fresh once per test process, so a test never runs a
 /// stale one (`cargo test` builds this package's tests, not the binaries of other packages).
 ///
-/// Every topic is built by one `cargo build --workspace --bins --tests`: the same packages and
-/// features as the `cargo test --workspace` that runs this, so it reuses every dependency that
-/// command built and compiles only the binaries themselves. (One `cargo build -p topic` a topic
+/// Every topic is built by one `cargo build --profile test --workspace --bins --tests`: the
+/// same packages, features and profile as the `cargo test --workspace` that runs this, so it
+/// reuses every dependency that command built and compiles only the binaries themselves (at
+/// the test profile's level: the tests check what the binaries print, never their speed). (One `cargo build -p topic` a topic
 /// would resolve each topic's features alone and rebuild shared dependencies for each.)
 pub fn binary(topic: &str) -> PathBuf {
     static BUILT: OnceLock<HashMap<String, PathBuf>> = OnceLock::new();
@@ -21,6 +22,8 @@ pub fn binary(topic: &str) -> PathBuf {
         let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml");
         let messages = escargot::CargoBuild::new()
             .manifest_path(manifest)
+            .arg("--profile")
+            .arg("test")
             .arg("--workspace")
             .bins()
             .tests()
