@@ -18,9 +18,7 @@ struct Args {
           allow_hyphen_values = true)]
     size: u64,
     #[command(flatten)]
-    timed: cli::Timed,
-    #[command(flatten)]
-    python: cli::VsPython,
+    timed: cli::Timed<cli::VsPython>,
 }
 
 fn main() {
@@ -41,12 +39,12 @@ fn main() {
     more_comprehensions();
     say!();
     let [push, collect, ..] = timed_squares(size, args.timed.runs.get());
-    if args.python.enabled {
+    if args.timed.python.enabled {
         say!();
         let twin = include_str!("../python/twin.py");
         let rust = [("(a) push loop", &push.stats), ("(b) collect", &collect.stats)];
         timing::python::compare(
-            &timing::python::Twin::plain(twin, args.python.interpreter.as_deref()),
+            &timing::python::Twin::plain(twin, args.timed.python.interpreter.as_deref()),
             &[size.to_string(), args.timed.runs.get().to_string()],
             &rust,
         )

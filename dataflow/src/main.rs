@@ -38,9 +38,7 @@ struct Args {
           allow_hyphen_values = true)]
     size: u64,
     #[command(flatten)]
-    timed: cli::Timed,
-    #[command(flatten)]
-    python: cli::VsPython,
+    timed: cli::Timed<cli::VsPython>,
 }
 
 /// The packages the twin imports.
@@ -113,10 +111,10 @@ struct GroupbyArgs {
 
 fn main() -> ExitCode {
     let args = cli::parse::<Args>();
-    let twin = args.python.enabled.then_some(timing::python::Twin {
+    let twin = args.timed.python.enabled.then_some(timing::python::Twin {
         script: include_str!("../python/twin.py"),
         packages: PACKAGES,
-        python: args.python.interpreter.as_deref(),
+        python: args.timed.python.interpreter.as_deref(),
     });
     match args.command {
         None => {
@@ -130,7 +128,8 @@ fn main() -> ExitCode {
         Some(Command::Generate { rows, files, out }) => {
             args.timed.runs.refuse("generate times nothing");
             args.timed.svg.refuse("generate times nothing to draw");
-            args.python
+            args.timed
+                .python
                 .refuse("generate only writes files; give it to the default run or to groupby");
             let started = Instant::now();
             let (paths, bytes) = generate_with_progress(rows, files, &out);

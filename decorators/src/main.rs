@@ -19,14 +19,13 @@ struct Args {
     #[arg(long, value_parser = cli::positive::<u64>, allow_hyphen_values = true)]
     size: Option<u64>,
     #[command(flatten)]
-    timed: cli::Timed,
-    #[command(flatten)]
-    python: cli::VsPython,
+    timed: cli::Timed<cli::VsPython>,
 }
 
 fn main() {
     let args = cli::parse::<Args>();
-    let size = args.size.unwrap_or(if args.python.enabled { 10_000_000 } else { 100_000_000 });
+    let size =
+        args.size.unwrap_or(if args.timed.python.enabled { 10_000_000 } else { 100_000_000 });
     // A measurement holds the last list and builds the next: two lists of u64 at once.
     let bytes = 2 * u128::from(size) * 8;
     cli::check_memory(bytes, &format!("--size {size}")).unwrap_or_else(|e| cli::usage_error(e));
@@ -48,13 +47,13 @@ fn main() {
     );
     say!();
     let (push, collect) = timing_decorator_cells(size, args.timed.runs.get());
-    if args.python.enabled {
+    if args.timed.python.enabled {
         say!();
         vs_python(
             size,
             args.timed.runs.get(),
             [&push, &collect],
-            args.python.interpreter.as_deref(),
+            args.timed.python.interpreter.as_deref(),
         );
     }
     if let Some(picture) = picture {

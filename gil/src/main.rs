@@ -34,9 +34,7 @@ struct Args {
     #[arg(long, default_value_t = 5, value_parser = cli::up_to::<1000>, allow_hyphen_values = true)]
     switch_interval_ms: u64,
     #[command(flatten)]
-    timed: cli::Timed,
-    #[command(flatten)]
-    python: cli::VsPython,
+    timed: cli::Timed<cli::VsPython>,
 }
 
 /// The stand-in for one blocking I/O call (a sleep), and how many each thread makes.
@@ -63,7 +61,7 @@ fn main() {
         "== 2.c The GIL, simulated: {threads_text} on {cores_text}, switch interval {} ms",
         args.switch_interval_ms
     );
-    let size = args.size.unwrap_or(if args.python.enabled { 5_000_000 } else { 200_000_000 });
+    let size = args.size.unwrap_or(if args.timed.python.enabled { 5_000_000 } else { 200_000_000 });
     let [sequential, free, under_gil] = cpu_bound(&gil, size, threads, args.timed.runs.get());
     say!();
     let io_speedup = io_bound(&gil, threads, args.timed.runs.get());
@@ -79,14 +77,14 @@ fn main() {
     for line in conclusion(measured, threads, cores) {
         say!("{line}");
     }
-    if args.python.enabled {
+    if args.timed.python.enabled {
         say!();
         vs_python(
             size,
             threads,
             args.timed.runs.get(),
             [&sequential, &free, &under_gil],
-            args.python.interpreter.as_deref(),
+            args.timed.python.interpreter.as_deref(),
         );
     }
     if let Some(picture) = picture {

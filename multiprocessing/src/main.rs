@@ -37,9 +37,7 @@ struct Args {
     #[arg(long, value_enum)]
     crash_child: Option<Crash>,
     #[command(flatten)]
-    timed: cli::Timed,
-    #[command(flatten)]
-    python: cli::VsPython,
+    timed: cli::Timed<cli::VsPython>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -58,7 +56,7 @@ const NOTEBOOK_LENGTH: u64 = 5;
 
 fn main() -> ExitCode {
     let args = cli::parse::<Args>();
-    let size = args.size.unwrap_or(if args.python.enabled { 2_000_000 } else { 50_000_000 });
+    let size = args.size.unwrap_or(if args.timed.python.enabled { 2_000_000 } else { 50_000_000 });
     let picture = args.timed.svg.open();
     say!("== 2.d Multiprocessing with fork");
     let result = (|| -> Result<ExitCode, Failure> {
@@ -76,13 +74,13 @@ fn main() -> ExitCode {
         separate_memory()?;
         shared_memory()?;
         results_through_pipes()?;
-        if args.python.enabled {
+        if args.timed.python.enabled {
             say!();
             vs_python(
                 size,
                 args.timed.runs.get(),
                 [tiny, real],
-                args.python.interpreter.as_deref(),
+                args.timed.python.interpreter.as_deref(),
             );
         }
         if let Some(picture) = picture {

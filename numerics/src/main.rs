@@ -27,15 +27,10 @@ struct Args {
     /// The timed workload: distances' N and the Julia set's width (both, without a workload).
     #[arg(long, global = true, value_parser = cli::up_to::<1_000_000>, allow_hyphen_values = true)]
     size: Option<u64>,
-    /// Also time the lanes on all cores on a rayon pool of each of these sizes (1,2,4,8, or
-    /// `sweep`: 1 to twice the cores): a speedup curve, with Amdahl's law fitted to it.
-    #[arg(long, global = true, value_name = "LIST|sweep", value_parser = cli::thread_counts,
-          allow_hyphen_values = true)]
-    threads: Option<cli::ThreadCounts>,
     #[command(flatten)]
-    timed: cli::Timed,
+    threads: cli::Threads,
     #[command(flatten)]
-    python: cli::VsPython,
+    timed: cli::Timed<cli::VsPython>,
 }
 
 #[derive(Subcommand)]
@@ -93,8 +88,11 @@ const PYTHON_SMALL_WIDTH: usize = 250;
 
 fn main() {
     let args = cli::parse::<Args>();
-    let twin =
-        |script| Twin { script, packages: PACKAGES, python: args.python.interpreter.as_deref() };
+    let twin = |script| Twin {
+        script,
+        packages: PACKAGES,
+        python: args.timed.python.interpreter.as_deref(),
+    };
     let (distances, julia) = match &args.workload {
         None => (Some(DistanceArgs::default()), Some(JuliaArgs::default())),
         Some(Workload::Distances(d)) => (Some(d.clone()), None),
@@ -110,17 +108,17 @@ fn main() {
     let mut module_built = false;
     let mut build_module = || {
         if !std::mem::replace(&mut module_built, true) {
-            build_module(args.python.interpreter.as_deref());
+            build_module(args.timed.python.interpreter.as_deref());
         }
     };
     if let Some((n, dim)) = distances {
         say!();
         let measured = distances::lesson(n, dim, args.timed.runs.get());
-        if let Some(counts) = &args.threads {
+        if let Some(counts) = args.threads.listed() {
             say!();
-            sweep_distances(n, dim, args.timed.runs.get(), &counts.0, &measured);
+            sweep_distances(n, dim, args.timed.runs.get(), counts, &measured);
         }
-        if args.python.enabled {
+        if args.timed.python.enabled {
             say!();
             build_module();
             let script = include_str!("../python/distances.py");
@@ -130,18 +128,18 @@ fn main() {
     if let Some((width, max_iter, png)) = julia {
         say!();
         let measured = julia::lesson(width, max_iter, args.timed.runs.get(), png.as_deref());
-        if let Some(counts) = &args.threads {
+        if let Some(counts) = args.threads.listed() {
             say!();
-            sweep_julia(width, max_iter, args.timed.runs.get(), &counts.0, &measured);
+            sweep_julia(width, max_iter, args.timed.runs.get(), counts, &measured);
         }
-        if args.python.enabled {
+        if args.timed.python.enabled {
             say!();
             build_module();
             let script = include_str!("../python/julia.py");
             vs_python_julia(&twin(script), width, max_iter, args.timed.runs.get(), &measured);
         }
     }
-    if args.python.enabled && args.workload.is_none() {
+    if args.timed.python.enabled && args.workload.is_none() {
         say!();
         vs_python_calls(&twin(include_str!("../python/calls.py")), args.timed.runs.get());
     }

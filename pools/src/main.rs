@@ -26,16 +26,10 @@ struct Args {
     /// tasks [default: 100000000, or 4000000 with --vs-python, where CPython needs seconds].
     #[arg(long, value_parser = cli::positive::<u64>, allow_hyphen_values = true)]
     size: Option<u64>,
-    /// Threads in each pool (and processes in Python's) [default: the number of cores]; a list
-    /// (1,2,4,8) or `sweep` (1 to twice the cores) also times the rayon map on a pool of each
-    /// size: a speedup curve, with Amdahl's law fitted to it.
-    #[arg(long, value_name = "N|LIST|sweep", value_parser = cli::thread_counts,
-          allow_hyphen_values = true)]
-    threads: Option<cli::ThreadCounts>,
     #[command(flatten)]
-    timed: cli::Timed,
+    threads: cli::Threads,
     #[command(flatten)]
-    python: cli::VsPython,
+    timed: cli::Timed<cli::VsPython>,
 }
 
 /// The map's tasks: the range cut into this many pieces, as a Python user would `map` over
@@ -44,13 +38,12 @@ const TASKS: u64 = 16;
 
 fn main() {
     let args = cli::parse::<Args>();
-    let size = args.size.unwrap_or(if args.python.enabled { 4_000_000 } else { 100_000_000 });
+    let size = args.size.unwrap_or(if args.timed.python.enabled { 4_000_000 } else { 100_000_000 });
     if cube_sum_closed_form(size).is_none() {
         cli::usage_error(format!("--size {size}: the cube sum would overflow u128"));
     }
     let cores = thread::available_parallelism().map_or(1, usize::from);
-    let threads = args.threads.as_ref().and_then(cli::ThreadCounts::single).unwrap_or(cores);
-    let sweep = args.threads.as_ref().filter(|t| t.single().is_none());
+    let threads = args.threads.single_or(cores);
 
     let picture = args.timed.svg.open();
     say!("== Pools and queues: concurrent.futures, multiprocessing.Pool, queue.Queue -> Rust");
@@ -66,16 +59,22 @@ fn main() {
     say!();
     let timed = process_pool_not_needed(size, args.timed.runs.get(), threads);
     say!();
-    if let Some(counts) = sweep {
-        pool_sizes(size, args.timed.runs.get(), &counts.0, &timed.sequential);
+    if let Some(counts) = args.threads.sweep() {
+        pool_sizes(size, args.timed.runs.get(), counts, &timed.sequential);
         say!();
     }
     bounded_queue();
     say!();
     timeouts_and_shutdown();
-    if args.python.enabled {
+    if args.timed.python.enabled {
         say!();
-        vs_python(size, args.timed.runs.get(), threads, &timed, args.python.interpreter.as_deref());
+        vs_python(
+            size,
+            args.timed.runs.get(),
+            threads,
+            &timed,
+            args.timed.python.interpreter.as_deref(),
+        );
     }
     if let Some(picture) = picture {
         picture.save_measurements("pools: a map on pools of threads");

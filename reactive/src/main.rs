@@ -39,9 +39,7 @@ struct Args {
     #[arg(long = "svg-dir", value_name = "DIR")]
     svg_dir: Option<std::path::PathBuf>,
     #[command(flatten)]
-    timed: cli::Timed,
-    #[command(flatten)]
-    python: cli::VsPython,
+    timed: cli::Timed<cli::VsPython>,
 }
 
 #[derive(Subcommand)]
@@ -87,8 +85,11 @@ const PACKAGES: &[&str] = &["reactivex>=4.0,<5"];
 
 fn main() {
     let args = cli::parse::<Args>();
-    let twin =
-        |script| Twin { script, packages: PACKAGES, python: args.python.interpreter.as_deref() };
+    let twin = |script| Twin {
+        script,
+        packages: PACKAGES,
+        python: args.timed.python.interpreter.as_deref(),
+    };
     match &args.command {
         None => {
             let picture = args.timed.svg.open();
@@ -104,7 +105,8 @@ fn main() {
             say!();
             backpressure::lesson();
             say!();
-            let twin = args.python.enabled.then(|| twin(include_str!("../python/throughput.py")));
+            let twin =
+                args.timed.python.enabled.then(|| twin(include_str!("../python/throughput.py")));
             throughput(args.size, args.timed.runs.get(), twin.as_ref());
             say!();
             say!(
@@ -121,13 +123,15 @@ fn main() {
         Some(Command::Replay { ops }) => {
             args.timed.runs.refuse("replay times nothing");
             let picture = args.timed.svg.open();
-            let twin = args.python.enabled.then(|| twin(include_str!("../python/replay.py")));
+            let twin = args.timed.python.enabled.then(|| twin(include_str!("../python/replay.py")));
             replay_stdin(ops, twin.as_ref(), picture);
         }
         Some(Command::Monitor { duration, threshold, rate }) => {
             args.timed.runs.refuse("the monitor times nothing");
             args.timed.svg.refuse("the monitor times nothing to draw");
-            args.python.refuse("the monitor has no Python twin (the lesson and `replay` have one)");
+            args.timed
+                .python
+                .refuse("the monitor has no Python twin (the lesson and `replay` have one)");
             monitor::run(
                 duration.map(Duration::from_secs),
                 *threshold,

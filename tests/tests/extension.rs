@@ -22,12 +22,13 @@ fn pip_installs_the_module_and_it_does_what_its_docs_say() {
         return;
     }
     let Some(python) = common::python_environment("extension-test", &["numpy"]) else { return };
-    // The test profile, as `cargo test` builds: maturin's default release build would compile
-    // every dependency again. A user's `pip install` builds in release.
+    // The test profile's settings (Cargo.toml's python-module-test): compiled for checking, not
+    // for speed, where maturin's default release build takes twice as long. A user's
+    // `pip install` builds in release.
     let install = Command::new(&python)
         .args(["-m", "pip", "install", "--disable-pip-version-check", "--no-deps", "-q"])
         .arg(Path::new(WORKSPACE).join("numerics/extension"))
-        .env("MATURIN_PEP517_ARGS", "--profile test")
+        .env("MATURIN_PEP517_ARGS", "--profile python-module-test")
         .stdin(Stdio::null())
         .output()
         .unwrap();

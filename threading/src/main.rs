@@ -20,16 +20,10 @@ struct Args {
     /// 100000000; with --vs-python only the notebook's 1000000, which CPython runs in seconds].
     #[arg(long, value_parser = cli::positive::<u64>, allow_hyphen_values = true)]
     size: Option<u64>,
-    /// Threads for the even split [default: the number of cores]; a list (1,2,4,8) or `sweep`
-    /// (1 to twice the cores) also times the split on each count: a speedup curve, with
-    /// Amdahl's law fitted to it.
-    #[arg(long, value_name = "N|LIST|sweep", value_parser = cli::thread_counts,
-          allow_hyphen_values = true)]
-    threads: Option<cli::ThreadCounts>,
     #[command(flatten)]
-    timed: cli::Timed,
+    threads: cli::Threads,
     #[command(flatten)]
-    python: cli::VsPython,
+    timed: cli::Timed<cli::VsPython>,
 }
 
 /// The notebook's three functions: `simple_func`, `simple_sqrt` (which sums squares, not square
@@ -41,13 +35,13 @@ const NOTEBOOK_LENGTH: u64 = 1_000_000;
 
 fn main() {
     let args = cli::parse::<Args>();
-    let size = args.size.unwrap_or(if args.python.enabled { NOTEBOOK_LENGTH } else { 100_000_000 });
+    let size =
+        args.size.unwrap_or(if args.timed.python.enabled { NOTEBOOK_LENGTH } else { 100_000_000 });
     if expected_sums(size).is_none() {
         cli::usage_error(format!("--size {size}: the cube sum would overflow u128"));
     }
     let cores = thread::available_parallelism().map_or(1, usize::from);
-    let threads = args.threads.as_ref().and_then(cli::ThreadCounts::single).unwrap_or(cores);
-    let sweep = args.threads.as_ref().filter(|t| t.single().is_none());
+    let threads = args.threads.single_or(cores);
 
     let picture = args.timed.svg.open();
     say!("== 2.a Threading: the notebook's three sums, length {NOTEBOOK_LENGTH}");
@@ -65,23 +59,23 @@ fn main() {
         say!();
         timed_comparison(size, args.timed.runs.get(), threads)
     });
-    if let Some(counts) = sweep {
+    if let Some(counts) = args.threads.sweep() {
         say!();
         say!("== The even split of 0..{size} on each thread count, against sequential");
         let sequential = larger.as_ref().unwrap_or(&notebook).sequential;
         let expected = expected_sums(size).expect("refused above");
         timing::speedup_sweep(
             "even split",
-            &counts.0,
+            counts,
             args.timed.runs.get(),
             &sequential,
             &expected,
             |n| sums_even_split(size, n),
         );
     }
-    if args.python.enabled {
+    if args.timed.python.enabled {
         say!();
-        vs_python(args.timed.runs.get(), &notebook, args.python.interpreter.as_deref());
+        vs_python(args.timed.runs.get(), &notebook, args.timed.python.interpreter.as_deref());
     }
     if let Some(picture) = picture {
         picture.save_measurements("threading: the notebook's three sums");

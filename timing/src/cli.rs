@@ -107,16 +107,24 @@ impl Runs {
     }
 }
 
-/// The options of every topic that times: `--runs R` and `--svg FILE`.
+/// The options of every topic that times: `--runs R` and `--svg FILE`, and, for a topic with a
+/// Python twin, `--vs-python` and `--python` (`Timed<VsPython>`).
 #[derive(clap::Args, Clone, Debug)]
-pub struct Timed {
+pub struct Timed<Twin: clap::Args = NoTwin> {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub runs: Runs,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub svg: Svg,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub python: Twin,
 }
+
+/// No Python twin: no options for one.
+#[derive(clap::Args, Clone, Debug)]
+pub struct NoTwin {}
 
 /// `--vs-python` and `--python PATH`, the same in every topic that has a Python twin.
 #[derive(clap::Args, Clone, Debug)]
@@ -172,6 +180,35 @@ impl ThreadCounts {
             [one] => Some(one),
             _ => None,
         }
+    }
+}
+
+/// `--threads N|LIST|sweep`, the same in the topics that time parallel work on a choice of
+/// threads (threading, pools, numerics).
+#[derive(clap::Args, Clone, Debug)]
+pub struct Threads {
+    /// Threads for the parallel work [default: the number of cores]; a list (1,2,4,8) or
+    /// `sweep` (1 to twice the cores) also times it on each count: a speedup curve, with
+    /// Amdahl's law fitted to it.
+    #[arg(long = "threads", value_name = "N|LIST|sweep", value_parser = thread_counts,
+          global = true, allow_hyphen_values = true)]
+    counts: Option<ThreadCounts>,
+}
+
+impl Threads {
+    /// The one count asked for, or `default` (a list's runs use the default too).
+    pub fn single_or(&self, default: usize) -> usize {
+        self.counts.as_ref().and_then(ThreadCounts::single).unwrap_or(default)
+    }
+
+    /// The counts to time the work on: a list of two or more.
+    pub fn sweep(&self) -> Option<&[usize]> {
+        self.counts.as_ref().filter(|c| c.single().is_none()).map(|c| &c.0[..])
+    }
+
+    /// Every count given, one or more.
+    pub fn listed(&self) -> Option<&[usize]> {
+        self.counts.as_ref().map(|c| &c.0[..])
     }
 }
 
