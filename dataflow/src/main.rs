@@ -38,6 +38,8 @@ struct Args {
           allow_hyphen_values = true)]
     size: u64,
     #[command(flatten)]
+    threads: cli::Threads,
+    #[command(flatten)]
     timed: cli::Timed<cli::VsPython>,
 }
 
@@ -119,7 +121,8 @@ fn main() -> ExitCode {
     match args.command {
         None => {
             let picture = args.timed.svg.open();
-            let code = default_run(args.size, args.timed.runs.or(3), twin.as_ref());
+            let sweep = args.threads.listed();
+            let code = default_run(args.size, args.timed.runs.or(3), sweep, twin.as_ref());
             if let Some(picture) = picture {
                 picture.save_measurements("dataflow: a group-by over CSV files on timely dataflow");
             }
@@ -128,6 +131,7 @@ fn main() -> ExitCode {
         Some(Command::Generate { rows, files, out }) => {
             args.timed.runs.refuse("generate times nothing");
             args.timed.svg.refuse("generate times nothing to draw");
+            args.threads.refuse("generate writes one file at a time");
             args.timed
                 .python
                 .refuse("generate only writes files; give it to the default run or to groupby");
@@ -145,6 +149,7 @@ fn main() -> ExitCode {
         Some(Command::Groupby(g)) => {
             args.timed.runs.refuse("groupby runs once, as Dask's compute() does");
             args.timed.svg.refuse("groupby runs once, as Dask's compute() does: nothing to chart");
+            args.threads.refuse("groupby takes --workers (threads in each process)");
             groupby_command(&g, twin.as_ref())
         }
     }
@@ -608,7 +613,12 @@ fn exit_with_parent() {
 /// Makes (once) a data set of `rows` rows under the target directory, then runs the group-by
 /// with 1 worker, with every core as a thread, and as 2 processes; checks the three answers are
 /// identical, and prints time, throughput and peak memory for each.
-fn default_run(rows: u64, runs: usize, twin: Option<&timing::python::Twin<'_>>) -> ExitCode {
+fn default_run(
+    rows: u64,
+    runs: usize,
+    sweep: Option<&[usize]>,
+    twin: Option<&timing::python::Twin<'_>>,
+) -> ExitCode {
     let folder = timing::machine::target_dir().join(format!("dataflow-data-{rows}"));
     let marker = folder.join("complete");
     if !marker.is_file() {
@@ -706,6 +716,9 @@ fn default_run(rows: u64, runs: usize, twin: Option<&timing::python::Twin<'_>>) 
     }
     say!("    ...");
     explain(&medians, &stats, startup, cores);
+    if let Some(counts) = sweep {
+        sweep_workers(&plan, &g.by, counts, runs, reference);
+    }
     say!("{}", memory_sentence(highest_peak, plan.total_bytes));
     if let Some(twin) = twin {
         say!();
@@ -723,6 +736,26 @@ fn default_run(rows: u64, runs: usize, twin: Option<&timing::python::Twin<'_>>) 
         }
     }
     ExitCode::SUCCESS
+}
+
+/// `--threads LIST`: the group-by on that many worker threads of one process, each count,
+/// against 1 worker measured the same way (after a warm-up, where the rows above are not);
+/// every answer the 1 worker's.
+fn sweep_workers(plan: &Arc<Plan>, by: &str, counts: &[usize], runs: usize, answer: &str) {
+    say!(
+        "== the group-by on each number of worker threads, against 1 worker ({})",
+        timing::after_warmup(runs)
+    );
+    let run = |threads| {
+        let config = timely::Config::process(threads);
+        let answer =
+            run_groupby(Arc::clone(plan), config, false).unwrap_or_else(|e| cli::fail(e.0));
+        answer_lines(by, &answer.expect("one process: worker 0 is here")).join("\n")
+    };
+    let (one_answer, one) = timing::measure(runs, || run(1));
+    assert_eq!(one_answer, answer, "1 worker, warm");
+    say!("{}", one.baseline_line("1 worker, warm"));
+    timing::speedup_sweep("worker threads", counts, runs, &one, &answer.to_owned(), run);
 }
 
 /// The same group-by in pandas, Dask's threads and a Dask LocalCluster, each in a fresh Python

@@ -137,6 +137,8 @@ fn a_part_that_times_nothing_refuses_svg() {
     common::run("dataflow", &[&chart[..], &["generate", "--rows", "1", "--out", "x"]].concat())
         .usage_error("--svg: generate times nothing");
     common::run("lambdas", &chart).usage_error("--svg");
+    common::run("dataflow", &["groupby", "x.csv", "--by", "a", "--value", "b", "--threads", "2"])
+        .usage_error("--threads: groupby takes --workers");
 }
 
 #[test]
@@ -274,4 +276,18 @@ fn a_list_of_thread_counts_draws_a_speedup_curve() {
     for bad in ["0,2", "2,,4", "lots"] {
         common::run("threading", &["--threads", bad]).usage_error("--threads");
     }
+}
+
+#[test]
+fn dataflow_times_the_group_by_on_each_thread_count() {
+    let out = common::run("dataflow", &["--size", "20000", "--runs", "1", "--threads", "1,2"]);
+    out.check(out.code == Some(0), "exit 0");
+    // The program asserts each count's answer equals 1 worker's before it prints the row.
+    out.contains_in_order(&[
+        "== the group-by on each number of worker threads, against 1 worker (1 run after a warm-up)",
+        "1 worker, warm",
+        "(baseline)",
+        "worker threads, 1 thread ",
+        "worker threads, 2 threads ",
+    ]);
 }

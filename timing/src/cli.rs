@@ -210,6 +210,13 @@ impl Threads {
     pub fn listed(&self) -> Option<&[usize]> {
         self.counts.as_ref().map(|c| &c.0[..])
     }
+
+    /// Refuses `--threads` where it would mean nothing (`why`): one line and exit 2.
+    pub fn refuse(&self, why: &str) {
+        if self.counts.is_some() {
+            usage_error(format!("--threads: {why}"));
+        }
+    }
 }
 
 /// Parses `--threads` (see [`ThreadCounts`]).
