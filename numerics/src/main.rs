@@ -93,13 +93,7 @@ fn main() {
         packages: PACKAGES,
         python: args.timed.python.interpreter.as_deref(),
     };
-    let (distances, julia) = match &args.workload {
-        None => (Some(DistanceArgs::default()), Some(JuliaArgs::default())),
-        Some(Workload::Distances(d)) => (Some(d.clone()), None),
-        Some(Workload::Julia(j)) => (None, Some(j.clone())),
-    };
-    let distances = distances.map(|d| checked_distances(&d, args.size));
-    let julia = julia.map(|j| checked_julia(&j, args.size));
+    let (distances, julia) = workloads(&args);
 
     let picture = args.timed.svg.open();
     say!("== Takeaways 3 and 5: NumPy, SciPy, Cython and Numba, played by Rust");
@@ -146,6 +140,25 @@ fn main() {
     if let Some(picture) = picture {
         picture.save_measurements("numerics: what plays NumPy, SciPy, Cython and Numba in Rust");
     }
+}
+
+/// Distances' N and dimensions.
+type DistanceRun = (usize, usize);
+/// The Julia set's width, steps and PNG file.
+type JuliaRun = (usize, u32, Option<PathBuf>);
+
+/// The workloads to run - the one named, or both at their defaults - checked (bad input: exit
+/// 2): distances' N and dimensions, the Julia set's width, steps and PNG file.
+fn workloads(args: &Args) -> (Option<DistanceRun>, Option<JuliaRun>) {
+    let (distances, julia) = match &args.workload {
+        None => (Some(DistanceArgs::default()), Some(JuliaArgs::default())),
+        Some(Workload::Distances(d)) => (Some(d.clone()), None),
+        Some(Workload::Julia(j)) => (None, Some(j.clone())),
+    };
+    (
+        distances.map(|d| checked_distances(&d, args.size)),
+        julia.map(|j| checked_julia(&j, args.size)),
+    )
 }
 
 /// The size the user asked for with `flag` (`--n`, `--width`) or `--size`, and the name of the
@@ -554,8 +567,13 @@ fn side_by_side(
     for note in &report.notes {
         say!("{note}");
     }
+    fastest_of_each(&report.measured, rust_best);
+}
+
+/// The module's row against the fastest Python way, and the fastest of each side.
+fn fastest_of_each(measured: &[timing::python::Measured], rust_best: (&str, &Stats)) {
     let (module, python): (Vec<_>, Vec<_>) =
-        report.measured.iter().partition(|m| m.label.starts_with("hpc_rs_numerics"));
+        measured.iter().partition(|m| m.label.starts_with("hpc_rs_numerics"));
     let full_size: Vec<_> = python
         .into_iter()
         .filter(|m| !m.label.contains("(N=") && !m.label.contains("(width"))

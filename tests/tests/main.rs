@@ -16,6 +16,7 @@ mod locks;
 mod multiprocessing;
 mod numerics;
 mod pools;
+mod python_env;
 mod reactive;
 mod replay_vs_rxpy;
 mod threading;

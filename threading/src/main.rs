@@ -257,6 +257,13 @@ fn explain(m: &Measured, cores: usize, threads: usize, length: u64) -> Vec<Strin
     lines.push(format!(
         "The even split and rayon share all the work evenly: at best {even_bound:.0}x ({threads_text}, {cores_text})."
     ));
+    lines.extend(measured_against_bounds(m, worst, even_bound, length));
+    lines
+}
+
+/// Whether each variant reached its bound, and the likely reason where one did not.
+fn measured_against_bounds(m: &Measured, worst: f64, even_bound: f64, length: u64) -> Vec<String> {
+    let mut lines = Vec::new();
     let checks = [
         ("one thread per sum", m.three_threads, 0.9 * worst),
         ("even split", m.even_split, 0.8 * even_bound),
