@@ -95,8 +95,8 @@ struct GroupbyArgs {
     #[arg(long, default_value_t = scan::DEFAULT_BLOCKSIZE, value_parser = cli::positive::<u64>,
           allow_hyphen_values = true)]
     blocksize: u64,
-    /// Give each file whole to one worker: for files whose quoted fields hold newlines, which
-    /// cannot be split safely at byte offsets.
+    /// Give each file whole to one worker, as one partition (ranges are cut at record starts,
+    /// so quoted fields that hold newlines split safely without it).
     #[arg(long)]
     no_split: bool,
     /// Skip rows with the wrong number of fields or a value that is not a number, and count them.

@@ -99,14 +99,19 @@ pub fn plan(
             Some(_) => {}
         }
         total_bytes += size;
-        // The fewest ranges of at most `blocksize`, all of about the same length.
+        // The fewest ranges of at most `blocksize`, all of about the same length, each moved
+        // to the start of the record it cuts into.
         let body = size.saturating_sub(body_start);
         let parts = if no_split || body == 0 { 1 } else { body.div_ceil(blocksize.max(1)) };
-        for part in 0..parts {
-            let start = body_start + part_offset(body, part, parts);
-            let end = body_start + part_offset(body, part + 1, parts);
-            if start < end {
-                ranges.push((index, start, end));
+        let cuts: Vec<u64> =
+            (1..parts).map(|part| body_start + part_offset(body, part, parts)).collect();
+        let cuts = record_starts(path, body_start, &cuts)
+            .map_err(|e| UsageError(format!("{shown}: {e}")))?;
+        let bounds: Vec<u64> =
+            std::iter::once(body_start).chain(cuts).chain(std::iter::once(size)).collect();
+        for pair in bounds.windows(2) {
+            if pair[0] < pair[1] {
+                ranges.push((index, pair[0], pair[1]));
             }
         }
     }
@@ -132,6 +137,64 @@ pub fn plan(
     };
     let (key, value) = (column(by)?, column(value)?);
     Ok(Plan { files, header, key, value, ranges, total_bytes })
+}
+
+/// Where the records that `cuts` fall into start, so that no range begins inside a quoted
+/// field that holds a newline (the trap of Dask's byte ranges, which Polars escaped with a
+/// quote-aware chunker). One pass over the body from `body_start`: `memchr` counts the quotes
+/// between cuts, whose parity says whether a byte is inside quotes (RFC 4180 doubles a quote
+/// inside a quoted field, which keeps the parity); from each cut on, the first newline
+/// outside quotes ends the record cut into. Cuts past the last record move to the file's end.
+fn record_starts(path: &Path, body_start: u64, cuts: &[u64]) -> std::io::Result<Vec<u64>> {
+    if cuts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut file = BufReader::with_capacity(1 << 20, File::open(path)?);
+    file.seek(SeekFrom::Start(body_start))?;
+    let (mut at, mut quoted) = (body_start, false);
+    let mut starts = Vec::with_capacity(cuts.len());
+    let mut next = 0; // the cut being looked for
+    loop {
+        let chunk = file.fill_buf()?;
+        if chunk.is_empty() {
+            break;
+        }
+        let len = chunk.len();
+        let mut i = 0;
+        while i < len && next < cuts.len() {
+            // A record may start at a cut itself when the byte before it ends a line: look
+            // from the byte before the cut, as read_range does.
+            let from =
+                cuts[next].saturating_sub(1).max(at).max(starts.last().copied().unwrap_or(0));
+            let skip = usize::try_from(from.saturating_sub(at + i as u64)).unwrap_or(usize::MAX);
+            if skip > 0 {
+                let upto = len.min(i.saturating_add(skip));
+                quoted ^= memchr::memchr_iter(b'"', &chunk[i..upto]).count() % 2 == 1;
+                i = upto;
+                continue;
+            }
+            match chunk[i] {
+                b'"' => quoted = !quoted,
+                b'\n' if !quoted => {
+                    let start = at + i as u64 + 1;
+                    while next < cuts.len() && cuts[next] <= start {
+                        starts.push(start);
+                        next += 1;
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        if next == cuts.len() {
+            break;
+        }
+        at += len as u64;
+        file.consume(len);
+    }
+    let end = std::fs::metadata(path)?.len();
+    starts.resize(cuts.len(), end);
+    Ok(starts)
 }
 
 /// Every file the patterns name: a pattern with `*`, `?` or `[` is a glob; the others are
@@ -180,8 +243,8 @@ fn read_header(path: &Path) -> Result<Option<(Vec<String>, u64)>, UsageError> {
 }
 
 /// Reads rows `start..end` of `file` (those whose first byte lies in the range) into
-/// `groups`. A range that starts mid-line skips to the next line: that line belongs to the
-/// range before.
+/// `groups`. `plan` starts every range at a record's first byte (a range that started
+/// mid-record would skip to the next line, which belongs to the range before).
 pub fn read_range(
     plan: &Plan,
     (file_index, start, end): (usize, u64, u64),
@@ -207,6 +270,12 @@ pub fn read_range(
         return Ok(());
     }
     let mut reported = start;
+    // Every range but a file's last ends where a record starts (`plan` cut it there). The csv
+    // crate places a record that follows a CRLF line at its `\n`, one byte early: such a
+    // record at `end` shows at `end - 1`, which is this range's `\n` and so not a record of
+    // its own (a blank line there is skipped anyway).
+    let file_end = file.get_ref().metadata().map_err(|e| failed(&e))?.len();
+    let stop = if end >= file_end { end } else { end - 1 };
     let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(file);
     let mut record = csv::ByteRecord::new();
     let width = plan.header.len();
@@ -217,7 +286,7 @@ pub fn read_range(
             Err(e) => return Err(failed(&e)),
         }
         let position = record.position().map_or(base, |p| base + p.byte());
-        if position >= end {
+        if position >= stop {
             break;
         }
         // The bytes behind us, added to the progress count every 4 MB or so.

@@ -145,6 +145,30 @@ fn a_quoted_newline_is_read_whole_with_no_split() {
 }
 
 #[test]
+fn ranges_start_at_records_so_quoted_newlines_survive_any_split() {
+    let dir = folder("quoted-splits");
+    let dir = dir.path();
+    // Each note holds newlines and a line that looks like a row of its own.
+    let mut text = String::from("origin,dep_delay,note\n");
+    for i in 0..50 {
+        text.push_str(&format!("BOS,{i},\"first line\nFAKE,1000,\"\"quoted\"\"\nend\"\n"));
+    }
+    std::fs::write(dir.join("a.csv"), text).unwrap();
+    let expected = "origin,size,count,sum,mean,min,max\nBOS,50,50,1225,24.5,0,49\n";
+    for extra in [
+        &["--no-split"][..],
+        &["--blocksize", "1", "--workers", "2"],
+        &["--blocksize", "7", "--workers", "3"],
+        &["--blocksize", "13"],
+        &["--blocksize", "100", "--workers", "2"],
+        &["--processes", "2", "--blocksize", "64"],
+    ] {
+        let out = groupby(dir, extra);
+        out.check(out.code == Some(0) && out.stdout == expected, &format!("{extra:?}"));
+    }
+}
+
+#[test]
 fn bad_files_and_columns_are_refused_with_one_line() {
     let dir = awkward_files("bad-files");
     let dir = dir.path();

@@ -112,12 +112,15 @@ pub fn add(label: &str, stats: &Stats, side: Side, baseline: bool) {
 
 /// Adds the two bars of a Rust-against-Python row, the verdict at the end of Rust's.
 pub fn add_pair(rust_label: &str, rust: &Stats, python_label: &str, python: &Stats) {
-    let verdict = rust.speedup_over(python).sentence("faster", "slower");
+    // As the comparison tables word it: who was faster, or the same.
+    let speedup = rust.speedup_over(python);
+    let verdict = match speedup.sentence("faster", "slower") {
+        same if same.starts_with("the same") => same,
+        faster if speedup.0 >= 1.0 => format!("Rust {faster}"),
+        _ => format!("Python {}", python.speedup_over(rust).sentence("faster", "slower")),
+    };
     let label = rust_label.trim().to_owned();
-    push(
-        Bar { label, stats: *rust, side: Side::Rust, verdict: Some(format!("Rust {verdict}")) },
-        false,
-    );
+    push(Bar { label, stats: *rust, side: Side::Rust, verdict: Some(verdict) }, false);
     add(python_label, python, Side::Python, false);
 }
 
@@ -319,6 +322,13 @@ fn draw(
 
 const CURVE_HEIGHT: u32 = 360;
 
+/// Room for the longest of `labels` at the axis' 12-pixel font (about 6.5 pixels a character),
+/// between 120 and 520 pixels.
+fn label_width(labels: &[String]) -> u32 {
+    let longest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+    u32::try_from(longest * 13 / 2 + 16).unwrap_or(u32::MAX).clamp(120, 520)
+}
+
 /// A white picture with `title` at its top: the title's strip and the rest.
 fn titled<'a>(
     root: &Area<'a>,
@@ -429,7 +439,7 @@ fn draw_panel(area: &Area<'_>, panel: &Panel) -> DrawResult {
         .margin(6)
         .margin_right(230)
         .x_label_area_size(32)
-        .y_label_area_size(330)
+        .y_label_area_size(label_width(&labels))
         .build_cartesian_2d(0.0..x_end, (0..n).into_segmented())?;
     rows_mesh(&mut chart, &labels, &format!("median time ({unit_name})"))?;
     for (i, bar) in panel.bars.iter().enumerate() {
