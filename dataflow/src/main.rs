@@ -95,6 +95,9 @@ struct GroupbyArgs {
     #[arg(long, default_value_t = scan::DEFAULT_BLOCKSIZE, value_parser = cli::positive::<u64>,
           allow_hyphen_values = true)]
     blocksize: u64,
+    /// The field separator, as pandas' `sep`: one character, such as ';', or '\t' for tabs.
+    #[arg(long, default_value = ",", value_parser = separator, allow_hyphen_values = true)]
+    sep: u8,
     /// Give each file whole to one worker, as one partition (ranges are cut at record starts,
     /// so quoted fields that hold newlines split safely without it).
     #[arg(long)]
@@ -163,7 +166,7 @@ fn groupby_command(g: &GroupbyArgs, twin: Option<&timing::python::Twin<'_>>) -> 
     if g.child {
         exit_with_parent();
     }
-    let plan = scan::plan(&g.files, &g.by, &g.value, g.blocksize, g.no_split)
+    let plan = scan::plan(&g.files, &g.by, &g.value, g.sep, g.blocksize, g.no_split)
         .unwrap_or_else(|e| cli::usage_error(e.0));
     if let (Some(n), None) = (g.processes, &g.hostfile) {
         let n = usize::try_from(n).expect("at most 64");
@@ -467,6 +470,8 @@ fn run_processes(g: &GroupbyArgs, n: usize, output: ProcessOutput) -> ProcessRun
         let mut command = std::process::Command::new(&exe);
         command.arg("groupby").args(&g.files).args(["--by", &g.by, "--value", &g.value]);
         command.args([
+            "--sep",
+            &char::from(g.sep).to_string(),
             "--blocksize",
             &g.blocksize.to_string(),
             "--workers",
@@ -639,7 +644,7 @@ fn default_run(
     let pattern = format!("{}/*.csv", folder.display());
     let g = flights_groupby(pattern);
     let plan = Arc::new(
-        scan::plan(&g.files, &g.by, &g.value, g.blocksize, false)
+        scan::plan(&g.files, &g.by, &g.value, g.sep, g.blocksize, false)
             .unwrap_or_else(|e| cli::fail(e.0)),
     );
     let mb = plan.total_bytes as f64 / 1e6;
@@ -797,6 +802,19 @@ fn vs_python(
     measured
 }
 
+/// `--sep`: one ASCII character (`\t` written as two characters is a tab), not a quote or a
+/// line end.
+fn separator(text: &str) -> Result<u8, String> {
+    let sep = if text == "\\t" { "\t" } else { text };
+    match sep.as_bytes() {
+        [b'"' | b'\n' | b'\r'] => {
+            Err(format!("{text:?} cannot separate fields: it quotes or ends them"))
+        }
+        [byte] if byte.is_ascii() => Ok(*byte),
+        _ => Err(format!("{text:?}: give one character, such as ';' or '\\t' for a tab")),
+    }
+}
+
 /// `groupby FILES --by origin --value dep_delay` with every other option at its default.
 fn flights_groupby(files: String) -> GroupbyArgs {
     GroupbyArgs {
@@ -808,6 +826,7 @@ fn flights_groupby(files: String) -> GroupbyArgs {
         hostfile: None,
         process: None,
         blocksize: scan::DEFAULT_BLOCKSIZE,
+        sep: b',',
         no_split: false,
         skip_bad: false,
         child: false,

@@ -17,6 +17,8 @@ pub const DEFAULT_BLOCKSIZE: u64 = 64 * 1024 * 1024;
 #[derive(Clone, Debug)]
 pub struct Plan {
     pub files: Vec<PathBuf>,
+    /// The field separator (`--sep`).
+    pub sep: u8,
     pub header: Vec<String>,
     pub key: usize,
     pub value: usize,
@@ -75,6 +77,7 @@ pub fn plan(
     patterns: &[String],
     by: &str,
     value: &str,
+    sep: u8,
     blocksize: u64,
     no_split: bool,
 ) -> Result<Plan, UsageError> {
@@ -85,7 +88,7 @@ pub fn plan(
     for (index, path) in files.iter().enumerate() {
         let shown = path.display();
         let size = std::fs::metadata(path).map_err(|e| UsageError(format!("{shown}: {e}")))?.len();
-        let Some((names, body_start)) = read_header(path)? else { continue }; // empty file
+        let Some((names, body_start)) = read_header(path, sep)? else { continue }; // empty file
         match &header {
             None => header = Some((names, path.clone())),
             Some((first, first_path)) if *first != names => {
@@ -118,6 +121,7 @@ pub fn plan(
     let Some((header, _)) = header else {
         return Ok(Plan {
             files,
+            sep,
             header: vec![by.to_owned(), value.to_owned()],
             key: 0,
             value: 1,
@@ -129,14 +133,19 @@ pub fn plan(
         header.iter().position(|h| h == name).ok_or_else(|| {
             // Quoted, so that a name holding a comma or a space reads as one name.
             let names: Vec<String> = header.iter().map(|h| format!("{h:?}")).collect();
-            let hint = other_separator(&header)
-                .map(|sep| format!("; the header looks separated by {sep}, but files are read as comma-separated"))
+            let hint = other_separator(&header, sep)
+                .map(|(name, flag)| {
+                    format!("; the header looks separated by {name}: give --sep {flag}")
+                })
                 .unwrap_or_default();
-            UsageError(format!("no column {name:?} in the files (columns: {}){hint}", names.join(", ")))
+            UsageError(format!(
+                "no column {name:?} in the files (columns: {}){hint}",
+                names.join(", ")
+            ))
         })
     };
     let (key, value) = (column(by)?, column(value)?);
-    Ok(Plan { files, header, key, value, ranges, total_bytes })
+    Ok(Plan { files, sep, header, key, value, ranges, total_bytes })
 }
 
 /// Where the records that `cuts` fall into start, so that no range begins inside a quoted
@@ -229,9 +238,13 @@ fn expand(patterns: &[String]) -> Result<Vec<PathBuf>, UsageError> {
 }
 
 /// The header's fields and where the first data row starts, or `None` for an empty file.
-fn read_header(path: &Path) -> Result<Option<(Vec<String>, u64)>, UsageError> {
+fn read_header(path: &Path, sep: u8) -> Result<Option<(Vec<String>, u64)>, UsageError> {
     let file = File::open(path).map_err(|e| UsageError(format!("{}: {e}", path.display())))?;
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(file);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(sep)
+        .from_reader(file);
     let mut record = csv::StringRecord::new();
     match reader.read_record(&mut record) {
         Ok(false) => Ok(None),
@@ -276,7 +289,11 @@ pub fn read_range(
     // its own (a blank line there is skipped anyway).
     let file_end = file.get_ref().metadata().map_err(|e| failed(&e))?.len();
     let stop = if end >= file_end { end } else { end - 1 };
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(file);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(plan.sep)
+        .from_reader(file);
     let mut record = csv::ByteRecord::new();
     let width = plan.header.len();
     loop {
@@ -361,14 +378,19 @@ fn line_number(path: &Path, offset: u64) -> Option<u64> {
     }
 }
 
-/// The separator a one-column header seems to use instead of commas: tabs, semicolons or
-/// pipes, named for the hint in the unknown-column message.
-fn other_separator(header: &[String]) -> Option<&'static str> {
+/// The separator a one-column header seems to use instead of `sep` (commas, tabs, semicolons
+/// or pipes), named for the hint in the unknown-column message, with the `--sep` to give.
+fn other_separator(header: &[String], sep: u8) -> Option<(&'static str, &'static str)> {
     let [only] = header else { return None };
-    [('\t', "tabs"), (';', "semicolons"), ('|', "pipes")]
-        .into_iter()
-        .find(|(sep, _)| only.contains(*sep))
-        .map(|(_, name)| name)
+    [
+        (b',', "commas", "','"),
+        (b'\t', "tabs", "'\\t'"),
+        (b';', "semicolons", "';'"),
+        (b'|', "pipes", "'|'"),
+    ]
+    .into_iter()
+    .find(|(other, _, _)| *other != sep && only.contains(char::from(*other)))
+    .map(|(_, name, flag)| (name, flag))
 }
 
 /// Where part `part` of `parts` equal parts of `body` bytes starts: `body * part / parts`,

@@ -189,8 +189,42 @@ fn bad_files_and_columns_are_refused_with_one_line() {
     std::fs::write(tabs.join("t.csv"), "origin\tdep_delay\nBOS\t1\n").unwrap();
     let pattern = format!("{}/*.csv", tabs.display());
     run("dataflow", &["groupby", &pattern, "--by", "origin", "--value", "dep_delay"]).usage_error(
-        "(columns: \"origin\\tdep_delay\"); the header looks separated by tabs, but files are read as comma-separated",
+        "(columns: \"origin\\tdep_delay\"); the header looks separated by tabs: give --sep '\\t'",
     );
+}
+
+#[test]
+fn sep_reads_tab_and_semicolon_separated_files() {
+    let dir = folder("separators");
+    let dir = dir.path();
+    let rows = [
+        ["origin", "dep_delay", "note"],
+        ["BOS", "1.5", "a;b"],
+        ["JFK", "2", "x"],
+        ["BOS", "0.5", "y"],
+    ];
+    let expected = "origin,size,count,sum,mean,min,max\nBOS,2,2,2,1,0.5,1.5\nJFK,1,1,2,2,2,2\n";
+    for (sep, flag) in [("\t", "\\t"), ("\t", "\t"), (";", ";")] {
+        let text: Vec<String> = rows
+            .iter()
+            .map(|r| {
+                r.iter()
+                    .map(|f| if f.contains(sep) { format!("\"{f}\"") } else { (*f).to_owned() })
+                    .collect::<Vec<_>>()
+                    .join(sep)
+            })
+            .collect();
+        std::fs::write(dir.join("s.csv"), text.join("\n") + "\n").unwrap();
+        for extra in
+            [&["--sep", flag][..], &["--sep", flag, "--processes", "2", "--blocksize", "9"]]
+        {
+            let out = groupby(dir, extra);
+            out.check(out.code == Some(0) && out.stdout == expected, &format!("{extra:?}"));
+        }
+    }
+    for bad in ["\"", "ab", ""] {
+        groupby(dir, &["--sep", bad]).usage_error("--sep");
+    }
 }
 
 #[test]
