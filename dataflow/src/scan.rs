@@ -102,21 +102,10 @@ pub fn plan(
             Some(_) => {}
         }
         total_bytes += size;
-        // The fewest ranges of at most `blocksize`, all of about the same length, each moved
-        // to the start of the record it cuts into.
-        let body = size.saturating_sub(body_start);
-        let parts = if no_split || body == 0 { 1 } else { body.div_ceil(blocksize.max(1)) };
-        let cuts: Vec<u64> =
-            (1..parts).map(|part| body_start + part_offset(body, part, parts)).collect();
-        let cuts = record_starts(path, body_start, &cuts)
+        let blocksize = if no_split { u64::MAX } else { blocksize };
+        let cut = cut(path, body_start, size, blocksize)
             .map_err(|e| UsageError(format!("{shown}: {e}")))?;
-        let bounds: Vec<u64> =
-            std::iter::once(body_start).chain(cuts).chain(std::iter::once(size)).collect();
-        for pair in bounds.windows(2) {
-            if pair[0] < pair[1] {
-                ranges.push((index, pair[0], pair[1]));
-            }
-        }
+        ranges.extend(cut.into_iter().map(|(start, end)| (index, start, end)));
     }
     let Some((header, _)) = header else {
         return Ok(Plan {
@@ -146,6 +135,24 @@ pub fn plan(
     };
     let (key, value) = (column(by)?, column(value)?);
     Ok(Plan { files, sep, header, key, value, ranges, total_bytes })
+}
+
+/// A file's body (`body_start..size`) as the fewest ranges of at most `blocksize` bytes, all of
+/// about the same length, each moved to the start of the record it cuts into.
+fn cut(
+    path: &Path,
+    body_start: u64,
+    size: u64,
+    blocksize: u64,
+) -> std::io::Result<Vec<(u64, u64)>> {
+    let body = size.saturating_sub(body_start);
+    let parts = if body == 0 { 1 } else { body.div_ceil(blocksize.max(1)) };
+    let cuts: Vec<u64> =
+        (1..parts).map(|part| body_start + part_offset(body, part, parts)).collect();
+    let cuts = record_starts(path, body_start, &cuts)?;
+    let bounds: Vec<u64> =
+        std::iter::once(body_start).chain(cuts).chain(std::iter::once(size)).collect();
+    Ok(bounds.windows(2).filter(|pair| pair[0] < pair[1]).map(|pair| (pair[0], pair[1])).collect())
 }
 
 /// Where the records that `cuts` fall into start, so that no range begins inside a quoted
@@ -268,34 +275,14 @@ pub fn read_range(
 ) -> Result<(), RowError> {
     let path = &plan.files[file_index];
     let failed = |e: &dyn std::fmt::Display| RowError(format!("{}: {e}", path.display()));
-    let mut file = BufReader::with_capacity(256 * 1024, File::open(path).map_err(|e| failed(&e))?);
-    let mut base = start;
-    if start > 0 {
-        // Back up one byte: if it is the newline ending the previous row, this range starts
-        // with a whole row; otherwise skip the rest of the row it cuts into.
-        file.seek(SeekFrom::Start(start - 1)).map_err(|e| failed(&e))?;
-        let mut skipped = Vec::new();
-        let consumed = file.read_until(b'\n', &mut skipped).map_err(|e| failed(&e))?;
-        base = start - 1 + consumed as u64;
-    }
-    if base >= end {
+    let Some((mut reader, base, stop)) =
+        open_range(plan, path, start, end).map_err(|e| failed(&e))?
+    else {
         read.fetch_add(end - start, Ordering::Relaxed);
         return Ok(());
-    }
+    };
     let mut reported = start;
-    // Every range but a file's last ends where a record starts (`plan` cut it there). The csv
-    // crate places a record that follows a CRLF line at its `\n`, one byte early: such a
-    // record at `end` shows at `end - 1`, which is this range's `\n` and so not a record of
-    // its own (a blank line there is skipped anyway).
-    let file_end = file.get_ref().metadata().map_err(|e| failed(&e))?.len();
-    let stop = if end >= file_end { end } else { end - 1 };
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(plan.sep)
-        .from_reader(file);
     let mut record = csv::ByteRecord::new();
-    let width = plan.header.len();
     loop {
         match reader.read_byte_record(&mut record) {
             Ok(false) => break,
@@ -314,44 +301,84 @@ pub fn read_range(
         if record.len() == 1 && record[0].is_empty() {
             continue; // a blank line, which pandas skips too
         }
-        let problem = if record.len() != width {
-            Some((None, format!("{} fields where the header has {width}", record.len())))
-        } else {
-            let field = &record[plan.value];
-            match parse_value(field) {
-                Ok(value) => {
-                    let key = &record[plan.key];
-                    if is_missing(key) {
-                        tally.missing_key += 1;
-                    } else {
-                        match groups.get_mut(key) {
-                            Some(agg) => agg.add(value),
-                            None => groups.entry(key.to_vec()).or_default().add(value),
-                        }
-                    }
-                    None
-                }
-                Err(()) => Some((
-                    Some(plan.header[plan.value].as_str()),
-                    format!("{:?} is neither a number nor missing", String::from_utf8_lossy(field)),
-                )),
-            }
-        };
-        if let Some((column, why)) = problem {
-            if skip_bad {
-                tally.skipped += 1;
-                continue;
-            }
-            let line =
-                line_number(path, position).map_or_else(|| "?".to_owned(), |l| l.to_string());
-            let column = column.map_or(String::new(), |c| format!(", column {c}"));
-            return Err(RowError(format!(
-                "{}, line {line}{column}: {why} (--skip-bad skips such rows)",
-                path.display()
-            )));
+        let Err((column, why)) = add_row(plan, &record, groups, tally) else { continue };
+        if skip_bad {
+            tally.skipped += 1;
+            continue;
         }
+        let line = line_number(path, position).map_or_else(|| "?".to_owned(), |l| l.to_string());
+        let column = column.map_or(String::new(), |c| format!(", column {c}"));
+        return Err(RowError(format!(
+            "{}, line {line}{column}: {why} (--skip-bad skips such rows)",
+            path.display()
+        )));
     }
     read.fetch_add(end.saturating_sub(reported), Ordering::Relaxed);
+    Ok(())
+}
+
+type RangeReader = csv::Reader<BufReader<File>>;
+
+/// A csv reader at the first record of `start..end`, that record's offset, and where to stop:
+/// `None` when no record starts in the range.
+fn open_range(
+    plan: &Plan,
+    path: &Path,
+    start: u64,
+    end: u64,
+) -> std::io::Result<Option<(RangeReader, u64, u64)>> {
+    let mut file = BufReader::with_capacity(256 * 1024, File::open(path)?);
+    let mut base = start;
+    if start > 0 {
+        // Back up one byte: if it is the newline ending the previous row, this range starts
+        // with a whole row; otherwise skip the rest of the row it cuts into.
+        file.seek(SeekFrom::Start(start - 1))?;
+        let mut skipped = Vec::new();
+        let consumed = file.read_until(b'\n', &mut skipped)?;
+        base = start - 1 + consumed as u64;
+    }
+    if base >= end {
+        return Ok(None);
+    }
+    // Every range but a file's last ends where a record starts (`plan` cut it there). The csv
+    // crate places a record that follows a CRLF line at its `\n`, one byte early: such a
+    // record at `end` shows at `end - 1`, which is this range's `\n` and so not a record of
+    // its own (a blank line there is skipped anyway).
+    let file_end = file.get_ref().metadata()?.len();
+    let stop = if end >= file_end { end } else { end - 1 };
+    let reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(plan.sep)
+        .from_reader(file);
+    Ok(Some((reader, base, stop)))
+}
+
+/// One row into its group, or what is wrong with it: the column, if one, and why.
+fn add_row<'p>(
+    plan: &'p Plan,
+    record: &csv::ByteRecord,
+    groups: &mut HashMap<Vec<u8>, Agg>,
+    tally: &mut Tally,
+) -> Result<(), (Option<&'p str>, String)> {
+    let width = plan.header.len();
+    if record.len() != width {
+        return Err((None, format!("{} fields where the header has {width}", record.len())));
+    }
+    let field = &record[plan.value];
+    let Ok(value) = parse_value(field) else {
+        let why = format!("{:?} is neither a number nor missing", String::from_utf8_lossy(field));
+        return Err((Some(plan.header[plan.value].as_str()), why));
+    };
+    let key = &record[plan.key];
+    if is_missing(key) {
+        tally.missing_key += 1;
+    } else {
+        match groups.get_mut(key) {
+            Some(agg) => agg.add(value),
+            None => groups.entry(key.to_vec()).or_default().add(value),
+        }
+    }
     Ok(())
 }
 
