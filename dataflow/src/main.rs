@@ -624,6 +624,53 @@ fn default_run(
     sweep: Option<&[usize]>,
     twin: Option<&timing::python::Twin<'_>>,
 ) -> ExitCode {
+    let folder = data_set_once(rows);
+    let g = flights_groupby(format!("{}/*.csv", folder.display()));
+    let plan = Arc::new(
+        scan::plan(&g.files, &g.by, &g.value, g.sep, g.blocksize, false)
+            .unwrap_or_else(|e| cli::fail(e.0)),
+    );
+    let mb = plan.total_bytes as f64 / 1e6;
+    let cores = workers(None);
+    let runs_each = timing::plural(runs, "run");
+    say!(
+        "== groupby('origin').dep_delay over {mb:.0} MB in {} partitions of at most {} MB ({runs_each})",
+        plan.ranges.len(),
+        scan::DEFAULT_BLOCKSIZE / 1_000_000
+    );
+    timing::chart::panel(format!("groupby('origin').dep_delay over {mb:.0} MB of CSV"));
+    let one = time_on_threads(&plan, &g.by, 1, runs);
+    let all = time_on_threads(&plan, &g.by, cores, runs);
+    let (processes, processes_answer) = time_two_processes(&g, runs, mb);
+    let answers = [
+        ("1 worker", &one.answer),
+        ("worker threads", &all.answer),
+        ("2 processes", &processes_answer),
+    ];
+    let reference = &one.answer;
+    for (label, answer) in answers {
+        assert_eq!(answer, reference, "{label} gave a different answer");
+    }
+    say!("identical answers from all three ({} groups):", reference.lines().count() - 1);
+    for line in reference.lines().take(4) {
+        say!("    {line}");
+    }
+    say!("    ...");
+    let medians = [one.stats, all.stats];
+    explain(&medians, &processes, process_startup(&folder), cores);
+    if let Some(counts) = sweep {
+        sweep_workers(&plan, &g.by, counts, runs, reference);
+    }
+    say!("{}", memory_sentence(one.peak.max(all.peak), plan.total_bytes));
+    if let Some(twin) = twin {
+        say!();
+        compare_with_python(twin, &g, reference, runs, [&one.stats, &all.stats, &processes], cores);
+    }
+    ExitCode::SUCCESS
+}
+
+/// The default run's data set, made once under the target directory and reused after.
+fn data_set_once(rows: u64) -> PathBuf {
     let folder = timing::machine::target_dir().join(format!("dataflow-data-{rows}"));
     let marker = folder.join("complete");
     if !marker.is_file() {
@@ -641,68 +688,63 @@ fn default_run(
             human(started.elapsed())
         );
     }
-    let pattern = format!("{}/*.csv", folder.display());
-    let g = flights_groupby(pattern);
-    let plan = Arc::new(
-        scan::plan(&g.files, &g.by, &g.value, g.sep, g.blocksize, false)
-            .unwrap_or_else(|e| cli::fail(e.0)),
-    );
-    let mb = plan.total_bytes as f64 / 1e6;
-    let cores = workers(None);
-    let runs_each = timing::plural(runs, "run");
-    say!(
-        "== groupby('origin').dep_delay over {mb:.0} MB in {} partitions of at most {} MB ({runs_each})",
-        plan.ranges.len(),
-        scan::DEFAULT_BLOCKSIZE / 1_000_000
-    );
-    timing::chart::panel(format!("groupby('origin').dep_delay over {mb:.0} MB of CSV"));
-    let mut answers: Vec<(String, String)> = Vec::new();
-    let mut medians = Vec::new();
-    let mut highest_peak = 0;
-    for (label, threads) in [("1 worker".to_owned(), 1), (format!("{cores} worker threads"), cores)]
-    {
-        let mut last = String::new();
-        let mut peak = 0;
-        let mut samples = Vec::new();
-        for _ in 0..runs {
-            timing::machine::reset_peak_memory();
-            let (answer, took) = timing::time_call(|| {
-                run_groupby(Arc::clone(&plan), timely::Config::process(threads), false)
-            });
-            let answer =
-                answer.unwrap_or_else(|e| cli::fail(e.0)).expect("one process: worker 0 is here");
-            peak = peak.max(timing::machine::peak_memory().unwrap_or(0));
-            last = answer_lines(&g.by, &answer).join("\n");
-            samples.push(took);
-        }
-        let stats = timing::Stats::from_samples(&samples);
-        let line = if threads == 1 { stats.baseline_line(&label) } else { stats.line(&label) };
-        say!(
-            "{line}  {:>6.0} MB/s  peak memory {:.0} MB",
-            mb / stats.median.as_secs_f64(),
-            peak as f64 / 1e6
-        );
-        medians.push(stats);
-        answers.push((label, last));
-        highest_peak = highest_peak.max(peak);
+    folder
+}
+
+/// One row of the default run: its timings, its answer as CSV, its peak memory.
+struct Timed {
+    stats: timing::Stats,
+    answer: String,
+    peak: u64,
+}
+
+/// The group-by on `threads` worker threads of this process, `runs` times (no warm-up: the
+/// first run also reads the files into the page cache), printed as one row.
+fn time_on_threads(plan: &Arc<Plan>, by: &str, threads: usize, runs: usize) -> Timed {
+    let (mut answer, mut peak, mut samples) = (String::new(), 0, Vec::new());
+    for _ in 0..runs {
+        timing::machine::reset_peak_memory();
+        let (found, took) = timing::time_call(|| {
+            run_groupby(Arc::clone(plan), timely::Config::process(threads), false)
+        });
+        let found =
+            found.unwrap_or_else(|e| cli::fail(e.0)).expect("one process: worker 0 is here");
+        peak = peak.max(timing::machine::peak_memory().unwrap_or(0));
+        answer = answer_lines(by, &found).join("\n");
+        samples.push(took);
     }
-    let mut samples = Vec::new();
-    let mut last = String::new();
-    let mut peaks = Vec::new();
+    let stats = timing::Stats::from_samples(&samples);
+    let line = if threads == 1 {
+        stats.baseline_line("1 worker")
+    } else {
+        stats.line(&format!("{threads} worker threads"))
+    };
+    let mb = plan.total_bytes as f64 / 1e6;
+    say!(
+        "{line}  {:>6.0} MB/s  peak memory {:.0} MB",
+        mb / stats.median.as_secs_f64(),
+        peak as f64 / 1e6
+    );
+    Timed { stats, answer, peak }
+}
+
+/// The group-by on 2 processes over loopback TCP, `runs` times, printed as one row; its
+/// timings and its answer.
+fn time_two_processes(g: &GroupbyArgs, runs: usize, mb: f64) -> (timing::Stats, String) {
+    let (mut answer, mut peaks, mut samples) = (String::new(), Vec::new(), Vec::new());
     for run in 1..=runs {
         // The processes' own progress bars cannot draw (their stderr is a pipe): say what runs.
         let ticker = timing::progress::Ticker::start(format!("2 processes, run {run} of {runs}"));
-        let (run, took) = timing::time_call(|| run_processes(&g, 2, ProcessOutput::Keep));
+        let (run, took) = timing::time_call(|| run_processes(g, 2, ProcessOutput::Keep));
         drop(ticker);
         if run.code != ExitCode::SUCCESS {
             cli::fail("the 2-process run failed");
         }
-        last = run.stdout.trim_end().to_owned();
+        answer = run.stdout.trim_end().to_owned();
         peaks = run.peaks;
         samples.push(took);
     }
     let stats = timing::Stats::from_samples(&samples);
-    let startup = process_startup(&folder);
     let peaks: Vec<String> = peaks.iter().map(|p| format!("{:.0} MB", *p as f64 / 1e6)).collect();
     say!(
         "{}  {:>6.0} MB/s  peak memory {} (each process)",
@@ -710,37 +752,29 @@ fn default_run(
         mb / stats.median.as_secs_f64(),
         peaks.join(", ")
     );
-    answers.push(("2 processes".into(), last));
-    let reference = &answers[0].1;
-    for (label, answer) in &answers {
-        assert_eq!(answer, reference, "{label} gave a different answer");
+    (stats, answer)
+}
+
+/// `--vs-python`: pandas and Dask on the same files, beside the three Rust rows.
+fn compare_with_python(
+    twin: &timing::python::Twin<'_>,
+    g: &GroupbyArgs,
+    reference: &str,
+    runs: usize,
+    [one, all, processes]: [&timing::Stats; 3],
+    cores: usize,
+) {
+    let threads = format!("{cores} worker threads");
+    let rows = [("1 worker", one), (threads.as_str(), all), ("2 processes", processes)];
+    let answer: Vec<String> = reference.lines().map(str::to_owned).collect();
+    if let Some(python) = vs_python(twin, g, &answer, runs.min(2), &rows) {
+        let one_worker = one.speedup_over(&python[1].stats).sentence("faster", "slower");
+        let cores_text = timing::plural(cores, "core");
+        say!(
+            "1 Rust worker against Dask's threads on all {cores_text}: {one_worker}. pandas reads"
+        );
+        say!("  everything into memory first (its peak above), where the dataflow streams it.");
     }
-    say!("identical answers from all three ({} groups):", answers[0].1.lines().count() - 1);
-    for line in reference.lines().take(4) {
-        say!("    {line}");
-    }
-    say!("    ...");
-    explain(&medians, &stats, startup, cores);
-    if let Some(counts) = sweep {
-        sweep_workers(&plan, &g.by, counts, runs, reference);
-    }
-    say!("{}", memory_sentence(highest_peak, plan.total_bytes));
-    if let Some(twin) = twin {
-        say!();
-        let threads = format!("{cores} worker threads");
-        let rows =
-            [("1 worker", &medians[0]), (threads.as_str(), &medians[1]), ("2 processes", &stats)];
-        let answer: Vec<String> = reference.lines().map(str::to_owned).collect();
-        if let Some(python) = vs_python(twin, &g, &answer, runs.min(2), &rows) {
-            let one_worker = medians[0].speedup_over(&python[1].stats).sentence("faster", "slower");
-            let cores_text = timing::plural(cores, "core");
-            say!(
-                "1 Rust worker against Dask's threads on all {cores_text}: {one_worker}. pandas reads"
-            );
-            say!("  everything into memory first (its peak above), where the dataflow streams it.");
-        }
-    }
-    ExitCode::SUCCESS
 }
 
 /// `--threads LIST`: the group-by on that many worker threads of one process, each count,
