@@ -639,8 +639,8 @@ fn default_run(
         scan::DEFAULT_BLOCKSIZE / 1_000_000
     );
     timing::chart::panel(format!("groupby('origin').dep_delay over {mb:.0} MB of CSV"));
-    let one = time_on_threads(&plan, &g.by, 1, runs);
-    let all = time_on_threads(&plan, &g.by, cores, runs);
+    let one = time_on_threads(&plan, &g.by, 1, runs, true);
+    let all = time_on_threads(&plan, &g.by, cores, runs, false);
     let (processes, processes_answer) = time_two_processes(&g, runs, mb);
     let answers = [
         ("1 worker", &one.answer),
@@ -700,7 +700,13 @@ struct Timed {
 
 /// The group-by on `threads` worker threads of this process, `runs` times (no warm-up: the
 /// first run also reads the files into the page cache), printed as one row.
-fn time_on_threads(plan: &Arc<Plan>, by: &str, threads: usize, runs: usize) -> Timed {
+fn time_on_threads(
+    plan: &Arc<Plan>,
+    by: &str,
+    threads: usize,
+    runs: usize,
+    baseline: bool,
+) -> Timed {
     let (mut answer, mut peak, mut samples) = (String::new(), 0, Vec::new());
     for _ in 0..runs {
         timing::machine::reset_peak_memory();
@@ -714,10 +720,11 @@ fn time_on_threads(plan: &Arc<Plan>, by: &str, threads: usize, runs: usize) -> T
         samples.push(took);
     }
     let stats = timing::Stats::from_samples(&samples);
-    let line = if threads == 1 {
-        stats.baseline_line("1 worker")
-    } else {
-        stats.line(&format!("{threads} worker threads"))
+    // The first row, 1 worker, is the baseline; the second has a thread a core (one, too, on
+    // one core).
+    let line = match baseline {
+        true => stats.baseline_line("1 worker"),
+        false => stats.line(&timing::plural(threads, "worker thread")),
     };
     let mb = plan.total_bytes as f64 / 1e6;
     say!(
@@ -764,7 +771,7 @@ fn compare_with_python(
     [one, all, processes]: [&timing::Stats; 3],
     cores: usize,
 ) {
-    let threads = format!("{cores} worker threads");
+    let threads = timing::plural(cores, "worker thread");
     let rows = [("1 worker", one), (threads.as_str(), all), ("2 processes", processes)];
     let answer: Vec<String> = reference.lines().map(str::to_owned).collect();
     if let Some(python) = vs_python(twin, g, &answer, runs.min(2), &rows) {
