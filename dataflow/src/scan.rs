@@ -149,7 +149,7 @@ fn cut(
     let parts = if body == 0 { 1 } else { body.div_ceil(blocksize.max(1)) };
     let cuts: Vec<u64> =
         (1..parts).map(|part| body_start + part_offset(body, part, parts)).collect();
-    let cuts = record_starts(path, body_start, &cuts)?;
+    let cuts = record_starts(path, body_start, size, &cuts)?;
     let bounds: Vec<u64> =
         std::iter::once(body_start).chain(cuts).chain(std::iter::once(size)).collect();
     Ok(bounds.windows(2).filter(|pair| pair[0] < pair[1]).map(|pair| (pair[0], pair[1])).collect())
@@ -160,8 +160,14 @@ fn cut(
 /// quote-aware chunker). One pass over the body from `body_start`: `memchr` counts the quotes
 /// between cuts, whose parity says whether a byte is inside quotes (RFC 4180 doubles a quote
 /// inside a quoted field, which keeps the parity); from each cut on, the first newline
-/// outside quotes ends the record cut into. Cuts past the last record move to the file's end.
-fn record_starts(path: &Path, body_start: u64, cuts: &[u64]) -> std::io::Result<Vec<u64>> {
+/// outside quotes ends the record cut into. Cuts past the last record move to the file's end,
+/// `size`.
+fn record_starts(
+    path: &Path,
+    body_start: u64,
+    size: u64,
+    cuts: &[u64],
+) -> std::io::Result<Vec<u64>> {
     if cuts.is_empty() {
         return Ok(Vec::new());
     }
@@ -180,8 +186,9 @@ fn record_starts(path: &Path, body_start: u64, cuts: &[u64]) -> std::io::Result<
         while i < len && next < cuts.len() {
             // A record may start at a cut itself when the byte before it ends a line: look
             // from the byte before the cut, as read_range does.
-            let from =
-                cuts[next].saturating_sub(1).max(at).max(starts.last().copied().unwrap_or(0));
+            // (Every cut still looked for lies past the records found: the loop below takes
+            // every cut up to a record's start at once.)
+            let from = cuts[next].saturating_sub(1);
             let skip = usize::try_from(from.saturating_sub(at + i as u64)).unwrap_or(usize::MAX);
             if skip > 0 {
                 let upto = len.min(i.saturating_add(skip));
@@ -208,8 +215,7 @@ fn record_starts(path: &Path, body_start: u64, cuts: &[u64]) -> std::io::Result<
         at += len as u64;
         file.consume(len);
     }
-    let end = std::fs::metadata(path)?.len();
-    starts.resize(cuts.len(), end);
+    starts.resize(cuts.len(), size);
     Ok(starts)
 }
 

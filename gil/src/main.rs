@@ -380,7 +380,7 @@ fn timeline(interval: Duration, threads: u64, picture: timing::chart::Picture) {
     let panels: Vec<timing::chart::Lanes> =
         cases.iter().map(|(case, holds)| lanes(case, holds)).collect();
     let svg = timing::chart::timeline_svg("gil: who holds the GIL, when", &panels);
-    picture.save(svg.as_bytes()).unwrap_or_else(|e| cli::fail(format!("--svg: {e}")));
+    picture.write(&svg);
 }
 
 fn held(gil: &Gil) -> Vec<Hold> {

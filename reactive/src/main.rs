@@ -186,9 +186,7 @@ fn operators_over_time(picture: Option<timing::chart::Picture>) {
     if let Some(picture) = picture {
         let lines: Vec<_> = rows.iter().map(|row| marble_line(row.label, &row.marbles)).collect();
         let svg = timing::chart::marbles_svg("reactive: operators over time", &lines);
-        let path = picture.path().to_owned();
-        picture.save(svg.as_bytes()).unwrap_or_else(|e| cli::fail(format!("--svg-dir: {e}")));
-        say!("(these rows as a marble diagram: {})", path.display());
+        say!("(these rows as a marble diagram: {})", picture.write(&svg).display());
     }
 }
 
@@ -225,9 +223,8 @@ fn save_marbles(
         lines.push(marbles(name, &emissions));
     }
     let svg = timing::chart::marbles_svg(&format!("replay --op {}", ops.join(" --op ")), &lines);
-    let path = picture.path().to_owned();
-    picture.save(svg.as_bytes()).unwrap_or_else(|e| cli::fail(format!("--svg: {e}")));
-    eprintln!("(the marble diagram: {})", path.display());
+    // On stderr: stdout is the replay's output, line for line, as the tests and RxPY compare it.
+    eprintln!("(the marble diagram: {})", picture.write(&svg).display());
 }
 
 /// Emissions as one line of a marble diagram.

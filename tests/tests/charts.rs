@@ -22,13 +22,7 @@ const TIMED: [(&str, &[&str]); 11] = [
 
 /// Every text of the SVG, parsed as XML (a malformed picture fails here).
 fn texts(svg: &str) -> Vec<String> {
-    let document = roxmltree::Document::parse(svg).unwrap_or_else(|e| panic!("not SVG: {e}"));
-    assert_eq!(document.root_element().tag_name().name(), "svg");
-    document
-        .descendants()
-        .filter(|n| n.has_tag_name("text"))
-        .map(|n| n.text().unwrap_or_default().trim().to_owned())
-        .collect()
+    placed_texts(svg).into_iter().map(|(text, _)| text).collect()
 }
 
 /// The measurements a run printed, as (label, median): each line `label  median  (min..max,
@@ -46,10 +40,6 @@ fn printed_measurements(stdout: &str) -> Vec<(String, String)> {
             Some((label.join(" "), median.join(" ")))
         })
         .collect()
-}
-
-fn common_plural(cores: usize) -> String {
-    if cores == 1 { "1 core".to_owned() } else { format!("{cores} cores") }
 }
 
 #[test]
@@ -80,7 +70,8 @@ fn every_timed_topic_draws_what_it_printed() {
         let command = format!("`{topic} {}`", all.join(" "));
         let caption = texts.iter().find(|t| t.contains(&command));
         out.check(
-            caption.is_some_and(|c| c.starts_with(&format!("{} of ", common_plural(cores)))),
+            caption
+                .is_some_and(|c| c.starts_with(&format!("{} of ", timing::plural(cores, "core")))),
             "the caption names the cores and the command",
         );
     }
@@ -172,6 +163,7 @@ fn gil_draws_who_holds_the_gil_beside_its_chart() {
 /// Every text of the SVG with its x position.
 fn placed_texts(svg: &str) -> Vec<(String, f64)> {
     let document = roxmltree::Document::parse(svg).unwrap_or_else(|e| panic!("not SVG: {e}"));
+    assert_eq!(document.root_element().tag_name().name(), "svg");
     document
         .descendants()
         .filter(|n| n.has_tag_name("text"))
@@ -267,7 +259,10 @@ fn a_list_of_thread_counts_draws_a_speedup_curve() {
     out.check(if cores >= 2 { fitted && !nothing } else { nothing && !fitted }, "Amdahl's line");
     let texts = texts(&std::fs::read_to_string(&path).unwrap());
     assert!(texts.iter().any(|t| t == "even split: speedup against threads"), "{texts:?}");
-    assert!(texts.iter().any(|t| t == &format!("ideal on {}", common_plural(cores))), "{texts:?}");
+    assert!(
+        texts.iter().any(|t| t == &format!("ideal on {}", timing::plural(cores, "core"))),
+        "{texts:?}"
+    );
     assert_eq!(
         texts.iter().any(|t| t.starts_with("Amdahl, serial fraction ")),
         fitted,

@@ -208,6 +208,14 @@ impl Picture {
         Ok(())
     }
 
+    /// [`Picture::save`] for `svg`, where a failure ends the program (status 1, one line);
+    /// returns where the picture went, for the caller's sentence.
+    pub fn write(self, svg: &str) -> PathBuf {
+        let path = self.path.clone();
+        self.save(svg.as_bytes()).unwrap_or_else(|e| crate::cli::fail(e));
+        path
+    }
+
     /// Draws every measurement recorded in this run ([`recorded`]) and saves it; one line on
     /// stdout says where, an error ends the program (status 1).
     pub fn save_measurements(self, title: &str) {
@@ -218,15 +226,15 @@ impl Picture {
                 self.path.display()
             ));
         }
-        let svg = measurements_svg(title, &panels, &curves(), &caption());
-        let path = self.path.clone();
-        self.save(svg.as_bytes()).unwrap_or_else(|e| crate::cli::fail(format!("--svg: {e}")));
+        let caption = caption("medians, whiskers from the fastest to the slowest run");
+        let svg = measurements_svg(title, &panels, &curves(), &caption);
+        let path = self.write(&svg);
         crate::say!("(the measurements above as a chart: {})", path.display());
     }
 }
 
-/// The machine and the command, for the caption.
-fn caption() -> String {
+/// The machine and the command, then what the picture shows (`shows`), for the caption.
+pub fn caption(shows: &str) -> String {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let cpu = crate::machine::cpu_name().unwrap_or_else(|| "an unnamed CPU".to_owned());
     let program = std::env::args()
@@ -235,7 +243,7 @@ fn caption() -> String {
         .unwrap_or_default();
     let args: Vec<String> = std::env::args().skip(1).collect();
     format!(
-        "{} of {cpu}; `{}`; medians, whiskers from the fastest to the slowest run",
+        "{} of {cpu}; `{}`; {shows}",
         crate::plural(cores, "core"),
         std::iter::once(program).chain(args).collect::<Vec<_>>().join(" ")
     )
@@ -265,7 +273,7 @@ fn unit(longest: Duration) -> (&'static str, f64) {
 pub fn measurements_svg(title: &str, panels: &[Panel], curves: &[Curve], caption: &str) -> String {
     let heights: Vec<u32> = panels
         .iter()
-        .map(|p| PANEL_EXTRA + ROW * u32::try_from(p.bars.len()).unwrap_or(u32::MAX / ROW / 2))
+        .map(|p| panel_height(p.bars.len(), ROW))
         .chain(curves.iter().map(|_| CURVE_HEIGHT))
         .collect();
     let height = TITLE_HEIGHT + CAPTION_HEIGHT + heights.iter().sum::<u32>();
@@ -290,7 +298,7 @@ fn draw(
     heights: &[u32],
     caption: &str,
 ) -> DrawResult {
-    let (top, rest) = titled(root, title)?;
+    let (top, body) = framed(root, title, caption)?;
     // The legend: which colour is whose.
     let key = i32::try_from(WIDTH).unwrap_or(i32::MAX) - 210;
     for (n, (colour, name)) in [(RUST, "Rust"), (PYTHON, "Python")].into_iter().enumerate() {
@@ -298,19 +306,7 @@ fn draw(
         top.draw(&Rectangle::new([(x, 12), (x + 14, 26)], colour.mix(0.85).filled()))?;
         top.draw(&Text::new(name, (x + 20, 12), ("sans-serif", 15).into_font()))?;
     }
-    let (body, bottom) = rest.split_vertically(rest.dim_in_pixel().1 - CAPTION_HEIGHT);
-    bottom.draw(&Text::new(
-        caption.to_owned(),
-        (12, 8),
-        ("sans-serif", 13).into_font().color(&BLACK.mix(0.7)),
-    ))?;
-    let mut breaks = Vec::new();
-    let mut at = 0;
-    for h in &heights[..heights.len().saturating_sub(1)] {
-        at += h;
-        breaks.push(at);
-    }
-    let areas = body.split_by_breakpoints::<u32, u32, _, _>(Vec::new(), breaks);
+    let areas = stacked(&body, heights);
     for (area, panel) in areas.iter().zip(panels) {
         draw_panel(area, panel)?;
     }
@@ -338,6 +334,36 @@ fn titled<'a>(
     let (top, rest) = root.split_vertically(TITLE_HEIGHT);
     top.draw(&Text::new(title.to_owned(), (12, 10), ("sans-serif", 20).into_font()))?;
     Ok((top, rest))
+}
+
+/// [`titled`], with `caption` at the bottom: the title's strip and the body between.
+fn framed<'a>(
+    root: &Area<'a>,
+    title: &str,
+    caption: &str,
+) -> Result<(Area<'a>, Area<'a>), DrawingAreaErrorKind<std::io::Error>> {
+    let (top, rest) = titled(root, title)?;
+    let (body, bottom) = rest.split_vertically(rest.dim_in_pixel().1 - CAPTION_HEIGHT);
+    let style = ("sans-serif", 13).into_font().color(&BLACK.mix(0.7));
+    bottom.draw(&Text::new(caption.to_owned(), (12, 8), style))?;
+    Ok((top, body))
+}
+
+/// `body` cut into panels of `heights` pixels, top to bottom.
+fn stacked<'a>(body: &Area<'a>, heights: &[u32]) -> Vec<Area<'a>> {
+    let breaks: Vec<u32> = heights[..heights.len().saturating_sub(1)]
+        .iter()
+        .scan(0, |at, h| {
+            *at += h;
+            Some(*at)
+        })
+        .collect();
+    body.split_by_breakpoints::<u32, u32, _, _>(Vec::new(), breaks)
+}
+
+/// The height of a panel of `rows` rows of `row` pixels each.
+fn panel_height(rows: usize, row: u32) -> u32 {
+    PANEL_EXTRA.saturating_add(row.saturating_mul(u32::try_from(rows).unwrap_or(u32::MAX)))
 }
 
 type RowsChart<'a, 'b> = ChartContext<
@@ -494,10 +520,7 @@ pub struct Lanes {
 /// The SVG text of a timeline: a panel each group, its rows one under the other on the same
 /// time axis (ms), each span a bar.
 pub fn timeline_svg(title: &str, groups: &[Lanes]) -> String {
-    let heights: Vec<u32> = groups
-        .iter()
-        .map(|g| PANEL_EXTRA + 2 * ROW * u32::try_from(g.rows.len()).unwrap_or(u32::MAX / ROW / 4))
-        .collect();
+    let heights: Vec<u32> = groups.iter().map(|g| panel_height(g.rows.len(), 2 * ROW)).collect();
     let height = TITLE_HEIGHT + CAPTION_HEIGHT + heights.iter().sum::<u32>();
     let mut svg = String::new();
     {
@@ -509,26 +532,8 @@ pub fn timeline_svg(title: &str, groups: &[Lanes]) -> String {
 }
 
 fn draw_timeline(root: &Area<'_>, title: &str, groups: &[Lanes], heights: &[u32]) -> DrawResult {
-    let (_, rest) = titled(root, title)?;
-    let (body, bottom) = rest.split_vertically(rest.dim_in_pixel().1 - CAPTION_HEIGHT);
-    let caption = caption()
-        .replace("medians, whiskers from the fastest to the slowest run", "one run of each case");
-    bottom.draw(&Text::new(
-        caption,
-        (12, 8),
-        ("sans-serif", 13).into_font().color(&BLACK.mix(0.7)),
-    ))?;
-    let breaks: Vec<u32> = heights
-        .iter()
-        .take(heights.len().saturating_sub(1))
-        .scan(0, |at, h| {
-            *at += h;
-            Some(*at)
-        })
-        .collect();
-    for (area, group) in
-        body.split_by_breakpoints::<u32, u32, _, _>(Vec::new(), breaks).iter().zip(groups)
-    {
+    let (_, body) = framed(root, title, &caption("one run of each case"))?;
+    for (area, group) in stacked(&body, heights).iter().zip(groups) {
         let n = group.rows.len();
         let end = group
             .rows
@@ -583,8 +588,7 @@ pub struct Marbles {
 /// The SVG text of a marble diagram: every line on the same time axis (ms), one under the
 /// other.
 pub fn marbles_svg(title: &str, lines: &[Marbles]) -> String {
-    let rows = u32::try_from(lines.len()).unwrap_or(u32::MAX / 64);
-    let height = TITLE_HEIGHT + CAPTION_HEIGHT + PANEL_EXTRA + 2 * ROW * rows;
+    let height = TITLE_HEIGHT + CAPTION_HEIGHT + panel_height(lines.len(), 2 * ROW);
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
