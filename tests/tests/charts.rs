@@ -42,15 +42,26 @@ fn printed_measurements(stdout: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// `topic` with `args` and `--svg FOLDER/NAME`, which must succeed: the run, and the path.
+fn drawn(
+    folder: &tempfile::TempDir,
+    topic: &str,
+    args: &[&str],
+    name: &str,
+) -> (common::Run, std::path::PathBuf) {
+    let path = folder.path().join(name);
+    let mut all = args.to_vec();
+    all.extend(["--svg", path.to_str().unwrap()]);
+    let out = common::run(topic, &all);
+    out.check(out.code == Some(0), "exit 0");
+    (out, path)
+}
+
 #[test]
 fn every_timed_topic_draws_what_it_printed() {
     let folder = tempfile::tempdir().unwrap();
     for (topic, args) in TIMED {
-        let path = folder.path().join(format!("{topic}.svg"));
-        let mut all = args.to_vec();
-        all.extend(["--svg", path.to_str().unwrap()]);
-        let out = common::run(topic, &all);
-        out.check(out.code == Some(0), "exit 0");
+        let (out, path) = drawn(&folder, topic, args, &format!("{topic}.svg"));
         out.check(
             out.stdout
                 .contains(&format!("(the measurements above as a chart: {})", path.display())),
@@ -67,7 +78,7 @@ fn every_timed_topic_draws_what_it_printed() {
             );
         }
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        let command = format!("`{topic} {}`", all.join(" "));
+        let command = format!("`{topic} {} --svg {}`", args.join(" "), path.display());
         let caption = texts.iter().find(|t| t.contains(&command));
         out.check(
             caption
@@ -90,12 +101,8 @@ fn every_timed_topic_draws_what_it_printed() {
 fn the_chart_follows_the_run() {
     let folder = tempfile::tempdir().unwrap();
     let draw = |size: &str| {
-        let path = folder.path().join(format!("threading-{size}.svg"));
-        let out = common::run(
-            "threading",
-            &["--size", size, "--runs", "1", "--svg", path.to_str().unwrap()],
-        );
-        out.check(out.code == Some(0), "exit 0");
+        let args = ["--size", size, "--runs", "1"];
+        let (_, path) = drawn(&folder, "threading", &args, &format!("threading-{size}.svg"));
         texts(&std::fs::read_to_string(&path).unwrap())
     };
     let small = draw("100000");
@@ -135,12 +142,8 @@ fn a_part_that_times_nothing_refuses_svg() {
 #[test]
 fn gil_draws_who_holds_the_gil_beside_its_chart() {
     let folder = tempfile::tempdir().unwrap();
-    let path = folder.path().join("gil.svg");
-    let out = common::run(
-        "gil",
-        &["--size", "100000", "--runs", "1", "--threads", "2", "--svg", path.to_str().unwrap()],
-    );
-    out.check(out.code == Some(0), "exit 0");
+    let args = ["--size", "100000", "--runs", "1", "--threads", "2"];
+    let (out, path) = drawn(&folder, "gil", &args, "gil.svg");
     let timeline = folder.path().join("gil-timeline.svg");
     out.contains_in_order(&[
         &format!("Who holds the GIL, when ({}):", timeline.display()),
@@ -241,12 +244,8 @@ fn the_lesson_draws_its_operators_with_svg_dir() {
 #[test]
 fn a_list_of_thread_counts_draws_a_speedup_curve() {
     let folder = tempfile::tempdir().unwrap();
-    let path = folder.path().join("threading.svg");
-    let out = common::run(
-        "threading",
-        &["--size", "2000000", "--runs", "1", "--threads", "2,1", "--svg", path.to_str().unwrap()],
-    );
-    out.check(out.code == Some(0), "exit 0");
+    let args = ["--size", "2000000", "--runs", "1", "--threads", "2,1"];
+    let (out, path) = drawn(&folder, "threading", &args, "threading.svg");
     out.contains_in_order(&[
         "== The even split of 0..2000000 on each thread count, against sequential",
         "even split, 1 thread ",
