@@ -9,14 +9,14 @@
 //! `cargo run -p dataflow -- generate --rows N --files K --out DIR`.
 
 mod agg;
+mod cluster;
 mod generate;
 mod scan;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -42,6 +42,9 @@ struct Args {
     #[command(flatten)]
     timed: cli::Timed<cli::VsPython>,
 }
+
+/// `--connect-timeout`'s default, in seconds.
+const CONNECT_TIMEOUT: u64 = 30;
 
 /// The packages the twin imports.
 const PACKAGES: &[&str] = &["pandas>=2.0", "dask[dataframe]>=2024.1", "distributed>=2024.1"];
@@ -83,14 +86,26 @@ struct GroupbyArgs {
     /// Run as this many processes on this machine, exchanging data over loopback TCP.
     #[arg(long, value_parser = cli::up_to::<64>, allow_hyphen_values = true)]
     processes: Option<u64>,
+    /// When a process of --processes is lost, run the job again on the ones left, up to this
+    /// many times (Dask recomputes a lost worker's results) [default: 0, fail at once].
+    #[arg(long, default_value_t = 0, requires = "processes",
+          value_parser = cli::whole_number::<u64>, allow_hyphen_values = true)]
+    retries: u64,
     /// Several machines: a file of `host:port` lines, one a process, the same on each machine
-    /// (timely's `-h`); use with --process. Trusted private networks only: timely's exchange is
-    /// neither authenticated nor encrypted.
-    #[arg(long, requires = "process")]
+    /// (timely's `-h`); use with --process and --key-file.
+    #[arg(long, requires = "process", conflicts_with = "processes")]
     hostfile: Option<PathBuf>,
     /// This process's line in --hostfile, from 0 (timely's `-p`).
     #[arg(long, requires = "hostfile")]
     process: Option<usize>,
+    /// The cluster's key, the same file on every machine, at least 16 bytes (make one with
+    /// `head -c 32 /dev/urandom > cluster.key`): peers prove they hold it before any data
+    /// moves. Authenticated, not encrypted: use a private network or a tunnel.
+    #[arg(long, requires = "hostfile")]
+    key_file: Option<PathBuf>,
+    /// Seconds to wait for every other process to connect [default: 30].
+    #[arg(long, value_parser = cli::up_to::<86400>, allow_hyphen_values = true)]
+    connect_timeout: Option<u64>,
     /// Bytes a partition (Dask's `blocksize`).
     #[arg(long, default_value_t = scan::DEFAULT_BLOCKSIZE, value_parser = cli::positive::<u64>,
           allow_hyphen_values = true)]
@@ -105,11 +120,12 @@ struct GroupbyArgs {
     /// Skip rows with the wrong number of fields or a value that is not a number, and count them.
     #[arg(long)]
     skip_bad: bool,
-    /// Set by `--processes` on the processes it starts: they end when their parent does.
+    /// Set by `--processes` on the processes it starts: they read the key on stdin, and end
+    /// when their parent does.
     #[arg(long, hide = true)]
     child: bool,
-    /// Set by `--processes` on process 0: where to write the answer, since timely prints its
-    /// connection messages on stdout.
+    /// Set by `--processes` on process 0: where to write the answer, kept apart from whatever
+    /// else a child prints.
     #[arg(long, hide = true)]
     answer_file: Option<PathBuf>,
 }
@@ -163,26 +179,25 @@ fn main() -> ExitCode {
 /// `dataflow groupby`: plan (bad input: exit 2), then run on threads, on processes this binary
 /// starts, or as one process of a cluster; print CSV sorted by key.
 fn groupby_command(g: &GroupbyArgs, twin: Option<&timing::python::Twin<'_>>) -> ExitCode {
-    if g.child {
-        exit_with_parent();
+    let from_parent = g.child.then(cluster::processes::secret_from_parent);
+    if g.connect_timeout.is_some() && g.processes.is_none() && g.hostfile.is_none() {
+        cli::usage_error("--connect-timeout: only --processes and --hostfile connect processes");
     }
+    let member = match (&g.hostfile, g.process) {
+        (Some(hostfile), Some(process)) => Some(membership(g, hostfile, process, from_parent)),
+        _ => None,
+    };
     let plan = scan::plan(&g.files, &g.by, &g.value, g.sep, g.blocksize, g.no_split)
         .unwrap_or_else(|e| cli::usage_error(e.0));
-    if let (Some(n), None) = (g.processes, &g.hostfile) {
+    if let Some(n) = g.processes {
         let n = usize::try_from(n).expect("at most 64");
-        let run = run_processes(g, n, ProcessOutput::PassThrough);
-        return run.code;
+        return cluster::processes::run(g, n, cluster::processes::Output::PassThrough).code;
     }
-    let (config, cluster) = match (&g.hostfile, g.process) {
-        (Some(hostfile), Some(process)) => {
-            (cluster_config(hostfile, process, g.workers.unwrap_or(1)), true)
-        }
-        _ => (timely::Config::process(workers(g.workers)), false),
+    let workers = match member {
+        Some(member) => join(g, member),
+        None => cluster::Workers::Threads(workers(g.workers)),
     };
-    let run = || timing::time_call(|| run_groupby(Arc::new(plan), config, g.skip_bad));
-    // timely prints its connection messages ("awaiting connections ...") on stdout, where the
-    // CSV answer goes: in a cluster, they go to stderr instead.
-    let (outcome, took) = if cluster { with_stdout_on_stderr(run) } else { run() };
+    let (outcome, took) = timing::time_call(|| run_groupby(Arc::new(plan), workers, g.skip_bad));
     if g.child {
         eprintln!("peak-memory {}", timing::machine::peak_memory().unwrap_or(0));
     }
@@ -213,6 +228,72 @@ fn groupby_command(g: &GroupbyArgs, twin: Option<&timing::python::Twin<'_>>) -> 
     }
 }
 
+/// One process of a cluster, as the command line describes it: the hostfile's addresses, its
+/// own index, the key (from `--key-file`, or from the parent of `--processes`).
+struct Membership {
+    addresses: Vec<String>,
+    me: usize,
+    secret: cluster::handshake::Secret,
+}
+
+/// Reads and checks the hostfile and the key: bad input, exit 2, before any work.
+fn membership(
+    g: &GroupbyArgs,
+    hostfile: &Path,
+    me: usize,
+    from_parent: Option<cluster::handshake::Secret>,
+) -> Membership {
+    let addresses = cluster::read_hostfile(hostfile).unwrap_or_else(|e| cli::usage_error(e));
+    if me >= addresses.len() {
+        cli::usage_error(format!(
+            "--process {me}: the hostfile lists {}",
+            timing::plural(addresses.len(), "process")
+        ));
+    }
+    let secret = from_parent.unwrap_or_else(|| read_key(g, &addresses));
+    Membership { addresses, me, secret }
+}
+
+/// Connects to every other process; from then on a lost peer ends this process with one line.
+fn join(g: &GroupbyArgs, Membership { addresses, me, secret }: Membership) -> cluster::Workers {
+    let threads = usize::try_from(g.workers.unwrap_or(1)).expect("at most 256");
+    let timeout = Duration::from_secs(g.connect_timeout.unwrap_or(CONNECT_TIMEOUT));
+    let (sockets, took) =
+        cluster::connect(&addresses, me, &secret, timeout).unwrap_or_else(|e| cli::fail(e));
+    if g.child {
+        eprintln!("connected-in {}", took.as_nanos());
+    }
+    let lost_code = if g.child { cluster::processes::LOST_PEER } else { 1 };
+    cluster::report_lost_peers(addresses, lost_code);
+    cluster::Workers::Cluster { sockets, me, threads }
+}
+
+/// `--key-file`'s key, and a job id made of everything the processes of one job share: two
+/// jobs with the same key on the same ports never mix.
+fn read_key(g: &GroupbyArgs, addresses: &[String]) -> cluster::handshake::Secret {
+    let Some(path) = &g.key_file else {
+        cli::usage_error(
+            "--hostfile needs --key-file FILE, the same on every machine (make one with: head -c 32 /dev/urandom > cluster.key)",
+        )
+    };
+    let key = std::fs::read(path)
+        .unwrap_or_else(|e| cli::usage_error(format!("--key-file {}: {e}", path.display())));
+    if key.len() < cluster::handshake::MIN_KEY {
+        cli::usage_error(format!(
+            "--key-file {}: {} long, a key needs at least {} (make one with: head -c 32 /dev/urandom > {})",
+            path.display(),
+            timing::plural(key.len(), "byte"),
+            cluster::handshake::MIN_KEY,
+            path.display()
+        ));
+    }
+    let job = format!(
+        "{addresses:?} by={:?} value={:?} sep={} blocksize={} no_split={} skip_bad={} workers={:?}",
+        g.by, g.value, g.sep, g.blocksize, g.no_split, g.skip_bad, g.workers
+    );
+    cluster::handshake::Secret::from_key_file(key, &job)
+}
+
 /// The result, as worker 0 of process 0 gathered it.
 struct Answer {
     groups: Vec<(Vec<u8>, Agg)>,
@@ -235,10 +316,9 @@ enum Gathered {
 /// 3. gather the merged groups to worker 0, which sorts and prints them - Dask's `compute()`.
 fn run_groupby(
     plan: Arc<Plan>,
-    config: timely::Config,
+    workers: cluster::Workers,
     skip_bad: bool,
 ) -> Result<Option<Answer>, RowError> {
-    let pause = std::env::var("HPC_RS_DATAFLOW_PAUSE_MS").ok().and_then(|ms| ms.parse().ok());
     // Bytes read so far by this process's workers, for the status line (drawn only when
     // stderr is a terminal: a process started by --processes has it piped, so draws nothing).
     let done = Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -248,11 +328,10 @@ fn run_groupby(
         plan.total_bytes,
         timing::progress::Unit::Bytes,
     );
-    let guards = timely::execute(config, move |worker| {
+    let (allocators, network) = cluster::allocators(workers);
+    let config = timely::WorkerConfig::default();
+    let guards = timely::execute::execute_from(allocators, network, config, move |worker| {
         let (index, peers) = (worker.index(), worker.peers());
-        if let Some(ms) = pause {
-            std::thread::sleep(Duration::from_millis(ms)); // a test hook: a run that lasts
-        }
         let mut groups: HashMap<Vec<u8>, Agg> = HashMap::new();
         let mut tally = Tally::default();
         let mut failure = None;
@@ -382,237 +461,6 @@ fn workers(asked: Option<u64>) -> usize {
     )
 }
 
-/// Runs `f` with file descriptor 1 pointing at stderr, then points it back at stdout.
-fn with_stdout_on_stderr<T>(f: impl FnOnce() -> T) -> T {
-    use std::io::Write;
-    let _ = std::io::stdout().flush();
-    let saved = nix::unistd::dup(std::io::stdout());
-    let moved = saved.is_ok() && nix::unistd::dup2_stdout(std::io::stderr()).is_ok();
-    let value = f();
-    let _ = std::io::stdout().flush();
-    if let (true, Ok(saved)) = (moved, saved) {
-        nix::unistd::dup2_stdout(saved)
-            .unwrap_or_else(|e| cli::fail(format!("restoring stdout: {e}")));
-    }
-    value
-}
-
-/// One process of a cluster: the addresses from the hostfile, one a line.
-fn cluster_config(hostfile: &Path, process: usize, threads: u64) -> timely::Config {
-    let text = std::fs::read_to_string(hostfile)
-        .unwrap_or_else(|e| cli::usage_error(format!("--hostfile {}: {e}", hostfile.display())));
-    let addresses: Vec<String> =
-        text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect();
-    if process >= addresses.len() {
-        cli::usage_error(format!(
-            "--process {process}: the hostfile lists {} processes",
-            addresses.len()
-        ));
-    }
-    timely::Config {
-        communication: timely::CommunicationConfig::Cluster {
-            threads: usize::try_from(threads).expect("at most 256"),
-            process,
-            addresses,
-            report: false,
-            zerocopy: false,
-        },
-        worker: timely::WorkerConfig::default(),
-    }
-}
-
-// ---- processes on this machine ----
-
-/// What the parent does with process 0's output.
-#[derive(Clone, Copy, PartialEq)]
-enum ProcessOutput {
-    /// Straight to our stdout (`groupby --processes N`).
-    PassThrough,
-    /// Kept, for the default run to compare.
-    Keep,
-}
-
-/// How `--processes` ended.
-struct ProcessRun {
-    code: ExitCode,
-    stdout: String,
-    /// Each process's peak memory in bytes, as it reported it.
-    peaks: Vec<u64>,
-}
-
-/// Starts `n` copies of this binary as one timely cluster on loopback (free ports, found by
-/// binding port 0 on 127.0.0.1), forwards their output, and waits. If one dies, the others are
-/// killed at once and the run ends with one line naming it: never a hang, nothing left behind.
-fn run_processes(g: &GroupbyArgs, n: usize, output: ProcessOutput) -> ProcessRun {
-    let failed = |message: String| -> ! { cli::fail(message) };
-    let ports: Vec<u16> = (0..n)
-        .map(|_| {
-            std::net::TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .map(|a| a.port())
-        })
-        .collect::<Result<_, _>>()
-        .unwrap_or_else(|e| failed(format!("no free port on 127.0.0.1: {e}")));
-    // The hostfile and the answer, in a folder of this run's own, removed when it ends.
-    let scratch = tempfile::Builder::new()
-        .prefix("hpc-rs-dataflow-")
-        .tempdir()
-        .unwrap_or_else(|e| failed(format!("a temporary folder: {e}")));
-    let (hostfile, answer_file) =
-        (scratch.path().join("hosts.txt"), scratch.path().join("answer.csv"));
-    let lines: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
-    std::fs::write(&hostfile, lines.join("\n") + "\n")
-        .unwrap_or_else(|e| failed(format!("{}: {e}", hostfile.display())));
-    let exe =
-        std::env::current_exe().unwrap_or_else(|e| failed(format!("cannot find this binary: {e}")));
-    let mut children: Vec<Option<Child>> = Vec::new();
-    for (process, &port) in ports.iter().enumerate() {
-        let mut command = std::process::Command::new(&exe);
-        command.arg("groupby").args(&g.files).args(["--by", &g.by, "--value", &g.value]);
-        command.args([
-            "--sep",
-            &char::from(g.sep).to_string(),
-            "--blocksize",
-            &g.blocksize.to_string(),
-            "--workers",
-            &g.workers.unwrap_or(1).to_string(),
-        ]);
-        command.arg("--hostfile").arg(&hostfile).args([
-            "--process",
-            &process.to_string(),
-            "--child",
-        ]);
-        if process == 0 {
-            command.arg("--answer-file").arg(&answer_file);
-        }
-        if g.no_split {
-            command.arg("--no-split");
-        }
-        if g.skip_bad {
-            command.arg("--skip-bad");
-        }
-        command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        match command.spawn() {
-            Ok(child) => children.push(Some(child)),
-            Err(e) => {
-                kill_all(&mut children);
-                failed(format!("starting process {process}: {e}"));
-            }
-        }
-        // Timely's processes connect to the lower-numbered ones and retry only once a second:
-        // start the next only once this one listens, and no second is lost there. (The last
-        // one has nobody to wait for.)
-        if process + 1 < n {
-            wait_until_listening(port);
-        }
-    }
-    // Read every child's output on its own thread, so that none blocks on a full pipe.
-    let readers: Vec<_> = children
-        .iter_mut()
-        .map(|child| {
-            let child = child.as_mut().expect("just started");
-            let stdout = child.stdout.take();
-            let stderr = child.stderr.take().expect("piped");
-            let keep = output == ProcessOutput::Keep;
-            std::thread::spawn(move || {
-                // Timely's connection messages come on stdout ("awaiting connections"); the
-                // answer comes through the answer file, so stdout is only forwarded, to stderr,
-                // less timely's routine lines.
-                let noise = std::thread::spawn(move || {
-                    for line in BufReader::new(stdout.expect("piped")).lines().map_while(Result::ok)
-                    {
-                        if !line.starts_with("awaiting connections") && !line.contains("retrying") {
-                            eprintln!("{line}");
-                        }
-                    }
-                });
-                let mut peak = 0;
-                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                    match line.strip_prefix("peak-memory ") {
-                        Some(bytes) => peak = bytes.parse().unwrap_or(0),
-                        // The default run compares answers; its notes would only repeat.
-                        None if keep && line.starts_with("note: ") => {}
-                        None => eprintln!("{line}"),
-                    }
-                }
-                let _ = noise.join();
-                peak
-            })
-        })
-        .collect();
-    let mut code = ExitCode::SUCCESS;
-    let mut running = n;
-    while running > 0 {
-        for (process, slot) in children.iter_mut().enumerate() {
-            let Some(child) = slot.as_mut() else { continue };
-            match child.try_wait() {
-                Ok(Some(status)) if status.success() => {
-                    *slot = None;
-                    running -= 1;
-                }
-                Ok(Some(status)) => {
-                    *slot = None;
-                    kill_all(&mut children);
-                    eprintln!(
-                        "error: process {process} of {n} ended with {status}; the others were stopped"
-                    );
-                    code = ExitCode::FAILURE;
-                    running = 0;
-                    break;
-                }
-                Ok(None) => {}
-                Err(e) => failed(format!("waiting for process {process}: {e}")),
-            }
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let peaks: Vec<u64> = readers.into_iter().map(|r| r.join().unwrap_or(0)).collect();
-    let stdout = std::fs::read_to_string(&answer_file).unwrap_or_default();
-    if code == ExitCode::SUCCESS && output == ProcessOutput::PassThrough {
-        for line in stdout.lines() {
-            say!("{line}");
-        }
-    }
-    ProcessRun { code, stdout, peaks }
-}
-
-/// Waits (at most 3 s) until something listens on 127.0.0.1:`port` (Linux: /proc/net/tcp);
-/// elsewhere returns at once.
-fn wait_until_listening(port: u16) {
-    let wanted = format!("0100007F:{port:04X}");
-    let deadline = Instant::now() + Duration::from_secs(3);
-    while Instant::now() < deadline {
-        let Ok(table) = std::fs::read_to_string("/proc/net/tcp") else { return };
-        let listening = table.lines().skip(1).any(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            fields.get(1) == Some(&wanted.as_str()) && fields.get(3) == Some(&"0A")
-        });
-        if listening {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-}
-
-fn kill_all(children: &mut [Option<Child>]) {
-    for child in children.iter_mut().filter_map(Option::take) {
-        let mut child = child;
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-}
-
-/// In a process `--processes` started: its stdin is a pipe the parent holds and never writes,
-/// so end of file means the parent is gone (killed, Ctrl-C); then end too.
-fn exit_with_parent() {
-    std::thread::spawn(|| {
-        let mut sink = [0; 64];
-        let mut stdin = std::io::stdin();
-        while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
-        std::process::exit(1);
-    });
-}
-
 // ---- the default run ----
 
 /// Makes (once) a data set of `rows` rows under the target directory, then runs the group-by
@@ -711,7 +559,7 @@ fn time_on_threads(
     for _ in 0..runs {
         timing::machine::reset_peak_memory();
         let (found, took) = timing::time_call(|| {
-            run_groupby(Arc::clone(plan), timely::Config::process(threads), false)
+            run_groupby(Arc::clone(plan), cluster::Workers::Threads(threads), false)
         });
         let found =
             found.unwrap_or_else(|e| cli::fail(e.0)).expect("one process: worker 0 is here");
@@ -738,18 +586,17 @@ fn time_on_threads(
 /// The group-by on 2 processes over loopback TCP, `runs` times, printed as one row; its
 /// timings and its answer.
 fn time_two_processes(g: &GroupbyArgs, runs: usize, mb: f64) -> (timing::Stats, String) {
-    let (mut answer, mut peaks, mut samples) = (String::new(), Vec::new(), Vec::new());
+    let (mut answer, mut peaks, mut samples, mut connecting) =
+        (String::new(), Vec::new(), Vec::new(), Vec::new());
     for run in 1..=runs {
         // The processes' own progress bars cannot draw (their stderr is a pipe): say what runs.
         let ticker = timing::progress::Ticker::start(format!("2 processes, run {run} of {runs}"));
-        let (run, took) = timing::time_call(|| run_processes(g, 2, ProcessOutput::Keep));
+        let (run, took) = timing::time_call(|| two_processes(g));
         drop(ticker);
-        if run.code != ExitCode::SUCCESS {
-            cli::fail("the 2-process run failed");
-        }
         answer = run.stdout.trim_end().to_owned();
         peaks = run.peaks;
         samples.push(took);
+        connecting.push(run.connecting);
     }
     let stats = timing::Stats::from_samples(&samples);
     let peaks: Vec<String> = peaks.iter().map(|p| format!("{:.0} MB", *p as f64 / 1e6)).collect();
@@ -759,7 +606,20 @@ fn time_two_processes(g: &GroupbyArgs, runs: usize, mb: f64) -> (timing::Stats, 
         mb / stats.median.as_secs_f64(),
         peaks.join(", ")
     );
+    say!(
+        "    connecting them: {} (median; the handshake included)",
+        human(timing::Stats::from_samples(&connecting).median)
+    );
     (stats, answer)
+}
+
+/// `groupby --processes 2` on `g`'s files, its output kept; a failure ends the program.
+fn two_processes(g: &GroupbyArgs) -> cluster::processes::Run {
+    let run = cluster::processes::run(g, 2, cluster::processes::Output::Keep);
+    if run.code != ExitCode::SUCCESS {
+        cli::fail("the 2-process run failed");
+    }
+    run
 }
 
 /// `--vs-python`: pandas and Dask on the same files, beside the three Rust rows.
@@ -793,9 +653,9 @@ fn sweep_workers(plan: &Arc<Plan>, by: &str, counts: &[usize], runs: usize, answ
         timing::after_warmup(runs)
     );
     let run = |threads| {
-        let config = timely::Config::process(threads);
+        let workers = cluster::Workers::Threads(threads);
         let answer =
-            run_groupby(Arc::clone(plan), config, false).unwrap_or_else(|e| cli::fail(e.0));
+            run_groupby(Arc::clone(plan), workers, false).unwrap_or_else(|e| cli::fail(e.0));
         answer_lines(by, &answer.expect("one process: worker 0 is here")).join("\n")
     };
     let (one_answer, one) = timing::measure(runs, || run(1));
@@ -864,8 +724,11 @@ fn flights_groupby(files: String) -> GroupbyArgs {
         value: "dep_delay".into(),
         workers: None,
         processes: None,
+        retries: 0,
         hostfile: None,
         process: None,
+        key_file: None,
+        connect_timeout: None,
         blocksize: scan::DEFAULT_BLOCKSIZE,
         sep: b',',
         no_split: false,
@@ -898,11 +761,8 @@ fn process_startup(folder: &Path) -> Duration {
     std::fs::write(&empty, format!("{}\n", generate::HEADER))
         .unwrap_or_else(|e| cli::fail(format!("{}: {e}", empty.display())));
     let g = flights_groupby(empty.to_string_lossy().into_owned());
-    let (run, took) = timing::time_call(|| run_processes(&g, 2, ProcessOutput::Keep));
+    let (_, took) = timing::time_call(|| two_processes(&g));
     let _ = std::fs::remove_file(&empty);
-    if run.code != ExitCode::SUCCESS {
-        cli::fail("the 2-process run on no data failed");
-    }
     took
 }
 
@@ -934,8 +794,17 @@ fn explain(
         "2 processes take {process_cost:.2}x the time of {cores} threads. On no data at all they take {}:",
         human(startup)
     );
-    say!("  starting two processes and connecting them, where timely's connection setup polls its");
-    say!("  peers once a second. The rest is the same work, the partials crossing loopback TCP.");
+    say!(
+        "  starting two processes (each loads the binary and plans the files) and connecting them."
+    );
+    say!("  The rest is the same work, the partials crossing loopback TCP.");
+    say!(
+        "A lost process: timely stops the whole job, by design, and every survivor says which peer"
+    );
+    say!(
+        "  it lost. Dask computes a lost worker's results again on the others; `groupby --processes"
+    );
+    say!("  N --retries K` comes close: it runs the job again, whole, on the processes left.");
 }
 
 fn generate_with_progress(rows: u64, files: u64, out: &Path) -> (Vec<PathBuf>, u64) {

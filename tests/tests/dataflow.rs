@@ -7,9 +7,12 @@
 use crate::common;
 use common::{binary, check_cli_conventions, run, run_with_env};
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
 
 /// A fresh folder for one test, removed when the returned guard is dropped (at the end of the
 /// test, passed or failed).
@@ -275,15 +278,36 @@ fn descendants(root: u32) -> Vec<u32> {
     found
 }
 
-/// Starts a 2-process run whose workers pause for a while first (a test hook), and waits until
-/// both processes are up and connected.
+/// About 110 MB of generated flights under the target directory, made once and reused: a run
+/// that lasts long enough (a good fraction of a second) to be caught mid-way. With its answer
+/// on 1 worker.
+fn lasting_data() -> &'static (PathBuf, String) {
+    static DATA: OnceLock<(PathBuf, String)> = OnceLock::new();
+    DATA.get_or_init(|| {
+        let dir = common::target_dir().join("test-data/dataflow-2000000");
+        if !dir.join("complete").is_file() {
+            let out = dir.to_str().unwrap();
+            run("dataflow", &["generate", "--rows", "2000000", "--files", "2", "--out", out])
+                .success();
+            std::fs::write(dir.join("complete"), "made by the dataflow tests\n").unwrap();
+        }
+        let out = groupby(&dir, &[]);
+        out.check(out.code == Some(0), "exit 0");
+        let answer = out.stdout.clone();
+        (dir, answer)
+    })
+}
+
+/// Starts `dataflow groupby` on [`lasting_data`] with `extra` options, and stops (SIGSTOP)
+/// its `processes` processes as soon as each has a connection: caught mid-run, with no test
+/// hook in the program. Returns the parent (when `--processes` started them) and the pids.
 // The child is handed back to the caller, which waits for it or kills it.
 #[allow(clippy::zombie_processes)]
-fn paused_processes(dir: &Path) -> (std::process::Child, Vec<u32>) {
-    let pattern = format!("{}/*.csv", dir.display());
+fn stopped_mid_run(extra: &[&str], processes: usize) -> (std::process::Child, Vec<u32>) {
+    let pattern = format!("{}/*.csv", lasting_data().0.display());
     let mut parent = Command::new(binary("dataflow"))
-        .args(["groupby", &pattern, "--by", "origin", "--value", "dep_delay", "--processes", "2"])
-        .env("HPC_RS_DATAFLOW_PAUSE_MS", "30000")
+        .args(["groupby", &pattern, "--by", "origin", "--value", "dep_delay"])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -291,9 +315,12 @@ fn paused_processes(dir: &Path) -> (std::process::Child, Vec<u32>) {
     let started = Instant::now();
     loop {
         let children = descendants(parent.id());
-        let connected = children.len() == 2
+        let connected = children.len() == processes
             && children.iter().all(|&pid| tcp_sockets(pid).iter().any(|s| s.1 == "01"));
         if connected {
+            for &pid in &children {
+                signal(pid, Signal::SIGSTOP);
+            }
             return (parent, children);
         }
         if started.elapsed() > Duration::from_secs(20) {
@@ -301,8 +328,20 @@ fn paused_processes(dir: &Path) -> (std::process::Child, Vec<u32>) {
             let _ = parent.wait();
             panic!("the processes did not connect");
         }
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(1));
     }
+}
+
+fn signal(pid: u32, signal: Signal) {
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap());
+    let _ = nix::sys::signal::kill(pid, signal);
+}
+
+/// Whether `pid` is gone (or a zombie, which its parent has yet to reap).
+fn gone(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| {
+        s.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+    })
 }
 
 /// (local address, state) of each TCP socket `pid` holds, from /proc/net/tcp and tcp6.
@@ -334,9 +373,7 @@ fn tcp_sockets(pid: u32) -> Vec<(String, String)> {
 
 #[test]
 fn processes_talk_over_loopback_only() {
-    let dir = awkward_files("loopback");
-    let dir = dir.path();
-    let (mut parent, children) = paused_processes(dir);
+    let (mut parent, children) = stopped_mid_run(&["--processes", "2"], 2);
     for pid in &children {
         let sockets = tcp_sockets(*pid);
         assert!(!sockets.is_empty(), "process {pid} has its connection");
@@ -345,58 +382,166 @@ fn processes_talk_over_loopback_only() {
             assert!(local.starts_with("0100007F:"), "process {pid} has a socket on {local}");
         }
     }
+    for pid in children {
+        signal(pid, Signal::SIGKILL); // stopped processes would not see their parent go
+    }
     let _ = parent.kill();
     let _ = parent.wait();
 }
 
-#[test]
-fn a_hostfile_cluster_prints_only_the_answer_on_stdout() {
-    let dir = awkward_files("hostfile");
-    let dir = dir.path();
-    // Two free loopback ports, one a process, as two machines' hostfile would list them.
-    let ports: Vec<u16> = (0..2)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port())
-        .collect();
-    let hostfile = dir.join("hosts.txt");
-    std::fs::write(&hostfile, format!("127.0.0.1:{}\n127.0.0.1:{}\n", ports[0], ports[1])).unwrap();
+/// Two free loopback ports as a hostfile's lines, one a process, and a key for them.
+fn loopback_cluster(dir: &Path, processes: usize) -> (PathBuf, PathBuf) {
+    let listeners: Vec<std::net::TcpListener> =
+        (0..processes).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap()).collect();
+    let lines: Vec<String> =
+        listeners.iter().map(|l| format!("{}\n", l.local_addr().unwrap())).collect();
+    let (hostfile, key) = (dir.join("hosts.txt"), dir.join("cluster.key"));
+    std::fs::write(&hostfile, lines.concat()).unwrap();
+    std::fs::write(&key, b"a key of at least sixteen bytes\n").unwrap();
+    (hostfile, key)
+}
+
+/// One process of a hostfile cluster on the awkward files.
+fn cluster_process(
+    dir: &Path,
+    hostfile: &Path,
+    key: &Path,
+    process: &str,
+    extra: &[&str],
+) -> std::process::Child {
     let pattern = format!("{}/*.csv", dir.display());
-    let start = |process: &str| {
-        Command::new(binary("dataflow"))
-            .args(["groupby", &pattern, "--by", "origin", "--value", "dep_delay"])
-            .arg("--hostfile")
-            .arg(&hostfile)
-            .args(["--process", process])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
-    let (first, second) = (start("0"), start("1"));
-    let (first, second) = (first.wait_with_output().unwrap(), second.wait_with_output().unwrap());
-    assert!(first.status.success() && second.status.success(), "{first:?} {second:?}");
-    assert_eq!(String::from_utf8_lossy(&first.stdout), EXPECTED, "only the CSV answer");
-    assert!(second.stdout.is_empty(), "{:?}", String::from_utf8_lossy(&second.stdout));
+    Command::new(binary("dataflow"))
+        .args(["groupby", &pattern, "--by", "origin", "--value", "dep_delay"])
+        .arg("--hostfile")
+        .arg(hostfile)
+        .arg("--key-file")
+        .arg(key)
+        .args(["--process", process])
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
 }
 
 #[test]
-fn a_killed_process_ends_the_run_within_seconds_and_leaves_nothing() {
-    let dir = awkward_files("killed");
+fn a_hostfile_cluster_refuses_strangers_and_prints_only_the_answer_on_stdout() {
+    let dir = awkward_files("hostfile");
     let dir = dir.path();
-    let (parent, children) = paused_processes(dir);
-    let killed = children[1];
-    assert!(Command::new("kill").args(["-KILL", &killed.to_string()]).status().unwrap().success());
+    let (hostfile, key) = loopback_cluster(dir, 2);
+    let first = cluster_process(dir, &hostfile, &key, "0", &[]);
+    // Before process 1 starts: timely's own greeting (an 8-byte index, which crashed timely's
+    // listener), then a process with another key. Both are refused; the run goes on.
+    let address = std::fs::read_to_string(&hostfile).unwrap().lines().next().unwrap().to_owned();
+    let started = Instant::now();
+    let mut stranger = loop {
+        match std::net::TcpStream::connect(&address) {
+            Ok(stream) => break stream,
+            Err(_) if started.elapsed() < Duration::from_secs(10) => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => panic!("process 0 never listened: {e}"),
+        }
+    };
+    std::io::Write::write_all(&mut stranger, &1_u64.to_be_bytes()).unwrap();
+    drop(stranger);
+    let wrong_key = dir.join("wrong.key");
+    std::fs::write(&wrong_key, b"another key, sixteen bytes or more").unwrap();
+    let impostor = cluster_process(dir, &hostfile, &wrong_key, "1", &["--connect-timeout", "1"]);
+    let impostor = impostor.wait_with_output().unwrap();
+    let second = cluster_process(dir, &hostfile, &key, "1", &[]);
+    let (first, second) = (first.wait_with_output().unwrap(), second.wait_with_output().unwrap());
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    assert!(first.status.success() && second.status.success(), "{first:?} {second:?}");
+    assert_eq!(text(&first.stdout), EXPECTED, "only the CSV answer");
+    assert!(second.stdout.is_empty(), "{:?}", text(&second.stdout));
+    let said = text(&first.stderr);
+    assert!(said.contains("note: refused a connection from 127.0.0.1:"), "{said}");
+    assert!(said.contains("not a dataflow process (too short a greeting)"), "{said}");
+    assert!(said.contains("it did not prove it holds the cluster's key"), "{said}");
+    assert_eq!(impostor.status.code(), Some(1));
+    let said = text(&impostor.stderr);
+    assert!(said.contains("its answer is not signed with the cluster's key"), "{said}");
+    assert!(
+        said.contains(&format!("error: no connection within 1.00 s from process 0 at {address}")),
+        "{said}"
+    );
+}
+
+#[test]
+fn a_peer_that_never_starts_is_named_after_the_connect_timeout() {
+    let dir = awkward_files("never-starts");
+    let dir = dir.path();
+    let (hostfile, key) = loopback_cluster(dir, 3);
+    let addresses: Vec<String> =
+        std::fs::read_to_string(&hostfile).unwrap().lines().map(str::to_owned).collect();
+    binary("dataflow"); // built first, if the build is still to come: not timed
+    let started = Instant::now();
+    let timeout = ["--connect-timeout", "1"];
+    let (first, second) = (
+        cluster_process(dir, &hostfile, &key, "0", &timeout),
+        cluster_process(dir, &hostfile, &key, "1", &timeout),
+    );
+    for (process, out) in [first, second].into_iter().enumerate() {
+        let out = out.wait_with_output().unwrap();
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "process {process}: {said}");
+        assert_eq!(said.lines().count(), 1, "one line: {said}");
+        assert!(
+            said.starts_with("error: no connection within 1.00 s from process 2 at "),
+            "{said}"
+        );
+        assert!(said.contains(&addresses[2]) && !said.contains("process 1 at"), "{said}");
+        assert!(out.stdout.is_empty());
+    }
+    assert!(started.elapsed() < Duration::from_secs(10), "ended soon after the timeout");
+}
+
+#[test]
+fn a_killed_process_ends_the_run_within_seconds_with_one_line_and_leaves_nothing() {
+    let (parent, children) = stopped_mid_run(&["--processes", "2"], 2);
+    signal(children[1], Signal::SIGKILL);
+    signal(children[0], Signal::SIGCONT);
     let started = Instant::now();
     let output = parent.wait_with_output().unwrap();
     assert!(started.elapsed() < Duration::from_secs(10), "ended within seconds");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("of 2 ended with signal: 9"), "one line naming it: {stderr}");
+    assert!(output.stdout.is_empty());
+    assert!(
+        stderr.contains("error: lost process 1 at 127.0.0.1:"),
+        "the survivor's line: {stderr}"
+    );
+    assert!(
+        stderr.contains("error: process 1 of 2 ended with signal: 9"),
+        "the parent's line naming it: {stderr}"
+    );
+    assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 2, "{stderr}");
     for pid in children {
-        let gone = std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| {
-            s.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
-        });
-        assert!(gone, "process {pid} was left behind");
+        assert!(gone(pid), "process {pid} was left behind");
+    }
+}
+
+#[test]
+fn with_retries_a_lost_process_s_work_is_done_again_by_the_survivors() {
+    let (parent, children) = stopped_mid_run(&["--processes", "2", "--retries", "1"], 2);
+    signal(children[0], Signal::SIGKILL);
+    signal(children[1], Signal::SIGCONT);
+    let output = parent.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&output.stdout), lasting_data().1, "the exact answer");
+    assert!(
+        stderr.contains(
+            "note: process 0 of 2 ended with signal: 9 (SIGKILL); the job runs again, whole, on the 1 process left (--retries: 0 more)"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("error"), "a note, not an error, while a retry is left: {stderr}");
+    for pid in children {
+        assert!(gone(pid), "process {pid} was left behind");
     }
 }
 
@@ -445,6 +590,26 @@ fn bad_arguments_follow_the_conventions() {
         .usage_error("--vs-python: generate only writes files");
     run("dataflow", &["groupby", "x.csv", "--by", "a", "--value", "b", "--runs", "2"])
         .usage_error("--runs: groupby runs once, as Dask's compute() does");
+    let dir = awkward_files("cluster-arguments");
+    let dir = dir.path();
+    let (hostfile, key) = loopback_cluster(dir, 2);
+    let (hostfile, key) = (hostfile.to_str().unwrap(), key.to_str().unwrap());
+    groupby(dir, &["--hostfile", hostfile, "--process", "0"])
+        .usage_error("--hostfile needs --key-file FILE, the same on every machine (make one with: head -c 32 /dev/urandom > cluster.key)");
+    groupby(dir, &["--hostfile", hostfile, "--process", "2", "--key-file", key])
+        .usage_error("--process 2: the hostfile lists 2 processes");
+    let short = dir.join("short.key");
+    std::fs::write(&short, "12345").unwrap();
+    groupby(
+        dir,
+        &["--hostfile", hostfile, "--process", "0", "--key-file", short.to_str().unwrap()],
+    )
+    .usage_error("5 bytes long, a key needs at least 16");
+    groupby(dir, &["--retries", "1"]).usage_error("--processes");
+    groupby(dir, &["--connect-timeout", "5"])
+        .usage_error("--connect-timeout: only --processes and --hostfile connect processes");
+    groupby(dir, &["--processes", "2", "--hostfile", hostfile, "--process", "0"])
+        .usage_error("cannot be used with");
 }
 
 #[test]

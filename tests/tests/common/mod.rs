@@ -157,15 +157,19 @@ pub fn bare_python() -> BarePython {
     BarePython { path: bare.to_string_lossy().into_owned(), _folder: folder }
 }
 
+/// The workspace's target directory, where what the tests make once and reuse lives.
+pub fn target_dir() -> PathBuf {
+    let workspace = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| std::path::Path::new(workspace).join("target"), PathBuf::from)
+}
+
 /// A virtual environment under the target directory (`target/<name>`) with `packages`
 /// installed from the package index, made once and reused by later runs; `None` (the test
 /// skipped, with the reason, or failed under CI) where the index cannot be reached.
 pub fn python_environment(name: &str, packages: &[&str]) -> Option<PathBuf> {
     use std::process::{Command, Stdio};
-    let workspace = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| std::path::Path::new(workspace).join("target"), PathBuf::from);
-    let folder = target.join(name);
+    let folder = target_dir().join(name);
     let python = folder.join("bin/python");
     let ready = folder.join("hpc-rs-ready");
     if ready.is_file() {

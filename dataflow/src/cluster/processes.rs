@@ -1,0 +1,287 @@
+//! `--processes N`: this binary started N times as one cluster on loopback, as a Dask
+//! `LocalCluster` starts its workers, and supervised. The children get a fresh key and job id
+//! on their stdin (never on a command line, which `ps` shows to every user), and end when
+//! that pipe closes: when the parent ends, however it ends, no child is left behind.
+//!
+//! timely stops a computation when one of its processes dies: that is its design. Dask
+//! promises more: what a lost worker held is computed again by the survivors. `--retries K`
+//! does that the simple way: when a process is lost, the job runs again, whole, on the
+//! survivors, up to K times; the answer is exact either way.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, ExitCode, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use timing::{cli, say};
+
+use super::handshake::Secret;
+use crate::GroupbyArgs;
+
+/// A child's exit status when it lost a peer, which the parent counts as a lost process, not
+/// as a failure of the job itself (a bad row ends a child with 1).
+pub const LOST_PEER: i32 = 3;
+
+/// What the parent does with process 0's output.
+#[derive(Clone, Copy, PartialEq)]
+pub enum Output {
+    /// Straight to our stdout (`groupby --processes N`).
+    PassThrough,
+    /// Kept, for the default run to compare.
+    Keep,
+}
+
+/// How `--processes` ended.
+pub struct Run {
+    pub code: ExitCode,
+    pub stdout: String,
+    /// Each process's peak memory in bytes, as it reported it.
+    pub peaks: Vec<u64>,
+    /// The longest time a process took to connect to the others.
+    pub connecting: Duration,
+}
+
+/// Runs the job on `n` processes, and again on one fewer each time one is lost, as many
+/// times as `--retries` allows.
+pub fn run(g: &GroupbyArgs, n: usize, output: Output) -> Run {
+    let (mut n, mut retries_left) = (n, g.retries);
+    loop {
+        let retrying = retries_left > 0 && n > 1;
+        match run_once(g, n, output, retrying) {
+            Ok(run) => return run,
+            Err(Ended { run, lost: Some(lost) }) if retrying => {
+                retries_left -= 1;
+                n -= 1;
+                eprintln!(
+                    "note: {lost}; the job runs again, whole, on the {} left (--retries: {} more)",
+                    timing::plural(n, "process"),
+                    retries_left
+                );
+                drop(run);
+            }
+            Err(Ended { run, lost }) => {
+                if let Some(lost) = lost {
+                    eprintln!("error: {lost}; the others were stopped");
+                }
+                return run;
+            }
+        }
+    }
+}
+
+/// A run that failed, and the process it lost, if one was lost (and not a bad row's error).
+struct Ended {
+    run: Run,
+    lost: Option<String>,
+}
+
+/// One attempt: start `n` children, forward their output, wait for them all.
+fn run_once(g: &GroupbyArgs, n: usize, output: Output, retrying: bool) -> Result<Run, Ended> {
+    // The hostfile and the answer, in a folder of this run's own, removed when it ends.
+    let scratch = tempfile::Builder::new()
+        .prefix("hpc-rs-dataflow-")
+        .tempdir()
+        .unwrap_or_else(|e| cli::fail(format!("a temporary folder: {e}")));
+    let (hostfile, answer_file) =
+        (scratch.path().join("hosts.txt"), scratch.path().join("answer.csv"));
+    write_hostfile(&hostfile, n);
+    let secret = Secret::fresh();
+    let mut children = Vec::new();
+    let mut stdins = Vec::new(); // held open: a child ends when its stdin closes
+    for process in 0..n {
+        let answer = (process == 0).then_some(answer_file.as_path());
+        match start_child(g, &hostfile, process, answer, &secret) {
+            Ok((child, stdin)) => {
+                children.push(Some(child));
+                stdins.push(stdin);
+            }
+            Err(e) => {
+                kill_all(&mut children);
+                cli::fail(format!("starting process {process}: {e}"));
+            }
+        }
+    }
+    let readers: Vec<_> = children
+        .iter_mut()
+        .map(|child| forward_output(child.as_mut().expect("just started"), output, retrying))
+        .collect();
+    let ended = supervise(&mut children);
+    drop(stdins);
+    let reports: Vec<Report> = readers.into_iter().map(|r| r.join().unwrap_or_default()).collect();
+    let stdout = std::fs::read_to_string(&answer_file).unwrap_or_default();
+    let run = Run {
+        code: if ended.is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE },
+        peaks: reports.iter().map(|r| r.peak).collect(),
+        connecting: reports.iter().map(|r| r.connecting).max().unwrap_or_default(),
+        stdout,
+    };
+    match ended {
+        Ok(()) => {
+            if output == Output::PassThrough {
+                for line in run.stdout.lines() {
+                    say!("{line}");
+                }
+            }
+            Ok(run)
+        }
+        Err(lost) => Err(Ended { run, lost }),
+    }
+}
+
+/// `n` free loopback ports (found by binding port 0 on 127.0.0.1), one line each.
+fn write_hostfile(path: &Path, n: usize) {
+    let ports: Vec<u16> = (0..n)
+        .map(|_| {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map(|a| a.port())
+        })
+        .collect::<Result<_, _>>()
+        .unwrap_or_else(|e| cli::fail(format!("no free port on 127.0.0.1: {e}")));
+    let lines: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    std::fs::write(path, lines.join("\n") + "\n")
+        .unwrap_or_else(|e| cli::fail(format!("{}: {e}", path.display())));
+}
+
+/// Starts process `process` of the hostfile's cluster with the same query, and hands it the
+/// secret on its stdin.
+fn start_child(
+    g: &GroupbyArgs,
+    hostfile: &Path,
+    process: usize,
+    answer_file: Option<&Path>,
+    secret: &Secret,
+) -> std::io::Result<(Child, ChildStdin)> {
+    let exe = std::env::current_exe()?;
+    let mut command = std::process::Command::new(exe);
+    command.arg("groupby").args(&g.files).args(["--by", &g.by, "--value", &g.value]);
+    command.args([
+        "--sep",
+        &char::from(g.sep).to_string(),
+        "--blocksize",
+        &g.blocksize.to_string(),
+        "--workers",
+        &g.workers.unwrap_or(1).to_string(),
+        "--connect-timeout",
+        &g.connect_timeout.unwrap_or(crate::CONNECT_TIMEOUT).to_string(),
+    ]);
+    command.arg("--hostfile").arg(hostfile).args(["--process", &process.to_string(), "--child"]);
+    if let Some(path) = answer_file {
+        command.arg("--answer-file").arg(path);
+    }
+    command.args(g.no_split.then_some("--no-split")).args(g.skip_bad.then_some("--skip-bad"));
+    command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = command.spawn()?;
+    let mut stdin = child.stdin.take().expect("piped");
+    stdin.write_all(secret.to_line().as_bytes())?;
+    Ok((child, stdin))
+}
+
+/// What a child reported on stderr besides its messages.
+#[derive(Default)]
+struct Report {
+    peak: u64,
+    connecting: Duration,
+}
+
+/// Reads a child's stderr (and its stdout, which should stay empty) on threads of their own,
+/// so that none blocks on a full pipe; forwards its messages, and keeps its reports. While a
+/// retry is left, a survivor's "error: lost ..." is only a note: the job will run again.
+fn forward_output(
+    child: &mut Child,
+    output: Output,
+    retrying: bool,
+) -> std::thread::JoinHandle<Report> {
+    let stdout = child.stdout.take().expect("piped");
+    let stderr = child.stderr.take().expect("piped");
+    std::thread::spawn(move || {
+        let stray = std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                eprintln!("{line}");
+            }
+        });
+        let mut report = Report::default();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(bytes) = line.strip_prefix("peak-memory ") {
+                report.peak = bytes.parse().unwrap_or(0);
+            } else if let Some(nanos) = line.strip_prefix("connected-in ") {
+                report.connecting = Duration::from_nanos(nanos.parse().unwrap_or(0));
+            } else if output == Output::Keep && line.starts_with("note: ") {
+                // The default run compares answers; its notes would only repeat.
+            } else if let (true, Some(lost)) = (retrying, line.strip_prefix("error: lost ")) {
+                eprintln!("note: lost {lost}");
+            } else {
+                eprintln!("{line}");
+            }
+        }
+        let _ = stray.join();
+        report
+    })
+}
+
+/// Waits for every child. When one fails, waits a moment for the others, which end by
+/// themselves when they lose it, then stops the rest: never a hang, nothing left behind.
+/// The error names the lost process, if one was lost.
+fn supervise(children: &mut [Option<Child>]) -> Result<(), Option<String>> {
+    let n = children.len();
+    let mut running = n;
+    let mut failures: Vec<(usize, ExitStatus)> = Vec::new();
+    let mut first_failure: Option<Instant> = None;
+    while running > 0 {
+        for (process, slot) in children.iter_mut().enumerate() {
+            let Some(child) = slot.as_mut() else { continue };
+            match child.try_wait() {
+                Ok(Some(status)) => {
+                    *slot = None;
+                    running -= 1;
+                    if !status.success() {
+                        failures.push((process, status));
+                        first_failure.get_or_insert_with(Instant::now);
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => cli::fail(format!("waiting for process {process}: {e}")),
+            }
+        }
+        if first_failure.is_some_and(|at| at.elapsed() > Duration::from_millis(300)) {
+            kill_all(children);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    if failures.is_empty() {
+        return Ok(());
+    }
+    // The process that died (a signal, a crash), rather than the peers that stopped because it
+    // did; none for a job that failed on its own (a bad row ends process 0 with 1).
+    let died = failures.iter().find(|(_, s)| !matches!(s.code(), Some(1 | LOST_PEER)));
+    let lost = died.or_else(|| failures.iter().find(|(_, s)| s.code() == Some(LOST_PEER)));
+    Err(lost.map(|(process, status)| format!("process {process} of {n} ended with {status}")))
+}
+
+fn kill_all(children: &mut [Option<Child>]) {
+    for child in children.iter_mut().filter_map(Option::take) {
+        let mut child = child;
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+/// In a child: the secret from the first line of stdin; then a thread that reads on to the
+/// end of the pipe, which means the parent is gone (killed, Ctrl-C), and ends this process too.
+pub fn secret_from_parent() -> Secret {
+    let mut line = String::new();
+    let mut stdin = std::io::stdin().lock();
+    let _ = stdin.read_line(&mut line);
+    drop(stdin);
+    let secret = Secret::from_line(&line).unwrap_or_else(|| {
+        cli::fail("--child: no key on stdin (only --processes starts children)")
+    });
+    std::thread::spawn(|| {
+        let mut sink = [0; 64];
+        let mut stdin = std::io::stdin();
+        while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
+        std::process::exit(1);
+    });
+    secret
+}
