@@ -281,7 +281,7 @@ fn descendants(root: u32) -> Vec<u32> {
 /// About 110 MB of generated flights under the target directory, made once and reused: a run
 /// that lasts long enough (a good fraction of a second) to be caught mid-way. With its answer
 /// on 1 worker.
-fn lasting_data() -> &'static (PathBuf, String) {
+pub fn lasting_data() -> &'static (PathBuf, String) {
     static DATA: OnceLock<(PathBuf, String)> = OnceLock::new();
     DATA.get_or_init(|| {
         let dir = common::target_dir().join("test-data/dataflow-2000000");
@@ -332,7 +332,7 @@ fn stopped_mid_run(extra: &[&str], processes: usize) -> (std::process::Child, Ve
     }
 }
 
-fn signal(pid: u32, signal: Signal) {
+pub fn signal(pid: u32, signal: Signal) {
     let pid = nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap());
     let _ = nix::sys::signal::kill(pid, signal);
 }
@@ -344,8 +344,9 @@ fn gone(pid: u32) -> bool {
     })
 }
 
-/// (local address, state) of each TCP socket `pid` holds, from /proc/net/tcp and tcp6.
-fn tcp_sockets(pid: u32) -> Vec<(String, String)> {
+/// (local address, state) of each TCP socket `pid` holds, from its network namespace's
+/// /proc/PID/net/tcp and tcp6.
+pub fn tcp_sockets(pid: u32) -> Vec<(String, String)> {
     let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
         .map(|fds| {
             fds.flatten()
@@ -360,8 +361,9 @@ fn tcp_sockets(pid: u32) -> Vec<(String, String)> {
         })
         .unwrap_or_default();
     let mut sockets = Vec::new();
-    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-        for line in std::fs::read_to_string(table).unwrap_or_default().lines().skip(1) {
+    for table in ["tcp", "tcp6"] {
+        let table = std::fs::read_to_string(format!("/proc/{pid}/net/{table}"));
+        for line in table.unwrap_or_default().lines().skip(1) {
             let fields: Vec<&str> = line.split_whitespace().collect();
             if fields.len() > 9 && inodes.iter().any(|i| i == fields[9]) {
                 sockets.push((fields[1].to_owned(), fields[3].to_owned()));

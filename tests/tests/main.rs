@@ -7,6 +7,7 @@ mod common;
 mod charts;
 mod comprehensions;
 mod dataflow;
+mod dataflow_hosts;
 mod decorators;
 mod extension;
 mod gil;

@@ -264,6 +264,28 @@ mod tests {
     }
 
     #[test]
+    fn a_forged_proof_is_refused() {
+        // A connector that knows the job id (it travels in clear) but not the key, and sends
+        // its proof without checking the acceptor's.
+        let secret = Secret::fresh();
+        let job = secret.job;
+        let (checked, forged) = handshake(&secret, move |mut s| {
+            let hello = [&GREETING[..], &job, &1_u64.to_be_bytes(), &[5; NONCE]].concat();
+            s.write_all(&hello).map_err(|e| e.to_string())?;
+            let mut answer = [0; NONCE + PROOF];
+            s.read_exact(&mut answer).map_err(|e| e.to_string())?;
+            s.write_all(&[9; PROOF]).map_err(|e| e.to_string())?;
+            let mut verdict = [0];
+            match s.read(&mut verdict) {
+                Ok(1) if verdict[0] == ACCEPTED => Err("accepted".to_owned()),
+                _ => Ok(()),
+            }
+        });
+        assert!(checked.unwrap_err().contains("its proof is not signed"));
+        assert_eq!(forged, Ok(()), "never told it was accepted");
+    }
+
+    #[test]
     fn the_secret_travels_as_one_line_of_hex() {
         let secret = Secret::fresh();
         let back = Secret::from_line(&secret.to_line()).unwrap();
