@@ -308,12 +308,9 @@ enum Gathered {
     Failed(RowError),
 }
 
-/// The dataflow, on every worker of every process:
-/// 1. read my partitions (ranges shared out so that every worker gets about the same bytes)
-///    into local aggregates - Dask's per-partition tasks;
-/// 2. exchange the partial aggregates by key hash to the worker that owns the key, and merge -
-///    Dask's shuffle;
-/// 3. gather the merged groups to worker 0, which sorts and prints them - Dask's `compute()`.
+/// The dataflow, on every worker of every process, in Dask's three steps: scan my partitions,
+/// shuffle the partial aggregates to the workers that own their keys, gather the merged groups
+/// to worker 0, which sorts them - `compute()`.
 fn run_groupby(
     plan: Arc<Plan>,
     workers: cluster::Workers,
@@ -331,56 +328,14 @@ fn run_groupby(
     let (allocators, network) = cluster::allocators(workers);
     let config = timely::WorkerConfig::default();
     let guards = timely::execute::execute_from(allocators, network, config, move |worker| {
-        let (index, peers) = (worker.index(), worker.peers());
-        let mut groups: HashMap<Vec<u8>, Agg> = HashMap::new();
-        let mut tally = Tally::default();
-        let mut failure = None;
-        for &i in &scan::assign(&plan.ranges, peers)[index] {
-            let range = plan.ranges[i];
-            if let Err(e) = scan::read_range(&plan, range, skip_bad, &mut groups, &mut tally, &done)
-            {
-                failure = Some(e);
-                break;
-            }
-        }
-        // 2. The shuffle: each partial aggregate goes to the worker its key hashes to.
-        let owned: Rc<RefCell<HashMap<Vec<u8>, Agg>>> = Rc::default();
-        let sink = Rc::clone(&owned);
-        let partials: Vec<(Vec<u8>, Agg)> = groups.into_iter().collect();
-        let probe = worker.dataflow::<u64, _, _>(|scope| {
-            partials
-                .to_stream(scope)
-                .container::<Vec<_>>()
-                .exchange(|(key, _): &(Vec<u8>, Agg)| key_hash(key))
-                .inspect(move |(key, agg): &(Vec<u8>, Agg)| {
-                    sink.borrow_mut().entry(key.clone()).or_default().merge(agg);
-                })
-                .probe()
-                .0
-        });
-        while !probe.done() {
-            worker.step();
-        }
-        // 3. The gather: merged groups, tallies and any failure to worker 0.
+        let (groups, tally, failure) = scan(&plan, worker.index(), worker.peers(), skip_bad, &done);
+        let owned = shuffle(worker, groups);
         let mut outgoing: Vec<Gathered> =
-            owned.take().into_iter().map(|(key, agg)| Gathered::Group(key, agg)).collect();
+            owned.into_iter().map(|(key, agg)| Gathered::Group(key, agg)).collect();
         outgoing.push(Gathered::Tally(tally));
         outgoing.extend(failure.map(Gathered::Failed));
-        let collected: Rc<RefCell<Vec<Gathered>>> = Rc::default();
-        let sink = Rc::clone(&collected);
-        let probe = worker.dataflow::<u64, _, _>(|scope| {
-            outgoing
-                .to_stream(scope)
-                .container::<Vec<_>>()
-                .exchange(|_: &Gathered| 0)
-                .inspect(move |g: &Gathered| sink.borrow_mut().push(g.clone()))
-                .probe()
-                .0
-        });
-        while !probe.done() {
-            worker.step();
-        }
-        (index == 0).then(|| collected.take())
+        let gathered = gather(worker, outgoing);
+        (worker.index() == 0).then_some(gathered)
     })
     .unwrap_or_else(|e| cli::fail(format!("timely could not start: {e}")));
     let joined = guards.join();
@@ -393,7 +348,76 @@ fn run_groupby(
             Err(e) => cli::fail(format!("a worker failed: {e}")),
         }
     }
-    let Some(items) = gathered else { return Ok(None) };
+    gathered.map(answer).transpose()
+}
+
+use timely::worker::Worker;
+
+/// The scan (step 1): my partitions (ranges shared out so that every worker gets about the
+/// same bytes) into local aggregates - Dask's per-partition tasks. Stops at the first bad row.
+fn scan(
+    plan: &Plan,
+    me: usize,
+    peers: usize,
+    skip_bad: bool,
+    done: &std::sync::atomic::AtomicU64,
+) -> (HashMap<Vec<u8>, Agg>, Tally, Option<RowError>) {
+    let mut groups: HashMap<Vec<u8>, Agg> = HashMap::new();
+    let mut tally = Tally::default();
+    for &i in &scan::assign(&plan.ranges, peers)[me] {
+        let range = plan.ranges[i];
+        if let Err(e) = scan::read_range(plan, range, skip_bad, &mut groups, &mut tally, done) {
+            return (groups, tally, Some(e));
+        }
+    }
+    (groups, tally, None)
+}
+
+/// The shuffle (step 2): each partial aggregate goes to the worker its key hashes to, which
+/// merges them - Dask's shuffle. Returns the groups this worker owns.
+fn shuffle(worker: &mut Worker, groups: HashMap<Vec<u8>, Agg>) -> HashMap<Vec<u8>, Agg> {
+    let owned: Rc<RefCell<HashMap<Vec<u8>, Agg>>> = Rc::default();
+    let sink = Rc::clone(&owned);
+    let partials: Vec<(Vec<u8>, Agg)> = groups.into_iter().collect();
+    let probe = worker.dataflow::<u64, _, _>(|scope| {
+        partials
+            .to_stream(scope)
+            .container::<Vec<_>>()
+            .exchange(|(key, _): &(Vec<u8>, Agg)| key_hash(key))
+            .inspect(move |(key, agg): &(Vec<u8>, Agg)| {
+                sink.borrow_mut().entry(key.clone()).or_default().merge(agg);
+            })
+            .probe()
+            .0
+    });
+    while !probe.done() {
+        worker.step();
+    }
+    owned.take()
+}
+
+/// The gather (step 3): every worker's merged groups, tallies and any failure to worker 0
+/// (the others get nothing).
+fn gather(worker: &mut Worker, outgoing: Vec<Gathered>) -> Vec<Gathered> {
+    let collected: Rc<RefCell<Vec<Gathered>>> = Rc::default();
+    let sink = Rc::clone(&collected);
+    let probe = worker.dataflow::<u64, _, _>(|scope| {
+        outgoing
+            .to_stream(scope)
+            .container::<Vec<_>>()
+            .exchange(|_: &Gathered| 0)
+            .inspect(move |g: &Gathered| sink.borrow_mut().push(g.clone()))
+            .probe()
+            .0
+    });
+    while !probe.done() {
+        worker.step();
+    }
+    collected.take()
+}
+
+/// Worker 0's gathered items as the answer, groups sorted by key; or the first failure.
+fn answer(items: Vec<Gathered>) -> Result<Answer, RowError> {
     let mut answer = Answer { groups: Vec::new(), tally: Tally::default() };
     for item in items {
         match item {
@@ -403,7 +427,7 @@ fn run_groupby(
         }
     }
     answer.groups.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(Some(answer))
+    Ok(answer)
 }
 
 /// FNV-1a: the same hash in every process (std's `HashMap` hasher is seeded per process).
