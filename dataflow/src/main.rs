@@ -14,7 +14,6 @@ mod generate;
 mod scan;
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::rc::Rc;
@@ -361,8 +360,8 @@ fn scan(
     peers: usize,
     skip_bad: bool,
     done: &std::sync::atomic::AtomicU64,
-) -> (HashMap<Vec<u8>, Agg>, Tally, Option<RowError>) {
-    let mut groups: HashMap<Vec<u8>, Agg> = HashMap::new();
+) -> (scan::Groups, Tally, Option<RowError>) {
+    let mut groups = scan::Groups::default();
     let mut tally = Tally::default();
     for &i in &scan::assign(&plan.ranges, peers)[me] {
         let range = plan.ranges[i];
@@ -375,8 +374,8 @@ fn scan(
 
 /// The shuffle (step 2): each partial aggregate goes to the worker its key hashes to, which
 /// merges them - Dask's shuffle. Returns the groups this worker owns.
-fn shuffle(worker: &mut Worker, groups: HashMap<Vec<u8>, Agg>) -> HashMap<Vec<u8>, Agg> {
-    let owned: Rc<RefCell<HashMap<Vec<u8>, Agg>>> = Rc::default();
+fn shuffle(worker: &mut Worker, groups: scan::Groups) -> scan::Groups {
+    let owned: Rc<RefCell<scan::Groups>> = Rc::default();
     let sink = Rc::clone(&owned);
     let partials: Vec<(Vec<u8>, Agg)> = groups.into_iter().collect();
     let probe = worker.dataflow::<u64, _, _>(|scope| {
@@ -432,8 +431,10 @@ fn answer(items: Vec<Gathered>) -> Result<Answer, RowError> {
 
 /// FNV-1a: the same hash in every process (std's `HashMap` hasher is seeded per process).
 fn key_hash(key: &[u8]) -> u64 {
-    key.iter()
-        .fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    use std::hash::Hasher;
+    let mut hasher = scan::Fnv::default();
+    hasher.write(key);
+    hasher.finish()
 }
 
 /// The CSV on stdout; what was left out, on stderr.

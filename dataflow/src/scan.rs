@@ -1,14 +1,44 @@
 //! The plan (which files, which columns, which byte ranges) and the reading of one range: the
-//! out-of-core part. A file is never held in memory: each range is streamed through the csv
-//! crate's reader in fixed-size buffers, and only the groups' aggregates are kept.
+//! out-of-core part. A file is never held in memory: each range is streamed in fixed-size
+//! buffers, by the fast path (`fast`) for as long as its records are plain and by the csv
+//! crate's reader from the first one that is not, and only the groups' aggregates are kept.
+
+mod fast;
 
 use std::collections::HashMap;
 use std::fs::File;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::agg::Agg;
+
+/// Each group's aggregate by key. The keys are short strings looked up once a row: FNV-1a
+/// hashes them in a few instructions, where std's default (SipHash, which resists keys chosen
+/// to collide) takes several times longer.
+pub type Groups = HashMap<Vec<u8>, Agg, BuildHasherDefault<Fnv>>;
+
+/// The FNV-1a hasher.
+pub struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
 
 /// Dask's `blocksize`: a range of about this many bytes is one partition.
 pub const DEFAULT_BLOCKSIZE: u64 = 64 * 1024 * 1024;
@@ -103,7 +133,7 @@ pub fn plan(
         }
         total_bytes += size;
         let blocksize = if no_split { u64::MAX } else { blocksize };
-        let cut = cut(path, body_start, size, blocksize)
+        let cut = cut(path, (body_start, size), sep, blocksize)
             .map_err(|e| UsageError(format!("{shown}: {e}")))?;
         ranges.extend(cut.into_iter().map(|(start, end)| (index, start, end)));
     }
@@ -141,15 +171,15 @@ pub fn plan(
 /// about the same length, each moved to the start of the record it cuts into.
 fn cut(
     path: &Path,
-    body_start: u64,
-    size: u64,
+    (body_start, size): (u64, u64),
+    sep: u8,
     blocksize: u64,
 ) -> std::io::Result<Vec<(u64, u64)>> {
     let body = size.saturating_sub(body_start);
     let parts = if body == 0 { 1 } else { body.div_ceil(blocksize.max(1)) };
     let cuts: Vec<u64> =
         (1..parts).map(|part| body_start + part_offset(body, part, parts)).collect();
-    let cuts = record_starts(path, body_start, size, &cuts)?;
+    let cuts = record_starts(path, (body_start, size), sep, &cuts)?;
     let bounds: Vec<u64> =
         std::iter::once(body_start).chain(cuts).chain(std::iter::once(size)).collect();
     Ok(bounds.windows(2).filter(|pair| pair[0] < pair[1]).map(|pair| (pair[0], pair[1])).collect())
@@ -157,15 +187,14 @@ fn cut(
 
 /// Where the records that `cuts` fall into start, so that no range begins inside a quoted
 /// field that holds a newline (the trap of Dask's byte ranges, which Polars escaped with a
-/// quote-aware chunker). One pass over the body from `body_start`: `memchr` counts the quotes
-/// between cuts, whose parity says whether a byte is inside quotes (RFC 4180 doubles a quote
-/// inside a quoted field, which keeps the parity); from each cut on, the first newline
-/// outside quotes ends the record cut into. Cuts past the last record move to the file's end,
-/// `size`.
+/// quote-aware chunker). One pass over the body from `body_start`, jumping from quote to quote
+/// with `memchr` ([`Quotes`] says which open or close a quoted field); from each cut on, the
+/// first newline outside quotes ends the record cut into. Cuts past the last record move to
+/// the file's end, `size`.
 fn record_starts(
     path: &Path,
-    body_start: u64,
-    size: u64,
+    (body_start, size): (u64, u64),
+    sep: u8,
     cuts: &[u64],
 ) -> std::io::Result<Vec<u64>> {
     if cuts.is_empty() {
@@ -173,50 +202,75 @@ fn record_starts(
     }
     let mut file = BufReader::with_capacity(1 << 20, File::open(path)?);
     file.seek(SeekFrom::Start(body_start))?;
-    let (mut at, mut quoted) = (body_start, false);
-    let mut starts = Vec::with_capacity(cuts.len());
-    let mut next = 0; // the cut being looked for
+    let mut quotes = Quotes { sep, inside: false, closed_at: None, before: b'\n' };
+    let (mut at, mut starts, mut next) = (body_start, Vec::with_capacity(cuts.len()), 0);
     loop {
         let chunk = file.fill_buf()?;
-        if chunk.is_empty() {
-            break;
-        }
+        let Some(&last) = chunk.last() else { break };
         let len = chunk.len();
         let mut i = 0;
         while i < len && next < cuts.len() {
             // A record may start at a cut itself when the byte before it ends a line: look
-            // from the byte before the cut, as read_range does.
-            // (Every cut still looked for lies past the records found: the loop below takes
-            // every cut up to a record's start at once.)
+            // from the byte before the cut, as read_range does. Before that, quotes only.
             let from = cuts[next].saturating_sub(1);
-            let skip = usize::try_from(from.saturating_sub(at + i as u64)).unwrap_or(usize::MAX);
-            if skip > 0 {
-                let upto = len.min(i.saturating_add(skip));
-                quoted ^= memchr::memchr_iter(b'"', &chunk[i..upto]).count() % 2 == 1;
+            if at + (i as u64) < from {
+                let upto = len.min(usize::try_from(from - at).unwrap_or(usize::MAX));
+                for q in memchr::memchr_iter(b'"', &chunk[i..upto]) {
+                    quotes.see(at + (i + q) as u64, chunk, i + q);
+                }
                 i = upto;
                 continue;
             }
-            match chunk[i] {
-                b'"' => quoted = !quoted,
-                b'\n' if !quoted => {
-                    let start = at + i as u64 + 1;
-                    while next < cuts.len() && cuts[next] <= start {
-                        starts.push(start);
-                        next += 1;
-                    }
+            let Some(k) = memchr::memchr2(b'"', b'\n', &chunk[i..]) else { break };
+            let p = i + k;
+            if chunk[p] == b'"' {
+                quotes.see(at + p as u64, chunk, p);
+            } else if !quotes.inside {
+                let start = at + p as u64 + 1;
+                while next < cuts.len() && cuts[next] <= start {
+                    starts.push(start);
+                    next += 1;
                 }
-                _ => {}
             }
-            i += 1;
+            i = p + 1;
         }
         if next == cuts.len() {
             break;
         }
+        quotes.before = last;
         at += len as u64;
         file.consume(len);
     }
     starts.resize(cuts.len(), size);
     Ok(starts)
+}
+
+/// Whether a byte lies inside a quoted field, followed quote by quote as the csv crate (and
+/// pandas) read them: a quote opens a quoted field only at a field's start; inside, a quote
+/// closes it, and a quote right after a closing one is the second of a doubled `""` and opens
+/// it again. Any other quote (`7,x"y`) is a character like any other.
+struct Quotes {
+    sep: u8,
+    inside: bool,
+    closed_at: Option<u64>,
+    /// The byte before the chunk being read.
+    before: u8,
+}
+
+impl Quotes {
+    /// The quote at file offset `offset`, `chunk[index]`.
+    fn see(&mut self, offset: u64, chunk: &[u8], index: usize) {
+        if self.inside {
+            self.inside = false;
+            self.closed_at = Some(offset);
+            return;
+        }
+        let previous = index.checked_sub(1).map_or(self.before, |i| chunk[i]);
+        let field_start = previous == self.sep || previous == b'\n' || previous == b'\r';
+        if field_start || self.closed_at.is_some_and(|closed| closed + 1 == offset) {
+            self.inside = true;
+        }
+    }
 }
 
 /// Every file the patterns name: a pattern with `*`, `?` or `[` is a glob; the others are
@@ -275,7 +329,39 @@ pub fn read_range(
     plan: &Plan,
     (file_index, start, end): (usize, u64, u64),
     skip_bad: bool,
-    groups: &mut HashMap<Vec<u8>, Agg>,
+    groups: &mut Groups,
+    tally: &mut Tally,
+    read: &AtomicU64,
+) -> Result<(), RowError> {
+    let path = &plan.files[file_index];
+    let failed = |e: &dyn std::fmt::Display| RowError(format!("{}: {e}", path.display()));
+    // The range's own groups, merged only when the fast path took it all: a range with one
+    // unusual record is read again, whole, by the csv reader.
+    let (mut mine, mut my_tally) = (Groups::default(), Tally::default());
+    let progress = AtomicU64::new(0);
+    let outcome = fast::read(plan, path, (start, end), &mut mine, &mut my_tally, &progress);
+    match outcome.map_err(|e| failed(&e))? {
+        fast::Outcome::Done => {
+            for (key, agg) in mine {
+                groups.entry(key).or_default().merge(&agg);
+            }
+            tally.merge(&my_tally);
+            read.fetch_add(end - start, Ordering::Relaxed);
+            Ok(())
+        }
+        fast::Outcome::Unusual(_) => {
+            read_with_csv_reader(plan, (file_index, start, end), skip_bad, groups, tally, read)
+        }
+    }
+}
+
+/// Reads rows `start..end` with the csv crate's reader: RFC 4180 in every detail, and the
+/// messages that name a bad row's file, line and column.
+fn read_with_csv_reader(
+    plan: &Plan,
+    (file_index, start, end): (usize, u64, u64),
+    skip_bad: bool,
+    groups: &mut Groups,
     tally: &mut Tally,
     read: &AtomicU64,
 ) -> Result<(), RowError> {
@@ -364,7 +450,7 @@ fn open_range(
 fn add_row<'p>(
     plan: &'p Plan,
     record: &csv::ByteRecord,
-    groups: &mut HashMap<Vec<u8>, Agg>,
+    groups: &mut Groups,
     tally: &mut Tally,
 ) -> Result<(), (Option<&'p str>, String)> {
     let width = plan.header.len();

@@ -337,6 +337,20 @@ pub fn signal(pid: u32, signal: Signal) {
     let _ = nix::sys::signal::kill(pid, signal);
 }
 
+/// Waits for `child` at most 20 s: a hung cluster fails the test (killed, its output shown)
+/// instead of hanging it.
+pub fn finish(mut child: std::process::Child) -> std::process::Output {
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.wait_with_output().unwrap()
+}
+
 /// Whether `pid` is gone (or a zombie, which its parent has yet to reap).
 fn gone(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| {
@@ -451,9 +465,9 @@ fn a_hostfile_cluster_refuses_strangers_and_prints_only_the_answer_on_stdout() {
     let wrong_key = dir.join("wrong.key");
     std::fs::write(&wrong_key, b"another key, sixteen bytes or more").unwrap();
     let impostor = cluster_process(dir, &hostfile, &wrong_key, "1", &["--connect-timeout", "1"]);
-    let impostor = impostor.wait_with_output().unwrap();
+    let impostor = finish(impostor);
     let second = cluster_process(dir, &hostfile, &key, "1", &[]);
-    let (first, second) = (first.wait_with_output().unwrap(), second.wait_with_output().unwrap());
+    let (first, second) = (finish(first), finish(second));
     let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
     assert!(first.status.success() && second.status.success(), "{first:?} {second:?}");
     assert_eq!(text(&first.stdout), EXPECTED, "only the CSV answer");
@@ -486,7 +500,7 @@ fn a_peer_that_never_starts_is_named_after_the_connect_timeout() {
         cluster_process(dir, &hostfile, &key, "1", &timeout),
     );
     for (process, out) in [first, second].into_iter().enumerate() {
-        let out = out.wait_with_output().unwrap();
+        let out = finish(out);
         let said = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "process {process}: {said}");
         assert_eq!(said.lines().count(), 1, "one line: {said}");
@@ -506,7 +520,7 @@ fn a_killed_process_ends_the_run_within_seconds_with_one_line_and_leaves_nothing
     signal(children[1], Signal::SIGKILL);
     signal(children[0], Signal::SIGCONT);
     let started = Instant::now();
-    let output = parent.wait_with_output().unwrap();
+    let output = finish(parent);
     assert!(started.elapsed() < Duration::from_secs(10), "ended within seconds");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
@@ -531,7 +545,7 @@ fn with_retries_a_lost_process_s_work_is_done_again_by_the_survivors() {
     let (parent, children) = stopped_mid_run(&["--processes", "2", "--retries", "1"], 2);
     signal(children[0], Signal::SIGKILL);
     signal(children[1], Signal::SIGCONT);
-    let output = parent.wait_with_output().unwrap();
+    let output = finish(parent);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert_eq!(String::from_utf8_lossy(&output.stdout), lasting_data().1, "the exact answer");

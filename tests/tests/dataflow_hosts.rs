@@ -7,7 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 use crate::common;
-use crate::dataflow::{lasting_data, signal, tcp_sockets};
+use crate::dataflow::{finish, lasting_data, signal, tcp_sockets};
 use common::binary;
 
 use std::os::unix::fs::MetadataExt;
@@ -129,19 +129,6 @@ fn ip(args: &[&str]) {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Waits for `child` at most 20 s (a hung cluster fails the test instead of hanging it).
-fn finish(mut child: Child) -> Output {
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > Duration::from_secs(20) {
-            let _ = child.kill();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    child.wait_with_output().unwrap()
 }
 
 #[test]
