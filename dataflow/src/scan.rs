@@ -338,18 +338,16 @@ pub fn read_range(
     // The range's own groups, merged only when the fast path took it all: a range with one
     // unusual record is read again, whole, by the csv reader.
     let (mut mine, mut my_tally) = (Groups::default(), Tally::default());
-    let progress = AtomicU64::new(0);
-    let outcome = fast::read(plan, path, (start, end), &mut mine, &mut my_tally, &progress);
+    let outcome = fast::read(plan, path, (start, end), &mut mine, &mut my_tally, read);
     match outcome.map_err(|e| failed(&e))? {
         fast::Outcome::Done => {
             for (key, agg) in mine {
                 groups.entry(key).or_default().merge(&agg);
             }
             tally.merge(&my_tally);
-            read.fetch_add(end - start, Ordering::Relaxed);
             Ok(())
         }
-        fast::Outcome::Unusual(_) => {
+        fast::Outcome::Unusual => {
             read_with_csv_reader(plan, (file_index, start, end), skip_bad, groups, tally, read)
         }
     }
@@ -367,8 +365,7 @@ fn read_with_csv_reader(
 ) -> Result<(), RowError> {
     let path = &plan.files[file_index];
     let failed = |e: &dyn std::fmt::Display| RowError(format!("{}: {e}", path.display()));
-    let Some((mut reader, base, stop)) =
-        open_range(plan, path, start, end).map_err(|e| failed(&e))?
+    let Some((mut reader, base)) = open_range(plan, path, start, end).map_err(|e| failed(&e))?
     else {
         read.fetch_add(end - start, Ordering::Relaxed);
         return Ok(());
@@ -382,9 +379,6 @@ fn read_with_csv_reader(
             Err(e) => return Err(failed(&e)),
         }
         let position = record.position().map_or(base, |p| base + p.byte());
-        if position >= stop {
-            break;
-        }
         // The bytes behind us, added to the progress count every 4 MB or so.
         if position - reported >= 1 << 22 {
             read.fetch_add(position - reported, Ordering::Relaxed);
@@ -409,16 +403,16 @@ fn read_with_csv_reader(
     Ok(())
 }
 
-type RangeReader = csv::Reader<BufReader<File>>;
+type RangeReader = csv::Reader<std::io::Take<BufReader<File>>>;
 
-/// A csv reader at the first record of `start..end`, that record's offset, and where to stop:
-/// `None` when no record starts in the range.
+/// A csv reader of the records of `start..end`, and the first one's offset: `None` when no
+/// record starts in the range.
 fn open_range(
     plan: &Plan,
     path: &Path,
     start: u64,
     end: u64,
-) -> std::io::Result<Option<(RangeReader, u64, u64)>> {
+) -> std::io::Result<Option<(RangeReader, u64)>> {
     let mut file = BufReader::with_capacity(256 * 1024, File::open(path)?);
     let mut base = start;
     if start > 0 {
@@ -432,18 +426,16 @@ fn open_range(
     if base >= end {
         return Ok(None);
     }
-    // Every range but a file's last ends where a record starts (`plan` cut it there). The csv
-    // crate places a record that follows a CRLF line at its `\n`, one byte early: such a
-    // record at `end` shows at `end - 1`, which is this range's `\n` and so not a record of
-    // its own (a blank line there is skipped anyway).
-    let file_end = file.get_ref().metadata()?.len();
-    let stop = if end >= file_end { end } else { end - 1 };
+    // Every range ends where a record starts (`plan` cut it there), so the reader is given
+    // the range's bytes and no more. (Stopping at the first record whose reported position
+    // passes the end would not do: the csv crate reports a record that follows CRLF line ends
+    // at the last `\n` before it, bytes early when blank lines come between.)
     let reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .delimiter(plan.sep)
-        .from_reader(file);
-    Ok(Some((reader, base, stop)))
+        .from_reader(file.take(end - base));
+    Ok(Some((reader, base)))
 }
 
 /// One row into its group, or what is wrong with it: the column, if one, and why.
