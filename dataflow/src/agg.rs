@@ -126,13 +126,18 @@ impl ExactSum {
             if exponent == 0 { (fraction, 0) } else { (fraction | 1 << 52, exponent - 1) };
         let wide = u128::from(mantissa) << (shift % 32); // below 2^85: three limbs
         let limb = shift / 32;
-        self.reach(limb, limb + 2);
+        if limb < self.first || limb + 3 > self.first + self.limbs.len() {
+            self.reach(limb, limb + 2);
+        }
         let at = limb - self.first;
-        for (i, part) in
-            [wide & 0xffff_ffff, (wide >> 32) & 0xffff_ffff, wide >> 64].into_iter().enumerate()
-        {
-            let part = i64::try_from(part).expect("32 bits");
-            self.limbs[at + i] += if bits >> 63 == 1 { -part } else { part };
+        let sign = if bits >> 63 == 1 { -1 } else { 1 };
+        // Each part below 2^32 (the top one below 2^21): the casts keep every bit.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
+        let parts = [wide as u32 as i64, (wide >> 32) as u32 as i64, (wide >> 64) as i64];
+        if let Some([a, b, c]) = self.limbs.get_mut(at..at + 3) {
+            *a += sign * parts[0];
+            *b += sign * parts[1];
+            *c += sign * parts[2];
         }
         self.pending += 1;
         if self.pending == CARRY_EVERY {

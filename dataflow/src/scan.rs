@@ -337,13 +337,11 @@ pub fn read_range(
     let failed = |e: &dyn std::fmt::Display| RowError(format!("{}: {e}", path.display()));
     // The range's own groups, merged only when the fast path took it all: a range with one
     // unusual record is read again, whole, by the csv reader.
-    let (mut mine, mut my_tally) = (Groups::default(), Tally::default());
+    let (mut mine, mut my_tally) = (fast::Local::default(), Tally::default());
     let outcome = fast::read(plan, path, (start, end), &mut mine, &mut my_tally, read);
     match outcome.map_err(|e| failed(&e))? {
         fast::Outcome::Done => {
-            for (key, agg) in mine {
-                groups.entry(key).or_default().merge(&agg);
-            }
+            mine.merge_into(groups);
             tally.merge(&my_tally);
             Ok(())
         }

@@ -21,7 +21,11 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
 use super::{Groups, Plan, Tally, is_missing, parse_value};
+use crate::agg::Agg;
 
 /// What the fast path made of a range.
 pub enum Outcome {
@@ -41,7 +45,7 @@ pub fn read(
     plan: &Plan,
     path: &Path,
     range: (u64, u64),
-    groups: &mut Groups,
+    groups: &mut Local,
     tally: &mut Tally,
     read: &AtomicU64,
 ) -> std::io::Result<Outcome> {
@@ -54,7 +58,7 @@ fn read_in_chunks(
     plan: &Plan,
     path: &Path,
     (start, end): (u64, u64),
-    (groups, tally): (&mut Groups, &mut Tally),
+    (groups, tally): (&mut Local, &mut Tally),
     read: &AtomicU64,
     chunk: usize,
 ) -> std::io::Result<Outcome> {
@@ -109,14 +113,77 @@ fn fill(file: &mut impl Read, buffer: &mut [u8]) -> std::io::Result<usize> {
 }
 
 /// The group's aggregate gets one row; a key looked up as a slice, allocated only when new.
-fn add(groups: &mut Groups, tally: &mut Tally, key: &[u8], value: Option<f64>) {
+fn add(groups: &mut Local, tally: &mut Tally, key: &[u8], value: Option<f64>) {
     if is_missing(key) {
         tally.missing_key += 1;
         return;
     }
-    match groups.get_mut(key) {
-        Some(agg) => agg.add(value),
-        None => groups.entry(key.to_vec()).or_default().add(value),
+    groups.get(key).add(value);
+}
+
+/// The groups of one range while the fast path reads it. Keys of up to 7 bytes (airport
+/// codes, carriers, most ids) are packed with their length into one u64: hashed with one
+/// multiplication and compared as one word, where a byte-string key is hashed byte by byte
+/// and compared with `memcmp`. Longer keys are kept as bytes.
+#[derive(Default)]
+pub struct Local {
+    short: HashMap<u64, Agg, BuildHasherDefault<WordHasher>>,
+    long: Groups,
+}
+
+impl Local {
+    /// The aggregate of `key`'s group, made empty the first time.
+    fn get(&mut self, key: &[u8]) -> &mut Agg {
+        if let Some(word) = packed(key) {
+            return self.short.entry(word).or_default();
+        }
+        if !self.long.contains_key(key) {
+            self.long.insert(key.to_vec(), Agg::default());
+        }
+        self.long.get_mut(key).expect("just made")
+    }
+
+    /// Every group into `groups`.
+    pub fn merge_into(self, groups: &mut Groups) {
+        for (word, agg) in self.short {
+            let bytes = word.to_le_bytes();
+            let key = bytes[..usize::from(bytes[7])].to_vec();
+            groups.entry(key).or_default().merge(&agg);
+        }
+        for (key, agg) in self.long {
+            groups.entry(key).or_default().merge(&agg);
+        }
+    }
+}
+
+/// A key of up to 7 bytes as one word: its bytes, then its length in the last byte.
+fn packed(key: &[u8]) -> Option<u64> {
+    let length = u8::try_from(key.len()).ok().filter(|&n| n <= 7)?;
+    let mut word = [0; 8];
+    word[..key.len()].copy_from_slice(key);
+    word[7] = length;
+    Some(u64::from_le_bytes(word))
+}
+
+/// Hashes a packed key: one multiplication by an odd constant (Fibonacci hashing), its high
+/// bits folded into the low ones that pick the bucket.
+#[derive(Default)]
+pub struct WordHasher(u64);
+
+impl Hasher for WordHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b)); // not used by u64 keys; correct anyway
+        }
+    }
+
+    fn write_u64(&mut self, word: u64) {
+        let mixed = (self.0 ^ word).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.0 = mixed ^ (mixed >> 29);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
     }
 }
 
@@ -569,11 +636,13 @@ mod tests {
                     &read,
                 )
                 .unwrap();
-                let sink = (&mut groups, &mut tally);
+                let mut local = Local::default();
+                let sink = (&mut local, &mut tally);
                 match read_in_chunks(&whole, &path, (start, end), sink, &read, chunk).unwrap() {
                     Outcome::Done => done += 1,
                     Outcome::Unusual => continue,
                 }
+                local.merge_into(&mut groups);
                 assert_eq!(
                     summary(&groups, tally),
                     summary(&expected, expected_tally),
