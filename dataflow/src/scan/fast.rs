@@ -198,21 +198,11 @@ fn records(
     row: &mut impl FnMut(&[u8], &[u8]) -> Result<(), ()>,
 ) -> Option<usize> {
     let mut fields = Fields { plan, start: 0, record: 0, field: 0, key: (0, 0), value: (0, 0) };
-    let mut state =
-        Carry { inside: false, field_may_start: true, closing_at_end: false, cr_at_end: false };
+    let mut state = Carry::default();
     let mut padded = [0_u8; 64];
     for (index, block) in bytes.chunks(64).enumerate() {
         let base = index * 64;
-        let block: &[u8; 64] = match block.try_into() {
-            Ok(full) => full,
-            Err(_) => {
-                padded[..block.len()].copy_from_slice(block);
-                padded[block.len()..].fill(0);
-                &padded
-            }
-        };
-        let valid =
-            if bytes.len() - base >= 64 { u64::MAX } else { (1 << (bytes.len() - base)) - 1 };
+        let (block, valid) = padded_block(block, &mut padded);
         let masks = classify(block, plan.sep, valid);
         let ends = state.next(&masks, valid)?;
         // Every field end in this block, in order: most only counted, the key's and the
@@ -243,6 +233,62 @@ fn records(
     Some(bytes.len())
 }
 
+/// Where the records that `cuts` fall into start (each cut moved past the first line feed
+/// outside quotes from the byte before it), found with the same 64-byte masks as the records:
+/// a few instructions for 64 bytes. `None` when the file has a quote or a CR the masks do not
+/// take (`x"y`): then the exact walk (`scan::record_starts`) decides. Cuts past the last
+/// record move to `size`.
+pub fn record_starts(
+    path: &Path,
+    (body_start, size): (u64, u64),
+    sep: u8,
+    cuts: &[u64],
+) -> std::io::Result<Option<Vec<u64>>> {
+    let mut file = File::open(path)?;
+    file.seek(SeekFrom::Start(body_start))?;
+    let mut buffer = vec![0; CHUNK];
+    let mut state = Carry::default();
+    let (mut at, mut starts) = (body_start, Vec::with_capacity(cuts.len()));
+    let mut padded = [0_u8; 64];
+    while starts.len() < cuts.len() {
+        let got = fill(&mut file, &mut buffer)?;
+        if got == 0 {
+            break;
+        }
+        for (index, block) in buffer[..got].chunks(64).enumerate() {
+            let base = at + index as u64 * 64;
+            let (block, valid) = padded_block(block, &mut padded);
+            let masks = classify(block, sep, valid);
+            let Some(ends) = state.next(&masks, valid) else { return Ok(None) };
+            let mut lines = ends & masks.lfs;
+            while lines != 0 && starts.len() < cuts.len() {
+                let start = base + u64::from(lines.trailing_zeros()) + 1;
+                lines &= lines - 1;
+                // A record may start at a cut itself: look from the byte before it.
+                while starts.len() < cuts.len() && cuts[starts.len()] <= start {
+                    starts.push(start);
+                }
+            }
+        }
+        at += got as u64;
+    }
+    starts.resize(cuts.len(), size);
+    Ok(Some(starts))
+}
+
+/// A block of 64 bytes as it is, or the last, shorter one copied into `padded`; and which of
+/// its bits stand for bytes of the data.
+fn padded_block<'b>(block: &'b [u8], padded: &'b mut [u8; 64]) -> (&'b [u8; 64], u64) {
+    match block.try_into() {
+        Ok(full) => (full, u64::MAX),
+        Err(_) => {
+            padded[..block.len()].copy_from_slice(block);
+            padded[block.len()..].fill(0);
+            (padded, (1 << block.len()) - 1)
+        }
+    }
+}
+
 /// The four masks of one 64-byte block (bit i for byte i), bytes past `valid` left out.
 struct Masks {
     quotes: u64,
@@ -261,6 +307,13 @@ struct Carry {
     closing_at_end: bool,
     /// Its last byte is a CR outside quotes, which must be followed by a LF.
     cr_at_end: bool,
+}
+
+impl Default for Carry {
+    /// At a record's start.
+    fn default() -> Carry {
+        Carry { inside: false, field_may_start: true, closing_at_end: false, cr_at_end: false }
+    }
 }
 
 impl Carry {
@@ -454,7 +507,7 @@ fn plain_decimal(field: &[u8]) -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{plan, read_range, read_with_csv_reader};
+    use super::super::{plan, read_range, read_with_csv_reader, record_starts_exact};
     use super::*;
 
     /// xorshift64*: a reproducible stream of random numbers, seeded per case.
@@ -651,6 +704,32 @@ mod tests {
             }
         }
         assert!(done > 300, "only {done} files were plain enough for the fast path");
+    }
+
+    #[test]
+    fn the_masks_find_the_record_starts_the_exact_walk_finds() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("random.csv");
+        let mut taken = 0;
+        for case in 0..400_u64 {
+            let mut random = Random(0x6a09_e667_f3bc_c909 ^ (case + 1).wrapping_mul(0x9e37_79b9));
+            let rows = 1 + random.below(60);
+            let text = if case % 2 == 0 {
+                plain_file(&mut random, rows)
+            } else {
+                random_file(&mut random, rows)
+            };
+            std::fs::write(&path, &text).unwrap();
+            let size = text.len() as u64;
+            let body = u64::try_from(text.find('\n').unwrap() + 1).unwrap();
+            let cuts: Vec<u64> = (body + 1..size).step_by(1 + random.below(9)).collect();
+            let exact = record_starts_exact(&path, (body, size), b',', &cuts).unwrap();
+            if let Some(fast) = record_starts(&path, (body, size), b',', &cuts).unwrap() {
+                assert_eq!(fast, exact, "case {case}:\n{text:?}");
+                taken += 1;
+            }
+        }
+        assert!(taken > 200, "the masks took only {taken} files");
     }
 
     #[test]
