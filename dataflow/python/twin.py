@@ -1,36 +1,42 @@
 # Python twin of `cargo run -p dataflow -- --vs-python`: the same group-by on the same files in
-# pandas (everything read into memory), Dask with its threads scheduler, and a Dask
-# LocalCluster of 2 worker processes. Each runs in a fresh Python process of its own, so that
-# its peak memory is its own; each result is checked against Rust's answer.
+# pandas (everything read into memory), Dask with its threads scheduler, a Dask LocalCluster
+# of 2 worker processes, and the two engines a Python user picks today for a gigabyte of CSV:
+# Polars (its streaming engine, Rust under Python) and DuckDB, each on 1 thread and on all.
+# Each runs in a fresh Python process of its own, so that its peak memory is its own; each
+# result is checked against Rust's answer.
 if "measure" not in globals():  # run alone: first the prelude the Rust binary puts in front
     import pathlib
 
     exec((pathlib.Path(__file__).resolve().parents[2] / "timing/src/twin_prelude.py").read_text())
 
-USAGE = """twin.py 0 RUNS ANSWER BY VALUE FILE...: df.groupby(BY)[VALUE].agg([...]) over the CSV
-FILEs (patterns such as 'data/*.csv') in pandas, Dask's threads and a Dask LocalCluster of
-2 processes, each in a fresh Python process, timed RUNS times after a warm-up and checked
-against ANSWER, a CSV of the expected table (the one `dataflow groupby` prints). The first
-argument is unused (the Rust side's size). Needs pandas, dask and distributed."""
-_, RUNS, ANSWER, BY, VALUE, *PATTERNS = arguments(USAGE, None, None, None, None, None, None)
-RUNS = int(RUNS)
+USAGE = """twin.py THREADS RUNS ANSWER BY VALUE SEP FILE...: df.groupby(BY)[VALUE].agg([...]) over
+the CSV FILEs (patterns such as 'data/*.csv', fields separated by SEP) in pandas, Dask's
+threads, a Dask LocalCluster of 2 processes, Polars' streaming engine and DuckDB (each on 1
+thread and on THREADS), each in a fresh Python process, timed RUNS times after a warm-up and
+checked against ANSWER, a CSV of the expected table (the one `dataflow groupby` prints).
+Needs pandas, dask, distributed, polars and duckdb."""
+THREADS, RUNS, ANSWER, BY, VALUE, SEP, *PATTERNS = arguments(
+    USAGE, None, None, None, None, None, None, None)
+THREADS, RUNS = int(THREADS), int(RUNS)
 
 import json
 import subprocess
 
 VARIANT = r'''
-import csv, glob, json, resource, sys, time
-mode, runs, answer, by, value = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
-patterns = sys.argv[6:]
-import pandas as pd
+import csv, glob, json, os, resource, sys, time
+mode, threads, runs, answer, by, value, sep = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), *sys.argv[4:8]
+patterns = sys.argv[8:]
+# pandas' missing markers, as the Rust side reads them, for the engines that take a list.
+MISSING = ["", "NA", "NaN", "nan", "null"]
 
 def expected():
     with open(answer) as f:
         return {row[by]: row for row in csv.DictReader(f)}
 
 def check(table):
+    """`table`: {key: {"size", "count", "sum", "min", "max"}} for every key."""
     want = expected()
-    got = {str(k): r for k, r in table.iterrows()}
+    got = table
     assert set(got) == set(want), f"keys differ: {sorted(set(got) ^ set(want))[:5]}"
     for key, row in want.items():
         r = got[key]
@@ -40,14 +46,44 @@ def check(table):
             assert abs(s - w) <= 1e-9 * max(1.0, abs(w)), f"{key}: sum {s} != {w}"
             assert float(r["min"]) == float(row["min"]) and float(r["max"]) == float(row["max"]), key
 
+def rows(frame):
+    """A pandas frame indexed by key, as check takes it."""
+    return {str(k): r for k, r in frame.iterrows()}
+
 AGG = ["size", "count", "sum", "mean", "min", "max"]
 files = sorted(f for p in patterns for f in glob.glob(p))
 client = None
 if mode == "pandas":
+    import pandas as pd
     def run():
-        frame = pd.concat([pd.read_csv(f, dtype={by: str}) for f in files])
-        return frame.groupby(by)[value].agg(AGG)
+        frame = pd.concat([pd.read_csv(f, dtype={by: str}, sep=sep) for f in files])
+        return rows(frame.groupby(by)[value].agg(AGG))
+elif mode == "polars":
+    os.environ["POLARS_MAX_THREADS"] = str(threads)  # read once, at import
+    import polars as pl
+    assert pl.thread_pool_size() == threads, pl.thread_pool_size()
+    def run():
+        column = pl.col(value)
+        query = (pl.scan_csv(files, separator=sep, null_values=MISSING,
+                             schema_overrides={by: pl.Utf8, value: pl.Float64})
+                 .filter(pl.col(by).is_not_null())
+                 .group_by(by)
+                 .agg(pl.len().alias("size"), column.count().alias("count"),
+                      column.sum().alias("sum"), column.min().alias("min"), column.max().alias("max")))
+        return {r[by]: r for r in query.collect(engine="streaming").iter_rows(named=True)}
+elif mode == "duckdb":
+    import duckdb
+    connection = duckdb.connect()
+    connection.execute(f"SET threads = {threads}")
+    def run():
+        source = "read_csv($files, delim = $sep, nullstr = $missing, types = {'%s': 'VARCHAR', '%s': 'DOUBLE'})" % (by, value)
+        sql = (f'SELECT "{by}" AS key, count(*) AS size, count("{value}") AS count, sum("{value}") AS sum, '
+               f'min("{value}") AS min, max("{value}") AS max FROM {source} WHERE "{by}" IS NOT NULL GROUP BY "{by}"')
+        result = connection.execute(sql, {"files": files, "sep": sep, "missing": MISSING})
+        names = [d[0] for d in result.description]
+        return {r[0]: dict(zip(names, r)) for r in result.fetchall()}
 else:
+    import pandas as pd
     import dask
     import dask.dataframe as dd
     if mode == "cluster":
@@ -57,9 +93,9 @@ else:
         client = Client(cluster)
         startup = time.perf_counter() - started
     def run():
-        frame = dd.read_csv(files, dtype={by: str, value: "float64"}, blocksize="64MB")
+        frame = dd.read_csv(files, dtype={by: str, value: "float64"}, blocksize="64MB", sep=sep)
         table = frame.groupby(by)[value].agg(AGG)
-        return table.compute(scheduler="threads") if mode == "threads" else table.compute()
+        return rows(table.compute(scheduler="threads") if mode == "threads" else table.compute())
 check(run())  # warm-up, checked
 samples = []
 for _ in range(runs):
@@ -75,10 +111,16 @@ if client is not None:
 print(json.dumps({"samples": samples, "peaks": peaks, "startup": startup if mode == "cluster" else 0}))
 '''
 
-for label, mode in [("pandas (all in memory)", "pandas"), ("Dask, threads scheduler", "threads"),
-                    ("Dask LocalCluster, 2 processes", "cluster")]:
+def threads_label(n):
+    return f"{n} thread" + ("" if n == 1 else "s")
+
+VARIANTS = [("pandas (all in memory)", "pandas", 1), ("Dask, threads scheduler", "threads", THREADS),
+            ("Dask LocalCluster, 2 processes", "cluster", 2)]
+for engine, mode in [("Polars streaming", "polars"), ("DuckDB", "duckdb")]:
+    VARIANTS += [(f"{engine}, {threads_label(n)}", mode, n) for n in (1, THREADS)]
+for label, mode, threads in VARIANTS:
     child = subprocess.run(
-        [sys.executable, "-c", VARIANT, mode, str(RUNS), ANSWER, BY, VALUE, *PATTERNS],
+        [sys.executable, "-c", VARIANT, mode, str(threads), str(RUNS), ANSWER, BY, VALUE, SEP, *PATTERNS],
         capture_output=True, text=True, preexec_fn=die_with_parent)
     if child.returncode != 0:
         raise RuntimeError(f"{label}: " + (child.stderr.strip().splitlines() or ["failed"])[-1])

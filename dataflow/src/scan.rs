@@ -401,6 +401,19 @@ pub fn read_range(
     }
 }
 
+/// Only the scan of every range (records and fields found, nothing parsed or grouped), on
+/// this thread: the rows seen, or `None` when a range is not plain (the csv reader's).
+pub fn scan_only(plan: &Plan) -> std::io::Result<Option<u64>> {
+    let mut rows = 0;
+    for &(file, start, end) in &plan.ranges {
+        let Some(seen) = fast::scan_only(plan, &plan.files[file], (start, end))? else {
+            return Ok(None);
+        };
+        rows += seen;
+    }
+    Ok(Some(rows))
+}
+
 /// Reads rows `start..end` with the csv crate's reader: RFC 4180 in every detail, and the
 /// messages that name a bad row's file, line and column.
 fn read_with_csv_reader(
