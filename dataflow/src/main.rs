@@ -255,8 +255,12 @@ fn groupby_vs_python(
         timing::Stats::from_samples(&[took])
     };
     let (one, all) = (warm(1), warm(threads));
-    let all_label = format!("{}, warm", timing::plural(threads, "worker thread"));
-    let (one_row, all_row) = (("1 worker, warm", &one), (all_label.as_str(), &all));
+    say!(
+        "(Rust: one warm run each of 1 worker and {} after the one above)",
+        timing::plural(threads, "worker thread")
+    );
+    let all_label = timing::plural(threads, "worker thread");
+    let (one_row, all_row) = (("1 worker", &one), (all_label.as_str(), &all));
     let rows = [one_row, all_row, all_row, one_row, all_row, one_row, all_row];
     vs_python(twin, g, answer, (threads, 1), &rows);
 }

@@ -22,7 +22,7 @@ const TWINS: [(&str, &str); 12] = [
     ("numerics/python/distances.py", "distances.py [N [RUNS [DIM"),
     ("numerics/python/julia.py", "julia.py [WIDTH [RUNS [MAX_ITER"),
     ("numerics/python/calls.py", "calls.py [LENGTH [RUNS [PURE_LENGTH]]]"),
-    ("dataflow/python/twin.py", "twin.py 0 RUNS ANSWER BY VALUE FILE..."),
+    ("dataflow/python/twin.py", "twin.py THREADS RUNS ANSWER BY VALUE SEP FILE..."),
 ];
 
 fn python3(twin: &str, args: &[&str]) -> std::process::Output {
