@@ -75,6 +75,7 @@ elif mode == "duckdb":
     import duckdb
     connection = duckdb.connect()
     connection.execute(f"SET threads = {threads}")
+    connection.execute("SET enable_progress_bar = false")  # it would draw on stdout, where the result goes
     def run():
         source = "read_csv($files, delim = $sep, nullstr = $missing, types = {'%s': 'VARCHAR', '%s': 'DOUBLE'})" % (by, value)
         sql = (f'SELECT "{by}" AS key, count(*) AS size, count("{value}") AS count, sum("{value}") AS sum, '
