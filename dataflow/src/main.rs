@@ -58,7 +58,7 @@ const PACKAGES: &[&str] = &[
 enum Command {
     /// Group CSV rows by a key column and aggregate a numeric column, as pandas'
     /// `df.groupby(by)[value].agg(["size","count","sum","mean","min","max"])`.
-    Groupby(GroupbyArgs),
+    Groupby(Box<GroupbyArgs>),
     /// Write deterministic flights-like CSV files to try it on.
     Generate {
         /// Rows in all.
@@ -129,6 +129,9 @@ struct GroupbyArgs {
     /// when their parent does.
     #[arg(long, hide = true)]
     child: bool,
+    /// Set by `--processes`: the ranges its parent planned (file index, start, end a line).
+    #[arg(long, hide = true, requires = "child")]
+    ranges_file: Option<PathBuf>,
     /// Set by `--processes` on process 0: where to write the answer, kept apart from whatever
     /// else a child prints.
     #[arg(long, hide = true)]
@@ -197,11 +200,17 @@ fn groupby_command(g: &GroupbyArgs, twin: Option<&timing::python::Twin<'_>>) -> 
         (Some(hostfile), Some(process)) => Some(membership(g, hostfile, process, from_parent)),
         _ => None,
     };
-    let plan = scan::plan(&g.files, &g.by, &g.value, g.sep, g.blocksize, g.no_split)
+    // A child of --processes takes its parent's ranges: no pass over the files to cut them.
+    let whole_files = g.no_split || g.ranges_file.is_some();
+    let mut plan = scan::plan(&g.files, &g.by, &g.value, g.sep, g.blocksize, whole_files)
         .unwrap_or_else(|e| cli::usage_error(e.0));
+    if let Some(path) = &g.ranges_file {
+        plan.ranges = cluster::processes::read_ranges(path, &plan);
+    }
     if let Some(n) = g.processes {
         let n = usize::try_from(n).expect("at most 64");
-        return cluster::processes::run(g, n, cluster::processes::Output::PassThrough).code;
+        let output = cluster::processes::Output::PassThrough;
+        return cluster::processes::run(g, &plan, n, output).code;
     }
     let workers = match member {
         Some(member) => join(g, member),
@@ -553,7 +562,7 @@ fn default_run(
     let scan = time_the_scan(&plan, runs, mb);
     let one = time_on_threads(&plan, &g.by, 1, runs, true);
     let all = time_on_threads(&plan, &g.by, cores, runs, false);
-    let (processes, processes_answer) = time_two_processes(&g, runs, mb);
+    let (processes, processes_answer) = time_two_processes(&g, &plan, runs);
     let answers = [
         ("1 worker", &one.answer),
         ("worker threads", &all.answer),
@@ -687,13 +696,14 @@ fn time_on_threads(
 
 /// The group-by on 2 processes over loopback TCP, `runs` times, printed as one row; its
 /// timings and its answer.
-fn time_two_processes(g: &GroupbyArgs, runs: usize, mb: f64) -> (timing::Stats, String) {
+fn time_two_processes(g: &GroupbyArgs, plan: &Plan, runs: usize) -> (timing::Stats, String) {
+    let mb = plan.total_bytes as f64 / 1e6;
     let (mut answer, mut peaks, mut samples, mut connecting) =
         (String::new(), Vec::new(), Vec::new(), Vec::new());
     for run in 1..=runs {
         // The processes' own progress bars cannot draw (their stderr is a pipe): say what runs.
         let ticker = timing::progress::Ticker::start(format!("2 processes, run {run} of {runs}"));
-        let (run, took) = timing::time_call(|| two_processes(g));
+        let (run, took) = timing::time_call(|| two_processes(g, plan));
         drop(ticker);
         answer = run.stdout.trim_end().to_owned();
         peaks = run.peaks;
@@ -715,9 +725,10 @@ fn time_two_processes(g: &GroupbyArgs, runs: usize, mb: f64) -> (timing::Stats, 
     (stats, answer)
 }
 
-/// `groupby --processes 2` on `g`'s files, its output kept; a failure ends the program.
-fn two_processes(g: &GroupbyArgs) -> cluster::processes::Run {
-    let run = cluster::processes::run(g, 2, cluster::processes::Output::Keep);
+/// `groupby --processes 2` on `g`'s files as `plan` cut them, its output kept; a failure ends
+/// the program.
+fn two_processes(g: &GroupbyArgs, plan: &Plan) -> cluster::processes::Run {
+    let run = cluster::processes::run(g, plan, 2, cluster::processes::Output::Keep);
     if run.code != ExitCode::SUCCESS {
         cli::fail("the 2-process run failed");
     }
@@ -848,6 +859,7 @@ fn flights_groupby(files: String) -> GroupbyArgs {
         process: None,
         key_file: None,
         connect_timeout: None,
+        ranges_file: None,
         blocksize: scan::DEFAULT_BLOCKSIZE,
         sep: b',',
         no_split: false,
@@ -880,7 +892,9 @@ fn process_startup(folder: &Path) -> Duration {
     std::fs::write(&empty, format!("{}\n", generate::HEADER))
         .unwrap_or_else(|e| cli::fail(format!("{}: {e}", empty.display())));
     let g = flights_groupby(empty.to_string_lossy().into_owned());
-    let (_, took) = timing::time_call(|| two_processes(&g));
+    let plan = scan::plan(&g.files, &g.by, &g.value, g.sep, g.blocksize, false)
+        .unwrap_or_else(|e| cli::fail(e.0));
+    let (_, took) = timing::time_call(|| two_processes(&g, &plan));
     let _ = std::fs::remove_file(&empty);
     took
 }

@@ -17,6 +17,7 @@ use timing::{cli, say};
 
 use super::handshake::Secret;
 use crate::GroupbyArgs;
+use crate::scan::Plan;
 
 /// A child's exit status when it lost a peer, which the parent counts as a lost process, not
 /// as a failure of the job itself (a bad row ends a child with 1).
@@ -43,11 +44,11 @@ pub struct Run {
 
 /// Runs the job on `n` processes, and again on one fewer each time one is lost, as many
 /// times as `--retries` allows.
-pub fn run(g: &GroupbyArgs, n: usize, output: Output) -> Run {
+pub fn run(g: &GroupbyArgs, plan: &Plan, n: usize, output: Output) -> Run {
     let (mut n, mut retries_left) = (n, g.retries);
     loop {
         let retrying = retries_left > 0 && n > 1;
-        match run_once(g, n, output, retrying) {
+        match run_once(g, plan, n, output, retrying) {
             Ok(run) => return run,
             Err(Ended { run, lost: Some(lost) }) if retrying => {
                 retries_left -= 1;
@@ -76,7 +77,13 @@ struct Ended {
 }
 
 /// One attempt: start `n` children, forward their output, wait for them all.
-fn run_once(g: &GroupbyArgs, n: usize, output: Output, retrying: bool) -> Result<Run, Ended> {
+fn run_once(
+    g: &GroupbyArgs,
+    plan: &Plan,
+    n: usize,
+    output: Output,
+    retrying: bool,
+) -> Result<Run, Ended> {
     // The hostfile and the answer, in a folder of this run's own, removed when it ends.
     let scratch = tempfile::Builder::new()
         .prefix("hpc-rs-dataflow-")
@@ -85,12 +92,15 @@ fn run_once(g: &GroupbyArgs, n: usize, output: Output, retrying: bool) -> Result
     let (hostfile, answer_file) =
         (scratch.path().join("hosts.txt"), scratch.path().join("answer.csv"));
     write_hostfile(&hostfile, n);
+    // The parent's ranges, so that no child reads the files again to cut them.
+    let ranges = scratch.path().join("ranges.txt");
+    write_ranges(&ranges, plan);
     let secret = Secret::fresh();
     let mut children = Vec::new();
     let mut stdins = Vec::new(); // held open: a child ends when its stdin closes
     for process in 0..n {
         let answer = (process == 0).then_some(answer_file.as_path());
-        match start_child(g, &hostfile, process, answer, &secret) {
+        match start_child(g, (&hostfile, &ranges), process, answer, &secret) {
             Ok((child, stdin)) => {
                 children.push(Some(child));
                 stdins.push(stdin);
@@ -143,11 +153,39 @@ fn write_hostfile(path: &Path, n: usize) {
         .unwrap_or_else(|e| cli::fail(format!("{}: {e}", path.display())));
 }
 
+/// The plan's ranges, a line each: file index, start, end.
+fn write_ranges(path: &Path, plan: &Plan) {
+    let lines: String =
+        plan.ranges.iter().map(|(file, start, end)| format!("{file} {start} {end}\n")).collect();
+    std::fs::write(path, lines).unwrap_or_else(|e| cli::fail(format!("{}: {e}", path.display())));
+}
+
+/// In a child: the ranges its parent planned, for `plan` (which has the same files: the same
+/// patterns on the same machine); each checked to lie in its file.
+pub fn read_ranges(path: &Path, plan: &Plan) -> Vec<(usize, u64, u64)> {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| cli::fail(format!("--ranges-file {}: {e}", path.display())));
+    let range = |line: &str| {
+        let mut numbers = line.split(' ').map(str::parse::<u64>);
+        let (Some(Ok(file)), Some(Ok(start)), Some(Ok(end))) =
+            (numbers.next(), numbers.next(), numbers.next())
+        else {
+            return None;
+        };
+        let file = usize::try_from(file).ok().filter(|&f| f < plan.files.len())?;
+        let size = std::fs::metadata(&plan.files[file]).ok()?.len();
+        (start <= end && end <= size).then_some((file, start, end))
+    };
+    text.lines()
+        .map(|line| range(line).unwrap_or_else(|| cli::fail(format!("--ranges-file: {line:?}"))))
+        .collect()
+}
+
 /// Starts process `process` of the hostfile's cluster with the same query, and hands it the
 /// secret on its stdin.
 fn start_child(
     g: &GroupbyArgs,
-    hostfile: &Path,
+    (hostfile, ranges): (&Path, &Path),
     process: usize,
     answer_file: Option<&Path>,
     secret: &Secret,
@@ -166,6 +204,7 @@ fn start_child(
         &g.connect_timeout.unwrap_or(crate::CONNECT_TIMEOUT).to_string(),
     ]);
     command.arg("--hostfile").arg(hostfile).args(["--process", &process.to_string(), "--child"]);
+    command.arg("--ranges-file").arg(ranges);
     if let Some(path) = answer_file {
         command.arg("--answer-file").arg(path);
     }
