@@ -147,23 +147,23 @@ pub fn plan(
             total_bytes,
         });
     };
-    let column = |name: &str| {
-        header.iter().position(|h| h == name).ok_or_else(|| {
-            // Quoted, so that a name holding a comma or a space reads as one name.
-            let names: Vec<String> = header.iter().map(|h| format!("{h:?}")).collect();
-            let hint = other_separator(&header, sep)
-                .map(|(name, flag)| {
-                    format!("; the header looks separated by {name}: give --sep {flag}")
-                })
-                .unwrap_or_default();
-            UsageError(format!(
-                "no column {name:?} in the files (columns: {}){hint}",
-                names.join(", ")
-            ))
-        })
-    };
-    let (key, value) = (column(by)?, column(value)?);
+    let (key, value) = (column(&header, by, sep)?, column(&header, value, sep)?);
     Ok(Plan { files, sep, header, key, value, ranges, total_bytes })
+}
+
+/// The index of column `name` in `header`, or the one line saying it is not there (with a
+/// hint when the header seems separated by something other than `sep`).
+fn column(header: &[String], name: &str, sep: u8) -> Result<usize, UsageError> {
+    header.iter().position(|h| h == name).ok_or_else(|| {
+        // Quoted, so that a name holding a comma or a space reads as one name.
+        let names: Vec<String> = header.iter().map(|h| format!("{h:?}")).collect();
+        let hint = other_separator(header, sep)
+            .map(|(name, flag)| {
+                format!("; the header looks separated by {name}: give --sep {flag}")
+            })
+            .unwrap_or_default();
+        UsageError(format!("no column {name:?} in the files (columns: {}){hint}", names.join(", ")))
+    })
 }
 
 /// Every file's body cut into ranges, the files shared among a thread a core: the cuts of one
