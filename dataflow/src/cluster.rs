@@ -254,6 +254,7 @@ fn never_answered(
 /// mid-job, which timely answers by stopping the computation, by design - ends this process
 /// with one line naming the lost process, and `code`: no panic message, no backtrace.
 pub fn report_lost_peers(addresses: Vec<String>, code: i32) {
+    static SAID: AtomicBool = AtomicBool::new(false);
     let other_panics = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         let thread = std::thread::current();
@@ -273,12 +274,21 @@ pub fn report_lost_peers(addresses: Vec<String>, code: i32) {
         if peer.is_none() && !communication {
             return other_panics(info);
         }
+        // Only the first loss is said: the other network threads stop with it.
+        if SAID.swap(true, Ordering::SeqCst) {
+            loop {
+                std::thread::park();
+            }
+        }
         let who = peer.and_then(|p| Some(format!("process {p} at {}", addresses.get(p)?)));
         let cause = message.strip_prefix("timely communication error: ").unwrap_or(message);
         eprintln!(
             "error: lost {} ({cause}); the job stopped, as timely stops when a peer is lost",
             who.unwrap_or_else(|| "a process".to_owned())
         );
+        // Our connections stay open a moment longer, so that the other survivors see the
+        // lost process's connections close first, and name it rather than us.
+        std::thread::sleep(Duration::from_millis(300));
         std::process::exit(code);
     }));
 }

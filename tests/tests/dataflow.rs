@@ -425,8 +425,20 @@ fn cluster_process(
     process: &str,
     extra: &[&str],
 ) -> std::process::Child {
+    start_cluster_process(Command::new(binary("dataflow")), dir, (hostfile, key), process, extra)
+}
+
+/// `command` (the binary, or a command that runs it) as process `process` of `hostfile`'s
+/// cluster with `key`, on the CSV files in `dir`.
+pub fn start_cluster_process(
+    mut command: Command,
+    dir: &Path,
+    (hostfile, key): (&Path, &Path),
+    process: &str,
+    extra: &[&str],
+) -> std::process::Child {
     let pattern = format!("{}/*.csv", dir.display());
-    Command::new(binary("dataflow"))
+    command
         .args(["groupby", &pattern, "--by", "origin", "--value", "dep_delay"])
         .arg("--hostfile")
         .arg(hostfile)

@@ -7,12 +7,12 @@
 #![allow(clippy::unwrap_used)]
 
 use crate::common;
-use crate::dataflow::{finish, lasting_data, signal, tcp_sockets};
+use crate::dataflow::{finish, lasting_data, signal, start_cluster_process, tcp_sockets};
 use common::binary;
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -89,22 +89,10 @@ impl Hosts {
         key: &Path,
         extra: &[&str],
     ) -> Child {
-        let pattern = format!("{}/*.csv", files.display());
-        Command::new("ip")
-            .args(["netns", "exec", &self.name(host)])
-            .arg(binary("dataflow"))
-            .args(["groupby", &pattern, "--by", "origin", "--value", "dep_delay"])
-            .arg("--hostfile")
-            .arg(self.hostfile())
-            .arg("--key-file")
-            .arg(key)
-            .args(["--process", &process.to_string()])
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
+        let mut command = Command::new("ip");
+        command.args(["netns", "exec", &self.name(host)]).arg(binary("dataflow"));
+        let (hostfile, process) = (self.hostfile(), process.to_string());
+        start_cluster_process(command, files, (&hostfile, key), &process, extra)
     }
 }
 
