@@ -92,7 +92,7 @@ struct GroupbyArgs {
     #[arg(long, value_parser = cli::up_to::<64>, allow_hyphen_values = true)]
     processes: Option<u64>,
     /// When a process of --processes is lost, run the job again on the ones left, up to this
-    /// many times (Dask recomputes a lost worker's results) [default: 0, fail at once].
+    /// many times (Dask recomputes a lost worker's results); 0 fails at once.
     #[arg(long, default_value_t = 0, requires = "processes",
           value_parser = cli::whole_number::<u64>, allow_hyphen_values = true)]
     retries: u64,
