@@ -270,8 +270,8 @@ fn groupby_vs_python(
     );
     let all_label = timing::plural(threads, "worker thread");
     let (one_row, all_row) = (("1 worker", &one), (all_label.as_str(), &all));
-    let rows = [one_row, all_row, all_row, one_row, all_row, one_row, all_row];
-    vs_python(twin, g, answer, (threads, 1), &rows);
+    // No Rust processes here: the threads stand beside the LocalCluster.
+    vs_python(twin, g, answer, (threads, 1), [one_row, all_row, all_row]);
 }
 
 /// One process of a cluster, as the command line describes it: the hostfile's addresses, its
@@ -746,26 +746,26 @@ fn compare_with_python(
     cores: usize,
 ) {
     let threads = timing::plural(cores, "worker thread");
-    let (one_row, all_row) = (("1 worker", one), (threads.as_str(), all));
-    let rows = [one_row, all_row, ("2 processes", processes), one_row, all_row, one_row, all_row];
+    let rows = [("1 worker", one), (threads.as_str(), all), ("2 processes", processes)];
     let answer: Vec<String> = reference.lines().map(str::to_owned).collect();
-    let Some(python) = vs_python(twin, g, &answer, (cores, runs.min(2)), &rows) else { return };
+    let Some(python) = vs_python(twin, g, &answer, (cores, runs.min(2)), rows) else { return };
     let against = |rust: &timing::Stats, row: usize| {
         rust.speedup_over(&python[row].stats).sentence("faster", "slower")
     };
     let cores_text = timing::plural(cores, "core");
     say!(
         "1 Rust worker against Dask's threads on all {cores_text}: {}. pandas reads",
-        against(one, 1)
+        against(one, DASK_THREADS)
     );
     say!("  everything into memory first (its peak above), where the dataflow streams it.");
     say!("Against the engines a Python user picks for a gigabyte of CSV, thread for thread:");
     say!(
         "  Polars' streaming engine: 1 worker {}, {threads} {};",
-        against(one, 3),
-        against(all, 4)
+        against(one, POLARS[0]),
+        against(all, POLARS[1])
     );
-    say!("  DuckDB: 1 worker {}, {threads} {}.", against(one, 5), against(all, 6));
+    let duckdb = [against(one, DUCKDB[0]), against(all, DUCKDB[1])];
+    say!("  DuckDB: 1 worker {}, {threads} {}.", duckdb[0], duckdb[1]);
     say!("  (Both are compiled engines too; the scan above is why: bytes classified 64 at a time,");
     say!("  two columns of nine looked at, nothing allocated a row.)");
 }
@@ -790,16 +790,24 @@ fn sweep_workers(plan: &Arc<Plan>, by: &str, counts: &[usize], runs: usize, answ
     timing::speedup_sweep("worker threads", counts, runs, &one, &answer.to_owned(), run);
 }
 
+/// Where the twin's rows are, in its order: pandas, Dask's threads, a Dask LocalCluster, then
+/// Polars and DuckDB, each on 1 thread and on all.
+const DASK_THREADS: usize = 1;
+const POLARS: [usize; 2] = [3, 4];
+const DUCKDB: [usize; 2] = [5, 6];
+
 /// The same group-by in pandas, Dask's threads, a Dask LocalCluster, Polars and DuckDB (on 1
 /// thread and on `threads`), each in a fresh Python process of its own, checked against
-/// `answer` (Rust's CSV), side by side with `rust`.
+/// `answer` (Rust's CSV), each beside the Rust row with as many workers: `one` (1 worker),
+/// `all` (`threads` of them) or `processes` (beside the LocalCluster).
 fn vs_python(
     twin: &timing::python::Twin<'_>,
     g: &GroupbyArgs,
     answer: &[String],
     (threads, runs): (usize, usize),
-    rust: &[(&str, &timing::Stats); 7],
+    [one, all, processes]: [(&str, &timing::Stats); 3],
 ) -> Option<Vec<timing::python::Measured>> {
+    let rust = [one, all, processes, one, all, one, all];
     let file = tempfile::Builder::new()
         .prefix("hpc-rs-dataflow-rust-answer-")
         .suffix(".csv")
@@ -820,7 +828,7 @@ fn vs_python(
         char::from(g.sep).to_string(),
     ];
     args.extend(g.files.iter().cloned());
-    let measured = timing::python::compare(twin, &args, rust).unwrap_or_else(|e| cli::fail(e));
+    let measured = timing::python::compare(twin, &args, &rust).unwrap_or_else(|e| cli::fail(e));
     drop(file);
     if let Some(measured) = &measured {
         // The twin asserts each answer against Rust's before it reports a time.

@@ -174,27 +174,21 @@ fn cut_in_parallel(
     sep: u8,
     blocksize: u64,
 ) -> Result<Vec<(usize, u64, u64)>, UsageError> {
-    let threads = std::thread::available_parallelism().map_or(1, usize::from).min(bodies.len());
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
     let cut_one = |&(index, body_start, size): &(usize, u64, u64)| {
         let cuts = cut(&files[index], (body_start, size), sep, blocksize)
             .map_err(|e| UsageError(format!("{}: {e}", files[index].display())))?;
         Ok(cuts.into_iter().map(|(start, end)| (index, start, end)).collect::<Vec<_>>())
     };
-    let mut per_file: Vec<Result<Vec<_>, UsageError>> = Vec::new();
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads.max(1))
-            .map(|t| {
-                let mine: Vec<_> = bodies.iter().skip(t).step_by(threads.max(1)).collect();
-                scope.spawn(move || mine.into_iter().map(cut_one).collect::<Vec<_>>())
-            })
+    let cut_one = &cut_one;
+    // Each thread a run of consecutive files, so that the results come back in file order.
+    let share = bodies.len().div_ceil(threads).max(1);
+    let per_file: Vec<Result<Vec<_>, UsageError>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = bodies
+            .chunks(share)
+            .map(|mine| scope.spawn(move || mine.iter().map(cut_one).collect::<Vec<_>>()))
             .collect();
-        let done: Vec<Vec<_>> =
-            workers.into_iter().map(|w| w.join().expect("cutting does not panic")).collect();
-        // Back in file order: file i was thread i % threads's (i / threads)-th.
-        let mut done: Vec<std::vec::IntoIter<_>> = done.into_iter().map(Vec::into_iter).collect();
-        for i in 0..bodies.len() {
-            per_file.push(done[i % threads.max(1)].next().expect("one result a file"));
-        }
+        workers.into_iter().flat_map(|w| w.join().expect("cutting does not panic")).collect()
     });
     let mut ranges = Vec::new();
     for result in per_file {

@@ -405,7 +405,7 @@ fn processes_talk_over_loopback_only() {
     let _ = parent.wait();
 }
 
-/// Two free loopback ports as a hostfile's lines, one a process, and a key for them.
+/// `processes` free loopback ports as a hostfile's lines, one a process, and a key for them.
 fn loopback_cluster(dir: &Path, processes: usize) -> (PathBuf, PathBuf) {
     let listeners: Vec<std::net::TcpListener> =
         (0..processes).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap()).collect();

@@ -165,6 +165,8 @@ fn write_ranges(path: &Path, plan: &Plan) {
 pub fn read_ranges(path: &Path, plan: &Plan) -> Vec<(usize, u64, u64)> {
     let text = std::fs::read_to_string(path)
         .unwrap_or_else(|e| cli::fail(format!("--ranges-file {}: {e}", path.display())));
+    let sizes: Vec<Option<u64>> =
+        plan.files.iter().map(|f| std::fs::metadata(f).ok().map(|m| m.len())).collect();
     let range = |line: &str| {
         let mut numbers = line.split(' ').map(str::parse::<u64>);
         let (Some(Ok(file)), Some(Ok(start)), Some(Ok(end))) =
@@ -172,8 +174,8 @@ pub fn read_ranges(path: &Path, plan: &Plan) -> Vec<(usize, u64, u64)> {
         else {
             return None;
         };
-        let file = usize::try_from(file).ok().filter(|&f| f < plan.files.len())?;
-        let size = std::fs::metadata(&plan.files[file]).ok()?.len();
+        let file = usize::try_from(file).ok()?;
+        let size = (*sizes.get(file)?)?;
         (start <= end && end <= size).then_some((file, start, end))
     };
     text.lines()
@@ -258,8 +260,8 @@ fn forward_output(
     })
 }
 
-/// Waits for every child. When one fails, waits a moment for the others, which end by
-/// themselves when they lose it, then stops the rest: never a hang, nothing left behind.
+/// Waits for every child. When one fails, waits a moment (the survivors say which peer they
+/// lost, and may end by themselves), then stops the rest: never a hang, nothing left behind.
 /// The error names the lost process, if one was lost.
 fn supervise(children: &mut [Option<Child>]) -> Result<(), Option<String>> {
     let n = children.len();
