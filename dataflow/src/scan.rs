@@ -395,6 +395,8 @@ pub fn read_range(
     }
 }
 
+pub use fast::how_masks_are_made;
+
 /// Only the scan of every range (records and fields found, nothing parsed or grouped), on
 /// this thread: the rows seen, or `None` when a range is not plain (the csv reader's).
 pub fn scan_only(plan: &Plan) -> std::io::Result<Option<u64>> {
