@@ -157,10 +157,13 @@ fn add(groups: &mut Local, tally: &mut Tally, key: &[u8], value: Option<f64>) {
 /// The groups of one range while the fast path reads it. Keys of up to 7 bytes (airport
 /// codes, carriers, most ids) are packed with their length into one u64: hashed with one
 /// multiplication and compared as one word, where a byte-string key is hashed byte by byte
-/// and compared with `memcmp`. Longer keys are kept as bytes.
+/// and compared with `memcmp`. The table holds each short key's index into `aggregates`, so
+/// that a lookup probes 16-byte entries rather than whole aggregates. Longer keys are kept
+/// as bytes.
 #[derive(Default)]
 pub struct Local {
-    short: HashMap<u64, Agg, BuildHasherDefault<WordHasher>>,
+    short: HashMap<u64, usize, BuildHasherDefault<WordHasher>>,
+    aggregates: Vec<Agg>,
     long: Groups,
 }
 
@@ -168,7 +171,15 @@ impl Local {
     /// The aggregate of `key`'s group, made empty the first time.
     fn get(&mut self, key: &[u8]) -> &mut Agg {
         if let Some(word) = packed(key) {
-            return self.short.entry(word).or_default();
+            let index = match self.short.get(&word) {
+                Some(&index) => index,
+                None => {
+                    self.aggregates.push(Agg::default());
+                    self.short.insert(word, self.aggregates.len() - 1);
+                    self.aggregates.len() - 1
+                }
+            };
+            return &mut self.aggregates[index];
         }
         if !self.long.contains_key(key) {
             self.long.insert(key.to_vec(), Agg::default());
@@ -178,10 +189,10 @@ impl Local {
 
     /// Every group into `groups`.
     pub fn merge_into(self, groups: &mut Groups) {
-        for (word, agg) in self.short {
+        for (word, index) in self.short {
             let bytes = word.to_le_bytes();
             let key = bytes[..usize::from(bytes[7])].to_vec();
-            groups.entry(key).or_default().merge(&agg);
+            groups.entry(key).or_default().merge(&self.aggregates[index]);
         }
         for (key, agg) in self.long {
             groups.entry(key).or_default().merge(&agg);
@@ -643,31 +654,37 @@ const POW10: [f64; 16] =
 /// float `str::parse` gives (Clinger's fast path). `None` for anything else, which
 /// `parse_value` takes.
 fn plain_decimal(field: &[u8]) -> Option<f64> {
-    let (negative, digits) = match field.split_first() {
-        Some((b'-', rest)) => (true, rest),
+    let (negative, digits) = match field {
+        [b'-', rest @ ..] => (true, rest),
         _ => (false, field),
     };
-    let (mut whole, mut fraction_digits, mut seen_point, mut count) = (0_u64, 0, false, 0);
+    let (whole, fraction) = match digits.iter().position(|&b| b == b'.') {
+        Some(point) => (&digits[..point], &digits[point + 1..]),
+        None => (digits, &digits[digits.len()..]),
+    };
+    let count = whole.len() + fraction.len();
+    if count == 0 || count > 15 || (fraction.is_empty() && whole.len() < digits.len()) {
+        return None; // "", "-", "1.", or too many digits: for parse_value
+    }
+    let value = append_digits(append_digits(0, whole)?, fraction)?;
+    #[allow(clippy::cast_precision_loss)] // below 10^15 < 2^53: exact
+    let magnitude = value as f64 / POW10[fraction.len()];
+    Some(if negative { -magnitude } else { magnitude })
+}
+
+/// `value` with the decimal digits of `digits` written after it; `None` at any other byte.
+/// (With at most 15 digits in all the value stays below 10^15: the arithmetic cannot wrap,
+/// so it is not checked for overflow on every digit.)
+#[inline(always)]
+fn append_digits(mut value: u64, digits: &[u8]) -> Option<u64> {
     for &b in digits {
-        match b {
-            b'0'..=b'9' => {
-                whole = whole * 10 + u64::from(b - b'0');
-                count += 1;
-                fraction_digits += usize::from(seen_point);
-            }
-            b'.' if !seen_point => seen_point = true,
-            _ => return None,
-        }
-        if count > 15 {
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 {
             return None;
         }
+        value = value.wrapping_mul(10).wrapping_add(u64::from(digit));
     }
-    if count == 0 || (seen_point && fraction_digits == 0) {
-        return None; // "", "-", "1.": for parse_value
-    }
-    #[allow(clippy::cast_precision_loss)] // below 10^15 < 2^53: exact
-    let magnitude = whole as f64 / POW10[fraction_digits];
-    Some(if negative { -magnitude } else { magnitude })
+    Some(value)
 }
 
 #[cfg(test)]
