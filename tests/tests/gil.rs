@@ -98,10 +98,10 @@ fn the_python_twin_dies_with_its_parent() {
     if !common::python3_or_skip() {
         return;
     }
-    // 200M cubes in CPython would take a minute: the twin is surely still running.
+    // 50M cubes take CPython many seconds: the twin is surely still running.
     common::check_twin_dies_with_its_parent(
         "gil",
-        &["--size", "200000000", "--runs", "1", "--vs-python"],
+        &["--size", "50000000", "--runs", "1", "--vs-python"],
         1,
     );
 }

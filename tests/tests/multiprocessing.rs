@@ -219,10 +219,10 @@ fn the_python_twin_and_its_children_die_with_the_parent() {
     if !common::python3_or_skip() {
         return;
     }
-    // At 200M the twin's three children sum for minutes: 1 twin + 3 children to wait for.
+    // At 50M the twin's three children sum for seconds: 1 twin + 3 children to wait for.
     common::check_twin_dies_with_its_parent(
         "multiprocessing",
-        &["--size", "200000000", "--runs", "1", "--vs-python"],
+        &["--size", "50000000", "--runs", "1", "--vs-python"],
         4,
     );
 }
