@@ -896,8 +896,9 @@ fn memory_sentence(peak: u64, data: u64) -> String {
         "Peak memory is not readable here (no /proc/self/status).".to_owned()
     } else if peak < data / 4 {
         format!(
-            "Peak memory {peak_mb:.0} MB for {data_mb:.0} MB of files ({:.1}% of them): they are streamed in 1 MB\n  buffers and only the groups are kept, not the rows.",
-            100.0 * peak as f64 / data.max(1) as f64
+            "Peak memory {peak_mb:.0} MB for {data_mb:.0} MB of files ({:.1}% of them): they are streamed in {}\n  buffers and only the groups are kept, not the rows.",
+            100.0 * peak as f64 / data.max(1) as f64,
+            timing::bytes(scan::CHUNK as u64)
         )
     } else {
         format!(

@@ -395,7 +395,7 @@ pub fn read_range(
     }
 }
 
-pub use fast::how_masks_are_made;
+pub use fast::{CHUNK, how_masks_are_made};
 
 /// Only the scan of every range (records and fields found, nothing parsed or grouped), on
 /// this thread: the rows seen, or `None` when a range is not plain (the csv reader's).
