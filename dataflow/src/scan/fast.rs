@@ -203,13 +203,17 @@ impl Local {
     }
 }
 
-/// A key of up to 7 bytes as one word: its bytes, then its length in the last byte.
+/// A key of up to 7 bytes as one word: its bytes, then its length in the last byte. (Put
+/// together byte by byte: `copy_from_slice` of a few bytes is a call to `memcpy`.)
 fn packed(key: &[u8]) -> Option<u64> {
-    let length = u8::try_from(key.len()).ok().filter(|&n| n <= 7)?;
-    let mut word = [0; 8];
-    word[..key.len()].copy_from_slice(key);
-    word[7] = length;
-    Some(u64::from_le_bytes(word))
+    if key.len() > 7 {
+        return None;
+    }
+    let mut word = (key.len() as u64) << 56;
+    for (i, &b) in key.iter().enumerate() {
+        word |= u64::from(b) << (8 * i);
+    }
+    Some(word)
 }
 
 /// Hashes a packed key: one multiplication by an odd constant (Fibonacci hashing), its high
@@ -657,37 +661,33 @@ const POW10: [f64; 16] =
 /// float `str::parse` gives (Clinger's fast path). `None` for anything else, which
 /// `parse_value` takes.
 fn plain_decimal(field: &[u8]) -> Option<f64> {
-    let (negative, digits) = match field {
-        [b'-', rest @ ..] => (true, rest),
-        _ => (false, field),
-    };
-    let (whole, fraction) = match digits.iter().position(|&b| b == b'.') {
-        Some(point) => (&digits[..point], &digits[point + 1..]),
-        None => (digits, &digits[digits.len()..]),
-    };
-    let count = whole.len() + fraction.len();
-    if count == 0 || count > 15 || (fraction.is_empty() && whole.len() < digits.len()) {
-        return None; // "", "-", "1.", or too many digits: for parse_value
+    let negative = field.first() == Some(&b'-');
+    let digits = &field[usize::from(negative)..];
+    if digits.len() > 16 {
+        return None; // more than 15 digits and a point
     }
-    let value = append_digits(append_digits(0, whole)?, fraction)?;
-    #[allow(clippy::cast_precision_loss)] // below 10^15 < 2^53: exact
-    let magnitude = value as f64 / POW10[fraction.len()];
-    Some(if negative { -magnitude } else { magnitude })
-}
-
-/// `value` with the decimal digits of `digits` written after it; `None` at any other byte.
-/// (With at most 15 digits in all the value stays below 10^15: the arithmetic cannot wrap,
-/// so it is not checked for overflow on every digit.)
-#[inline(always)]
-fn append_digits(mut value: u64, digits: &[u8]) -> Option<u64> {
-    for &b in digits {
+    // One pass: the digits into an integer (at most 16 of them: below 10^16, so the
+    // arithmetic cannot wrap and is not checked for overflow on every digit), and where the
+    // point is.
+    let (mut value, mut point) = (0_u64, None);
+    for (i, &b) in digits.iter().enumerate() {
         let digit = b.wrapping_sub(b'0');
-        if digit > 9 {
+        if digit <= 9 {
+            value = value.wrapping_mul(10).wrapping_add(u64::from(digit));
+        } else if b == b'.' && point.is_none() {
+            point = Some(i);
+        } else {
             return None;
         }
-        value = value.wrapping_mul(10).wrapping_add(u64::from(digit));
     }
-    Some(value)
+    let fraction = point.map_or(0, |p| digits.len() - p - 1);
+    let count = digits.len() - usize::from(point.is_some());
+    if count == 0 || count > 15 || (point.is_some() && fraction == 0) {
+        return None; // "", "-", "1.", or too many digits: for parse_value
+    }
+    #[allow(clippy::cast_precision_loss)] // below 10^15 < 2^53: exact
+    let magnitude = value as f64 / POW10[fraction];
+    Some(if negative { -magnitude } else { magnitude })
 }
 
 #[cfg(test)]
