@@ -15,8 +15,8 @@
 //!
 //! It takes only the plain records: a quote only opening a field or closing it (or doubled
 //! inside it), no doubled quote in the key or the value, LF or CRLF line ends, the header's
-//! number of fields, a value that is a number or missing. A range with anything else (a bad
-//! row, a lone CR, `x"y`, `"a"b`) is read again, whole, by the csv crate's reader, with its
+//! number of fields (at most 256), a value that is a number or missing. A range with anything
+//! else (a bad row, a lone CR, `x"y`, `"a"b`) is read again, whole, by the csv crate's reader, with its
 //! exact RFC 4180 rules and its error messages. Both give a plain reference reader's answer
 //! (`tests::any_file_cut_anywhere_gives_the_reference_s_answer`).
 
