@@ -16,9 +16,9 @@
 //! It takes only the plain records: a quote only opening a field or closing it (or doubled
 //! inside it), no doubled quote in the key or the value, LF or CRLF line ends, the header's
 //! number of fields (at most 256), a value that is a number or missing. A range with anything
-//! else (a bad row, a lone CR, `x"y`, `"a"b`) is read again, whole, by the csv crate's reader, with its
-//! exact RFC 4180 rules and its error messages. Both give a plain reference reader's answer
-//! (`tests::any_file_cut_anywhere_gives_the_reference_s_answer`).
+//! else (a bad row, a lone CR, `x"y`, `"a"b`) is read again, whole, by the csv crate's
+//! reader, with its exact RFC 4180 rules and its error messages. Both give a plain reference
+//! reader's answer (`tests::any_file_cut_anywhere_gives_the_reference_s_answer`).
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -914,7 +914,11 @@ mod tests {
         /// unusual record): the reference's groups and tally; and without `--skip-bad`, an
         /// error exactly where the reference skips a row.
         #[test]
-        fn any_file_cut_anywhere_gives_the_reference_s_answer(csv in csv(false), cut in any::<Index>(), baseline in any::<bool>()) {
+        fn any_file_cut_anywhere_gives_the_reference_s_answer(
+            csv in csv(false),
+            cut in any::<Index>(),
+            baseline in any::<bool>(),
+        ) {
             BASELINE.set(baseline);
             let folder = tempfile::tempdir().unwrap();
             let patterns = written(&folder, &csv);
@@ -929,8 +933,9 @@ mod tests {
                 });
                 if skip_bad {
                     prop_assert!(result.is_ok());
-                    prop_assert_eq!(summary(&groups, tally), expected.clone(), "blocksize {}", blocksize);
-                    let body: u64 = plan.ranges.iter().map(|(_, start, end)| end - start).sum();
+                    let got = summary(&groups, tally);
+                    prop_assert_eq!(got, expected.clone(), "blocksize {}", blocksize);
+                    let body: u64 = plan.ranges.iter().map(|(_, from, to)| to - from).sum();
                     prop_assert_eq!(read.into_inner(), body, "the progress count");
                 } else {
                     prop_assert_eq!(result.is_err(), expected.1.skipped > 0);
@@ -942,7 +947,11 @@ mod tests {
         /// 64-byte blocks fall across the buffer's end, and the buffer grows for a record
         /// longer than itself.
         #[test]
-        fn a_plain_file_is_read_whole_by_the_fast_path_at_any_buffer_size(csv in csv(true), chunk in 1_usize..100, baseline in any::<bool>()) {
+        fn a_plain_file_is_read_whole_by_the_fast_path_at_any_buffer_size(
+            csv in csv(true),
+            chunk in 1_usize..100,
+            baseline in any::<bool>(),
+        ) {
             BASELINE.set(baseline);
             let folder = tempfile::tempdir().unwrap();
             let patterns = written(&folder, &csv);
@@ -950,7 +959,10 @@ mod tests {
             let (mut local, mut tally) = (Local::default(), Tally::default());
             for &(_, start, end) in &plan.ranges {
                 let sink = (&mut local, &mut tally);
-                let outcome = read_in_chunks(&plan, &plan.files[0], (start, end), sink, &AtomicU64::new(0), chunk).unwrap();
+                let read = AtomicU64::new(0);
+                let range = (start, end);
+                let outcome = read_in_chunks(&plan, &plan.files[0], range, sink, &read, chunk);
+                let outcome = outcome.unwrap();
                 prop_assert!(matches!(outcome, Outcome::Done), "the fast path gave up");
             }
             let mut groups = Groups::default();
@@ -961,7 +973,11 @@ mod tests {
         /// The record starts that the masks find are the exact quote-by-quote walk's, for
         /// every file the masks take.
         #[test]
-        fn the_masks_find_the_record_starts_the_exact_walk_finds(csv in csv(false), step in 1_usize..10, baseline in any::<bool>()) {
+        fn the_masks_find_the_record_starts_the_exact_walk_finds(
+            csv in csv(false),
+            step in 1_usize..10,
+            baseline in any::<bool>(),
+        ) {
             BASELINE.set(baseline);
             let folder = tempfile::tempdir().unwrap();
             let patterns = written(&folder, &csv);
@@ -977,7 +993,11 @@ mod tests {
 
         /// `-?digits[.digits]` with up to 15 digits: the float `str::parse` gives, to the bit.
         #[test]
-        fn plain_decimals_parse_to_the_float_str_parse_gives(digits in "[0-9]{1,15}", point in any::<Index>(), negative in any::<bool>()) {
+        fn plain_decimals_parse_to_the_float_str_parse_gives(
+            digits in "[0-9]{1,15}",
+            point in any::<Index>(),
+            negative in any::<bool>(),
+        ) {
             let mut text = digits.clone();
             let point = point.index(digits.len() + 1);
             if point < digits.len() {
@@ -987,7 +1007,8 @@ mod tests {
                 text.insert(0, '-');
             }
             let expected: f64 = text.parse().unwrap();
-            prop_assert_eq!(plain_decimal(text.as_bytes()).map(f64::to_bits), Some(expected.to_bits()), "{}", text);
+            let got = plain_decimal(text.as_bytes()).map(f64::to_bits);
+            prop_assert_eq!(got, Some(expected.to_bits()), "{}", text);
         }
     }
 
