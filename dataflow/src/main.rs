@@ -945,7 +945,8 @@ fn explain(
         );
     }
     say!(
-        "2 processes take {process_cost:.2}x the time of {cores} threads. On no data at all they take {}:",
+        "2 processes take {process_cost:.2}x the time of {}. On no data at all they take {}:",
+        timing::plural(cores, "thread"),
         human(startup)
     );
     say!(
