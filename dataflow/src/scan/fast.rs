@@ -450,8 +450,8 @@ fn padded_block<'b>(block: &'b [u8], padded: &'b mut [u8; 64]) -> (&'b [u8; 64],
 }
 
 /// The four masks of one 64-byte block (bit i for byte i), bytes past `valid` left out, and
-/// the quotes' prefix XOR (bit i: the XOR of quote bits 0 to i - 1 from each opening quote
-/// up to its closing one).
+/// the quotes' prefix XOR (bit i: the XOR of quote bits 0 to i, 1 from each opening quote up
+/// to its closing one).
 struct Masks {
     quotes: u64,
     seps: u64,
