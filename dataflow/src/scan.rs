@@ -5,6 +5,8 @@
 
 mod fast;
 
+pub use fast::{CHUNK, how_masks_are_made};
+
 use std::collections::HashMap;
 use std::fs::File;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -394,8 +396,6 @@ pub fn read_range(
         }
     }
 }
-
-pub use fast::{CHUNK, how_masks_are_made};
 
 /// Only the scan of every range (records and fields found, nothing parsed or grouped), on
 /// this thread: the rows seen, or `None` when a range is not plain (the csv reader's).
