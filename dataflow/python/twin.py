@@ -29,13 +29,12 @@ patterns = sys.argv[8:]
 # pandas' missing markers, as the Rust side reads them, for the engines that take a list.
 MISSING = ["", "NA", "NaN", "nan", "null"]
 
-def expected():
-    with open(answer) as f:
-        return {row[by]: row for row in csv.DictReader(f)}
+with open(answer) as f:
+    WANT = {row[by]: row for row in csv.DictReader(f)}  # Rust's answer, read once
 
 def check(table):
     """`table`: {key: {"size", "count", "sum", "min", "max"}} for every key."""
-    want = expected()
+    want = WANT
     got = table
     assert set(got) == set(want), f"keys differ: {sorted(set(got) ^ set(want))[:5]}"
     for key, row in want.items():

@@ -292,6 +292,7 @@ fn fsum(terms: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn the_sum_is_exact_and_the_same_in_any_order() {
@@ -311,31 +312,25 @@ mod tests {
         assert_ne!(values.iter().sum::<f64>(), 8.101);
     }
 
-    #[test]
-    fn the_integer_sum_rounds_as_fsum_of_the_values_does() {
-        // Floats of every size (subnormals, huge, both signs), summed whole, in halves
-        // merged, and in reverse: always fsum's answer, to the bit.
-        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        for case in 0..2000 {
-            let count = 1 + usize::try_from(next() % 50).unwrap();
-            let values: Vec<f64> = (0..count)
-                .map(|_| {
-                    let bits = next();
-                    let exponent = match next() % 4 {
-                        0 => next() % 3,         // subnormal or tiny
-                        1 => 1023 + next() % 20, // around 1
-                        2 => 1023 - next() % 60, // fractions
-                        _ => next() % 2020,      // anything up to about 1e300
-                    };
-                    f64::from_bits((bits & (1 << 63 | ((1 << 52) - 1))) | exponent << 52)
-                })
-                .collect();
+    /// A float of any size: subnormal or tiny, around 1, a fraction, or anything up to about
+    /// 1e300; either sign, any mantissa.
+    fn any_size() -> impl Strategy<Value = f64> {
+        let exponent = prop_oneof![0_u64..3, 1023_u64..1043, 964_u64..1024, 0_u64..2020];
+        (any::<bool>(), 0_u64..1 << 52, exponent).prop_map(|(negative, mantissa, exponent)| {
+            f64::from_bits(u64::from(negative) << 63 | exponent << 52 | mantissa)
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        /// Floats of every size, summed whole, and in halves (one reversed) merged: always
+        /// fsum's answer, to the bit.
+        #[test]
+        fn the_integer_sum_rounds_as_fsum_of_the_values_does(
+            values in proptest::collection::vec(any_size(), 1..51),
+        ) {
+            let count = values.len();
             let mut whole = ExactSum::default();
             values.iter().for_each(|&v| whole.add(v));
             let (mut left, mut right) = (ExactSum::default(), ExactSum::default());
@@ -343,8 +338,8 @@ mod tests {
             values[count / 2..].iter().for_each(|&v| right.add(v));
             right.merge(&left);
             let expected = fsum(&values);
-            assert_eq!(whole.value().to_bits(), expected.to_bits(), "case {case}: {values:?}");
-            assert_eq!(right.value().to_bits(), expected.to_bits(), "case {case}, merged");
+            prop_assert_eq!(whole.value().to_bits(), expected.to_bits(), "whole");
+            prop_assert_eq!(right.value().to_bits(), expected.to_bits(), "merged");
         }
     }
 

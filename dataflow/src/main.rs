@@ -264,11 +264,8 @@ fn groupby_vs_python(
         timing::Stats::from_samples(&[took])
     };
     let (one, all) = (warm(1), warm(threads));
-    say!(
-        "(Rust: one warm run each of 1 worker and {} after the one above)",
-        timing::plural(threads, "worker thread")
-    );
     let all_label = timing::plural(threads, "worker thread");
+    say!("(Rust: one warm run each of 1 worker and {all_label} after the one above)");
     let (one_row, all_row) = (("1 worker", &one), (all_label.as_str(), &all));
     // No Rust processes here: the threads stand beside the LocalCluster.
     vs_python(twin, g, answer, (threads, 1), [one_row, all_row, all_row]);

@@ -67,6 +67,13 @@ pub struct UsageError(pub String);
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RowError(pub String);
 
+impl RowError {
+    /// A file that failed mid-way: its path, then why.
+    fn in_file(path: &Path, why: &dyn std::fmt::Display) -> RowError {
+        RowError(format!("{}: {why}", path.display()))
+    }
+}
+
 /// What reading ranges found besides the groups: rows left out, and why.
 #[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Tally {
@@ -380,12 +387,11 @@ pub fn read_range(
     read: &AtomicU64,
 ) -> Result<(), RowError> {
     let path = &plan.files[file_index];
-    let failed = |e: &dyn std::fmt::Display| RowError(format!("{}: {e}", path.display()));
     // The range's own groups, merged only when the fast path took it all: a range with one
     // unusual record is read again, whole, by the csv reader.
     let (mut mine, mut my_tally) = (fast::Local::default(), Tally::default());
     let outcome = fast::read(plan, path, (start, end), &mut mine, &mut my_tally, read);
-    match outcome.map_err(|e| failed(&e))? {
+    match outcome.map_err(|e| RowError::in_file(path, &e))? {
         fast::Outcome::Done => {
             mine.merge_into(groups);
             tally.merge(&my_tally);
@@ -421,7 +427,7 @@ fn read_with_csv_reader(
     read: &AtomicU64,
 ) -> Result<(), RowError> {
     let path = &plan.files[file_index];
-    let failed = |e: &dyn std::fmt::Display| RowError(format!("{}: {e}", path.display()));
+    let failed = |e: &dyn std::fmt::Display| RowError::in_file(path, e);
     let Some((mut reader, base)) = open_range(plan, path, start, end).map_err(|e| failed(&e))?
     else {
         read.fetch_add(end - start, Ordering::Relaxed);
