@@ -638,7 +638,10 @@ fn scaling_sentence(scalar: Scaling, lanes: Scaling, rerun: &str) -> Vec<String>
             "  thread sibling, another program, another VM on the host) slows the lanes first.",
         ]
     } else {
-        lines.push(format!("  The scalar loop: {}.", scalar.describe()));
+        // The loop that fell short is the one named (the scalar one may have scaled).
+        let (name, short) =
+            if scalar.scales() { ("The lanes", &lanes) } else { ("The scalar loop", &scalar) };
+        lines.push(format!("  {name}: {}.", short.describe()));
         &[
             "  Less than the cores promise: other programs may be using them, or the work is too",
             "  small to pay for starting the tasks.",
@@ -678,6 +681,9 @@ mod tests {
         let short = scaling_sentence(on(1.62, 2, 2), on(1.6, 2, 2), "rerun").join("\n");
         assert!(short.contains("expected close to 2x on 2 cores, measured 1.62x"), "{short}");
         assert!(!short.contains("Both scale"), "1.62x of 2 is not scaling");
+        let lanes_short = scaling_sentence(on(1.91, 2, 2), on(1.68, 2, 2), "rerun").join("\n");
+        assert!(lanes_short.contains("The lanes: expected close to 2x on 2 cores, measured 1.68x"));
+        assert!(!lanes_short.contains("The scalar loop: "), "it scaled: {lanes_short}");
         let neither = scaling_sentence(on(1.2, 4, 4), on(1.1, 4, 4), "rerun").join("\n");
         assert!(neither.contains("Less than the cores promise") && neither.contains("`rerun`"));
         let one = scaling_sentence(on(1.0, 4, 1), on(0.98, 4, 1), "rerun").join("\n");
