@@ -1,9 +1,5 @@
 # Python twin of `cargo run -p comprehensions -- --vs-python`: the notebook's two cells.
-# Run by timing/src/python.rs after the prelude (measure, expect, SIZE, RUNS).
-if "measure" not in globals():  # run alone: first the prelude the Rust binary puts in front
-    import pathlib
-
-    exec((pathlib.Path(__file__).resolve().parents[2] / "timing/src/twin_prelude.py").read_text())
+from hpc_rs_twin import arguments, expect, measure
 
 USAGE = """twin.py [SIZE [RUNS]]: the notebook's squares of 0..SIZE, as an append loop and as a list
 comprehension, each timed RUNS times after a warm-up (defaults 9000000 and 5)."""

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use clap::Parser;
 use rayon::prelude::*;
+use timing::chart::Figure;
 use timing::{Ratio, Stats, cli, say};
 
 /// Section 1.b of the notebook: list, dict and set comprehensions, and how fast collecting is.
@@ -33,25 +34,27 @@ fn main() {
     let size = usize::try_from(args.size).unwrap_or_else(|_| cli::usage_error("--size too large"));
 
     let picture = args.timed.svg.open();
+    let mut figure = Figure::new("comprehensions: a list built by push, by collect, and more");
     say!("== 1.b Comprehensions -> iterator chains ended by collect");
     list_comprehension_cell();
     dict_comprehension_cell();
     more_comprehensions();
     say!();
-    let [push, collect, ..] = timed_squares(size, args.timed.runs.get());
+    let [push, collect, ..] = timed_squares(size, args.timed.runs.get(), &mut figure);
     if args.timed.python.enabled {
         say!();
-        let twin = include_str!("../python/twin.py");
+        let twin = concat!(env!("CARGO_MANIFEST_DIR"), "/python/twin.py");
         let rust = [("(a) push loop", &push.stats), ("(b) collect", &collect.stats)];
         timing::python::compare(
             &timing::python::Twin::plain(twin, args.timed.python.interpreter.as_deref()),
             &[size.to_string(), args.timed.runs.get().to_string()],
             &rust,
+            &mut figure,
         )
         .unwrap_or_else(|e| cli::fail(e));
     }
     if let Some(picture) = picture {
-        picture.save_measurements("comprehensions: a list built by push, by collect, and more");
+        figure.save(picture);
     }
 }
 
@@ -98,7 +101,7 @@ fn more_comprehensions() {
 /// The notebook's `append` loop against its comprehension, plus what Rust adds: reserving
 /// capacity, reusing a buffer, and rayon. Each variant is verified, timed `runs` times after a
 /// warm-up, and charged its minor page faults (fresh pages the kernel had to hand out).
-fn timed_squares(size: usize, runs: usize) -> [Variant; 5] {
+fn timed_squares(size: usize, runs: usize, figure: &mut Figure) -> [Variant; 5] {
     let mb = size * 8 / 1_000_000;
     let warmup = timing::after_warmup(runs);
     say!("== Timing: the squares of 0..{size} ({mb} MB of u64), {warmup}");
@@ -120,8 +123,10 @@ fn timed_squares(size: usize, runs: usize) -> [Variant; 5] {
     let baseline = &results[0];
     for variant in &results {
         let line = if std::ptr::eq(variant, baseline) {
+            figure.baseline(variant.label, &variant.stats);
             variant.stats.baseline_line(variant.label)
         } else {
+            figure.bar(variant.label, &variant.stats);
             let ratio = variant.stats.speedup_over(&baseline.stats);
             format!("{}  {ratio}", variant.stats.line(variant.label))
         };

@@ -4,10 +4,11 @@
 # Polars (its streaming engine, Rust under Python) and DuckDB, each on 1 thread and on all.
 # Each runs in a fresh Python process of its own, so that its peak memory is its own; each
 # result is checked against Rust's answer.
-if "measure" not in globals():  # run alone: first the prelude the Rust binary puts in front
-    import pathlib
+import os
+import sys
+import time
 
-    exec((pathlib.Path(__file__).resolve().parents[2] / "timing/src/twin_prelude.py").read_text())
+from hpc_rs_twin import arguments, die_with_parent, note, report
 
 USAGE = """twin.py THREADS RUNS ANSWER BY VALUE SEP FILE...: df.groupby(BY)[VALUE].agg([...]) over
 the CSV FILEs (patterns such as 'data/*.csv', fields separated by SEP) in pandas, Dask's

@@ -24,6 +24,7 @@ use agg::Agg;
 use clap::{Args as ClapArgs, Parser, Subcommand};
 use scan::{Plan, RowError, Tally};
 use timely::dataflow::operators::{Exchange, Inspect, Probe, ToStream};
+use timing::chart::Figure;
 use timing::{cli, human, say};
 
 /// Takeaway 4: a group-by over CSV files of any size, on threads or processes, with timely.
@@ -136,22 +137,33 @@ struct GroupbyArgs {
     /// else a child prints.
     #[arg(long, hide = true)]
     answer_file: Option<PathBuf>,
+    #[command(flatten)]
+    python: cli::VsPython,
+    /// Not an option of groupby, whose threads are --workers: refused with that hint (a Dask
+    /// user types --threads).
+    #[arg(long, hide = true, allow_hyphen_values = true)]
+    threads: Option<String>,
 }
 
 fn main() -> ExitCode {
     let args = cli::parse::<Args>();
-    let twin = args.timed.python.enabled.then_some(timing::python::Twin {
-        script: include_str!("../python/twin.py"),
-        packages: PACKAGES,
-        python: args.timed.python.interpreter.as_deref(),
-    });
-    match args.command {
+    fn twin(python: &cli::VsPython) -> Option<timing::python::Twin<'_>> {
+        python.enabled.then_some(timing::python::Twin {
+            script: concat!(env!("CARGO_MANIFEST_DIR"), "/python/twin.py"),
+            packages: PACKAGES,
+            python: python.interpreter.as_deref(),
+        })
+    }
+    match &args.command {
         None => {
             let picture = args.timed.svg.open();
             let sweep = args.threads.listed();
-            let code = default_run(args.size, args.timed.runs.or(3), sweep, twin.as_ref());
+            let mut figure = Figure::new("dataflow: a group-by over CSV files on timely dataflow");
+            let runs = args.timed.runs.or(3);
+            let twin = twin(&args.timed.python);
+            let code = default_run(args.size, runs, sweep, twin.as_ref(), &mut figure);
             if let Some(picture) = picture {
-                picture.save_measurements("dataflow: a group-by over CSV files on timely dataflow");
+                figure.save(picture);
             }
             code
         }
@@ -163,7 +175,7 @@ fn main() -> ExitCode {
                 .python
                 .refuse("generate only writes files; give it to the default run or to groupby");
             let started = Instant::now();
-            let (paths, bytes) = generate_with_progress(rows, files, &out);
+            let (paths, bytes) = generate_with_progress(*rows, *files, out);
             say!(
                 "wrote {}, {rows} rows, {:.1} MB in {} to {}",
                 timing::plural(paths.len(), "file"),
@@ -177,12 +189,16 @@ fn main() -> ExitCode {
             args.timed.runs.refuse("groupby runs once, as Dask's compute() does");
             args.timed.svg.refuse("groupby runs once, as Dask's compute() does: nothing to chart");
             args.threads.refuse("groupby takes --workers (threads in each process)");
+            if g.threads.is_some() {
+                cli::usage_error("--threads: groupby takes --workers (threads in each process)");
+            }
+            args.timed.python.refuse("give it after groupby: `groupby ... --vs-python`");
             if g.processes.is_some() || g.hostfile.is_some() {
-                args.timed.python.refuse(
+                g.python.refuse(
                     "compares the group-by in one process; drop --processes and --hostfile",
                 );
             }
-            groupby_command(&g, twin.as_ref())
+            groupby_command(g, twin(&g.python).as_ref())
         }
     }
 }
@@ -268,7 +284,9 @@ fn groupby_vs_python(
     say!("(Rust: one warm run each of 1 worker and {all_label} after the one above)");
     let (one_row, all_row) = (("1 worker", &one), (all_label.as_str(), &all));
     // No Rust processes here: the threads stand beside the LocalCluster.
-    vs_python(twin, g, answer, (threads, 1), [one_row, all_row, all_row]);
+    // groupby draws nothing (it runs once): the comparison's pairs go to a figure not written.
+    let mut unseen = Figure::new("");
+    vs_python(twin, g, answer, (threads, 1), [one_row, all_row, all_row], &mut unseen);
 }
 
 /// One process of a cluster, as the command line describes it: the hostfile's addresses, its
@@ -524,10 +542,7 @@ fn answer_lines(by: &str, answer: &Answer) -> Vec<String> {
 }
 
 fn workers(asked: Option<u64>) -> usize {
-    asked.map_or_else(
-        || std::thread::available_parallelism().map_or(1, usize::from),
-        |n| usize::try_from(n).expect("at most 256"),
-    )
+    asked.map_or_else(timing::machine::cores, |n| usize::try_from(n).expect("at most 256"))
 }
 
 // ---- the default run ----
@@ -540,6 +555,7 @@ fn default_run(
     runs: usize,
     sweep: Option<&[usize]>,
     twin: Option<&timing::python::Twin<'_>>,
+    figure: &mut Figure,
 ) -> ExitCode {
     let folder = data_set_once(rows);
     let g = flights_groupby(format!("{}/*.csv", folder.display()));
@@ -555,11 +571,11 @@ fn default_run(
         plan.ranges.len(),
         scan::DEFAULT_BLOCKSIZE / 1_000_000
     );
-    timing::chart::panel(format!("groupby('origin').dep_delay over {mb:.0} MB of CSV"));
-    let scan = time_the_scan(&plan, runs, mb);
-    let one = time_on_threads(&plan, &g.by, 1, runs, true);
-    let all = time_on_threads(&plan, &g.by, cores, runs, false);
-    let (processes, processes_answer) = time_two_processes(&g, &plan, runs);
+    figure.panel(format!("groupby('origin').dep_delay over {mb:.0} MB of CSV"));
+    let scan = time_the_scan(&plan, runs, mb, figure);
+    let one = time_on_threads(&plan, &g.by, 1, runs, true, figure);
+    let all = time_on_threads(&plan, &g.by, cores, runs, false, figure);
+    let (processes, processes_answer) = time_two_processes(&g, &plan, runs, figure);
     let answers = [
         ("1 worker", &one.answer),
         ("worker threads", &all.answer),
@@ -580,12 +596,13 @@ fn default_run(
     let medians = [one.stats, all.stats];
     explain(&medians, &processes, process_startup(&folder), cores);
     if let Some(counts) = sweep {
-        sweep_workers(&plan, &g.by, counts, runs, reference);
+        figure.curve(&sweep_workers(&plan, &g.by, counts, runs, reference));
     }
     say!("{}", memory_sentence(one.peak.max(all.peak), plan.total_bytes));
     if let Some(twin) = twin {
         say!();
-        compare_with_python(twin, &g, reference, runs, [&one.stats, &all.stats, &processes], cores);
+        let rows = [&one.stats, &all.stats, &processes];
+        compare_with_python(twin, &g, reference, runs, rows, cores, figure);
     }
     ExitCode::SUCCESS
 }
@@ -615,7 +632,12 @@ fn data_set_once(rows: u64) -> PathBuf {
 /// The scan alone on this thread, after a warm-up run (which also reads the files into the
 /// page cache for the rows after it): records and fields found, nothing parsed or grouped.
 /// `None` where the files are not plain enough for the fast path.
-fn time_the_scan(plan: &Arc<Plan>, runs: usize, mb: f64) -> Option<timing::Stats> {
+fn time_the_scan(
+    plan: &Arc<Plan>,
+    runs: usize,
+    mb: f64,
+    figure: &mut Figure,
+) -> Option<timing::Stats> {
     let (rows, stats) = timing::measure(runs, || {
         scan::scan_only(plan).unwrap_or_else(|e| cli::fail(format!("scanning: {e}")))
     });
@@ -630,6 +652,7 @@ fn time_the_scan(plan: &Arc<Plan>, runs: usize, mb: f64) -> Option<timing::Stats
         stats.line("the scan alone, 1 core"),
         mb / stats.median.as_secs_f64()
     );
+    figure.bar("the scan alone, 1 core", &stats);
     Some(stats)
 }
 
@@ -663,6 +686,7 @@ fn time_on_threads(
     threads: usize,
     runs: usize,
     baseline: bool,
+    figure: &mut Figure,
 ) -> Timed {
     let (mut answer, mut peak, mut samples) = (String::new(), 0, Vec::new());
     for _ in 0..runs {
@@ -679,9 +703,13 @@ fn time_on_threads(
     let stats = timing::Stats::from_samples(&samples);
     // The first row, 1 worker, is the baseline; the second has a thread a core (one, too, on
     // one core).
-    let line = match baseline {
-        true => stats.baseline_line("1 worker"),
-        false => stats.line(&timing::plural(threads, "worker thread")),
+    let line = if baseline {
+        figure.baseline("1 worker", &stats);
+        stats.baseline_line("1 worker")
+    } else {
+        let label = timing::plural(threads, "worker thread");
+        figure.bar(&label, &stats);
+        stats.line(&label)
     };
     let mb = plan.total_bytes as f64 / 1e6;
     say!(
@@ -694,7 +722,12 @@ fn time_on_threads(
 
 /// The group-by on 2 processes over loopback TCP, `runs` times, printed as one row; its
 /// timings and its answer.
-fn time_two_processes(g: &GroupbyArgs, plan: &Plan, runs: usize) -> (timing::Stats, String) {
+fn time_two_processes(
+    g: &GroupbyArgs,
+    plan: &Plan,
+    runs: usize,
+    figure: &mut Figure,
+) -> (timing::Stats, String) {
     let mb = plan.total_bytes as f64 / 1e6;
     let (mut answer, mut peaks, mut samples, mut connecting) =
         (String::new(), Vec::new(), Vec::new(), Vec::new());
@@ -712,7 +745,10 @@ fn time_two_processes(g: &GroupbyArgs, plan: &Plan, runs: usize) -> (timing::Sta
     let peaks: Vec<String> = peaks.iter().map(|p| format!("{:.0} MB", *p as f64 / 1e6)).collect();
     say!(
         "{}  {:>6.0} MB/s  peak memory {} (each process)",
-        stats.line("2 processes, loopback TCP"),
+        {
+            figure.bar("2 processes, loopback TCP", &stats);
+            stats.line("2 processes, loopback TCP")
+        },
         mb / stats.median.as_secs_f64(),
         peaks.join(", ")
     );
@@ -742,11 +778,14 @@ fn compare_with_python(
     runs: usize,
     [one, all, processes]: [&timing::Stats; 3],
     cores: usize,
+    figure: &mut Figure,
 ) {
     let threads = timing::plural(cores, "worker thread");
     let rows = [("1 worker", one), (threads.as_str(), all), ("2 processes", processes)];
     let answer: Vec<String> = reference.lines().map(str::to_owned).collect();
-    let Some(python) = vs_python(twin, g, &answer, (cores, runs.min(2)), rows) else { return };
+    let Some(python) = vs_python(twin, g, &answer, (cores, runs.min(2)), rows, figure) else {
+        return;
+    };
     let ratio = |rust: &timing::Stats, row: usize| rust.speedup_over(&python[row].stats);
     let against = |rust: &timing::Stats, row: usize| ratio(rust, row).sentence("faster", "slower");
     let cores_text = timing::plural(cores, "core");
@@ -782,7 +821,13 @@ fn compare_with_python(
 /// `--threads LIST`: the group-by on that many worker threads of one process, each count,
 /// against 1 worker measured the same way (after a warm-up, where the rows above are not);
 /// every answer the 1 worker's.
-fn sweep_workers(plan: &Arc<Plan>, by: &str, counts: &[usize], runs: usize, answer: &str) {
+fn sweep_workers(
+    plan: &Arc<Plan>,
+    by: &str,
+    counts: &[usize],
+    runs: usize,
+    answer: &str,
+) -> timing::Sweep {
     say!(
         "== the group-by on each number of worker threads, against 1 worker ({})",
         timing::after_warmup(runs)
@@ -796,7 +841,7 @@ fn sweep_workers(plan: &Arc<Plan>, by: &str, counts: &[usize], runs: usize, answ
     let (one_answer, one) = timing::measure(runs, || run(1));
     assert_eq!(one_answer, answer, "1 worker, warm");
     say!("{}", one.baseline_line("1 worker, warm"));
-    timing::speedup_sweep("worker threads", counts, runs, &one, &answer.to_owned(), run);
+    timing::speedup_sweep("worker threads", counts, runs, &one, &answer.to_owned(), run)
 }
 
 /// Where the twin's rows are, in its order: pandas, Dask's threads, a Dask LocalCluster, then
@@ -815,6 +860,7 @@ fn vs_python(
     answer: &[String],
     (threads, runs): (usize, usize),
     [one, all, processes]: [(&str, &timing::Stats); 3],
+    figure: &mut Figure,
 ) -> Option<Vec<timing::python::Measured>> {
     let rust = [one, all, processes, one, all, one, all];
     let file = tempfile::Builder::new()
@@ -837,7 +883,9 @@ fn vs_python(
         char::from(g.sep).to_string(),
     ];
     args.extend(g.files.iter().cloned());
-    let measured = timing::python::compare(twin, &args, &rust).unwrap_or_else(|e| cli::fail(e));
+    let measured = timing::python::compare(twin, &args, &rust, figure)
+        .unwrap_or_else(|e| cli::fail(e))
+        .map(|report| report.measured);
     drop(file);
     if let Some(measured) = &measured {
         // The twin asserts each answer against Rust's before it reports a time.
@@ -883,6 +931,8 @@ fn flights_groupby(files: String) -> GroupbyArgs {
         skip_bad: false,
         child: false,
         answer_file: None,
+        python: cli::VsPython { enabled: false, interpreter: None },
+        threads: None,
     }
 }
 

@@ -183,7 +183,7 @@ fn cut_in_parallel(
     sep: u8,
     blocksize: u64,
 ) -> Result<Vec<(usize, u64, u64)>, UsageError> {
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let threads = timing::machine::cores();
     let cut_one = |&(index, body_start, size): &(usize, u64, u64)| {
         let cuts = cut(&files[index], (body_start, size), sep, blocksize)
             .map_err(|e| UsageError(format!("{}: {e}", files[index].display())))?;

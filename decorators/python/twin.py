@@ -1,9 +1,6 @@
 # Python twin of `cargo run -p decorators -- --vs-python`: create_big_list and
 # create_big_list_faster from the notebook (undecorated: measure does the timing).
-if "measure" not in globals():  # run alone: first the prelude the Rust binary puts in front
-    import pathlib
-
-    exec((pathlib.Path(__file__).resolve().parents[2] / "timing/src/twin_prelude.py").read_text())
+from hpc_rs_twin import arguments, expect, measure
 
 USAGE = """twin.py [SIZE [RUNS]]: create_big_list and create_big_list_faster over 0..SIZE, each timed RUNS
 times after a warm-up (defaults 10000000 and 5)."""

@@ -8,6 +8,7 @@ use std::hint::black_box;
 
 use clap::Parser;
 use decorators_macros::decorate;
+use timing::chart::Figure;
 use timing::{Stats, cli, say};
 
 /// The notebook's decorator cells: higher-order functions, `@` syntax, arguments, timing.
@@ -32,6 +33,7 @@ fn main() {
     let size = usize::try_from(size).unwrap_or_else(|_| cli::usage_error("--size too large"));
 
     let picture = args.timed.svg.open();
+    let mut figure = Figure::new("decorators: the timed decorator cells");
     say!("== Decorators -> higher-order functions and an attribute macro");
     say!("[1] a normal function:");
     my_simple_function();
@@ -46,7 +48,7 @@ fn main() {
         "    (Rust has no *args: the decorator is generic over one argument, here the tuple (6, 7))"
     );
     say!();
-    let (push, collect) = timing_decorator_cells(size, args.timed.runs.get());
+    let (push, collect) = timing_decorator_cells(size, args.timed.runs.get(), &mut figure);
     if args.timed.python.enabled {
         say!();
         vs_python(
@@ -54,10 +56,11 @@ fn main() {
             args.timed.runs.get(),
             [&push, &collect],
             args.timed.python.interpreter.as_deref(),
+            &mut figure,
         );
     }
     if let Some(picture) = picture {
-        picture.save_measurements("decorators: the timed decorator cells");
+        figure.save(picture);
     }
 }
 
@@ -68,11 +71,15 @@ fn vs_python(
     runs: usize,
     [push, collect]: [&Stats; 2],
     python: Option<&std::path::Path>,
+    figure: &mut Figure,
 ) {
-    let twin = timing::python::Twin::plain(include_str!("../python/twin.py"), python);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/twin.py");
+    let twin = timing::python::Twin::plain(script, python);
     let rust = [("push loop", push), ("collect", collect)];
     let args = [size.to_string(), runs.to_string()];
-    let Some([append, comprehension]) = timing::python::compare_each(&twin, &args, &rust) else {
+    let Some((_, [append, comprehension])) =
+        timing::python::compare_each(&twin, &args, &rust, figure)
+    else {
         return; // no Python here: said on stderr
     };
     let gain = comprehension.stats.speedup_over(&append.stats);
@@ -134,7 +141,7 @@ fn my_adder(x: i64, y: i64) {
 
 /// The notebook's `time_decor`, applied to `create_big_list` and `create_big_list_faster`, then
 /// the same two functions measured properly: warm-up, repeated runs, median, verified results.
-fn timing_decorator_cells(size: usize, runs: usize) -> (Stats, Stats) {
+fn timing_decorator_cells(size: usize, runs: usize, figure: &mut Figure) -> (Stats, Stats) {
     say!("[5] #[decorate(time_decor)] on building a list of {size} numbers:");
     say!("    create_big_list():");
     let pushed = create_big_list(size);
@@ -150,11 +157,12 @@ fn timing_decorator_cells(size: usize, runs: usize) -> (Stats, Stats) {
 
     let warmup = timing::after_warmup(runs);
     say!("    measured with `timing` ({warmup}):");
-    timing::chart::panel(format!("A list of {size} numbers, built two ways"));
+    figure.panel(format!("A list of {size} numbers, built two ways"));
     let (pushed, push_stats) = timing::measure(runs, || create_big_list_undecorated(size));
     verify("push loop", &pushed, size);
     drop(pushed);
     say!("    {}", push_stats.baseline_line("push loop (create_big_list)"));
+    figure.baseline("push loop (create_big_list)", &push_stats);
     let (collected, collect_stats) =
         timing::measure(runs, || create_big_list_faster_undecorated(size));
     verify("collect", &collected, size);
@@ -163,6 +171,7 @@ fn timing_decorator_cells(size: usize, runs: usize) -> (Stats, Stats) {
         collect_stats.line("collect (create_big_list_faster)"),
         collect_stats.speedup_over(&push_stats)
     );
+    figure.bar("collect (create_big_list_faster)", &collect_stats);
     say!("    verified: both lists have length {size} and end with {}", size - 1);
     for line in rust_ratio_sentence(&push_stats, &collect_stats) {
         say!("{line}");

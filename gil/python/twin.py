@@ -1,9 +1,6 @@
 # Python twin of `cargo run -p gil -- --vs-python`: the cube sum on one thread and split over
 # THREADS threads under CPython's real GIL.
-if "measure" not in globals():  # run alone: first the prelude the Rust binary puts in front
-    import pathlib
-
-    exec((pathlib.Path(__file__).resolve().parents[2] / "timing/src/twin_prelude.py").read_text())
+from hpc_rs_twin import arguments, expect, measure
 
 USAGE = """twin.py [SIZE [RUNS [THREADS]]]: the cube sum of range(SIZE) on one thread and split over THREADS
 threads under CPython's GIL, each timed RUNS times after a warm-up (defaults 5000000, 5, 2)."""

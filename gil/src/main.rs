@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use parking_lot::{Mutex, MutexGuard};
+use timing::chart::Figure;
 use timing::{Ratio, Stats, cli, say};
 
 /// Section 2.c of the notebook: what a global interpreter lock does to threads.
@@ -62,9 +63,11 @@ fn main() {
         args.switch_interval_ms
     );
     let size = args.size.unwrap_or(if args.timed.python.enabled { 5_000_000 } else { 200_000_000 });
-    let [sequential, free, under_gil] = cpu_bound(&gil, size, threads, args.timed.runs.get());
+    let mut figure = Figure::new("gil: threads with and without a (simulated) GIL");
+    let runs = args.timed.runs.get();
+    let [sequential, free, under_gil] = cpu_bound(&gil, size, threads, runs, &mut figure);
     say!();
-    let io_speedup = io_bound(&gil, threads, args.timed.runs.get());
+    let io_speedup = io_bound(&gil, threads, args.timed.runs.get(), &mut figure);
     say!();
     convoy_effect(&gil);
     say!();
@@ -85,10 +88,11 @@ fn main() {
             args.timed.runs.get(),
             [&sequential, &free, &under_gil],
             args.timed.python.interpreter.as_deref(),
+            &mut figure,
         );
     }
     if let Some(picture) = picture {
-        picture.save_measurements("gil: threads with and without a (simulated) GIL");
+        figure.save(picture);
     }
     say!();
     say!(
@@ -157,12 +161,14 @@ fn vs_python(
     runs: usize,
     [sequential, free, under_gil]: [&Stats; 3],
     python: Option<&std::path::Path>,
+    figure: &mut Figure,
 ) {
-    let twin = timing::python::Twin::plain(include_str!("../python/twin.py"), python);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/twin.py");
+    let twin = timing::python::Twin::plain(script, python);
     let args = [size.to_string(), runs.to_string(), threads.to_string()];
     let rust = [("sequential", sequential), ("simulated GIL threads", under_gil)];
-    let Some([python_sequential, python_threads]) =
-        timing::python::compare_each(&twin, &args, &rust)
+    let Some((_, [python_sequential, python_threads])) =
+        timing::python::compare_each(&twin, &args, &rust, figure)
     else {
         return; // no Python here: said on stderr
     };
@@ -191,10 +197,10 @@ fn vs_python(
 
 /// The cube sum of 0..size, sequential and split among threads, free and under the GIL. Each
 /// row is printed as soon as it is measured.
-fn cpu_bound(gil: &Gil, size: u64, threads: u64, runs: usize) -> [Stats; 3] {
+fn cpu_bound(gil: &Gil, size: u64, threads: u64, runs: usize, figure: &mut Figure) -> [Stats; 3] {
     let warmup = timing::after_warmup(runs);
     say!("CPU-bound: the cube sum of 0..{size} ({warmup})");
-    timing::chart::panel(format!("CPU-bound: the cube sum of 0..{size}"));
+    figure.panel(format!("CPU-bound: the cube sum of 0..{size}"));
     let expected = cube_sum_closed_form(size);
     let time = |label: &str, sum: &dyn Fn() -> u128| -> Stats {
         let (total, stats) = timing::measure(runs, sum);
@@ -204,9 +210,11 @@ fn cpu_bound(gil: &Gil, size: u64, threads: u64, runs: usize) -> [Stats; 3] {
     // A plain call on this thread, as Python's sequential run is: no thread to start.
     let sequential = time("sequential", &|| cube_sum(0..size));
     say!("{}", sequential.baseline_line("sequential, one thread"));
-    let row = |label: String, gil: Option<&Gil>| {
+    figure.baseline("sequential, one thread", &sequential);
+    let mut row = |label: String, gil: Option<&Gil>| {
         let stats = time(&label, &|| cube_sum_on_threads(size, threads, gil));
         say!("{}  {}", stats.line(&label), stats.speedup_over(&sequential));
+        figure.bar(&label, &stats);
         stats
     };
     let free = row(format!("{threads} free threads, no lock"), None);
@@ -262,13 +270,13 @@ fn fairness(interval: Duration, fair: Duration, unfair: Duration) -> Vec<String>
 
 /// Threads that mostly wait: each request does a little work under the GIL, then waits for
 /// "I/O". Releasing the GIL while waiting is what lets the waits overlap.
-fn io_bound(gil: &Gil, threads: u64, runs: usize) -> Ratio {
+fn io_bound(gil: &Gil, threads: u64, runs: usize, figure: &mut Figure) -> Ratio {
     let threads_text = timing::plural(threads, "thread");
     say!(
         "I/O-bound: {threads_text} x {IO_REQUESTS} requests, each waiting {} ms",
         IO_WAIT.as_millis()
     );
-    timing::chart::panel(format!(
+    figure.panel(format!(
         "I/O-bound: {threads_text} x {IO_REQUESTS} requests, each waiting {} ms",
         IO_WAIT.as_millis()
     ));
@@ -285,6 +293,9 @@ fn io_bound(gil: &Gil, threads: u64, runs: usize) -> Ratio {
     say!("{}", sequential.baseline_line("sequential, one thread"));
     say!("{}  {}", released.line("GIL released while waiting"), released.speedup_over(&sequential));
     say!("{}  {}", held.line("GIL held while waiting"), held.speedup_over(&sequential));
+    figure.baseline("sequential, one thread", &sequential);
+    figure.bar("GIL released while waiting", &released);
+    figure.bar("GIL held while waiting", &held);
     say!("CPython releases the GIL around blocking calls; code that holds it while waiting");
     say!("  (a C extension that forgets to) makes every other thread wait too.");
     released.speedup_over(&sequential)
@@ -377,10 +388,8 @@ fn timeline(interval: Duration, threads: u64, picture: timing::chart::Picture) {
         "  one thread at a time; free, the threads ran at once for {:.0}% of the time.",
         both * 100.0
     );
-    let panels: Vec<timing::chart::Lanes> =
-        cases.iter().map(|(case, holds)| lanes(case, holds)).collect();
-    let svg = timing::chart::timeline_svg("gil: who holds the GIL, when", &panels);
-    picture.write(&svg);
+    let panels: Vec<Lanes> = cases.iter().map(|(case, holds)| lanes(case, holds)).collect();
+    picture.write(&timeline_svg("gil: who holds the GIL, when", &panels));
 }
 
 fn held(gil: &Gil) -> Vec<Hold> {
@@ -420,7 +429,7 @@ fn overlap_share(holds: &[Hold]) -> f64 {
 }
 
 /// A case's holds as the timeline's rows: one a thread, in the order they first held it.
-fn lanes(case: &str, holds: &[Hold]) -> timing::chart::Lanes {
+fn lanes(case: &str, holds: &[Hold]) -> Lanes {
     let mut threads: Vec<thread::ThreadId> = Vec::new();
     for hold in holds {
         if !threads.contains(&hold.thread) {
@@ -436,7 +445,63 @@ fn lanes(case: &str, holds: &[Hold]) -> timing::chart::Lanes {
             (format!("thread {}", i + 1), spans)
         })
         .collect();
-    timing::chart::Lanes { title: case.to_owned(), rows }
+    Lanes { title: case.to_owned(), rows }
+}
+
+/// A timeline's group of rows: what ran when, one row a thread.
+struct Lanes {
+    /// What the rows show.
+    title: String,
+    /// Each row's name and its busy spans, from the start of the case.
+    rows: Vec<(String, Vec<(Duration, Duration)>)>,
+}
+
+/// The SVG text of a timeline: a panel each group, its rows one under the other on the same
+/// time axis (ms), each span a bar - drawn with `timing::chart`'s canvas and rows.
+fn timeline_svg(title: &str, groups: &[Lanes]) -> String {
+    use plotters::coord::ranged1d::SegmentValue;
+    use plotters::prelude::*;
+    use timing::chart::{ROW, RUST, Rows, canvas, panel_height, rows_chart};
+    let heights: Vec<u32> = groups.iter().map(|g| panel_height(g.rows.len(), 2 * ROW)).collect();
+    let caption = timing::chart::caption("one run of each case");
+    canvas(title, Some(&caption), &heights, |_, areas| {
+        for (area, group) in areas.iter().zip(groups) {
+            let n = group.rows.len();
+            let end = group
+                .rows
+                .iter()
+                .flat_map(|(_, spans)| spans.iter().map(|s| s.1))
+                .max()
+                .unwrap_or_default();
+            let ms = |d: Duration| d.as_secs_f64() * 1e3;
+            let names: Vec<String> = group.rows.iter().map(|(name, _)| name.clone()).collect();
+            let rows = Rows {
+                title: Some(&group.title),
+                names: &names,
+                x: 0.0..ms(end).max(1e-3),
+                x_desc: "time (ms)",
+                margins: (120, 40),
+            };
+            let mut chart = rows_chart(area, &rows)?;
+            // A span too short to see (a few microseconds of a 40 ms axis) is drawn 2 pixels
+            // wide.
+            let plot_width = f64::from(area.dim_in_pixel().0.saturating_sub(180).max(1));
+            let narrowest = ms(end) * 2.0 / plot_width;
+            for (i, (_, spans)) in group.rows.iter().enumerate() {
+                let y = n - 1 - i;
+                chart.draw_series(spans.iter().map(|&(from, to)| {
+                    let to = ms(to).max(ms(from) + narrowest);
+                    let mut bar = Rectangle::new(
+                        [(ms(from), SegmentValue::Exact(y)), (to, SegmentValue::Exact(y + 1))],
+                        RUST.mix(0.85).filled(),
+                    );
+                    bar.set_margin(6, 6, 0, 0);
+                    bar
+                }))?;
+            }
+        }
+        Ok(())
+    })
 }
 
 // ---- the simulated GIL ----

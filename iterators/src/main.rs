@@ -10,6 +10,7 @@ use std::iter;
 use clap::Parser;
 use num_bigint::BigUint;
 use num_traits::CheckedAdd;
+use timing::chart::Figure;
 use timing::{cli, say};
 
 /// Section 1.c of the notebook: iterators, laziness, overflow and generators.
@@ -44,9 +45,10 @@ fn main() {
     say!();
     generator_cell();
     say!();
-    lazy_versus_eager_memory(args.size, args.timed.runs.get());
+    let mut figure = Figure::new("iterators: lazy and eager");
+    lazy_versus_eager_memory(args.size, args.timed.runs.get(), &mut figure);
     if let Some(picture) = picture {
-        picture.save_measurements("iterators: lazy and eager");
+        figure.save(picture);
     }
 }
 
@@ -136,7 +138,7 @@ fn generator_cell() {
 
 /// The sum of squares over 0..size through a lazy chain and through a collected `Vec`: the
 /// same result, about 0 MB against 8 bytes a number.
-fn lazy_versus_eager_memory(size: u64, runs: usize) {
+fn lazy_versus_eager_memory(size: u64, runs: usize, figure: &mut Figure) {
     let warmup = timing::after_warmup(runs);
     say!("[6] sum of squares of 0..{size}, lazy chain against collected Vec ({warmup}):");
     let expected = {
@@ -155,7 +157,9 @@ fn lazy_versus_eager_memory(size: u64, runs: usize) {
         })
     });
     assert_eq!((lazy, eager), (expected, expected));
-    timing::chart::panel(format!("[6] sum of squares of 0..{size}"));
+    figure.panel(format!("[6] sum of squares of 0..{size}"));
+    figure.baseline("lazy chain", &lazy_time);
+    figure.bar("collected Vec", &eager_time);
     say!("    {}", lazy_time.baseline_line("lazy chain"));
     say!("        sum {lazy}, peak memory {}", megabytes(lazy_peak));
     say!("    {}  {}", eager_time.line("collected Vec"), eager_time.speedup_over(&lazy_time));

@@ -12,6 +12,7 @@ use std::thread;
 
 use clap::Parser;
 use parking_lot::{Mutex, ReentrantMutex};
+use timing::chart::Figure;
 use timing::{Stats, cli, say};
 
 /// Section 2.b of the notebook: locks, races and reentrant locks.
@@ -50,7 +51,8 @@ fn main() {
     say!();
     let threads_text = timing::plural(threads, "thread");
     say!("== Why locks at all: {threads_text} x {} increments of one counter", args.size);
-    counters(threads, args.size, args.timed.runs.get());
+    let mut figure = Figure::new("locks: one counter, many threads");
+    counters(threads, args.size, args.timed.runs.get(), &mut figure);
     say!();
     say!("== RLock -> parking_lot::ReentrantMutex");
     reentrant_lock_cell();
@@ -59,7 +61,7 @@ fn main() {
     say!("== Poisoning: what happens to a lock whose holder panics");
     poisoning();
     if let Some(picture) = picture {
-        picture.save_measurements("locks: one counter, many threads");
+        figure.save(picture);
     }
 }
 
@@ -105,9 +107,9 @@ fn deterministic_order() {
 ///     // error[E0499]: cannot borrow `count` as mutable more than once at a time
 /// It does allow a race through an atomic read followed by a separate write: every access is
 /// defined, yet increments made in between are overwritten (a lost update).
-fn counters(threads: u64, increments: u64, runs: usize) {
+fn counters(threads: u64, increments: u64, runs: usize, figure: &mut Figure) {
     let expected = threads * increments;
-    timing::chart::panel(format!(
+    figure.panel(format!(
         "{} x {increments} increments of one counter",
         timing::plural(threads, "thread")
     ));
@@ -129,6 +131,7 @@ fn counters(threads: u64, increments: u64, runs: usize) {
             lost => format!("{lost} updates lost"),
         };
         say!("{}  count {total} of {expected}: {verdict}", stats.line(label));
+        figure.bar(label, &stats);
         if exact {
             correct.push((label, stats));
         }

@@ -1,9 +1,6 @@
 # Python twin of `cargo run -p multiprocessing -- --vs-python`: the notebook's three sums in
 # three processes (fork, as on Linux by default) against plain calls, at two lengths.
-if "measure" not in globals():  # run alone: first the prelude the Rust binary puts in front
-    import pathlib
-
-    exec((pathlib.Path(__file__).resolve().parents[2] / "timing/src/twin_prelude.py").read_text())
+from hpc_rs_twin import arguments, die_with_parent, expect, measure
 
 USAGE = """twin.py [TINY [RUNS [REAL]]]: the notebook's three sums in three processes against plain calls,
 at length TINY and at length REAL, each timed RUNS times after a warm-up (defaults 5, 5,

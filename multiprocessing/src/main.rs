@@ -22,6 +22,7 @@ use nix::sys::mman::{MapFlags, ProtFlags, mmap_anonymous, munmap};
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork, getpid, getppid, pipe};
+use timing::chart::Figure;
 use timing::{Stats, cli, say};
 
 /// Section 2.d of the notebook: processes with fork, pipes and shared memory.
@@ -65,11 +66,12 @@ fn main() -> ExitCode {
             return Ok(ExitCode::FAILURE);
         }
         say!();
-        let tiny = tiny_work(args.timed.runs.get())?;
+        let mut figure = Figure::new("multiprocessing: processes made by fork, against one");
+        let tiny = tiny_work(args.timed.runs.get(), &mut figure)?;
         say!();
-        let real = real_work(size, args.timed.runs.get())?;
+        let real = real_work(size, args.timed.runs.get(), &mut figure)?;
         say!();
-        sweep(size, args.timed.runs.get())?;
+        sweep(size, args.timed.runs.get(), &mut figure)?;
         say!();
         separate_memory()?;
         shared_memory()?;
@@ -81,10 +83,11 @@ fn main() -> ExitCode {
                 args.timed.runs.get(),
                 [tiny, real],
                 args.timed.python.interpreter.as_deref(),
+                &mut figure,
             );
         }
         if let Some(picture) = picture {
-            picture.save_measurements("multiprocessing: processes made by fork, against one");
+            figure.save(picture);
         }
         Ok(ExitCode::SUCCESS)
     })();
@@ -164,18 +167,21 @@ fn notebook_cell(crash: Option<Crash>) -> Result<bool, Failure> {
 
 /// The notebook's timing: three processes for tiny work against plain calls, and what one
 /// fork+wait costs on its own.
-fn tiny_work(runs: usize) -> Result<[Stats; 2], Failure> {
+fn tiny_work(runs: usize, figure: &mut Figure) -> Result<[Stats; 2], Failure> {
     let length = NOTEBOOK_LENGTH;
     let warmup = timing::after_warmup(runs);
     say!("[2] the notebook's timing: length {length}, {warmup}");
-    timing::chart::panel(format!("[2] the notebook's timing: length {length}"));
+    figure.panel(format!("[2] the notebook's timing: length {length}"));
     let sequential = time_sequential(length, runs);
     say!("{}", sequential.baseline_line("sequential"));
+    figure.baseline("sequential", &sequential);
     let processes = time_processes(length, runs)?;
     say!("{}  {}", processes.line("three processes"), processes.speedup_over(&sequential));
+    figure.bar("three processes", &processes);
     let (_, one_fork) =
         timing::measure_without_threads(runs, || in_children([|| 0]).map(|[o]| o.result));
     say!("{}", one_fork.line("one fork + _exit + waitpid"));
+    figure.bar("one fork + _exit + waitpid", &one_fork);
     say!("    The notebook: 34.5 ms against 0.52 ms. A process costs a fork, a copy of the page");
     if processes.median > sequential.median * 10 {
         say!("    tables and a wait; for a few additions that is all the time there is.");
@@ -186,18 +192,20 @@ fn tiny_work(runs: usize) -> Result<[Stats; 2], Failure> {
 }
 
 /// Enough work per sum for processes to pay off on the available cores.
-fn real_work(length: u64, runs: usize) -> Result<[Stats; 2], Failure> {
-    let cores = thread::available_parallelism().map_or(1, usize::from);
+fn real_work(length: u64, runs: usize, figure: &mut Figure) -> Result<[Stats; 2], Failure> {
+    let cores = timing::machine::cores();
     let cores_text = timing::plural(cores, "core");
     let warmup = timing::after_warmup(runs);
     say!("[3] real work: length {length}, {warmup}, {cores_text}");
-    timing::chart::panel(format!("[3] real work: length {length}, {cores_text}"));
+    figure.panel(format!("[3] real work: length {length}, {cores_text}"));
     // Processes first, printed at once: the interrupt test expects children right after the
     // heading, and a long run shows a row before the sequential one is measured.
     let processes = time_processes(length, runs)?;
     say!("{}", processes.line("three processes"));
+    figure.bar("three processes", &processes);
     let sequential = time_sequential(length, runs);
     say!("{}", sequential.baseline_line("sequential"));
+    figure.baseline("sequential", &sequential);
     say!("{:<34} {}", "three processes against sequential", processes.speedup_over(&sequential));
     if cores < SUMS.len() {
         say!("    Three jobs on {cores_text}: some processes share a core, as the threads did in");
@@ -213,7 +221,7 @@ fn real_work(length: u64, runs: usize) -> Result<[Stats; 2], Failure> {
 
 /// Processes next to threads for the same work, from tiny to real: where each starts to pay.
 /// Each row is printed as soon as it is measured.
-fn sweep(max_length: u64, runs: usize) -> Result<(), Failure> {
+fn sweep(max_length: u64, runs: usize, figure: &mut Figure) -> Result<(), Failure> {
     say!(
         "[4] where threads and processes start to pay off (median of {runs}, speedup against sequential):"
     );
@@ -224,10 +232,10 @@ fn sweep(max_length: u64, runs: usize) -> Result<(), Failure> {
         let sequential = time_sequential(length, runs);
         let threads = time_threads(length, runs);
         let processes = time_processes(length, runs)?;
-        timing::chart::panel(format!("[4] length {length}"));
-        timing::chart::add("sequential", &sequential, timing::chart::Side::Rust, true);
-        timing::chart::add("3 threads", &threads, timing::chart::Side::Rust, false);
-        timing::chart::add("3 processes", &processes, timing::chart::Side::Rust, false);
+        figure.panel(format!("[4] length {length}"));
+        figure.baseline("sequential", &sequential);
+        figure.bar("3 threads", &threads);
+        figure.bar("3 processes", &processes);
         let cell = |s: &Stats| {
             let ratio = s.speedup_over(&sequential).sentence("faster", "slower");
             format!("{} ({ratio})", timing::human(s.median))
@@ -341,8 +349,15 @@ fn results_through_pipes() -> Result<(), Failure> {
 
 /// The same two timings in CPython with `multiprocessing.Process`, and each language's own
 /// speedup from processes at the real-work length.
-fn vs_python(real: u64, runs: usize, rust: [[Stats; 2]; 2], python: Option<&std::path::Path>) {
-    let twin = timing::python::Twin::plain(include_str!("../python/twin.py"), python);
+fn vs_python(
+    real: u64,
+    runs: usize,
+    rust: [[Stats; 2]; 2],
+    python: Option<&std::path::Path>,
+    figure: &mut Figure,
+) {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/twin.py");
+    let twin = timing::python::Twin::plain(script, python);
     let args = [NOTEBOOK_LENGTH.to_string(), runs.to_string(), real.to_string()];
     let [[tiny_sequential, tiny_processes], [real_sequential, real_processes]] = &rust;
     let pairs = [
@@ -351,8 +366,8 @@ fn vs_python(real: u64, runs: usize, rust: [[Stats; 2]; 2], python: Option<&std:
         ("three processes, real", real_processes),
         ("sequential, real", real_sequential),
     ];
-    let Some([_, _, python_processes, python_sequential]) =
-        timing::python::compare_each(&twin, &args, &pairs)
+    let Some((_, [_, _, python_processes, python_sequential])) =
+        timing::python::compare_each(&twin, &args, &pairs, figure)
     else {
         return; // no Python here: said on stderr
     };

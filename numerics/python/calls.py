@@ -3,10 +3,11 @@
 # a Numba call, and what releasing the GIL buys: two threads calling native code that releases
 # it (hpc_rs_numerics.three_sums, a Numba @njit(nogil=True) function) against two threads
 # running the same loop in Python.
-if "measure" not in globals():  # run alone: first the prelude the Rust binary puts in front
-    import pathlib
+import sys
+import threading
+import time
 
-    exec((pathlib.Path(__file__).resolve().parents[2] / "timing/src/twin_prelude.py").read_text())
+from hpc_rs_twin import arguments, expect, measure, optional, report
 
 USAGE = """calls.py [LENGTH [RUNS [PURE_LENGTH]]]: hpc_rs_numerics (pip install ./numerics/extension) from
 Python: one call on a 1 x 1 input against a Numba call, and the three sums on one thread and

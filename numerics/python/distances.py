@@ -1,10 +1,10 @@
 # Python twin of `cargo run -p numerics -- distances --vs-python`: the same N points (the same
 # SplitMix64 generator and seed), their N x N distance matrix in pure Python (at a smaller N),
 # NumPy broadcasting, the NumPy BLAS trick, SciPy's cdist, and Numba serial and parallel.
-if "measure" not in globals():  # run alone: first the prelude the Rust binary puts in front
-    import pathlib
+import os
+import time
 
-    exec((pathlib.Path(__file__).resolve().parents[2] / "timing/src/twin_prelude.py").read_text())
+from hpc_rs_twin import arguments, measure, note, optional
 
 USAGE = """distances.py [N [RUNS [DIM [SMALL [CHECKSUM [SMALL_CHECKSUM]]]]]]: N random points in DIM
 dimensions (SplitMix64 from seed 2024, as the Rust side makes them), their N x N distances in

@@ -2,10 +2,11 @@
 # Performance Python" chapter 2 - the book's pure Python and a NumPy version (at a smaller
 # width), a Cython build of the inner loop (when a C compiler and Python's headers are there),
 # and Numba serial and parallel.
-if "measure" not in globals():  # run alone: first the prelude the Rust binary puts in front
-    import pathlib
+import os
+import sys
+import time
 
-    exec((pathlib.Path(__file__).resolve().parents[2] / "timing/src/twin_prelude.py").read_text())
+from hpc_rs_twin import arguments, expect, measure, note, optional
 
 USAGE = """julia.py [WIDTH [RUNS [MAX_ITER [SMALL [CHECKSUM [SMALL_CHECKSUM]]]]]]: the Julia set of High
 Performance Python - the book's pure Python and NumPy at width SMALL, Cython (with a C

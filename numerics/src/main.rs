@@ -14,12 +14,14 @@ use std::path::{Path, PathBuf};
 use clap::{Parser, Subcommand};
 use lesson::{distances, julia};
 use numerics::distances::Isa;
+use timing::chart::Figure;
 use timing::python::{Line, Twin};
-use timing::{Scaling, Stats, cli, human, say};
+use timing::verdict::{Finding, Verdict};
+use timing::{Stats, cli, human, say};
 
 /// Takeaways 3 and 5: NumPy, SciPy, Cython and Numba's parts, played in Rust.
 #[derive(Parser)]
-#[command(about, long_about = None)]
+#[command(about, long_about = None, mut_args(cli::global))]
 struct Args {
     /// One workload; without one, both run at their defaults.
     #[command(subcommand)]
@@ -96,6 +98,7 @@ fn main() {
     let (distances, julia) = workloads(&args);
 
     let picture = args.timed.svg.open();
+    let mut figure = Figure::new("numerics: what plays NumPy, SciPy, Cython and Numba in Rust");
     say!("== Takeaways 3 and 5: NumPy, SciPy, Cython and Numba, played by Rust");
     say!("   (vector units of this CPU: {})", host_vector_units());
     // The module is built into the twins' Python once, before the first twin that times it.
@@ -107,38 +110,41 @@ fn main() {
     };
     if let Some((n, dim)) = distances {
         say!();
-        let measured = distances::lesson(n, dim, args.timed.runs.get());
+        let measured = distances::lesson(n, dim, args.timed.runs.get(), &mut figure);
         if let Some(counts) = args.threads.listed() {
             say!();
-            sweep_distances(n, dim, args.timed.runs.get(), counts, &measured);
+            figure.curve(&sweep_distances(n, dim, args.timed.runs.get(), counts, &measured));
         }
         if args.timed.python.enabled {
             say!();
             build_module();
-            let script = include_str!("../python/distances.py");
-            vs_python_distances(&twin(script), n, dim, args.timed.runs.get(), &measured);
+            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/distances.py");
+            let runs = args.timed.runs.get();
+            vs_python_distances(&twin(script), n, dim, runs, &measured, &mut figure);
         }
     }
     if let Some((width, max_iter, png)) = julia {
         say!();
-        let measured = julia::lesson(width, max_iter, args.timed.runs.get(), png.as_deref());
+        let runs = args.timed.runs.get();
+        let measured = julia::lesson(width, max_iter, runs, png.as_deref(), &mut figure);
         if let Some(counts) = args.threads.listed() {
             say!();
-            sweep_julia(width, max_iter, args.timed.runs.get(), counts, &measured);
+            figure.curve(&sweep_julia(width, max_iter, runs, counts, &measured));
         }
         if args.timed.python.enabled {
             say!();
             build_module();
-            let script = include_str!("../python/julia.py");
-            vs_python_julia(&twin(script), width, max_iter, args.timed.runs.get(), &measured);
+            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/julia.py");
+            vs_python_julia(&twin(script), width, max_iter, runs, &measured, &mut figure);
         }
     }
     if args.timed.python.enabled && args.workload.is_none() {
         say!();
-        vs_python_calls(&twin(include_str!("../python/calls.py")), args.timed.runs.get());
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/calls.py");
+        vs_python_calls(&twin(script), args.timed.runs.get(), &mut figure);
     }
     if let Some(picture) = picture {
-        picture.save_measurements("numerics: what plays NumPy, SciPy, Cython and Numba in Rust");
+        figure.save(picture);
     }
 }
 
@@ -236,14 +242,14 @@ fn sweep_distances(
     runs: usize,
     counts: &[usize],
     measured: &distances::Measured,
-) {
+) -> timing::Sweep {
     use distances::Variant;
     let points = numerics::distances::random_points(n, dim, numerics::distances::SEED);
     let one_thread = measured.of(Variant::Lanes(Isa::Host)).expect("the lesson times (4b)");
     let expected = Variant::Lanes(Isa::Host).run(&points);
     say!("== (6) on a rayon pool of each size, against (4b) on the calling thread");
     let work = || Variant::LanesParallel.run(&points);
-    sweep_on_pools("distances, lanes on a pool", counts, runs, one_thread, &expected, work);
+    sweep_on_pools("distances, lanes on a pool", counts, runs, one_thread, &expected, work)
 }
 
 /// The Julia set's lanes on all cores, on a pool of each size, against the same lanes on one
@@ -254,14 +260,14 @@ fn sweep_julia(
     runs: usize,
     counts: &[usize],
     measured: &julia::Measured,
-) {
+) -> timing::Sweep {
     use julia::Variant;
     let grid = numerics::julia::Grid::book(width);
     let one_thread = measured.of(Variant::Lanes(Isa::Host));
     let expected = Variant::Lanes(Isa::Host).run(&grid, max_iter);
     say!("== the Julia set's lanes on a rayon pool of each size, against the lanes on one thread");
     let work = || Variant::LanesParallel.run(&grid, max_iter);
-    sweep_on_pools("Julia set, lanes on a pool", counts, runs, one_thread, &expected, work);
+    sweep_on_pools("Julia set, lanes on a pool", counts, runs, one_thread, &expected, work)
 }
 
 /// `work` on a rayon pool of each size (started before any timing): its rayon calls use that
@@ -273,12 +279,12 @@ fn sweep_on_pools<T: PartialEq + std::fmt::Debug + Send>(
     one_thread: &Stats,
     expected: &T,
     work: impl Fn() -> T + Sync,
-) {
+) -> timing::Sweep {
     let start = |n| rayon::ThreadPoolBuilder::new().num_threads(n).build().expect("threads start");
     let pools: Vec<(usize, rayon::ThreadPool)> = counts.iter().map(|&n| (n, start(n))).collect();
     timing::speedup_sweep(what, counts, runs, one_thread, expected, |n| {
         pools.iter().find(|(count, _)| *count == n).expect("a pool a count").1.install(&work)
-    });
+    })
 }
 
 // ---- --vs-python ----
@@ -291,6 +297,7 @@ fn vs_python_distances(
     dim: usize,
     runs: usize,
     rust: &distances::Measured,
+    figure: &mut Figure,
 ) {
     say!(
         "== Rust vs Python: pairwise distances (NumPy, SciPy, Numba; timed inside the interpreter)"
@@ -314,7 +321,7 @@ fn vs_python_distances(
         ("Numba parallel=True, prange", rust_row(Variant::NaiveParallel)),
     ];
     let stats: Vec<_> = rust.stats.iter().map(|(v, s)| (v.label(), s)).collect();
-    side_by_side(twin, &args, &pairs, best(&stats));
+    side_by_side(twin, &args, &pairs, best(&stats), figure);
 }
 
 /// Pure Python, NumPy, Cython and Numba on the book's grid. Pure Python and NumPy run at a
@@ -325,6 +332,7 @@ fn vs_python_julia(
     max_iter: u32,
     runs: usize,
     rust: &julia::Measured,
+    figure: &mut Figure,
 ) {
     say!(
         "== Rust vs Python: the Julia set (pure Python, NumPy, Cython, Numba; timed inside the interpreter)"
@@ -354,7 +362,7 @@ fn vs_python_julia(
         ("Numba parallel=True, prange", rust_row(Variant::TwoFloatsParallel)),
     ];
     let stats: Vec<_> = rust.stats.iter().map(|(v, s)| (v.label(), s)).collect();
-    side_by_side(twin, &args, &pairs, best(&stats));
+    side_by_side(twin, &args, &pairs, best(&stats), figure);
 }
 
 /// `pip install numerics/extension` into the twins' own environment, with the maturin there
@@ -418,17 +426,17 @@ fn build_module(python: Option<&Path>) {
 
 /// The Rust kernels from Python: what one call costs against Numba's, and two Python threads
 /// calling native code that releases the GIL against two running the loop in Python.
-fn vs_python_calls(twin: &Twin<'_>, runs: usize) {
+fn vs_python_calls(twin: &Twin<'_>, runs: usize, figure: &mut Figure) {
     say!(
         "== From Python: hpc_rs_numerics, these kernels as a Python module (timed inside the interpreter)"
     );
-    timing::chart::panel("From Python: hpc_rs_numerics against Numba, one call and two threads");
+    figure.panel("From Python: hpc_rs_numerics against Numba, one call and two threads");
     let mut singles: Vec<(String, Stats)> = Vec::new();
     let mut gains: Vec<(String, f64)> = Vec::new();
-    let each = |line: Line<'_>| {
+    let each = |_: &timing::python_env::Python, line: Line<'_>| {
         let Line::Measured(python) = line else { return };
         say!("{:<64} {}", python.label, python.stats);
-        timing::chart::add(&python.label, &python.stats, timing::chart::Side::Python, false);
+        figure.python(&python.label, &python.stats);
         if let Some(kind) = python.label.strip_suffix(": 2 threads, a call each") {
             let one = singles.iter().find(|(label, _)| label.starts_with(kind));
             if let Some((_, one)) = one {
@@ -457,8 +465,7 @@ fn vs_python_calls(twin: &Twin<'_>, runs: usize) {
             say!("{line}");
         }
     }
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    for line in gil_sentence(&gains, cores) {
+    for line in gil_sentence(&gains, timing::machine::cores()) {
         say!("{line}");
     }
 }
@@ -535,12 +542,13 @@ fn side_by_side(
     args: &[String],
     pairs: &[(&str, Option<(&str, &Stats)>)],
     rust_best: (&str, &Stats),
+    figure: &mut Figure,
 ) {
     let mut rows = 0;
-    let each = |line: Line<'_>| {
+    let each = |_: &timing::python_env::Python, line: Line<'_>| {
         let Line::Measured(python) = line else { return }; // notes come after the table
         if rows == 0 {
-            timing::chart::panel(
+            figure.panel(
                 "Python, and the Rust counterpart of each (Python timed inside the interpreter)",
             );
             say!("{:<44} {:>10}  {:<36} {:>10}", "Python (median)", "", "Rust counterpart", "");
@@ -549,17 +557,17 @@ fn side_by_side(
         let counterpart = pairs.iter().find(|(prefix, _)| python.label.starts_with(prefix));
         let Some((_, Some((rust_label, rust)))) = counterpart else {
             say!("{:<44} {:>10}", python.label, human(python.stats.median));
-            timing::chart::add(&python.label, &python.stats, timing::chart::Side::Python, false);
+            figure.python(&python.label, &python.stats);
             return;
         };
-        timing::chart::add_pair(rust_label, rust, &python.label, &python.stats);
+        figure.pair(rust_label, rust, &python.label, &python.stats);
         say!(
             "{:<44} {:>10}  {:<36} {:>10}  {}",
             python.label,
             human(python.stats.median),
             rust_label,
             human(rust.median),
-            timing::python::verdict(rust, &python.stats)
+            timing::rust_against_python(rust, &python.stats)
         );
     };
     let report = timing::python::run_or_explain(twin, args, each).unwrap_or_else(|e| cli::fail(e));
@@ -596,7 +604,7 @@ fn fastest_of_each(measured: &[timing::python::Measured], rust_best: (&str, &Sta
             human(rust_best.1.median),
             python_best.label,
             human(python_best.stats.median),
-            timing::python::verdict(rust_best.1, &python_best.stats)
+            timing::rust_against_python(rust_best.1, &python_best.stats)
         );
     }
 }
@@ -612,25 +620,32 @@ fn best<'a>(stats: &[(&'static str, &'a Stats)]) -> (&'static str, &'a Stats) {
 fn explain_scaling(scalar: [f64; 2], lanes: [f64; 2], rerun: &str) {
     // rayon's pool has as many threads as cores, unless RAYON_NUM_THREADS says otherwise.
     let threads = rayon::current_num_threads();
-    let verdict = |[serial, parallel]: [f64; 2]| Scaling::measured(serial / parallel, threads);
-    for line in scaling_sentence(verdict(scalar), verdict(lanes), rerun) {
+    let verdict =
+        |what, [serial, parallel]: [f64; 2]| Verdict::threads(what, serial / parallel, threads);
+    for line in scaling_sentence(
+        threads,
+        verdict("the scalar loop", scalar),
+        verdict("the lanes", lanes),
+        rerun,
+    ) {
         say!("{line}");
     }
 }
 
-fn scaling_sentence(scalar: Scaling, lanes: Scaling, rerun: &str) -> Vec<String> {
+fn scaling_sentence(threads: usize, scalar: Verdict, lanes: Verdict, rerun: &str) -> Vec<String> {
     let mut lines = vec![format!(
         "- On {} with rayon (Numba's prange): the scalar loop {:.2}x, the lanes {:.2}x.",
-        timing::plural(scalar.threads, "thread"),
-        scalar.gain,
-        lanes.gain
+        timing::plural(threads, "thread"),
+        scalar.measured,
+        lanes.measured
     )];
+    let scales = |v: &Verdict| v.finding() != Finding::Below;
     let text: &[&str] = if !scalar.possible() {
         lines.push(format!("  {}.", scalar.describe()));
         &[]
-    } else if scalar.scales() && lanes.scales() {
+    } else if scales(&scalar) && scales(&lanes) {
         &["  Both scale with the cores: no GIL, and rows that share nothing."]
-    } else if scalar.scales() && lanes.gain < 0.85 * scalar.gain {
+    } else if scales(&scalar) && lanes.measured < 0.85 * scalar.measured {
         &[
             "  The scalar loop scales with the cores and the vector one less. The scalar loop waits",
             "  on one chain of dependent operations and leaves most of a core's floating-point units",
@@ -639,16 +654,15 @@ fn scaling_sentence(scalar: Scaling, lanes: Scaling, rerun: &str) -> Vec<String>
         ]
     } else {
         // The loop that fell short is the one named (the scalar one may have scaled).
-        let (name, short) =
-            if scalar.scales() { ("The lanes", &lanes) } else { ("The scalar loop", &scalar) };
-        lines.push(format!("  {name}: {}.", short.describe()));
+        let short = if scales(&scalar) { &lanes } else { &scalar };
+        lines.push(format!("  {}.", short.describe()));
         &[
             "  Less than the cores promise: other programs may be using them, or the work is too",
             "  small to pay for starting the tasks.",
         ]
     };
     lines.extend(text.iter().map(|line| (*line).to_owned()));
-    if scalar.possible() && !(scalar.scales() && lanes.scales()) {
+    if scalar.possible() && !(scales(&scalar) && scales(&lanes)) {
         lines.push(format!("  Re-run to compare: `{rerun}`."));
     }
     lines
@@ -672,24 +686,39 @@ mod tests {
 
     #[test]
     fn the_scaling_sentence_follows_the_measurement() {
-        let on = |gain, threads, cores| Scaling { gain, threads, cores };
-        let both = scaling_sentence(on(1.95, 2, 2), on(1.9, 2, 2), "rerun").join("\n");
+        let sentence = |threads, scalar, lanes, cores| {
+            let on = |what, gain| Verdict::threads_on(what, gain, threads, cores);
+            scaling_sentence(
+                threads,
+                on("the scalar loop", scalar),
+                on("the lanes", lanes),
+                "rerun",
+            )
+            .join("\n")
+        };
+        let both = sentence(2, 1.95, 1.9, 2);
         assert!(both.contains("scalar loop 1.95x, the lanes 1.90x") && both.contains("Both scale"));
         assert!(!both.contains("Re-run"));
-        let lanes_behind = scaling_sentence(on(1.9, 2, 2), on(1.3, 2, 2), "rerun").join("\n");
+        let lanes_behind = sentence(2, 1.9, 1.3, 2);
         assert!(lanes_behind.contains("the vector one less") && lanes_behind.contains("`rerun`"));
-        let short = scaling_sentence(on(1.62, 2, 2), on(1.6, 2, 2), "rerun").join("\n");
-        assert!(short.contains("expected close to 2x on 2 cores, measured 1.62x"), "{short}");
+        let short = sentence(2, 1.62, 1.6, 2);
+        assert!(short.contains("the scalar loop: 1.62x, below the 1.80x to 2.00x"), "{short}");
         assert!(!short.contains("Both scale"), "1.62x of 2 is not scaling");
-        let lanes_short = scaling_sentence(on(1.91, 2, 2), on(1.68, 2, 2), "rerun").join("\n");
-        assert!(lanes_short.contains("The lanes: expected close to 2x on 2 cores, measured 1.68x"));
-        assert!(!lanes_short.contains("The scalar loop: "), "it scaled: {lanes_short}");
-        let neither = scaling_sentence(on(1.2, 4, 4), on(1.1, 4, 4), "rerun").join("\n");
+        let lanes_short = sentence(2, 1.91, 1.68, 2);
+        assert!(
+            lanes_short.contains("the lanes: 1.68x, below the 1.80x to 2.00x"),
+            "{lanes_short}"
+        );
+        assert!(!lanes_short.contains("the scalar loop: "), "it scaled: {lanes_short}");
+        let neither = sentence(4, 1.2, 1.1, 4);
         assert!(neither.contains("Less than the cores promise") && neither.contains("`rerun`"));
-        let one = scaling_sentence(on(1.0, 4, 1), on(0.98, 4, 1), "rerun").join("\n");
-        assert!(one.contains("1.00x on 1 core: the threads can only take turns"), "{one}");
+        let one = sentence(4, 1.0, 0.98, 1);
+        assert!(one.contains("expected of 4 threads on 1 core"), "{one}");
         assert!(!one.contains("Re-run"));
-        let rayon_one = scaling_sentence(on(0.99, 1, 2), on(0.98, 1, 2), "rerun").join("\n");
-        assert!(rayon_one.contains("On 1 thread with rayon") && rayon_one.contains("(of 2 cores)"));
+        let rayon_one = sentence(1, 0.99, 0.98, 2);
+        assert!(
+            rayon_one.contains("On 1 thread with rayon")
+                && rayon_one.contains("1 thread on 2 cores")
+        );
     }
 }

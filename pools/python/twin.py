@@ -2,10 +2,9 @@
 # TASKS chunks - a plain loop, ThreadPoolExecutor (one thread runs Python at a time: the GIL),
 # ProcessPoolExecutor and multiprocessing.Pool (processes, each with its own GIL). Each pooled
 # call starts its pool and pickles the chunks and the results, as a script would.
-if "measure" not in globals():  # run alone: first the prelude the Rust binary puts in front
-    import pathlib
+import os
 
-    exec((pathlib.Path(__file__).resolve().parents[2] / "timing/src/twin_prelude.py").read_text())
+from hpc_rs_twin import arguments, die_with_parent, expect, measure
 
 USAGE = """twin.py [SIZE [RUNS [THREADS [TASKS]]]]: the cube sum of range(SIZE) as a map over TASKS chunks:
 a plain loop, ThreadPoolExecutor, ProcessPoolExecutor and multiprocessing.Pool with THREADS

@@ -16,7 +16,9 @@ use std::time::Duration;
 
 use clap::Parser;
 use rayon::prelude::*;
-use timing::{Scaling, Stats, cli, say};
+use timing::chart::Figure;
+use timing::verdict::{Finding, Verdict};
+use timing::{Stats, cli, say};
 
 /// Pools and queues: concurrent.futures, multiprocessing.Pool and queue.Queue in Rust.
 #[derive(Parser)]
@@ -42,7 +44,7 @@ fn main() {
     if cube_sum_closed_form(size).is_none() {
         cli::usage_error(format!("--size {size}: the cube sum would overflow u128"));
     }
-    let cores = thread::available_parallelism().map_or(1, usize::from);
+    let cores = timing::machine::cores();
     let threads = args.threads.single_or(cores);
 
     let picture = args.timed.svg.open();
@@ -57,10 +59,11 @@ fn main() {
     say!();
     exceptions_in_tasks(threads);
     say!();
-    let timed = process_pool_not_needed(size, args.timed.runs.get(), threads);
+    let mut figure = Figure::new("pools: a map on pools of threads");
+    let timed = process_pool_not_needed(size, args.timed.runs.get(), threads, &mut figure);
     say!();
     if let Some(counts) = args.threads.sweep() {
-        pool_sizes(size, args.timed.runs.get(), counts, &timed.sequential);
+        figure.curve(&pool_sizes(size, args.timed.runs.get(), counts, &timed.sequential));
         say!();
     }
     bounded_queue();
@@ -74,10 +77,11 @@ fn main() {
             threads,
             &timed,
             args.timed.python.interpreter.as_deref(),
+            &mut figure,
         );
     }
     if let Some(picture) = picture {
-        picture.save_measurements("pools: a map on pools of threads");
+        figure.save(picture);
     }
 }
 
@@ -224,14 +228,12 @@ struct Timed {
 /// `ProcessPoolExecutor().map` and `Pool.map` are Python's way around the GIL. Rust's threads
 /// already run on every core, so the same CPU-bound map needs no processes: no start-up, no
 /// pickling of arguments and results.
-fn process_pool_not_needed(size: u64, runs: usize, threads: usize) -> Timed {
+fn process_pool_not_needed(size: u64, runs: usize, threads: usize, figure: &mut Figure) -> Timed {
     say!(
         "[4] Python: ProcessPoolExecutor().map(cube_sum, chunks) - processes to get around the GIL"
     );
     say!("    Rust:   the same map on rayon's threads; the cube sum of 0..{size} in {TASKS} tasks");
-    timing::chart::panel(format!(
-        "A map of the cube sum of 0..{size} in {TASKS} tasks, {threads} threads"
-    ));
+    figure.panel(format!("A map of the cube sum of 0..{size} in {TASKS} tasks, {threads} threads"));
     let expected = cube_sum_closed_form(size).expect("main refused sizes that overflow");
     let chunks = split(size, TASKS);
     let pool = pool(threads);
@@ -242,21 +244,27 @@ fn process_pool_not_needed(size: u64, runs: usize, threads: usize) -> Timed {
     };
     let sequential = time("sequential", &|| chunks.iter().map(|c| cube_sum(c.clone())).sum());
     say!("{}", sequential.baseline_line("    sequential map"));
+    figure.baseline("sequential map", &sequential);
     let rayon =
         time("rayon", &|| pool.install(|| chunks.par_iter().map(|c| cube_sum(c.clone())).sum()));
     say!("{}  {}", rayon.line("    rayon par_iter map"), rayon.speedup_over(&sequential));
+    figure.bar("rayon par_iter map", &rayon);
     let scoped =
         time("scoped", &|| map_scoped(&chunks, threads, |c| cube_sum(c.clone())).iter().sum());
     say!("{}  {}", scoped.line("    thread::scope over chunks"), scoped.speedup_over(&sequential));
+    figure.bar("thread::scope over chunks", &scoped);
     let (_, startup) = timing::measure(runs, || {
         drop(rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("threads start"))
     });
     say!("{}", startup.line(&format!("    starting a {threads}-thread pool")));
+    figure.bar(&format!("starting a {threads}-thread pool"), &startup);
     say!("    verified: every map's total equals (n(n-1)/2)^2");
     let (rayon_gain, scoped_gain) =
         (rayon.speedup_over(&sequential).0, scoped.speedup_over(&sequential).0);
-    let verdict = |gain| Scaling::measured(gain, threads);
-    for line in scaling_sentence(verdict(rayon_gain), verdict(scoped_gain)) {
+    let verdict = |what, gain| Verdict::threads(what, gain, threads);
+    for line in
+        scaling_sentence(verdict("rayon", rayon_gain), verdict("scoped threads", scoped_gain))
+    {
         say!("{line}");
     }
     Timed { sequential, rayon, scoped, startup }
@@ -264,7 +272,7 @@ fn process_pool_not_needed(size: u64, runs: usize, threads: usize) -> Timed {
 
 /// `--threads LIST`: the same rayon map on a pool of each size, against the sequential map.
 /// The pools are started before the timing, which measures only the map.
-fn pool_sizes(size: u64, runs: usize, counts: &[usize], sequential: &Stats) {
+fn pool_sizes(size: u64, runs: usize, counts: &[usize], sequential: &Stats) -> timing::Sweep {
     say!("[4b] the rayon map on pools of each size, against the sequential map");
     let chunks = split(size, TASKS);
     let pools: Vec<(usize, rayon::ThreadPool)> = counts.iter().map(|&n| (n, pool(n))).collect();
@@ -272,26 +280,26 @@ fn pool_sizes(size: u64, runs: usize, counts: &[usize], sequential: &Stats) {
     timing::speedup_sweep("rayon par_iter map", counts, runs, sequential, &expected, |n| {
         let (_, pool) = pools.iter().find(|(count, _)| *count == n).expect("a pool a count");
         pool.install(|| chunks.par_iter().map(|c| cube_sum(c.clone())).sum::<u128>())
-    });
+    })
 }
 
 /// The sentence on the pool's speedup, chosen from what was measured: rayon's, with the plain
 /// scoped threads' beside it to tell rayon's own costs from a machine that is busy.
-fn scaling_sentence(rayon: Scaling, scoped: Scaling) -> Vec<String> {
+fn scaling_sentence(rayon: Verdict, scoped: Verdict) -> Vec<String> {
     if !rayon.possible() {
         return vec![format!("    {}: a pool only adds hand-offs.", rayon.describe())];
     }
-    if rayon.scales() {
+    if rayon.finding() != Finding::Below {
         return vec![format!(
             "    {}: threads, not processes, because no GIL stands in the way.",
             rayon.describe()
         )];
     }
-    let mut lines = vec![format!("    rayon: {}.", rayon.describe())];
-    if scoped.scales() {
+    let mut lines = vec![format!("    {}.", rayon.describe())];
+    if scoped.finding() != Finding::Below {
         lines.push(format!(
             "    Plain scoped threads reached {:.2}x in the same run: the cores were free, and at this",
-            scoped.gain
+            scoped.measured
         ));
         lines.push(
             "    size rayon's hand-offs (16 tasks, work stealing) cost more than they save."
@@ -300,7 +308,7 @@ fn scaling_sentence(rayon: Scaling, scoped: Scaling) -> Vec<String> {
     } else {
         lines.push(format!(
             "    Scoped threads reached {:.2}x: another program may be using the cores, or the work is",
-            scoped.gain
+            scoped.measured
         ));
         lines.push("    too small to pay for starting the threads.".to_owned());
     }
@@ -492,8 +500,10 @@ fn vs_python(
     threads: usize,
     rust: &Timed,
     python: Option<&std::path::Path>,
+    figure: &mut Figure,
 ) {
-    let twin = timing::python::Twin::plain(include_str!("../python/twin.py"), python);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/twin.py");
+    let twin = timing::python::Twin::plain(script, python);
     let args = [size, runs as u64, threads as u64, TASKS].map(|v| v.to_string());
     let rust_rows = [
         ("sequential map", &rust.sequential),
@@ -502,8 +512,8 @@ fn vs_python(
         ("scoped threads", &rust.scoped),
         ("pool start", &rust.startup),
     ];
-    let Some([sequential, thread_pool, process_pool, pool_map, _]) =
-        timing::python::compare_each(&twin, &args, &rust_rows)
+    let Some((_, [sequential, thread_pool, process_pool, pool_map, _])) =
+        timing::python::compare_each(&twin, &args, &rust_rows, figure)
     else {
         return; // no Python here: said on stderr
     };
@@ -600,18 +610,23 @@ mod tests {
     #[test]
     fn the_speedup_sentence_follows_the_measurement() {
         // Made-up machines, so the sentence is checked on each branch whatever this one has.
-        let on = |gain, threads, cores| Scaling { gain, threads, cores };
+        let on = |gain, threads, cores| Verdict::threads_on("rayon", gain, threads, cores);
         let scales = scaling_sentence(on(1.9, 2, 2), on(1.9, 2, 2)).join(" ");
-        assert!(scales.contains("1.90x on 2 cores: threads, not processes"), "{scales}");
+        assert!(
+            scales.contains("expected of 2 threads on 2 cores: threads, not processes"),
+            "{scales}"
+        );
         let overhead = scaling_sentence(on(1.3, 2, 2), on(1.86, 2, 2)).join(" ");
-        assert!(overhead.contains("expected close to 2x on 2 cores, measured 1.30x"), "{overhead}");
+        assert!(overhead.contains("rayon: 1.30x, below the 1.80x to 2.00x"), "{overhead}");
         assert!(overhead.contains("Plain scoped threads reached 1.86x"), "{overhead}");
         assert!(overhead.contains("rayon's hand-offs"), "{overhead}");
         let busy = scaling_sentence(on(1.1, 2, 2), on(1.2, 2, 2)).join(" ");
         assert!(busy.contains("another program may be using the cores"), "{busy}");
         let one_thread = scaling_sentence(on(0.97, 1, 2), on(0.99, 1, 2)).join(" ");
-        assert!(one_thread.contains("0.97x with 1 thread (of 2 cores)"), "{one_thread}");
-        assert!(!one_thread.contains("core(s)"));
+        assert!(
+            one_thread.contains("0.97x, within the 0.90x to 1.00x expected of 1 thread on 2 cores"),
+            "{one_thread}"
+        );
     }
 
     #[test]

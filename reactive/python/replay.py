@@ -129,11 +129,18 @@ def standalone(argv):
     return 0
 
 
-if "note" in globals():
-    # Run by `reactive replay --vs-python`, after the twins' prelude: its arguments are the
-    # prelude's two, the script's file, then the operators.
-    with open(sys.argv[3]) as f:
-        for line in replay(f.read(), sys.argv[4:]):
-            note(line)  # noqa: F821 - the prelude's
-elif __name__ == "__main__":
+def twin(path, specs):
+    """Run by `reactive replay --vs-python` (`--twin FILE OP...`): each line as a note, which the
+    Rust side compares with its own, line by line."""
+    from hpc_rs_twin import note
+
+    with open(path) as f:
+        for line in replay(f.read(), specs):
+            note(line)
+    return 0
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--twin"] and len(sys.argv) >= 3:
+        sys.exit(twin(sys.argv[2], sys.argv[3:]))
     sys.exit(standalone(sys.argv[1:]))

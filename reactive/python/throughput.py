@@ -1,10 +1,7 @@
 # Python twin of `cargo run -p reactive -- --vs-python`: the map -> filter -> scan chain over
 # SIZE events in RxPY, from an iterable (rx.from_iterable; rx.range schedules every item and
 # is far slower), and the same as a plain Python loop for scale.
-if "measure" not in globals():  # run alone: first the prelude the Rust binary puts in front
-    import pathlib
-
-    exec((pathlib.Path(__file__).resolve().parents[2] / "timing/src/twin_prelude.py").read_text())
+from hpc_rs_twin import arguments, expect, measure
 
 USAGE = """throughput.py [SIZE [RUNS [EXPECTED]]]: map(x*3) -> filter(even) -> scan(sum) over SIZE events
 in RxPY 4 and as a plain loop, each timed RUNS times after a warm-up and checked against

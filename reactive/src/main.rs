@@ -7,6 +7,7 @@
 //! (a live CPU monitor built from streams); `--vs-python` compares with RxPY itself.
 
 mod backpressure;
+mod marbles;
 mod monitor;
 mod operators;
 mod replay;
@@ -17,8 +18,10 @@ use std::io::{IsTerminal, Read};
 
 use clap::{Parser, Subcommand};
 use futures_util::stream::{self, StreamExt};
+use marbles::{Marbles, marbles_svg};
 use operators::Boxed;
 use replay::{Operator, Script};
+use timing::chart::Figure;
 use timing::python::Twin;
 use timing::{Stats, cli, say};
 use tokio::time::{Duration, Instant, sleep, sleep_until};
@@ -30,10 +33,9 @@ struct Args {
     #[command(subcommand)]
     command: Option<Command>,
     /// Events through the timed map -> filter -> scan chain (the twin runs at most 1000000,
-    /// where RxPY takes about a second).
-    #[arg(long, default_value_t = 10_000_000, value_parser = cli::up_to::<1_000_000_000>,
-          allow_hyphen_values = true)]
-    size: u64,
+    /// where RxPY takes about a second) [default: 10000000].
+    #[arg(long, value_parser = cli::up_to::<1_000_000_000>, allow_hyphen_values = true)]
+    size: Option<u64>,
     /// Also draw the lesson's operators over time as a marble diagram, DIR/operators.svg
     /// (the folder is made if need be).
     #[arg(long = "svg-dir", value_name = "DIR")]
@@ -53,6 +55,11 @@ enum Command {
         /// distinct_until_changed, take:N, skip:N.
         #[arg(long = "op", value_name = "NAME[:ARGS]", required = true)]
         ops: Vec<String>,
+        /// Also draw the script and each operator's output as marble diagrams in FILE.
+        #[command(flatten)]
+        svg: cli::Svg,
+        #[command(flatten)]
+        python: cli::VsPython,
     },
     /// A live monitor of this machine's CPU cores, built from streams (Linux: /proc/stat).
     /// Type `rate MS` to change the sampling interval, `quit` (or Ctrl-C) to stop.
@@ -85,11 +92,28 @@ const PACKAGES: &[&str] = &["reactivex>=4.0,<5"];
 
 fn main() {
     let args = cli::parse::<Args>();
-    let twin = |script| Twin {
-        script,
-        packages: PACKAGES,
-        python: args.timed.python.interpreter.as_deref(),
-    };
+    fn twin<'a>(script: &'a str, python: &'a cli::VsPython) -> Option<Twin<'a>> {
+        python.enabled.then_some(Twin {
+            script,
+            packages: PACKAGES,
+            python: python.interpreter.as_deref(),
+        })
+    }
+    if args.command.is_some() {
+        // The lesson's own options, given before a subcommand: refused, not ignored.
+        let after = "the lesson's option; a subcommand takes its own after its name";
+        args.timed.runs.refuse(after);
+        args.timed.svg.refuse(after);
+        args.timed.python.refuse(after);
+        if args.size.is_some() {
+            cli::usage_error(format!("--size: {after}"));
+        }
+        if args.svg_dir.is_some() {
+            cli::usage_error(
+                "--svg-dir: only the lesson draws its examples (replay takes --svg FILE)",
+            );
+        }
+    }
     match &args.command {
         None => {
             let picture = args.timed.svg.open();
@@ -105,33 +129,26 @@ fn main() {
             say!();
             backpressure::lesson();
             say!();
-            let twin =
-                args.timed.python.enabled.then(|| twin(include_str!("../python/throughput.py")));
-            throughput(args.size, args.timed.runs.get(), twin.as_ref());
+            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/throughput.py");
+            let twin = twin(script, &args.timed.python);
+            let mut figure =
+                Figure::new("reactive: a chain of operators, compiled and as a stream");
+            let size = args.size.unwrap_or(10_000_000);
+            throughput(size, args.timed.runs.get(), twin.as_ref(), &mut figure);
             say!();
             say!(
                 "[5] A reactive application: `cargo run -p reactive -- monitor` (stop with `quit`)"
             );
             if let Some(picture) = picture {
-                picture
-                    .save_measurements("reactive: a chain of operators, compiled and as a stream");
+                figure.save(picture);
             }
         }
-        Some(_) if args.svg_dir.is_some() => cli::usage_error(
-            "--svg-dir: only the lesson draws its examples (replay takes --svg FILE)",
-        ),
-        Some(Command::Replay { ops }) => {
-            args.timed.runs.refuse("replay times nothing");
-            let picture = args.timed.svg.open();
-            let twin = args.timed.python.enabled.then(|| twin(include_str!("../python/replay.py")));
-            replay_stdin(ops, twin.as_ref(), picture);
+        Some(Command::Replay { ops, svg, python }) => {
+            let picture = svg.open();
+            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/replay.py");
+            replay_stdin(ops, twin(script, python).as_ref(), picture);
         }
         Some(Command::Monitor { duration, threshold, rate }) => {
-            args.timed.runs.refuse("the monitor times nothing");
-            args.timed.svg.refuse("the monitor times nothing to draw");
-            args.timed
-                .python
-                .refuse("the monitor has no Python twin (the lesson and `replay` have one)");
             monitor::run(
                 duration.map(Duration::from_secs),
                 *threshold,
@@ -185,15 +202,14 @@ fn operators_over_time(picture: Option<timing::chart::Picture>) {
     say!(" distinct_until_changed - was checked against it: the same times, the same values)");
     if let Some(picture) = picture {
         let lines: Vec<_> = rows.iter().map(|row| marble_line(row.label, &row.marbles)).collect();
-        let svg = timing::chart::marbles_svg("reactive: operators over time", &lines);
+        let svg = marbles_svg("reactive: operators over time", &lines);
         say!("(these rows as a marble diagram: {})", picture.write(&svg).display());
     }
 }
 
 /// A row's `ms:value` marbles (`ms:|` the end) as one line of a marble diagram.
-fn marble_line(name: &str, marbles: &[String]) -> timing::chart::Marbles {
-    let mut line =
-        timing::chart::Marbles { name: name.to_owned(), values: Vec::new(), completed: None };
+fn marble_line(name: &str, marbles: &[String]) -> Marbles {
+    let mut line = Marbles { name: name.to_owned(), values: Vec::new(), completed: None };
     for marble in marbles {
         let (ms, value) = marble.split_once(':').expect("marbles are ms:value");
         let ms = ms.parse().expect("marble times are whole milliseconds");
@@ -222,14 +238,14 @@ fn save_marbles(
             if upto == 0 { "the script".to_owned() } else { format!("-> {}", ops[upto - 1]) };
         lines.push(marbles(name, &emissions));
     }
-    let svg = timing::chart::marbles_svg(&format!("replay --op {}", ops.join(" --op ")), &lines);
+    let svg = marbles_svg(&format!("replay --op {}", ops.join(" --op ")), &lines);
     // On stderr: stdout is the replay's output, line for line, as the tests and RxPY compare it.
     eprintln!("(the marble diagram: {})", picture.write(&svg).display());
 }
 
 /// Emissions as one line of a marble diagram.
-fn marbles(name: String, emissions: &[replay::Emission]) -> timing::chart::Marbles {
-    let mut line = timing::chart::Marbles { name, values: Vec::new(), completed: None };
+fn marbles(name: String, emissions: &[replay::Emission]) -> Marbles {
+    let mut line = Marbles { name, values: Vec::new(), completed: None };
     for emission in emissions {
         match &emission.msg {
             replay::Msg::Next(value) => line.values.push((emission.ms, value.to_string())),
@@ -470,12 +486,12 @@ fn replay_stdin(ops: &[String], twin: Option<&Twin<'_>>, picture: Option<timing:
         .and_then(|file| std::fs::write(file.path(), &text).map(|()| file))
         .unwrap_or_else(|e| cli::fail(format!("writing the script for the twin: {e}")));
     let path = file.path().to_path_buf();
-    let args: Vec<String> = ["0", "0", &path.to_string_lossy()]
+    let args: Vec<String> = ["--twin", &path.to_string_lossy()]
         .iter()
         .map(|s| (*s).to_owned())
         .chain(ops.iter().cloned())
         .collect();
-    let report = timing::python::run_or_explain(twin, &args, |_| {});
+    let report = timing::python::run_or_explain(twin, &args, |_, _| {});
     drop(file);
     let Some(report) = report.unwrap_or_else(|e| cli::fail(e)) else { return };
     let theirs = report.notes;
@@ -500,18 +516,20 @@ fn replay_stdin(ops: &[String], twin: Option<&Twin<'_>>, picture: Option<timing:
 
 /// `map -> filter -> scan` over `size` events: a plain iterator, the same as an async stream,
 /// and with `--vs-python`, as an RxPY pipeline.
-fn throughput(size: u64, runs: usize, twin: Option<&Twin<'_>>) {
+fn throughput(size: u64, runs: usize, twin: Option<&Twin<'_>>, figure: &mut Figure) {
     let warmup = timing::after_warmup(runs);
     say!("[4] Throughput: map(x*3) -> filter(even) -> scan(sum) over {size} events ({warmup})");
-    timing::chart::panel(format!("map(x*3) -> filter(even) -> scan(sum) over {size} events"));
+    figure.panel(format!("map(x*3) -> filter(even) -> scan(sum) over {size} events"));
     let runtime = tokio::runtime::Builder::new_current_thread().build().expect("a runtime starts");
     let expected = chain_result(size);
     let (sum, iterator) = timing::measure(runs, || iterator_chain(size));
     assert_eq!(sum, expected, "iterator chain");
     say!("{}", iterator.baseline_line("Iterator (a plain loop, compiled)"));
+    figure.baseline("Iterator (a plain loop, compiled)", &iterator);
     let (sum, streamed) = timing::measure(runs, || runtime.block_on(stream_chain(size)));
     assert_eq!(sum, expected, "stream chain");
     say!("{}  {}", streamed.line("async Stream (futures)"), streamed.speedup_over(&iterator));
+    figure.bar("async Stream (futures)", &streamed);
     say!("verified: both end at the closed form 3m(m-1) = {expected}, m = ceil(n/2)");
     let per_event = |stats: &Stats| stats.median.as_secs_f64() * 1e9 / size as f64;
     let ratio = streamed.median.as_secs_f64() / iterator.median.as_secs_f64().max(1e-12);
@@ -537,8 +555,9 @@ fn throughput(size: u64, runs: usize, twin: Option<&Twin<'_>>) {
     let args = [twin_size.to_string(), runs.to_string(), chain_result(twin_size).to_string()];
     let rust = [("async Stream", &small_stream), ("Iterator", &small_iterator)];
     say!("    (Rust again at the twin's {twin_size} events, for the comparison below)");
-    let report = timing::python::compare(twin, &args, &rust).unwrap_or_else(|e| cli::fail(e));
-    if let Some([rxpy, _]) = report.as_deref() {
+    let report =
+        timing::python::compare(twin, &args, &rust, figure).unwrap_or_else(|e| cli::fail(e));
+    if let Some([rxpy, _]) = report.as_ref().map(|r| &r.measured[..]) {
         let ns = |stats: &Stats| stats.median.as_secs_f64() * 1e9 / twin_size as f64;
         say!(
             "RxPY takes {:.0} ns an event, the Rust stream {:.1} ns: {:.0}x. RxPY calls a Python function",

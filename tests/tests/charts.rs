@@ -130,8 +130,14 @@ fn a_path_that_cannot_be_written_is_refused_before_any_work() {
 #[test]
 fn a_part_that_times_nothing_refuses_svg() {
     let chart = ["--svg", "chart.svg"];
+    // After a subcommand that draws nothing, --svg is no option of it; before it, the lesson's
+    // option is refused rather than ignored.
+    common::run("reactive", &[&["monitor", "--duration", "1"][..], &chart].concat())
+        .usage_error("unexpected argument '--svg'");
     common::run("reactive", &[&chart[..], &["monitor", "--duration", "1"]].concat())
-        .usage_error("--svg: the monitor times nothing");
+        .usage_error("--svg: the lesson's option; a subcommand takes its own after its name");
+    common::run("dataflow", &[&["generate", "--rows", "1", "--out", "x"][..], &chart].concat())
+        .usage_error("unexpected argument '--svg'");
     common::run("dataflow", &[&chart[..], &["generate", "--rows", "1", "--out", "x"]].concat())
         .usage_error("--svg: generate times nothing");
     common::run("lambdas", &chart).usage_error("--svg");

@@ -618,8 +618,10 @@ fn bad_arguments_follow_the_conventions() {
         .usage_error("--hostfile");
     run("dataflow", &["generate", "--rows", "0", "--out", "/tmp/x"]).usage_error("--rows");
     run("dataflow", &["generate", "--rows", "5", "--out", "/tmp/x", "--vs-python"])
-        .usage_error("--vs-python: generate only writes files");
+        .usage_error("unexpected argument '--vs-python'");
     run("dataflow", &["groupby", "x.csv", "--by", "a", "--value", "b", "--runs", "2"])
+        .usage_error("unexpected argument '--runs'");
+    run("dataflow", &["--runs", "2", "groupby", "x.csv", "--by", "a", "--value", "b"])
         .usage_error("--runs: groupby runs once, as Dask's compute() does");
     let dir = awkward_files("cluster-arguments");
     let dir = dir.path();

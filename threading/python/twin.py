@@ -1,9 +1,6 @@
 # Python twin of `cargo run -p threading -- --vs-python`: the notebook's three sums, one after
 # another and on three threads (which the GIL runs one at a time).
-if "measure" not in globals():  # run alone: first the prelude the Rust binary puts in front
-    import pathlib
-
-    exec((pathlib.Path(__file__).resolve().parents[2] / "timing/src/twin_prelude.py").read_text())
+from hpc_rs_twin import arguments, expect, measure
 
 USAGE = """twin.py [SIZE [RUNS]]: the notebook's three sums over range(SIZE), one after another and on three
 threads, each way timed RUNS times after a warm-up (defaults 1000000 and 5)."""

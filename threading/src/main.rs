@@ -10,6 +10,7 @@ use std::thread;
 
 use clap::Parser;
 use rayon::prelude::*;
+use timing::chart::Figure;
 use timing::{Stats, cli, say};
 
 /// Section 2.a of the notebook: sums on threads, then timed against sequential, split and rayon.
@@ -40,10 +41,11 @@ fn main() {
     if expected_sums(size).is_none() {
         cli::usage_error(format!("--size {size}: the cube sum would overflow u128"));
     }
-    let cores = thread::available_parallelism().map_or(1, usize::from);
+    let cores = timing::machine::cores();
     let threads = args.threads.single_or(cores);
 
     let picture = args.timed.svg.open();
+    let mut figure = Figure::new("threading: the notebook's three sums");
     say!("== 2.a Threading: the notebook's three sums, length {NOTEBOOK_LENGTH}");
     notebook_cell("without_threading() - one after another", sums_sequential);
     notebook_cell("do_threading() - one thread per sum, handed back by join", sums_one_thread_each);
@@ -54,17 +56,17 @@ fn main() {
     say!("(The cube sum passes u64's 1.8x10^19 at this length, so the sums are u128; Python's");
     say!("  ints grow instead. A length whose sums would not fit u128 is refused.)");
     say!();
-    let notebook = timed_comparison(NOTEBOOK_LENGTH, args.timed.runs.get(), threads);
+    let notebook = timed_comparison(NOTEBOOK_LENGTH, args.timed.runs.get(), threads, &mut figure);
     let larger = (size != NOTEBOOK_LENGTH).then(|| {
         say!();
-        timed_comparison(size, args.timed.runs.get(), threads)
+        timed_comparison(size, args.timed.runs.get(), threads, &mut figure)
     });
     if let Some(counts) = args.threads.sweep() {
         say!();
         say!("== The even split of 0..{size} on each thread count, against sequential");
         let sequential = larger.as_ref().unwrap_or(&notebook).sequential;
         let expected = expected_sums(size).expect("refused above");
-        timing::speedup_sweep(
+        let sweep = timing::speedup_sweep(
             "even split",
             counts,
             args.timed.runs.get(),
@@ -72,13 +74,15 @@ fn main() {
             &expected,
             |n| sums_even_split(size, n),
         );
+        figure.curve(&sweep);
     }
     if args.timed.python.enabled {
         say!();
-        vs_python(args.timed.runs.get(), &notebook, args.timed.python.interpreter.as_deref());
+        let python = args.timed.python.interpreter.as_deref();
+        vs_python(args.timed.runs.get(), &notebook, python, &mut figure);
     }
     if let Some(picture) = picture {
-        picture.save_measurements("threading: the notebook's three sums");
+        figure.save(picture);
     }
 }
 
@@ -102,13 +106,13 @@ struct Timed {
 
 /// The point of the section, timed: sequential, the notebook's one thread per function, an even
 /// split over all cores, and rayon. Each row is printed as soon as it is measured.
-fn timed_comparison(length: u64, runs: usize, threads: usize) -> Timed {
-    let cores = thread::available_parallelism().map_or(1, usize::from);
+fn timed_comparison(length: u64, runs: usize, threads: usize, figure: &mut Figure) -> Timed {
+    let cores = timing::machine::cores();
     let notebook = if length == NOTEBOOK_LENGTH { " (the notebook's cell)" } else { "" };
     let cores_text = timing::plural(cores, "core");
     let warmup = timing::after_warmup(runs);
     say!("== Timing the three sums over 0..{length}{notebook}, {warmup}, {cores_text}");
-    timing::chart::panel(format!("The three sums over 0..{length}{notebook}, {cores_text}"));
+    figure.panel(format!("The three sums over 0..{length}{notebook}, {cores_text}"));
     let expected = expected_sums(length).expect("main refused lengths that overflow");
     let jobs: Vec<Stats> = SUMS
         .iter()
@@ -117,14 +121,17 @@ fn timed_comparison(length: u64, runs: usize, threads: usize) -> Timed {
             let (sum, stats) = timing::measure(runs, || power_sum(0..length, power));
             assert_eq!(sum, want, "{name} sum alone");
             say!("{}", stats.line(&format!("{name} sum alone")));
+            figure.bar(&format!("{name} sum alone"), &stats);
             stats
         })
         .collect();
     let sequential = time_sums(length, runs, &|| sums_sequential(length));
     say!("{}", sequential.baseline_line("sequential"));
-    let row = |label: &str, three_sums: &dyn Fn() -> [u128; 3]| {
+    figure.baseline("sequential", &sequential);
+    let mut row = |label: &str, three_sums: &dyn Fn() -> [u128; 3]| {
         let stats = time_sums(length, runs, three_sums);
         say!("{}  {}", stats.line(label), stats.speedup_over(&sequential));
+        figure.bar(label, &stats);
         stats
     };
     let three_threads = row("one thread per sum (the notebook)", &|| sums_one_thread_each(length));
@@ -147,12 +154,13 @@ fn timed_comparison(length: u64, runs: usize, threads: usize) -> Timed {
 
 /// The notebook's cell at its own length, in Rust (measured above) and in CPython: the times,
 /// and each language's own speedup from three threads.
-fn vs_python(runs: usize, rust: &Timed, python: Option<&std::path::Path>) {
-    let twin = timing::python::Twin::plain(include_str!("../python/twin.py"), python);
+fn vs_python(runs: usize, rust: &Timed, python: Option<&std::path::Path>, figure: &mut Figure) {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/twin.py");
+    let twin = timing::python::Twin::plain(script, python);
     let rust_rows = [("sequential", &rust.sequential), ("one thread per sum", &rust.three_threads)];
     let args = [NOTEBOOK_LENGTH.to_string(), runs.to_string()];
-    let Some([python_sequential, python_threads]) =
-        timing::python::compare_each(&twin, &args, &rust_rows)
+    let Some((_, [python_sequential, python_threads])) =
+        timing::python::compare_each(&twin, &args, &rust_rows, figure)
     else {
         return; // no Python here: said on stderr
     };

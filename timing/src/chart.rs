@@ -1,23 +1,24 @@
 //! `--svg FILE`: the run's measurements as a picture, the way a Python user would draw them with
-//! matplotlib's `barh`: a bar at each median, a whisker from the fastest run to the slowest, the
-//! baseline marked, Rust and Python in two colours, each bar's ratio at its end, and the
-//! machine and command in the caption.
+//! matplotlib's object API (`fig, ax = plt.subplots()`, then `ax.barh(...)`): a [`Figure`] is a
+//! value the topic makes, adds each measurement to as it prints it, and writes at the end - a
+//! bar at each median, a whisker from the fastest run to the slowest, the baseline marked, Rust
+//! and Python in two colours, each bar's ratio at its end, the machine and command in the
+//! caption. Nothing is drawn from fixed data: a bar exists because the topic measured it.
 //!
-//! Like pyplot's current figure, the measurements go into one figure a process as they are
-//! printed - [`Stats::line`](crate::Stats::line) and friends add a bar, [`panel`] starts a new
-//! group with its own scale - and `--svg` saves it at the end. Nothing is drawn from fixed data:
-//! a bar exists only because its line was printed above.
+//! The primitives under it - a framed canvas of stacked panels ([`canvas`]) and a chart of named
+//! rows on a time axis ([`rows_chart`]) - are what `gil` draws its timeline of who held the GIL
+//! with, and `reactive` its marble diagrams.
 
 use std::io::Write as _;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::Stats;
+use crate::{Stats, Sweep};
 
 /// Who ran a measurement.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,110 +31,160 @@ pub enum Side {
 
 /// One measured bar.
 #[derive(Clone, Debug)]
-pub struct Bar {
-    /// The label the run printed for it.
-    pub label: String,
-    /// Its timings.
-    pub stats: Stats,
-    /// Rust or Python.
-    pub side: Side,
+struct Bar {
+    label: String,
+    stats: Stats,
+    side: Side,
     /// Rust's verdict against the Python bar after it, for a Rust-against-Python pair.
-    pub verdict: Option<String>,
+    verdict: Option<String>,
 }
 
 /// A group of bars drawn on one scale.
 #[derive(Clone, Debug, Default)]
-pub struct Panel {
-    /// What was measured, as the run said it.
-    pub title: String,
-    /// In the order they were printed.
-    pub bars: Vec<Bar>,
+struct Panel {
+    title: String,
+    bars: Vec<Bar>,
     /// The bar the others are compared with, if any.
-    pub baseline: Option<usize>,
+    baseline: Option<usize>,
 }
 
-/// A speedup curve: one workload timed on several thread counts.
+/// The run's measurements, panel by panel, and its speedup curves: made by the topic, added to
+/// as it measures, written with [`Figure::save`].
 #[derive(Clone, Debug)]
-pub struct Curve {
-    /// What was timed.
-    pub title: String,
-    /// The cores this process could use.
-    pub cores: usize,
-    /// The one-thread measurement the speedups are over.
-    pub baseline: Stats,
-    /// Each thread count's measurement.
-    pub points: Vec<(usize, Stats)>,
-    /// Amdahl's serial fraction fitted to the points, if there were enough.
-    pub serial: Option<f64>,
+pub struct Figure {
+    title: String,
+    panels: Vec<Panel>,
+    curves: Vec<Sweep>,
 }
 
-static FIGURE: Mutex<Vec<Panel>> = Mutex::new(Vec::new());
-static CURVES: Mutex<Vec<Curve>> = Mutex::new(Vec::new());
-
-/// Adds a speedup curve to the run's chart (drawn below the bars).
-pub fn curve(
-    title: &str,
-    cores: usize,
-    baseline: &Stats,
-    points: &[(usize, Stats)],
-    serial: Option<f64>,
-) {
-    let curve = Curve {
-        title: title.to_owned(),
-        cores,
-        baseline: *baseline,
-        points: points.to_vec(),
-        serial,
-    };
-    CURVES.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(curve);
-}
-
-/// Every speedup curve recorded so far.
-pub fn curves() -> Vec<Curve> {
-    CURVES.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
-}
-
-fn figure() -> std::sync::MutexGuard<'static, Vec<Panel>> {
-    // A panic elsewhere while adding a bar leaves nothing half-done worth refusing.
-    FIGURE.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Starts a new group of bars titled `title`: what follows is drawn on a scale of its own.
-pub fn panel(title: impl Into<String>) {
-    figure().push(Panel { title: title.into(), ..Panel::default() });
-}
-
-/// Adds a bar to the current group (an untitled one if none was started). A `baseline` bar
-/// becomes the group's reference: the others, before or after it, are drawn with their ratio
-/// to it.
-pub fn add(label: &str, stats: &Stats, side: Side, baseline: bool) {
-    push(Bar { label: label.trim().to_owned(), stats: *stats, side, verdict: None }, baseline);
-}
-
-/// Adds the two bars of a Rust-against-Python row, the verdict at the end of Rust's.
-pub fn add_pair(rust_label: &str, rust: &Stats, python_label: &str, python: &Stats) {
-    // As the comparison tables word it: who was faster, or the same.
-    let speedup = rust.speedup_over(python);
-    let verdict = match speedup.sentence("faster", "slower") {
-        same if same.starts_with("the same") => same,
-        faster if speedup.0 >= 1.0 => format!("Rust {faster}"),
-        _ => format!("Python {}", python.speedup_over(rust).sentence("faster", "slower")),
-    };
-    let label = rust_label.trim().to_owned();
-    push(Bar { label, stats: *rust, side: Side::Rust, verdict: Some(verdict) }, false);
-    add(python_label, python, Side::Python, false);
-}
-
-fn push(bar: Bar, baseline: bool) {
-    let mut panels = figure();
-    if panels.is_empty() {
-        panels.push(Panel::default());
+impl Figure {
+    /// An empty figure titled `title`.
+    pub fn new(title: impl Into<String>) -> Figure {
+        Figure { title: title.into(), panels: Vec::new(), curves: Vec::new() }
     }
-    let panel = panels.last_mut().expect("pushed above");
-    if baseline {
-        panel.baseline = Some(panel.bars.len());
+
+    /// Starts a new group of bars titled `title`: what follows is drawn on a scale of its own.
+    pub fn panel(&mut self, title: impl Into<String>) {
+        self.panels.push(Panel { title: title.into(), ..Panel::default() });
     }
-    panel.bars.push(bar);
+
+    /// A bar of Rust's for `stats`, labelled as its line was.
+    pub fn bar(&mut self, label: &str, stats: &Stats) {
+        self.push(
+            Bar { label: label.trim().to_owned(), stats: *stats, side: Side::Rust, verdict: None },
+            false,
+        );
+    }
+
+    /// The bar the panel's others are compared with: each is drawn with its ratio to it.
+    pub fn baseline(&mut self, label: &str, stats: &Stats) {
+        self.push(
+            Bar { label: label.trim().to_owned(), stats: *stats, side: Side::Rust, verdict: None },
+            true,
+        );
+    }
+
+    /// A bar of the Python twin's, alone (no Rust counterpart).
+    pub fn python(&mut self, label: &str, stats: &Stats) {
+        self.push(
+            Bar {
+                label: label.trim().to_owned(),
+                stats: *stats,
+                side: Side::Python,
+                verdict: None,
+            },
+            false,
+        );
+    }
+
+    /// The two bars of a Rust-against-Python row, the verdict at the end of Rust's.
+    pub fn pair(&mut self, rust_label: &str, rust: &Stats, python_label: &str, python: &Stats) {
+        let verdict = Some(crate::rust_against_python(rust, python));
+        let label = rust_label.trim().to_owned();
+        self.push(Bar { label, stats: *rust, side: Side::Rust, verdict }, false);
+        self.python(python_label, python);
+    }
+
+    /// A speedup curve, drawn below the bars.
+    pub fn curve(&mut self, sweep: &Sweep) {
+        self.curves.push(sweep.clone());
+    }
+
+    fn push(&mut self, bar: Bar, baseline: bool) {
+        if self.panels.is_empty() {
+            self.panels.push(Panel::default());
+        }
+        let panel = self.panels.last_mut().expect("pushed above");
+        if baseline {
+            panel.baseline = Some(panel.bars.len());
+        }
+        panel.bars.push(bar);
+    }
+
+    /// The panels that have bars.
+    fn drawn_panels(&self) -> Vec<&Panel> {
+        self.panels.iter().filter(|p| !p.bars.is_empty()).collect()
+    }
+
+    /// Whether nothing was measured into it.
+    pub fn is_empty(&self) -> bool {
+        self.drawn_panels().is_empty() && self.curves.is_empty()
+    }
+
+    /// Draws the figure and saves it as `picture`; one line on stdout says where, an error ends
+    /// the program (status 1).
+    pub fn save(&self, picture: Picture) {
+        if self.is_empty() {
+            crate::cli::fail(format!(
+                "--svg {}: this run measured nothing to draw",
+                picture.path().display()
+            ));
+        }
+        let svg = self.svg(&caption("medians, whiskers from the fastest to the slowest run"));
+        let path = picture.write(&svg);
+        crate::say!("(the measurements above as a chart: {})", path.display());
+    }
+
+    /// The SVG text of the figure: one panel a group of bars, stacked, each on its own scale,
+    /// then the speedup curves.
+    pub fn svg(&self, caption: &str) -> String {
+        let panels = self.drawn_panels();
+        let heights: Vec<u32> = panels
+            .iter()
+            .map(|p| panel_height(p.bars.len(), ROW))
+            .chain(self.curves.iter().map(|_| CURVE_HEIGHT))
+            .collect();
+        // The legend names only the sides that ran: no "Python" where no twin did.
+        let sides: Vec<Side> = [Side::Rust, Side::Python]
+            .into_iter()
+            .filter(|side| panels.iter().any(|p| p.bars.iter().any(|b| b.side == *side)))
+            .collect();
+        canvas(&self.title, Some(caption), &heights, |top, areas| {
+            legend(top, &sides)?;
+            for (area, panel) in areas.iter().zip(&panels) {
+                draw_panel(area, panel)?;
+            }
+            for (area, curve) in areas[panels.len()..].iter().zip(&self.curves) {
+                draw_curve(area, curve)?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// The colour key at the top right: which colour is whose.
+fn legend(top: &Area<'_>, sides: &[Side]) -> DrawResult {
+    let key = i32::try_from(WIDTH).unwrap_or(i32::MAX) - 210;
+    for (n, side) in sides.iter().enumerate() {
+        let (colour, name) = match side {
+            Side::Rust => (RUST, "Rust"),
+            Side::Python => (PYTHON, "Python"),
+        };
+        let x = key + 100 * i32::try_from(n).unwrap_or(0);
+        top.draw(&Rectangle::new([(x, 12), (x + 14, 26)], colour.mix(0.85).filled()))?;
+        top.draw(&Text::new(name, (x + 20, 12), ("sans-serif", 15).into_font()))?;
+    }
+    Ok(())
 }
 
 /// What is written at the end of bar `i`: its median, and its ratio to the baseline or Rust's
@@ -152,11 +203,6 @@ fn note(panel: &Panel, i: usize) -> String {
         }
         _ => median,
     }
-}
-
-/// Everything recorded so far, groups without bars left out.
-pub fn recorded() -> Vec<Panel> {
-    figure().iter().filter(|p| !p.bars.is_empty()).cloned().collect()
 }
 
 // ---- the file ----
@@ -215,27 +261,11 @@ impl Picture {
         self.save(svg.as_bytes()).unwrap_or_else(|e| crate::cli::fail(e));
         path
     }
-
-    /// Draws every measurement recorded in this run ([`recorded`]) and saves it; one line on
-    /// stdout says where, an error ends the program (status 1).
-    pub fn save_measurements(self, title: &str) {
-        let panels = recorded();
-        if panels.is_empty() {
-            crate::cli::fail(format!(
-                "--svg {}: this run measured nothing to draw",
-                self.path.display()
-            ));
-        }
-        let caption = caption("medians, whiskers from the fastest to the slowest run");
-        let svg = measurements_svg(title, &panels, &curves(), &caption);
-        let path = self.write(&svg);
-        crate::say!("(the measurements above as a chart: {})", path.display());
-    }
 }
 
 /// The machine and the command, then what the picture shows (`shows`), for the caption.
 pub fn caption(shows: &str) -> String {
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let cores = crate::machine::cores();
     let cpu = crate::machine::cpu_name().unwrap_or_else(|| "an unnamed CPU".to_owned());
     let program = std::env::args()
         .next()
@@ -251,13 +281,17 @@ pub fn caption(shows: &str) -> String {
 
 // ---- drawing ----
 
-const WIDTH: u32 = 1100;
-const ROW: u32 = 26;
+/// Every picture's width in pixels.
+pub const WIDTH: u32 = 1100;
+/// The height of a bar's row in pixels.
+pub const ROW: u32 = 26;
 const PANEL_EXTRA: u32 = 70;
 const TITLE_HEIGHT: u32 = 40;
 const CAPTION_HEIGHT: u32 = 30;
-const RUST: RGBColor = RGBColor(206, 92, 40);
-const PYTHON: RGBColor = RGBColor(55, 118, 171);
+/// Rust's colour.
+pub const RUST: RGBColor = RGBColor(206, 92, 40);
+/// Python's colour.
+pub const PYTHON: RGBColor = RGBColor(55, 118, 171);
 
 /// The unit a panel's axis is in: the one its slowest run reads best in.
 fn unit(longest: Duration) -> (&'static str, f64) {
@@ -269,51 +303,34 @@ fn unit(longest: Duration) -> (&'static str, f64) {
     }
 }
 
-/// The SVG text of the chart: one panel a group, stacked, each on its own scale.
-pub fn measurements_svg(title: &str, panels: &[Panel], curves: &[Curve], caption: &str) -> String {
-    let heights: Vec<u32> = panels
-        .iter()
-        .map(|p| panel_height(p.bars.len(), ROW))
-        .chain(curves.iter().map(|_| CURVE_HEIGHT))
-        .collect();
-    let height = TITLE_HEIGHT + CAPTION_HEIGHT + heights.iter().sum::<u32>();
+/// The area of a picture that one panel or strip is drawn on.
+pub type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
+/// What drawing on an [`Area`] returns.
+pub type DrawResult = Result<(), DrawingAreaErrorKind<std::io::Error>>;
+
+/// The SVG text of a picture `WIDTH` pixels wide: white, `title` at the top, `caption` (if any)
+/// at the bottom, and between them panels of `heights` pixels, stacked, handed to `draw` with
+/// the title's strip (for a legend).
+pub fn canvas(
+    title: &str,
+    caption: Option<&str>,
+    heights: &[u32],
+    draw: impl FnOnce(&Area<'_>, &[Area<'_>]) -> DrawResult,
+) -> String {
+    let captioned = caption.map_or(0, |_| CAPTION_HEIGHT);
+    let height = TITLE_HEIGHT + captioned + heights.iter().sum::<u32>();
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
         // Drawing into a string cannot fail: the backend's only errors are I/O ones.
-        draw(&root, title, panels, curves, &heights, caption).expect("drawing into a string");
+        let framed = || -> DrawResult {
+            let (top, body) = framed(&root, title, caption)?;
+            draw(&top, &stacked(&body, heights))
+        };
+        framed().expect("drawing into a string");
         root.present().expect("drawing into a string");
     }
     svg
-}
-
-type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
-type DrawResult = Result<(), DrawingAreaErrorKind<std::io::Error>>;
-
-fn draw(
-    root: &Area<'_>,
-    title: &str,
-    panels: &[Panel],
-    curves: &[Curve],
-    heights: &[u32],
-    caption: &str,
-) -> DrawResult {
-    let (top, body) = framed(root, title, caption)?;
-    // The legend: which colour is whose.
-    let key = i32::try_from(WIDTH).unwrap_or(i32::MAX) - 210;
-    for (n, (colour, name)) in [(RUST, "Rust"), (PYTHON, "Python")].into_iter().enumerate() {
-        let x = key + 100 * i32::try_from(n).unwrap_or(0);
-        top.draw(&Rectangle::new([(x, 12), (x + 14, 26)], colour.mix(0.85).filled()))?;
-        top.draw(&Text::new(name, (x + 20, 12), ("sans-serif", 15).into_font()))?;
-    }
-    let areas = stacked(&body, heights);
-    for (area, panel) in areas.iter().zip(panels) {
-        draw_panel(area, panel)?;
-    }
-    for (area, curve) in areas[panels.len()..].iter().zip(curves) {
-        draw_curve(area, curve)?;
-    }
-    Ok(())
 }
 
 const CURVE_HEIGHT: u32 = 360;
@@ -325,24 +342,17 @@ fn label_width(labels: &[String]) -> u32 {
     u32::try_from(longest * 13 / 2 + 16).unwrap_or(u32::MAX).clamp(120, 520)
 }
 
-/// A white picture with `title` at its top: the title's strip and the rest.
-fn titled<'a>(
+/// A white picture with `title` at its top and `caption`, if any, at its bottom: the title's
+/// strip and the body between.
+fn framed<'a>(
     root: &Area<'a>,
     title: &str,
+    caption: Option<&str>,
 ) -> Result<(Area<'a>, Area<'a>), DrawingAreaErrorKind<std::io::Error>> {
     root.fill(&WHITE)?;
     let (top, rest) = root.split_vertically(TITLE_HEIGHT);
     top.draw(&Text::new(title.to_owned(), (12, 10), ("sans-serif", 20).into_font()))?;
-    Ok((top, rest))
-}
-
-/// [`titled`], with `caption` at the bottom: the title's strip and the body between.
-fn framed<'a>(
-    root: &Area<'a>,
-    title: &str,
-    caption: &str,
-) -> Result<(Area<'a>, Area<'a>), DrawingAreaErrorKind<std::io::Error>> {
-    let (top, rest) = titled(root, title)?;
+    let Some(caption) = caption else { return Ok((top, rest)) };
     let (body, bottom) = rest.split_vertically(rest.dim_in_pixel().1 - CAPTION_HEIGHT);
     let style = ("sans-serif", 13).into_font().color(&BLACK.mix(0.7));
     bottom.draw(&Text::new(caption.to_owned(), (12, 8), style))?;
@@ -362,11 +372,12 @@ fn stacked<'a>(body: &Area<'a>, heights: &[u32]) -> Vec<Area<'a>> {
 }
 
 /// The height of a panel of `rows` rows of `row` pixels each.
-fn panel_height(rows: usize, row: u32) -> u32 {
+pub fn panel_height(rows: usize, row: u32) -> u32 {
     PANEL_EXTRA.saturating_add(row.saturating_mul(u32::try_from(rows).unwrap_or(u32::MAX)))
 }
 
-type RowsChart<'a, 'b> = ChartContext<
+/// A chart of named rows over an x axis: [`rows_chart`]'s result.
+pub type RowsChart<'a, 'b> = ChartContext<
     'a,
     SVGBackend<'b>,
     Cartesian2d<
@@ -375,9 +386,37 @@ type RowsChart<'a, 'b> = ChartContext<
     >,
 >;
 
-/// The axes of a chart with one row a name (the first name on top) over an x axis `x_desc`.
-fn rows_mesh(chart: &mut RowsChart<'_, '_>, names: &[String], x_desc: &str) -> DrawResult {
-    let n = names.len();
+/// How a chart of named rows is laid out.
+pub struct Rows<'n> {
+    /// A title above the chart, if any.
+    pub title: Option<&'n str>,
+    /// The rows' names, the first on top.
+    pub names: &'n [String],
+    /// The x axis' range and what it measures (`time (ms)`).
+    pub x: Range<f64>,
+    /// What the x axis measures.
+    pub x_desc: &'n str,
+    /// Room on the left for the names, and on the right for notes at the bars' ends.
+    pub margins: (u32, u32),
+}
+
+/// A chart with one row a name (row `i` of the data is `names.len() - 1 - i` on the y axis:
+/// the first name on top), its axes drawn.
+pub fn rows_chart<'a, 'b>(
+    area: &'a Area<'b>,
+    rows: &Rows<'_>,
+) -> Result<RowsChart<'a, 'b>, DrawingAreaErrorKind<std::io::Error>> {
+    let n = rows.names.len();
+    let mut builder = ChartBuilder::on(area);
+    if let Some(title) = rows.title {
+        builder.caption(title, ("sans-serif", 15));
+    }
+    let mut chart = builder
+        .margin(6)
+        .margin_right(rows.margins.1)
+        .x_label_area_size(32)
+        .y_label_area_size(rows.margins.0)
+        .build_cartesian_2d(rows.x.clone(), (0..n).into_segmented())?;
     chart
         .configure_mesh()
         .disable_y_mesh()
@@ -386,24 +425,25 @@ fn rows_mesh(chart: &mut RowsChart<'_, '_>, names: &[String], x_desc: &str) -> D
         .axis_desc_style(("sans-serif", 12))
         .y_labels(n.max(1))
         .y_label_formatter(&|v: &SegmentValue<usize>| match v {
-            SegmentValue::CenterOf(i) if *i < n => names[n - 1 - *i].clone(),
+            SegmentValue::CenterOf(i) if *i < n => rows.names[n - 1 - *i].clone(),
             _ => String::new(),
         })
-        .x_desc(x_desc)
+        .x_desc(rows.x_desc)
         .x_labels(6)
-        .draw()
+        .draw()?;
+    Ok(chart)
 }
 
 /// The classic speedup plot: measured speedups against threads (whiskers from the slowest run
 /// to the fastest), the ideal - one a thread up to the cores, then flat - and Amdahl's curve.
-fn draw_curve(area: &Area<'_>, curve: &Curve) -> DrawResult {
+fn draw_curve(area: &Area<'_>, curve: &Sweep) -> DrawResult {
     let base = curve.baseline.median.as_secs_f64();
     let speedup = |d: Duration| base / d.as_secs_f64().max(1e-12);
     let most = curve.points.iter().map(|p| p.0).max().unwrap_or(1).max(2);
     let ideal = |n: usize| n.min(curve.cores) as f64;
     let top = curve.points.iter().map(|(_, s)| speedup(s.min)).fold(ideal(most), f64::max) * 1.15;
     let mut chart = ChartBuilder::on(area)
-        .caption(format!("{}: speedup against threads", curve.title), ("sans-serif", 15))
+        .caption(format!("{}: speedup against threads", curve.what), ("sans-serif", 15))
         .margin(6)
         .margin_left(250)
         .margin_right(230)
@@ -460,14 +500,16 @@ fn draw_panel(area: &Area<'_>, panel: &Panel) -> DrawResult {
     // The first bar printed is the top row.
     let row = |i: usize| n - 1 - i;
     let labels: Vec<String> = panel.bars.iter().map(|b| b.label.clone()).collect();
-    let mut chart = ChartBuilder::on(area)
-        .caption(&panel.title, ("sans-serif", 15))
-        .margin(6)
-        .margin_right(230)
-        .x_label_area_size(32)
-        .y_label_area_size(label_width(&labels))
-        .build_cartesian_2d(0.0..x_end, (0..n).into_segmented())?;
-    rows_mesh(&mut chart, &labels, &format!("median time ({unit_name})"))?;
+    let mut chart = rows_chart(
+        area,
+        &Rows {
+            title: Some(&panel.title),
+            names: &labels,
+            x: 0.0..x_end,
+            x_desc: &format!("median time ({unit_name})"),
+            margins: (label_width(&labels), 230),
+        },
+    )?;
     for (i, bar) in panel.bars.iter().enumerate() {
         let y = row(i);
         let colour = if bar.side == Side::Rust { RUST } else { PYTHON };
@@ -502,154 +544,6 @@ fn draw_panel(area: &Area<'_>, panel: &Panel) -> DrawResult {
             vec![(x, SegmentValue::Exact(0)), (x, SegmentValue::Exact(n))],
             BLACK.mix(0.5).stroke_width(1),
         )])?;
-    }
-    Ok(())
-}
-
-// ---- timelines ----
-
-/// A timeline's group of rows: what ran when, one row a thread (or a stream).
-#[derive(Clone, Debug)]
-pub struct Lanes {
-    /// What the rows show.
-    pub title: String,
-    /// Each row's name and its busy spans, from the start of the case.
-    pub rows: Vec<(String, Vec<(Duration, Duration)>)>,
-}
-
-/// The SVG text of a timeline: a panel each group, its rows one under the other on the same
-/// time axis (ms), each span a bar.
-pub fn timeline_svg(title: &str, groups: &[Lanes]) -> String {
-    let heights: Vec<u32> = groups.iter().map(|g| panel_height(g.rows.len(), 2 * ROW)).collect();
-    let height = TITLE_HEIGHT + CAPTION_HEIGHT + heights.iter().sum::<u32>();
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
-        draw_timeline(&root, title, groups, &heights).expect("drawing into a string");
-        root.present().expect("drawing into a string");
-    }
-    svg
-}
-
-fn draw_timeline(root: &Area<'_>, title: &str, groups: &[Lanes], heights: &[u32]) -> DrawResult {
-    let (_, body) = framed(root, title, &caption("one run of each case"))?;
-    for (area, group) in stacked(&body, heights).iter().zip(groups) {
-        let n = group.rows.len();
-        let end = group
-            .rows
-            .iter()
-            .flat_map(|(_, spans)| spans.iter().map(|s| s.1))
-            .max()
-            .unwrap_or_default();
-        let ms = |d: Duration| d.as_secs_f64() * 1e3;
-        let names: Vec<String> = group.rows.iter().map(|(name, _)| name.clone()).collect();
-        let row = |i: usize| n - 1 - i;
-        let mut chart = ChartBuilder::on(area)
-            .caption(&group.title, ("sans-serif", 15))
-            .margin(6)
-            .margin_right(40)
-            .x_label_area_size(32)
-            .y_label_area_size(120)
-            .build_cartesian_2d(0.0..ms(end).max(1e-3), (0..n).into_segmented())?;
-        rows_mesh(&mut chart, &names, "time (ms)")?;
-        // A span too short to see (a few microseconds of a 40 ms axis) is drawn 2 pixels wide.
-        let plot_width = f64::from(area.dim_in_pixel().0.saturating_sub(180).max(1));
-        let narrowest = ms(end) * 2.0 / plot_width;
-        for (i, (_, spans)) in group.rows.iter().enumerate() {
-            let y = row(i);
-            chart.draw_series(spans.iter().map(|&(from, to)| {
-                let to = ms(to).max(ms(from) + narrowest);
-                let mut bar = Rectangle::new(
-                    [(ms(from), SegmentValue::Exact(y)), (to, SegmentValue::Exact(y + 1))],
-                    RUST.mix(0.85).filled(),
-                );
-                bar.set_margin(6, 6, 0, 0);
-                bar
-            }))?;
-        }
-    }
-    Ok(())
-}
-
-// ---- marble diagrams ----
-
-/// One line of a marble diagram, as the ReactiveX documentation draws streams: values as
-/// labelled circles at their times, the end as a bar.
-#[derive(Clone, Debug)]
-pub struct Marbles {
-    /// The stream: the source, or the operator whose output this is.
-    pub name: String,
-    /// Each value's time (ms) and text.
-    pub values: Vec<(u64, String)>,
-    /// When the stream completed, if it did.
-    pub completed: Option<u64>,
-}
-
-/// The SVG text of a marble diagram: every line on the same time axis (ms), one under the
-/// other.
-pub fn marbles_svg(title: &str, lines: &[Marbles]) -> String {
-    let height = TITLE_HEIGHT + CAPTION_HEIGHT + panel_height(lines.len(), 2 * ROW);
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
-        draw_marbles(&root, title, lines).expect("drawing into a string");
-        root.present().expect("drawing into a string");
-    }
-    svg
-}
-
-fn draw_marbles(root: &Area<'_>, title: &str, lines: &[Marbles]) -> DrawResult {
-    let (_, rest) = titled(root, title)?;
-    let n = lines.len();
-    let last = lines
-        .iter()
-        .flat_map(|l| l.values.iter().map(|v| v.0).chain(l.completed))
-        .max()
-        .unwrap_or(0);
-    // Room after the last event for its circle and the end bar.
-    let end = (last as f64 * 1.05).max(last as f64 + 10.0);
-    let names: Vec<String> = lines.iter().map(|l| l.name.clone()).collect();
-    let row = |i: usize| n - 1 - i;
-    let mut chart = ChartBuilder::on(&rest)
-        .margin(10)
-        .margin_right(30)
-        .x_label_area_size(32)
-        .y_label_area_size(230)
-        .build_cartesian_2d(-end * 0.02..end, (0..n).into_segmented())?;
-    rows_mesh(&mut chart, &names, "virtual time (ms)")?;
-    let centred = ("sans-serif", 13)
-        .into_font()
-        .into_text_style(&rest)
-        .pos(Pos::new(HPos::Center, VPos::Center));
-    for (i, line) in lines.iter().enumerate() {
-        let y = || SegmentValue::CenterOf(row(i));
-        let stop = line.completed.map_or(end, |c| c as f64);
-        chart.draw_series([PathElement::new(
-            vec![(0.0, y()), (stop, y())],
-            BLACK.mix(0.6).stroke_width(1),
-        )])?;
-        if let Some(at) = line.completed {
-            let (at, half) = (at as f64, end * 0.0015);
-            let mut bar = Rectangle::new(
-                [
-                    (at - half, SegmentValue::Exact(row(i))),
-                    (at + half, SegmentValue::Exact(row(i) + 1)),
-                ],
-                BLACK.filled(),
-            );
-            bar.set_margin(10, 10, 0, 0);
-            chart.draw_series([bar])?;
-        }
-        for (ms, label) in &line.values {
-            let at = || (*ms as f64, y());
-            chart.draw_series([Circle::new(at(), 11, PYTHON.mix(0.25).filled())])?;
-            chart.draw_series([Circle::new(at(), 11, BLACK.stroke_width(1))])?;
-            // A short value inside its circle; a longer one (a buffer, a word) just above it.
-            let offset = if label.chars().count() <= 3 { 0 } else { -21 };
-            let text =
-                EmptyElement::at(at()) + Text::new(label.clone(), (0, offset), centred.clone());
-            chart.draw_series([text])?;
-        }
     }
     Ok(())
 }

@@ -78,13 +78,22 @@ fn clap_line(e: &clap::Error) -> String {
 }
 
 /// `--runs R`, the same in every topic that times: how many timed runs follow the warm-up.
+///
+/// These shared options belong to the command that flattens them, and are listed in its help
+/// only: a topic whose subcommands all take them makes them global itself
+/// (`#[command(mut_args(cli::global))]`), and one with another default says so
+/// (`mut_arg("runs", ...)`).
 #[derive(clap::Args, Clone, Copy, Debug)]
 pub struct Runs {
-    /// Timed runs of each variant, after one warm-up run [default: 5, or as this topic's help
-    /// says above].
-    #[arg(long = "runs", value_name = "R", global = true, value_parser = runs,
-          allow_hyphen_values = true)]
+    /// Timed runs of each variant, after one warm-up run [default: 5].
+    #[arg(long = "runs", value_name = "R", value_parser = runs, allow_hyphen_values = true)]
     count: Option<usize>,
+}
+
+/// For `#[command(mut_args(cli::global))]`: every option of the command also taken after its
+/// subcommands, and listed in their help (for topics whose subcommands share all options).
+pub fn global(arg: clap::Arg) -> clap::Arg {
+    if arg.get_long().is_some() { arg.global(true) } else { arg }
 }
 
 impl Runs {
@@ -109,6 +118,7 @@ impl Runs {
 
 /// The options of every topic that times: `--runs R` and `--svg FILE`, and, for a topic with a
 /// Python twin, `--vs-python` and `--python` (`Timed<VsPython>`).
+#[cfg(feature = "chart")]
 #[derive(clap::Args, Clone, Debug)]
 pub struct Timed<Twin: clap::Args = NoTwin> {
     #[command(flatten)]
@@ -131,23 +141,26 @@ pub struct NoTwin {}
 pub struct VsPython {
     /// Also run the same work in Python, timed inside the interpreter, and print both side by
     /// side (packages a twin needs are installed once into target/python-twins).
-    #[arg(long = "vs-python", global = true)]
+    #[arg(long = "vs-python")]
     pub enabled: bool,
     /// The Python for --vs-python, used as it is: nothing is installed into it (also
-    /// HPC_RS_PYTHON) [default: python3, or target/python-twins where packages are needed].
-    #[arg(long = "python", value_name = "PATH", global = true)]
+    /// HPC_RS_PYTHON; a free-threaded build such as python3.14t too) [default: python3, or
+    /// target/python-twins where packages are needed].
+    #[arg(long = "python", value_name = "PATH")]
     pub interpreter: Option<std::path::PathBuf>,
 }
 
 /// `--svg FILE`, the same in every topic that times: the run's measurements as a chart.
+#[cfg(feature = "chart")]
 #[derive(clap::Args, Clone, Debug)]
 pub struct Svg {
     /// Also draw this run's measurements as an SVG chart in FILE (checked before any work;
     /// written when the run ends).
-    #[arg(long = "svg", value_name = "FILE", global = true)]
+    #[arg(long = "svg", value_name = "FILE")]
     pub path: Option<std::path::PathBuf>,
 }
 
+#[cfg(feature = "chart")]
 impl Svg {
     /// The picture to write at the end, made now so that a path that cannot be written is
     /// refused before any work: one line and exit 2.
@@ -191,7 +204,7 @@ pub struct Threads {
     /// `sweep` (1 to twice the cores) also times it on each count: a speedup curve, with
     /// Amdahl's law fitted to it.
     #[arg(long = "threads", value_name = "N|LIST|sweep", value_parser = thread_counts,
-          global = true, allow_hyphen_values = true)]
+          allow_hyphen_values = true)]
     counts: Option<ThreadCounts>,
 }
 
@@ -222,8 +235,7 @@ impl Threads {
 /// Parses `--threads` (see [`ThreadCounts`]).
 pub fn thread_counts(text: &str) -> Result<ThreadCounts, String> {
     let mut counts: Vec<usize> = if text == "sweep" {
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        (1..=2 * cores).collect()
+        (1..=2 * crate::machine::cores()).collect()
     } else {
         text.split(',')
             .map(|part| {
@@ -445,7 +457,7 @@ mod tests {
         assert_eq!(thread_counts("4").unwrap().single(), Some(4));
         assert_eq!(thread_counts("8, 2,4,2"), Ok(ThreadCounts(vec![2, 4, 8])));
         assert_eq!(thread_counts("1,2").unwrap().single(), None);
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let cores = crate::machine::cores();
         assert_eq!(thread_counts("sweep"), Ok(ThreadCounts((1..=2 * cores).collect())));
         assert!(thread_counts("0").unwrap_err().contains("give 1 to 1024"));
         assert!(thread_counts("1025").is_err());

@@ -2,13 +2,15 @@
 //!
 //! The notebook's decorator times one call and throws the result away. Here [`time_call`] hands
 //! the result back with the duration, [`measure`] repeats a call after a warm-up so that a
-//! reader sees min, median and max instead of one noisy number, [`Ratio`] says how much faster
-//! (or "the same within noise") and [`Scaling`] whether threads gained what the cores allow.
+//! reader sees min, median and max instead of one noisy number, and [`Ratio`] says how much
+//! faster (or "the same within noise").
 //! One module a concern for the rest: [`cli`], the command-line conventions every binary follows
 //! (one-line errors with status 2, quiet exit on a closed pipe); [`machine`], what Linux tells
-//! about the process (memory, page faults); [`progress`], the one status line for long work;
-//! and, behind the `python` feature that the topics with `--vs-python` turn on, `python` (a
-//! twin of a workload, run and compared) and `python_env` (a Python with the twin's packages).
+//! about the machine and the process (cores, memory, page faults); [`progress`], the one status
+//! line for long work; [`verdict`], the one way a sentence about a measurement is chosen from
+//! it; behind the `chart` feature, `chart` (a figure of the measurements, `--svg`); and behind
+//! the `python` feature that the topics with `--vs-python` turn on, `python` (a twin of a
+//! workload, run and compared) and `python_env` (a Python with the twin's packages).
 //!
 //! ```
 //! let (sum, stats) = timing::measure(3, || (0..1_000u64).map(std::hint::black_box).sum::<u64>());
@@ -17,6 +19,7 @@
 //! assert!(stats.min <= stats.median && stats.median <= stats.max);
 //! ```
 
+#[cfg(feature = "chart")]
 pub mod chart;
 pub mod cli;
 pub mod machine;
@@ -25,6 +28,7 @@ pub mod progress;
 pub mod python;
 #[cfg(feature = "python")]
 pub mod python_env;
+pub mod verdict;
 
 use progress::Ticker;
 
@@ -171,17 +175,14 @@ impl Stats {
         Ratio(factor, if noise { Spread::Overlapping } else { Spread::Apart })
     }
 
-    /// The one line every binary prints for a measurement: label, median, (min..max). The
-    /// measurement also becomes a bar of the run's chart ([`chart`], drawn with `--svg`).
+    /// The one line every binary prints for a measurement: label, median, (min..max).
     pub fn line(&self, label: &str) -> String {
-        chart::add(label, self, chart::Side::Rust, false);
         format!("{label:<34} {self}")
     }
 
     /// [`Stats::line`] for the measurement the next ones are compared with, marked
-    /// `(baseline)`; in the chart, the bar the others' ratios refer to.
+    /// `(baseline)`.
     pub fn baseline_line(&self, label: &str) -> String {
-        chart::add(label, self, chart::Side::Rust, true);
         format!("{label:<34} {self}  (baseline)")
     }
 }
@@ -246,58 +247,15 @@ impl Ratio {
     }
 }
 
-/// What `threads` threads can gain on this machine, and whether a measured gain reached it:
-/// the one scaling verdict every topic's sentence is built on.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Scaling {
-    /// The measured gain over one thread.
-    pub gain: f64,
-    /// The threads that ran.
-    pub threads: usize,
-    /// The cores this process may use (`available_parallelism`: a `taskset` or cgroup counts).
-    pub cores: usize,
-}
-
-impl Scaling {
-    /// `gain`, measured on `threads` threads here.
-    pub fn measured(gain: f64, threads: usize) -> Scaling {
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        Scaling { gain, threads, cores }
-    }
-
-    /// The most the threads could gain: one a core, never more threads than cores.
-    pub fn ideal(&self) -> usize {
-        self.threads.min(self.cores).max(1)
-    }
-
-    /// Whether there was anything to gain: more than one thread on more than one core.
-    pub fn possible(&self) -> bool {
-        self.ideal() > 1
-    }
-
-    /// Whether the gain reached nine tenths of the ideal.
-    pub fn scales(&self) -> bool {
-        self.possible() && self.gain >= 0.9 * self.ideal() as f64
-    }
-
-    /// `1.95x on 2 cores`, or `expected close to 2x on 2 cores, measured 1.05x`, or, where
-    /// nothing could be gained, why: `1 thread` or `1 core`.
-    pub fn describe(&self) -> String {
-        let ideal = self.ideal();
-        let on = plural(self.cores.min(self.threads.max(1)), "core");
-        if self.threads <= 1 {
-            format!(
-                "{:.2}x with 1 thread (of {}): nothing to share",
-                self.gain,
-                plural(self.cores, "core")
-            )
-        } else if self.cores <= 1 {
-            format!("{:.2}x on 1 core: the threads can only take turns", self.gain)
-        } else if self.scales() {
-            format!("{:.2}x on {on}", self.gain)
-        } else {
-            format!("expected close to {ideal}x on {on}, measured {:.2}x", self.gain)
-        }
+/// Who was faster, Rust or Python, by median: `Rust 64.0x faster`, `Python 2.00x faster`, or
+/// `the same (1.00x)` / `the same within noise (1.05x)`. The one wording of that verdict, in
+/// the comparison tables and on the chart's bars alike.
+pub fn rust_against_python(rust: &Stats, python: &Stats) -> String {
+    let speedup = rust.speedup_over(python);
+    match speedup.sentence("faster", "slower") {
+        same if same.starts_with("the same") => same,
+        faster if speedup.0 >= 1.0 => format!("Rust {faster}"),
+        _ => format!("Python {}", python.speedup_over(rust).sentence("faster", "slower")),
     }
 }
 
@@ -335,10 +293,25 @@ pub fn amdahl_serial_fraction(points: &[(usize, f64)], cores: usize) -> Option<f
     (xx > 0.0).then(|| (xy / xx).clamp(0.0, 1.0))
 }
 
+/// One workload timed on several thread counts: what [`speedup_sweep`] measured, for a
+/// speedup curve.
+#[derive(Clone, Debug)]
+pub struct Sweep {
+    /// What was timed.
+    pub what: String,
+    /// The cores this process could use.
+    pub cores: usize,
+    /// The one-thread measurement the speedups are over.
+    pub baseline: Stats,
+    /// Each thread count's measurement.
+    pub points: Vec<(usize, Stats)>,
+    /// Amdahl's serial fraction fitted to the points, if there were enough.
+    pub serial: Option<f64>,
+}
+
 /// Times `work(n)` on each of `counts` threads ([`measure`], `runs` runs), prints a row each as
 /// soon as it is measured, against `baseline` (one thread, measured before), checks each result
-/// against `expected`, and ends with Amdahl's law fitted to the rows; the run's chart
-/// ([`chart`]) gains the speedup curve. Returns each count's measurement.
+/// against `expected`, and ends with Amdahl's law fitted to the rows.
 pub fn speedup_sweep<T: PartialEq + fmt::Debug>(
     what: &str,
     counts: &[usize],
@@ -346,38 +319,34 @@ pub fn speedup_sweep<T: PartialEq + fmt::Debug>(
     baseline: &Stats,
     expected: &T,
     mut work: impl FnMut(usize) -> T,
-) -> Vec<(usize, Stats)> {
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    chart::panel(format!("{what} on each thread count"));
-    let mut measured = Vec::with_capacity(counts.len());
+) -> Sweep {
+    let cores = machine::cores();
+    let mut points = Vec::with_capacity(counts.len());
     for &threads in counts {
         let (value, stats) = measure(runs, || work(threads));
         assert_eq!(&value, expected, "{what} on {threads} threads");
         let label = format!("{what}, {}", plural(threads, "thread"));
         crate::say!("{}  {}", stats.line(&label), stats.speedup_over(baseline));
-        measured.push((threads, stats));
+        points.push((threads, stats));
     }
     let speedups: Vec<(usize, f64)> =
-        measured.iter().map(|(n, s)| (*n, s.speedup_over(baseline).0)).collect();
+        points.iter().map(|(n, s)| (*n, s.speedup_over(baseline).0)).collect();
     let serial = amdahl_serial_fraction(&speedups, cores);
+    let up_to = plural(cores, "core");
     match serial {
         Some(s) if s > 0.0 => crate::say!(
-            "Amdahl's law fitted to the counts up to {}: a serial fraction of {:.1}%, which holds any number of threads below {:.1}x.",
-            plural(cores, "core"),
+            "Amdahl's law fitted to the counts up to {up_to}: a serial fraction of {:.1}%, which holds any number of threads below {:.1}x.",
             s * 100.0,
             1.0 / s
         ),
         Some(_) => crate::say!(
-            "Amdahl's law fitted to the counts up to {}: a serial fraction of 0%: up to the cores, nothing was left unshared.",
-            plural(cores, "core")
+            "Amdahl's law fitted to the counts up to {up_to}: a serial fraction of 0%: up to the cores, nothing was left unshared."
         ),
         None => crate::say!(
-            "(no count from 2 threads up to the {} here: nothing to fit Amdahl's law to)",
-            plural(cores, "core")
+            "(no count from 2 threads up to the {up_to} here: nothing to fit Amdahl's law to)"
         ),
     }
-    chart::curve(what, cores, baseline, &measured, serial);
-    measured
+    Sweep { what: what.to_owned(), cores, baseline: *baseline, points, serial }
 }
 
 /// A duration in the unit a person reads best, with three significant digits:
@@ -479,15 +448,11 @@ mod tests {
     }
 
     #[test]
-    fn the_scaling_verdict_names_what_limits_the_gain() {
-        let on = |gain, threads, cores| Scaling { gain, threads, cores };
-        assert_eq!(on(1.95, 2, 2).describe(), "1.95x on 2 cores");
-        assert!(on(1.95, 2, 2).scales() && !on(1.62, 2, 2).scales());
-        assert_eq!(on(1.62, 2, 2).describe(), "expected close to 2x on 2 cores, measured 1.62x");
-        assert_eq!(on(3.7, 8, 4).describe(), "3.70x on 4 cores");
-        assert_eq!(on(0.98, 1, 2).describe(), "0.98x with 1 thread (of 2 cores): nothing to share");
-        assert_eq!(on(0.97, 4, 1).describe(), "0.97x on 1 core: the threads can only take turns");
-        assert!(!on(1.0, 4, 1).possible() && !on(1.0, 1, 4).possible());
+    fn the_rust_against_python_verdict_names_the_faster_side() {
+        let (fast, slow) = (Stats::from_samples(&[ms(10)]), Stats::from_samples(&[ms(640)]));
+        assert_eq!(rust_against_python(&fast, &slow), "Rust 64.0x faster");
+        assert_eq!(rust_against_python(&slow, &fast), "Python 64.0x faster");
+        assert_eq!(rust_against_python(&fast, &fast), "the same (1.00x)");
     }
 
     #[test]

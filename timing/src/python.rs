@@ -1,11 +1,15 @@
 //! `--vs-python`: run a Python twin of a binary's workload and set its figures beside Rust's.
 //!
-//! A twin is a small script kept in the topic's crate. It is run as `python3 -c PRELUDE+SCRIPT
-//! ARGS...`, where the prelude (`twin_prelude.py`) gives it `measure(label, runs, fn, check)`:
-//! a warm-up call, then `runs` timed calls with `time.perf_counter`, each result checked, and one
-//! tab-separated line `label median min max runs` printed per measurement. Timing inside the
+//! A twin is a small script kept in the topic's crate (`X/python/twin.py`), run as a file -
+//! `python3 X/python/twin.py ARGS...` - so that the processes it starts under the `forkserver`
+//! and `spawn` start methods can import it, as they import any script's `__main__`. It imports
+//! `hpc_rs_twin` (`timing/python/hpc_rs_twin.py`, put on `PYTHONPATH` here, and reached by a
+//! link beside each twin when one runs alone), whose `measure(label, runs, fn, check)` makes a
+//! warm-up call, then `runs` timed calls with `time.perf_counter`, each result checked, and
+//! prints one tab-separated line `label median min max runs` per measurement. Timing inside the
 //! interpreter leaves its start-up out; [`startup`] measures that separately. Which interpreter
-//! runs it, and how it gets packages, is [`crate::python_env`]'s business.
+//! runs it - its version, and whether it has a GIL - and how it gets packages, is
+//! [`crate::python_env`]'s business.
 
 use std::fmt;
 use std::io::{BufRead, BufReader, Read};
@@ -13,10 +17,12 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use crate::chart::Figure;
 use crate::python_env::{self, EnvError, Python};
 use crate::{Stats, human};
 
-const PRELUDE: &str = include_str!("twin_prelude.py");
+/// Where `hpc_rs_twin.py`, the module every twin imports, lives.
+const MODULE_FOLDER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/python");
 
 /// What went wrong with a twin.
 #[derive(Debug)]
@@ -39,7 +45,7 @@ impl fmt::Display for TwinError {
 /// A Python twin of a workload: its script, the packages it imports, and its arguments.
 #[derive(Debug, Clone, Copy)]
 pub struct Twin<'a> {
-    /// The script, run after the prelude.
+    /// The script's path (`concat!(env!("CARGO_MANIFEST_DIR"), "/python/twin.py")`).
     pub script: &'a str,
     /// Pip requirements it needs, as `numpy>=2.0`; empty for plain `python3`.
     pub packages: &'a [&'a str],
@@ -85,25 +91,35 @@ pub enum Line<'a> {
     Note(&'a str),
 }
 
-/// Finds the twin's interpreter (see [`python_env::find`]), runs the script (after the
-/// prelude) with `args`, hands each line to `each` as soon as the twin prints it, and returns
+/// Finds the twin's interpreter (see [`python_env::find`]), runs the script with `args`, hands each line to `each` as soon as the twin prints it, and returns
 /// everything it reported. While the twin works, a status line on a terminal's stderr says
 /// how long it has been running, so a long twin never looks like a hang.
 ///
-/// The twin's stdin is a pipe that this process never writes: the prelude watches it and
+/// The twin's stdin is a pipe that this process never writes: `hpc_rs_twin` watches it and
 /// exits when it closes, so a twin never outlives its parent, however the parent ends.
 pub fn run_twin(
     twin: &Twin<'_>,
     args: &[String],
-    mut each: impl FnMut(Line<'_>),
+    mut each: impl FnMut(&Python, Line<'_>),
 ) -> Result<Report, TwinError> {
     let python = python_env::find(twin.python, twin.packages).map_err(TwinError::Environment)?;
-    let source = format!("{PRELUDE}\n{}", twin.script);
+    if !Path::new(twin.script).is_file() {
+        return Err(TwinError::Failed(format!(
+            "{} is missing: run the binary from its hpc-rs checkout (`cargo run`)",
+            twin.script
+        )));
+    }
+    let module_path = std::env::join_paths(
+        std::iter::once(std::path::PathBuf::from(MODULE_FOLDER))
+            .chain(std::env::var_os("PYTHONPATH").iter().flat_map(std::env::split_paths)),
+    )
+    .map_err(|e| TwinError::Failed(e.to_string()))?;
     let mut child = Command::new(&python.program)
-        .arg("-c")
-        .arg(source)
+        .arg(twin.script)
         .args(args)
-        .env("HPC_RS_TWIN", "1") // the prelude then ends the twin when this process goes
+        .env("PYTHONPATH", module_path)
+        .env("PYTHONDONTWRITEBYTECODE", "1") // no __pycache__ left in the source tree
+        .env("HPC_RS_TWIN", "1") // hpc_rs_twin then ends the twin when this process goes
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -123,13 +139,13 @@ pub fn run_twin(
         let line = line.map_err(|e| TwinError::Failed(e.to_string()))?;
         ticker.clear();
         if let Some(note) = line.strip_prefix("note\t") {
-            each(Line::Note(note));
+            each(&report.python, Line::Note(note));
             report.notes.push(note.to_owned());
             continue;
         }
         match parse_line(&line) {
             Ok(measured) => {
-                each(Line::Measured(&measured));
+                each(&report.python, Line::Measured(&measured));
                 ticker.set(format!("the Python twin is running; it measured {}", measured.label));
                 report.measured.push(measured);
             }
@@ -158,26 +174,39 @@ pub fn startup(program: &Path) -> Result<Stats, TwinError> {
 }
 
 /// Runs the twin, prints its medians beside Rust's for the same workloads (paired in order,
-/// each row as soon as the twin has measured it), and returns the twin's measurements. Without
-/// a suitable interpreter it prints one line on stderr saying what to do and returns
-/// `Ok(None)`, so the binary carries on (status 0).
+/// each row as soon as the twin has measured it, and each pair added to `figure`), and returns
+/// what the twin reported. Without a suitable interpreter it prints one line on stderr saying
+/// what to do and returns `Ok(None)`, so the binary carries on (status 0).
 pub fn compare(
     twin: &Twin<'_>,
     args: &[String],
     rust: &[(&str, &Stats)],
-) -> Result<Option<Vec<Measured>>, TwinError> {
+    figure: &mut Figure,
+) -> Result<Option<Report>, TwinError> {
     crate::say!(
         "== Rust vs Python on this machine (the same workload, timed inside the interpreter)"
     );
     let mut rows = 0;
-    let each = |line: Line<'_>| {
+    let each = |python_build: &Python, line: Line<'_>| {
         let Line::Measured(python) = line else { return }; // notes come after the table
         if rows == 0 {
-            crate::say!("{}", compare_header());
+            figure.panel(format!(
+                "Rust against {}, the same workload (Python timed inside the interpreter)",
+                python_build.describe()
+            ));
+            crate::say!(
+                "{:<LABEL_WIDTH$} {:>10} {:>12}",
+                "(medians)",
+                "Rust",
+                python_build.short()
+            );
         }
         if let Some((label, rust)) = rust.get(rows) {
-            let label = format!("{label} / {}", python.label);
-            crate::say!("{}", compare_line(&label, rust, &python.stats));
+            figure.pair(label, rust, &format!("Python: {}", python.label), &python.stats);
+            crate::say!(
+                "{}",
+                compare_line(&format!("{label} / {}", python.label), rust, &python.stats)
+            );
         }
         rows += 1;
     };
@@ -192,30 +221,33 @@ pub fn compare(
     for note in &report.notes {
         crate::say!("{note}");
     }
-    Ok(Some(report.measured))
+    Ok(Some(report))
 }
 
-/// [`compare`] for a fixed number of rows: the twin's measurements as an array, one per Rust
-/// row; `None` where there is no Python (said on stderr). A twin that fails ends the program
-/// (status 1), as a wrong result would.
+/// [`compare`] for a fixed number of rows: the interpreter and the twin's measurements as an
+/// array, one per Rust row; `None` where there is no Python (said on stderr). A twin that
+/// fails ends the program (status 1), as a wrong result would.
 pub fn compare_each<const N: usize>(
     twin: &Twin<'_>,
     args: &[String],
     rust: &[(&str, &Stats); N],
-) -> Option<[Measured; N]> {
-    let measured = compare(twin, args, rust).unwrap_or_else(|e| crate::cli::fail(e))?;
-    Some(measured.try_into().expect("compare checked one Python row per Rust row"))
+    figure: &mut Figure,
+) -> Option<(Python, [Measured; N])> {
+    let report = compare(twin, args, rust, figure).unwrap_or_else(|e| crate::cli::fail(e))?;
+    let measured = report.measured.try_into().expect("compare checked one Python row per Rust row");
+    Some((report.python, measured))
 }
 
-/// Runs the twin (see [`run_twin`]); where there is no interpreter for it, prints the one line
-/// saying why on stderr and returns `Ok(None)`. On success, says which interpreter ran it and
-/// what its start-up costs (left out of its figures, which are timed inside it).
+/// Runs the twin (see [`run_twin`]), each line handed to `each` with the interpreter; where
+/// there is no interpreter for it, prints the one line saying why on stderr and returns
+/// `Ok(None)`. On success, says which interpreter ran it - its version and whether it has a
+/// GIL - and what its start-up costs (left out of its figures, which are timed inside it).
 pub fn run_or_explain(
     twin: &Twin<'_>,
     args: &[String],
-    each: impl FnMut(Line<'_>),
+    mut each: impl FnMut(&Python, Line<'_>),
 ) -> Result<Option<Report>, TwinError> {
-    match run_twin(twin, args, each) {
+    match run_twin(twin, args, &mut each) {
         Err(TwinError::Environment(why)) => {
             eprintln!("note: no Python comparison: {why}");
             Ok(None)
@@ -224,9 +256,9 @@ pub fn run_or_explain(
         Ok(report) => {
             let startup = startup(&report.python.program)?;
             crate::say!(
-                "(ran on {}, Python {}; it starts in {}, left out of its figures)",
+                "(ran on {}: {}; it starts in {}, left out of its figures)",
                 report.python.program.display(),
-                report.python.version,
+                report.python.describe(),
                 human(startup.median)
             );
             Ok(Some(report))
@@ -237,35 +269,14 @@ pub fn run_or_explain(
 /// The width of a comparison line's label: `Rust's label / Python's label`.
 const LABEL_WIDTH: usize = 52;
 
-/// One comparison line: label, Rust's median, Python's median, and how many times faster Rust
-/// was.
+/// One comparison line: label, Rust's median, Python's median, and who was faster.
 pub fn compare_line(label: &str, rust: &Stats, python: &Stats) -> String {
-    let (rust_label, python_label) = label.split_once(" / ").unwrap_or((label, label));
-    crate::chart::add_pair(rust_label, rust, &format!("Python: {python_label}"), python);
     format!(
-        "{label:<LABEL_WIDTH$} {:>10} {:>10}   {}",
+        "{label:<LABEL_WIDTH$} {:>10} {:>12}   {}",
         human(rust.median),
         human(python.median),
-        verdict(rust, python)
+        crate::rust_against_python(rust, python)
     )
-}
-
-/// `Rust 64.0x faster`, `Python 2.00x faster` or `the same (1.00x)`, by median.
-pub fn verdict(rust: &Stats, python: &Stats) -> String {
-    let speedup = rust.speedup_over(python);
-    match speedup.sentence("faster", "slower") {
-        same if same.starts_with("the same") => same,
-        faster if speedup.0 >= 1.0 => format!("Rust {faster}"),
-        _ => format!("Python {}", python.speedup_over(rust).sentence("faster", "slower")),
-    }
-}
-
-/// The header for [`compare_line`]s.
-pub fn compare_header() -> String {
-    crate::chart::panel(
-        "Rust against Python, the same workload (Python timed inside the interpreter)",
-    );
-    format!("{:<LABEL_WIDTH$} {:>10} {:>10}", "(medians)", "Rust", "Python")
 }
 
 fn parse_line(line: &str) -> Result<Measured, TwinError> {
@@ -305,7 +316,7 @@ mod tests {
         let python = Stats::from_samples(&[Duration::from_millis(640)]);
         let line = compare_line("cube sum", &rust, &python);
         assert!(line.starts_with("cube sum"), "{line}");
-        assert!(line.ends_with("10.0 ms     640 ms   Rust 64.0x faster"), "{line}");
+        assert!(line.ends_with("10.0 ms       640 ms   Rust 64.0x faster"), "{line}");
         assert!(compare_line("x", &python, &rust).ends_with("Python 64.0x faster"));
         assert!(compare_line("x", &rust, &rust).ends_with("the same (1.00x)"));
     }

@@ -25,8 +25,9 @@ pub const ENVIRONMENT_FOLDER: &str = "python-twins";
 /// Written into the environment last: a folder without it was left half-made and is remade.
 pub const READY_MARKER: &str = "hpc-rs-ready";
 
-/// Prints the Python version, then each requirement (from argv) that is not installed or out
-/// of its range. Only `name`, `name[extras]`, `name>=version` and `name>=low,<high` are
+/// Prints the interpreter - `python VERSION IMPLEMENTATION BUILD GIL`, such as
+/// `python 3.11.7 cpython gil-build gil-on` or `python 3.14.0 cpython free-threaded gil-off` -
+/// then each requirement (from argv) that is not installed or out of its range. Only `name`, `name[extras]`, `name>=version` and `name>=low,<high` are
 /// understood, which is all the twins declare; anything else is reported as missing rather
 /// than guessed at.
 const CHECK_SCRIPT: &str = r#"
@@ -50,7 +51,13 @@ def satisfied(requirement):
     low, high = m.group(3), m.group(4)
     return (low is None or have >= numbers(low)) and (high is None or have < numbers(high))
 
-print("python", ".".join(map(str, sys.version_info[:3])))
+import sysconfig
+free_threaded = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+# 3.13+: whether the GIL is on now (a free-threaded build turns it on for PYTHON_GIL=1, or for
+# an extension module that does not say it is safe without it).
+gil = sys._is_gil_enabled() if hasattr(sys, "_is_gil_enabled") else True
+print("python", ".".join(map(str, sys.version_info[:3])), sys.implementation.name,
+      "free-threaded" if free_threaded else "gil-build", "gil-on" if gil else "gil-off")
 for requirement in sys.argv[1:]:
     if not satisfied(requirement):
         print(requirement)
@@ -63,6 +70,49 @@ pub struct Python {
     pub program: PathBuf,
     /// Its version, as `3.11.7`.
     pub version: String,
+    /// `sys.implementation.name`: `cpython`, `pypy`.
+    pub implementation: String,
+    /// A free-threaded build (`Py_GIL_DISABLED`: CPython 3.13t, 3.14t), which can run Python
+    /// code on several threads at once.
+    pub free_threaded: bool,
+    /// Whether the GIL is on (always, but on a free-threaded build without `PYTHON_GIL=1`).
+    pub gil: bool,
+}
+
+impl Python {
+    /// `CPython 3.11.7, with the GIL`, `CPython 3.14.0, free-threaded (no GIL)`, or `CPython
+    /// 3.14.0, a free-threaded build with its GIL turned on`: what every row and sentence
+    /// about Python names.
+    pub fn describe(&self) -> String {
+        let name = self.name();
+        match (self.free_threaded, self.gil) {
+            (false, _) => format!("{name} {}, with the GIL", self.version),
+            (true, false) => format!("{name} {}, free-threaded (no GIL)", self.version),
+            (true, true) => {
+                format!("{name} {}, a free-threaded build with its GIL turned on", self.version)
+            }
+        }
+    }
+
+    /// `CPython 3.11` or `CPython 3.14t`: a column's head.
+    pub fn short(&self) -> String {
+        let minor: String = self.version.split('.').take(2).collect::<Vec<_>>().join(".");
+        format!("{} {minor}{}", self.name(), if self.free_threaded { "t" } else { "" })
+    }
+
+    /// Whether two of its threads can run Python code at the same moment: a free-threaded
+    /// build with the GIL off. Every sentence about Python threads is chosen by it.
+    pub fn threads_run_at_once(&self) -> bool {
+        self.free_threaded && !self.gil
+    }
+
+    fn name(&self) -> String {
+        match self.implementation.as_str() {
+            "cpython" => "CPython".to_owned(),
+            "pypy" => "PyPy".to_owned(),
+            other => other.to_owned(),
+        }
+    }
 }
 
 /// Why there is no Python for a twin. Each message is one line and says what to do.
@@ -252,14 +302,24 @@ fn check(program: &Path, packages: &[&str]) -> Result<(Python, Vec<String>), Env
     };
     let stdout = String::from_utf8_lossy(&output.stdout);
     let mut lines = stdout.lines();
-    let version = lines.next().and_then(|l| l.strip_prefix("python 3."));
-    match version {
-        Some(rest) if output.status.success() => {
-            let python = Python { program: program.to_path_buf(), version: format!("3.{rest}") };
-            Ok((python, lines.map(str::to_owned).collect()))
-        }
+    let first = lines.next().unwrap_or_default();
+    match (output.status.success(), interpreter(program, first)) {
+        (true, Some(python)) => Ok((python, lines.map(str::to_owned).collect())),
         _ => Err(EnvError::NotPython3(program.to_path_buf())),
     }
+}
+
+/// The check script's first line, `python 3.11.7 cpython gil-build gil-on`, as a [`Python`].
+fn interpreter(program: &Path, line: &str) -> Option<Python> {
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    let ["python", version, implementation, build, gil] = fields[..] else { return None };
+    version.starts_with("3.").then(|| Python {
+        program: program.to_path_buf(),
+        version: version.to_owned(),
+        implementation: implementation.to_owned(),
+        free_threaded: build == "free-threaded",
+        gil: gil == "gil-on",
+    })
 }
 
 /// An exclusive lock on `<folder>.lock`, held until the file is dropped. Waiting for it says so.
@@ -327,6 +387,24 @@ mod tests {
         assert_eq!(missing, ["pip>=9999", "no-such-package-hpc-rs", "x y", "pip>=1,<2"]);
         let err = find(Some(Path::new("python3")), &["no-such-package-hpc-rs>=1.0"]).unwrap_err();
         assert!(err.to_string().contains("lacks no-such-package-hpc-rs>=1.0"), "{err}");
+    }
+
+    #[test]
+    fn the_interpreter_is_named_with_its_build() {
+        let at = Path::new("python3");
+        let gil = interpreter(at, "python 3.11.7 cpython gil-build gil-on").unwrap();
+        assert_eq!(gil.describe(), "CPython 3.11.7, with the GIL");
+        assert_eq!(gil.short(), "CPython 3.11");
+        assert!(!gil.threads_run_at_once());
+        let free = interpreter(at, "python 3.14.0 cpython free-threaded gil-off").unwrap();
+        assert_eq!(free.describe(), "CPython 3.14.0, free-threaded (no GIL)");
+        assert_eq!(free.short(), "CPython 3.14t");
+        assert!(free.threads_run_at_once());
+        let forced = interpreter(at, "python 3.14.0 cpython free-threaded gil-on").unwrap();
+        assert!(forced.describe().ends_with("a free-threaded build with its GIL turned on"));
+        assert!(!forced.threads_run_at_once());
+        assert_eq!(interpreter(at, "python 2.7.18 cpython gil-build gil-on"), None);
+        assert_eq!(interpreter(at, "python 3.11.7"), None);
     }
 
     #[test]

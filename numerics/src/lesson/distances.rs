@@ -6,6 +6,7 @@
 use std::hint::black_box;
 
 use numerics::distances::{self, Distances, Isa, Points, max_relative_difference};
+use timing::chart::Figure;
 use timing::{Stats, human, say};
 
 /// The timed variants, in the order they are printed.
@@ -72,7 +73,7 @@ impl Measured {
 
 /// Times every variant on `n` random points in `dim` dimensions, checks each against the
 /// naive one, and explains the figures.
-pub fn lesson(n: usize, dim: usize, runs: usize) -> Measured {
+pub fn lesson(n: usize, dim: usize, runs: usize, figure: &mut Figure) -> Measured {
     let points = distances::random_points(n, dim, distances::SEED);
     say!(
         "== Pairwise distances: {} in {}, a {} result",
@@ -82,9 +83,10 @@ pub fn lesson(n: usize, dim: usize, runs: usize) -> Measured {
     );
     let warmup = timing::after_warmup(runs);
     say!("   ({warmup}; allocating the result is part of every call, as in NumPy)");
-    timing::chart::panel(format!("Pairwise distances: {n} points in {dim} dimensions"));
+    figure.panel(format!("Pairwise distances: {n} points in {dim} dimensions"));
     let (reference, naive_stats) = timing::measure(runs, || distances::naive(&points));
     say!("{}", naive_stats.baseline_line(Variant::Naive.label()));
+    figure.baseline(Variant::Naive.label(), &naive_stats);
     let mut stats = vec![(Variant::Naive, naive_stats)];
     let mut faults = Vec::new();
     for variant in &Variant::ALL[1..] {
@@ -107,6 +109,7 @@ pub fn lesson(n: usize, dim: usize, runs: usize) -> Measured {
             variant_stats.line(label),
             variant_stats.speedup_over(&naive_stats)
         );
+        figure.bar(label, &variant_stats);
         stats.push((*variant, variant_stats));
         faults.push((*variant, per_call));
     }

@@ -7,6 +7,7 @@ use std::io::BufWriter;
 use std::path::Path;
 
 use numerics::julia::{self, BOOK_C, BOOK_CHECKSUM, Counts, Grid, Isa};
+use timing::chart::Figure;
 use timing::{Stats, say};
 
 /// The timed variants, in the order they are printed.
@@ -67,7 +68,13 @@ impl Measured {
 
 /// Times every variant, checks that all give the same counts, prints the book's checksum and
 /// explains the figures; writes the picture to `png` if asked.
-pub fn lesson(width: usize, max_iter: u32, runs: usize, png: Option<&Path>) -> Measured {
+pub fn lesson(
+    width: usize,
+    max_iter: u32,
+    runs: usize,
+    png: Option<&Path>,
+    figure: &mut Figure,
+) -> Measured {
     let grid = Grid::book(width);
     let (w, h) = (grid.xs.len(), grid.ys.len());
     say!(
@@ -78,7 +85,7 @@ pub fn lesson(width: usize, max_iter: u32, runs: usize, png: Option<&Path>) -> M
     let warmup = timing::after_warmup(runs);
     say!("   ({warmup})");
     let first_variant = Variant::ComplexNumbers;
-    timing::chart::panel(format!(
+    figure.panel(format!(
         "The Julia set, {} x {} pixels, at most {max_iter} steps",
         grid.xs.len(),
         grid.ys.len()
@@ -86,6 +93,7 @@ pub fn lesson(width: usize, max_iter: u32, runs: usize, png: Option<&Path>) -> M
     let (reference, first) = timing::measure(runs, || first_variant.run(&grid, max_iter));
     let checksum = julia::checksum(&reference);
     say!("{}", first.baseline_line(first_variant.label()));
+    figure.baseline(first_variant.label(), &first);
     let mut stats = vec![(first_variant, first)];
     for variant in Variant::ALL[1..].iter().copied() {
         let label = variant.label();
@@ -96,6 +104,7 @@ pub fn lesson(width: usize, max_iter: u32, runs: usize, png: Option<&Path>) -> M
             variant_stats.line(label),
             variant_stats.speedup_over(&first)
         );
+        figure.bar(label, &variant_stats);
         stats.push((variant, variant_stats));
     }
     say!("checksum (sum of all iteration counts): {checksum}, the same for every variant");
@@ -168,7 +177,7 @@ fn load_imbalance(counts: &[u32], w: usize) {
     );
     say!("  Numba's prange gives each thread one equal block of rows; with 4 threads the blocks");
     say!("  would hold {} of the work, and the run lasts as long as", block_shares(&row_work, 4));
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let cores = timing::machine::cores();
     say!(
         "  the busiest block. With this machine's {cores} the blocks hold {}. rayon instead makes",
         block_shares(&row_work, cores)

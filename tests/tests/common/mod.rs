@@ -373,7 +373,7 @@ pub fn check_vs_python(topic: &str, args: &[&str], rows: usize) -> Run {
         fields.len() >= 7 && (l.ends_with("x faster") || l.contains("the same"))
     });
     out.check(compared.len() == rows && well_formed, &format!("{rows} comparison lines"));
-    out.contains_in_order(&["(ran on python3, Python 3.", "left out of its figures)"]);
+    out.contains_in_order(&["(ran on python3: ", "Python 3.", "left out of its figures)"]);
     out
 }
 

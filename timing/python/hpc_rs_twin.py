@@ -1,9 +1,31 @@
-# Prelude of every Python twin (see timing/src/python.rs): one way to time a workload, the
-# same as the Rust side's `timing::measure` - a warm-up call, then timed calls, median.
+"""What every Python twin of hpc-rs imports (see timing/src/python.rs): one way to time a
+workload, the same as the Rust side's `timing::measure` - a warm-up call, then timed calls,
+median - and one line per measurement for the Rust side to read.
+
+Also: the twin ends when the Rust binary that started it does (`HPC_RS_TWIN=1`), the processes
+it starts end with it (`die_with_parent`), and `HPC_RS_START_METHOD` (fork, forkserver or spawn)
+picks how `multiprocessing` starts them: 3.14 made forkserver Linux's default, macOS and Windows
+use spawn.
+"""
+
+import multiprocessing
 import os
 import sys
+import sysconfig
 import threading
 import time
+
+__all__ = [
+    "START_METHOD",
+    "arguments",
+    "die_with_parent",
+    "expect",
+    "interpreter",
+    "measure",
+    "note",
+    "optional",
+    "report",
+]
 
 
 def _exit_when_parent_goes():
@@ -16,9 +38,37 @@ def _exit_when_parent_goes():
     os._exit(1)
 
 
-# Only under the Rust binary: a twin run alone keeps its stdin (a terminal, say) to itself.
-if os.environ.get("HPC_RS_TWIN") == "1":
+# Only in the twin the Rust binary started: a twin run alone keeps its stdin (a terminal, say)
+# to itself. The variable is removed at once, so that processes the twin starts with spawn or
+# forkserver - which import this module again - start no watcher of their own.
+if os.environ.pop("HPC_RS_TWIN", None) == "1":
     threading.Thread(target=_exit_when_parent_goes, daemon=True).start()
+
+# How multiprocessing starts processes here: fork, forkserver or spawn, as asked, or the
+# platform's default (fork on Linux up to 3.13, forkserver from 3.14; spawn on macOS, Windows).
+if os.environ.get("HPC_RS_START_METHOD") and multiprocessing.parent_process() is None:
+    multiprocessing.set_start_method(os.environ["HPC_RS_START_METHOD"], force=True)
+START_METHOD = multiprocessing.get_start_method()
+
+
+def _gil_enabled():
+    return sys._is_gil_enabled() if hasattr(sys, "_is_gil_enabled") else True
+
+
+_GIL_AT_START = _gil_enabled()
+_gil_change_said = False
+
+
+def interpreter():
+    """`CPython 3.11.7, with the GIL` or `CPython 3.14.0, free-threaded (no GIL)`: as the Rust
+    side names the interpreter."""
+    name = {"cpython": "CPython", "pypy": "PyPy"}.get(sys.implementation.name, sys.implementation.name)
+    version = ".".join(map(str, sys.version_info[:3]))
+    if not sysconfig.get_config_var("Py_GIL_DISABLED"):
+        return f"{name} {version}, with the GIL"
+    if _gil_enabled():
+        return f"{name} {version}, a free-threaded build with its GIL turned on"
+    return f"{name} {version}, free-threaded (no GIL)"
 
 
 def arguments(usage, *defaults):
@@ -36,8 +86,9 @@ def arguments(usage, *defaults):
 
 def die_with_parent():
     """Call first thing in a child process the twin starts (a multiprocessing target or a pool's
-    initializer): the child is killed when the twin ends, as the Rust children are (Linux's
-    PR_SET_PDEATHSIG); elsewhere a Ctrl-C still reaches the whole process group."""
+    initializer): the child is killed when its parent ends, as the Rust children are (Linux's
+    PR_SET_PDEATHSIG). Under forkserver the parent is the fork server, which ends with the twin.
+    Elsewhere a Ctrl-C still reaches the whole process group."""
     try:
         import ctypes
         import signal
@@ -67,6 +118,11 @@ def report(label, samples):
     n = len(samples)
     median = samples[n // 2] if n % 2 else (samples[n // 2 - 1] + samples[n // 2]) / 2
     print(f"{label}\t{median}\t{samples[0]}\t{samples[-1]}\t{n}", flush=True)
+    global _gil_change_said
+    if _gil_enabled() != _GIL_AT_START and not _gil_change_said:
+        _gil_change_said = True
+        note(f"(the GIL was turned {'on' if _gil_enabled() else 'off'} while the twin ran: "
+             f"an extension module that needs it, on a free-threaded build; now {interpreter()})")
     return median
 
 
@@ -90,4 +146,3 @@ def optional(module, how):
 def expect(actual, wanted):
     if actual != wanted:
         raise AssertionError(f"{actual!r} != {wanted!r}")
-

@@ -1,0 +1,1 @@
+../../timing/python/hpc_rs_twin.py
