@@ -19,6 +19,40 @@ macro_rules! say {
     ($($arg:tt)*) => { $crate::cli::write_line(format_args!($($arg)*)) };
 }
 
+/// How wide [`paragraph`] wraps: a terminal of 100 columns, with room to spare.
+pub const WIDTH: usize = 96;
+
+/// Prints `text` as [`say!`](crate::say) does, wrapped at [`WIDTH`] columns between words:
+/// the first line after `indent`, the others after `indent` and two spaces more - the shape of
+/// every sentence the topics print about their measurements.
+pub fn paragraph(indent: &str, text: &str) {
+    for line in wrap(indent, text) {
+        write_line(format_args!("{line}"));
+    }
+}
+
+/// The lines [`paragraph`] prints.
+pub fn wrap(indent: &str, text: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = indent.to_owned();
+    let mut empty = true;
+    for word in text.split_whitespace() {
+        if !empty && line.chars().count() + 1 + word.chars().count() > WIDTH {
+            lines.push(std::mem::replace(&mut line, format!("{indent}  ")));
+            empty = true;
+        }
+        if !empty {
+            line.push(' ');
+        }
+        line.push_str(word);
+        empty = false;
+    }
+    if !empty {
+        lines.push(line);
+    }
+    lines
+}
+
 /// The function behind [`say!`](crate::say).
 pub fn write_line(args: fmt::Arguments<'_>) {
     let mut out = io::stdout().lock();
@@ -538,6 +572,19 @@ mod tests {
             one_line(missing),
             "error: the following required arguments were not provided: --op <NAME[:ARGS]> (see --help)"
         );
+    }
+
+    #[test]
+    fn paragraphs_wrap_between_words_with_a_hanging_indent() {
+        let text = "word ".repeat(40);
+        let lines = wrap("  ", &text);
+        assert!(lines.iter().all(|l| l.chars().count() <= WIDTH), "{lines:?}");
+        assert!(lines[0].starts_with("  word") && lines[1].starts_with("    word"), "{lines:?}");
+        assert_eq!(lines.concat().split_whitespace().count(), 40, "no word lost");
+        assert_eq!(wrap("", "one two"), ["one two"]);
+        assert!(wrap("  ", "").is_empty());
+        let long = "x".repeat(120);
+        assert_eq!(wrap("", &long), std::slice::from_ref(&long), "a long word stays whole");
     }
 
     #[test]
