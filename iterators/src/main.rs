@@ -67,24 +67,82 @@ fn my_iter_cell() {
     say!("    StopIteration is None)");
 }
 
+/// `myIter(start, final_n, multiplier)`: a description of a sequence, like a Python iterable.
+struct MyIter<T> {
+    start: T,
+    final_n: T,
+    multiplier: T,
+}
+
+impl<T> MyIter<T> {
+    fn new(start: T, final_n: T, multiplier: T) -> Self {
+        MyIter { start, final_n, multiplier }
+    }
+}
+
+/// `__iter__`: make the cursor that walks the sequence.
+impl<T: Clone + PartialOrd + CheckedAdd> IntoIterator for MyIter<T> {
+    type Item = T;
+    type IntoIter = Multiples<T>;
+    fn into_iter(self) -> Multiples<T> {
+        Multiples { current: Some(self.start), final_n: self.final_n, multiplier: self.multiplier }
+    }
+}
+
+/// The cursor. `current` becomes `None` past `final_n` or when the next value would overflow T.
+struct Multiples<T> {
+    current: Option<T>,
+    final_n: T,
+    multiplier: T,
+}
+
+/// `__next__`: return the current multiple and step on; `None` plays `raise StopIteration`.
+impl<T: Clone + PartialOrd + CheckedAdd> Iterator for Multiples<T> {
+    type Item = T;
+    fn next(&mut self) -> Option<T> {
+        let multiple = self.current.take().filter(|n| *n <= self.final_n)?;
+        self.current = multiple.checked_add(&self.multiplier);
+        Some(multiple)
+    }
+}
+
 /// `[x for x in range(1, 200000000000000000000000000000, 5)]` never finished. 2x10^29 does not
-/// fit u64 (at most 1.8x10^19), so Rust needs u128 - and then refuses the list at once: its
-/// length, 4x10^28, does not fit `usize`, the type of every length and index, so no `Vec` of
-/// it can exist on any machine, and Rust says so before asking for any memory.
+/// fit u64 (at most 1.8x10^19), so Rust needs u128 - and then the list cannot exist: its
+/// length, 4x10^28, does not fit `usize`, the type of every length and index. Two refusals,
+/// both at once: this program's own check of the length, and what a real `collect()` does,
+/// shown by catching it - it panics with "capacity overflow" before allocating anything, since
+/// its size hint (the range's length, saturated at `usize::MAX`, divided by the step) already
+/// asks for more than `isize::MAX` bytes.
 fn eager_list_cell() {
     let (start, end, step) = (1u128, 200_000_000_000_000_000_000_000_000_000u128, 5u128);
     let count = (end - start).div_ceil(step);
     let bytes = count.checked_mul(16).expect("4x10^28 x 16 fits u128");
-    let refused = usize::try_from(count).is_err();
-    assert!(refused, "no usize holds 4x10^28");
+    assert!(usize::try_from(count).is_err(), "no usize holds 4x10^28");
     say!(
-        "[2] eager list of range(1, 2x10^29, 5): {} u128 numbers, {} bytes: refused at once",
+        "[2] eager list of range(1, 2x10^29, 5): {} u128 numbers, {} bytes",
         scientific(count),
         scientific(bytes)
     );
-    say!("    ({count} elements do not fit usize, whose maximum is {})", usize::MAX);
-    say!("    (2x10^29 needs u128: u64 stops at 1.8x10^19, and Rust's integers do not grow");
-    say!("    like Python's)");
+    say!(
+        "    this program's check: {} elements do not fit usize (at most {})",
+        scientific(count),
+        scientific(usize::MAX as u128)
+    );
+    let numbers = (start..end).step_by(5);
+    let hint = numbers.size_hint().0;
+    let message = panic_message_of(|| numbers.collect::<Vec<u128>>().len());
+    assert_eq!(message.as_deref(), Some("capacity overflow"), "collect's own refusal");
+    say!(
+        "    (start..end).step_by(5).collect(): panics at once, \"capacity overflow\" (caught here):"
+    );
+    say!(
+        "    its size hint, {} elements (usize::MAX / 5), already needs more than isize::MAX",
+        scientific(hint as u128)
+    );
+    say!(
+        "    bytes; nothing was allocated. (2x10^29 needs u128: u64 stops at 1.8x10^19, and Rust's"
+    );
+    say!("    integers do not grow like Python's.)");
 }
 
 /// The same range, lazily: nothing is computed until `next` asks. 1, then 6, 11, 16.
@@ -135,80 +193,6 @@ fn generator_cell() {
         say!("{x} {y}");
     }
 }
-
-/// The sum of squares over 0..size through a lazy chain and through a collected `Vec`: the
-/// same result, about 0 MB against 8 bytes a number.
-fn lazy_versus_eager_memory(size: u64, runs: usize, figure: &mut Figure) {
-    let warmup = timing::after_warmup(runs);
-    say!("[6] sum of squares of 0..{size}, lazy chain against collected Vec ({warmup}):");
-    let expected = {
-        let n = u128::from(size);
-        (n - 1) * n * (2 * n - 1) / 6
-    };
-    // A warm-up run first: a process's first touch of fresh memory can cost several times
-    // more (a virtual machine backing its pages), which is not what this cell is about.
-    let ((lazy, lazy_time), lazy_peak) = timing::machine::peak_memory_growth(|| {
-        timing::measure(runs, || (0..size).map(|x| u128::from(black_box(x) * x)).sum::<u128>())
-    });
-    let ((eager, eager_time), eager_peak) = timing::machine::peak_memory_growth(|| {
-        timing::measure(runs, || {
-            let squares: Vec<u64> = (0..size).map(|x| black_box(x) * x).collect();
-            squares.iter().map(|&s| u128::from(s)).sum::<u128>()
-        })
-    });
-    assert_eq!((lazy, eager), (expected, expected));
-    figure.panel(format!("[6] sum of squares of 0..{size}"));
-    figure.baseline("lazy chain", &lazy_time);
-    figure.bar("collected Vec", &eager_time);
-    say!("    {}", lazy_time.baseline_line("lazy chain"));
-    say!("        sum {lazy}, peak memory {}", megabytes(lazy_peak));
-    say!("    {}  {}", eager_time.line("collected Vec"), eager_time.speedup_over(&lazy_time));
-    say!("        sum {eager}, peak memory {}", megabytes(eager_peak));
-    say!("    (both equal (n-1)n(2n-1)/6; the Vec needs 8 bytes for each of the {size} numbers)");
-}
-
-// ---- the notebook's iterator ----
-
-/// `myIter(start, final_n, multiplier)`: a description of a sequence, like a Python iterable.
-struct MyIter<T> {
-    start: T,
-    final_n: T,
-    multiplier: T,
-}
-
-impl<T> MyIter<T> {
-    fn new(start: T, final_n: T, multiplier: T) -> Self {
-        MyIter { start, final_n, multiplier }
-    }
-}
-
-/// `__iter__`: make the cursor that walks the sequence.
-impl<T: Clone + PartialOrd + CheckedAdd> IntoIterator for MyIter<T> {
-    type Item = T;
-    type IntoIter = Multiples<T>;
-    fn into_iter(self) -> Multiples<T> {
-        Multiples { current: Some(self.start), final_n: self.final_n, multiplier: self.multiplier }
-    }
-}
-
-/// The cursor. `current` becomes `None` past `final_n` or when the next value would overflow T.
-struct Multiples<T> {
-    current: Option<T>,
-    final_n: T,
-    multiplier: T,
-}
-
-/// `__next__`: return the current multiple and step on; `None` plays `raise StopIteration`.
-impl<T: Clone + PartialOrd + CheckedAdd> Iterator for Multiples<T> {
-    type Item = T;
-    fn next(&mut self) -> Option<T> {
-        let multiple = self.current.take().filter(|n| *n <= self.final_n)?;
-        self.current = multiple.checked_add(&self.multiplier);
-        Some(multiple)
-    }
-}
-
-// ---- the notebook's generator ----
 
 /// `my_gen` as a state machine: each variant is a point where the generator is suspended,
 /// holding the locals it still needs. This is what the compiler builds from a `gen` block:
@@ -285,7 +269,49 @@ fn my_gen_from_fn() -> impl Iterator<Item = (i64, i64)> {
     })
 }
 
+/// The sum of squares over 0..size through a lazy chain and through a collected `Vec`: the
+/// same result, about 0 MB against 8 bytes a number.
+fn lazy_versus_eager_memory(size: u64, runs: usize, figure: &mut Figure) {
+    let warmup = timing::after_warmup(runs);
+    say!("[6] sum of squares of 0..{size}, lazy chain against collected Vec ({warmup}):");
+    let expected = {
+        let n = u128::from(size);
+        (n - 1) * n * (2 * n - 1) / 6
+    };
+    // A warm-up run first: a process's first touch of fresh memory can cost several times
+    // more (a virtual machine backing its pages), which is not what this cell is about.
+    let ((lazy, lazy_time), lazy_peak) = timing::machine::peak_memory_growth(|| {
+        timing::measure(runs, || (0..size).map(|x| u128::from(black_box(x) * x)).sum::<u128>())
+    });
+    let ((eager, eager_time), eager_peak) = timing::machine::peak_memory_growth(|| {
+        timing::measure(runs, || {
+            let squares: Vec<u64> = (0..size).map(|x| black_box(x) * x).collect();
+            squares.iter().map(|&s| u128::from(s)).sum::<u128>()
+        })
+    });
+    assert_eq!((lazy, eager), (expected, expected));
+    figure.panel(format!("[6] sum of squares of 0..{size}"));
+    figure.baseline("lazy chain", &lazy_time);
+    figure.bar("collected Vec", &eager_time);
+    say!("    {}", lazy_time.baseline_line("lazy chain"));
+    say!("        sum {lazy}, peak memory {}", megabytes(lazy_peak));
+    say!("    {}  {}", eager_time.line("collected Vec"), eager_time.speedup_over(&lazy_time));
+    say!("        sum {eager}, peak memory {}", megabytes(eager_peak));
+    say!("    (both equal (n-1)n(2n-1)/6; the Vec needs 8 bytes for each of the {size} numbers)");
+}
+
 // ---- helpers ----
+
+/// The message `work` panics with, caught (and kept off stderr); `None` if it returns.
+fn panic_message_of<T>(work: impl FnOnce() -> T) -> Option<String> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {})); // the panic is on purpose: keep stderr tidy
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+    std::panic::set_hook(hook);
+    let payload = caught.err()?;
+    let text = payload.downcast_ref::<&str>().map(|s| (*s).to_owned());
+    Some(text.or_else(|| payload.downcast_ref::<String>().cloned()).unwrap_or_default())
+}
 
 /// A large number as a person reads it, to two significant digits: `6.4x10^29`, `4x10^28`.
 fn scientific(n: u128) -> String {
