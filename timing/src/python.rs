@@ -255,11 +255,14 @@ pub fn run_or_explain(
         Err(other) => Err(other),
         Ok(report) => {
             let startup = startup(&report.python.program)?;
-            crate::say!(
-                "(ran on {}: {}; it starts in {}, left out of its figures)",
-                report.python.program.display(),
-                report.python.describe(),
-                human(startup.median)
+            crate::cli::paragraph(
+                "",
+                &format!(
+                    "(ran on {}: {}; it starts in {}, left out of its figures)",
+                    report.python.program.display(),
+                    report.python.describe(),
+                    human(startup.median)
+                ),
             );
             Ok(Some(report))
         }

@@ -157,6 +157,34 @@ pub fn bare_python() -> BarePython {
     BarePython { path: bare.to_string_lossy().into_owned(), _folder: folder }
 }
 
+/// A real Python 3 that reports a free-threaded build with the GIL off (CPython 3.13t/3.14t),
+/// as far as a program can ask it: `sysconfig`'s `Py_GIL_DISABLED` and `sys._is_gil_enabled()`,
+/// set by a `sitecustomize` the wrapper puts first on `PYTHONPATH`. Its threads still take turns
+/// (the GIL is really there): what it tests is that the labels and sentences follow the build
+/// the interpreter reports.
+pub fn free_threaded_python() -> BarePython {
+    let folder = tempfile::Builder::new().prefix("hpc-rs-free-threaded-").tempdir().unwrap();
+    let site = folder.path().join("site");
+    std::fs::create_dir(&site).unwrap();
+    std::fs::write(
+        site.join("sitecustomize.py"),
+        "import sys, sysconfig\n\
+         _get = sysconfig.get_config_var\n\
+         sysconfig.get_config_var = lambda name: 1 if name == 'Py_GIL_DISABLED' else _get(name)\n\
+         sys._is_gil_enabled = lambda: False\n",
+    )
+    .unwrap();
+    let wrapper = folder.path().join("python3t");
+    let script = format!(
+        "#!/bin/sh\nPYTHONPATH=\"{}${{PYTHONPATH:+:$PYTHONPATH}}\" exec python3 \"$@\"\n",
+        site.display()
+    );
+    std::fs::write(&wrapper, script).unwrap();
+    std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .unwrap();
+    BarePython { path: wrapper.to_string_lossy().into_owned(), _folder: folder }
+}
+
 /// The workspace's target directory, where what the tests make once and reuse lives.
 pub fn target_dir() -> PathBuf {
     let workspace = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
@@ -286,6 +314,22 @@ impl Run {
         self
     }
 
+    /// Checks that stdout, read as prose - every run of white space, line ends included, one
+    /// space - contains every one of `parts`, in this order: for sentences that are wrapped
+    /// to the terminal's width wherever their figures make them break.
+    pub fn prose_in_order(&self, parts: &[&str]) -> &Self {
+        let prose = self.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+        let mut from = 0;
+        for part in parts {
+            let part = part.split_whitespace().collect::<Vec<_>>().join(" ");
+            match prose[from..].find(&part) {
+                Some(at) => from += at + part.len(),
+                None => self.fail(&format!("{part:?} missing, or out of order (as prose)")),
+            }
+        }
+        self
+    }
+
     /// The one stdout line that starts with `prefix` (trimmed), failing if there is none.
     pub fn line_starting(&self, prefix: &str) -> &str {
         let mut found = self.stdout.lines().map(str::trim).filter(|l| l.starts_with(prefix));
@@ -373,7 +417,7 @@ pub fn check_vs_python(topic: &str, args: &[&str], rows: usize) -> Run {
         fields.len() >= 7 && (l.ends_with("x faster") || l.contains("the same"))
     });
     out.check(compared.len() == rows && well_formed, &format!("{rows} comparison lines"));
-    out.contains_in_order(&["(ran on python3: ", "Python 3.", "left out of its figures)"]);
+    out.prose_in_order(&["(ran on python3: ", "Python 3.", "left out of its figures)"]);
     out
 }
 
