@@ -1,14 +1,18 @@
-//! Notebook section 2.b, "Threads with Locks": a lock around shared data, the race it does not
-//! prevent, why Rust needs locks at all, reentrant locks (Python's RLock) and poisoning.
+//! Notebook section 2.b, "Threads with Locks": a lock around shared data, the outcome it rules
+//! out and the race it does not, why Rust needs locks at all, the deadlock Rust does not
+//! prevent, reentrant locks (Python's RLock) and poisoning.
 //!
 //! Run: `cargo run -p locks` (options: `--trials`, `--size`, `--threads`, `--runs`).
-//! `cargo test -p locks` also model-checks the notebook's two threads with loom.
+//! `cargo test -p locks` also model-checks the notebook's two threads with loom, with the lock
+//! and without it.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::panic;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Barrier;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
+use std::time::Duration;
 
 use clap::Parser;
 use parking_lot::{Mutex, ReentrantMutex};
@@ -37,6 +41,9 @@ struct Args {
 
 const ONLY_PREFIX: &str = "YOLO Lmn";
 const PREFIX_AND_SUFFIX: &str = "YOLO Lmn ,Bye!!";
+/// The outcome the notebook's lock rules out: the suffix thread checked the flag, the prefix
+/// thread then updated the string, and the suffix thread wrote back its stale copy.
+const STALE_SUFFIX: &str = "Lmn ,Bye!!";
 
 fn main() {
     let args = cli::parse::<Args>();
@@ -47,12 +54,16 @@ fn main() {
     say!("== 2.b Threads with locks");
     notebook_cell();
     tally_outcomes(args.trials);
+    without_the_lock(args.trials);
     deterministic_order();
     say!();
     let threads_text = timing::plural(threads, "thread");
     say!("== Why locks at all: {threads_text} x {} increments of one counter", args.size);
     let mut figure = Figure::new("locks: one counter, many threads");
     counters(threads, args.size, args.timed.runs.get(), &mut figure);
+    say!();
+    say!("== A deadlock Rust does not prevent: two threads, two locks, opposite orders");
+    deadlock_and_lock_order();
     say!();
     say!("== RLock -> parking_lot::ReentrantMutex");
     reentrant_lock_cell();
@@ -74,23 +85,32 @@ fn notebook_cell() {
     say!("Final string is {text}");
 }
 
-/// The lock prevents a data race (two writes at once), not an ordering race (which thread goes
-/// first). The notebook's "YOLO Lmn" is one of two outcomes; `cargo test -p locks` proves with
-/// loom that there are exactly these two.
+/// The lock makes each thread's check-and-update one step that the other cannot enter; it
+/// does not decide which thread goes first. The notebook's "YOLO Lmn" is one of two outcomes;
+/// `cargo test -p locks` proves with loom that there are exactly these two.
 fn tally_outcomes(trials: u64) {
-    let mut tally: BTreeMap<String, u64> =
-        [ONLY_PREFIX, PREFIX_AND_SUFFIX].map(|s| (s.to_owned(), 0)).into();
-    for _ in 0..trials {
-        *tally.entry(race_once(false)).or_default() += 1;
-    }
-    assert_eq!(tally.len(), 2, "only two outcomes are possible: {tally:?}");
-    assert_eq!(tally.values().sum::<u64>(), trials);
-    say!("The lock prevents a data race (two writes at once), not an ordering race (which thread");
-    say!("  locks first): \"YOLO Lmn\" is one of two outcomes, as a tally shows.");
+    let tally = tally(trials, || race_once(false), &[ONLY_PREFIX, PREFIX_AND_SUFFIX]);
+    say!("The lock makes each thread's check-and-update one step, but does not order the threads:");
+    say!("  \"YOLO Lmn\" is one of two outcomes, as a tally shows.");
     say!("{trials} races (counts vary from run to run; these two outcomes are the only ones):");
-    for (text, count) in &tally {
-        say!("  {count:>8}  {text:?}");
-    }
+    print_tally(&tally);
+}
+
+/// The same two threads without the notebook's lock: each access is still safe on its own (the
+/// flag an `AtomicBool`, the string behind a lock held for one read or one write), but a
+/// thread's check and its update are now separate steps, and another thread's can come between,
+/// as a Python thread switch can come between two bytecodes, GIL or not. A third outcome
+/// appears; `cargo test -p locks` proves with loom that these three are all there are.
+fn without_the_lock(trials: u64) {
+    let outcomes = [ONLY_PREFIX, PREFIX_AND_SUFFIX, STALE_SUFFIX];
+    let tally = tally(trials, race_once_unlocked, &outcomes);
+    say!("Without it - each read and write still safe on its own, check and update two steps -");
+    say!("  a third outcome is possible: the suffix thread checks the flag, the prefix thread");
+    say!("  updates the string, the suffix thread writes back its stale copy:");
+    say!("{trials} races without the lock (counts vary; all three can appear):");
+    print_tally(&tally);
+    say!("  Not a data race - two threads touching the same memory at once, one of them writing,");
+    say!("  unsynchronised - which safe Rust does not compile; a race condition, which it does.");
 }
 
 /// An order has to be imposed: here the prefix thread is joined before the suffix thread starts.
@@ -145,7 +165,117 @@ fn counters(threads: u64, increments: u64, runs: usize, figure: &mut Figure) {
         );
         say!("  to compare: `cargo run -p locks`.");
     }
-    say!("(A plain shared `count += 1` from two threads does not compile in safe Rust: E0499.)");
+    say!("(A plain shared `count += 1` from two threads does not compile in safe Rust: E0499.");
+    say!("  Python's `count += 1` on a shared global is the racy row's load then store: two");
+    say!(
+        "  bytecodes a thread switch can come between - the GIL keeps the interpreter's own state"
+    );
+    say!("  whole, not your updates - and on a free-threaded build the threads run at once.)");
+}
+
+/// Two threads move money between two accounts, each taking the lock of the account it takes
+/// from, then the other's - in opposite orders. Each gets its first lock and waits for the
+/// other's: a deadlock, which the borrow checker does not rule out (it is about data, not
+/// about waiting). `lock()` would wait forever; a timed lock (`try_lock_for`, Python's
+/// `acquire(timeout=...)`) lets a thread give up, find the cycle in who waits for whom, and
+/// let go, so that the other finishes. The cure: one global order - every thread takes the
+/// accounts' locks lowest first.
+fn deadlock_and_lock_order() {
+    let accounts = [Mutex::new(100_u64), Mutex::new(100_u64)];
+    let opposite = transfer_both_ways(&accounts, |from, to| [from, to]);
+    let [Err(cycle), Ok(())] = &opposite else {
+        panic!("thread 1 gives up first, and thread 2 then finishes: {opposite:?}")
+    };
+    say!("Each thread locks the account it takes from, then the other:");
+    cli::paragraph(
+        "  ",
+        &format!(
+            "{cycle}: a cycle, which lock() would wait on forever. Thread 1's timed lock gave up after {} ms and it let go of account 0; thread 2, which waits longer, then took it and finished its transfer. Thread 1's is not done: it must try again.",
+            WAIT.as_millis()
+        ),
+    );
+    let ordered =
+        transfer_both_ways(&accounts, |from, to| if from < to { [from, to] } else { [to, from] });
+    assert!(ordered.iter().all(Result::is_ok), "one global order cannot deadlock: {ordered:?}");
+    let balances = accounts.each_ref().map(|a| *a.lock());
+    assert_eq!(balances, [110, 90], "three transfers of 10 done: 1 to 0, then 0 to 1 and back");
+    say!("Every thread taking the locks lowest account first, one global order: both transfers");
+    say!("  done. Thread 2 waits for account 0 instead of first taking account 1, so no cycle can");
+    say!("  form. Balances {balances:?}: the money moved, none lost or made.");
+}
+
+/// How long thread 1 waits for a lock before it gives up (thread 2 waits twice as long), and
+/// how long a thread holding one lock waits for the other thread to hold one too.
+const WAIT: Duration = Duration::from_millis(200);
+
+/// Thread 1 moves 10 from account 0 to 1, thread 2 from 1 to 0, each taking the two locks in
+/// the order `order(from, to)` gives. Once each holds its first lock it waits (at most `WAIT`)
+/// until the other holds one too - so opposite orders deadlock every time, not now and then;
+/// in one global order the other never can, and the wait runs out. A thread that gives up on
+/// its second lock names the cycle it found; the other's transfer is done.
+fn transfer_both_ways(
+    accounts: &[Mutex<u64>; 2],
+    order: fn(usize, usize) -> [usize; 2],
+) -> [Result<(), String>; 2] {
+    let holding = Rendezvous::default();
+    // Who holds which account and waits for which: (thread, holds, waits for).
+    let waits: Mutex<Vec<(u32, usize, usize)>> = Mutex::new(Vec::new());
+    thread::scope(|s| {
+        let moves = [(1, 0, 1), (2, 1, 0)].map(|(thread, from, to)| {
+            let (holding, waits) = (&holding, &waits);
+            s.spawn(move || {
+                let [first, second] = order(from, to);
+                let mut held = accounts[first].lock();
+                holding.arrive_and_wait_for_both();
+                waits.lock().push((thread, first, second));
+                let Some(mut other) = accounts[second].try_lock_for(WAIT * thread) else {
+                    return Err(cycle(&waits.lock(), thread));
+                };
+                waits.lock().retain(|w| w.0 != thread);
+                let (from_balance, to_balance) = if first == from {
+                    (&mut *held, &mut *other)
+                } else {
+                    (&mut *other, &mut *held)
+                };
+                *from_balance -= 10;
+                *to_balance += 10;
+                Ok(())
+            })
+        });
+        moves.map(|m| m.join().expect("a transfer thread panicked"))
+    })
+}
+
+/// The cycle that `thread`, stuck, is part of: each waiting for what the next one holds.
+fn cycle(waits: &[(u32, usize, usize)], thread: u32) -> String {
+    let mut links = Vec::new();
+    let mut at = waits.iter().find(|w| w.0 == thread);
+    while let Some(&(who, holds, wants)) = at {
+        links.push(format!("thread {who} holds account {holds} and waits for account {wants}"));
+        at = waits.iter().find(|w| w.1 == wants && w.0 != who);
+        if at.is_some_and(|w| w.0 == thread) {
+            return links.join("; ");
+        }
+    }
+    format!("{} (no cycle found)", links.join("; "))
+}
+
+/// Where the two transfer threads meet once each holds a lock.
+#[derive(Default)]
+struct Rendezvous {
+    arrived: Mutex<usize>,
+    all_here: parking_lot::Condvar,
+}
+
+impl Rendezvous {
+    /// Counts this thread in, and waits until both are in, at most `WAIT`.
+    fn arrive_and_wait_for_both(&self) {
+        let mut arrived = self.arrived.lock();
+        *arrived += 1;
+        self.all_here.notify_all();
+        let deadline = std::time::Instant::now() + WAIT;
+        while *arrived < 2 && !self.all_here.wait_until(&mut arrived, deadline).timed_out() {}
+    }
 }
 
 /// Python's RLock: the thread that holds it may take it again. Locked twice -> "2hello".
@@ -269,6 +399,55 @@ fn race_once(join_first: bool) -> String {
     greeting.into_inner().text
 }
 
+/// One run of the cell without the notebook's lock: the flag and the string each safe alone,
+/// the check and the update apart (a `yield_now` between them, where a Python thread switch
+/// could fall). Both threads start together at a barrier.
+fn race_once_unlocked() -> String {
+    let (check, text) = (AtomicBool::new(true), Mutex::new("Lmn".to_owned()));
+    let start = Barrier::new(2);
+    thread::scope(|s| {
+        s.spawn(|| {
+            start.wait();
+            check.store(false, Ordering::SeqCst);
+            let seen = text.lock().clone();
+            thread::yield_now();
+            *text.lock() = format!("YOLO {seen}");
+        });
+        s.spawn(|| {
+            start.wait();
+            if check.load(Ordering::SeqCst) {
+                thread::yield_now();
+                let seen = text.lock().clone();
+                thread::yield_now();
+                *text.lock() = format!("{seen} ,Bye!!");
+            }
+        });
+    });
+    text.into_inner()
+}
+
+/// How often each outcome came out of `trials` runs of `race`; every outcome is one of
+/// `possible`, each of which is listed (if only with 0).
+fn tally(
+    trials: u64,
+    mut race: impl FnMut() -> String,
+    possible: &[&str],
+) -> BTreeMap<String, u64> {
+    let mut tally: BTreeMap<String, u64> = possible.iter().map(|s| ((*s).to_owned(), 0)).collect();
+    for _ in 0..trials {
+        *tally.entry(race()).or_default() += 1;
+    }
+    assert_eq!(tally.len(), possible.len(), "only {possible:?} are possible: {tally:?}");
+    assert_eq!(tally.values().sum::<u64>(), trials);
+    tally
+}
+
+fn print_tally(tally: &BTreeMap<String, u64>) {
+    for (text, count) in tally {
+        say!("  {count:>8}  {text:?}");
+    }
+}
+
 // ---- the counters ----
 
 /// Each thread runs `add_one(thread's share)` `increments` times; returns the shared total.
@@ -287,29 +466,23 @@ fn count_shared<C: Sync>(
     total(counter)
 }
 
+/// A read, then a separate write: another thread's store in between is lost.
+fn load_then_store(counter: &AtomicU64) {
+    let seen = counter.load(Ordering::Relaxed);
+    counter.store(seen + 1, Ordering::Relaxed);
+}
+
+/// One indivisible read-modify-write (`lock xadd` on x86-64).
+fn fetch_add(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
 fn count_load_then_store(threads: u64, increments: u64) -> u64 {
-    count_shared(
-        AtomicU64::new(0),
-        threads,
-        increments,
-        |c| {
-            let seen = c.load(Ordering::Relaxed);
-            c.store(seen + 1, Ordering::Relaxed); // another thread's store in between is lost
-        },
-        AtomicU64::into_inner,
-    )
+    count_shared(AtomicU64::new(0), threads, increments, load_then_store, AtomicU64::into_inner)
 }
 
 fn count_fetch_add(threads: u64, increments: u64) -> u64 {
-    count_shared(
-        AtomicU64::new(0),
-        threads,
-        increments,
-        |c| {
-            c.fetch_add(1, Ordering::Relaxed);
-        },
-        AtomicU64::into_inner,
-    )
+    count_shared(AtomicU64::new(0), threads, increments, fetch_add, AtomicU64::into_inner)
 }
 
 fn count_with_mutex(threads: u64, increments: u64) -> u64 {
@@ -371,6 +544,49 @@ mod tests {
         });
         let seen = seen.lock().unwrap();
         assert_eq!(*seen, BTreeSet::from([ONLY_PREFIX.to_owned(), PREFIX_AND_SUFFIX.to_owned()]));
+    }
+
+    /// The same two threads without the notebook's lock, each access safe alone (loom's
+    /// atomic and a lock held for one read or write): every interleaving gives one of exactly
+    /// three strings - the third, "Lmn ,Bye!!", is what the lock rules out.
+    #[test]
+    fn loom_finds_exactly_three_outcomes_without_the_lock() {
+        let seen = Arc::new(std::sync::Mutex::new(BTreeSet::new()));
+        let record = Arc::clone(&seen);
+        loom::model(move || {
+            let check = Arc::new(loom::sync::atomic::AtomicBool::new(true));
+            let text = Arc::new(loom::sync::Mutex::new("Lmn".to_owned()));
+            let (prefix_check, prefix_text) = (Arc::clone(&check), Arc::clone(&text));
+            let prefix = loom::thread::spawn(move || {
+                prefix_check.store(false, Ordering::SeqCst);
+                let seen = prefix_text.lock().expect("no panic in the model").clone();
+                *prefix_text.lock().expect("no panic in the model") = format!("YOLO {seen}");
+            });
+            let (suffix_check, suffix_text) = (Arc::clone(&check), Arc::clone(&text));
+            let suffix = loom::thread::spawn(move || {
+                if suffix_check.load(Ordering::SeqCst) {
+                    let seen = suffix_text.lock().expect("no panic in the model").clone();
+                    *suffix_text.lock().expect("no panic in the model") = format!("{seen} ,Bye!!");
+                }
+            });
+            prefix.join().expect("prefix thread");
+            suffix.join().expect("suffix thread");
+            let text = text.lock().expect("no panic in the model").clone();
+            record.lock().unwrap().insert(text);
+        });
+        let seen = seen.lock().unwrap();
+        let expected = [ONLY_PREFIX, PREFIX_AND_SUFFIX, STALE_SUFFIX].map(str::to_owned);
+        assert_eq!(*seen, BTreeSet::from(expected));
+    }
+
+    #[test]
+    fn a_cycle_is_followed_from_the_thread_that_gave_up() {
+        let waits = [(1, 0, 1), (2, 1, 0)];
+        assert_eq!(
+            cycle(&waits, 1),
+            "thread 1 holds account 0 and waits for account 1; thread 2 holds account 1 and waits for account 0"
+        );
+        assert!(cycle(&[(1, 0, 1)], 1).ends_with("(no cycle found)"));
     }
 
     #[test]

@@ -24,21 +24,49 @@ fn the_notebooks_single_run_ends_in_one_of_the_two_outcomes() {
 fn the_tally_has_only_the_two_outcomes_and_sums_to_the_trials() {
     let out = small_run();
     out.lines_in_order(&[
-        "The lock prevents a data race (two writes at once), not an ordering race (which thread",
-        "locks first): \"YOLO Lmn\" is one of two outcomes, as a tally shows.",
+        "The lock makes each thread's check-and-update one step, but does not order the threads:",
+        "\"YOLO Lmn\" is one of two outcomes, as a tally shows.",
         "200 races (counts vary from run to run; these two outcomes are the only ones):",
     ]);
-    // Tally lines: a count, two spaces, the quoted outcome.
-    let tally: Vec<(u64, &str)> = out
-        .stdout
-        .lines()
-        .filter_map(|l| l.trim().split_once("  \""))
-        .filter_map(|(count, text)| Some((count.parse().ok()?, text.strip_suffix('"')?)))
-        .collect();
-    let texts: Vec<&str> = tally.iter().map(|&(_, text)| text).collect();
+    let with_lock = tally(out, "200 races (counts vary");
+    let texts: Vec<&str> = with_lock.iter().map(|&(_, text)| text).collect();
     out.check(texts == OUTCOMES, "exactly the two outcomes, in order");
-    out.check(tally.iter().map(|&(n, _)| n).sum::<u64>() == 200, "the tally sums to the trials");
+    let sum = |tally: &[(u64, &str)]| tally.iter().map(|&(n, _)| n).sum::<u64>();
+    out.check(sum(&with_lock) == 200, "the tally sums to the trials");
+    // Without the lock, a third outcome: every one listed, whichever this run happened to see.
+    out.lines_in_order(&[
+        "Without it - each read and write still safe on its own, check and update two steps -",
+        "200 races without the lock (counts vary; all three can appear):",
+        "Not a data race - two threads touching the same memory at once, one of them writing,",
+    ]);
+    let without = tally(out, "200 races without the lock");
+    let texts: Vec<&str> = without.iter().map(|&(_, text)| text).collect();
+    out.check(texts == ["Lmn ,Bye!!", "YOLO Lmn", "YOLO Lmn ,Bye!!"], "the three outcomes");
+    out.check(sum(&without) == 200, "the tally without the lock sums to the trials");
     out.lines_in_order(&["Joined before the second thread starts, always: \"YOLO Lmn\""]);
+}
+
+/// The tally printed under the line starting with `heading`: each line a count, two spaces, the
+/// quoted outcome.
+fn tally<'a>(out: &'a common::Run, heading: &str) -> Vec<(u64, &'a str)> {
+    out.stdout
+        .lines()
+        .skip_while(|l| !l.starts_with(heading))
+        .skip(1)
+        .map_while(|l| l.trim().split_once("  \""))
+        .filter_map(|(count, text)| Some((count.parse().ok()?, text.strip_suffix('"')?)))
+        .collect()
+}
+
+#[test]
+fn a_deadlock_is_found_by_a_timed_lock_and_one_lock_order_cures_it() {
+    small_run().prose_in_order(&[
+        "== A deadlock Rust does not prevent: two threads, two locks, opposite orders",
+        "thread 1 holds account 0 and waits for account 1; thread 2 holds account 1 and waits for account 0: a cycle",
+        "Thread 1's timed lock gave up after 200 ms",
+        "Every thread taking the locks lowest account first, one global order: both transfers done.",
+        "Balances [110, 90]",
+    ]);
 }
 
 #[test]
@@ -58,7 +86,11 @@ fn correct_counters_are_exact_and_the_racy_one_never_exceeds_the_total() {
     let count: u64 =
         racy.split("count ").nth(1).and_then(|r| r.split(' ').next()).unwrap().parse().unwrap();
     out.check(count <= 60000, "the racy counter never exceeds the expected total");
-    out.contains_in_order(&["Fastest correct counter", "does not compile in safe Rust: E0499."]);
+    out.contains_in_order(&[
+        "Fastest correct counter",
+        "does not compile in safe Rust: E0499.",
+        "Python's `count += 1` on a shared global is the racy row's load then store",
+    ]);
 }
 
 #[test]
