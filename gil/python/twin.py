@@ -1,6 +1,6 @@
 # Python twin of `cargo run -p gil -- --vs-python`: the cube sum on one thread and split over
-# THREADS threads under CPython's real GIL.
-from hpc_rs_twin import arguments, expect, measure
+# THREADS threads - under CPython's real GIL, or at once on a free-threaded build.
+from hpc_rs_twin import arguments, expect, gil_enabled, measure
 
 USAGE = """twin.py [SIZE [RUNS [THREADS]]]: the cube sum of range(SIZE) on one thread and split over THREADS
 threads under CPython's GIL, each timed RUNS times after a warm-up (defaults 5000000, 5, 2)."""
@@ -36,4 +36,5 @@ def threaded():
 
 EXPECTED = (N * (N - 1) // 2) ** 2
 measure("sequential", RUNS, sequential, lambda s: expect(s, EXPECTED))
-measure("real GIL threads", RUNS, threaded, lambda s: expect(s, EXPECTED))
+label = "threads under its GIL" if gil_enabled() else "threads, no GIL (free-threaded)"
+measure(label, RUNS, threaded, lambda s: expect(s, EXPECTED))

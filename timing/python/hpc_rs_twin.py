@@ -20,6 +20,7 @@ __all__ = [
     "arguments",
     "die_with_parent",
     "expect",
+    "gil_enabled",
     "interpreter",
     "measure",
     "note",
@@ -51,11 +52,13 @@ if os.environ.get("HPC_RS_START_METHOD") and multiprocessing.parent_process() is
 START_METHOD = multiprocessing.get_start_method()
 
 
-def _gil_enabled():
+def gil_enabled():
+    """Whether this interpreter runs with a GIL now (always before 3.13; on a free-threaded
+    build only with PYTHON_GIL=1, or once an extension module that needs it is imported)."""
     return sys._is_gil_enabled() if hasattr(sys, "_is_gil_enabled") else True
 
 
-_GIL_AT_START = _gil_enabled()
+_GIL_AT_START = gil_enabled()
 _gil_change_said = False
 
 
@@ -66,7 +69,7 @@ def interpreter():
     version = ".".join(map(str, sys.version_info[:3]))
     if not sysconfig.get_config_var("Py_GIL_DISABLED"):
         return f"{name} {version}, with the GIL"
-    if _gil_enabled():
+    if gil_enabled():
         return f"{name} {version}, a free-threaded build with its GIL turned on"
     return f"{name} {version}, free-threaded (no GIL)"
 
@@ -119,9 +122,9 @@ def report(label, samples):
     median = samples[n // 2] if n % 2 else (samples[n // 2 - 1] + samples[n // 2]) / 2
     print(f"{label}\t{median}\t{samples[0]}\t{samples[-1]}\t{n}", flush=True)
     global _gil_change_said
-    if _gil_enabled() != _GIL_AT_START and not _gil_change_said:
+    if gil_enabled() != _GIL_AT_START and not _gil_change_said:
         _gil_change_said = True
-        note(f"(the GIL was turned {'on' if _gil_enabled() else 'off'} while the twin ran: "
+        note(f"(the GIL was turned {'on' if gil_enabled() else 'off'} while the twin ran: "
              f"an extension module that needs it, on a free-threaded build; now {interpreter()})")
     return median
 
