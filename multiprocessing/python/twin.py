@@ -1,15 +1,15 @@
 # Python twin of `cargo run -p multiprocessing -- --vs-python`: the notebook's three sums in
-# three processes (fork, as on Linux by default) against plain calls, at two lengths.
-from hpc_rs_twin import arguments, die_with_parent, expect, measure
+# three processes against plain calls - at the notebook's length under each of the three start
+# methods (fork, forkserver, spawn), and at a real length under the default one (fork on Linux
+# up to 3.13, forkserver from 3.14; HPC_RS_START_METHOD picks another).
+import multiprocessing
+import warnings
+
+from hpc_rs_twin import START_METHOD, arguments, die_with_parent, expect, measure, note
 
 USAGE = """twin.py [TINY [RUNS [REAL]]]: the notebook's three sums in three processes against plain calls,
-at length TINY and at length REAL, each timed RUNS times after a warm-up (defaults 5, 5,
-2000000)."""
-TINY, RUNS, REAL = map(int, arguments(USAGE, "5", "5", "2000000"))
-
-import multiprocessing
-
-fork = multiprocessing.get_context("fork")
+at length TINY under each start method (fork, forkserver, spawn) and at length REAL under the
+default one, each timed RUNS times after a warm-up (defaults 5, 5, 2000000)."""
 
 
 def power_sum(length, power, sender=None):
@@ -27,11 +27,16 @@ def sequential(length):
     return lambda: [power_sum(length, p) for p in (1, 2, 3)]
 
 
-def processes(length):
+def processes(length, method):
+    """The three sums in three processes started by `method`, their results through pipes.
+    (Under spawn and forkserver, power_sum and its arguments reach the child pickled: it must
+    be importable from this module, which the child imports again.)"""
+    context = multiprocessing.get_context(method)
+
     def run():
-        pipes = [fork.Pipe(duplex=False) for _ in range(3)]
+        pipes = [context.Pipe(duplex=False) for _ in range(3)]
         children = [
-            fork.Process(target=power_sum, args=(length, p, sender))
+            context.Process(target=power_sum, args=(length, p, sender))
             for p, (_, sender) in zip((1, 2, 3), pipes)
         ]
         for child in children:
@@ -49,9 +54,28 @@ def expected(n):
     return [linear, (n - 1) * n * (2 * n - 1) // 6, linear * linear]
 
 
-want = expected(TINY)
-measure("sequential", RUNS, sequential(TINY), lambda s: expect(s, want))
-measure("three processes", RUNS, processes(TINY), lambda s: expect(s, want))
-want = expected(REAL)  # processes first, as on the Rust side: children start without delay
-measure("three processes", RUNS, processes(REAL), lambda s: expect(s, want))
-measure("sequential", RUNS, sequential(REAL), lambda s: expect(s, want))
+def fork_warning():
+    """What forking says here: 3.12 and later warn when the process runs other threads (the
+    twin's watcher thread is one, when the Rust binary runs it)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        child = multiprocessing.get_context("fork").Process(target=abs, args=(0,))
+        child.start()
+        child.join()
+    said = [str(w.message) for w in caught if issubclass(w.category, DeprecationWarning)]
+    if said:
+        note(f"(fork warned here, in a process that runs other threads: {said[0]})")
+
+
+if __name__ == "__main__":  # spawn and forkserver import this module again in each child
+    TINY, RUNS, REAL = map(int, arguments(USAGE, "5", "5", "2000000"))
+    want = expected(TINY)
+    measure("sequential", RUNS, sequential(TINY), lambda s: expect(s, want))
+    for method in ("fork", "forkserver", "spawn"):
+        measure(f"three processes ({method})", RUNS, processes(TINY, method),
+                lambda s: expect(s, want))
+    want = expected(REAL)  # processes first, as on the Rust side: children start without delay
+    measure(f"three processes ({START_METHOD})", RUNS, processes(REAL, START_METHOD),
+            lambda s: expect(s, want))
+    measure("sequential", RUNS, sequential(REAL), lambda s: expect(s, want))
+    fork_warning()

@@ -43,6 +43,34 @@ fn every_twin_explains_itself_with_help_and_needs_no_package_for_it() {
     }
 }
 
+/// The twins that start processes, under the two start methods that import them again in each
+/// child - forkserver (Linux's default from 3.14) and spawn (macOS's and Windows') - as well as
+/// fork: every row measured and checked.
+#[test]
+fn the_process_twins_run_under_every_start_method() {
+    if !common::python3_or_skip() {
+        return;
+    }
+    for method in ["forkserver", "spawn"] {
+        for (twin, args, rows) in [
+            ("multiprocessing/python/twin.py", &["5", "1", "1000"][..], 6),
+            ("pools/python/twin.py", &["10000", "1", "2", "4"], 5),
+        ] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(twin);
+            let out = Command::new("python3")
+                .arg(path)
+                .args(args)
+                .env("HPC_RS_START_METHOD", method)
+                .output()
+                .unwrap();
+            common::succeeded(&format!("{twin} under {method}"), &out);
+            let text = String::from_utf8_lossy(&out.stdout);
+            let reported = text.lines().filter(|l| !l.starts_with("note\t")).count();
+            assert!(reported >= rows, "{twin} under {method}: {text}");
+        }
+    }
+}
+
 #[test]
 fn the_plain_twins_run_alone_and_report_checked_rows() {
     if !common::python3_or_skip() {
@@ -53,7 +81,7 @@ fn the_plain_twins_run_alone_and_report_checked_rows() {
         ("decorators/python/twin.py", &["1000", "1"], 2),
         ("threading/python/twin.py", &["1000", "1"], 2),
         ("gil/python/twin.py", &["10000", "1", "2"], 2),
-        ("multiprocessing/python/twin.py", &["5", "1", "1000"], 4),
+        ("multiprocessing/python/twin.py", &["5", "1", "1000"], 6),
         ("pools/python/twin.py", &["10000", "1", "2", "4"], 5),
     ] {
         let out = python3(twin, args);

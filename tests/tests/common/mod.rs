@@ -440,7 +440,7 @@ fn process_parents() -> Vec<(u32, u32)> {
 
 /// Every process below `root`: its children, their children, and so on.
 #[cfg(target_os = "linux")]
-fn descendants(root: u32) -> Vec<u32> {
+pub fn descendants(root: u32) -> Vec<u32> {
     let parents = process_parents();
     let mut found = vec![root];
     let mut i = 0;
