@@ -1,19 +1,22 @@
 # Python twin of `cargo run -p pools -- --vs-python`: the cube sum of 0..SIZE as a map over
-# TASKS chunks - a plain loop, ThreadPoolExecutor (one thread runs Python at a time: the GIL),
-# ProcessPoolExecutor and multiprocessing.Pool (processes, each with its own GIL). Each pooled
-# call starts its pool and pickles the chunks and the results, as a script would.
+# TASKS chunks - a plain loop, ThreadPoolExecutor (with the GIL one thread runs Python at a
+# time), InterpreterPoolExecutor where this Python has it (3.14+: threads, each in an
+# interpreter with its own GIL), ProcessPoolExecutor and multiprocessing.Pool (processes, each
+# with its own interpreter). Each pooled call starts its pool and sends the chunks and the
+# results, as a script would. Under the spawn and forkserver start methods, and in each
+# subinterpreter, this module is imported again: everything but the functions stays under the
+# __main__ guard.
+import concurrent.futures
+import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
-from hpc_rs_twin import arguments, die_with_parent, expect, measure
+from hpc_rs_twin import START_METHOD, arguments, die_with_parent, expect, measure, note
 
 USAGE = """twin.py [SIZE [RUNS [THREADS [TASKS]]]]: the cube sum of range(SIZE) as a map over TASKS chunks:
-a plain loop, ThreadPoolExecutor, ProcessPoolExecutor and multiprocessing.Pool with THREADS
-workers, each timed RUNS times after a warm-up (defaults 4000000, 5, the cores, 16)."""
-N, RUNS, THREADS, TASKS = map(int, arguments(USAGE, "4000000", "5", str(os.cpu_count() or 1), "16"))
-CHUNKS = [(N * i // TASKS, N * (i + 1) // TASKS) for i in range(TASKS)]
-
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+a plain loop, ThreadPoolExecutor, InterpreterPoolExecutor (3.14+), ProcessPoolExecutor and
+multiprocessing.Pool with THREADS workers, each timed RUNS times after a warm-up (defaults
+4000000, 5, the cores, 16)."""
 
 
 def cube_sum(chunk):
@@ -24,36 +27,45 @@ def cube_sum(chunk):
     return total
 
 
-def sequential():
-    return sum(map(cube_sum, CHUNKS))
+def sequential(chunks):
+    return sum(map(cube_sum, chunks))
 
 
-def thread_pool():
-    with ThreadPoolExecutor(THREADS) as executor:
-        return sum(executor.map(cube_sum, CHUNKS))
+def with_pool(make_pool, chunks):
+    """The map on a pool that `make_pool` starts, as a script would: started, used, shut down."""
+    with make_pool() as pool:
+        return sum(pool.map(cube_sum, chunks))
 
 
-def process_pool():
-    with ProcessPoolExecutor(THREADS, initializer=die_with_parent) as executor:
-        return sum(executor.map(cube_sum, CHUNKS))
-
-
-def pool_map():
-    with multiprocessing.Pool(THREADS, initializer=die_with_parent) as pool:
-        return sum(pool.map(cube_sum, CHUNKS))
-
-
-if __name__ == "__main__":  # a pool's children must not run this again
-    EXPECTED = (N * (N - 1) // 2) ** 2
-    check = lambda total: expect(total, EXPECTED)
-    measure("plain map", RUNS, sequential, check)
-    measure("ThreadPoolExecutor.map", RUNS, thread_pool, check)
-    measure("ProcessPoolExecutor.map", RUNS, process_pool, check)
-    measure("multiprocessing.Pool.map", RUNS, pool_map, check)
+def main():
+    size, runs, threads, tasks = map(
+        int, arguments(USAGE, "4000000", "5", str(os.cpu_count() or 1), "16"))
+    chunks = [(size * i // tasks, size * (i + 1) // tasks) for i in range(tasks)]
+    expected = (size * (size - 1) // 2) ** 2
+    check = lambda total: expect(total, expected)
+    measure("plain map", runs, lambda: sequential(chunks), check)
+    measure("ThreadPoolExecutor.map", runs,
+            lambda: with_pool(lambda: ThreadPoolExecutor(threads), chunks), check)
+    interpreters = getattr(concurrent.futures, "InterpreterPoolExecutor", None)
+    if interpreters is None:
+        note("(InterpreterPoolExecutor: not in this Python; 3.14 added it - threads, each running "
+             "its own interpreter with its own GIL - and pools -- --vs-python times it there)")
+    else:
+        measure("InterpreterPoolExecutor.map", runs,
+                lambda: with_pool(lambda: interpreters(threads), chunks), check)
+    processes = lambda: ProcessPoolExecutor(threads, initializer=die_with_parent)
+    measure(f"ProcessPoolExecutor.map ({START_METHOD})", runs,
+            lambda: with_pool(processes, chunks), check)
+    pool = lambda: multiprocessing.Pool(threads, initializer=die_with_parent)
+    measure(f"multiprocessing.Pool.map ({START_METHOD})", runs, lambda: with_pool(pool, chunks), check)
 
     def start_process_pool():
-        with ProcessPoolExecutor(THREADS, initializer=die_with_parent) as executor:
-            return list(executor.map(abs, range(THREADS)))  # one tiny task a process
+        with ProcessPoolExecutor(threads, initializer=die_with_parent) as executor:
+            return list(executor.map(abs, range(threads)))  # one tiny task a process
 
-    measure("ProcessPoolExecutor start", RUNS, start_process_pool,
-            lambda r: expect(r, list(range(THREADS))))
+    measure(f"ProcessPoolExecutor start ({START_METHOD})", runs, start_process_pool,
+            lambda r: expect(r, list(range(threads))))
+
+
+if __name__ == "__main__":
+    main()

@@ -183,6 +183,40 @@ pub fn compare(
     rust: &[(&str, &Stats)],
     figure: &mut Figure,
 ) -> Result<Option<Report>, TwinError> {
+    let report = compare_with(twin, args, figure, |row, _| rust.get(row).copied())?;
+    let Some(report) = report else { return Ok(None) };
+    if report.measured.len() != rust.len() {
+        return Err(TwinError::Failed(format!(
+            "{} measurements for {}",
+            report.measured.len(),
+            rust.len()
+        )));
+    }
+    Ok(Some(report))
+}
+
+/// [`compare`] for a twin whose rows vary (a variant skipped where its package or Python
+/// version is missing): each Python row is set beside the Rust row of the first `pairs` entry
+/// whose label its own starts with, or printed alone where that entry has none.
+pub fn compare_by_label(
+    twin: &Twin<'_>,
+    args: &[String],
+    pairs: &[(&str, Option<(&str, &Stats)>)],
+    figure: &mut Figure,
+) -> Result<Option<Report>, TwinError> {
+    compare_with(twin, args, figure, |_, python| {
+        pairs.iter().find(|(prefix, _)| python.label.starts_with(prefix)).and_then(|p| p.1)
+    })
+}
+
+/// The table both comparisons print: a header naming the interpreter, then each Python row
+/// beside its Rust counterpart (`counterpart(row, measured)`), or alone; then the twin's notes.
+fn compare_with<'r>(
+    twin: &Twin<'_>,
+    args: &[String],
+    figure: &mut Figure,
+    mut counterpart: impl FnMut(usize, &Measured) -> Option<(&'r str, &'r Stats)>,
+) -> Result<Option<Report>, TwinError> {
     crate::say!(
         "== Rust vs Python on this machine (the same workload, timed inside the interpreter)"
     );
@@ -201,25 +235,23 @@ pub fn compare(
                 python_build.short()
             );
         }
-        if let Some((label, rust)) = rust.get(rows) {
-            figure.pair(label, rust, &format!("Python: {}", python.label), &python.stats);
-            crate::say!(
-                "{}",
-                compare_line(&format!("{label} / {}", python.label), rust, &python.stats)
-            );
+        match counterpart(rows, python) {
+            Some((label, rust)) => {
+                figure.pair(label, rust, &format!("Python: {}", python.label), &python.stats);
+                let label = format!("{label} / {}", python.label);
+                crate::say!("{}", compare_line(&label, rust, &python.stats));
+            }
+            None => {
+                figure.python(&python.label, &python.stats);
+                let label = format!("- / {}", python.label);
+                crate::say!("{label:<LABEL_WIDTH$} {:>10} {:>12}", "", human(python.stats.median));
+            }
         }
         rows += 1;
     };
     let Some(report) = run_or_explain(twin, args, each)? else { return Ok(None) };
-    if report.measured.len() != rust.len() {
-        return Err(TwinError::Failed(format!(
-            "{} measurements for {}",
-            report.measured.len(),
-            rust.len()
-        )));
-    }
     for note in &report.notes {
-        crate::say!("{note}");
+        crate::cli::paragraph("", note);
     }
     Ok(Some(report))
 }
