@@ -1,8 +1,9 @@
 # Python twin of `cargo run -p numerics -- --vs-python`'s last part: hpc_rs_numerics, the Rust
 # kernels built for Python (numerics/extension), called from Python. What one call costs against
 # a Numba call, and what releasing the GIL buys: two threads calling native code that releases
-# it (hpc_rs_numerics.three_sums, a Numba @njit(nogil=True) function) against two threads
-# running the same loop in Python.
+# it (hpc_rs_numerics.three_sums, exact, and three_sums_wrapping, which wraps at 2**64 as
+# Numba's uint64 does; a Numba @njit(nogil=True) function) against two threads running the
+# same loop in Python.
 import sys
 import threading
 import time
@@ -12,9 +13,9 @@ from hpc_rs_twin import arguments, expect, measure, optional, report
 USAGE = """calls.py [LENGTH [RUNS [PURE_LENGTH]]]: hpc_rs_numerics (pip install ./numerics/extension) from
 Python: one call on a 1 x 1 input against a Numba call, and the three sums on one thread and
 on two at once - three_sums and Numba's nogil loop at LENGTH, the pure-Python loop at
-PURE_LENGTH - each timed RUNS times after a warm-up (defaults 20000000, 5, 500000). Needs
+PURE_LENGTH - each timed RUNS times after a warm-up (defaults 200000000, 5, 500000). Needs
 numpy, numba and the module."""
-LENGTH, RUNS, PURE_LENGTH = map(int, arguments(USAGE, "20000000", "5", "500000"))
+LENGTH, RUNS, PURE_LENGTH = map(int, arguments(USAGE, "200000000", "5", "500000"))
 CALLS = 10_000  # calls a sample, for the cost of one
 
 import numba
@@ -114,11 +115,14 @@ per_call("one call on a 1 x 1 input: Numba @njit", lambda: numba_distances(tiny)
 want, pure_want = exact(LENGTH), exact(PURE_LENGTH)
 wrapped = tuple(v % 2 ** 64 for v in want)
 rust_check = lambda result: expect(tuple(result), want)
+wrapping_check = lambda result: expect(tuple(result), wrapped)
 numba_check = lambda result: expect(tuple(int(v) for v in result), wrapped)
 python_check = lambda result: expect(tuple(result), pure_want)
 numba_three_sums(10)  # compiled here, not timed
 for name, fn, n, check in [
     ("hpc_rs_numerics.three_sums", hpc_rs_numerics.three_sums, LENGTH, rust_check),
+    ("hpc_rs_numerics.three_sums_wrapping", hpc_rs_numerics.three_sums_wrapping, LENGTH,
+     wrapping_check),
     ("Numba @njit(nogil=True)", numba_three_sums, LENGTH, numba_check),
     ("pure Python loop", python_three_sums, PURE_LENGTH, python_check),
 ]:

@@ -20,6 +20,7 @@ WIDTH, RUNS, MAX_ITER, SMALL = int(WIDTH), int(RUNS), int(MAX_ITER), int(SMALL)
 CHECKSUM = None if CHECKSUM == "-" else int(CHECKSUM)
 SMALL_CHECKSUM = None if SMALL_CHECKSUM == "-" else int(SMALL_CHECKSUM)
 
+import atexit
 import shutil
 import sysconfig
 import tempfile
@@ -105,6 +106,19 @@ def julia_loops(int maxiter, double[::1] xs, double[::1] ys, double cr, double c
 """
 
 
+def build_folder():
+    """Where Cython builds: the cache the Rust binary names (under its target directory,
+    reused by later runs), or, run alone, a temporary folder removed when the twin ends."""
+    cache = os.environ.get("HPC_RS_CACHE")
+    if cache:
+        folder = os.path.join(cache, "cython-julia")
+        os.makedirs(folder, exist_ok=True)
+        return folder
+    temporary = tempfile.TemporaryDirectory(prefix="hpc-rs-cython-")
+    atexit.register(temporary.cleanup)
+    return temporary.name
+
+
 def build_cython():
     """The inner loop compiled by Cython and the C compiler, or None with a note saying why."""
     cc = (sysconfig.get_config_var("CC") or "cc").split()[0]
@@ -116,15 +130,21 @@ def build_cython():
         return None
     import pyximport
 
-    build = tempfile.mkdtemp(prefix="hpc-rs-cython-")
-    with open(os.path.join(build, "julia_cython.pyx"), "w") as f:
-        f.write(CYTHON_SOURCE)
+    build = build_folder()
+    source = os.path.join(build, "julia_cython.pyx")
+    if not os.path.exists(source) or open(source).read() != CYTHON_SOURCE:
+        with open(source, "w") as f:
+            f.write(CYTHON_SOURCE)
     sys.path.insert(0, build)
     pyximport.install(build_dir=build, language_level=3)
     start = time.perf_counter()
     import julia_cython
 
-    note(f"(Cython: translating to C and compiling took {time.perf_counter() - start:.1f} s, left out above)")
+    took = time.perf_counter() - start
+    if took > 0.5:
+        note(f"(Cython: translating to C and compiling took {took:.1f} s, left out above)")
+    else:
+        note("(Cython: the module an earlier run built was reused)")
     return julia_cython.julia_loops
 
 

@@ -9,7 +9,7 @@ const DISTANCE_VARIANTS: [&str; 7] = [
     "3 BLAS trick |x|^2+|y|^2-2XY^T",
     "4a lanes, baseline x86-64 / any",
     "4b lanes, host CPU's vector units",
-    "5 naive, rows on all cores (prange)",
+    "5 naive, rows on all cores (rayon)",
     "6 lanes, rows on all cores",
 ];
 
@@ -93,21 +93,45 @@ fn one_point_is_said_in_the_singular_and_a_tiny_result_in_bytes() {
 
 #[test]
 fn png_replaces_a_picture_only_once_the_new_one_is_whole() {
+    use std::os::unix::process::CommandExt;
     let scratch = tempfile::tempdir().unwrap();
     let dir = scratch.path();
     let path = dir.join("julia.png");
     std::fs::write(&path, b"the old picture").unwrap();
     let path_text = path.to_str().unwrap();
-    // Interrupted mid-work (a picture that takes minutes): the old file is untouched.
-    let mut long = std::process::Command::new(common::binary("numerics"))
-        .args(["julia", "--width", "3000", "--max-iter", "1000000", "--png", path_text])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_secs(1));
-    long.kill().unwrap();
-    long.wait().unwrap();
+    // A write that fails part-way - the disk full, here a file-size limit of 1 kB under a
+    // picture of about 20 kB - must leave the old picture whole and no temporary file.
+    let mut limited = std::process::Command::new(common::binary("numerics"));
+    limited.args([
+        "julia",
+        "--width",
+        "200",
+        "--max-iter",
+        "50",
+        "--runs",
+        "1",
+        "--png",
+        path_text,
+    ]);
+    // SAFETY: between fork and exec only a signal disposition and a resource limit are set,
+    // both plain system calls: no allocation, no lock.
+    #[allow(unsafe_code)]
+    unsafe {
+        limited.pre_exec(|| {
+            use nix::sys::signal::{SigHandler, Signal, signal};
+            // Past the limit a write fails with EFBIG instead of the signal killing it.
+            signal(Signal::SIGXFSZ, SigHandler::SigIgn).map_err(std::io::Error::from)?;
+            nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_FSIZE, 1000, 1000)
+                .map_err(std::io::Error::from)
+        });
+    }
+    let failed = limited.output().unwrap();
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert_eq!(failed.status.code(), Some(1), "a failed write is exit 1: {stderr}");
+    assert!(stderr.contains(&format!("cannot write {path_text}")), "{stderr}");
     assert_eq!(std::fs::read(&path).unwrap(), b"the old picture");
+    let left: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left, ["julia.png"], "no temporary file left");
     run("numerics", &["julia", "--width", "30", "--runs", "1", "--png", path_text]).success();
     assert_eq!(&std::fs::read(&path).unwrap()[..4], b"\x89PNG");
     let left: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name()).collect();
@@ -168,7 +192,7 @@ fn results_that_do_not_fit_in_memory_are_refused() {
 #[test]
 fn an_unwritable_png_path_is_refused_before_any_work() {
     run("numerics", &["julia", "--png", "/no/such/folder/julia.png"])
-        .usage_error("--png /no/such/folder/julia.png: cannot write there");
+        .usage_error("--png: cannot write in /no/such/folder");
 }
 
 #[test]

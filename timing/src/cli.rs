@@ -53,6 +53,18 @@ pub fn wrap(indent: &str, text: &str) -> Vec<String> {
     lines
 }
 
+/// A table's first cell: `label` padded to `width`, or, where it is longer, the label alone on
+/// its line and the row's figures below it, in their column - so a long label never pushes
+/// its figures out of line with the rows above (rows are printed as they are measured, before
+/// the longest label is known).
+pub fn cell(label: &str, width: usize) -> String {
+    if label.chars().count() <= width {
+        format!("{label:<width$}")
+    } else {
+        format!("{label}\n{:width$}", "")
+    }
+}
+
 /// The function behind [`say!`](crate::say).
 pub fn write_line(args: fmt::Arguments<'_>) {
     let mut out = io::stdout().lock();
@@ -477,6 +489,14 @@ fn gigabytes(bytes: u128) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_label_gets_a_line_of_its_own() {
+        assert_eq!(cell("short", 8), "short   ");
+        assert_eq!(cell("a longer label", 8), "a longer label\n        ");
+        let row = format!("{} {}", cell("a longer label", 8), "1.0 ms");
+        assert_eq!(row.lines().last(), Some("         1.0 ms"));
+    }
 
     #[test]
     fn memory_check_names_the_need_and_the_limit() {

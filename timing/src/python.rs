@@ -18,6 +18,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::chart::Figure;
+use crate::cli::cell;
 use crate::python_env::{self, EnvError, Python};
 use crate::{Stats, human};
 
@@ -119,6 +120,9 @@ pub fn run_twin(
         .args(args)
         .env("PYTHONPATH", module_path)
         .env("PYTHONDONTWRITEBYTECODE", "1") // no __pycache__ left in the source tree
+        // Where a twin keeps what it builds (Cython's module), reused by later runs: under the
+        // target directory, never a temporary folder that a killed run would leave behind.
+        .env("HPC_RS_CACHE", crate::machine::target_dir().join("python-twins-cache"))
         .env("HPC_RS_TWIN", "1") // hpc_rs_twin then ends the twin when this process goes
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -243,8 +247,8 @@ fn compare_with<'r>(
             }
             None => {
                 figure.python(&python.label, &python.stats);
-                let label = format!("- / {}", python.label);
-                crate::say!("{label:<LABEL_WIDTH$} {:>10} {:>12}", "", human(python.stats.median));
+                let label = cell(&format!("- / {}", python.label), LABEL_WIDTH);
+                crate::say!("{label} {:>10} {:>12}", "", human(python.stats.median));
             }
         }
         rows += 1;
@@ -307,7 +311,8 @@ const LABEL_WIDTH: usize = 52;
 /// One comparison line: label, Rust's median, Python's median, and who was faster.
 pub fn compare_line(label: &str, rust: &Stats, python: &Stats) -> String {
     format!(
-        "{label:<LABEL_WIDTH$} {:>10} {:>12}   {}",
+        "{} {:>10} {:>12}   {}",
+        cell(label, LABEL_WIDTH),
         human(rust.median),
         human(python.median),
         crate::rust_against_python(rust, python)

@@ -98,6 +98,11 @@ def check_three_sums():
     n = 12345
     assert h.three_sums(n) == tuple(sum(x**p for x in range(n)) for p in (1, 2, 3))
     ok("three_sums: the notebook's sums, exact")
+    for n in (0, 4, 92682, 92683, 1_000_000):
+        exact = h.three_sums(n)
+        assert h.three_sums_wrapping(n) == tuple(s % 2**64 for s in exact), n
+    assert h.three_sums_wrapping(92683)[2] != h.three_sums(92683)[2], "the cube sum wrapped"
+    ok("three_sums_wrapping: the sums modulo 2**64, as Numba's uint64 gives them")
 
 
 def check_the_gil_is_released():
@@ -137,6 +142,7 @@ def check_bad_input():
     raises(OverflowError, "", lambda: h.julia(10, 2**40))
     raises(ValueError, "length must be 0 or more", lambda: h.three_sums(-1))
     raises(OverflowError, "largest length is 6074001000", lambda: h.three_sums(6074001001))
+    raises(ValueError, "length must be 0 or more", lambda: h.three_sums_wrapping(-1))
     ok("bad input: TypeError, ValueError and OverflowError that say what to do")
 
 
@@ -145,7 +151,7 @@ def check_the_package():
     files = {pathlib.PurePosixPath(str(f)) for f in importlib.metadata.files("hpc-rs-numerics")}
     wanted = {pathlib.PurePosixPath("hpc_rs_numerics", name) for name in ("__init__.pyi", "py.typed")}
     assert wanted <= files, sorted(map(str, files))
-    for function in (h.pairwise_distances, h.julia, h.three_sums):
+    for function in (h.pairwise_distances, h.julia, h.three_sums, h.three_sums_wrapping):
         assert function.__doc__ and len(function.__doc__) > 80, function
     ok("docstrings, type stubs and py.typed are installed")
 

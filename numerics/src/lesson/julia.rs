@@ -2,12 +2,8 @@
 //! chapter 2). Each variant (the kernels are in `numerics::julia`, shared with the Python
 //! module) is timed, checked to give the same counts, and explained from its own figures.
 
-use std::fs::File;
-use std::io::BufWriter;
-use std::path::Path;
-
 use numerics::julia::{self, BOOK_C, BOOK_CHECKSUM, Counts, Grid, Isa};
-use timing::chart::Figure;
+use timing::chart::{Figure, Picture};
 use timing::{Stats, say};
 
 /// The timed variants, in the order they are printed.
@@ -72,7 +68,7 @@ pub fn lesson(
     width: usize,
     max_iter: u32,
     runs: usize,
-    png: Option<&Path>,
+    png: Option<Picture>,
     figure: &mut Figure,
 ) -> Measured {
     let grid = Grid::book(width);
@@ -115,9 +111,10 @@ pub fn lesson(
     let measured = Measured { stats, checksum };
     explain(&measured);
     load_imbalance(&reference, w);
-    if let Some(path) = png {
-        write_png(path, &reference, w, h, max_iter)
-            .unwrap_or_else(|e| timing::cli::fail(format!("writing {}: {e}", path.display())));
+    if let Some(png) = png {
+        let path = png.path().to_owned();
+        let bytes = encode_png(&reference, w, h, max_iter);
+        png.save(&bytes).unwrap_or_else(|e| timing::cli::fail(e));
         say!("wrote the picture to {} ({w} x {h} PNG)", path.display());
     }
     measured
@@ -175,7 +172,10 @@ fn load_imbalance(counts: &[u32], w: usize) {
     say!(
         "- Load imbalance: a row costs from {quietest} to {busiest} iterations, the middle ones most."
     );
-    say!("  Numba's prange gives each thread one equal block of rows; with 4 threads the blocks");
+    say!(
+        "  Numba's prange gives each thread one equal block of rows (numba.set_parallel_chunksize"
+    );
+    say!("  changes that); with 4 threads the blocks");
     say!("  would hold {} of the work, and the run lasts as long as", block_shares(&row_work, 4));
     let cores = timing::machine::cores();
     say!(
@@ -204,31 +204,21 @@ fn block_shares(row_work: &[u64], blocks: usize) -> String {
 // ---- the picture ----
 
 /// The counts as a picture: black inside the set, and a ramp from deep blue through orange to
-/// pale yellow for how fast a pixel escaped.
-pub fn write_png(
-    path: &Path,
-    counts: &[u32],
-    w: usize,
-    h: usize,
-    max_iter: u32,
-) -> Result<(), String> {
-    // Written beside the target and renamed over it at the end: an interrupted run leaves the
-    // old picture whole, never a truncated one.
-    let partial = path.with_extension("png.partial");
-    let file = File::create(&partial).map_err(|e| e.to_string())?;
-    let too_big = |_| "the picture is too large for PNG".to_owned();
-    let mut encoder = png::Encoder::new(
-        BufWriter::new(file),
-        u32::try_from(w).map_err(too_big)?,
-        u32::try_from(h).map_err(too_big)?,
-    );
+/// pale yellow for how fast a pixel escaped; encoded in memory (a few MB at most: the width
+/// was checked against memory), then saved as a whole by [`Picture::save`], which replaces
+/// the old file only once the new one is complete.
+pub fn encode_png(counts: &[u32], w: usize, h: usize, max_iter: u32) -> Vec<u8> {
+    let side = |v: usize| u32::try_from(v).expect("the width was checked to fit memory");
+    let mut bytes = Vec::new();
+    let mut encoder = png::Encoder::new(&mut bytes, side(w), side(h));
     encoder.set_color(png::ColorType::Rgb);
     encoder.set_depth(png::BitDepth::Eight);
-    let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
     let pixels: Vec<u8> = counts.iter().flat_map(|&n| colour(n, max_iter)).collect();
-    writer.write_image_data(&pixels).map_err(|e| e.to_string())?;
-    writer.finish().map_err(|e| e.to_string())?;
-    std::fs::rename(&partial, path).map_err(|e| e.to_string())
+    // Writing into a Vec fails only where the header is wrong, which the sizes above rule out.
+    let mut writer = encoder.write_header().expect("a PNG header for a checked size");
+    writer.write_image_data(&pixels).expect("one RGB triple a pixel");
+    writer.finish().expect("an in-memory PNG");
+    bytes
 }
 
 fn colour(n: u32, max_iter: u32) -> [u8; 3] {

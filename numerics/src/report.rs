@@ -1,0 +1,430 @@
+//! The lesson's kernels beside NumPy, SciPy, Cython and Numba, and called from Python as the
+//! module `hpc_rs_numerics`: the tables, and what they say, chosen from the figures and from
+//! the interpreter's build (with a GIL, or free-threaded).
+
+use std::path::Path;
+
+use numerics::distances::Isa;
+use timing::chart::Figure;
+use timing::python::{Line, Measured, Twin};
+use timing::python_env::Python;
+use timing::{Stats, cli, human, say};
+
+use crate::lesson::{distances, julia};
+use crate::{
+    EXTENSION, GIL_LENGTH, GIL_PURE_LENGTH, MATURIN, PACKAGES, PYTHON_SMALL_N, PYTHON_SMALL_WIDTH,
+};
+
+/// NumPy, SciPy and Numba on the same points. Pure Python runs at a smaller N, where Rust's
+/// naive loop is timed again for a fair pair.
+pub fn vs_python_distances(
+    twin: &Twin<'_>,
+    (n, dim, runs): (usize, usize, usize),
+    rust: &distances::Measured,
+    figure: &mut Figure,
+) {
+    say!(
+        "== Rust vs Python: pairwise distances (NumPy, SciPy, Numba; timed inside the interpreter)"
+    );
+    let small = n.min(PYTHON_SMALL_N);
+    let small_points = numerics::distances::random_points(small, dim, numerics::distances::SEED);
+    let (small_result, small_naive) =
+        timing::measure(runs, || numerics::distances::naive(&small_points));
+    let small_checksum: f64 = small_result.iter().sum();
+    let mut args: Vec<String> = [n, runs, dim, small].map(|v| v.to_string()).to_vec();
+    args.extend([format!("{:?}", rust.checksum), format!("{small_checksum:?}")]);
+    use distances::Variant;
+    let rust_row = |variant: Variant| rust.of(variant).map(|stats| (variant.label(), stats));
+    let pairs = [
+        ("pure Python loops", Some(("1 naive loops, same N", &small_naive))),
+        ("NumPy broadcasting", rust_row(Variant::Broadcast)),
+        ("NumPy BLAS trick", rust_row(Variant::BlasTrick)),
+        ("scipy cdist", rust_row(Variant::Lanes(Isa::Host))),
+        ("Numba @njit", rust_row(Variant::Naive)),
+        ("Numba parallel=True, prange", rust_row(Variant::NaiveParallel)),
+        ("hpc_rs_numerics", rust_row(Variant::LanesParallel)),
+    ];
+    let stats: Vec<_> = rust.stats.iter().map(|(v, s)| (v.label(), s)).collect();
+    compare_workload(twin, &args, &pairs, best(&stats), figure);
+}
+
+/// Pure Python, NumPy, Cython and Numba on the book's grid. Pure Python and NumPy run at a
+/// smaller width, where Rust is timed again.
+pub fn vs_python_julia(
+    twin: &Twin<'_>,
+    (width, max_iter, runs): (usize, u32, usize),
+    rust: &julia::Measured,
+    figure: &mut Figure,
+) {
+    say!(
+        "== Rust vs Python: the Julia set (pure Python, NumPy, Cython, Numba; timed inside the interpreter)"
+    );
+    let small = width.min(PYTHON_SMALL_WIDTH);
+    use julia::Variant;
+    let small_grid = numerics::julia::Grid::book(small);
+    let (small_counts, small_complex) =
+        timing::measure(runs, || Variant::ComplexNumbers.run(&small_grid, max_iter));
+    let (_, small_lanes) =
+        timing::measure(runs, || Variant::Lanes(Isa::Host).run(&small_grid, max_iter));
+    let small_checksum = numerics::julia::checksum(&small_counts);
+    let args = [width, runs, max_iter as usize, small].map(|v| v.to_string());
+    let args = [&args[..], &[rust.checksum.to_string(), small_checksum.to_string()]].concat();
+    let rust_row = |variant: Variant| Some((variant.label(), rust.of(variant)));
+    let pairs = [
+        ("pure Python", Some(("1 num-complex, same width", &small_complex))),
+        ("NumPy", Some(("3b lanes, host CPU, same width", &small_lanes))),
+        ("Cython", rust_row(Variant::TwoFloats)),
+        ("Numba @njit", rust_row(Variant::TwoFloats)),
+        ("Numba parallel=True, prange", rust_row(Variant::TwoFloatsParallel)),
+        ("hpc_rs_numerics", rust_row(Variant::LanesParallel)),
+    ];
+    let stats: Vec<_> = rust.stats.iter().map(|(v, s)| (v.label(), s)).collect();
+    compare_workload(twin, &args, &pairs, best(&stats), figure);
+}
+
+/// A workload's table - each Python way beside the Rust variant that plays its part - and the
+/// fastest of each side.
+fn compare_workload(
+    twin: &Twin<'_>,
+    args: &[String],
+    pairs: &[(&str, Option<(&str, &Stats)>)],
+    rust_best: (&str, &Stats),
+    figure: &mut Figure,
+) {
+    let report = timing::python::compare_by_label(twin, args, pairs, figure)
+        .unwrap_or_else(|e| cli::fail(e));
+    if let Some(report) = report {
+        fastest_of_each(&report.measured, rust_best);
+    }
+}
+
+/// The module's row against the fastest Python way, and the fastest of each side.
+fn fastest_of_each(measured: &[Measured], rust_best: (&str, &Stats)) {
+    let (module, python): (Vec<_>, Vec<_>) =
+        measured.iter().partition(|m| m.label.starts_with("hpc_rs_numerics"));
+    let full_size: Vec<_> = python
+        .into_iter()
+        .filter(|m| !m.label.contains("(N=") && !m.label.contains("(width"))
+        .collect();
+    let python_best = full_size.iter().min_by_key(|m| m.stats.median);
+    if let (Some(module), Some(python_best)) = (module.first(), python_best) {
+        cli::paragraph(
+            "",
+            &format!(
+                "From Python, {} (Rust) took {}: {} than the fastest Python way, {} ({}).",
+                module.label,
+                human(module.stats.median),
+                module.stats.speedup_over(&python_best.stats).sentence("faster", "slower"),
+                python_best.label,
+                human(python_best.stats.median)
+            ),
+        );
+    }
+    if let Some(python_best) = python_best {
+        cli::paragraph(
+            "",
+            &format!(
+                "Fastest of each at the same size: Rust {} {}, Python {} {}: {}.",
+                rust_best.0.trim(),
+                human(rust_best.1.median),
+                python_best.label,
+                human(python_best.stats.median),
+                timing::rust_against_python(rust_best.1, &python_best.stats)
+            ),
+        );
+    }
+}
+
+fn best<'a>(stats: &[(&'static str, &'a Stats)]) -> (&'static str, &'a Stats) {
+    *stats.iter().min_by_key(|(_, s)| s.median).expect("at least one variant")
+}
+
+/// `pip install numerics/extension` into the twins' own environment, with the maturin there
+/// (no download, no build isolation); its time is printed apart, as the JIT's and Cython's are.
+/// A Python the user named is never installed into: without the module, one line says how.
+pub fn build_module(python: Option<&Path>) {
+    let Ok(python) = timing::python_env::find(python, PACKAGES) else {
+        return; // no usable Python: the twin says why
+    };
+    if !python.program.starts_with(timing::python_env::environment_folder()) {
+        let has_it = std::process::Command::new(&python.program)
+            .args(["-c", "import hpc_rs_numerics"])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !has_it {
+            eprintln!(
+                "note: {} lacks hpc_rs_numerics: `{0} -m pip install {EXTENSION}` times the Rust kernels from Python too",
+                python.program.display()
+            );
+        }
+        return;
+    }
+    let folder = timing::python_env::environment_folder();
+    let python =
+        match timing::python_env::ensure_environment(&folder, &[PACKAGES, &[MATURIN]].concat()) {
+            Ok(python) => python,
+            Err(e) => return eprintln!("note: no hpc_rs_numerics rows: {e}"),
+        };
+    // pip runs the environment's maturin by name: its bin folder goes first on PATH, as
+    // activating the environment would put it.
+    let bin = python.program.parent().expect("bin/python is in a folder").to_path_buf();
+    let path = std::env::join_paths(
+        std::iter::once(bin).chain(std::env::var_os("PATH").iter().flat_map(std::env::split_paths)),
+    )
+    .unwrap_or_default();
+    let ticker =
+        timing::progress::Ticker::start("maturin is building hpc_rs_numerics (cargo, release)");
+    let (status, took) = timing::time_call(|| {
+        std::process::Command::new(&python.program)
+            .env("PATH", &path)
+            .args(["-m", "pip", "install", "--no-build-isolation", "--no-deps", "-q"])
+            .args(["--disable-pip-version-check", EXTENSION])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .status()
+    });
+    drop(ticker);
+    match status {
+        Ok(status) if status.success() => say!(
+            "(maturin built numerics/extension into {} as hpc_rs_numerics in {}, left out of every figure)",
+            python.program.display(),
+            human(took)
+        ),
+        Ok(status) => {
+            eprintln!("note: building hpc_rs_numerics failed ({status}); its rows are left out")
+        }
+        Err(e) => eprintln!("note: building hpc_rs_numerics failed ({e}); its rows are left out"),
+    }
+}
+
+// ---- the module from Python: a call, and two threads ----
+
+/// The Rust kernels from Python: what one call costs against Numba's, and two Python threads
+/// each making a call - into Rust, exact (u128) and wrapping (u64), into Numba's nogil loop, and
+/// into the same loop in Python - against one call alone.
+pub fn vs_python_calls(twin: &Twin<'_>, runs: usize, figure: &mut Figure) {
+    say!(
+        "== From Python: hpc_rs_numerics, these kernels as a Python module (timed inside the interpreter)"
+    );
+    figure.panel("From Python: hpc_rs_numerics against Numba, one call and two threads");
+    let mut singles: Vec<(String, Stats)> = Vec::new();
+    let mut kinds: Vec<Kind> = Vec::new();
+    let each = |_: &Python, line: Line<'_>| {
+        let Line::Measured(python) = line else { return };
+        say!("{} {}", cli::cell(&python.label, 64), python.stats);
+        figure.python(&python.label, &python.stats);
+        if let Some(kind) = python.label.strip_suffix(": 2 threads, a call each") {
+            if let Some((_, one)) = singles.iter().find(|(label, _)| label.starts_with(kind)) {
+                let kind = Kind { name: kind.to_owned(), one: *one, two: python.stats };
+                say!("{:<64} -> two calls in {:.2}x one call's time", "", kind.two_over_one());
+                kinds.push(kind);
+            }
+        } else {
+            singles.push((python.label.clone(), python.stats));
+        }
+    };
+    let args = [GIL_LENGTH, runs as u64, GIL_PURE_LENGTH].map(|v| v.to_string());
+    let report = timing::python::run_or_explain(twin, &args, each).unwrap_or_else(|e| cli::fail(e));
+    let Some(report) = report else { return };
+    for note in &report.notes {
+        cli::paragraph("", note);
+    }
+    let median_of = |prefix: &str| {
+        report.measured.iter().find(|m| m.label.contains(prefix)).map(|m| m.stats.median)
+    };
+    if let (Some(rust), Some(numba)) =
+        (median_of("1 x 1 input: hpc_rs_numerics"), median_of("1 x 1 input: Numba"))
+    {
+        cli::paragraph("", &call_cost_sentence(rust.as_secs_f64(), numba.as_secs_f64()));
+    }
+    if let Some(sentence) = exactness_sentence(&kinds, numerics::sums::wrapping_has_avx512()) {
+        cli::paragraph("", &sentence);
+    }
+    for sentence in threads_sentences(&kinds, &report.python, timing::machine::cores()) {
+        cli::paragraph("", &sentence);
+    }
+}
+
+/// One kind of call timed from one thread and from two at once.
+struct Kind {
+    name: String,
+    one: Stats,
+    two: Stats,
+}
+
+impl Kind {
+    /// Two calls' time over one call's: 1x where the two threads ran at once, 2x where they
+    /// took turns - the one figure every sentence about it uses.
+    fn two_over_one(&self) -> f64 {
+        self.two.median.as_secs_f64() / self.one.median.as_secs_f64().max(1e-12)
+    }
+
+    fn how(&self) -> &'static str {
+        match self.two_over_one() {
+            r if r <= 1.25 => "ran at once",
+            r if r >= 1.6 => "took turns",
+            _ => "overlapped in part",
+        }
+    }
+
+    /// Whether its two-thread runs spread widely: one slow run, not the threads, set it.
+    fn noisy(&self) -> bool {
+        self.two.max.as_secs_f64() > 1.3 * self.two.min.as_secs_f64()
+    }
+
+    fn short_name(&self) -> &str {
+        self.name.split(", length").next().unwrap_or(&self.name)
+    }
+}
+
+/// What a call into the module costs, beside a Numba call, from the two medians in seconds.
+fn call_cost_sentence(rust: f64, numba: f64) -> String {
+    let (rust_text, numba_text) = (
+        human(std::time::Duration::from_secs_f64(rust)),
+        human(std::time::Duration::from_secs_f64(numba)),
+    );
+    let relation = if rust <= numba {
+        format!("{:.2}x less than a Numba call's {numba_text}", numba / rust)
+    } else {
+        format!("{:.2}x a Numba call's {numba_text}", rust / numba)
+    };
+    format!(
+        "A call into Rust costs {rust_text} ({relation}): checking the array, releasing and retaking the GIL, making the result. Crossing pays once a call's work is worth more."
+    )
+}
+
+/// Why Rust's exact sums take longer than Numba's loop: Numba's uint64 wraps at 2**64 (a wrong
+/// answer at this length), Rust's u128 is exact; the wrapping Rust kernel is the fair pair,
+/// run in its AVX-512 copy where the CPU has one (`avx512`), as Numba compiles for this CPU.
+fn exactness_sentence(kinds: &[Kind], avx512: bool) -> Option<String> {
+    let one = |prefix: &str| kinds.iter().find(|k| k.name.starts_with(prefix)).map(|k| k.one);
+    let exact = one("hpc_rs_numerics.three_sums,")?;
+    let wrapping = one("hpc_rs_numerics.three_sums_wrapping")?;
+    let numba = one("Numba")?;
+    let copy = if avx512 {
+        "its AVX-512 copy, picked at run time since this CPU has AVX-512; Numba compiles for the CPU it runs on"
+    } else {
+        "its baseline copy: this CPU lacks AVX-512, whose 64-bit vector multiply the AVX-512 copy uses"
+    };
+    Some(format!(
+        "One call, one thread: Rust's exact three_sums {} against Numba's {}: Numba's uint64 wraps at 2**64, so at length {GIL_LENGTH} its cube sum is the true one modulo 2**64 - a wrong answer - where Rust's u128 is exact, at several instructions an operation. Wrapping as Numba does, Rust's three_sums_wrapping took {} ({copy}): {}.",
+        human(exact.median),
+        human(numba.median),
+        human(wrapping.median),
+        timing::rust_against_python(&wrapping, &numba).replacen("Python", "Numba", 1)
+    ))
+}
+
+/// Whether two threads ran at once, for each kind of loop - near 1x two calls' time where the
+/// GIL is released (or absent), 2x where the threads take turns - each said once, with the
+/// figure it was read from; and what the run as a whole shows, chosen from all of them and the
+/// interpreter's build.
+fn threads_sentences(kinds: &[Kind], python: &Python, cores: usize) -> Vec<String> {
+    if kinds.is_empty() {
+        return Vec::new();
+    }
+    let described: Vec<String> = kinds
+        .iter()
+        .map(|k| format!("{} {:.2}x ({})", k.short_name(), k.two_over_one(), k.how()))
+        .collect();
+    let mut said =
+        vec![format!("Two threads, a call each, in one call's time: {}.", described.join("; "))];
+    let native: Vec<&Kind> = kinds.iter().filter(|k| !k.name.starts_with("pure Python")).collect();
+    let python_loop = kinds.iter().find(|k| k.name.starts_with("pure Python"));
+    let at_once = |k: &&Kind| k.two_over_one() <= 1.25;
+    if cores == 1 {
+        said.push(
+            "On one core no two threads can run at once, GIL or not: re-run on more cores."
+                .to_owned(),
+        );
+        return said;
+    }
+    let python_took_turns = python_loop.is_some_and(|k| k.two_over_one() >= 1.6);
+    said.push(match (native.iter().all(at_once), python.threads_run_at_once()) {
+        (true, false) if python_took_turns => "Native code that releases the GIL (PyO3's `py.detach`, Numba's nogil=True) runs beside other Python threads; Python code needs the GIL, so one thread runs it at a time. That is section 2.c's \"the GIL hampers threads\", measured: the cure is native code that lets go of it, not more threads.".to_owned(),
+        (true, true) => format!("{}: no GIL, so the Python loop's threads can run at once too, not only native code's.", python.describe()),
+        _ => {
+            let slow: Vec<&&Kind> = native.iter().filter(|k| !at_once(k)).collect();
+            let free = native.iter().find(|k| at_once(k));
+            let names: Vec<&str> = slow.iter().map(|k| k.short_name()).collect();
+            match free {
+                Some(free) if slow.iter().all(|k| k.noisy()) => format!(
+                    "{} ran at once on the same cores, so they were free; {}'s two-thread runs spread widely (one slow run sets such a median): noise rather than the GIL, which it releases. Re-run to compare: `cargo run -p numerics -- --vs-python`.",
+                    free.short_name(), names.join(" and ")
+                ),
+                Some(free) => format!(
+                    "{} ran at once on the same cores, so they were free; {} did not, though it releases the GIL. Re-run to compare: `cargo run -p numerics -- --vs-python`.",
+                    free.short_name(), names.join(" and ")
+                ),
+                None => "No native loop ran at once: another program may be using the cores. Re-run to compare: `cargo run -p numerics -- --vs-python`.".to_owned(),
+            }
+        }
+    });
+    said
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn kind(name: &str, one_ms: u64, two_ms: u64, spread_ms: u64) -> Kind {
+        let ms = Duration::from_millis;
+        let one = Stats { min: ms(one_ms), median: ms(one_ms), max: ms(one_ms), runs: 5 };
+        let two =
+            Stats { min: ms(two_ms), median: ms(two_ms), max: ms(two_ms + spread_ms), runs: 5 };
+        Kind { name: format!("{name}, length 200000000"), one, two }
+    }
+
+    fn python(free_threaded: bool) -> Python {
+        Python {
+            program: "python".into(),
+            version: "3.14.0".into(),
+            implementation: "cpython".into(),
+            free_threaded,
+            gil: !free_threaded,
+        }
+    }
+
+    #[test]
+    fn each_kind_is_said_once_with_the_figure_it_was_read_from() {
+        let kinds = [
+            kind("hpc_rs_numerics.three_sums", 21, 30, 18),
+            kind("Numba @njit(nogil=True)", 6, 6, 1),
+            kind("pure Python loop", 63, 120, 5),
+        ];
+        let said = threads_sentences(&kinds, &python(false), 2).join(" ");
+        // One figure per kind: the same number in the row and in the sentence.
+        assert!(said.contains("hpc_rs_numerics.three_sums 1.43x (overlapped in part)"), "{said}");
+        assert!(said.contains("Numba @njit(nogil=True) 1.00x (ran at once)"), "{said}");
+        // Numba ran at once on the same cores: not "another program".
+        assert!(!said.contains("another program"), "{said}");
+        assert!(said.contains("ran at once on the same cores, so they were free"), "{said}");
+        assert!(said.contains("spread widely"), "{said}");
+        let expected = [
+            kind("hpc_rs_numerics.three_sums", 21, 22, 1),
+            kind("Numba @njit(nogil=True)", 6, 6, 1),
+            kind("pure Python loop", 63, 120, 5),
+        ];
+        let said = threads_sentences(&expected, &python(false), 2).join(" ");
+        assert!(said.contains("the cure is native code that lets go"), "{said}");
+        let free = threads_sentences(&expected[..2], &python(true), 2).join(" ");
+        assert!(free.contains("free-threaded (no GIL): no GIL"), "{free}");
+    }
+
+    #[test]
+    fn exactness_is_named_as_the_price_of_the_gap() {
+        let kinds = [
+            kind("hpc_rs_numerics.three_sums", 21, 22, 1),
+            kind("hpc_rs_numerics.three_sums_wrapping", 5, 5, 1),
+            kind("Numba @njit(nogil=True)", 6, 6, 1),
+        ];
+        let said = exactness_sentence(&kinds, true).unwrap();
+        assert!(said.contains("Numba's uint64 wraps at 2**64") && said.contains("u128 is exact"));
+        assert!(said.contains("three_sums_wrapping took 5.00 ms (its AVX-512 copy"), "{said}");
+        assert!(said.contains("): Rust 1.20x faster"), "{said}");
+        let said = exactness_sentence(&kinds, false).unwrap();
+        assert!(said.contains("(its baseline copy: this CPU lacks AVX-512"), "{said}");
+    }
+}
