@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use clap::Parser;
 use rayon::prelude::*;
 use timing::chart::Figure;
+use timing::python::Twin;
 use timing::verdict::{Finding, Verdict};
 use timing::{Ratio, Stats, cli, say};
 
@@ -37,9 +38,9 @@ fn main() {
     say!();
     let variants = timed_squares(size, args.timed.runs.get(), &mut figure);
     where_the_time_goes(&variants, size);
-    if args.timed.python.enabled {
+    if let Some(twin) = timing::twin!(args.timed.python) {
         say!();
-        vs_python(size, args.timed.runs.get(), &variants, &args.timed.python, &mut figure);
+        vs_python(size, args.timed.runs.get(), &variants, &twin, &mut figure);
     }
     if let Some(picture) = picture {
         figure.save(picture);
@@ -244,19 +245,11 @@ fn rayon_sentence(collected: &Verdict, writes: &Verdict) -> Vec<String> {
 
 /// The notebook's two cells in CPython, beside Rust's (a) and (b), and what CPython's own
 /// ratio says about the notebook's "comprehensions are faster".
-fn vs_python(
-    size: usize,
-    runs: usize,
-    rust: &Variants,
-    python: &cli::VsPython,
-    figure: &mut Figure,
-) {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/twin.py");
-    let twin = timing::python::Twin::plain(script, python.interpreter.as_deref());
+fn vs_python(size: usize, runs: usize, rust: &Variants, twin: &Twin, figure: &mut Figure) {
     let rows = [("(a) push loop", &rust.push.stats), ("(b) collect", &rust.collect.stats)];
     let args = [size.to_string(), runs.to_string()];
     let Some((interpreter, [append, comprehension])) =
-        timing::python::compare_each(&twin, &args, &rows, figure)
+        timing::python::compare_each(twin, &args, &rows, figure)
     else {
         return; // no Python here: said on stderr
     };

@@ -9,6 +9,7 @@ use std::hint::black_box;
 use clap::Parser;
 use decorators_macros::decorate;
 use timing::chart::Figure;
+use timing::python::Twin;
 use timing::{Stats, cli, say};
 
 /// The notebook's decorator cells: higher-order functions, `@` syntax, arguments, timing.
@@ -49,15 +50,9 @@ fn main() {
     );
     say!();
     let (push, collect) = timing_decorator_cells(size, args.timed.runs.get(), &mut figure);
-    if args.timed.python.enabled {
+    if let Some(twin) = timing::twin!(args.timed.python) {
         say!();
-        vs_python(
-            size,
-            args.timed.runs.get(),
-            [&push, &collect],
-            args.timed.python.interpreter.as_deref(),
-            &mut figure,
-        );
+        vs_python(size, args.timed.runs.get(), [&push, &collect], &twin, &mut figure);
     }
     if let Some(picture) = picture {
         figure.save(picture);
@@ -212,15 +207,13 @@ fn vs_python(
     size: usize,
     runs: usize,
     [push, collect]: [&Stats; 2],
-    python: Option<&std::path::Path>,
+    twin: &Twin,
     figure: &mut Figure,
 ) {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/twin.py");
-    let twin = timing::python::Twin::plain(script, python);
     let rust = [("push loop", push), ("collect", collect)];
     let args = [size.to_string(), runs.to_string()];
     let Some((_, [append, comprehension])) =
-        timing::python::compare_each(&twin, &args, &rust, figure)
+        timing::python::compare_each(twin, &args, &rust, figure)
     else {
         return; // no Python here: said on stderr
     };

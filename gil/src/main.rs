@@ -78,9 +78,9 @@ fn main() {
     report::conclusion(&cpu, io, threads, cores);
     say!();
     report::free_threading_and_subinterpreters();
-    if args.timed.python.enabled {
+    if let Some(twin) = timing::twin!(args.timed.python) {
         say!();
-        report::vs_python(size, threads, runs, &cpu, &args.timed.python, &mut figure);
+        report::vs_python(size, threads, runs, &cpu, &twin, &mut figure);
     }
     if let Some(picture) = picture {
         figure.save(picture);

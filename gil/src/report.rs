@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use timing::chart::{Figure, Picture};
+use timing::python::Twin;
 use timing::verdict::{Finding, Verdict};
 use timing::{cli, human, say};
 
@@ -151,14 +152,12 @@ pub fn vs_python(
     threads: u64,
     runs: usize,
     cpu: &CpuBound,
-    python: &cli::VsPython,
+    twin: &Twin,
     figure: &mut Figure,
 ) {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/twin.py");
-    let twin = timing::python::Twin::plain(script, python.interpreter.as_deref());
     // Which threads to set Python's beside depends on its build: asked before it runs.
-    let free_threaded = timing::python_env::find(python.interpreter.as_deref(), &[])
-        .is_ok_and(|p| p.threads_run_at_once());
+    let free_threaded =
+        timing::python_env::find(twin.python, &[]).is_ok_and(|p| p.threads_run_at_once());
     let threads_row = if free_threaded {
         ("free threads", &cpu.free)
     } else {
@@ -167,7 +166,7 @@ pub fn vs_python(
     let args = [size.to_string(), runs.to_string(), threads.to_string()];
     let rust = [("sequential", &cpu.sequential), threads_row];
     let Some((interpreter, [python_sequential, python_threads])) =
-        timing::python::compare_each(&twin, &args, &rust, figure)
+        timing::python::compare_each(twin, &args, &rust, figure)
     else {
         return; // no Python here: said on stderr
     };

@@ -92,10 +92,10 @@ fn main() -> ExitCode {
         results_through_pipes()?;
         say!();
         let started = how_a_process_starts(runs, &mut figure)?;
-        if args.timed.python.enabled {
+        if let Some(twin) = timing::twin!(args.timed.python) {
             say!();
             let measured = report::Measured { tiny, real, started };
-            report::vs_python(size, runs, &measured, &args.timed.python, &mut figure);
+            report::vs_python(size, runs, &measured, &twin, &mut figure);
         }
         if let Some(picture) = picture {
             figure.save(picture);

@@ -3,6 +3,7 @@
 //! methods - beside Rust's.
 
 use timing::chart::Figure;
+use timing::python::Twin;
 use timing::{Stats, cli, say};
 
 use crate::NOTEBOOK_LENGTH;
@@ -91,15 +92,7 @@ pub fn start_methods(forked: &Stats, started: &Stats) {
 /// The tiny cell under each of CPython's start methods and the real work under its default one,
 /// with multiprocessing.Process, beside Rust's; and each language's own speedup from processes
 /// at the real length.
-pub fn vs_python(
-    real: u64,
-    runs: usize,
-    rust: &Measured,
-    python: &cli::VsPython,
-    figure: &mut Figure,
-) {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/twin.py");
-    let twin = timing::python::Twin::plain(script, python.interpreter.as_deref());
+pub fn vs_python(real: u64, runs: usize, rust: &Measured, twin: &Twin, figure: &mut Figure) {
     let args = [NOTEBOOK_LENGTH.to_string(), runs.to_string(), real.to_string()];
     let [tiny_sequential, _] = &rust.tiny;
     let [real_sequential, real_processes] = &rust.real;
@@ -113,7 +106,7 @@ pub fn vs_python(
         ("sequential, real", real_sequential),
     ];
     let Some((interpreter, [_, by_fork, _, by_spawn, python_processes, python_sequential])) =
-        timing::python::compare_each(&twin, &args, &pairs, figure)
+        timing::python::compare_each(twin, &args, &pairs, figure)
     else {
         return; // no Python here: said on stderr
     };

@@ -71,16 +71,9 @@ fn main() {
     bounded_queue();
     say!();
     timeouts_and_shutdown();
-    if args.timed.python.enabled {
+    if let Some(twin) = timing::twin!(args.timed.python) {
         say!();
-        report::vs_python(
-            size,
-            args.timed.runs.get(),
-            threads,
-            &timed,
-            &args.timed.python,
-            &mut figure,
-        );
+        report::vs_python(size, args.timed.runs.get(), threads, &timed, &twin, &mut figure);
     }
     if let Some(picture) = picture {
         figure.save(picture);

@@ -4,6 +4,7 @@
 
 use timing::chart::Figure;
 use timing::python::Measured;
+use timing::python::Twin;
 use timing::verdict::{Finding, Verdict};
 use timing::{Stats, cli, human, say};
 
@@ -63,11 +64,9 @@ pub fn vs_python(
     runs: usize,
     threads: usize,
     rust: &Timed,
-    python: &cli::VsPython,
+    twin: &Twin,
     figure: &mut Figure,
 ) {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/twin.py");
-    let twin = timing::python::Twin::plain(script, python.interpreter.as_deref());
     let twin_size = size.min(PYTHON_SIZE);
     let again;
     let at_twin_size = if twin_size == size {
@@ -86,7 +85,7 @@ pub fn vs_python(
         ("ProcessPoolExecutor start", Some(("pool start", &at_twin_size.startup))),
     ];
     let args = [twin_size, runs as u64, threads as u64, TASKS].map(|v| v.to_string());
-    let report = timing::python::compare_by_label(&twin, &args, &pairs, figure)
+    let report = timing::python::compare_by_label(twin, &args, &pairs, figure)
         .unwrap_or_else(|e| cli::fail(e));
     let Some(report) = report else { return }; // no Python here: said on stderr
     let row = |prefix: &str| report.measured.iter().find(|m| m.label.starts_with(prefix));

@@ -33,7 +33,7 @@ struct Args {
     #[command(subcommand)]
     command: Option<Command>,
     /// Events through the timed map -> filter -> scan chain (the twin runs at most 1000000,
-    /// where RxPY takes about a second) [default: 10000000].
+    /// where RxPY takes about a second) [default: 100000000].
     #[arg(long, value_parser = cli::up_to::<1_000_000_000>, allow_hyphen_values = true)]
     size: Option<u64>,
     /// Also draw the lesson's operators over time as a marble diagram, DIR/operators.svg
@@ -133,7 +133,7 @@ fn main() {
             let twin = twin(script, &args.timed.python);
             let mut figure =
                 Figure::new("reactive: a chain of operators, compiled and as a stream");
-            let size = args.size.unwrap_or(10_000_000);
+            let size = args.size.unwrap_or(100_000_000);
             throughput(size, args.timed.runs.get(), twin.as_ref(), &mut figure);
             say!();
             say!(

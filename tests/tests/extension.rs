@@ -18,9 +18,7 @@ const WORKSPACE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 
 #[test]
 fn pip_installs_the_module_and_it_does_what_its_docs_say() {
-    if !common::python3_or_skip() {
-        return;
-    }
+    common::require_python3!();
     let Some(python) = common::python_environment("extension-test", &["numpy"]) else { return };
     // The test profile's settings (Cargo.toml's python-module-test): compiled for checking, not
     // for speed, where maturin's default release build takes twice as long. A user's
@@ -56,9 +54,7 @@ fn pip_installs_the_module_and_it_does_what_its_docs_say() {
 
 #[test]
 fn the_check_script_runs_alone_and_explains_itself() {
-    if !common::python3_or_skip() {
-        return;
-    }
+    common::require_python3!();
     // --help needs neither NumPy nor the module: plain python3 runs it.
     let help = Command::new("python3")
         .arg(Path::new(WORKSPACE).join("numerics/extension/tests/check_module.py"))

@@ -4,9 +4,7 @@ use crate::common;
 use common::{check_bad_values, check_cli_conventions, run};
 
 fn small_run(threads: &str) -> &'static common::Run {
-    let out = common::run_once("gil", &["--size", "100000", "--runs", "1", "--threads", threads]);
-    out.success();
-    out
+    common::run_once("gil", &["--size", "100000", "--runs", "1", "--threads", threads])
 }
 
 #[test]
@@ -94,9 +92,7 @@ fn vs_python_prints_rust_and_python_side_by_side() {
 
 #[test]
 fn a_free_threaded_python_is_set_beside_the_free_threads_not_the_simulated_gil() {
-    if !common::python3_or_skip() {
-        return;
-    }
+    common::require_python3!();
     let python = common::free_threaded_python();
     let out =
         run("gil", &["--size", "1000", "--runs", "1", "--vs-python", "--python", &python.path]);
@@ -108,18 +104,4 @@ fn a_free_threaded_python_is_set_beside_the_free_threads_not_the_simulated_gil()
 #[test]
 fn output_piped_into_head_ends_quietly() {
     common::check_closed_pipe("gil", &["--size", "100000", "--runs", "1"]);
-}
-
-#[test]
-#[cfg(target_os = "linux")]
-fn the_python_twin_dies_with_its_parent() {
-    if !common::python3_or_skip() {
-        return;
-    }
-    // 50M cubes take CPython many seconds: the twin is surely still running.
-    common::check_twin_dies_with_its_parent(
-        "gil",
-        &["--size", "50000000", "--runs", "1", "--vs-python"],
-        1,
-    );
 }

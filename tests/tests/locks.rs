@@ -7,9 +7,7 @@ use common::{check_bad_values, check_cli_conventions, check_closed_pipe, run};
 const OUTCOMES: [&str; 2] = ["YOLO Lmn", "YOLO Lmn ,Bye!!"];
 
 fn small_run() -> &'static common::Run {
-    let out = common::run_once("locks", &["--trials", "200", "--size", "20000", "--runs", "1"]);
-    out.success();
-    out
+    common::run_once("locks", &["--trials", "200", "--size", "20000", "--runs", "1"])
 }
 
 #[test]
@@ -28,34 +26,33 @@ fn the_tally_has_only_the_two_outcomes_and_sums_to_the_trials() {
         "\"YOLO Lmn\" is one of two outcomes, as a tally shows.",
         "200 races (counts vary from run to run; these two outcomes are the only ones):",
     ]);
-    let with_lock = tally(out, "200 races (counts vary");
-    let texts: Vec<&str> = with_lock.iter().map(|&(_, text)| text).collect();
-    out.check(texts == OUTCOMES, "exactly the two outcomes, in order");
-    let sum = |tally: &[(u64, &str)]| tally.iter().map(|&(n, _)| n).sum::<u64>();
-    out.check(sum(&with_lock) == 200, "the tally sums to the trials");
+    check_tally(out, "200 races (counts vary", &OUTCOMES, 200);
     // Without the lock, a third outcome: every one listed, whichever this run happened to see.
     out.lines_in_order(&[
         "Without it - each read and write still safe on its own, check and update two steps -",
         "200 races without the lock (counts vary; all three can appear):",
         "Not a data race - two threads touching the same memory at once, one of them writing,",
     ]);
-    let without = tally(out, "200 races without the lock");
-    let texts: Vec<&str> = without.iter().map(|&(_, text)| text).collect();
-    out.check(texts == ["Lmn ,Bye!!", "YOLO Lmn", "YOLO Lmn ,Bye!!"], "the three outcomes");
-    out.check(sum(&without) == 200, "the tally without the lock sums to the trials");
+    let outcomes = ["Lmn ,Bye!!", "YOLO Lmn", "YOLO Lmn ,Bye!!"];
+    check_tally(out, "200 races without the lock", &outcomes, 200);
     out.lines_in_order(&["Joined before the second thread starts, always: \"YOLO Lmn\""]);
 }
 
-/// The tally printed under the line starting with `heading`: each line a count, two spaces, the
-/// quoted outcome.
-fn tally<'a>(out: &'a common::Run, heading: &str) -> Vec<(u64, &'a str)> {
-    out.stdout
+/// Checks the tally printed under the line starting with `heading` - each line a count, two
+/// spaces, the quoted outcome - lists exactly `outcomes`, in order, and sums to `trials`.
+fn check_tally(out: &common::Run, heading: &str, outcomes: &[&str], trials: u64) {
+    let tally: Vec<(u64, &str)> = out
+        .stdout
         .lines()
         .skip_while(|l| !l.starts_with(heading))
         .skip(1)
         .map_while(|l| l.trim().split_once("  \""))
         .filter_map(|(count, text)| Some((count.parse().ok()?, text.strip_suffix('"')?)))
-        .collect()
+        .collect();
+    let texts: Vec<&str> = tally.iter().map(|&(_, text)| text).collect();
+    out.check(texts == outcomes, &format!("{heading}: exactly the outcomes {outcomes:?}"));
+    let sum: u64 = tally.iter().map(|&(n, _)| n).sum();
+    out.check(sum == trials, &format!("{heading}: the tally sums to the trials"));
 }
 
 #[test]

@@ -239,9 +239,7 @@ fn vs_python_prints_rust_and_python_side_by_side() {
 
 #[test]
 fn the_twin_runs_under_the_start_method_asked_for() {
-    if !common::python3_or_skip() {
-        return;
-    }
+    common::require_python3!();
     // spawn: the default on macOS and Windows; the twin's children import it again.
     let out = run_with_env(
         "multiprocessing",
@@ -259,17 +257,4 @@ fn the_twin_runs_under_the_start_method_asked_for() {
 #[test]
 fn output_piped_into_head_ends_quietly() {
     common::check_closed_pipe("multiprocessing", &["--size", "100000", "--runs", "1"]);
-}
-
-#[test]
-fn the_python_twin_and_its_children_die_with_the_parent() {
-    if !common::python3_or_skip() {
-        return;
-    }
-    // At 50M the twin's three children sum for seconds: 1 twin + 3 children to wait for.
-    common::check_twin_dies_with_its_parent(
-        "multiprocessing",
-        &["--size", "50000000", "--runs", "1", "--vs-python"],
-        4,
-    );
 }

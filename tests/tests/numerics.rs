@@ -217,9 +217,7 @@ fn vs_python_without_a_usable_python_still_prints_the_rust_figures() {
 
 #[test]
 fn vs_python_names_the_packages_a_given_python_lacks() {
-    if !common::python3_or_skip() {
-        return;
-    }
+    common::require_python3!();
     // python3 with its site-packages switched off (-S): a real Python 3 without NumPy & co.
     let bare = common::bare_python();
     let bare_text = bare.path.as_str();

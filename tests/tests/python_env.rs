@@ -12,9 +12,7 @@ use timing::python_env::{ENVIRONMENT_FOLDER, READY_MARKER, ensure_environment, f
 
 #[test]
 fn an_environment_is_made_filled_and_reused() {
-    if !common::python3_or_skip() {
-        return;
-    }
+    common::require_python3!();
     let scratch = tempfile::tempdir().unwrap();
     let index_reachable = Command::new("python3")
         .args(["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-q"])

@@ -19,9 +19,7 @@ const SEED: u64 = 0x5EED_2026;
 
 #[test]
 fn replay_equals_rxpys_test_scheduler_on_random_chains() {
-    if !common::python3_or_skip() {
-        return;
-    }
+    common::require_python3!();
     let Some(python) = common::python_environment("rxpy-test", &["reactivex>=4,<5"]) else {
         return;
     };

@@ -11,9 +11,7 @@ const NOTEBOOK_SUMS: [&str; 3] = [
 
 /// A run whose timed section is small; the notebook's cells always run at 1M.
 fn small_run() -> &'static common::Run {
-    let out = common::run_once("threading", &["--size", "1000", "--runs", "1", "--threads", "3"]);
-    out.success();
-    out
+    common::run_once("threading", &["--size", "1000", "--runs", "1", "--threads", "3"])
 }
 
 fn cell_prints_the_notebooks_sums(cell: &str) {
@@ -126,9 +124,7 @@ fn vs_python_compares_the_notebooks_cell_without_timing_anything_twice() {
 
 #[test]
 fn a_free_threaded_python_is_named_and_no_sentence_blames_a_gil_it_lacks() {
-    if !common::python3_or_skip() {
-        return;
-    }
+    common::require_python3!();
     let python = common::free_threaded_python();
     let out = run("threading", &["--runs", "1", "--vs-python", "--python", &python.path]);
     out.success().prose_in_order(&[

@@ -32,9 +32,7 @@ fn python3(twin: &str, args: &[&str]) -> std::process::Output {
 
 #[test]
 fn every_twin_explains_itself_with_help_and_needs_no_package_for_it() {
-    if !common::python3_or_skip() {
-        return;
-    }
+    common::require_python3!();
     for (twin, usage) in TWINS {
         let out = python3(twin, &["--help"]);
         common::succeeded(&format!("{twin} --help"), &out);
@@ -48,9 +46,7 @@ fn every_twin_explains_itself_with_help_and_needs_no_package_for_it() {
 /// fork: every row measured and checked.
 #[test]
 fn the_process_twins_run_under_every_start_method() {
-    if !common::python3_or_skip() {
-        return;
-    }
+    common::require_python3!();
     for method in ["forkserver", "spawn"] {
         for (twin, args, rows) in [
             ("multiprocessing/python/twin.py", &["5", "1", "1000"][..], 6),
@@ -73,9 +69,7 @@ fn the_process_twins_run_under_every_start_method() {
 
 #[test]
 fn the_plain_twins_run_alone_and_report_checked_rows() {
-    if !common::python3_or_skip() {
-        return;
-    }
+    common::require_python3!();
     for (twin, args, rows) in [
         ("comprehensions/python/twin.py", &["1000", "1"][..], 2),
         ("decorators/python/twin.py", &["1000", "1"], 2),
@@ -100,4 +94,18 @@ fn the_plain_twins_run_alone_and_report_checked_rows() {
     let out = python3("dataflow/python/twin.py", &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("needs more arguments (see --help)"));
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn a_twin_and_its_children_die_with_the_parent() {
+    common::require_python3!();
+    // At 50M, CPython's cubes take many seconds: the twin (and, in multiprocessing, its three
+    // children) surely still running when the parent gets Ctrl-C.
+    let busy = ["--size", "50000000", "--runs", "1", "--vs-python"];
+    std::thread::scope(|s| {
+        for (topic, processes) in [("gil", 1), ("multiprocessing", 4)] {
+            s.spawn(move || common::check_twin_dies_with_its_parent(topic, &busy, processes));
+        }
+    });
 }

@@ -78,9 +78,9 @@ fn main() {
             });
         figure.curve(&sweep);
     }
-    if args.timed.python.enabled {
+    if let Some(twin) = timing::twin!(args.timed.python) {
         say!();
-        report::vs_python(runs, &notebook, &args.timed.python, &mut figure);
+        report::vs_python(runs, &notebook, &twin, &mut figure);
     }
     if let Some(picture) = picture {
         figure.save(picture);

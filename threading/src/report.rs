@@ -4,6 +4,7 @@
 //! or free-threaded).
 
 use timing::chart::Figure;
+use timing::python::Twin;
 use timing::python_env::Python;
 use timing::verdict::{Finding, Verdict};
 use timing::{Stats, cli, human, say};
@@ -114,13 +115,11 @@ fn placement_makespans(job_secs: &[f64], cores: usize) -> (f64, f64) {
 
 /// The notebook's cell at its own length, in Rust (measured above) and in CPython: the times,
 /// and each language's own speedup from three threads.
-pub fn vs_python(runs: usize, rust: &Timed, python: &cli::VsPython, figure: &mut Figure) {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/twin.py");
-    let twin = timing::python::Twin::plain(script, python.interpreter.as_deref());
+pub fn vs_python(runs: usize, rust: &Timed, twin: &Twin, figure: &mut Figure) {
     let rows = [("sequential", &rust.sequential), ("one thread per sum", &rust.three_threads)];
     let args = [NOTEBOOK_LENGTH.to_string(), runs.to_string()];
     let Some((interpreter, [python_sequential, python_threads])) =
-        timing::python::compare_each(&twin, &args, &rows, figure)
+        timing::python::compare_each(twin, &args, &rows, figure)
     else {
         return; // no Python here: said on stderr
     };

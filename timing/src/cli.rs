@@ -313,6 +313,23 @@ impl VsPython {
             usage_error(format!("{flag}: {why}"));
         }
     }
+
+    /// The twin `script` (it needs only the standard library), run by the interpreter
+    /// `--python` names, where `--vs-python` was given; see [`twin!`](crate::twin).
+    #[cfg(feature = "python")]
+    pub fn twin<'a>(&'a self, script: &'a str) -> Option<crate::python::Twin<'a>> {
+        self.enabled.then(|| crate::python::Twin::plain(script, self.interpreter.as_deref()))
+    }
+}
+
+/// `--vs-python`'s twin of the calling topic, the script `python/twin.py` in its crate, or
+/// `None` where `--vs-python` was not given: `timing::twin!(args.timed.python)`.
+#[cfg(feature = "python")]
+#[macro_export]
+macro_rules! twin {
+    ($vs_python:expr) => {
+        $vs_python.twin(concat!(env!("CARGO_MANIFEST_DIR"), "/python/twin.py"))
+    };
 }
 
 /// Ends the program because of bad input: one line on stderr, status 2. A message of several

@@ -80,8 +80,9 @@ pub fn run(topic: &str, args: &[&str]) -> Run {
     run_with_env(topic, args, &[])
 }
 
-/// `topic` run with `args` once in this test process, its output shared by every test that
-/// asks for the same command: a topic's whole default run is not repeated once a test.
+/// `topic` run with `args` once in this test process and checked to have succeeded, its output
+/// shared by every test that asks for the same command: a topic's whole default run is not
+/// repeated once a test.
 pub fn run_once(topic: &str, args: &[&str]) -> &'static Run {
     type Runs = Mutex<HashMap<Vec<String>, &'static OnceLock<Run>>>;
     static RUNS: OnceLock<Runs> = OnceLock::new();
@@ -95,7 +96,9 @@ pub fn run_once(topic: &str, args: &[&str]) -> &'static Run {
         .unwrap()
         .entry(key)
         .or_insert_with(|| Box::leak(Box::new(OnceLock::new())));
-    cell.get_or_init(|| run(topic, args))
+    let out = cell.get_or_init(|| run(topic, args));
+    out.success();
+    out
 }
 
 /// Like [`run`], with extra environment variables.
@@ -131,6 +134,16 @@ pub fn python3_present() -> bool {
 pub fn python3_or_skip() -> bool {
     python3_present() || skip("no python3 on this machine")
 }
+
+/// Ends the calling test where python3 is missing, saying why (under CI it fails instead).
+macro_rules! require_python3 {
+    () => {
+        if !$crate::common::python3_or_skip() {
+            return;
+        }
+    };
+}
+pub(crate) use require_python3;
 
 /// Says why a test cannot do its real check here (the caller then returns); under CI it fails
 /// instead, so a check that CI should run is never skipped unseen. Always `false`, to read as
