@@ -1,85 +1,404 @@
-//! One group's aggregate - pandas' `size`, `count`, `sum`, `mean`, `min`, `max` - built from
-//! partial aggregates that can be merged in any order with the same result.
+//! A group's aggregates, kept so that partial answers - one worker's, one spill file's - can be
+//! merged in any order with the same result, and printed as pandas prints them.
 //!
 //! A float sum depends on the order of its additions, so the same data split among 1 worker,
-//! 2 threads or 2 processes would give sums differing in the last digits. [`ExactSum`] keeps
-//! the sum exactly (as an integer wide enough for any float) and rounds once at the end, as
-//! Python's `math.fsum` does: the answer is the same however the rows were shared out.
+//! 2 threads or 2 processes would give sums differing in the last digits. Sums are therefore
+//! kept exactly and rounded once, when printed, as Python's `math.fsum` rounds: the answer is
+//! the same however the rows were shared out. A value is an integer times a power of two, so
+//! an exact sum is an integer too: [`Exact`] keeps it in a fixed 128 or 256 bits - no heap,
+//! 24 or 40 bytes a group - and only a group whose values span more than that (1e-300 beside
+//! 1e300, an infinity) moves to [`ExactSum`], which grows as it needs. The variance comes
+//! from the exact sums of the values and of their squares (each square split into two floats
+//! that add up to it exactly), in integers, so that no digit cancels: the same to the last
+//! digit on any split.
 
-use serde::{Deserialize, Serialize};
+use num_bigint::{BigInt, BigUint, Sign};
 
-/// A group's partial or final aggregate.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Agg {
-    /// Rows in the group (pandas' `size`).
-    pub size: u64,
-    /// Rows whose value is not missing (pandas' `count`).
-    pub count: u64,
-    pub sum: ExactSum,
-    pub min: f64,
-    pub max: f64,
+use crate::wire::{Put, Reader};
+
+/// A value column's sum: 128 bits.
+pub type Sum = Exact<2>;
+/// A value column's sum of squares: 256 bits, since a square has twice a value's digits.
+pub type Squares = Exact<4>;
+
+/// An exact sum: `limbs` (two's complement, least significant first) times 2^`lsb`, or, where
+/// that cannot hold it, a growing [`ExactSum`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum Exact<const L: usize> {
+    Fixed {
+        limbs: [u64; L],
+        /// The exponent of the integer's lowest bit; [`NO_VALUE`] before the first value.
+        lsb: i16,
+        /// A +0.0 was added (the sum of zeros alone is -0.0 only when every zero was -0.0).
+        positive_zero: bool,
+    },
+    Big(Box<ExactSum>),
 }
 
-impl Default for Agg {
-    fn default() -> Agg {
-        Agg {
-            size: 0,
-            count: 0,
-            sum: ExactSum::default(),
-            min: f64::INFINITY,
-            max: f64::NEG_INFINITY,
-        }
+/// `lsb` before any value but zeros was added.
+const NO_VALUE: i16 = i16::MAX;
+
+impl<const L: usize> Default for Exact<L> {
+    fn default() -> Self {
+        Exact::Fixed { limbs: [0; L], lsb: NO_VALUE, positive_zero: false }
     }
 }
 
-impl Agg {
-    /// One row of the group, with its value or `None` where missing.
-    pub fn add(&mut self, value: Option<f64>) {
-        self.size += 1;
-        if let Some(value) = value {
-            self.count += 1;
-            self.sum.add(value);
-            self.min = self.min.min(value);
-            self.max = self.max.max(value);
+impl<const L: usize> Exact<L> {
+    /// The widest integer kept before it moves to [`ExactSum`]: three bits short of the
+    /// limbs, so that the sum of two such never overflows.
+    #[allow(clippy::cast_possible_truncation)] // L is 2 or 4
+    const ROOM: u32 = 64 * L as u32 - 3;
+
+    /// Adds `x` exactly.
+    pub fn add(&mut self, x: f64) {
+        let Exact::Fixed { limbs, lsb, positive_zero } = self else {
+            let Exact::Big(big) = self else { unreachable!() };
+            return big.add(x);
+        };
+        if x == 0.0 && x.is_sign_positive() {
+            *positive_zero = true;
+            return;
+        }
+        let Some((negative, mantissa, exponent)) = split(x) else {
+            return self.make_big().add(x); // -0.0, an infinity or NaN: the growing sum's
+        };
+        if *lsb == NO_VALUE {
+            *lsb = exponent;
+        }
+        let shift = i32::from(exponent) - i32::from(*lsb);
+        if shift < 0 {
+            // A finer value than any before: the sum moves up to make room for its bits.
+            let up = shift.unsigned_abs();
+            if bits(limbs) + up > Self::ROOM {
+                return self.make_big().add(x);
+            }
+            *limbs = shl(limbs, up);
+            *lsb = exponent;
+        }
+        let shift = u32::try_from(shift.max(0)).expect("not negative");
+        if 64 - mantissa.leading_zeros() + shift > Self::ROOM || bits(limbs) > Self::ROOM {
+            return self.make_big().add(x);
+        }
+        let mut term = shl(&widen(mantissa), shift);
+        if negative {
+            term = negate(&term);
+        }
+        *limbs = add(limbs, &term);
+    }
+
+    /// Folds another partial sum of the same group into this one.
+    pub fn merge(&mut self, other: &Self) {
+        match (&mut *self, other) {
+            (Exact::Big(big), Exact::Big(theirs)) => big.merge(theirs),
+            (Exact::Big(big), fixed) => big.merge(&fixed.clone().into_big()),
+            (_, Exact::Big(theirs)) => self.make_big().merge(theirs),
+            (
+                Exact::Fixed { limbs, lsb, positive_zero },
+                Exact::Fixed { limbs: theirs, lsb: their_lsb, positive_zero: their_zero },
+            ) => {
+                *positive_zero |= *their_zero;
+                if *their_lsb == NO_VALUE {
+                    return;
+                }
+                if *lsb == NO_VALUE {
+                    (*limbs, *lsb) = (*theirs, *their_lsb);
+                    return;
+                }
+                // Both at the finer of the two exponents.
+                let low = (*lsb).min(*their_lsb);
+                let up = |l: &[u64; L], at: i16| shift_to(l, at, low);
+                match (up(limbs, *lsb), up(theirs, *their_lsb)) {
+                    (Some(mine), Some(theirs)) => {
+                        (*limbs, *lsb) = (add(&mine, &theirs), low);
+                    }
+                    _ => self.make_big().merge(&other.clone().into_big()),
+                }
+            }
         }
     }
 
-    /// Folds another partial aggregate of the same group into this one.
-    pub fn merge(&mut self, other: &Agg) {
-        self.size += other.size;
-        self.count += other.count;
-        self.sum.merge(&other.sum);
-        self.min = self.min.min(other.min);
-        self.max = self.max.max(other.max);
+    /// The sum, correctly rounded.
+    pub fn value(&self) -> f64 {
+        match self {
+            Exact::Big(big) => big.value(),
+            Exact::Fixed { limbs, lsb, .. } => {
+                if *lsb == NO_VALUE {
+                    return 0.0;
+                }
+                // Most sums: an integer below 2^53 (a float exactly) at a usual exponent.
+                #[allow(clippy::cast_possible_wrap)]
+                let low = limbs[0] as i64;
+                let extension = if low < 0 { u64::MAX } else { 0 };
+                if limbs[1..].iter().all(|&l| l == extension)
+                    && low.unsigned_abs() < 1 << 53
+                    && (-1000..900).contains(lsb)
+                {
+                    #[allow(clippy::cast_precision_loss)] // below 2^53: exact
+                    return low as f64 * power_of_two(i32::from(*lsb));
+                }
+                let (negative, magnitude) = sign_magnitude(limbs);
+                if magnitude.iter().all(|&l| l == 0) {
+                    return 0.0;
+                }
+                match round(&magnitude, i32::from(*lsb)) {
+                    Some(x) if negative => -x,
+                    Some(x) => x,
+                    None => self.clone().into_big().value(), // near the ends of f64's range
+                }
+            }
+        }
     }
 
-    /// `size,count,sum,mean,min,max`: floats as the shortest decimals that read back to the
-    /// same number; a group with no value has count 0, sum 0 and empty mean, min and max
-    /// (pandas prints NaN there).
-    pub fn fields(&self) -> [String; 6] {
-        let sum = self.sum.value();
-        if self.count == 0 {
-            return [
-                self.size.to_string(),
-                "0".into(),
-                "0".into(),
-                String::new(),
-                String::new(),
-                String::new(),
-            ];
+    /// The exact sum as an integer times a power of two, `None` where an infinity (or NaN)
+    /// was added.
+    pub fn exact(&self) -> Option<(BigInt, i32)> {
+        match self {
+            Exact::Big(big) => big.exact(),
+            Exact::Fixed { lsb: NO_VALUE, .. } => Some((BigInt::ZERO, 0)),
+            Exact::Fixed { limbs, lsb, .. } => {
+                let (negative, magnitude) = sign_magnitude(limbs);
+                let sign = if negative { Sign::Minus } else { Sign::Plus };
+                let digits: Vec<u32> =
+                    magnitude.iter().flat_map(|&l| [low_half(l), low_half(l >> 32)]).collect();
+                Some((BigInt::from_biguint(sign, BigUint::from_slice(&digits)), i32::from(*lsb)))
+            }
         }
-        // The mean is computed from the exact sum, rounded once: the same for any split.
+    }
+
+    /// Makes this the growing kind, and returns it.
+    fn make_big(&mut self) -> &mut ExactSum {
+        if let Exact::Fixed { .. } = self {
+            *self = Exact::Big(Box::new(std::mem::take(self).into_big()));
+        }
+        let Exact::Big(big) = self else { unreachable!() };
+        big
+    }
+
+    fn into_big(self) -> ExactSum {
+        match self {
+            Exact::Big(big) => *big,
+            Exact::Fixed { limbs, lsb, positive_zero } => {
+                let mut big = ExactSum::default();
+                if positive_zero {
+                    big.add(0.0);
+                }
+                if lsb != NO_VALUE {
+                    let (negative, magnitude) = sign_magnitude(&limbs);
+                    big.add_integer(negative, &magnitude, i32::from(lsb));
+                }
+                big
+            }
+        }
+    }
+
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            Exact::Fixed { limbs, lsb, positive_zero } => {
+                out.push(u8::from(*positive_zero));
+                out.extend_from_slice(&lsb.to_le_bytes());
+                if *lsb != NO_VALUE {
+                    limbs.iter().for_each(|&l| out.put_u64(l));
+                }
+            }
+            Exact::Big(big) => {
+                out.push(2);
+                big.encode(out);
+            }
+        }
+    }
+
+    pub fn decode(r: &mut Reader<'_>) -> Self {
+        let tag = r.take(1)[0];
+        if tag == 2 {
+            return Exact::Big(Box::new(ExactSum::decode(r)));
+        }
+        let lsb = i16::from_le_bytes(r.take(2).try_into().expect("2 bytes"));
+        let mut limbs = [0; L];
+        if lsb != NO_VALUE {
+            limbs.iter_mut().for_each(|l| *l = r.u64());
+        }
+        Exact::Fixed { limbs, lsb, positive_zero: tag == 1 }
+    }
+}
+
+/// A nonzero finite `x` as its sign, an odd mantissa and an exponent: x = ±mantissa × 2^exponent.
+/// `None` for -0.0, the infinities and NaN.
+fn split(x: f64) -> Option<(bool, u64, i16)> {
+    if !x.is_finite() || x == 0.0 {
+        return None;
+    }
+    let bits = x.to_bits();
+    let biased = i16::try_from((bits >> 52) & 0x7ff).expect("11 bits");
+    let fraction = bits & ((1 << 52) - 1);
+    let (mantissa, exponent) =
+        if biased == 0 { (fraction, -1074) } else { (fraction | 1 << 52, biased - 1075) };
+    let zeros = mantissa.trailing_zeros();
+    let exponent = exponent + i16::try_from(zeros).expect("below 64");
+    Some((bits >> 63 == 1, mantissa >> zeros, exponent))
+}
+
+/// The low 32 bits.
+fn low_half(x: u64) -> u32 {
+    u32::try_from(x & 0xffff_ffff).expect("32 bits")
+}
+
+/// A limb index as a count of bits' worth of limbs (a handful: it fits).
+fn limb_count(i: usize) -> u32 {
+    u32::try_from(i).expect("a few limbs")
+}
+
+fn widen<const L: usize>(x: u64) -> [u64; L] {
+    let mut limbs = [0; L];
+    limbs[0] = x;
+    limbs
+}
+
+fn is_negative<const L: usize>(limbs: &[u64; L]) -> bool {
+    limbs[L - 1] >> 63 == 1
+}
+
+fn negate<const L: usize>(limbs: &[u64; L]) -> [u64; L] {
+    add(&limbs.map(|l| !l), &widen(1))
+}
+
+fn add<const L: usize>(a: &[u64; L], b: &[u64; L]) -> [u64; L] {
+    let mut out = [0; L];
+    let mut carry = false;
+    for i in 0..L {
+        let (sum, c1) = a[i].overflowing_add(b[i]);
+        let (sum, c2) = sum.overflowing_add(u64::from(carry));
+        out[i] = sum;
+        carry = c1 || c2;
+    }
+    out
+}
+
+/// `limbs` times 2^`n` (the caller has checked that it fits).
+fn shl<const L: usize>(limbs: &[u64; L], n: u32) -> [u64; L] {
+    let (whole, part) = ((n / 64) as usize, n % 64);
+    let mut out = [0; L];
+    for (i, limb) in out.iter_mut().enumerate().skip(whole) {
+        let from = i - whole;
+        *limb = limbs[from] << part;
+        if part > 0 && from > 0 {
+            *limb |= limbs[from - 1] >> (64 - part);
+        }
+    }
+    out
+}
+
+/// The bits of the integer's magnitude (a bound: one more for some negative numbers).
+fn bits<const L: usize>(limbs: &[u64; L]) -> u32 {
+    let (_, magnitude) = sign_magnitude(limbs);
+    let top = magnitude.iter().rposition(|&l| l != 0);
+    top.map_or(0, |i| 64 * limb_count(i) + 64 - magnitude[i].leading_zeros())
+}
+
+fn sign_magnitude<const L: usize>(limbs: &[u64; L]) -> (bool, [u64; L]) {
+    if is_negative(limbs) { (true, negate(limbs)) } else { (false, *limbs) }
+}
+
+/// `limbs` at exponent `at` moved down to exponent `low`, or `None` if it would not fit.
+fn shift_to<const L: usize>(limbs: &[u64; L], at: i16, low: i16) -> Option<[u64; L]> {
+    let up = u32::try_from(i32::from(at) - i32::from(low)).expect("low is the lower");
+    (bits(limbs) + up <= Exact::<L>::ROOM).then(|| shl(limbs, up))
+}
+
+/// `magnitude` × 2^`lsb` as the nearest float, or `None` where the answer lies near the
+/// ends of f64's range (subnormal or past its largest), left to [`ExactSum`].
+fn round(magnitude: &[u64], lsb: i32) -> Option<f64> {
+    let top = magnitude.iter().rposition(|&l| l != 0)?;
+    let width = 64 * limb_count(top) + 64 - magnitude[top].leading_zeros();
+    // The top 64 bits, the lowest made 1 if any bit below them is (round half to even then
+    // sees a tie only where there is one).
+    let (head, dropped) = if width <= 64 {
+        (magnitude[0] << (64 - width) >> (64 - width), 0)
+    } else {
+        let drop = width - 64;
+        let (whole, part) = ((drop / 64) as usize, drop % 64);
+        let mut head = magnitude[whole] >> part;
+        if part > 0 && whole + 1 < magnitude.len() {
+            head |= magnitude[whole + 1] << (64 - part);
+        }
+        let below = magnitude[..whole].iter().any(|&l| l != 0)
+            || (part > 0 && magnitude[whole] << (64 - part) != 0);
+        (head | u64::from(below), drop)
+    };
+    let exponent = lsb + i32::try_from(dropped).expect("small");
+    // The float's exponent, about exponent + 63: keep it well inside the normal range.
+    if !(-1000..=900).contains(&exponent) {
+        return None;
+    }
+    #[allow(clippy::cast_precision_loss)] // the one rounding, to nearest even
+    let head = head as f64;
+    Some(head * power_of_two(exponent))
+}
+
+/// The sample variance (ddof=1) of `count` values whose exact sum is `sum` and whose squares'
+/// exact sum is `squares`: (n S2 - S1^2) / (n (n - 1)), in integers, rounded once. `None` for
+/// fewer than two values (pandas' NaN, printed empty); NaN where an infinity was added.
+pub fn variance(count: u64, sum: &Sum, squares: &Squares) -> Option<f64> {
+    if count < 2 {
+        return None;
+    }
+    let (Some((a, a_exp)), Some((b, b_exp))) = (sum.exact(), squares.exact()) else {
+        return Some(f64::NAN);
+    };
+    // S1 = a 2^a_exp, S2 = b 2^b_exp: n S2 - S1^2 at the lower of their exponents.
+    let low = b_exp.min(2 * a_exp);
+    let n = BigInt::from(count);
+    let up = |x: BigInt, by: i32| x << u32::try_from(by - low).expect("low is the lowest");
+    let numerator = up(n.clone() * b, b_exp) - up(&a * &a, 2 * a_exp);
+    let denominator = BigUint::from(count) * BigUint::from(count - 1);
+    Some(divide(&numerator, &denominator, low))
+}
+
+/// numerator / denominator × 2^exponent, correctly rounded.
+fn divide(numerator: &BigInt, denominator: &BigUint, exponent: i32) -> f64 {
+    let magnitude = numerator.magnitude();
+    if magnitude.bits() == 0 {
+        return 0.0;
+    }
+    // A quotient of at least 65 bits, and whether anything was left over.
+    let shift = 65 + i64::try_from(denominator.bits()).expect("small")
+        - i64::try_from(magnitude.bits()).expect("small");
+    let shift = shift.max(0);
+    let shifted = magnitude << u64::try_from(shift).expect("not negative");
+    let (quotient, remainder) = (&shifted / denominator, &shifted % denominator);
+    let digits = quotient.to_u64_digits();
+    let mut limbs = digits.clone();
+    if remainder.bits() > 0 {
+        limbs[0] |= 1; // sticky: the quotient is not exact
+    }
+    let exponent = exponent - i32::try_from(shift).expect("small");
+    let value = round(&limbs, exponent).unwrap_or_else(|| {
+        // Far outside the usual range: rounded twice, near enough for a variance there.
         #[allow(clippy::cast_precision_loss)]
-        let mean = sum / self.count as f64;
-        [
-            self.size.to_string(),
-            self.count.to_string(),
-            sum.to_string(),
-            mean.to_string(),
-            self.min.to_string(),
-            self.max.to_string(),
-        ]
+        let approx = digits.iter().rev().fold(0.0, |acc, &d| acc * 2f64.powi(64) + d as f64);
+        approx * 2f64.powi(exponent)
+    });
+    if numerator.sign() == Sign::Minus { -value } else { value }
+}
+
+/// The median of `values` (sorted here): the middle one, or the mean of the two middle ones
+/// for an even count, as pandas gives it; `None` for none.
+pub fn median(values: &mut [f64]) -> Option<f64> {
+    values.sort_unstable_by(f64::total_cmp);
+    let n = values.len();
+    if n == 0 {
+        return None;
     }
+    if n % 2 == 1 {
+        return Some(values[n / 2]);
+    }
+    let (a, b) = (values[n / 2 - 1], values[n / 2]);
+    let mean = (a + b) / 2.0;
+    Some(if mean.is_infinite() && a.is_finite() && b.is_finite() {
+        a / 2.0 + b / 2.0
+    } else {
+        mean
+    })
 }
 
 /// A sum kept exactly, rounded only when read: a fixed-point integer in base 2^32 wide enough
@@ -88,7 +407,7 @@ impl Agg {
 /// additions, exact, in any order. (A limb may grow past 32 bits between carries: an i64 has
 /// room for 2^30 additions of 2^32 and more.) Only the limbs the values reach are kept: a
 /// column of delays in one decimal needs about five.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ExactSum {
     limbs: Vec<i64>,
     /// The index of `limbs[0]`.
@@ -190,6 +509,81 @@ impl ExactSum {
             return if self.nonzero { 0.0 } else { self.zeros.unwrap_or(0.0) };
         }
         fsum(&terms)
+    }
+
+    /// Adds `magnitude` (least significant 64 bits first) times 2^`lsb`, negated if
+    /// `negative`: the integer of an [`Exact`] that outgrew its limbs. `lsb` is at least
+    /// -1074, as every float's lowest bit is.
+    fn add_integer(&mut self, negative: bool, magnitude: &[u64], lsb: i32) {
+        let sign = if negative { -1 } else { 1 };
+        for (i, &limb) in magnitude.iter().enumerate() {
+            for (half, chunk) in [(0, limb & 0xffff_ffff), (1, limb >> 32)] {
+                if chunk == 0 {
+                    continue;
+                }
+                self.nonzero = true;
+                let at = usize::try_from(lsb + 1074).expect("lsb >= -1074") + 64 * i + 32 * half;
+                let wide = u128::from(chunk) << (at % 32);
+                let limb = at / 32;
+                self.reach(limb, limb + 1);
+                let index = limb - self.first;
+                #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
+                {
+                    self.limbs[index] += sign * (wide as u32 as i64);
+                    self.limbs[index + 1] += sign * ((wide >> 32) as i64);
+                }
+                self.pending += 1;
+                if self.pending >= CARRY_EVERY {
+                    self.carry();
+                }
+            }
+        }
+    }
+
+    /// The exact sum as an integer times a power of two; `None` where an infinity or NaN was
+    /// added.
+    pub fn exact(&self) -> Option<(BigInt, i32)> {
+        if self.special.is_some() {
+            return None;
+        }
+        let mut integer = BigInt::ZERO;
+        for &limb in self.limbs.iter().rev() {
+            integer = (integer << 32u32) + BigInt::from(limb);
+        }
+        let exponent = i32::try_from(32 * self.first).expect("small") - 1074;
+        Some((integer, exponent))
+    }
+
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.put_len(self.limbs.len() as u64);
+        out.put_len(self.first as u64);
+        self.limbs.iter().for_each(|&l| out.put_u64(l as u64));
+        out.put_u64(u64::from(self.pending));
+        out.put_f64(self.zeros.unwrap_or(f64::NAN));
+        out.push(
+            u8::from(self.zeros.is_some())
+                | u8::from(self.nonzero) << 1
+                | u8::from(self.special.is_some()) << 2,
+        );
+        out.put_f64(self.special.unwrap_or(0.0));
+    }
+
+    fn decode(r: &mut Reader<'_>) -> ExactSum {
+        let n = usize::try_from(r.len()).expect("small");
+        let first = usize::try_from(r.len()).expect("small");
+        let limbs = (0..n).map(|_| r.u64() as i64).collect();
+        let pending = u32::try_from(r.u64()).expect("below 2^30");
+        let zeros = r.f64();
+        let flags = r.take(1)[0];
+        let special = r.f64();
+        ExactSum {
+            limbs,
+            first,
+            pending,
+            zeros: (flags & 1 == 1).then_some(zeros),
+            nonzero: flags & 2 == 2,
+            special: (flags & 4 == 4).then_some(special),
+        }
     }
 
     /// Makes the limbs `from..=to` exist.
@@ -354,15 +748,102 @@ mod tests {
         assert!(sum.value().is_nan());
     }
 
-    #[test]
-    fn a_group_prints_like_pandas_agg() {
-        let mut agg = Agg::default();
-        for v in [Some(1.5), None, Some(-2.0), Some(3.0)] {
-            agg.add(v);
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        /// The fixed-size sums give fsum's answer to the bit, whole or merged from halves, for
+        /// values of every size - those that outgrow 128 bits by moving to the growing kind -
+        /// and survive a trip through the wire.
+        #[test]
+        fn fixed_sums_round_as_fsum_does(
+            values in proptest::collection::vec(prop_oneof![any_size(), -1e4..1e4_f64], 1..40),
+        ) {
+            let count = values.len();
+            let mut whole = Sum::default();
+            values.iter().for_each(|&v| whole.add(v));
+            let (mut left, mut right) = (Sum::default(), Sum::default());
+            values[..count / 2].iter().rev().for_each(|&v| left.add(v));
+            values[count / 2..].iter().for_each(|&v| right.add(v));
+            let mut bytes = Vec::new();
+            left.encode(&mut bytes);
+            let left = Sum::decode(&mut Reader::new(&bytes));
+            right.merge(&left);
+            let expected = fsum(&values);
+            prop_assert_eq!(whole.value().to_bits(), expected.to_bits(), "whole");
+            prop_assert_eq!(right.value().to_bits(), expected.to_bits(), "merged");
         }
-        assert_eq!(agg.fields(), ["4", "3", "2.5", "0.8333333333333334", "-2", "3"]);
-        let mut empty = Agg::default();
-        empty.add(None);
-        assert_eq!(empty.fields(), ["1", "0", "0", "", "", ""]);
+
+        /// The variance from exact sums equals the one computed from the exact rationals,
+        /// however the values are split, to the bit.
+        #[test]
+        fn the_variance_is_the_same_on_any_split(
+            values in proptest::collection::vec(-1e6..1e6_f64, 2..30),
+            cut in 0_usize..30,
+        ) {
+            let state = |vs: &[f64]| {
+                let (mut sum, mut squares) = (Sum::default(), Squares::default());
+                for &v in vs {
+                    sum.add(v);
+                    add_square(&mut squares, v);
+                }
+                (sum, squares)
+            };
+            let (sum, squares) = state(&values);
+            let cut = cut.min(values.len());
+            let (mut s1, mut q1) = state(&values[..cut]);
+            let (s2, q2) = state(&values[cut..]);
+            s1.merge(&s2);
+            q1.merge(&q2);
+            let n = values.len() as u64;
+            let whole = variance(n, &sum, &squares).unwrap();
+            prop_assert_eq!(whole.to_bits(), variance(n, &s1, &q1).unwrap().to_bits());
+            // Near the two-pass float answer.
+            let mean = values.iter().sum::<f64>() / n as f64;
+            let two_pass = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1) as f64;
+            prop_assert!((whole - two_pass).abs() <= 1e-9 * two_pass.abs().max(1e-300), "{} {}", whole, two_pass);
+        }
+    }
+
+    /// x^2 added exactly: the float nearest it and the (exact) float error of that rounding.
+    fn add_square(squares: &mut Squares, x: f64) {
+        let p = x * x;
+        squares.add(p);
+        squares.add(x.mul_add(x, -p));
+    }
+
+    #[test]
+    fn variance_and_median_as_pandas_gives_them() {
+        let values = [1.5, -2.0, 3.0, 0.1];
+        let (mut sum, mut squares) = (Sum::default(), Squares::default());
+        values.iter().for_each(|&v| {
+            sum.add(v);
+            add_square(&mut squares, v);
+        });
+        // The exact variance of these floats, rounded once (Python's statistics.variance too).
+        assert_eq!(variance(4, &sum, &squares), Some(4.523333333333333));
+        assert_eq!(variance(1, &sum, &squares), None, "one value: NaN in pandas");
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), Some(2.5));
+        assert_eq!(median(&mut [f64::MAX, f64::MAX]), Some(f64::MAX));
+        assert_eq!(median(&mut []), None);
+        let mut constant = (Sum::default(), Squares::default());
+        for _ in 0..5 {
+            constant.0.add(0.1);
+            add_square(&mut constant.1, 0.1);
+        }
+        assert_eq!(variance(5, &constant.0, &constant.1), Some(0.0), "no cancellation error");
+    }
+
+    #[test]
+    fn zeros_keep_their_sign_as_fsum_does() {
+        let sum_of = |values: &[f64]| {
+            let mut s = Sum::default();
+            values.iter().for_each(|&v| s.add(v));
+            s.value()
+        };
+        assert!(sum_of(&[-0.0, -0.0]).is_sign_negative());
+        assert!(sum_of(&[0.0, -0.0]).is_sign_positive());
+        assert!(sum_of(&[-0.0, 0.0]).is_sign_positive());
+        assert_eq!(sum_of(&[1.0, -1.0]), 0.0);
     }
 }

@@ -1,10 +1,108 @@
-//! `dataflow generate`: deterministic flights-like CSV files to try the group-by on, with what
-//! real files have - missing values (`NA`, empty), quoted fields with commas, a few rows with no
-//! origin - from a fixed seed, so every run and every machine writes the same bytes.
+//! `dataflow generate`: deterministic CSV files to try the group-by on, from a fixed seed, so
+//! every run and every machine writes the same bytes:
+//! - `flights`: flights-like rows with what real files have - missing values (`NA`, empty),
+//!   quoted fields with commas, a few rows with no origin;
+//! - `groupby`: db-benchmark's group-by data set, from the distributions its generator
+//!   (`groupby-datagen.R`) documents: id1, id2 `id001`..`id{K}`; id3 `id0000000001`..`id{N/K}`
+//!   (ten digits); id4, id5 1..K; id6 1..N/K; v1 1..5; v2 1..15; v3 uniform on [0, 100),
+//!   rounded to 6 decimals; no missing values, unsorted.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use timing::{cli, human, say};
+
+/// `generate`'s options.
+#[derive(clap::Args, Clone, Debug)]
+pub struct Options {
+    /// Rows in all.
+    #[arg(long, value_parser = cli::up_to::<10_000_000_000>, allow_hyphen_values = true)]
+    rows: u64,
+    /// Files to spread them over.
+    #[arg(long, default_value_t = 1, value_parser = cli::up_to::<1000>, allow_hyphen_values = true)]
+    files: u64,
+    /// What the rows are: flights-like, or db-benchmark's group-by data set.
+    #[arg(long, value_enum, default_value_t = Shape::Flights)]
+    shape: Shape,
+    /// With --shape groupby: K, the groups of id1, id2, id4 and id5 (id3 and id6 have rows/K)
+    /// [default: 100].
+    #[arg(long, value_parser = cli::up_to::<1_000_000_000>, allow_hyphen_values = true)]
+    groups: Option<u64>,
+    /// The random seed: the same seed (and rows, files, groups) writes the same bytes.
+    #[arg(long, default_value_t = 108, value_parser = cli::whole_number::<u64>, allow_hyphen_values = true)]
+    seed: u64,
+    /// Folder to write them into (made if need be). A folder that already holds files is
+    /// refused, so that a glob never mixes old and new data.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// What the generated rows are.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    Flights,
+    Groupby,
+}
+
+/// `dataflow generate`: the folder checked (bad input: exit 2), then the files written with
+/// a progress line.
+pub fn command(o: &Options) -> ExitCode {
+    if o.groups.is_some() && o.shape != Shape::Groupby {
+        cli::usage_error("--groups: only --shape groupby has groups to choose");
+    }
+    check_folder(&o.out).unwrap_or_else(|e| cli::usage_error(e));
+    let started = Instant::now();
+    let (paths, bytes) = with_progress(o.rows, |done| match o.shape {
+        Shape::Flights => generate(o.rows, o.files, &o.out, done),
+        Shape::Groupby => groupby(o.rows, o.groups.unwrap_or(100), (o.files, o.seed), &o.out, done),
+    });
+    say!(
+        "wrote {}, {} rows, {:.1} MB in {} to {}",
+        timing::plural(paths.len(), "file"),
+        o.rows,
+        bytes as f64 / 1e6,
+        human(started.elapsed()),
+        o.out.display()
+    );
+    ExitCode::SUCCESS
+}
+
+/// `--out` must be a folder that is empty or not there yet.
+pub fn check_folder(out: &Path) -> Result<(), String> {
+    let shown = out.display();
+    match std::fs::read_dir(out) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) if out.exists() && !out.is_dir() => {
+            Err(format!("--out {shown}: a file, not a folder ({e})"))
+        }
+        Err(e) => Err(format!("--out {shown}: {e}")),
+        Ok(entries) => match entries.into_iter().next() {
+            Some(_) => Err(format!(
+                "--out {shown}: the folder holds files already; give an empty or new folder, so that a glob over it reads only these"
+            )),
+            None => Ok(()),
+        },
+    }
+}
+
+/// Runs `write` with a progress line of the rows written (`done` counts them), and ends the
+/// program with one line if writing fails.
+pub fn with_progress(
+    rows: u64,
+    write: impl FnOnce(&AtomicU64) -> std::io::Result<(Vec<PathBuf>, u64)>,
+) -> (Vec<PathBuf>, u64) {
+    let done = Arc::new(AtomicU64::new(0));
+    let unit = timing::progress::Unit::Items("rows");
+    let progress = timing::progress::Ticker::counting("writing", Arc::clone(&done), rows, unit);
+    let result = write(&done);
+    drop(progress);
+    result.unwrap_or_else(|e| cli::fail(format!("writing the files: {e}")))
+}
 
 const AIRPORTS: [(&str, &str); 12] = [
     ("ATL", "Atlanta, GA"),
@@ -25,13 +123,14 @@ const CARRIERS: [&str; 6] = ["AA", "AS", "B6", "DL", "UA", "WN"];
 /// The header every generated file has.
 pub const HEADER: &str = "date,origin,dest,carrier,flight,dep_delay,arr_delay,distance,origin_city";
 
-/// Writes `rows` rows spread over `files` files `flights-NN.csv` in `out`, calling `progress`
-/// with the rows written so far every 100,000 rows. Returns the files and their total size.
+/// Writes `rows` flights-like rows spread over `files` files `flights-NN.csv` in `out`,
+/// counting the rows written in `progress` every 100,000 rows. Returns the files and their
+/// total size.
 pub fn generate(
     rows: u64,
     files: u64,
     out: &Path,
-    mut progress: impl FnMut(u64),
+    progress: &AtomicU64,
 ) -> std::io::Result<(Vec<PathBuf>, u64)> {
     std::fs::create_dir_all(out)?;
     let mut state = 0x5EED_u64;
@@ -46,7 +145,7 @@ pub fn generate(
         for i in 0..share {
             rows_written += 1;
             if rows_written % 100_000 == 0 {
-                progress(rows_written);
+                progress.store(rows_written, Ordering::Relaxed);
             }
             let r = next(&mut state);
             let (origin, city) = AIRPORTS[(r % 12) as usize];
@@ -75,10 +174,98 @@ pub fn generate(
         }
         w.flush()?;
         written += std::fs::metadata(&path)?.len();
-        progress(rows_written);
+        progress.store(rows_written, Ordering::Relaxed);
         paths.push(path);
     }
     Ok((paths, written))
+}
+
+/// db-benchmark's group-by columns.
+pub const GROUPBY_HEADER: &str = "id1,id2,id3,id4,id5,id6,v1,v2,v3";
+
+/// Writes `rows` rows of db-benchmark's group-by data set with `k` groups, spread over
+/// `files` files `groupby-NN.csv` in `out`, each file from its own random stream (so the
+/// files are written at once, a thread each, and each is the same whatever the cores).
+pub fn groupby(
+    rows: u64,
+    k: u64,
+    (files, seed): (u64, u64),
+    out: &Path,
+    progress: &AtomicU64,
+) -> std::io::Result<(Vec<PathBuf>, u64)> {
+    std::fs::create_dir_all(out)?;
+    let per_key = (rows / k).max(1); // N/K: the values of id3 and id6
+    let paths: Vec<PathBuf> = (0..files).map(|f| out.join(format!("groupby-{f:02}.csv"))).collect();
+    let threads = timing::machine::cores().min(paths.len()).max(1);
+    let write_file = |f: u64| -> std::io::Result<u64> {
+        let share = rows * (f + 1) / files - rows * f / files;
+        let mut w = BufWriter::with_capacity(
+            1 << 20,
+            File::create(&paths[usize::try_from(f).expect("at most 1000 files")])?,
+        );
+        writeln!(w, "{GROUPBY_HEADER}")?;
+        let mut state = seed ^ (f + 1).wrapping_mul(0xA24B_AED4_963E_E407);
+        let mut line = Vec::with_capacity(96);
+        let pick = |state: &mut u64, n: u64| 1 + next(state) % n;
+        for i in 0..share {
+            line.clear();
+            let id = |line: &mut Vec<u8>, n: u64, width: usize| {
+                line.extend_from_slice(b"id");
+                let digits = n.to_string();
+                line.extend(std::iter::repeat_n(b'0', width.saturating_sub(digits.len())));
+                line.extend_from_slice(digits.as_bytes());
+                line.push(b',');
+            };
+            let (id1, id2, id3) =
+                (pick(&mut state, k), pick(&mut state, k), pick(&mut state, per_key));
+            id(&mut line, id1, 3);
+            id(&mut line, id2, 3);
+            id(&mut line, id3, 10);
+            let (id4, id5, id6) =
+                (pick(&mut state, k), pick(&mut state, k), pick(&mut state, per_key));
+            let (v1, v2) = (pick(&mut state, 5), pick(&mut state, 15));
+            for n in [id4, id5, id6, v1, v2] {
+                line.extend_from_slice(n.to_string().as_bytes());
+                line.push(b',');
+            }
+            // v3: a whole number of millionths below 100, written with up to 6 decimals.
+            let micros = next(&mut state) % 100_000_000;
+            let (whole, fraction) = (micros / 1_000_000, micros % 1_000_000);
+            line.extend_from_slice(whole.to_string().as_bytes());
+            if fraction > 0 {
+                let digits = format!("{fraction:06}");
+                line.push(b'.');
+                line.extend_from_slice(digits.trim_end_matches('0').as_bytes());
+            }
+            line.push(b'\n');
+            w.write_all(&line)?;
+            if i % 100_000 == 99_999 {
+                progress.fetch_add(100_000, Ordering::Relaxed);
+            }
+        }
+        progress.fetch_add(share % 100_000, Ordering::Relaxed);
+        w.flush()?;
+        Ok(std::fs::metadata(&paths[usize::try_from(f).expect("at most 1000 files")])?.len())
+    };
+    let sizes: Vec<std::io::Result<u64>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads as u64)
+            .map(|t| {
+                let write_file = &write_file;
+                scope.spawn(move || {
+                    (t..files).step_by(threads).map(|f| (f, write_file(f))).collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut all: Vec<(u64, std::io::Result<u64>)> =
+            handles.into_iter().flat_map(|h| h.join().expect("writing does not panic")).collect();
+        all.sort_by_key(|(f, _)| *f);
+        all.into_iter().map(|(_, size)| size).collect()
+    });
+    let mut total = 0;
+    for size in sizes {
+        total += size?;
+    }
+    Ok((paths, total))
 }
 
 /// SplitMix64: simple, fast and the same everywhere.

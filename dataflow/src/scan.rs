@@ -1,46 +1,20 @@
 //! The plan (which files, which columns, which byte ranges) and the reading of one range: the
 //! out-of-core part. A file is never held in memory: each range is streamed in fixed-size
 //! buffers, by the fast path (`fast`) for as long as its records are plain and by the csv
-//! crate's reader from the first one that is not, and only the groups' aggregates are kept.
+//! crate's reader from the first one that is not, each row handed to an [`Aggregator`], which
+//! keeps only the groups' aggregates.
 
 mod fast;
 
 pub use fast::{CHUNK, how_masks_are_made};
 
-use std::collections::HashMap;
 use std::fs::File;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::agg::Agg;
-
-/// Each group's aggregate by key. The keys are short strings looked up once a row: FNV-1a
-/// hashes them in a few instructions, where std's default (SipHash, which resists keys chosen
-/// to collide) takes several times longer.
-pub type Groups = HashMap<Vec<u8>, Agg, BuildHasherDefault<Fnv>>;
-
-/// The FNV-1a hasher.
-pub struct Fnv(u64);
-
-impl Default for Fnv {
-    fn default() -> Fnv {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Hasher for Fnv {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
+use crate::query::Query;
+use crate::table::{self, Table};
 
 /// Dask's `blocksize`: a range of about this many bytes is one partition.
 pub const DEFAULT_BLOCKSIZE: u64 = 64 * 1024 * 1024;
@@ -52,11 +26,28 @@ pub struct Plan {
     /// The field separator (`--sep`).
     pub sep: u8,
     pub header: Vec<String>,
-    pub key: usize,
-    pub value: usize,
-    /// Byte ranges to read, each a partition: (file index, start, end).
-    pub ranges: Vec<(usize, u64, u64)>,
+    /// The columns a row is read for, as indices into `header`: the key columns, then the
+    /// value columns, in the query's order.
+    pub columns: Vec<usize>,
+    /// How many of `columns` are keys.
+    pub keys: usize,
+    /// Byte ranges to read, each a partition.
+    pub ranges: Vec<Range>,
     pub total_bytes: u64,
+}
+
+/// Bytes `start..end` of file `file` (an index into [`Plan::files`]): one partition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Range {
+    pub file: usize,
+    pub start: u64,
+    pub end: u64,
+}
+
+impl Range {
+    pub fn len(&self) -> u64 {
+        self.end - self.start
+    }
 }
 
 /// Bad input, found before any work: one line, exit status 2.
@@ -91,14 +82,14 @@ impl Tally {
 /// Which ranges each of `workers` workers reads: the longest first, each to the worker with
 /// the least so far (ties to the lowest index), so that all finish at about the same time.
 /// Every worker computes the same answer from the same plan.
-pub fn assign(ranges: &[(usize, u64, u64)], workers: usize) -> Vec<Vec<usize>> {
+pub fn assign(ranges: &[Range], workers: usize) -> Vec<Vec<usize>> {
     let mut order: Vec<usize> = (0..ranges.len()).collect();
-    order.sort_by_key(|&i| (std::cmp::Reverse(ranges[i].2 - ranges[i].1), i));
+    order.sort_by_key(|&i| (std::cmp::Reverse(ranges[i].len()), i));
     let mut load = vec![0_u64; workers.max(1)];
     let mut mine = vec![Vec::new(); workers.max(1)];
     for i in order {
         let least = (0..load.len()).min_by_key(|&w| (load[w], w)).expect("at least one worker");
-        load[least] += ranges[i].2 - ranges[i].1;
+        load[least] += ranges[i].len();
         mine[least].push(i);
     }
     mine
@@ -109,13 +100,13 @@ pub fn is_missing(field: &[u8]) -> bool {
     matches!(field, b"" | b"NA" | b"NaN" | b"nan" | b"null")
 }
 
-/// Expands the patterns (plain paths or globs), reads each file's header, checks the columns,
-/// and cuts every file into ranges of about `blocksize` bytes on line boundaries (or leaves
-/// each whole with `no_split`).
+/// Expands the patterns (plain paths or globs), reads each file's header, checks the query's
+/// columns against it (and that each value column's first value is a number), and cuts every
+/// file into ranges of about `blocksize` bytes on line boundaries (or leaves each whole with
+/// `no_split`).
 pub fn plan(
     patterns: &[String],
-    by: &str,
-    value: &str,
+    query: &Query,
     sep: u8,
     blocksize: u64,
     no_split: bool,
@@ -143,21 +134,52 @@ pub fn plan(
         total_bytes += size;
         bodies.push((index, body_start, size));
     }
+    let names: Vec<&String> = query.keys.iter().chain(&query.values).collect();
+    let Some((header, first)) = header else {
+        // No file has a header: no rows either, and any column will do.
+        let header: Vec<String> = names.iter().map(|n| (*n).clone()).collect();
+        let columns = (0..header.len()).collect();
+        let (keys, ranges) = (query.keys.len(), Vec::new());
+        return Ok(Plan { files, sep, header, columns, keys, ranges, total_bytes });
+    };
+    let columns = names.iter().map(|n| column(&header, n, sep)).collect::<Result<Vec<_>, _>>()?;
+    check_numeric(&first, sep, &header, &columns[query.keys.len()..])?;
     let blocksize = if no_split { u64::MAX } else { blocksize };
     let ranges = cut_in_parallel(&files, &bodies, sep, blocksize)?;
-    let Some((header, _)) = header else {
-        return Ok(Plan {
-            files,
-            sep,
-            header: vec![by.to_owned(), value.to_owned()],
-            key: 0,
-            value: 1,
-            ranges,
-            total_bytes,
-        });
-    };
-    let (key, value) = (column(&header, by, sep)?, column(&header, value, sep)?);
-    Ok(Plan { files, sep, header, key, value, ranges, total_bytes })
+    Ok(Plan { files, sep, header, columns, keys: query.keys.len(), ranges, total_bytes })
+}
+
+/// Refuses a value column whose first value in `path` (the first file with a header) is
+/// neither a number nor missing - a column of names, say - before any data is read. (A later
+/// such value is a bad row, which names its line.)
+fn check_numeric(
+    path: &Path,
+    sep: u8,
+    header: &[String],
+    values: &[usize],
+) -> Result<(), UsageError> {
+    let Ok(file) = File::open(path) else { return Ok(()) };
+    let mut reader = csv::ReaderBuilder::new().flexible(true).delimiter(sep).from_reader(file);
+    let mut record = csv::ByteRecord::new();
+    // Past the header, the first row that is not blank.
+    while let Ok(true) = reader.read_byte_record(&mut record) {
+        if record.len() == 1 && record[0].is_empty() {
+            continue;
+        }
+        for &column in values {
+            let Some(field) = record.get(column) else { continue };
+            if parse_value(field).is_err() {
+                return Err(UsageError(format!(
+                    "column {:?} is not numeric (its first value in {} is {:?}): only numbers can be aggregated",
+                    header[column],
+                    path.display(),
+                    String::from_utf8_lossy(field)
+                )));
+            }
+        }
+        break;
+    }
+    Ok(())
 }
 
 /// The index of column `name` in `header`, or the one line saying it is not there (with a
@@ -182,12 +204,12 @@ fn cut_in_parallel(
     bodies: &[(usize, u64, u64)],
     sep: u8,
     blocksize: u64,
-) -> Result<Vec<(usize, u64, u64)>, UsageError> {
+) -> Result<Vec<Range>, UsageError> {
     let threads = timing::machine::cores();
-    let cut_one = |&(index, body_start, size): &(usize, u64, u64)| {
-        let cuts = cut(&files[index], (body_start, size), sep, blocksize)
-            .map_err(|e| UsageError(format!("{}: {e}", files[index].display())))?;
-        Ok(cuts.into_iter().map(|(start, end)| (index, start, end)).collect::<Vec<_>>())
+    let cut_one = |&(file, body_start, size): &(usize, u64, u64)| {
+        let cuts = cut(&files[file], (body_start, size), sep, blocksize)
+            .map_err(|e| UsageError(format!("{}: {e}", files[file].display())))?;
+        Ok(cuts.into_iter().map(|(start, end)| Range { file, start, end }).collect::<Vec<_>>())
     };
     let cut_one = &cut_one;
     // Each thread a run of consecutive files, so that the results come back in file order.
@@ -327,7 +349,7 @@ impl Quotes {
 }
 
 /// Every file the patterns name: a pattern with `*`, `?` or `[` is a glob; the others are
-/// paths that must exist. Sorted, each once.
+/// paths that must exist. Sorted, each once (see [`repeated`]).
 fn expand(patterns: &[String]) -> Result<Vec<PathBuf>, UsageError> {
     let mut files = Vec::new();
     for pattern in patterns {
@@ -353,8 +375,31 @@ fn expand(patterns: &[String]) -> Result<Vec<PathBuf>, UsageError> {
         }
     }
     files.sort();
-    files.dedup();
+    let mut seen = std::collections::HashSet::new();
+    files.retain(|p| seen.insert(std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())));
     Ok(files)
+}
+
+/// The files that the patterns name more than once (`a.csv 'data/*.csv'`, or the same file by
+/// two paths): each is read once, as a group-by over the same rows twice would count them
+/// twice. Said on stderr by the caller.
+pub fn repeated(patterns: &[String]) -> Vec<PathBuf> {
+    let mut seen = std::collections::HashSet::new();
+    let mut twice = Vec::new();
+    for pattern in patterns {
+        let named: Vec<PathBuf> = if pattern.contains(['*', '?', '[']) {
+            glob::glob(pattern).map(|m| m.filter_map(Result::ok).collect()).unwrap_or_default()
+        } else {
+            vec![PathBuf::from(pattern)]
+        };
+        for path in named {
+            let same = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+            if !seen.insert(same) && !twice.contains(&path) {
+                twice.push(path);
+            }
+        }
+    }
+    twice
 }
 
 /// The header's fields and where the first data row starts, or `None` for an empty file.
@@ -375,30 +420,110 @@ fn read_header(path: &Path, sep: u8) -> Result<Option<(Vec<String>, u64)>, Usage
     }
 }
 
-/// Reads rows `start..end` of `file` (those whose first byte lies in the range) into
-/// `groups`. `plan` starts every range at a record's first byte (a range that started
-/// mid-record would skip to the next line, which belongs to the range before).
-pub fn read_range(
+/// What reads rows into: the table of groups (which `flush` empties when it has grown past
+/// `limit` bytes - to the workers that own the keys, or to a spill file), and the tally of rows
+/// left out.
+pub struct Aggregator<F: FnMut(&mut Table)> {
+    pub table: Table,
+    pub tally: Tally,
+    /// The groups, and the values kept for medians, past which the table is flushed: about
+    /// the `limit` in bytes it was made with.
+    max_groups: usize,
+    max_values: usize,
+    flush: F,
+    key: Vec<u8>,
+    values: Vec<Option<f64>>,
+}
+
+impl<F: FnMut(&mut Table)> Aggregator<F> {
+    pub fn new(table: Table, limit: usize, flush: F) -> Aggregator<F> {
+        let max_groups = (limit / table.bytes_a_group()).max(1);
+        Aggregator {
+            table,
+            tally: Tally::default(),
+            max_groups,
+            max_values: (limit / 16).max(1),
+            flush,
+            key: Vec::new(),
+            values: Vec::new(),
+        }
+    }
+
+    /// One row, whose fields `field(i)` are the plan's `columns[i]`, into its group; or, for a
+    /// value that is neither a number nor missing, that value's index in `columns` and why
+    /// (nothing is added then).
+    #[inline]
+    fn row<'r>(
+        &mut self,
+        keys: usize,
+        field: impl Fn(usize) -> &'r [u8],
+        width: usize,
+    ) -> Result<(), (usize, String)> {
+        // Every value first: a bad row changes nothing.
+        self.values.clear();
+        for i in keys..width {
+            let text = field(i);
+            let value =
+                fast::plain_decimal(text).map_or_else(|| parse_value(text), |v| Ok(Some(v)));
+            let Ok(value) = value else {
+                let why =
+                    format!("{:?} is neither a number nor missing", String::from_utf8_lossy(text));
+                return Err((i, why));
+            };
+            self.values.push(value);
+        }
+        // A row with a missing key is left out, as pandas' groupby (dropna=True) and Dask do.
+        if (0..keys).any(|i| is_missing(field(i))) {
+            self.tally.missing_key += 1;
+            return Ok(());
+        }
+        let g = if keys == 1 {
+            let key = field(0);
+            self.table.group(table::hash_key(key), key)
+        } else {
+            table::encode_key(keys, &field, &mut self.key);
+            self.table.group(table::hash_key(&self.key), &self.key)
+        };
+        self.table.add_row(g);
+        for (column, value) in self.values.iter().enumerate() {
+            if let Some(x) = *value {
+                self.table.add_value(g, column, x);
+            }
+        }
+        if self.table.len() >= self.max_groups || self.table.values_held() >= self.max_values {
+            (self.flush)(&mut self.table);
+        }
+        Ok(())
+    }
+
+    /// Hands what is left to `flush`.
+    pub fn finish(mut self) -> Tally {
+        if !self.table.is_empty() {
+            (self.flush)(&mut self.table);
+        }
+        self.tally
+    }
+}
+
+/// Reads the rows of `range` (those whose first byte lies in it) into `rows`: the fast path
+/// while the records are plain, the csv reader from the first that is not. `plan` starts every
+/// range at a record's first byte (a range that started mid-record would skip to the next
+/// line, which belongs to the range before).
+pub fn read_range<F: FnMut(&mut Table)>(
     plan: &Plan,
-    (file_index, start, end): (usize, u64, u64),
+    range: Range,
     skip_bad: bool,
-    groups: &mut Groups,
-    tally: &mut Tally,
+    rows: &mut Aggregator<F>,
     read: &AtomicU64,
 ) -> Result<(), RowError> {
-    let path = &plan.files[file_index];
-    // The range's own groups, merged only when the fast path took it all: a range with one
-    // unusual record is read again, whole, by the csv reader.
-    let (mut mine, mut my_tally) = (fast::Local::default(), Tally::default());
-    let outcome = fast::read(plan, path, (start, end), &mut mine, &mut my_tally, read);
-    match outcome.map_err(|e| RowError::in_file(path, &e))? {
-        fast::Outcome::Done => {
-            mine.merge_into(groups);
-            tally.merge(&my_tally);
-            Ok(())
-        }
-        fast::Outcome::Unusual => {
-            read_with_csv_reader(plan, (file_index, start, end), skip_bad, groups, tally, read)
+    let path = &plan.files[range.file];
+    let (keys, width) = (plan.keys, plan.columns.len());
+    let mut row = |spans: &fast::Spans<'_>| rows.row(keys, |i| spans.get(i), width).map_err(drop);
+    match fast::read(plan, path, range, &mut row, read).map_err(|e| RowError::in_file(path, &e))? {
+        fast::Outcome::Done => Ok(()),
+        // The records before `from` are in the groups; the csv reader takes the rest.
+        fast::Outcome::Unusual { from } => {
+            read_with_csv_reader(plan, Range { start: from, ..range }, skip_bad, rows, read)
         }
     }
 }
@@ -407,8 +532,8 @@ pub fn read_range(
 /// this thread: the rows seen, or `None` when a range is not plain (the csv reader's).
 pub fn scan_only(plan: &Plan) -> std::io::Result<Option<u64>> {
     let mut rows = 0;
-    for &(file, start, end) in &plan.ranges {
-        let Some(seen) = fast::scan_only(plan, &plan.files[file], (start, end))? else {
+    for &range in &plan.ranges {
+        let Some(seen) = fast::scan_only(plan, &plan.files[range.file], range)? else {
             return Ok(None);
         };
         rows += seen;
@@ -416,25 +541,24 @@ pub fn scan_only(plan: &Plan) -> std::io::Result<Option<u64>> {
     Ok(Some(rows))
 }
 
-/// Reads rows `start..end` with the csv crate's reader: RFC 4180 in every detail, and the
+/// Reads the rows of `range` with the csv crate's reader: RFC 4180 in every detail, and the
 /// messages that name a bad row's file, line and column.
-fn read_with_csv_reader(
+fn read_with_csv_reader<F: FnMut(&mut Table)>(
     plan: &Plan,
-    (file_index, start, end): (usize, u64, u64),
+    range: Range,
     skip_bad: bool,
-    groups: &mut Groups,
-    tally: &mut Tally,
+    rows: &mut Aggregator<F>,
     read: &AtomicU64,
 ) -> Result<(), RowError> {
-    let path = &plan.files[file_index];
+    let path = &plan.files[range.file];
     let failed = |e: &dyn std::fmt::Display| RowError::in_file(path, e);
-    let Some((mut reader, base)) = open_range(plan, path, start, end).map_err(|e| failed(&e))?
-    else {
-        read.fetch_add(end - start, Ordering::Relaxed);
+    let Some((mut reader, base)) = open_range(plan, path, range).map_err(|e| failed(&e))? else {
+        read.fetch_add(range.len(), Ordering::Relaxed);
         return Ok(());
     };
-    let mut reported = start;
+    let mut reported = range.start;
     let mut record = csv::ByteRecord::new();
+    let width = plan.header.len();
     loop {
         match reader.read_byte_record(&mut record) {
             Ok(false) => break,
@@ -450,9 +574,16 @@ fn read_with_csv_reader(
         if record.len() == 1 && record[0].is_empty() {
             continue; // a blank line, which pandas skips too
         }
-        let Err((column, why)) = add_row(plan, &record, groups, tally) else { continue };
+        let outcome = if record.len() == width {
+            let field = |i: usize| &record[plan.columns[i]];
+            rows.row(plan.keys, field, plan.columns.len())
+                .map_err(|(i, why)| (Some(plan.header[plan.columns[i]].as_str()), why))
+        } else {
+            Err((None, format!("{} fields where the header has {width}", record.len())))
+        };
+        let Err((column, why)) = outcome else { continue };
         if skip_bad {
-            tally.skipped += 1;
+            rows.tally.skipped += 1;
             continue;
         }
         let line = line_number(path, position).map_or_else(|| "?".to_owned(), |l| l.to_string());
@@ -462,20 +593,20 @@ fn read_with_csv_reader(
             path.display()
         )));
     }
-    read.fetch_add(end.saturating_sub(reported), Ordering::Relaxed);
+    read.fetch_add(range.end.saturating_sub(reported), Ordering::Relaxed);
     Ok(())
 }
 
 type RangeReader = csv::Reader<std::io::Take<BufReader<File>>>;
 
-/// A csv reader of the records of `start..end`, and the first one's offset: `None` when no
-/// record starts in the range.
+/// A csv reader of the records of `range`, and the first one's offset: `None` when no record
+/// starts in the range.
 fn open_range(
     plan: &Plan,
     path: &Path,
-    start: u64,
-    end: u64,
+    range: Range,
 ) -> std::io::Result<Option<(RangeReader, u64)>> {
+    let (start, end) = (range.start, range.end);
     let mut file = BufReader::with_capacity(256 * 1024, File::open(path)?);
     let mut base = start;
     if start > 0 {
@@ -499,34 +630,6 @@ fn open_range(
         .delimiter(plan.sep)
         .from_reader(file.take(end - base));
     Ok(Some((reader, base)))
-}
-
-/// One row into its group, or what is wrong with it: the column, if one, and why.
-fn add_row<'p>(
-    plan: &'p Plan,
-    record: &csv::ByteRecord,
-    groups: &mut Groups,
-    tally: &mut Tally,
-) -> Result<(), (Option<&'p str>, String)> {
-    let width = plan.header.len();
-    if record.len() != width {
-        return Err((None, format!("{} fields where the header has {width}", record.len())));
-    }
-    let field = &record[plan.value];
-    let Ok(value) = parse_value(field) else {
-        let why = format!("{:?} is neither a number nor missing", String::from_utf8_lossy(field));
-        return Err((Some(plan.header[plan.value].as_str()), why));
-    };
-    let key = &record[plan.key];
-    if is_missing(key) {
-        tally.missing_key += 1;
-    } else {
-        match groups.get_mut(key) {
-            Some(agg) => agg.add(value),
-            None => groups.entry(key.to_vec()).or_default().add(value),
-        }
-    }
-    Ok(())
 }
 
 fn parse_value(field: &[u8]) -> Result<Option<f64>, ()> {
@@ -591,9 +694,10 @@ mod tests {
     #[test]
     fn ranges_are_shared_out_so_that_every_worker_gets_about_the_same() {
         // Two files cut into 67 + 35 MB would give one worker all the long ranges by index.
-        let ranges = [(0, 0, 67), (0, 67, 102), (1, 0, 67), (1, 67, 102)];
+        let range = |file, start, end| Range { file, start, end };
+        let ranges = [range(0, 0, 67), range(0, 67, 102), range(1, 0, 67), range(1, 67, 102)];
         let mine = assign(&ranges, 2);
-        let load = |w: usize| mine[w].iter().map(|&i| ranges[i].2 - ranges[i].1).sum::<u64>();
+        let load = |w: usize| mine[w].iter().map(|&i| ranges[i].len()).sum::<u64>();
         assert_eq!((load(0), load(1)), (102, 102));
         let mut all: Vec<usize> = mine.concat();
         all.sort_unstable();

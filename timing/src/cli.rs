@@ -68,14 +68,19 @@ pub fn cell(label: &str, width: usize) -> String {
 /// The function behind [`say!`](crate::say).
 pub fn write_line(args: fmt::Arguments<'_>) {
     let mut out = io::stdout().lock();
-    match writeln!(out, "{args}") {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => process::exit(0),
-        Err(e) => {
-            eprintln!("error: cannot write to stdout: {e}");
-            process::exit(1)
-        }
+    if let Err(e) = writeln!(out, "{args}") {
+        stdout_failed(&e);
     }
+}
+
+/// Ends the program after a write to stdout failed: quietly (status 0) where the reader has
+/// gone (`| head`), with one line and status 1 otherwise (a full disk).
+pub fn stdout_failed(e: &io::Error) -> ! {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        process::exit(0)
+    }
+    eprintln!("error: cannot write to stdout: {e}");
+    process::exit(1)
 }
 
 /// Parses the command line into `T` with clap: `--help` and `--version` print and exit 0, bad
@@ -128,12 +133,21 @@ fn clap_line(e: &clap::Error) -> String {
 /// These shared options belong to the command that flattens them, and are listed in its help
 /// only: a topic whose subcommands all take them makes them global itself
 /// (`#[command(mut_args(cli::global))]`), and one with another default says so
-/// (`mut_arg("runs", ...)`).
+/// (`#[command(mut_args(cli::runs_default::<3>))]`).
 #[derive(clap::Args, Clone, Copy, Debug)]
 pub struct Runs {
     /// Timed runs of each variant, after one warm-up run [default: 5].
     #[arg(long = "runs", value_name = "R", value_parser = runs, allow_hyphen_values = true)]
     count: Option<usize>,
+}
+
+/// For `#[command(mut_args(cli::runs_default::<N>))]`: a command whose `--runs` defaults to N,
+/// saying so in its help.
+pub fn runs_default<const N: usize>(arg: clap::Arg) -> clap::Arg {
+    if arg.get_id() != "count" {
+        return arg;
+    }
+    arg.help(format!("Timed runs of each variant, after one warm-up run [default: {N}]"))
 }
 
 /// For `#[command(mut_args(cli::global))]`: every option of the command also taken after its

@@ -42,12 +42,12 @@ pub const MIN_KEY: usize = 16;
 
 impl Secret {
     /// A fresh random key and job, for the processes `--processes` starts.
-    pub fn fresh() -> Secret {
+    pub fn fresh() -> Result<Secret, String> {
         let (mut key, mut job) = (vec![0; 32], [0; 32]);
-        getrandom::fill(&mut key).and_then(|()| getrandom::fill(&mut job)).unwrap_or_else(|e| {
-            timing::cli::fail(format!("no random numbers from the operating system: {e}"))
-        });
-        Secret { key, job }
+        getrandom::fill(&mut key)
+            .and_then(|()| getrandom::fill(&mut job))
+            .map_err(|e| format!("no random numbers from the operating system: {e}"))?;
+        Ok(Secret { key, job })
     }
 
     /// The key from a file, and a job id made from what every process of a job must agree on.
@@ -93,7 +93,7 @@ pub fn offer(
     them: usize,
 ) -> Result<(), String> {
     with_step_timeouts(stream, |stream| {
-        let mine = nonce();
+        let mine = nonce()?;
         let mut hello = GREETING.to_vec();
         hello.extend_from_slice(&secret.job);
         hello.extend_from_slice(&(me as u64).to_be_bytes());
@@ -159,7 +159,7 @@ pub fn check(
                     processes - 1
                 )
             })?;
-        let mine = nonce();
+        let mine = nonce()?;
         let proof = secret.proof(b"acceptor", me, them, [theirs, &mine]).finalize().into_bytes();
         stream
             .write_all(&[&mine[..], &proof[..]].concat())
@@ -194,12 +194,11 @@ fn with_step_timeouts<T>(
     Ok(result)
 }
 
-fn nonce() -> [u8; NONCE] {
+fn nonce() -> Result<[u8; NONCE], String> {
     let mut nonce = [0; NONCE];
-    getrandom::fill(&mut nonce).unwrap_or_else(|e| {
-        timing::cli::fail(format!("no random numbers from the operating system: {e}"))
-    });
-    nonce
+    getrandom::fill(&mut nonce)
+        .map_err(|e| format!("no random numbers from the operating system: {e}"))?;
+    Ok(nonce)
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -234,7 +233,7 @@ mod tests {
 
     #[test]
     fn peers_with_the_key_get_in_and_say_who_they_are() {
-        let secret = Secret::fresh();
+        let secret = Secret::fresh().unwrap();
         let theirs = secret.clone();
         let (checked, offered) = handshake(&secret, move |mut s| offer(&mut s, &theirs, 2, 0));
         assert_eq!((checked, offered), (Ok(2), Ok(())));
@@ -242,7 +241,7 @@ mod tests {
 
     #[test]
     fn a_wrong_key_another_job_garbage_and_a_wrong_index_are_refused() {
-        let secret = Secret::fresh();
+        let secret = Secret::fresh().unwrap();
         let wrong_key = Secret { key: vec![7; 32], job: secret.job };
         let (checked, offered) = handshake(&secret, move |mut s| offer(&mut s, &wrong_key, 1, 0));
         assert!(checked.unwrap_err().contains("did not prove"));
@@ -267,7 +266,7 @@ mod tests {
     fn a_forged_proof_is_refused() {
         // A connector that knows the job id (it travels in clear) but not the key, and sends
         // its proof without checking the acceptor's.
-        let secret = Secret::fresh();
+        let secret = Secret::fresh().unwrap();
         let job = secret.job;
         let (checked, forged) = handshake(&secret, move |mut s| {
             let hello = [&GREETING[..], &job, &1_u64.to_be_bytes(), &[5; NONCE]].concat();
@@ -287,7 +286,7 @@ mod tests {
 
     #[test]
     fn the_secret_travels_as_one_line_of_hex() {
-        let secret = Secret::fresh();
+        let secret = Secret::fresh().unwrap();
         let back = Secret::from_line(&secret.to_line()).unwrap();
         assert_eq!((back.key, back.job), (secret.key, secret.job));
         assert!(Secret::from_line("zz 00").is_none());

@@ -10,14 +10,13 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
-use std::process::{Child, ChildStdin, ExitCode, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use timing::{cli, say};
-
+use super::ClusterError;
 use super::handshake::Secret;
-use crate::GroupbyArgs;
-use crate::scan::Plan;
+use crate::job::Job;
+use crate::scan::{Plan, Range};
 
 /// A child's exit status when it lost a peer, which the parent counts as a lost process, not
 /// as a failure of the job itself (a bad row ends a child with 1).
@@ -34,7 +33,8 @@ pub enum Output {
 
 /// How `--processes` ended.
 pub struct Run {
-    pub code: ExitCode,
+    /// Whether the job succeeded (its failure said on stderr by the processes).
+    pub ok: bool,
     pub stdout: String,
     /// Each process's peak memory in bytes, as it reported it.
     pub peaks: Vec<u64>,
@@ -44,12 +44,12 @@ pub struct Run {
 
 /// Runs the job on `n` processes, and again on one fewer each time one is lost, as many
 /// times as `--retries` allows.
-pub fn run(g: &GroupbyArgs, plan: &Plan, n: usize, output: Output) -> Run {
-    let (mut n, mut retries_left) = (n, g.retries);
+pub fn run(job: &Job, n: usize, output: Output) -> Result<Run, ClusterError> {
+    let (mut n, mut retries_left) = (n, job.retries);
     loop {
         let retrying = retries_left > 0 && n > 1;
-        match run_once(g, plan, n, output, retrying) {
-            Ok(run) => return run,
+        match run_once(job, n, output, retrying)? {
+            Ok(run) => return Ok(run),
             Err(Ended { run, lost: Some(lost) }) if retrying => {
                 retries_left -= 1;
                 n -= 1;
@@ -64,7 +64,7 @@ pub fn run(g: &GroupbyArgs, plan: &Plan, n: usize, output: Output) -> Run {
                 if let Some(lost) = lost {
                     eprintln!("error: {lost}; the others were stopped");
                 }
-                return run;
+                return Ok(run);
             }
         }
     }
@@ -76,38 +76,37 @@ struct Ended {
     lost: Option<String>,
 }
 
-/// One attempt: start `n` children, forward their output, wait for them all.
+/// One attempt: start `n` children, forward their output, wait for them all. The outer
+/// error: the attempt could not start; the inner: it ran and failed.
 fn run_once(
-    g: &GroupbyArgs,
-    plan: &Plan,
+    job: &Job,
     n: usize,
     output: Output,
     retrying: bool,
-) -> Result<Run, Ended> {
-    // The hostfile and the answer, in a folder of this run's own, removed when it ends.
-    let scratch = tempfile::Builder::new()
-        .prefix("hpc-rs-dataflow-")
-        .tempdir()
-        .unwrap_or_else(|e| cli::fail(format!("a temporary folder: {e}")));
+) -> Result<Result<Run, Ended>, ClusterError> {
+    // The hostfile and the answer, in a folder of this run's own, removed when it ends -
+    // returned, failed, or stopped by a signal (`crate::cleanup`).
+    let scratch = crate::cleanup::TempDir::new("hpc-rs-dataflow-")
+        .map_err(|e| ClusterError::System(format!("a temporary folder: {e}")))?;
     let (hostfile, answer_file) =
         (scratch.path().join("hosts.txt"), scratch.path().join("answer.csv"));
-    write_hostfile(&hostfile, n);
+    write_hostfile(&hostfile, n)?;
     // The parent's ranges, so that no child reads the files again to cut them.
     let ranges = scratch.path().join("ranges.txt");
-    write_ranges(&ranges, plan);
-    let secret = Secret::fresh();
+    write_ranges(&ranges, &job.plan)?;
+    let secret = Secret::fresh().map_err(ClusterError::System)?;
     let mut children = Vec::new();
     let mut stdins = Vec::new(); // held open: a child ends when its stdin closes
     for process in 0..n {
         let answer = (process == 0).then_some(answer_file.as_path());
-        match start_child(g, (&hostfile, &ranges), process, answer, &secret) {
+        match start_child(job, (&hostfile, &ranges), process, answer, &secret) {
             Ok((child, stdin)) => {
                 children.push(Some(child));
                 stdins.push(stdin);
             }
             Err(e) => {
                 kill_all(&mut children);
-                cli::fail(format!("starting process {process}: {e}"));
+                return Err(ClusterError::System(format!("starting process {process}: {e}")));
             }
         }
     }
@@ -119,27 +118,29 @@ fn run_once(
     drop(stdins);
     let reports: Vec<Report> = readers.into_iter().map(|r| r.join().unwrap_or_default()).collect();
     let stdout = std::fs::read_to_string(&answer_file).unwrap_or_default();
+    let ended = ended?;
     let run = Run {
-        code: if ended.is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE },
+        ok: ended.is_ok(),
         peaks: reports.iter().map(|r| r.peak).collect(),
         connecting: reports.iter().map(|r| r.connecting).max().unwrap_or_default(),
         stdout,
     };
-    match ended {
+    Ok(match ended {
         Ok(()) => {
             if output == Output::PassThrough {
-                for line in run.stdout.lines() {
-                    say!("{line}");
+                let mut out = std::io::stdout().lock();
+                if let Err(e) = out.write_all(run.stdout.as_bytes()).and_then(|()| out.flush()) {
+                    timing::cli::stdout_failed(&e);
                 }
             }
             Ok(run)
         }
         Err(lost) => Err(Ended { run, lost }),
-    }
+    })
 }
 
 /// `n` free loopback ports (found by binding port 0 on 127.0.0.1), one line each.
-fn write_hostfile(path: &Path, n: usize) {
+fn write_hostfile(path: &Path, n: usize) -> Result<(), ClusterError> {
     let ports: Vec<u16> = (0..n)
         .map(|_| {
             std::net::TcpListener::bind("127.0.0.1:0")
@@ -147,24 +148,25 @@ fn write_hostfile(path: &Path, n: usize) {
                 .map(|a| a.port())
         })
         .collect::<Result<_, _>>()
-        .unwrap_or_else(|e| cli::fail(format!("no free port on 127.0.0.1: {e}")));
+        .map_err(|e| ClusterError::System(format!("no free port on 127.0.0.1: {e}")))?;
     let lines: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
     std::fs::write(path, lines.join("\n") + "\n")
-        .unwrap_or_else(|e| cli::fail(format!("{}: {e}", path.display())));
+        .map_err(|e| ClusterError::System(format!("{}: {e}", path.display())))
 }
 
 /// The plan's ranges, a line each: file index, start, end.
-fn write_ranges(path: &Path, plan: &Plan) {
+fn write_ranges(path: &Path, plan: &Plan) -> Result<(), ClusterError> {
     let lines: String =
-        plan.ranges.iter().map(|(file, start, end)| format!("{file} {start} {end}\n")).collect();
-    std::fs::write(path, lines).unwrap_or_else(|e| cli::fail(format!("{}: {e}", path.display())));
+        plan.ranges.iter().map(|r| format!("{} {} {}\n", r.file, r.start, r.end)).collect();
+    std::fs::write(path, lines)
+        .map_err(|e| ClusterError::System(format!("{}: {e}", path.display())))
 }
 
 /// In a child: the ranges its parent planned, for `plan` (which has the same files: the same
 /// patterns on the same machine); each checked to lie in its file.
-pub fn read_ranges(path: &Path, plan: &Plan) -> Vec<(usize, u64, u64)> {
+pub fn read_ranges(path: &Path, plan: &Plan) -> Result<Vec<Range>, ClusterError> {
     let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| cli::fail(format!("--ranges-file {}: {e}", path.display())));
+        .map_err(|e| ClusterError::Usage(format!("--ranges-file {}: {e}", path.display())))?;
     let sizes: Vec<Option<u64>> =
         plan.files.iter().map(|f| std::fs::metadata(f).ok().map(|m| m.len())).collect();
     let range = |line: &str| {
@@ -176,17 +178,19 @@ pub fn read_ranges(path: &Path, plan: &Plan) -> Vec<(usize, u64, u64)> {
         };
         let file = usize::try_from(file).ok()?;
         let size = (*sizes.get(file)?)?;
-        (start <= end && end <= size).then_some((file, start, end))
+        (start <= end && end <= size).then_some(Range { file, start, end })
     };
     text.lines()
-        .map(|line| range(line).unwrap_or_else(|| cli::fail(format!("--ranges-file: {line:?}"))))
+        .map(|line| {
+            range(line).ok_or_else(|| ClusterError::Usage(format!("--ranges-file: {line:?}")))
+        })
         .collect()
 }
 
-/// Starts process `process` of the hostfile's cluster with the same query, and hands it the
+/// Starts process `process` of the hostfile's cluster with the same job, and hands it the
 /// secret on its stdin.
 fn start_child(
-    g: &GroupbyArgs,
+    job: &Job,
     (hostfile, ranges): (&Path, &Path),
     process: usize,
     answer_file: Option<&Path>,
@@ -194,23 +198,12 @@ fn start_child(
 ) -> std::io::Result<(Child, ChildStdin)> {
     let exe = std::env::current_exe()?;
     let mut command = std::process::Command::new(exe);
-    command.arg("groupby").args(&g.files).args(["--by", &g.by, "--value", &g.value]);
-    command.args([
-        "--sep",
-        &char::from(g.sep).to_string(),
-        "--blocksize",
-        &g.blocksize.to_string(),
-        "--workers",
-        &g.workers.unwrap_or(1).to_string(),
-        "--connect-timeout",
-        &g.connect_timeout.unwrap_or(crate::CONNECT_TIMEOUT).to_string(),
-    ]);
+    command.arg("groupby").args(job.child_args());
     command.arg("--hostfile").arg(hostfile).args(["--process", &process.to_string(), "--child"]);
     command.arg("--ranges-file").arg(ranges);
     if let Some(path) = answer_file {
         command.arg("--answer-file").arg(path);
     }
-    command.args(g.no_split.then_some("--no-split")).args(g.skip_bad.then_some("--skip-bad"));
     command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = command.spawn()?;
     let mut stdin = child.stdin.take().expect("piped");
@@ -262,8 +255,8 @@ fn forward_output(
 
 /// Waits for every child. When one fails, waits a moment (the survivors say which peer they
 /// lost, and may end by themselves), then stops the rest: never a hang, nothing left behind.
-/// The error names the lost process, if one was lost.
-fn supervise(children: &mut [Option<Child>]) -> Result<(), Option<String>> {
+/// The inner error names the lost process, if one was lost.
+fn supervise(children: &mut [Option<Child>]) -> Result<Result<(), Option<String>>, ClusterError> {
     let n = children.len();
     let mut running = n;
     let mut failures: Vec<(usize, ExitStatus)> = Vec::new();
@@ -281,7 +274,12 @@ fn supervise(children: &mut [Option<Child>]) -> Result<(), Option<String>> {
                     }
                 }
                 Ok(None) => {}
-                Err(e) => cli::fail(format!("waiting for process {process}: {e}")),
+                Err(e) => {
+                    kill_all(children);
+                    return Err(ClusterError::System(format!(
+                        "waiting for process {process}: {e}"
+                    )));
+                }
             }
         }
         if first_failure.is_some_and(|at| at.elapsed() > Duration::from_millis(300)) {
@@ -291,13 +289,13 @@ fn supervise(children: &mut [Option<Child>]) -> Result<(), Option<String>> {
         std::thread::sleep(Duration::from_millis(2));
     }
     if failures.is_empty() {
-        return Ok(());
+        return Ok(Ok(()));
     }
     // The process that died (a signal, a crash), rather than the peers that stopped because it
     // did; none for a job that failed on its own (a bad row ends process 0 with 1).
     let died = failures.iter().find(|(_, s)| !matches!(s.code(), Some(1 | LOST_PEER)));
     let lost = died.or_else(|| failures.iter().find(|(_, s)| s.code() == Some(LOST_PEER)));
-    Err(lost.map(|(process, status)| format!("process {process} of {n} ended with {status}")))
+    Ok(Err(lost.map(|(process, status)| format!("process {process} of {n} ended with {status}"))))
 }
 
 fn kill_all(children: &mut [Option<Child>]) {
@@ -309,20 +307,21 @@ fn kill_all(children: &mut [Option<Child>]) {
 }
 
 /// In a child: the secret from the first line of stdin; then a thread that reads on to the
-/// end of the pipe, which means the parent is gone (killed, Ctrl-C), and ends this process too.
-pub fn secret_from_parent() -> Secret {
+/// end of the pipe, which means the parent is gone (killed, Ctrl-C), and ends this process too
+/// (removing what it made, `crate::cleanup`).
+pub fn secret_from_parent() -> Result<Secret, ClusterError> {
     let mut line = String::new();
     let mut stdin = std::io::stdin().lock();
     let _ = stdin.read_line(&mut line);
     drop(stdin);
-    let secret = Secret::from_line(&line).unwrap_or_else(|| {
-        cli::fail("--child: no key on stdin (only --processes starts children)")
-    });
+    let secret = Secret::from_line(&line).ok_or_else(|| {
+        ClusterError::Usage("--child: no key on stdin (only --processes starts children)".into())
+    })?;
     std::thread::spawn(|| {
         let mut sink = [0; 64];
         let mut stdin = std::io::stdin();
         while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
-        std::process::exit(1);
+        crate::cleanup::exit(1);
     });
-    secret
+    Ok(secret)
 }

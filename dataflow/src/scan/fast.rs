@@ -25,19 +25,15 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
-use super::{Groups, Plan, Tally, is_missing, parse_value};
-use crate::agg::Agg;
+use super::{Plan, Range};
 
 /// What the fast path made of a range.
 pub enum Outcome {
-    /// Every record of the range is in the groups.
+    /// Every record of the range went to `row`.
     Done,
-    /// A record is not plain: the range is for the csv reader (the groups so far are wrong
-    /// to keep).
-    Unusual,
+    /// A record is not plain: the records before it, up to file offset `from`, went to `row`;
+    /// the rest is for the csv reader.
+    Unusual { from: u64 },
 }
 
 /// How much is read at a time; a record longer than this grows the buffer. 128 kB: the
@@ -46,75 +42,79 @@ pub enum Outcome {
 /// of 5 runs on a 2-core VM).
 pub const CHUNK: usize = 1 << 17;
 
-/// Reads the plain records of `path`'s bytes `start..end` (a range `plan` cut at record
-/// starts) into `groups`.
+/// A record's fields that the plan reads (its `columns`, in order), each without its quotes.
+pub struct Spans<'b> {
+    bytes: &'b [u8],
+    spans: &'b [(usize, usize)],
+}
+
+impl<'b> Spans<'b> {
+    /// The field of `columns[i]`.
+    #[inline(always)]
+    pub fn get(&self, i: usize) -> &'b [u8] {
+        let (from, to) = self.spans[i];
+        &self.bytes[from..to]
+    }
+}
+
+/// Hands every plain record of `path`'s `range` (which `plan` cut at record starts) to `row`,
+/// which refuses one (`Err`) whose value is not a number: from there the range is the csv
+/// reader's.
 pub fn read(
     plan: &Plan,
     path: &Path,
-    range: (u64, u64),
-    groups: &mut Local,
-    tally: &mut Tally,
+    range: Range,
+    row: &mut impl FnMut(&Spans<'_>) -> Result<(), ()>,
     read: &AtomicU64,
 ) -> std::io::Result<Outcome> {
-    read_in_chunks(plan, path, range, (groups, tally), read, CHUNK)
+    read_with(plan, path, range, row, read, (CHUNK, Isa::host()))
 }
 
-/// Only the scan of `path`'s bytes `start..end`: every record and field found, and each key
-/// and value handed to `black_box`, but nothing parsed or grouped - what the masks cost. The
-/// rows seen, or `None` where the range is not plain.
-pub fn scan_only(plan: &Plan, path: &Path, range: (u64, u64)) -> std::io::Result<Option<u64>> {
+/// Only the scan of `path`'s `range`: every record and field found, and the fields handed to
+/// `black_box`, but nothing parsed or grouped - what the masks cost. The rows seen, or `None`
+/// where the range is not plain.
+pub fn scan_only(plan: &Plan, path: &Path, range: Range) -> std::io::Result<Option<u64>> {
     let mut rows = 0_u64;
-    let mut row = |key: &[u8], value: &[u8]| {
-        std::hint::black_box((key, value));
+    let mut row = |fields: &Spans<'_>| {
+        std::hint::black_box(fields.spans);
         rows += 1;
         Ok(())
     };
-    let outcome = read_with(plan, path, range, &mut row, &AtomicU64::new(0), CHUNK)?;
+    let outcome = read_with(plan, path, range, &mut row, &AtomicU64::new(0), (CHUNK, Isa::host()))?;
     Ok(matches!(outcome, Outcome::Done).then_some(rows))
 }
 
-/// [`read`], `chunk` bytes at a time (the tests try small ones, so that records and blocks
-/// fall across the buffer's end).
-fn read_in_chunks(
-    plan: &Plan,
-    path: &Path,
-    range: (u64, u64),
-    (groups, tally): (&mut Local, &mut Tally),
-    read: &AtomicU64,
-    chunk: usize,
-) -> std::io::Result<Outcome> {
-    let mut row = |key: &[u8], value: &[u8]| {
-        let value = plain_decimal(value).map_or_else(|| parse_value(value), |v| Ok(Some(v)));
-        value.map(|value| add(groups, tally, key, value))
-    };
-    read_with(plan, path, range, &mut row, read, chunk)
-}
-
-/// The records of `start..end`, `chunk` bytes at a time, each record's key and value to `row`.
+/// The records of `range`, `chunk` bytes at a time (the tests try small ones, so that records
+/// and blocks fall across the buffer's end), their masks made with `isa`.
 fn read_with(
     plan: &Plan,
     path: &Path,
-    (start, end): (u64, u64),
-    row: &mut impl FnMut(&[u8], &[u8]) -> Result<(), ()>,
+    range: Range,
+    row: &mut impl FnMut(&Spans<'_>) -> Result<(), ()>,
     read: &AtomicU64,
-    chunk: usize,
+    (chunk, isa): (usize, Isa),
 ) -> std::io::Result<Outcome> {
     if plan.header.len() > MAX_FIELDS {
-        return Ok(Outcome::Unusual);
+        return Ok(Outcome::Unusual { from: range.start });
     }
     let mut file = File::open(path)?;
-    file.seek(SeekFrom::Start(start))?;
-    let mut file = file.take(end - start);
+    file.seek(SeekFrom::Start(range.start))?;
+    let mut file = file.take(range.len());
     let mut buffer = vec![0; chunk];
+    let mut spans = Vec::with_capacity(plan.columns.len());
     // buffer[..filled] holds the bytes from file offset `at`, from a record's start.
-    let (mut at, mut filled, mut reported) = (start, 0, start);
+    let (mut at, mut filled, mut reported) = (range.start, 0, range.start);
     loop {
         let got = fill(&mut file, &mut buffer[filled..])?;
         filled += got;
-        let last = got == 0 || at + filled as u64 == end;
-        let Some(taken) = records(&buffer[..filled], plan, last, row) else {
-            read.fetch_sub(reported - start, Ordering::Relaxed); // the csv reader counts it
-            return Ok(Outcome::Unusual);
+        let last = got == 0 || at + filled as u64 == range.end;
+        let taken = match records(&buffer[..filled], plan, last, &mut spans, row, isa) {
+            Ok(taken) => taken,
+            Err(stopped) => {
+                let from = at + stopped as u64;
+                read.fetch_add(from - reported, Ordering::Relaxed); // the csv reader counts on
+                return Ok(Outcome::Unusual { from });
+            }
         };
         if last {
             break;
@@ -130,7 +130,7 @@ fn read_with(
             reported = at;
         }
     }
-    read.fetch_add(end - reported, Ordering::Relaxed);
+    read.fetch_add(range.end - reported, Ordering::Relaxed);
     Ok(Outcome::Done)
 }
 
@@ -148,113 +148,44 @@ fn fill(file: &mut impl Read, buffer: &mut [u8]) -> std::io::Result<usize> {
     Ok(filled)
 }
 
-/// The group's aggregate gets one row; a key looked up as a slice, allocated only when new.
-fn add(groups: &mut Local, tally: &mut Tally, key: &[u8], value: Option<f64>) {
-    if is_missing(key) {
-        tally.missing_key += 1;
-        return;
-    }
-    groups.get(key).add(value);
+/// Which instructions make the masks: the baseline every x86-64 has, or AVX2 with PCLMULQDQ
+/// where this CPU has them (the tests try both on any CPU that has both).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Isa {
+    Baseline,
+    Wide,
 }
 
-/// The groups of one range while the fast path reads it. Keys of up to 7 bytes (airport
-/// codes, carriers, most ids) are packed with their length into one u64: hashed with one
-/// multiplication and compared as one word, where a byte-string key is hashed byte by byte
-/// and compared with `memcmp`. The table holds each short key's index into `aggregates`, so
-/// that a lookup probes 16-byte entries rather than whole aggregates. Longer keys are kept
-/// as bytes.
-#[derive(Default)]
-pub struct Local {
-    short: HashMap<u64, usize, BuildHasherDefault<WordHasher>>,
-    aggregates: Vec<Agg>,
-    long: Groups,
-}
-
-impl Local {
-    /// The aggregate of `key`'s group, made empty the first time.
-    fn get(&mut self, key: &[u8]) -> &mut Agg {
-        if let Some(word) = packed(key) {
-            let index = match self.short.get(&word) {
-                Some(&index) => index,
-                None => {
-                    self.aggregates.push(Agg::default());
-                    self.short.insert(word, self.aggregates.len() - 1);
-                    self.aggregates.len() - 1
-                }
-            };
-            return &mut self.aggregates[index];
+impl Isa {
+    /// The widest this CPU has (looked up once and cached by the standard library).
+    fn host() -> Isa {
+        #[cfg(target_arch = "x86_64")]
+        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("pclmulqdq") {
+            return Isa::Wide;
         }
-        if !self.long.contains_key(key) {
-            self.long.insert(key.to_vec(), Agg::default());
-        }
-        self.long.get_mut(key).expect("just made")
-    }
-
-    /// Every group into `groups`.
-    pub fn merge_into(self, groups: &mut Groups) {
-        for (word, index) in self.short {
-            let bytes = word.to_le_bytes();
-            let key = bytes[..usize::from(bytes[7])].to_vec();
-            groups.entry(key).or_default().merge(&self.aggregates[index]);
-        }
-        for (key, agg) in self.long {
-            groups.entry(key).or_default().merge(&agg);
-        }
+        Isa::Baseline
     }
 }
 
-/// A key of up to 7 bytes as one word: its bytes, then its length in the last byte. (Put
-/// together byte by byte: `copy_from_slice` of a few bytes is a call to `memcpy`.)
-fn packed(key: &[u8]) -> Option<u64> {
-    if key.len() > 7 {
-        return None;
-    }
-    let mut word = (key.len() as u64) << 56;
-    for (i, &b) in key.iter().enumerate() {
-        word |= u64::from(b) << (8 * i);
-    }
-    Some(word)
-}
-
-/// Hashes a packed key: one multiplication by an odd constant (Fibonacci hashing), its high
-/// bits folded into the low ones that pick the bucket.
-#[derive(Default)]
-pub struct WordHasher(u64);
-
-impl Hasher for WordHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b)); // not used by u64 keys; correct anyway
-        }
-    }
-
-    fn write_u64(&mut self, word: u64) {
-        let mixed = (self.0 ^ word).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        self.0 = mixed ^ (mixed >> 29);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-/// Hands the key and value of every complete record of `bytes` (which starts at a record's
-/// start) to `row`, and returns how many bytes they took; `last`: the range ends with
-/// `bytes`, so its final record needs no line end. `None` when a record is not plain, or
-/// `row` refused its value.
+/// Hands the fields of every complete record of `bytes` (which starts at a record's start) to
+/// `row`, and returns how many bytes they took; `last`: the range ends with `bytes`, so its
+/// final record needs no line end. `Err` with the offset of the first record not handed over,
+/// when it is not plain or `row` refused its value.
 fn records(
     bytes: &[u8],
     plan: &Plan,
     last: bool,
-    row: &mut impl FnMut(&[u8], &[u8]) -> Result<(), ()>,
-) -> Option<usize> {
+    spans: &mut Vec<(usize, usize)>,
+    row: &mut impl FnMut(&Spans<'_>) -> Result<(), ()>,
+    isa: Isa,
+) -> Result<usize, usize> {
     #[cfg(target_arch = "x86_64")]
-    if wide_masks() {
-        // SAFETY: the function needs AVX2 and PCLMULQDQ, and this CPU has both (checked).
+    if isa == Isa::Wide {
+        // SAFETY: Isa::Wide is chosen only where the CPU has AVX2 and PCLMULQDQ.
         #[allow(unsafe_code)]
-        return unsafe { records_wide(bytes, plan, last, row) };
+        return unsafe { records_wide(bytes, plan, last, spans, row) };
     }
-    records_with(bytes, plan, last, row, classify)
+    records_with(bytes, plan, last, spans, row, classify)
 }
 
 /// [`records`] compiled for AVX2 and PCLMULQDQ, with masks made 32 bytes at a time.
@@ -264,9 +195,12 @@ fn records_wide(
     bytes: &[u8],
     plan: &Plan,
     last: bool,
-    row: &mut impl FnMut(&[u8], &[u8]) -> Result<(), ()>,
-) -> Option<usize> {
-    records_with(bytes, plan, last, row, |block, sep, valid| classify_wide(block, sep, valid))
+    spans: &mut Vec<(usize, usize)>,
+    row: &mut impl FnMut(&Spans<'_>) -> Result<(), ()>,
+) -> Result<usize, usize> {
+    records_with(bytes, plan, last, spans, row, |block, sep, valid| {
+        classify_wide(block, sep, valid)
+    })
 }
 
 /// [`records`], each block's masks made by `classify`.
@@ -275,9 +209,10 @@ fn records_with(
     bytes: &[u8],
     plan: &Plan,
     last: bool,
-    row: &mut impl FnMut(&[u8], &[u8]) -> Result<(), ()>,
+    spans: &mut Vec<(usize, usize)>,
+    row: &mut impl FnMut(&Spans<'_>) -> Result<(), ()>,
     classify: impl Fn(&[u8; 64], u8, u64) -> Masks,
-) -> Option<usize> {
+) -> Result<usize, usize> {
     let (mut start, mut fields, mut ends) = (0, 0, [0_usize; MAX_FIELDS]);
     let mut state = Carry::default();
     let mut padded = [0_u8; 64];
@@ -285,7 +220,7 @@ fn records_with(
         let base = index * 64;
         let (block, valid) = padded_block(block, &mut padded);
         let masks = classify(block, plan.sep, valid);
-        let ends_here = state.next(&masks, valid)?;
+        let ends_here = state.next(&masks, valid).ok_or(start)?;
         // Every field end in this block, in order: where it is kept, with no test of which
         // field it ends (a store and an add), and a line feed ends the record.
         let mut each = ends_here;
@@ -296,24 +231,25 @@ fn records_with(
             ends[fields % MAX_FIELDS] = at;
             fields += 1;
             if masks.lfs >> bit & 1 == 1 {
-                Record { start, fields, ends: &ends }.read(bytes, plan, row)?;
+                Record { start, fields, ends: &ends }.read(bytes, plan, spans, row).ok_or(start)?;
                 (start, fields) = (at + 1, 0);
             }
         }
     }
     if !last {
-        return Some(start);
+        return Ok(start);
     }
     // The range's end ends its last record, if one has begun; a quote or CR right before
     // it needs nothing after it.
     if state.inside || state.cr_at_end {
-        return None;
+        return Err(start);
     }
     if start < bytes.len() || fields > 0 {
         ends[fields % MAX_FIELDS] = bytes.len();
-        Record { start, fields: fields + 1, ends: &ends }.read(bytes, plan, row)?;
+        let record = Record { start, fields: fields + 1, ends: &ends };
+        record.read(bytes, plan, spans, row).ok_or(start)?;
     }
-    Some(bytes.len())
+    Ok(bytes.len())
 }
 
 /// Fields whose ends a record keeps, by field number modulo this (one AND): a wider record
@@ -330,13 +266,15 @@ struct Record<'e> {
 }
 
 impl Record<'_> {
-    /// Its key and value, each without its quotes, to `row`; `None` when it is not plain.
+    /// The fields the plan reads, each without its quotes, to `row`; `None` when the record
+    /// is not plain or `row` refused it.
     #[inline(always)]
     fn read(
         &self,
         bytes: &[u8],
         plan: &Plan,
-        row: &mut impl FnMut(&[u8], &[u8]) -> Result<(), ()>,
+        spans: &mut Vec<(usize, usize)>,
+        row: &mut impl FnMut(&Spans<'_>) -> Result<(), ()>,
     ) -> Option<()> {
         if self.fields == 1 && self.field(bytes, 0).0 == self.field(bytes, 0).1 {
             return Some(()); // an empty line, which the csv path skips
@@ -344,12 +282,14 @@ impl Record<'_> {
         if self.fields != plan.header.len() {
             return None;
         }
-        let key = unquoted(bytes, self.field(bytes, plan.key))?;
-        let value = unquoted(bytes, self.field(bytes, plan.value))?;
-        if self.fields == 1 && key.is_empty() {
+        spans.clear();
+        for &column in &plan.columns {
+            spans.push(unquoted(bytes, self.field(bytes, column))?);
+        }
+        if self.fields == 1 && spans[0].0 == spans[0].1 {
             return Some(()); // `""` alone, which the csv path skips too
         }
-        row(key, value).ok()
+        row(&Spans { bytes, spans }).ok()
     }
 
     /// Where field `i` lies: from the end of the one before it to its own, the record's last
@@ -374,9 +314,19 @@ pub fn record_starts(
     sep: u8,
     cuts: &[u64],
 ) -> std::io::Result<Option<Vec<u64>>> {
+    record_starts_on(path, range, sep, cuts, Isa::host())
+}
+
+fn record_starts_on(
+    path: &Path,
+    range: (u64, u64),
+    sep: u8,
+    cuts: &[u64],
+    isa: Isa,
+) -> std::io::Result<Option<Vec<u64>>> {
     #[cfg(target_arch = "x86_64")]
-    if wide_masks() {
-        // SAFETY: the function needs AVX2 and PCLMULQDQ, and this CPU has both (checked).
+    if isa == Isa::Wide {
+        // SAFETY: Isa::Wide is chosen only where the CPU has AVX2 and PCLMULQDQ.
         #[allow(unsafe_code)]
         return unsafe { record_starts_wide(path, range, sep, cuts) };
     }
@@ -525,21 +475,9 @@ fn prefix_xor(mut x: u64) -> u64 {
     x
 }
 
-/// Whether this CPU has AVX2 and PCLMULQDQ, for [`classify_wide`] (looked up once and cached
-/// by the standard library).
-#[cfg(target_arch = "x86_64")]
-fn wide_masks() -> bool {
-    #[cfg(test)]
-    if tests::BASELINE.get() {
-        return false; // a test of the baseline masks, on a CPU that has the wide ones
-    }
-    is_x86_feature_detected!("avx2") && is_x86_feature_detected!("pclmulqdq")
-}
-
 /// How this CPU makes the masks, in the lesson's words.
 pub fn how_masks_are_made() -> &'static str {
-    #[cfg(target_arch = "x86_64")]
-    if wide_masks() {
+    if Isa::host() == Isa::Wide {
         return "with AVX2 here, picked at run time: two 32-byte comparisons a mask";
     }
     if cfg!(target_arch = "x86_64") {
@@ -639,15 +577,16 @@ fn equal_bytes(halves: &[std::arch::x86_64::__m256i; 2], target: u8) -> u64 {
     u64::from(low) | u64::from(high) << 32
 }
 
-/// A field's content: within its quotes if it is quoted; `None` if a doubled quote inside
-/// would need unescaping (the csv reader does that).
+/// Where a field's content lies: within its quotes if it is quoted; `None` if a doubled
+/// quote inside would need unescaping (the csv reader does that).
 #[inline(always)]
-fn unquoted(bytes: &[u8], (start, end): (usize, usize)) -> Option<&[u8]> {
-    let field = &bytes[start..end];
-    match field {
-        [b'"', inner @ .., b'"'] if memchr::memchr(b'"', inner).is_none() => Some(inner),
+fn unquoted(bytes: &[u8], (start, end): (usize, usize)) -> Option<(usize, usize)> {
+    match &bytes[start..end] {
+        [b'"', inner @ .., b'"'] if memchr::memchr(b'"', inner).is_none() => {
+            Some((start + 1, end - 1))
+        }
         [b'"', ..] => None,
-        _ => Some(field),
+        _ => Some((start, end)),
     }
 }
 
@@ -660,7 +599,7 @@ const POW10: [f64; 16] =
 /// division, correctly rounded by IEEE 754, gives the float nearest the decimal - the same
 /// float `str::parse` gives (Clinger's fast path). `None` for anything else, which
 /// `parse_value` takes.
-fn plain_decimal(field: &[u8]) -> Option<f64> {
+pub fn plain_decimal(field: &[u8]) -> Option<f64> {
     let negative = field.first() == Some(&b'-');
     let digits = &field[usize::from(negative)..];
     if digits.len() > 16 {
@@ -692,19 +631,18 @@ fn plain_decimal(field: &[u8]) -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{plan, read_range, record_starts_exact};
+    use super::super::{
+        Aggregator, Tally, is_missing, parse_value, plan, read_range, record_starts_exact,
+    };
     use super::*;
+    use crate::agg::{self, Squares, Sum};
+    use crate::flow::Answer;
+    use crate::query::{Func, Output, Query};
+    use crate::table::{self, Shape, Table};
     use proptest::collection::vec;
     use proptest::prelude::*;
     use proptest::sample::{Index, select};
-    use std::cell::Cell;
     use std::collections::BTreeMap;
-
-    thread_local! {
-        /// On this thread, the baseline masks even where the CPU has the wide ones: each
-        /// case picks one, so that both are tried on any CPU that has both.
-        pub static BASELINE: Cell<bool> = const { Cell::new(false) };
-    }
 
     /// A CSV file's text, and its separator.
     #[derive(Clone, Debug)]
@@ -713,8 +651,8 @@ mod tests {
         sep: u8,
     }
 
-    /// Keys as files have them: codes short and long (packed in a word or not), numeric-looking
-    /// ids, pandas' missing markers, quoted names holding separators and line ends.
+    /// Keys as files have them: codes short and long, numeric-looking ids, pandas' missing
+    /// markers, quoted names holding separators and line ends (CR, LF, CRLF).
     fn key() -> impl Strategy<Value = String> {
         prop_oneof![
             select(&["BOS", "JFK", "007", "7", "7.0", "", "NA", "NaN", "nan", "null", "N/A"][..])
@@ -766,28 +704,28 @@ mod tests {
         format!("\"{}\"", s.replace('"', "\"\""))
     }
 
-    /// A file of up to 40 rows under a header naming `key`, `value` and `note` in some order,
-    /// separated by a comma, a tab or a semicolon, LF or CRLF, with or without a final line
-    /// end, blank lines among the rows. `plain`: every row one the fast path takes (three
-    /// fields, a number or a missing marker as the value, no lone CR); otherwise also rows
-    /// of any width, made of anything, ended at times by a lone CR.
+    /// The columns of every generated file: two that keys are drawn from, two of values, a note.
+    const COLUMNS: [&str; 5] = ["k1", "k2", "v1", "v2", "note"];
+
+    /// A file of up to 40 rows under a header naming the five columns in some order, separated
+    /// by a comma, a tab or a semicolon, LF or CRLF, with or without a final line end, blank
+    /// lines among the rows. `plain`: every row one the fast path takes (five fields, a number
+    /// or a missing marker as each value, no lone CR); otherwise also rows of any width, made
+    /// of anything, ended at times by a lone CR.
     fn csv(plain: bool) -> impl Strategy<Value = Csv> {
-        let header = select(
-            &[["key", "value", "note"], ["note", "value", "key"], ["value", "note", "key"]][..],
-        );
+        let header = Just(COLUMNS.to_vec()).prop_shuffle();
         (header, select(&[b',', b'\t', b';'][..]), any::<bool>(), any::<bool>()).prop_flat_map(
             move |(header, sep, crlf, final_end)| {
-                let fields = |name: &str| match name {
-                    "key" => key().boxed(),
-                    "value" => value().boxed(),
+                let field = |name: &str| match name {
+                    "k1" | "k2" => key().boxed(),
+                    "v1" | "v2" => value().boxed(),
                     _ => note(sep).boxed(),
                 };
-                let row = (fields(header[0]), fields(header[1]), fields(header[2]))
-                    .prop_map(|(a, b, c)| vec![a, b, c]);
+                let row: Vec<_> = header.iter().map(|name| field(name)).collect();
                 let line = if plain {
-                    prop_oneof![12 => row, 1 => Just(Vec::new())].boxed()
+                    prop_oneof![12 => row.prop_map(|r| r), 1 => Just(Vec::new())].boxed()
                 } else {
-                    prop_oneof![6 => row, 4 => vec(anything(sep), 0..=5)].boxed()
+                    prop_oneof![6 => row.prop_map(|r| r), 4 => vec(anything(sep), 0..=6)].boxed()
                 };
                 let lone_cr = if plain {
                     Just(false).boxed()
@@ -811,41 +749,112 @@ mod tests {
         )
     }
 
-    /// Each group's printed aggregate, sorted by key, and the tally.
-    type Summary = (Vec<(Vec<u8>, [String; 6])>, Tally);
-
-    fn summary<'g>(
-        groups: impl IntoIterator<Item = (&'g Vec<u8>, &'g Agg)>,
-        tally: Tally,
-    ) -> Summary {
-        let mut rows: Vec<_> = groups.into_iter().map(|(k, a)| (k.clone(), a.fields())).collect();
-        rows.sort();
-        (rows, tally)
+    /// A query over the generated columns: one or two keys, one to four aggregations of v1
+    /// and v2 (any function), and size or not.
+    fn query() -> impl Strategy<Value = Query> {
+        let keys = select(&["k1", "k2", "k1,k2", "k2,k1"][..]);
+        const FUNCS: [&str; 8] = ["count", "sum", "mean", "min", "max", "var", "std", "median"];
+        let agg = (select(&["v1", "v2"][..]), select(&FUNCS[..]));
+        (keys, vec(agg, 1..5), any::<bool>(), any::<bool>()).prop_map(
+            |(by, aggs, size, size_first)| {
+                let mut specs: Vec<String> = Vec::new();
+                for (column, func) in aggs {
+                    let spec = format!("{column}:{func}");
+                    if !specs.contains(&spec) {
+                        specs.push(spec);
+                    }
+                }
+                if size {
+                    specs.insert(if size_first { 0 } else { specs.len() }, "size".to_owned());
+                }
+                Query::parse(by, &specs, None).expect("a valid query")
+            },
+        )
     }
 
     /// The plain reference, in memory: RFC 4180 a byte at a time, as the csv crate and pandas
     /// read it (`""` inside quotes is one quote; a quote inside an unquoted field, or text
     /// after a closing quote, is taken as it is; CR, LF and CRLF each end a record; a record
-    /// of one empty field is a blank line, skipped), then each row into its group in a sorted
-    /// map, with the rules `add_row` applies: the width, then the value, then the key.
-    fn reference(csv: &Csv) -> Summary {
+    /// of one empty field is a blank line, skipped); each row checked as the dataflow checks
+    /// it (its width, then its values, then its keys), its values kept whole for each group;
+    /// then the CSV answer, each group's aggregates computed from all its values at once.
+    /// Also the tally, and whether a row is bad (a wrong width or a value that is no number).
+    fn reference(csv: &Csv, query: &Query) -> (String, Tally, bool) {
         let mut records = split_records(csv.text.as_bytes(), csv.sep).into_iter();
         let header = records.next().expect("a header");
         let column = |name: &str| header.iter().position(|f| f == name.as_bytes()).expect("named");
-        let (key, value) = (column("key"), column("value"));
-        let (mut groups, mut tally) = (BTreeMap::<Vec<u8>, Agg>::new(), Tally::default());
+        let keys: Vec<usize> = query.keys.iter().map(|k| column(k)).collect();
+        let values: Vec<usize> = query.values.iter().map(|v| column(v)).collect();
+        type Group = (u64, Vec<Vec<f64>>);
+        let mut groups: BTreeMap<Vec<Vec<u8>>, Group> = BTreeMap::new();
+        let (mut tally, mut bad) = (Tally::default(), false);
         for record in records {
             if record.len() != header.len() {
-                tally.skipped += 1;
+                (tally.skipped, bad) = (tally.skipped + 1, true);
                 continue;
             }
-            match parse_value(&record[value]) {
-                Err(()) => tally.skipped += 1,
-                Ok(_) if is_missing(&record[key]) => tally.missing_key += 1,
-                Ok(v) => groups.entry(record[key].clone()).or_default().add(v),
+            let parsed: Result<Vec<Option<f64>>, ()> =
+                values.iter().map(|&v| parse_value(&record[v])).collect();
+            let Ok(parsed) = parsed else {
+                (tally.skipped, bad) = (tally.skipped + 1, true);
+                continue;
+            };
+            if keys.iter().any(|&k| is_missing(&record[k])) {
+                tally.missing_key += 1;
+                continue;
+            }
+            let key: Vec<Vec<u8>> = keys.iter().map(|&k| record[k].clone()).collect();
+            let group = groups.entry(key).or_insert_with(|| (0, vec![Vec::new(); values.len()]));
+            group.0 += 1;
+            for (i, v) in parsed.into_iter().enumerate() {
+                group.1[i].extend(v);
             }
         }
-        summary(&groups, tally)
+        let mut text = query.header().join(",") + "\n";
+        for (key, (size, mut columns)) in groups {
+            let fields: Vec<String> = key.iter().map(|f| field_text(f)).collect();
+            text += &fields.join(",");
+            for output in &query.outputs {
+                text.push(',');
+                text += &match *output {
+                    Output::Size => size.to_string(),
+                    Output::Of { column, func } => aggregate(&mut columns[column], func),
+                };
+            }
+            text.push('\n');
+        }
+        (text, tally, bad)
+    }
+
+    /// A key field as the answer writes it: quoted where it holds a comma, a quote or a line end.
+    fn field_text(field: &[u8]) -> String {
+        let text = String::from_utf8_lossy(field).into_owned();
+        if text.contains([',', '"', '\n', '\r']) { quoted(&text) } else { text }
+    }
+
+    /// One group's `func` of all its values, as pandas gives it (empty where pandas gives NaN).
+    fn aggregate(values: &mut [f64], func: Func) -> String {
+        let (mut sum, mut squares) = (Sum::default(), Squares::default());
+        for &v in values.iter() {
+            sum.add(v);
+            squares.add(v * v);
+            squares.add(v.mul_add(v, -(v * v)));
+        }
+        let n = values.len() as u64;
+        let number = |x: f64| x.to_string();
+        match func {
+            Func::Count => n.to_string(),
+            Func::Sum => number(sum.value()),
+            Func::Mean if n == 0 => String::new(),
+            Func::Mean => number(sum.value() / n as f64),
+            Func::Min => values.iter().copied().reduce(f64::min).map(number).unwrap_or_default(),
+            Func::Max => values.iter().copied().reduce(f64::max).map(number).unwrap_or_default(),
+            Func::Var => agg::variance(n, &sum, &squares).map(number).unwrap_or_default(),
+            Func::Std => {
+                agg::variance(n, &sum, &squares).map(|v| number(v.sqrt())).unwrap_or_default()
+            }
+            Func::Median => agg::median(values).map(number).unwrap_or_default(),
+        }
     }
 
     fn split_records(bytes: &[u8], sep: u8) -> Vec<Vec<Vec<u8>>> {
@@ -903,6 +912,39 @@ mod tests {
         [path.to_string_lossy().into_owned()]
     }
 
+    /// The group-by as the dataflow does it, in this thread: every range read into a table of
+    /// partial aggregates, flushed whenever it holds `limit` bytes' worth of groups - encoded,
+    /// by key hash, into `owners` tables that merge them - each owner's groups sorted and
+    /// printed, the runs merged: the CSV answer. Also the bytes the progress count saw.
+    fn dataflow(
+        plan: &Plan,
+        query: &Query,
+        (skip_bad, owners, limit): (bool, usize, usize),
+    ) -> Result<(String, Tally, u64), super::super::RowError> {
+        let shape = Shape::of(query);
+        let mut owned: Vec<Table> = (0..owners).map(|_| Table::new(&shape)).collect();
+        let read = AtomicU64::new(0);
+        let tally = {
+            let flush = |partial: &mut Table| {
+                let mut out = vec![Vec::new(); owners];
+                partial.drain_into(&mut out, |hash| table::owner(hash, owners));
+                for (owner, batch) in out.iter().enumerate() {
+                    owned[owner].absorb(batch);
+                }
+            };
+            let mut rows = Aggregator::new(Table::new(&shape), limit, flush);
+            for &range in &plan.ranges {
+                read_range(plan, range, skip_bad, &mut rows, &read)?;
+            }
+            rows.finish()
+        };
+        let runs = owned.into_iter().map(|t| t.into_run(query)).collect();
+        let answer = Answer { runs, tally, traffic: Default::default() };
+        let mut text = Vec::new();
+        answer.write(query, &mut text).unwrap();
+        Ok((String::from_utf8_lossy(&text).into_owned(), tally, read.into_inner()))
+    }
+
     fn config() -> ProptestConfig {
         ProptestConfig { cases: 1000, ..ProptestConfig::default() }
     }
@@ -910,75 +952,93 @@ mod tests {
     proptest! {
         #![proptest_config(config())]
 
-        /// Cut anywhere, read by the fast path (and by the csv reader from a range's first
-        /// unusual record): the reference's groups and tally; and without `--skip-bad`, an
-        /// error exactly where the reference skips a row.
+        /// Any file, any query, cut anywhere, its partial aggregates flushed at any size into
+        /// one to three owners: the reference's answer, byte for byte - the keys (CR and LF
+        /// inside quotes kept), every aggregate, the order - and tally; and without
+        /// `--skip-bad`, an error exactly where the reference skips a row.
         #[test]
-        fn any_file_cut_anywhere_gives_the_reference_s_answer(
+        fn any_file_and_query_cut_anywhere_gives_the_reference_s_answer(
             csv in csv(false),
+            query in query(),
             cut in any::<Index>(),
-            baseline in any::<bool>(),
+            owners in 1_usize..4,
+            limit in 0_usize..400,
         ) {
-            BASELINE.set(baseline);
             let folder = tempfile::tempdir().unwrap();
             let patterns = written(&folder, &csv);
             let blocksize = 1 + cut.index(csv.text.len()) as u64;
-            let plan = plan(&patterns, "key", "value", csv.sep, blocksize, false).unwrap();
-            let expected = reference(&csv);
+            let plan = match plan(&patterns, &query, csv.sep, blocksize, false) {
+                Ok(plan) => plan,
+                // A value column whose first value is no number: refused before any row.
+                Err(e) => {
+                    prop_assert!(e.0.contains("is not numeric"), "{}", e.0);
+                    return Ok(());
+                }
+            };
+            let (text, tally, bad) = reference(&csv, &query);
             for skip_bad in [true, false] {
-                let (mut groups, mut tally) = (Groups::default(), Tally::default());
-                let read = AtomicU64::new(0);
-                let result: Result<(), _> = plan.ranges.iter().try_for_each(|&range| {
-                    read_range(&plan, range, skip_bad, &mut groups, &mut tally, &read)
-                });
+                let got = dataflow(&plan, &query, (skip_bad, owners, limit));
                 if skip_bad {
-                    prop_assert!(result.is_ok());
-                    let got = summary(&groups, tally);
-                    prop_assert_eq!(got, expected.clone(), "blocksize {}", blocksize);
-                    let body: u64 = plan.ranges.iter().map(|(_, from, to)| to - from).sum();
-                    prop_assert_eq!(read.into_inner(), body, "the progress count");
+                    let (got_text, got_tally, read) = got.unwrap();
+                    prop_assert_eq!(&got_text, &text, "blocksize {}", blocksize);
+                    prop_assert_eq!(got_tally, tally);
+                    let body: u64 = plan.ranges.iter().map(Range::len).sum();
+                    prop_assert_eq!(read, body, "the progress count");
                 } else {
-                    prop_assert_eq!(result.is_err(), expected.1.skipped > 0);
+                    prop_assert_eq!(got.is_err(), bad);
                 }
             }
         }
 
-        /// A plain file is the fast path's alone, whatever its buffer's size: records and
-        /// 64-byte blocks fall across the buffer's end, and the buffer grows for a record
-        /// longer than itself.
+        /// A plain file is the fast path's alone, whatever its buffer's size and whichever
+        /// masks: records and 64-byte blocks fall across the buffer's end, and the buffer
+        /// grows for a record longer than itself.
         #[test]
         fn a_plain_file_is_read_whole_by_the_fast_path_at_any_buffer_size(
             csv in csv(true),
+            query in query(),
             chunk in 1_usize..100,
             baseline in any::<bool>(),
         ) {
-            BASELINE.set(baseline);
             let folder = tempfile::tempdir().unwrap();
             let patterns = written(&folder, &csv);
-            let plan = plan(&patterns, "key", "value", csv.sep, u64::MAX, true).unwrap();
-            let (mut local, mut tally) = (Local::default(), Tally::default());
-            for &(_, start, end) in &plan.ranges {
-                let sink = (&mut local, &mut tally);
-                let read = AtomicU64::new(0);
-                let range = (start, end);
-                let outcome = read_in_chunks(&plan, &plan.files[0], range, sink, &read, chunk);
-                let outcome = outcome.unwrap();
-                prop_assert!(matches!(outcome, Outcome::Done), "the fast path gave up");
-            }
-            let mut groups = Groups::default();
-            local.merge_into(&mut groups);
-            prop_assert_eq!(summary(&groups, tally), reference(&csv));
+            let Ok(plan) = plan(&patterns, &query, csv.sep, u64::MAX, true) else {
+                return Ok(());
+            };
+            let isa = if baseline { Isa::Baseline } else { Isa::host() };
+            let shape = Shape::of(&query);
+            let mut owned = Table::new(&shape);
+            let tally = {
+                let flush = |partial: &mut Table| {
+                    let mut out = vec![Vec::new()];
+                    partial.drain_into(&mut out, |_| 0);
+                    owned.absorb(&out[0]);
+                };
+                let mut rows = Aggregator::new(Table::new(&shape), usize::MAX, flush);
+                let (keys, width) = (plan.keys, plan.columns.len());
+                for &range in &plan.ranges {
+                    let mut row = |s: &Spans<'_>| rows.row(keys, |i| s.get(i), width).map_err(drop);
+                    let outcome = read_with(&plan, &plan.files[0], range, &mut row, &AtomicU64::new(0), (chunk, isa));
+                    prop_assert!(matches!(outcome.unwrap(), Outcome::Done), "the fast path gave up");
+                }
+                rows.finish()
+            };
+            let answer = Answer { runs: vec![owned.into_run(&query)], tally, traffic: Default::default() };
+            let mut text = Vec::new();
+            answer.write(&query, &mut text).unwrap();
+            let (expected, expected_tally, _) = reference(&csv, &query);
+            prop_assert_eq!(String::from_utf8_lossy(&text), expected);
+            prop_assert_eq!(tally, expected_tally);
         }
 
         /// The record starts that the masks find are the exact quote-by-quote walk's, for
-        /// every file the masks take.
+        /// every file the masks take, with either set of instructions.
         #[test]
         fn the_masks_find_the_record_starts_the_exact_walk_finds(
             csv in csv(false),
             step in 1_usize..10,
             baseline in any::<bool>(),
         ) {
-            BASELINE.set(baseline);
             let folder = tempfile::tempdir().unwrap();
             let patterns = written(&folder, &csv);
             let path = Path::new(&patterns[0]);
@@ -986,7 +1046,8 @@ mod tests {
             let body = csv.text.find('\n').map_or(size, |i| i as u64 + 1);
             let cuts: Vec<u64> = (body + 1..size).step_by(step).collect();
             let exact = record_starts_exact(path, (body, size), csv.sep, &cuts).unwrap();
-            if let Some(fast) = record_starts(path, (body, size), csv.sep, &cuts).unwrap() {
+            let isa = if baseline { Isa::Baseline } else { Isa::host() };
+            if let Some(fast) = record_starts_on(path, (body, size), csv.sep, &cuts, isa).unwrap() {
                 prop_assert_eq!(fast, exact);
             }
         }
@@ -1016,9 +1077,11 @@ mod tests {
     /// far right (last, before a CRLF) and the key near the left: the reference's answer.
     #[test]
     fn wide_files_give_the_reference_s_answer() {
+        let query =
+            Query::parse("k1", &["v1:sum,count".to_owned(), "size".to_owned()], None).unwrap();
         for width in [70, MAX_FIELDS, MAX_FIELDS + 1, 300] {
             let mut names: Vec<String> = (0..width).map(|i| format!("c{i}")).collect();
-            (names[1], names[width - 1]) = ("key".into(), "value".into());
+            (names[1], names[width - 1]) = ("k1".into(), "v1".into());
             let mut text = names.join(",") + "\r\n";
             for row in 0..50 {
                 let mut fields: Vec<String> = (0..width).map(|i| (row * i).to_string()).collect();
@@ -1029,15 +1092,34 @@ mod tests {
             let csv = Csv { text, sep: b',' };
             let folder = tempfile::tempdir().unwrap();
             let patterns = written(&folder, &csv);
-            let plan = plan(&patterns, "key", "value", b',', 997, false).unwrap();
-            let (mut groups, mut tally) = (Groups::default(), Tally::default());
-            for &range in &plan.ranges {
-                read_range(&plan, range, false, &mut groups, &mut tally, &AtomicU64::new(0))
-                    .unwrap();
-            }
-            assert_eq!(summary(&groups, tally), reference(&csv), "{width} columns");
-            assert_eq!(tally.missing_key, 16, "{width} columns");
+            let plan = plan(&patterns, &query, b',', 997, false).unwrap();
+            let (text, tally, _) = dataflow(&plan, &query, (false, 2, 1 << 20)).unwrap();
+            let (expected, expected_tally, _) = reference(&csv, &query);
+            assert_eq!(text, expected, "{width} columns");
+            assert_eq!((tally, tally.missing_key), (expected_tally, 16), "{width} columns");
         }
+    }
+
+    #[test]
+    fn median_and_std_on_odd_and_even_counts_one_value_and_none() {
+        let text = "k,v\na,1\na,2\na,4\nb,1\nb,2\nb,3\nb,10\nc,7\nd,NA\nd,\n";
+        let csv = Csv { text: text.to_owned(), sep: b',' };
+        let folder = tempfile::tempdir().unwrap();
+        let patterns = written(&folder, &csv);
+        let specs = ["v:median,std,var,count,min".to_owned()];
+        let query = Query::parse("k", &specs, None).unwrap();
+        let plan = plan(&patterns, &query, b',', 5, false).unwrap();
+        let (got, _, _) = dataflow(&plan, &query, (false, 2, 0)).unwrap();
+        // As pandas gives df.groupby("k").v.agg(["median", "std", "var", "count", "min"]) (and
+        // Python's statistics.stdev and variance).
+        assert_eq!(
+            got,
+            "k,v_median,v_std,v_var,v_count,v_min\n\
+             a,2,1.5275252316519468,2.3333333333333335,3,1\n\
+             b,2.5,4.08248290463863,16.666666666666668,4,1\n\
+             c,7,,,1,7\n\
+             d,,,,0,\n"
+        );
     }
 
     #[test]

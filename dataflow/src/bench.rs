@@ -1,0 +1,224 @@
+//! `dataflow db-benchmark`: the group-by questions that every data-frame engine is compared on
+//! (duckdblabs/db-benchmark: 1e7 rows by default, K = 100 groups), asked of the dataflow end to
+//! end from the CSV files; with `--vs-python`, Polars' streaming engine, DuckDB, pandas and
+//! Dask on the same files and the same questions, each answer checked against Rust's outside
+//! the timed region. Then what the figures say about a group-by's cost as groups grow.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use timing::chart::Figure;
+use timing::{Stats, cli, human, say};
+
+use crate::generate;
+use crate::job::Job;
+use crate::query::{Output, Query};
+use crate::table::Shape;
+
+/// `db-benchmark`'s options.
+#[derive(clap::Args, Clone, Debug)]
+pub struct Options {
+    /// Rows of the data set (made once under the target folder, about 55 bytes a row).
+    #[arg(long, default_value_t = 10_000_000, value_parser = cli::up_to::<1_000_000_000>,
+          allow_hyphen_values = true)]
+    rows: u64,
+    /// K: the groups of id1, id2, id4 and id5 (id3 and id6 have rows/K: with K=1, a group
+    /// of their own for nearly every two rows).
+    #[arg(long, default_value_t = 100, value_parser = cli::up_to::<1_000_000_000>,
+          allow_hyphen_values = true)]
+    groups: u64,
+    /// Worker threads, and the Python engines' threads [default: the number of cores].
+    #[arg(long, value_parser = cli::up_to::<256>, allow_hyphen_values = true)]
+    workers: Option<u64>,
+    /// Only these questions, comma-separated: q1,q3 [default: q1-q7 and q10].
+    #[arg(long, value_delimiter = ',', value_parser = question)]
+    questions: Vec<usize>,
+    #[command(flatten)]
+    timed: cli::Timed<cli::VsPython>,
+}
+
+/// db-benchmark's group-by questions that are aggregations: name, keys, what is computed.
+pub const QUESTIONS: [(&str, &str, &[&str]); 8] = [
+    ("q1", "id1", &["v1:sum"]),
+    ("q2", "id1,id2", &["v1:sum"]),
+    ("q3", "id3", &["v1:sum", "v3:mean"]),
+    ("q4", "id4", &["v1:mean", "v2:mean", "v3:mean"]),
+    ("q5", "id6", &["v1:sum", "v2:sum", "v3:sum"]),
+    ("q6", "id4,id5", &["v3:median,std"]),
+    ("q7", "id3", &["v1:max", "v2:min"]),
+    ("q10", "id1,id2,id3,id4,id5,id6", &["v3:sum", "size"]),
+];
+
+fn question(name: &str) -> Result<usize, String> {
+    QUESTIONS.iter().position(|(n, _, _)| *n == name).ok_or_else(|| {
+        let names: Vec<&str> = QUESTIONS.iter().map(|(n, _, _)| *n).collect();
+        format!("no question {name:?} (there are {})", names.join(", "))
+    })
+}
+
+fn query(i: usize) -> Query {
+    let (_, by, specs) = QUESTIONS[i];
+    let specs: Vec<String> = specs.iter().map(|s| (*s).to_owned()).collect();
+    Query::parse(by, &specs, None).expect("the questions are valid queries")
+}
+
+/// One question's run.
+pub struct Measured {
+    pub name: &'static str,
+    pub query: Query,
+    pub stats: Stats,
+    pub peak: u64,
+    pub groups: usize,
+    pub answer: String,
+}
+
+/// `dataflow db-benchmark`.
+pub fn command(o: &Options) -> ExitCode {
+    let picture = o.timed.svg.open();
+    let runs = o.timed.runs.or(3);
+    let threads =
+        o.workers.map_or_else(timing::machine::cores, |n| usize::try_from(n).expect("at most 256"));
+    let chosen: Vec<usize> =
+        if o.questions.is_empty() { (0..QUESTIONS.len()).collect() } else { o.questions.clone() };
+    let folder = data_set_once(o.rows, o.groups);
+    let pattern = format!("{}/*.csv", folder.display());
+    let mut figure = Figure::new(format!(
+        "dataflow: db-benchmark's group-by questions, {} rows, K={}",
+        o.rows, o.groups
+    ));
+    figure.panel(format!("{} worker threads, end to end from the CSV files", threads));
+    say!(
+        "== db-benchmark's group-by questions on {} rows, K={} ({} worker threads; {}, end to end from the CSV)",
+        o.rows,
+        o.groups,
+        threads,
+        timing::after_warmup(runs)
+    );
+    let mut measured = Vec::new();
+    for &i in &chosen {
+        let job = Job::new(query(i), std::slice::from_ref(&pattern), threads)
+            .unwrap_or_else(|e| cli::fail(e.0));
+        let m = run_question(QUESTIONS[i].0, Arc::new(job), runs);
+        figure.bar(&format!("{} {}", m.name, m.query), &m.stats);
+        measured.push(m);
+    }
+    lesson(&measured, o.rows);
+    if let Some(twin) = crate::report::twin(&o.timed.python) {
+        say!();
+        crate::report::db_benchmark_vs_python(
+            &twin,
+            &measured,
+            (threads, runs.min(3)),
+            &pattern,
+            &mut figure,
+        );
+    }
+    if let Some(picture) = picture {
+        figure.save(picture);
+    }
+    ExitCode::SUCCESS
+}
+
+/// The data set, made once under the target directory (4 files; a folder left by an
+/// interrupted run is made again).
+fn data_set_once(rows: u64, k: u64) -> std::path::PathBuf {
+    let folder = crate::data_folder(&format!("db-benchmark-{rows}-{k}"));
+    let marker = folder.join("complete");
+    if !marker.is_file() {
+        let _ = std::fs::remove_dir_all(&folder);
+        say!(
+            "== making db-benchmark's group-by data set once: {rows} rows, K={k}, under {}",
+            folder.display()
+        );
+        let started = std::time::Instant::now();
+        let (_, bytes) = generate::with_progress(rows, |done| {
+            generate::groupby(rows, k, (4, 108), &folder, done)
+        });
+        std::fs::write(&marker, format!("{rows} rows, K={k}\n"))
+            .unwrap_or_else(|e| cli::fail(format!("{}: {e}", marker.display())));
+        say!(
+            "   {:.2} GB in {} (reused by later runs; delete the folder to make it again)",
+            bytes as f64 / 1e9,
+            human(started.elapsed())
+        );
+    }
+    folder
+}
+
+/// One question, timed after a warm-up, with its peak memory (each run's, the largest) and
+/// its answer; printed as one row as soon as it is measured.
+fn run_question(name: &'static str, job: Arc<Job>, runs: usize) -> Measured {
+    let mut peak = 0;
+    let (answer, stats) = timing::measure(runs, || {
+        timing::machine::reset_peak_memory();
+        let answer = job.run_on_threads(job.threads).unwrap_or_else(|e| cli::fail(e));
+        peak = peak.max(timing::machine::peak_memory().unwrap_or(0));
+        answer
+    });
+    let groups = answer.groups();
+    let mut text = Vec::new();
+    answer.write(&job.query, &mut text).expect("writing to memory");
+    drop(answer);
+    let label = format!("{name} {}", job.query);
+    say!(
+        "{}  {:>10} groups  peak {:>6.0} MB",
+        stats.line(&format!("{label:<44}")),
+        groups,
+        peak as f64 / 1e6
+    );
+    let answer = String::from_utf8(text)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    Measured { name, query: job.query.clone(), stats, peak, groups, answer }
+}
+
+/// What the run says about the cost of a group-by as the groups grow: a row's cost (scan,
+/// hash, probe) against a group's (its slots, and its share of the exchange and the sort);
+/// decomposable aggregates against the median.
+fn lesson(measured: &[Measured], rows: u64) {
+    let per_row = |m: &Measured| m.stats.median.as_secs_f64() * 1e9 / rows.max(1) as f64;
+    let fewest = measured.iter().min_by_key(|m| m.groups);
+    let most = measured.iter().max_by_key(|m| m.groups);
+    say!();
+    let (Some(few), Some(many)) = (fewest, most) else { return };
+    cli::paragraph(
+        "",
+        &format!(
+            "A row costs about the same whatever the groups - its fields found, its key hashed, one probe, a few slots updated: {} ({}) took {:.0} ns a row with {} groups.",
+            few.name,
+            few.query,
+            per_row(few),
+            few.groups
+        ),
+    );
+    if many.groups > 100 * few.groups.max(1) {
+        let extra = many.stats.median.as_secs_f64() - few.stats.median.as_secs_f64();
+        let shape = Shape::of(&many.query);
+        cli::paragraph(
+            "",
+            &format!(
+                "A group costs its slots - {} bytes besides its key for {} - and its share of the exchange (each worker's partial groups sent to their owner by key hash) and of the final sort: {} ({}) has {} groups and took {} more than {}, about {:.0} ns a group; {:.1} million groups a second, and a peak of {:.0} bytes a group.",
+                shape.bytes_a_group(),
+                many.query,
+                many.name,
+                many.query,
+                many.groups,
+                human(std::time::Duration::from_secs_f64(extra.max(0.0))),
+                few.name,
+                extra.max(0.0) * 1e9 / many.groups as f64,
+                many.groups as f64 / many.stats.median.as_secs_f64() / 1e6,
+                many.peak as f64 / many.groups as f64
+            ),
+        );
+    }
+    if let Some(median) = measured.iter().find(|m| {
+        m.query.outputs.iter().any(|o| matches!(o, Output::Of { func, .. } if !func.decomposable()))
+    }) {
+        cli::paragraph(
+            "",
+            &format!(
+                "count, sum, min, max, mean, var and std are decomposable: each worker keeps a few numbers a group, and partial answers merge in any order. The median is holistic: all of a group's values must meet in one place, so {} sends every value to its group's owner - which is why Dask's median needs a shuffle.",
+                median.name
+            ),
+        );
+    }
+}

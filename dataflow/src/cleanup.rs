@@ -1,0 +1,120 @@
+//! Nothing left behind: the temporary files and folders a run makes - the hostfile of its
+//! processes, spill files, answer parts being written - are removed when the run ends, however
+//! it ends: by returning (a [`TempDir`] is dropped), by `exit` on an error (an `atexit`
+//! handler; `std::process::exit` runs those), and by Ctrl-C or `kill` (SIGINT and SIGTERM are
+//! taken by a thread of their own, which removes them and then lets the signal end the
+//! process as it would have). Only SIGKILL, which no program can catch, leaves them.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
+
+/// What is to be removed at the end, by whichever way the process ends.
+static LIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Removes what is registered when the process ends by a signal or by `exit`. Called first
+/// thing in `main`, before any other thread starts: the signals are blocked in every thread
+/// (each inherits the mask) and waited for by one.
+pub fn install() {
+    let signals = termination();
+    if pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&signals), None).is_err() {
+        return; // then the default: the signal ends the process, and files may stay
+    }
+    std::thread::spawn(move || {
+        let Ok(signal) = signals.wait() else { return };
+        remove_all();
+        // Back to the default action, unblocked here, raised again: the process ends as the
+        // signal would have ended it (a parent sees "killed by SIGINT", not an exit code).
+        // SAFETY: resetting a signal to its default disposition installs no handler.
+        #[allow(unsafe_code)]
+        unsafe {
+            let _ = nix::sys::signal::signal(signal, nix::sys::signal::SigHandler::SigDfl);
+        }
+        let mut just = SigSet::empty();
+        just.add(signal);
+        let _ = pthread_sigmask(SigmaskHow::SIG_UNBLOCK, Some(&just), None);
+        let _ = nix::sys::signal::raise(signal);
+        std::process::exit(128 + signal as i32);
+    });
+    extern "C" fn at_exit() {
+        remove_all();
+    }
+    // SAFETY: registers a plain function with the C library, to run at `exit`.
+    #[allow(unsafe_code)]
+    unsafe {
+        nix::libc::atexit(at_exit);
+    }
+}
+
+fn termination() -> SigSet {
+    let mut signals = SigSet::empty();
+    signals.add(Signal::SIGINT);
+    signals.add(Signal::SIGTERM);
+    signals
+}
+
+fn remove_all() {
+    // try_lock: at exit, a thread stopped while holding the lock must not hang the process.
+    for _ in 0..100 {
+        if let Ok(mut live) = LIVE.try_lock() {
+            for path in live.drain(..) {
+                remove(&path);
+            }
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+fn remove(path: &Path) {
+    if path.is_dir() {
+        let _ = std::fs::remove_dir_all(path);
+    } else {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+fn register(path: &Path) {
+    LIVE.lock().expect("no panics while held").push(path.to_owned());
+}
+
+fn unregister(path: &Path) {
+    LIVE.lock().expect("no panics while held").retain(|p| p != path);
+}
+
+/// A folder of this run's own, private to the user (0700), removed with everything in it
+/// when dropped or when the process ends.
+pub struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    /// A fresh folder named `prefix` and random characters in the system's temporary folder.
+    pub fn new(prefix: &str) -> std::io::Result<TempDir> {
+        TempDir::new_in(&std::env::temp_dir(), prefix)
+    }
+
+    /// The same in `parent`.
+    pub fn new_in(parent: &Path, prefix: &str) -> std::io::Result<TempDir> {
+        let path = tempfile::Builder::new().prefix(prefix).tempdir_in(parent)?.keep();
+        register(&path);
+        Ok(TempDir { path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        unregister(&self.path);
+        remove(&self.path);
+    }
+}
+
+/// Ends the process with `code`, removing what is registered (the `atexit` handler does it).
+pub fn exit(code: i32) -> ! {
+    std::process::exit(code)
+}

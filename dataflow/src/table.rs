@@ -1,0 +1,673 @@
+//! The groups of one worker: a hash table of group numbers, the keys side by side in one
+//! buffer, and each aggregate in a vector of its own, indexed by group number - so a group
+//! costs a few fixed-size slots and no allocation, whether there are three groups or ten
+//! million. A row is one hash, one probe, and an update of the slots the query needs.
+//!
+//! Groups leave a table in batches of bytes (`wire`): to the worker that owns their key,
+//! and, in `spill`, to disk; a batch read back is merged group by group. At the end a table
+//! is sorted by key and printed as CSV lines.
+
+use std::cmp::Ordering;
+
+use hashbrown::HashTable;
+
+use crate::agg::{self, Squares, Sum};
+use crate::query::{Func, Needs, Output, Query};
+use crate::wire::{Put, Reader};
+
+/// What a table keeps, from the query: the number of key columns, whether a group's size is
+/// counted, and what each value column needs.
+#[derive(Clone, Debug)]
+pub struct Shape {
+    pub keys: usize,
+    pub size: bool,
+    pub needs: Vec<Needs>,
+}
+
+impl Shape {
+    pub fn of(query: &Query) -> Shape {
+        Shape { keys: query.keys.len(), size: query.needs_size(), needs: query.needs() }
+    }
+
+    /// Bytes a group takes besides its key: the table's slot, its hash, where its key ends,
+    /// and each aggregate's slot (a median's values are counted apart, as they come).
+    pub fn bytes_a_group(&self) -> usize {
+        let fixed = 4 + 1 + 8 + 8 + if self.size { 8 } else { 0 };
+        let column = |n: &Needs| {
+            usize::from(n.count) * 8
+                + usize::from(n.sum) * std::mem::size_of::<Sum>()
+                + usize::from(n.squares) * std::mem::size_of::<Squares>()
+                + usize::from(n.min) * 8
+                + usize::from(n.max) * 8
+        };
+        fixed + self.needs.iter().map(column).sum::<usize>()
+    }
+}
+
+/// One value column's aggregates, a slot a group (only those its query needs are kept).
+#[derive(Default)]
+struct Column {
+    needs: Needs,
+    count: Vec<u64>,
+    sum: Vec<Sum>,
+    squares: Vec<Squares>,
+    min: Vec<f64>,
+    max: Vec<f64>,
+    /// (group, value) for each value, for the median: all of a group's values must meet in
+    /// one place.
+    values: Vec<(u32, f64)>,
+}
+
+impl Column {
+    fn new(needs: Needs) -> Column {
+        Column { needs, ..Column::default() }
+    }
+
+    fn push_group(&mut self) {
+        let n = self.needs;
+        if n.count {
+            self.count.push(0);
+        }
+        if n.sum {
+            self.sum.push(Sum::default());
+        }
+        if n.squares {
+            self.squares.push(Squares::default());
+        }
+        if n.min {
+            self.min.push(f64::INFINITY);
+        }
+        if n.max {
+            self.max.push(f64::NEG_INFINITY);
+        }
+    }
+
+    #[inline]
+    fn add(&mut self, g: usize, x: f64) {
+        let n = self.needs;
+        if n.count {
+            self.count[g] += 1;
+        }
+        if n.sum {
+            self.sum[g].add(x);
+        }
+        if n.squares {
+            // x^2 as two floats that add up to it exactly: the nearest, and its rounding error.
+            let nearest = x * x;
+            self.squares[g].add(nearest);
+            self.squares[g].add(x.mul_add(x, -nearest));
+        }
+        if n.min && x < self.min[g] {
+            self.min[g] = x;
+        }
+        if n.max && x > self.max[g] {
+            self.max[g] = x;
+        }
+        if n.values {
+            self.values.push((u32::try_from(g).expect("fewer than 2^32 groups a table"), x));
+        }
+    }
+}
+
+/// The groups of one worker, or of one batch of its rows.
+pub struct Table {
+    shape: Shape,
+    index: HashTable<u32>,
+    /// Each group's hash and where its key ends in `keys` (group g's key starts where g - 1's
+    /// ends): side by side, so that checking a probe's candidate reads one cache line.
+    meta: Vec<Meta>,
+    keys: Vec<u8>,
+    size: Vec<u64>,
+    columns: Vec<Column>,
+}
+
+impl Table {
+    pub fn new(shape: &Shape) -> Table {
+        Table {
+            shape: shape.clone(),
+            index: HashTable::new(),
+            meta: Vec::new(),
+            keys: Vec::new(),
+            size: Vec::new(),
+            columns: shape.needs.iter().map(|&n| Column::new(n)).collect(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.meta.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.meta.is_empty()
+    }
+
+    /// About the bytes a group takes here, its key included (16 bytes for one not seen yet).
+    pub fn bytes_a_group(&self) -> usize {
+        self.shape.bytes_a_group() + self.keys.len().checked_div(self.len()).unwrap_or(16)
+    }
+
+    /// The values kept for medians.
+    pub fn values_held(&self) -> usize {
+        self.columns.iter().map(|c| c.values.len()).sum()
+    }
+
+    fn key(&self, g: usize) -> &[u8] {
+        key_of(&self.meta, &self.keys, g)
+    }
+
+    /// The number of `key`'s group (whose hash is `hash`), made empty the first time.
+    #[inline]
+    pub fn group(&mut self, hash: u64, key: &[u8]) -> usize {
+        let (meta, keys) = (&self.meta, &self.keys);
+        let same = |&g: &u32| {
+            let g = g as usize;
+            meta[g].hash == hash && same_bytes(key_of(meta, keys, g), key)
+        };
+        if let Some(&g) = self.index.find(slot_hash(hash), same) {
+            return g as usize;
+        }
+        let g = self.meta.len();
+        let number = u32::try_from(g).expect("fewer than 2^32 groups a table");
+        let meta = &self.meta;
+        self.index.insert_unique(slot_hash(hash), number, |&g| slot_hash(meta[g as usize].hash));
+        self.keys.extend_from_slice(key);
+        self.meta.push(Meta { hash, end: self.keys.len() });
+        if self.shape.size {
+            self.size.push(0);
+        }
+        for column in &mut self.columns {
+            column.push_group();
+        }
+        g
+    }
+
+    /// One row of group `g`: its size, and each value column's value (`None` where missing).
+    #[inline]
+    pub fn add_row(&mut self, g: usize) {
+        if self.shape.size {
+            self.size[g] += 1;
+        }
+    }
+
+    #[inline]
+    pub fn add_value(&mut self, g: usize, column: usize, x: f64) {
+        self.columns[column].add(g, x);
+    }
+
+    /// Empties the table, keeping its shape (and, for reuse, none of its memory).
+    pub fn clear(&mut self) {
+        *self = Table::new(&self.shape);
+    }
+
+    // ---- batches ----
+
+    /// Every group, encoded, into `out[destination(hash)]`; the table is left empty.
+    pub fn drain_into(&mut self, out: &mut [Vec<u8>], destination: impl Fn(u64) -> usize) {
+        let medians = self.median_ranges();
+        for g in 0..self.len() {
+            self.encode_group(g, &medians, &mut out[destination(self.meta[g].hash)]);
+        }
+        self.clear();
+    }
+
+    /// For each value column, each group's values (for the median) as a range of its
+    /// `values`, which are sorted by group here.
+    fn median_ranges(&mut self) -> Vec<Vec<(usize, usize)>> {
+        let groups = self.len();
+        self.columns
+            .iter_mut()
+            .map(|c| {
+                if !c.needs.values {
+                    return Vec::new();
+                }
+                c.values.sort_by_key(|&(g, _)| g);
+                let mut ranges = vec![(0, 0); groups];
+                let mut start = 0;
+                for (i, &(g, _)) in c.values.iter().enumerate() {
+                    if i > 0 && c.values[i - 1].0 != g {
+                        start = i;
+                    }
+                    ranges[g as usize] = (start, i + 1);
+                }
+                ranges
+            })
+            .collect()
+    }
+
+    fn encode_group(&self, g: usize, medians: &[Vec<(usize, usize)>], out: &mut Vec<u8>) {
+        out.put_u64(self.meta[g].hash);
+        out.put_bytes(self.key(g));
+        if self.shape.size {
+            out.put_len(self.size[g]);
+        }
+        for (column, ranges) in self.columns.iter().zip(medians) {
+            let n = column.needs;
+            if n.count {
+                out.put_len(column.count[g]);
+            }
+            if n.sum {
+                column.sum[g].encode(out);
+            }
+            if n.squares {
+                column.squares[g].encode(out);
+            }
+            if n.min {
+                out.put_f64(column.min[g]);
+            }
+            if n.max {
+                out.put_f64(column.max[g]);
+            }
+            if n.values {
+                let (from, to) = ranges[g];
+                out.put_len((to - from) as u64);
+                column.values[from..to].iter().for_each(|&(_, x)| out.put_f64(x));
+            }
+        }
+    }
+
+    /// Merges every group of a batch (made by [`Table::drain_into`] from a table of the same
+    /// shape) into this table.
+    pub fn absorb(&mut self, batch: &[u8]) {
+        let mut r = Reader::new(batch);
+        while !r.is_empty() {
+            let hash = r.u64();
+            let g = self.group(hash, r.bytes());
+            if self.shape.size {
+                self.size[g] += r.len();
+            }
+            for column in &mut self.columns {
+                let n = column.needs;
+                if n.count {
+                    column.count[g] += r.len();
+                }
+                if n.sum {
+                    column.sum[g].merge(&Sum::decode(&mut r));
+                }
+                if n.squares {
+                    column.squares[g].merge(&Squares::decode(&mut r));
+                }
+                if n.min {
+                    column.min[g] = column.min[g].min(r.f64());
+                }
+                if n.max {
+                    column.max[g] = column.max[g].max(r.f64());
+                }
+                if n.values {
+                    let g = u32::try_from(g).expect("fewer than 2^32 groups a table");
+                    for _ in 0..r.len() {
+                        column.values.push((g, r.f64()));
+                    }
+                }
+            }
+        }
+    }
+
+    // ---- the answer ----
+
+    /// The groups in key order as CSV lines (without the header), with their keys: a sorted
+    /// run, which [`merge_runs`] merges with other workers' runs.
+    ///
+    /// The lines are printed in group order, reading every slot vector front to back; only the
+    /// order of the numbers is sorted, and the merge follows it.
+    pub fn into_run(mut self, query: &Query) -> Run {
+        let order = self.sorted();
+        let medians = self.median_ranges();
+        let mut text = Vec::with_capacity(self.len() * 16);
+        let mut line_ends = Vec::with_capacity(self.len());
+        for g in 0..self.len() {
+            self.format(g, query, &medians, &mut text);
+            line_ends.push(text.len());
+        }
+        let key_ends = self.meta.iter().map(|m| m.end).collect();
+        let order = order.into_iter().map(|g| u32::try_from(g).expect("below 2^32")).collect();
+        Run { keys: std::mem::take(&mut self.keys), key_ends, text, line_ends, order }
+    }
+
+    /// The group numbers in key order: sorted by the keys' first 8 bytes as one number, then,
+    /// where those tie (as ids with a common prefix do), by the next 8, and so on: mostly
+    /// comparisons of integers, not of byte strings.
+    fn sorted(&self) -> Vec<usize> {
+        let mut order: Vec<(u64, usize)> =
+            (0..self.len()).map(|g| (window(self.key(g), 0), g)).collect();
+        self.sort_from(&mut order, 0);
+        order.into_iter().map(|(_, g)| g).collect()
+    }
+
+    fn sort_from(&self, order: &mut [(u64, usize)], depth: usize) {
+        order.sort_unstable_by_key(|&(w, _)| w);
+        let mut start = 0;
+        while start < order.len() {
+            let w = order[start].0;
+            let end = start + order[start..].iter().take_while(|(x, _)| *x == w).count();
+            let run = &mut order[start..end];
+            if run.len() > 1 {
+                if run.iter().any(|&(_, g)| self.key(g).len() > depth + 8) {
+                    run.iter_mut().for_each(|(x, g)| *x = window(self.key(*g), depth + 8));
+                    self.sort_from(run, depth + 8);
+                    // The windows were rewritten for the deeper sort; the order holds.
+                } else {
+                    // Equal windows and no more bytes: equal keys but for trailing zero bytes.
+                    run.sort_unstable_by(|a, b| self.key(a.1).cmp(self.key(b.1)));
+                }
+            }
+            start = end;
+        }
+    }
+
+    /// Group g as one CSV line: its key fields, then each output.
+    fn format(&self, g: usize, query: &Query, medians: &[Vec<(usize, usize)>], out: &mut Vec<u8>) {
+        write_key(self.key(g), self.shape.keys, out);
+        for output in &query.outputs {
+            out.push(b',');
+            match *output {
+                Output::Size => out.extend_from_slice(self.size[g].to_string().as_bytes()),
+                Output::Of { column, func } => {
+                    let c = &self.columns[column];
+                    let any = || c.count[g] > 0; // min and max of no value: empty
+                    let text = match func {
+                        Func::Count => Some(c.count[g].to_string()),
+                        Func::Sum => Some(number(c.sum[g].value())),
+                        Func::Mean => mean(c.count[g], &c.sum[g]).map(number),
+                        Func::Min => any().then(|| number(c.min[g])),
+                        Func::Max => any().then(|| number(c.max[g])),
+                        Func::Var => {
+                            agg::variance(c.count[g], &c.sum[g], &c.squares[g]).map(number)
+                        }
+                        Func::Std => agg::variance(c.count[g], &c.sum[g], &c.squares[g])
+                            .map(|v| number(v.sqrt())),
+                        Func::Median => {
+                            let (from, to) = medians[column][g];
+                            let mut values: Vec<f64> =
+                                c.values[from..to].iter().map(|&(_, x)| x).collect();
+                            agg::median(&mut values).map(number)
+                        }
+                    };
+                    if let Some(text) = text {
+                        out.extend_from_slice(text.as_bytes());
+                    }
+                }
+            }
+        }
+        out.push(b'\n');
+    }
+}
+
+fn mean(count: u64, sum: &Sum) -> Option<f64> {
+    // From the exact sum rounded once: the same for any split.
+    #[allow(clippy::cast_precision_loss)]
+    (count > 0).then(|| sum.value() / count as f64)
+}
+
+/// A float as the shortest decimal that reads back as the same float.
+fn number(x: f64) -> String {
+    x.to_string()
+}
+
+/// A field as CSV writes it: quoted where it holds a comma, a quote or a line end.
+pub fn csv_field(field: &[u8], out: &mut Vec<u8>) {
+    if !field.iter().any(|&b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
+        out.extend_from_slice(field);
+        return;
+    }
+    out.push(b'"');
+    for &b in field {
+        if b == b'"' {
+            out.push(b'"');
+        }
+        out.push(b);
+    }
+    out.push(b'"');
+}
+
+/// The 8 bytes of `key` from `at`, as a big-endian number (zeros past its end): comparing two
+/// such numbers compares those bytes.
+fn window(key: &[u8], at: usize) -> u64 {
+    let mut bytes = [0; 8];
+    let part = key.get(at..).unwrap_or_default();
+    let n = part.len().min(8);
+    bytes[..n].copy_from_slice(&part[..n]);
+    u64::from_be_bytes(bytes)
+}
+
+/// A group's hash, and where its key ends.
+#[derive(Clone, Copy)]
+struct Meta {
+    hash: u64,
+    end: usize,
+}
+
+fn key_of<'k>(meta: &[Meta], keys: &'k [u8], g: usize) -> &'k [u8] {
+    let start = if g == 0 { 0 } else { meta[g - 1].end };
+    &keys[start..meta[g].end]
+}
+
+/// Whether two keys are equal: short ones (up to 16 bytes, most keys) as two words each,
+/// without a call to `memcmp`.
+#[inline(always)]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if !(8..=16).contains(&n) {
+        return a == b;
+    }
+    // 8 to 16 bytes: the first 8 and the last 8 (overlapping when shorter than 16).
+    let word = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("8 bytes"));
+    word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8)
+}
+
+/// Where a table puts a hash in its slots: the hash times an odd constant (a bijection), so
+/// that the bits that chose the worker (the top ones, [`owner`]) are mixed with all the others
+/// before the table reads its tag from the top bits.
+#[inline]
+fn slot_hash(hash: u64) -> u64 {
+    hash.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+/// The worker of `workers` that owns a key with this hash: by its top 16 bits, so that each
+/// worker gets an even share.
+pub fn owner(hash: u64, workers: usize) -> usize {
+    ((hash >> 48) as usize * workers) >> 16
+}
+
+// ---- keys ----
+
+/// A row's key: one column's bytes as they are; several columns' bytes with each but the last
+/// escaped (a zero byte written as 0 255) and ended by 0 0 - so comparing two keys' bytes
+/// compares their fields one by one, and no two different rows of fields give the same key.
+pub fn encode_key<'f>(count: usize, field: impl Fn(usize) -> &'f [u8], out: &mut Vec<u8>) {
+    out.clear();
+    for i in 0..count {
+        let field = field(i);
+        if i + 1 == count {
+            out.extend_from_slice(field);
+        } else {
+            for &b in field {
+                out.push(b);
+                if b == 0 {
+                    out.push(255);
+                }
+            }
+            out.extend_from_slice(&[0, 0]);
+        }
+    }
+}
+
+/// The `count` fields of a key made by [`encode_key`], as CSV fields separated by commas.
+fn write_key(key: &[u8], count: usize, out: &mut Vec<u8>) {
+    let mut rest = key;
+    for i in 0..count {
+        if i > 0 {
+            out.push(b',');
+        }
+        if i + 1 == count {
+            csv_field(rest, out);
+            return;
+        }
+        // The field runs to the first 0 0; a 0 255 inside it is a zero byte.
+        let mut end = 0;
+        while !(rest[end] == 0 && rest[end + 1] == 0) {
+            end += if rest[end] == 0 { 2 } else { 1 };
+        }
+        let escaped = &rest[..end];
+        if memchr::memchr(0, escaped).is_none() {
+            csv_field(escaped, out);
+        } else {
+            let mut field = Vec::with_capacity(escaped.len());
+            let mut at = 0;
+            while at < escaped.len() {
+                field.push(escaped[at]);
+                at += if escaped[at] == 0 { 2 } else { 1 };
+            }
+            csv_field(&field, out);
+        }
+        rest = &rest[end + 2..];
+    }
+}
+
+/// A key's hash, the same in every process (std's hasher is seeded per process): 8 bytes at a
+/// time, each folded in with a multiplication, then mixed so that every bit of the key moves
+/// the top bits ([`owner`]) and the bottom ones alike.
+#[inline]
+pub fn hash_key(key: &[u8]) -> u64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut h = (key.len() as u64).wrapping_mul(K);
+    let mut chunks = key.chunks_exact(8);
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        h = (h ^ word).wrapping_mul(K).rotate_left(29);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut word = 0_u64;
+        for (i, &b) in rest.iter().enumerate() {
+            word |= u64::from(b) << (8 * i);
+        }
+        h = (h ^ word).wrapping_mul(K).rotate_left(29);
+    }
+    // The finaliser of MurmurHash3: every input bit reaches every output bit.
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+// ---- sorted runs ----
+
+/// CSV lines, each with its key, and the order that sorts them by key.
+#[derive(Default)]
+pub struct Run {
+    keys: Vec<u8>,
+    key_ends: Vec<usize>,
+    text: Vec<u8>,
+    line_ends: Vec<usize>,
+    /// Line numbers in key order.
+    order: Vec<u32>,
+}
+
+impl Run {
+    /// Appends a line that sorts after every line before it.
+    fn push(&mut self, key: &[u8], line: &[u8]) {
+        self.order.push(u32::try_from(self.key_ends.len()).expect("below 2^32"));
+        self.keys.extend_from_slice(key);
+        self.key_ends.push(self.keys.len());
+        self.text.extend_from_slice(line);
+        self.line_ends.push(self.text.len());
+    }
+
+    pub fn len(&self) -> usize {
+        self.key_ends.len()
+    }
+
+    /// The key of the line `i`-th in key order.
+    fn key(&self, i: usize) -> &[u8] {
+        let at = self.order[i] as usize;
+        let start = if at == 0 { 0 } else { self.key_ends[at - 1] };
+        &self.keys[start..self.key_ends[at]]
+    }
+
+    /// The line `i`-th in key order.
+    fn line(&self, i: usize) -> &[u8] {
+        let at = self.order[i] as usize;
+        let start = if at == 0 { 0 } else { self.line_ends[at - 1] };
+        &self.text[start..self.line_ends[at]]
+    }
+
+    /// The run as bytes, to travel to another process.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.keys.len() + self.text.len() + 4 * self.len());
+        for i in 0..self.len() {
+            out.put_bytes(self.key(i));
+            out.put_bytes(self.line(i));
+        }
+        out
+    }
+
+    /// Appends the lines of an encoded run (in order: the run's batches one after another).
+    pub fn extend_from(&mut self, bytes: &[u8]) {
+        let mut r = Reader::new(bytes);
+        while !r.is_empty() {
+            let key = r.bytes();
+            let line = r.bytes();
+            self.push(key, line);
+        }
+    }
+}
+
+/// Writes the lines of sorted runs in key order, each once: a k-way merge.
+pub fn merge_runs(runs: &[Run], out: &mut impl std::io::Write) -> std::io::Result<u64> {
+    let mut heads: Vec<usize> = vec![0; runs.len()];
+    let mut written = 0;
+    loop {
+        let mut best: Option<usize> = None;
+        for (r, run) in runs.iter().enumerate() {
+            if heads[r] == run.len() {
+                continue;
+            }
+            let better = match best {
+                None => true,
+                Some(b) => run.key(heads[r]).cmp(runs[b].key(heads[b])) == Ordering::Less,
+            };
+            if better {
+                best = Some(r);
+            }
+        }
+        let Some(r) = best else { return Ok(written) };
+        out.write_all(runs[r].line(heads[r]))?;
+        heads[r] += 1;
+        written += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_of_several_fields_sort_field_by_field_and_read_back() {
+        let mut a = Vec::new();
+        let mut b = Vec::new();
+        encode_key(2, |i| [&b"ab"[..], &b"z"[..]][i], &mut a);
+        encode_key(2, |i| [&b"abc"[..], &b"a"[..]][i], &mut b);
+        assert!(a < b, "ab < abc whatever follows");
+        encode_key(2, |i| [&b"a\0b"[..], &b"c,d"[..]][i], &mut b);
+        let mut line = Vec::new();
+        write_key(&b, 2, &mut line);
+        assert_eq!(line, b"a\0b,\"c,d\"");
+        let (mut x, mut y) = (Vec::new(), Vec::new());
+        encode_key(2, |i| [&b"a"[..], &b"\0b"[..]][i], &mut x);
+        encode_key(2, |i| [&b"a\0"[..], &b"b"[..]][i], &mut y);
+        assert_ne!(x, y, "a zero byte never joins two fields into one");
+    }
+
+    #[test]
+    fn owners_share_hashes_evenly() {
+        let mut counts = [0; 3];
+        for i in 0..30_000_u64 {
+            counts[owner(hash_key(&i.to_le_bytes()), 3)] += 1;
+        }
+        assert!(counts.iter().all(|&c| (9_000..11_000).contains(&c)), "{counts:?}");
+    }
+}
