@@ -67,6 +67,25 @@ impl<const L: usize> Exact<L> {
             *lsb = exponent;
         }
         let shift = i32::from(exponent) - i32::from(*lsb);
+        // The usual case - a value no finer than the sum's lowest bit, both far from the top -
+        // as one 128-bit addition.
+        if (0..64).contains(&shift) {
+            #[allow(clippy::cast_possible_wrap)]
+            let sum = (u128::from(limbs[1]) << 64 | u128::from(limbs[0])) as i128;
+            let extension = if sum < 0 { u64::MAX } else { 0 };
+            if sum.unsigned_abs() < 1 << 120 && limbs[2..].iter().all(|&l| l == extension) {
+                let term = i128::from(mantissa) << shift; // below 2^117
+                let sum = if negative { sum - term } else { sum + term };
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                {
+                    limbs[0] = sum as u64;
+                    limbs[1] = (sum >> 64) as u64;
+                }
+                let extension = if sum < 0 { u64::MAX } else { 0 };
+                limbs[2..].iter_mut().for_each(|l| *l = extension);
+                return;
+            }
+        }
         if shift < 0 {
             // A finer value than any before: the sum moves up to make room for its bits.
             let up = shift.unsigned_abs();

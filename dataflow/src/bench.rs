@@ -33,6 +33,14 @@ pub struct Options {
     /// Only these questions, comma-separated: q1,q3 [default: q1-q7 and q10].
     #[arg(long, value_delimiter = ',', value_parser = question)]
     questions: Vec<usize>,
+    /// The memory each question's run may use, as `groupby --memory-limit` (past it, groups
+    /// spill to disk); with --vs-python, DuckDB and a Dask LocalCluster get the same limit
+    /// [default: half the memory available when it starts, and no limit for the others].
+    #[arg(long, value_parser = crate::spill::parse_size, allow_hyphen_values = true)]
+    memory_limit: Option<u64>,
+    /// Where spill files go [default: the system's temporary folder].
+    #[arg(long, value_name = "DIR")]
+    spill_dir: Option<std::path::PathBuf>,
     #[command(flatten)]
     timed: cli::Timed<cli::VsPython>,
 }
@@ -96,22 +104,28 @@ pub fn command(o: &Options) -> ExitCode {
     );
     let mut measured = Vec::new();
     for &i in &chosen {
-        let job = Job::new(query(i), std::slice::from_ref(&pattern), threads)
-            .unwrap_or_else(|e| cli::fail(e.0));
-        let m = run_question(QUESTIONS[i].0, Arc::new(job), runs);
+        // The files are planned (their header read, their ranges cut) in every timed run:
+        // end to end from the CSV, as each Python engine reads them.
+        let plan = || {
+            let mut job = Job::new(query(i), std::slice::from_ref(&pattern), threads)
+                .unwrap_or_else(|e| cli::fail(e.0));
+            if let Some(limit) = o.memory_limit {
+                job.budget.limit = limit;
+            }
+            if let Some(dir) = &o.spill_dir {
+                job.budget.dir.clone_from(dir);
+            }
+            Arc::new(job)
+        };
+        let m = run_question(QUESTIONS[i].0, plan, runs);
         figure.bar(&format!("{} {}", m.name, m.query), &m.stats);
         measured.push(m);
     }
     lesson(&measured, o.rows);
     if let Some(twin) = crate::report::twin(&o.timed.python) {
         say!();
-        crate::report::db_benchmark_vs_python(
-            &twin,
-            &measured,
-            (threads, runs.min(3)),
-            &pattern,
-            &mut figure,
-        );
+        let setting = (threads, runs.min(3), o.memory_limit);
+        crate::report::db_benchmark_vs_python(&twin, &measured, setting, &pattern, &mut figure);
     }
     if let Some(picture) = picture {
         figure.save(picture);
@@ -147,21 +161,31 @@ fn data_set_once(rows: u64, k: u64) -> std::path::PathBuf {
 
 /// One question, timed after a warm-up, with its peak memory (each run's, the largest) and
 /// its answer; printed as one row as soon as it is measured.
-fn run_question(name: &'static str, job: Arc<Job>, runs: usize) -> Measured {
+fn run_question(name: &'static str, plan: impl Fn() -> Arc<Job>, runs: usize) -> Measured {
     let mut peak = 0;
+    let mut spilled = crate::spill::Spilled::default();
     let (answer, stats) = timing::measure(runs, || {
         timing::machine::reset_peak_memory();
+        let job = plan();
         let answer = job.run_on_threads(job.threads).unwrap_or_else(|e| cli::fail(e));
         peak = peak.max(timing::machine::peak_memory().unwrap_or(0));
+        spilled = answer.spilled;
         answer
     });
-    let groups = answer.groups();
+    let job = plan();
+    let groups = usize::try_from(answer.groups).expect("fewer groups than memory");
     let mut text = Vec::new();
     answer.write(&job.query, &mut text).expect("writing to memory");
     drop(answer);
     let label = format!("{name} {}", job.query);
+    let spill = if spilled.times > 0 {
+        let (bytes, took) = (timing::bytes(spilled.bytes), human(spilled.took()));
+        format!("  spilled {bytes} ({took} writing and reading)")
+    } else {
+        String::new()
+    };
     say!(
-        "{}  {:>10} groups  peak {:>6.0} MB",
+        "{}  {:>10} groups  peak {:>6.0} MB{spill}",
         stats.line(&format!("{label:<44}")),
         groups,
         peak as f64 / 1e6

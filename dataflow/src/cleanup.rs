@@ -114,6 +114,20 @@ impl Drop for TempDir {
     }
 }
 
+/// Makes freed memory go back to the system, so that the peak a budget allows is the peak
+/// the process shows. glibc's malloc raises the size from which it maps large blocks on their
+/// own each time one is freed (up to 32 MB); after that, tables freed by a spill stay in its
+/// heap, counted as the process's, and the next ones are mapped beside them. A fixed threshold
+/// keeps large blocks mapped on their own: freed, they are returned at once.
+pub fn return_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: sets one of malloc's tunables, before this program allocates much.
+    #[allow(unsafe_code)]
+    unsafe {
+        nix::libc::mallopt(nix::libc::M_MMAP_THRESHOLD, 128 << 10);
+    }
+}
+
 /// Ends the process with `code`, removing what is registered (the `atexit` handler does it).
 pub fn exit(code: i32) -> ! {
     std::process::exit(code)

@@ -28,6 +28,7 @@ use crate::job::Job;
 /// How a `groupby` joins a cluster: the options that start processes here or name this one's
 /// place among several machines.
 #[derive(clap::Args, Clone, Debug)]
+#[group(id = "cluster")]
 pub struct Options {
     /// Run as this many processes on this machine, exchanging data over loopback TCP.
     #[arg(long, value_parser = processes, allow_hyphen_values = true)]

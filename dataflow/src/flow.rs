@@ -3,10 +3,11 @@
 //! 2. **exchange**: whenever that table has grown past a few megabytes, and at the end, its
 //!    groups go in batches to the workers that own their keys (by the key's hash), which merge
 //!    them into the groups they own - each key ends up in one place, so no group is merged
-//!    twice and no worker holds every group;
-//! 3. **finish**: each worker sorts its own groups and prints them as CSV lines, in parallel;
-//!    the sorted runs meet in process 0, which merges them into one answer in key order -
-//!    `compute()`.
+//!    twice and no worker holds every group. A worker whose groups outgrow its share of the
+//!    memory budget spills them to disk (`spill`);
+//! 3. **finish**: each worker sorts its own groups and prints them as CSV lines, in parallel -
+//!    into part files of its own (`--out`), or as sorted runs that meet in process 0, which
+//!    merges them into one answer in key order: `compute()`.
 //!
 //! (Dask's default group-by aggregation instead reduces partial aggregates in a tree into one
 //! partition, `split_out=1`: fine for a few groups, a bottleneck for millions. Its hash
@@ -14,46 +15,87 @@
 //! always.)
 
 use std::cell::RefCell;
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, OnceLock};
 
 use timely::dataflow::operators::{Exchange, Input, Inspect, Probe};
 use timely::worker::Worker;
 
+use crate::cleanup::TempDir;
 use crate::cluster;
 use crate::job::Job;
 use crate::query::Query;
 use crate::scan::{self, Aggregator, RowError, Tally};
-use crate::table::{self, Run, Shape, Table};
+use crate::spill::{self, Spill, Spilled};
+use crate::table::{self, Cursor, FileCursor, MemoryCursor, Run, Shape, Table};
 
-/// The answer, in process 0: every worker's sorted run, and what was left out.
+/// Where a sorted run of the answer is: in memory, or in a file (a worker that spilled, or
+/// another process's run, received).
+pub enum Source {
+    Memory(Run),
+    File(PathBuf),
+}
+
+/// The answer, in process 0: every worker's sorted runs (none with `--out`, whose part files
+/// hold them), what was left out, what crossed between workers and what was spilled.
 pub struct Answer {
-    pub runs: Vec<Run>,
+    pub sources: Vec<Source>,
     pub tally: Tally,
     pub traffic: Traffic,
+    pub spilled: Spilled,
+    /// The groups in all.
+    pub groups: u64,
+    /// With `--out`: the part files written.
+    pub parts: Vec<PathBuf>,
+    /// The folder of this run's spill and run files, removed with the answer.
+    _files: Option<Arc<SpillDir>>,
 }
 
 impl Answer {
-    /// The groups in all.
-    pub fn groups(&self) -> usize {
-        self.runs.iter().map(Run::len).sum()
+    /// The answer of sorted runs in memory.
+    #[cfg(test)]
+    pub fn of(runs: Vec<Run>, tally: Tally) -> Answer {
+        Answer {
+            groups: runs.iter().map(|r| r.len() as u64).sum(),
+            sources: runs.into_iter().map(Source::Memory).collect(),
+            tally,
+            traffic: Traffic::default(),
+            spilled: Spilled::default(),
+            parts: Vec::new(),
+            _files: None,
+        }
     }
 
     /// The CSV: the header, then every group in key order.
-    pub fn write(&self, query: &Query, out: &mut impl std::io::Write) -> std::io::Result<()> {
-        let mut header = Vec::new();
-        for (i, name) in query.header().iter().enumerate() {
-            if i > 0 {
-                header.push(b',');
-            }
-            table::csv_field(name.as_bytes(), &mut header);
+    pub fn write(&self, query: &Query, out: &mut impl Write) -> std::io::Result<()> {
+        write_header(query, out)?;
+        let mut cursors: Vec<Box<dyn Cursor + '_>> = Vec::new();
+        for source in &self.sources {
+            cursors.push(match source {
+                Source::Memory(run) => Box::new(MemoryCursor::new(run)),
+                Source::File(path) => Box::new(FileCursor::open(path)?),
+            });
         }
-        header.push(b'\n');
-        out.write_all(&header)?;
-        table::merge_runs(&self.runs, out)?;
+        table::merge_runs(&mut cursors, out)?;
         Ok(())
     }
+}
+
+/// The answer's header line: the key columns, then each output's name.
+pub fn write_header(query: &Query, out: &mut impl Write) -> std::io::Result<()> {
+    let mut header = Vec::new();
+    for (i, name) in query.header().iter().enumerate() {
+        if i > 0 {
+            header.push(b',');
+        }
+        table::csv_field(name.as_bytes(), &mut header);
+    }
+    header.push(b'\n');
+    out.write_all(&header)
 }
 
 /// What crossed between workers: partial aggregates exchanged by key, the batches they went
@@ -79,6 +121,8 @@ impl Traffic {
 pub enum FlowError {
     /// A row that cannot be read, or a file that failed mid-way.
     Row(RowError),
+    /// Spilling or writing the answer failed (a full disk, an unwritable folder).
+    Disk(String),
     /// timely could not start, or a worker failed.
     Workers(String),
 }
@@ -87,40 +131,73 @@ impl std::fmt::Display for FlowError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             FlowError::Row(e) => write!(f, "{}", e.0),
-            FlowError::Workers(e) => write!(f, "{e}"),
+            FlowError::Disk(e) | FlowError::Workers(e) => write!(f, "{e}"),
         }
     }
 }
 
 /// How large a worker's table of partial aggregates grows before its groups go to their
 /// owners: large enough that a few groups (three airports) are sent once, at the end; small
-/// enough that millions of groups never sit in two places at once.
-const PARTIAL_LIMIT: usize = 64 << 20;
+/// enough that millions of groups never sit in two places at once. Less where the memory
+/// budget is small: an eighth of a worker's share.
+const PARTIAL_LIMIT: u64 = 64 << 20;
+
+/// This process's spill folder, made when a worker first needs it (a run that never spills
+/// makes none, and an unwritable `--spill-dir` only matters when spilling).
+pub struct SpillDir {
+    parent: PathBuf,
+    dir: OnceLock<Result<TempDir, String>>,
+}
+
+impl SpillDir {
+    fn get(&self) -> Result<&Path, String> {
+        let made = self.dir.get_or_init(|| {
+            TempDir::new_in(&self.parent, "hpc-rs-spill-").map_err(|e| {
+                format!(
+                    "--spill-dir {}: cannot make a folder for spill files there: {e}",
+                    self.parent.display()
+                )
+            })
+        });
+        made.as_ref().map(TempDir::path).map_err(String::clone)
+    }
+}
 
 /// What travels to process 0 at the end from the workers of other processes.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 enum Gathered {
-    /// Part `seq` of worker `from`'s sorted run, encoded.
-    Lines {
-        from: u64,
-        seq: u64,
-        bytes: Vec<u8>,
-    },
+    /// Part `seq` of sorted run `run` of worker `from`, as records.
+    Lines { from: u64, run: u64, seq: u64, bytes: Vec<u8> },
     Done {
         tally: Tally,
         traffic: Traffic,
-        failure: Option<RowError>,
+        spilled: Spilled,
+        groups: u64,
+        parts: Vec<PathBuf>,
+        failure: Option<String>,
+        row: bool,
     },
 }
 
 /// What one worker of process 0 hands back when the dataflow ends.
 struct Finished {
-    run: Run,
+    sources: Vec<Source>,
+    done: Done,
+    /// Worker 0's: the other processes' runs, written to files as they came, and their
+    /// reports.
+    remote_runs: Vec<PathBuf>,
+    remote_done: Vec<Done>,
+}
+
+/// One worker's report.
+#[derive(Default)]
+struct Done {
     tally: Tally,
     traffic: Traffic,
-    failure: Option<RowError>,
-    /// Worker 0's: what the other processes' workers sent.
-    gathered: Vec<Gathered>,
+    spilled: Spilled,
+    groups: u64,
+    parts: Vec<PathBuf>,
+    failure: Option<FlowError>,
 }
 
 /// Runs `job` on `workers`; in process 0, the answer (`None` in the other processes, whose
@@ -133,9 +210,10 @@ pub fn run(
     let threads = workers.threads();
     let (allocators, network) = cluster::allocators(workers).map_err(FlowError::Workers)?;
     let config = timely::WorkerConfig::default();
-    let (job, read) = (Arc::clone(job), Arc::clone(read));
+    let files = Arc::new(SpillDir { parent: job.budget.dir.clone(), dir: OnceLock::new() });
+    let (job, read, shared) = (Arc::clone(job), Arc::clone(read), Arc::clone(&files));
     let guards = timely::execute::execute_from(allocators, network, config, move |worker| {
-        one_worker(worker, &job, threads, &read)
+        one_worker(worker, &job, threads, &read, &shared)
     })
     .map_err(|e| FlowError::Workers(format!("timely could not start: {e}")))?;
     let mut finished = Vec::new();
@@ -149,7 +227,35 @@ pub fn run(
     if finished.is_empty() {
         return Ok(None); // not process 0: its workers sent their runs
     }
-    answer(finished).map(Some)
+    answer(finished, files).map(Some)
+}
+
+/// The groups a worker owns, up to its share of the budget in memory, the rest in its spill
+/// files; and the first spill failure, after which what arrives is dropped (the run fails).
+struct Owned {
+    table: Table,
+    limit: u64,
+    spill: Spill,
+    failure: Option<String>,
+}
+
+impl Owned {
+    fn absorb(&mut self, batch: &[u8], files: &SpillDir) {
+        if self.failure.is_some() {
+            return;
+        }
+        self.table.absorb(batch);
+        if self.table.memory() > self.limit {
+            let written = files.get().and_then(|dir| {
+                self.spill.set_dir(dir);
+                self.spill.write(&mut self.table)
+            });
+            if let Err(e) = written {
+                self.failure = Some(e);
+                self.table.clear();
+            }
+        }
+    }
 }
 
 /// The dataflow on one worker. Returns what process 0's workers hand back; `None` elsewhere.
@@ -158,40 +264,59 @@ fn one_worker(
     job: &Job,
     threads: usize,
     read: &AtomicU64,
+    files: &Arc<SpillDir>,
 ) -> Option<Finished> {
     let (me, peers) = (worker.index(), worker.peers());
     let shape = Shape::of(&job.query);
-    let owned = Rc::new(RefCell::new(Table::new(&shape)));
-    let gathered: Rc<RefCell<Vec<Gathered>>> = Rc::default();
+    let share = job.budget.share(peers);
+    let partial_limit = (share / 8).min(PARTIAL_LIMIT);
+    // What the owned groups may hold: the rest of the share, less a third - a vector grows by
+    // doubling, and while it moves, the old and the new are both held.
+    let owned_limit = (share - partial_limit) / 3 * 2;
+    let owned = Rc::new(RefCell::new(Owned {
+        table: Table::new(&shape),
+        limit: owned_limit,
+        spill: Spill::new(me),
+        failure: None,
+    }));
+    let owned_take = |owned: &Rc<RefCell<Owned>>| {
+        let empty =
+            Owned { table: Table::new(&shape), limit: 0, spill: Spill::new(me), failure: None };
+        std::mem::replace(&mut *owned.borrow_mut(), empty)
+    };
+    let remote: Rc<RefCell<Remote>> = Rc::default();
     // Both dataflows are built first, in the same order on every worker, as timely asks.
     let (mut batches, exchanged) = worker.dataflow::<u64, _, _>(|scope| {
         let (input, stream) = scope.new_input::<Vec<(u64, Vec<u8>)>>();
-        let sink = Rc::clone(&owned);
+        let (sink, files) = (Rc::clone(&owned), Arc::clone(files));
         let probe = stream
             .exchange(|(owner, _): &(u64, Vec<u8>)| *owner)
-            .inspect(move |(_, batch): &(u64, Vec<u8>)| sink.borrow_mut().absorb(batch))
+            .inspect(move |(_, batch): &(u64, Vec<u8>)| sink.borrow_mut().absorb(batch, &files))
             .probe()
             .0;
         (input, probe)
     });
     let (mut gather, gathered_all) = worker.dataflow::<u64, _, _>(|scope| {
         let (input, stream) = scope.new_input::<Vec<Gathered>>();
-        let sink = Rc::clone(&gathered);
+        let (sink, files) = (Rc::clone(&remote), Arc::clone(files));
         let probe = stream
             .exchange(|_: &Gathered| 0)
-            .inspect(move |g: &Gathered| sink.borrow_mut().push(g.clone()))
+            .inspect(move |g: &Gathered| sink.borrow_mut().receive(g, &files))
             .probe()
             .0;
         (input, probe)
     });
 
     // 1 and 2: scan my ranges; the partial aggregates go to their owners as the table fills.
-    let mut traffic = Traffic::default();
+    let mut done = Done::default();
+    let traffic = &mut done.traffic;
     let mut failure = None;
-    let tally = {
-        let flush = |table: &mut Table| {
+    done.tally = {
+        let flush = |tables: &mut [Table]| {
             let mut out = vec![Vec::new(); peers];
-            table.drain_into(&mut out, |hash| table::owner(hash, peers));
+            for table in tables {
+                table.drain_into(&mut out, |hash| table::owner(hash, peers));
+            }
             for (owner, batch) in out.into_iter().enumerate() {
                 if !batch.is_empty() {
                     traffic.bytes += batch.len() as u64;
@@ -207,76 +332,220 @@ fn one_worker(
             traffic.early_flushes += 1;
             worker.step(); // merge what others sent meanwhile, as it comes
         };
-        let mut rows = Aggregator::new(Table::new(&shape), PARTIAL_LIMIT, flush);
+        let limit = usize::try_from(partial_limit).unwrap_or(usize::MAX);
+        let mut rows = Aggregator::new(Table::new(&shape), limit, flush);
         for &i in &scan::assign(&job.plan.ranges, peers)[me] {
             let range = job.plan.ranges[i];
             if let Err(e) = scan::read_range(&job.plan, range, job.skip_bad, &mut rows, read) {
-                failure = Some(e);
+                failure = Some(FlowError::Row(e));
                 break;
             }
         }
         rows.finish()
     };
-    traffic.early_flushes = traffic.early_flushes.saturating_sub(1); // the last one is not early
+    done.traffic.early_flushes = done.traffic.early_flushes.saturating_sub(1); // the last: not early
     drop(batches); // no more input: the exchange completes once every worker's is merged
     while !exchanged.done() {
         worker.step();
     }
 
-    // 3: my groups, sorted and printed, to process 0.
-    let table = std::mem::replace(&mut *owned.borrow_mut(), Table::new(&shape));
-    let run = table.into_run(&job.query);
+    // 3: my groups, sorted and printed: to part files, or to process 0.
+    let mut owned = owned_take(&owned);
+    if let Some(e) = owned.failure.take() {
+        failure.get_or_insert(FlowError::Disk(e));
+    }
     let in_process_zero = me < threads;
-    if !in_process_zero {
-        for (seq, part) in run.encode().chunks(1 << 20).enumerate() {
-            let bytes = part.to_vec();
-            gather.send(Gathered::Lines { from: me as u64, seq: seq as u64, bytes });
+    let mut runs = Vec::new();
+    if failure.is_none() {
+        match finish(&mut owned, job, me, files, |run| runs.push(run)) {
+            Ok((parts, groups)) => (done.parts, done.groups) = (parts, groups),
+            Err(e) => failure = Some(FlowError::Disk(e)),
         }
-        gather.send(Gathered::Done { tally, traffic, failure: failure.clone() });
+    }
+    done.spilled = owned.spill.spilled;
+    done.failure = failure;
+    if !in_process_zero {
+        for (index, source) in std::mem::take(&mut runs).into_iter().enumerate() {
+            let records = match source {
+                Source::Memory(run) => {
+                    let mut records = Vec::new();
+                    run.write_records(&mut records).expect("writing to memory");
+                    records
+                }
+                Source::File(path) => std::fs::read(&path).unwrap_or_default(),
+            };
+            for (seq, part) in records.chunks(1 << 20).enumerate() {
+                let (from, run, seq, bytes) = (me as u64, index as u64, seq as u64, part.to_vec());
+                gather.send(Gathered::Lines { from, run, seq, bytes });
+            }
+        }
+        let row = matches!(done.failure, Some(FlowError::Row(_)));
+        gather.send(Gathered::Done {
+            tally: done.tally,
+            traffic: done.traffic,
+            spilled: done.spilled,
+            groups: done.groups,
+            parts: done.parts.clone(),
+            failure: done.failure.as_ref().map(ToString::to_string),
+            row,
+        });
     }
     drop(gather);
     while !gathered_all.done() {
         worker.step();
     }
-    in_process_zero.then(|| Finished { run, tally, traffic, failure, gathered: gathered.take() })
+    let mut remote = remote.take();
+    let mut remote_runs = Vec::new();
+    for (_, (path, mut file)) in remote.files.drain() {
+        if let Err(e) = file.flush() {
+            remote.failure.get_or_insert(format!("{}: {e}", path.display()));
+        }
+        remote_runs.push(path);
+    }
+    if let Some(e) = remote.failure {
+        done.failure.get_or_insert(FlowError::Disk(e));
+    }
+    in_process_zero.then_some(Finished {
+        sources: runs,
+        done,
+        remote_runs,
+        remote_done: remote.done,
+    })
 }
 
-/// Process 0's workers' results and what the others sent, as one answer (or the first failure).
-fn answer(finished: Vec<Finished>) -> Result<Answer, FlowError> {
-    let mut answer =
-        Answer { runs: Vec::new(), tally: Tally::default(), traffic: Traffic::default() };
-    let mut remote: Vec<(u64, u64, Vec<u8>)> = Vec::new();
-    for done in finished {
-        if let Some(e) = done.failure {
-            return Err(FlowError::Row(e));
+/// The end of one worker's groups: without a spill, one sorted run (in memory, or a part
+/// file); after one, the rest of the table spilled too, then each spill partition read back
+/// alone, sorted and printed (to a run file, or a part file). `keep` takes each run that is
+/// not a part file. Returns the part files written, and the groups.
+fn finish(
+    owned: &mut Owned,
+    job: &Job,
+    me: usize,
+    files: &SpillDir,
+    mut keep: impl FnMut(Source),
+) -> Result<(Vec<PathBuf>, u64), String> {
+    let shape = Shape::of(&job.query);
+    let (mut parts, mut groups) = (Vec::new(), 0);
+    // A sorted run to where it goes: a part file (`--out`), or memory (`spilled`: a run file).
+    let mut place = |run: Run, name: &str, spilled: Option<&Path>| -> Result<(), String> {
+        groups += run.len() as u64;
+        match (&job.out, spilled) {
+            (Some(dir), _) => {
+                spill::write_part(&run, &job.query, dir, name)?;
+                parts.push(dir.join(name));
+            }
+            (None, Some(dir)) => {
+                let path = dir.join(name.replace("part-", "run-").replace(".csv", ".run"));
+                spill::write_run(&run, &path)?;
+                keep(Source::File(path));
+            }
+            (None, None) => keep(Source::Memory(run)),
         }
-        answer.tally.merge(&done.tally);
-        answer.traffic.merge(&done.traffic);
-        answer.runs.push(done.run);
-        for item in done.gathered {
-            match item {
-                Gathered::Lines { from, seq, bytes } => remote.push((from, seq, bytes)),
-                Gathered::Done { failure: Some(e), .. } => return Err(FlowError::Row(e)),
-                Gathered::Done { tally, traffic, failure: None } => {
-                    answer.tally.merge(&tally);
-                    answer.traffic.merge(&traffic);
+        Ok(())
+    };
+    if !owned.spill.used() {
+        let table = std::mem::replace(&mut owned.table, Table::new(&shape));
+        place(table.into_run(&job.query), &format!("part-{me:05}.csv"), None)?;
+        return Ok((parts, groups));
+    }
+    owned.spill.write(&mut owned.table)?;
+    let dir = files.get()?.to_owned();
+    owned.spill.read_back(
+        || Table::new(&shape),
+        |part, table| {
+            let name = format!("part-{me:05}-{part:03}.csv");
+            place(table.into_run(&job.query), &name, Some(&dir))
+        },
+    )?;
+    Ok((parts, groups))
+}
+
+/// Worker 0's sink for what the other processes' workers send: each run written to a file of
+/// its own as its parts arrive (so process 0 holds none of them), and their reports.
+#[derive(Default)]
+struct Remote {
+    files: HashMap<(u64, u64), (PathBuf, std::io::BufWriter<std::fs::File>)>,
+    done: Vec<Done>,
+    failure: Option<String>,
+}
+
+impl Remote {
+    fn receive(&mut self, item: &Gathered, files: &SpillDir) {
+        match item {
+            Gathered::Lines { from, run, bytes, .. } => {
+                if self.failure.is_some() {
+                    return;
                 }
+                let written = self.append(*from, *run, bytes, files);
+                if let Err(e) = written {
+                    self.failure = Some(e);
+                }
+            }
+            Gathered::Done { tally, traffic, spilled, groups, parts, failure, row } => {
+                self.done.push(Done {
+                    tally: *tally,
+                    traffic: *traffic,
+                    spilled: *spilled,
+                    groups: *groups,
+                    parts: parts.clone(),
+                    failure: failure.clone().map(|e| {
+                        if *row { FlowError::Row(RowError(e)) } else { FlowError::Disk(e) }
+                    }),
+                });
             }
         }
     }
-    // Each remote worker's run: its parts joined in order, then read back.
-    remote.sort_by_key(|&(from, seq, _)| (from, seq));
-    let mut joined: Vec<(u64, Vec<u8>)> = Vec::new();
-    for (from, _, bytes) in remote {
-        match joined.last_mut() {
-            Some((f, all)) if *f == from => all.extend_from_slice(&bytes),
-            _ => joined.push((from, bytes)),
-        }
+
+    fn append(
+        &mut self,
+        from: u64,
+        run: u64,
+        bytes: &[u8],
+        files: &SpillDir,
+    ) -> Result<(), String> {
+        let dir = files.get()?;
+        let (path, file) = match self.files.entry((from, run)) {
+            std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+            std::collections::hash_map::Entry::Vacant(entry) => {
+                let path = dir.join(format!("remote-{from:05}-{run:03}.run"));
+                let file =
+                    std::fs::File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                entry.insert((path, std::io::BufWriter::with_capacity(1 << 20, file)))
+            }
+        };
+        file.write_all(bytes).map_err(|e| format!("{}: {e}", path.display()))
     }
-    for (_, bytes) in joined {
-        let mut run = Run::default();
-        run.extend_from(&bytes);
-        answer.runs.push(run);
+}
+
+/// Process 0's workers' results and what the others sent, as one answer (or the first failure).
+fn answer(finished: Vec<Finished>, files: Arc<SpillDir>) -> Result<Answer, FlowError> {
+    let mut answer = Answer {
+        sources: Vec::new(),
+        tally: Tally::default(),
+        traffic: Traffic::default(),
+        spilled: Spilled::default(),
+        groups: 0,
+        parts: Vec::new(),
+        _files: Some(files),
+    };
+    let mut dones = Vec::new();
+    for f in finished {
+        answer.sources.extend(f.sources);
+        answer.sources.extend(f.remote_runs.into_iter().map(Source::File));
+        dones.push(f.done);
+        dones.extend(f.remote_done);
+    }
+    // A bad row first: it is the user's to fix, where a disk's failure may follow from it.
+    dones.sort_by_key(|d| !matches!(d.failure, Some(FlowError::Row(_))));
+    for done in dones {
+        if let Some(e) = done.failure {
+            return Err(e);
+        }
+        answer.tally.merge(&done.tally);
+        answer.traffic.merge(&done.traffic);
+        answer.spilled.merge(&done.spilled);
+        answer.groups += done.groups;
+        answer.parts.extend(done.parts);
     }
     Ok(answer)
 }

@@ -2,14 +2,131 @@
 //! command line, then handed to the dataflow, to the processes `--processes` starts (as the
 //! options that make the same job again), and to the comparisons.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+
+use timing::cli;
 
 use crate::cluster;
 use crate::flow::{self, Answer, FlowError};
 use crate::query::Query;
 use crate::scan::{self, Plan, UsageError};
+use crate::spill;
+
+/// `groupby`'s options, from which its [`Job`] is made.
+#[derive(clap::Args, Clone)]
+pub struct Options {
+    /// CSV files, or globs such as 'data/*.csv' (quote them so the shell leaves them alone).
+    /// A file named twice is read once.
+    #[arg(required = true)]
+    pub files: Vec<String>,
+    /// The key column, or several, comma-separated: --by id1,id2.
+    #[arg(long)]
+    pub by: String,
+    /// An aggregation: COLUMN:FUNC[,FUNC...] with count, sum, mean, min, max, var and std
+    /// (ddof=1, as pandas), median (exact); or `size`, the rows of the group. Repeat it for
+    /// more; the output has a column COLUMN_FUNC for each, in the order given.
+    #[arg(long = "agg", value_name = "SPEC")]
+    pub aggs: Vec<String>,
+    /// One numeric column, aggregated as pandas' agg(["size","count","sum","mean","min",
+    /// "max"]), the columns named so (instead of --agg).
+    #[arg(long)]
+    pub value: Option<String>,
+    /// Worker threads in each process [default: the number of cores; 1 a process with
+    /// --processes or --hostfile].
+    #[arg(long, value_parser = cli::up_to::<256>, allow_hyphen_values = true)]
+    pub workers: Option<u64>,
+    #[command(flatten)]
+    pub cluster: cluster::Options,
+    /// Bytes a partition (Dask's `blocksize`).
+    #[arg(long, default_value_t = scan::DEFAULT_BLOCKSIZE, value_parser = cli::positive::<u64>,
+          allow_hyphen_values = true)]
+    pub blocksize: u64,
+    /// The field separator, as pandas' `sep`: one character, such as ';', or '\t' for tabs.
+    #[arg(long, default_value = ",", value_parser = separator, allow_hyphen_values = true)]
+    pub sep: u8,
+    /// Give each file whole to one worker, as one partition (ranges are cut at record starts,
+    /// so quoted fields that hold newlines split safely without it).
+    #[arg(long)]
+    pub no_split: bool,
+    /// Skip rows with the wrong number of fields or a value that is not a number, and count them.
+    #[arg(long)]
+    pub skip_bad: bool,
+    /// The memory the whole run may use - every worker thread of every process together -
+    /// such as 512MB or 2GiB [default: half the memory available when it starts]. A worker's
+    /// groups past its share spill to disk and are merged back a partition at a time.
+    #[arg(long, value_parser = spill::parse_size, allow_hyphen_values = true)]
+    pub memory_limit: Option<u64>,
+    /// Where spill files go, in a folder of the run's own, private and removed when the run
+    /// ends [default: the system's temporary folder].
+    #[arg(long, value_name = "DIR")]
+    pub spill_dir: Option<PathBuf>,
+    /// Write the answer as part files in DIR (part-00000.csv...: each the header and its
+    /// groups in key order, all of them together the answer), nothing gathered into one
+    /// process; DIR must be new or empty.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// With --out: replace the part files DIR holds.
+    #[arg(long, requires = "out")]
+    pub overwrite: bool,
+    #[command(flatten)]
+    pub python: cli::VsPython,
+    /// Not an option of groupby, whose threads are --workers: refused with that hint (a Dask
+    /// user types --threads).
+    #[arg(long, hide = true, allow_hyphen_values = true)]
+    pub threads: Option<String>,
+}
+
+/// The job the options describe: the query and the files checked against each other.
+impl Options {
+    pub fn job(&self) -> Job {
+        let g = self;
+        let query = Query::parse(&g.by, &g.aggs, g.value.as_deref())
+            .unwrap_or_else(|e| cli::usage_error(e));
+        let threads = match g.workers {
+            Some(n) => usize::try_from(n).expect("at most 256"),
+            None if g.cluster.is_cluster() => 1,
+            None => timing::machine::cores(),
+        };
+        // A child of --processes takes its parent's ranges: no pass over the files to cut them.
+        let whole_files = g.no_split || g.cluster.ranges_file.is_some();
+        let mut job = Job::planned(query, &g.files, threads, (g.sep, g.blocksize, whole_files))
+            .unwrap_or_else(|e| cli::usage_error(e.0));
+        (job.no_split, job.skip_bad, job.retries) = (g.no_split, g.skip_bad, g.cluster.retries);
+        job.connect_timeout = g.cluster.connect_timeout();
+        if let Some(path) = &g.cluster.ranges_file {
+            job.take_ranges(path).unwrap_or_else(|e| crate::exit_with(&e));
+        }
+        if let Some(limit) = g.memory_limit {
+            job.budget.limit = limit;
+        }
+        if let Some(dir) = &g.spill_dir {
+            job.budget.dir.clone_from(dir);
+        }
+        if let Some(out) = &g.out {
+            // The processes --processes starts add their parts to the folder their parent made ready.
+            if !g.cluster.child {
+                crate::spill::prepare_out(out, g.overwrite).unwrap_or_else(|e| cli::usage_error(e));
+            }
+            job.out = Some(out.clone());
+        }
+        job
+    }
+}
+
+/// `--sep`: one ASCII character (`\t` written as two characters is a tab), not a quote or a
+/// line end.
+fn separator(text: &str) -> Result<u8, String> {
+    let sep = if text == "\\t" { "\t" } else { text };
+    match sep.as_bytes() {
+        [b'"' | b'\n' | b'\r'] => {
+            Err(format!("{text:?} cannot separate fields: it quotes or ends them"))
+        }
+        [byte] if byte.is_ascii() => Ok(*byte),
+        _ => Err(format!("{text:?}: give one character, such as ';' or '\\t' for a tab")),
+    }
+}
 
 /// A group-by job.
 #[derive(Clone)]
@@ -29,6 +146,10 @@ pub struct Job {
     pub connect_timeout: Duration,
     /// Runs again on the processes left, this many times, when one is lost.
     pub retries: u64,
+    /// The memory the whole run may use, and where what does not fit goes.
+    pub budget: crate::spill::Budget,
+    /// `--out DIR`: the answer as part files there, instead of on stdout.
+    pub out: Option<std::path::PathBuf>,
 }
 
 /// `--connect-timeout`'s default.
@@ -61,6 +182,11 @@ impl Job {
             threads,
             connect_timeout: CONNECT_TIMEOUT,
             retries: 0,
+            budget: crate::spill::Budget {
+                limit: crate::spill::Budget::default_limit(),
+                dir: std::env::temp_dir(),
+            },
+            out: None,
         })
     }
 
@@ -88,6 +214,13 @@ impl Job {
         ]);
         args.extend(self.no_split.then(|| "--no-split".to_owned()));
         args.extend(self.skip_bad.then(|| "--skip-bad".to_owned()));
+        args.extend(["--memory-limit".to_owned(), self.budget.limit.to_string()]);
+        args.push("--spill-dir".to_owned());
+        args.push(self.budget.dir.to_string_lossy().into_owned());
+        if let Some(out) = &self.out {
+            // The parent made the folder ready: each process adds its part files to it.
+            args.extend(["--out".to_owned(), out.to_string_lossy().into_owned()]);
+        }
         args
     }
 

@@ -24,6 +24,7 @@ mod job;
 mod query;
 mod report;
 mod scan;
+mod spill;
 mod table;
 mod wire;
 
@@ -32,10 +33,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::{Args as ClapArgs, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 use cluster::ClusterError;
-use job::Job;
-use query::Query;
 use timing::cli;
 
 /// Takeaway 4: a group-by over CSV files of any size, on threads or processes, with timely.
@@ -60,7 +59,7 @@ enum Command {
     /// `df.groupby(["a", "b"]).agg({"v": ["sum", "mean"]})`. Keys are compared as text:
     /// 00501, 0501 and 501 are three groups (pandas' read_csv would read them as one number
     /// unless given dtype={key: str}).
-    Groupby(Box<GroupbyArgs>),
+    Groupby(Box<job::Options>),
     /// Write deterministic CSV files to try it on: flights-like rows, or db-benchmark's
     /// group-by data set (--shape groupby).
     Generate(generate::Options),
@@ -70,54 +69,9 @@ enum Command {
     DbBenchmark(bench::Options),
 }
 
-#[derive(ClapArgs, Clone)]
-struct GroupbyArgs {
-    /// CSV files, or globs such as 'data/*.csv' (quote them so the shell leaves them alone).
-    /// A file named twice is read once.
-    #[arg(required = true)]
-    files: Vec<String>,
-    /// The key column, or several, comma-separated: --by id1,id2.
-    #[arg(long)]
-    by: String,
-    /// An aggregation: COLUMN:FUNC[,FUNC...] with count, sum, mean, min, max, var and std
-    /// (ddof=1, as pandas), median (exact); or `size`, the rows of the group. Repeat it for
-    /// more; the output has a column COLUMN_FUNC for each, in the order given.
-    #[arg(long = "agg", value_name = "SPEC")]
-    aggs: Vec<String>,
-    /// One numeric column, aggregated as pandas' agg(["size","count","sum","mean","min",
-    /// "max"]), the columns named so (instead of --agg).
-    #[arg(long)]
-    value: Option<String>,
-    /// Worker threads in each process [default: the number of cores; 1 a process with
-    /// --processes or --hostfile].
-    #[arg(long, value_parser = cli::up_to::<256>, allow_hyphen_values = true)]
-    workers: Option<u64>,
-    #[command(flatten)]
-    cluster: cluster::Options,
-    /// Bytes a partition (Dask's `blocksize`).
-    #[arg(long, default_value_t = scan::DEFAULT_BLOCKSIZE, value_parser = cli::positive::<u64>,
-          allow_hyphen_values = true)]
-    blocksize: u64,
-    /// The field separator, as pandas' `sep`: one character, such as ';', or '\t' for tabs.
-    #[arg(long, default_value = ",", value_parser = separator, allow_hyphen_values = true)]
-    sep: u8,
-    /// Give each file whole to one worker, as one partition (ranges are cut at record starts,
-    /// so quoted fields that hold newlines split safely without it).
-    #[arg(long)]
-    no_split: bool,
-    /// Skip rows with the wrong number of fields or a value that is not a number, and count them.
-    #[arg(long)]
-    skip_bad: bool,
-    #[command(flatten)]
-    python: cli::VsPython,
-    /// Not an option of groupby, whose threads are --workers: refused with that hint (a Dask
-    /// user types --threads).
-    #[arg(long, hide = true, allow_hyphen_values = true)]
-    threads: Option<String>,
-}
-
 fn main() -> ExitCode {
     cleanup::install();
+    cleanup::return_freed_memory();
     let args = cli::parse::<Args>();
     let Some(command) = &args.command else {
         let twin = report::twin(&args.timed.python);
@@ -148,7 +102,7 @@ fn main() -> ExitCode {
 
 /// `dataflow groupby`: the job checked (bad input: exit 2), then run on threads, on processes
 /// this binary starts, or as one process of a cluster; the answer as CSV, sorted by key.
-fn groupby(g: &GroupbyArgs) -> ExitCode {
+fn groupby(g: &job::Options) -> ExitCode {
     if g.threads.is_some() {
         cli::usage_error("--threads: groupby takes --workers (threads in each process)");
     }
@@ -156,9 +110,12 @@ fn groupby(g: &GroupbyArgs) -> ExitCode {
     if g.cluster.is_cluster() {
         g.python.refuse("compares the group-by in one process; drop --processes and --hostfile");
     }
+    if g.out.is_some() {
+        g.python.refuse("compares the answer on stdout; drop --out");
+    }
     let from_parent = g.cluster.child.then(cluster::processes::secret_from_parent);
     let from_parent = from_parent.transpose().unwrap_or_else(|e| exit_with(&e));
-    let job = Arc::new(job(g));
+    let job = Arc::new(g.job());
     for path in scan::repeated(&g.files) {
         eprintln!("note: {} is named more than once; it is read once", path.display());
     }
@@ -192,6 +149,10 @@ fn groupby(g: &GroupbyArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if job.out.is_some() {
+        report::notes(&job, &answer); // the parts are written; a note says where
+        return ExitCode::SUCCESS;
+    }
     match &g.cluster.answer_file {
         Some(path) => {
             let file = std::fs::File::create(path).map(std::io::BufWriter::new);
@@ -205,32 +166,11 @@ fn groupby(g: &GroupbyArgs) -> ExitCode {
             written.unwrap_or_else(|e| cli::stdout_failed(&e));
         }
     }
-    report::notes(&job.query, &answer.tally);
+    report::notes(&job, &answer);
     if g.python.enabled {
         report::groupby_vs_python(&job, &answer, &g.python);
     }
     ExitCode::SUCCESS
-}
-
-/// The job the options describe: the query and the files checked against each other.
-fn job(g: &GroupbyArgs) -> Job {
-    let query =
-        Query::parse(&g.by, &g.aggs, g.value.as_deref()).unwrap_or_else(|e| cli::usage_error(e));
-    let threads = match g.workers {
-        Some(n) => usize::try_from(n).expect("at most 256"),
-        None if g.cluster.is_cluster() => 1,
-        None => timing::machine::cores(),
-    };
-    // A child of --processes takes its parent's ranges: no pass over the files to cut them.
-    let whole_files = g.no_split || g.cluster.ranges_file.is_some();
-    let mut job = Job::planned(query, &g.files, threads, (g.sep, g.blocksize, whole_files))
-        .unwrap_or_else(|e| cli::usage_error(e.0));
-    (job.no_split, job.skip_bad, job.retries) = (g.no_split, g.skip_bad, g.cluster.retries);
-    job.connect_timeout = g.cluster.connect_timeout();
-    if let Some(path) = &g.cluster.ranges_file {
-        job.take_ranges(path).unwrap_or_else(|e| exit_with(&e));
-    }
-    job
 }
 
 /// Ends the program for a cluster error: bad input exit 2, anything else exit 1.
@@ -238,19 +178,6 @@ fn exit_with(e: &ClusterError) -> ! {
     match e {
         ClusterError::Usage(why) => cli::usage_error(why),
         ClusterError::System(why) => cli::fail(why),
-    }
-}
-
-/// `--sep`: one ASCII character (`\t` written as two characters is a tab), not a quote or a
-/// line end.
-fn separator(text: &str) -> Result<u8, String> {
-    let sep = if text == "\\t" { "\t" } else { text };
-    match sep.as_bytes() {
-        [b'"' | b'\n' | b'\r'] => {
-            Err(format!("{text:?} cannot separate fields: it quotes or ends them"))
-        }
-        [byte] if byte.is_ascii() => Ok(*byte),
-        _ => Err(format!("{text:?}: give one character, such as ';' or '\\t' for a tab")),
     }
 }
 

@@ -17,7 +17,7 @@ use crate::flow::Answer;
 use crate::generate;
 use crate::job::Job;
 use crate::query::Query;
-use crate::scan::{self, Tally};
+use crate::scan;
 
 /// The packages the twins import.
 const PACKAGES: &[&str] = &[
@@ -394,7 +394,7 @@ fn ask_twin<'r>(
     twin: &Twin<'_>,
     questions: &[Question<'_>],
     engines: &[Engine],
-    (threads, runs, sep): (usize, usize, u8),
+    (threads, runs, sep, memory): (usize, usize, u8, Option<u64>),
     patterns: &[String],
     rust: impl Fn(usize, Engine) -> (&'r str, &'r Stats),
     figure: &mut Figure,
@@ -416,6 +416,7 @@ fn ask_twin<'r>(
         answers.path().to_string_lossy().into_owned(),
         engines.iter().map(|e| e.id()).collect::<Vec<_>>().join(","),
         questions.iter().map(spec).collect::<Vec<_>>().join(";"),
+        memory.map_or_else(|| "none".to_owned(), |bytes| bytes.to_string()),
     ];
     args.extend(patterns.iter().cloned());
     let labels: Vec<(String, (&str, &Stats))> = questions
@@ -475,7 +476,7 @@ fn compare_with_python(
         Engine::DaskThreads | Engine::PolarsAll | Engine::DuckdbAll => (threads.as_str(), all),
     };
     let question = [Question { name: "", query: &job.query, answer: reference }];
-    let setting = (cores, runs.min(2), job.sep);
+    let setting = (cores, runs.min(2), job.sep, None);
     let Some(python) =
         ask_twin(twin, &question, &Engine::ALL, setting, &job.patterns, |_, e| rust(e), figure)
     else {
@@ -531,7 +532,7 @@ fn compare_with_python(
 pub fn db_benchmark_vs_python(
     twin: &Twin<'_>,
     measured: &[crate::bench::Measured],
-    (threads, runs): (usize, usize),
+    (threads, runs, memory): (usize, usize, Option<u64>),
     pattern: &str,
     figure: &mut Figure,
 ) {
@@ -544,9 +545,13 @@ pub fn db_benchmark_vs_python(
     };
     let labels: Vec<String> = measured.iter().map(label).collect();
     let rust = |i: usize, _| (labels[i].as_str(), &measured[i].stats);
-    let setting = (threads, runs, b',');
+    let setting = (threads, runs, b',', memory);
     let patterns = [pattern.to_owned()];
-    let engines = Engine::ON_ALL_THREADS;
+    // Under a memory limit, Dask's LocalCluster (whose workers take one) rather than its threads.
+    let mut engines = Engine::ON_ALL_THREADS;
+    if memory.is_some() {
+        engines[3] = Engine::DaskCluster;
+    }
     let Some(python) = ask_twin(twin, &questions, &engines, setting, &patterns, rust, figure)
     else {
         return;
@@ -625,12 +630,32 @@ pub fn groupby_vs_python(job: &Arc<Job>, answer: &Answer, python: &cli::VsPython
     // groupby draws nothing (it runs once): the comparison's pairs go to a figure not written.
     let mut unseen = Figure::new("");
     let question = [Question { name: "", query: &job.query, answer: &reference }];
-    let setting = (job.threads, 1, job.sep);
+    let setting = (job.threads, 1, job.sep, None);
     ask_twin(&twin, &question, &Engine::ALL, setting, &job.patterns, rust, &mut unseen);
 }
 
-/// What a group-by left out, on stderr.
-pub fn notes(query: &Query, tally: &Tally) {
+/// What a group-by left out, spilled and wrote, on stderr.
+pub fn notes(job: &Job, answer: &Answer) {
+    let (query, tally, spilled) = (&job.query, &answer.tally, &answer.spilled);
+    if spilled.times > 0 {
+        eprintln!(
+            "note: the groups outgrew --memory-limit {}: {} spilled to {} in {} (written {} times, read back once, a partition at a time), {} of writing and reading",
+            timing::bytes(job.budget.limit),
+            timing::bytes(spilled.bytes),
+            timing::plural(spilled.files, "file"),
+            job.budget.dir.display(),
+            spilled.times,
+            human(spilled.took())
+        );
+    }
+    if let Some(dir) = &job.out {
+        eprintln!(
+            "note: wrote {} groups in {} to {}",
+            answer.groups,
+            timing::plural(answer.parts.len(), "part file"),
+            dir.display()
+        );
+    }
     if tally.missing_key > 0 {
         let was = if tally.missing_key == 1 { "was" } else { "were" };
         let keys = query.keys.join(" or ");

@@ -420,27 +420,59 @@ fn read_header(path: &Path, sep: u8) -> Result<Option<(Vec<String>, u64)>, Usage
     }
 }
 
-/// What reads rows into: the table of groups (which `flush` empties when it has grown past
-/// `limit` bytes - to the workers that own the keys, or to a spill file), and the tally of rows
+/// What reads rows into: the table of groups, which `flush` empties when it holds about
+/// `limit` bytes' worth of groups - to the workers that own the keys - and the tally of rows
 /// left out.
-pub struct Aggregator<F: FnMut(&mut Table)> {
-    pub table: Table,
+///
+/// While the groups are few, each row goes straight into one table. Past [`PARTITION_AT`]
+/// groups that table no longer fits the core's cache, and a row's probe would wait on memory;
+/// from then on rows are first sorted into [`PARTITIONS`] small tables by their hash - each
+/// row appended to its partition's queue, each queue grouped when full - so every probe lands
+/// in a table small enough to stay in cache (the radix partitioning of DuckDB's aggregation).
+pub struct Aggregator<F: FnMut(&mut [Table])> {
+    tables: Vec<Table>,
+    /// Each partition's rows waiting to be grouped; none while there is one table.
+    queues: Vec<Queue>,
     pub tally: Tally,
-    /// The groups, and the values kept for medians, past which the table is flushed: about
-    /// the `limit` in bytes it was made with.
+    /// Groups and median values held in all the tables.
+    groups: usize,
+    held: usize,
+    /// The groups, and the values kept for medians, past which the tables are flushed: about
+    /// the `limit` in bytes the aggregator was made with.
     max_groups: usize,
     max_values: usize,
     flush: F,
     key: Vec<u8>,
-    values: Vec<Option<f64>>,
+    /// The row's values, NaN for a missing one.
+    values: Vec<f64>,
 }
 
-impl<F: FnMut(&mut Table)> Aggregator<F> {
+/// Groups in the one table past which rows are partitioned: about what a core's 1-2 MB
+/// cache holds of them.
+pub const PARTITION_AT: usize = 1 << 13;
+/// Partitions of the hash, each a table of its own.
+pub const PARTITIONS: usize = 128;
+/// Rows a partition's queue holds before they are grouped.
+const QUEUED: usize = 1024;
+
+/// Rows waiting for their partition's table: hash, key and values, side by side.
+#[derive(Default)]
+struct Queue {
+    hashes: Vec<u64>,
+    key_ends: Vec<usize>,
+    keys: Vec<u8>,
+    values: Vec<f64>,
+}
+
+impl<F: FnMut(&mut [Table])> Aggregator<F> {
     pub fn new(table: Table, limit: usize, flush: F) -> Aggregator<F> {
         let max_groups = (limit / table.bytes_a_group()).max(1);
         Aggregator {
-            table,
+            tables: vec![table],
+            queues: Vec::new(),
             tally: Tally::default(),
+            groups: 0,
+            held: 0,
             max_groups,
             max_values: (limit / 16).max(1),
             flush,
@@ -470,38 +502,101 @@ impl<F: FnMut(&mut Table)> Aggregator<F> {
                     format!("{:?} is neither a number nor missing", String::from_utf8_lossy(text));
                 return Err((i, why));
             };
-            self.values.push(value);
+            self.values.push(value.unwrap_or(f64::NAN));
         }
         // A row with a missing key is left out, as pandas' groupby (dropna=True) and Dask do.
         if (0..keys).any(|i| is_missing(field(i))) {
             self.tally.missing_key += 1;
             return Ok(());
         }
-        let g = if keys == 1 {
-            let key = field(0);
-            self.table.group(table::hash_key(key), key)
+        let key = if keys == 1 {
+            field(0)
         } else {
             table::encode_key(keys, &field, &mut self.key);
-            self.table.group(table::hash_key(&self.key), &self.key)
+            &self.key
         };
-        self.table.add_row(g);
-        for (column, value) in self.values.iter().enumerate() {
-            if let Some(x) = *value {
-                self.table.add_value(g, column, x);
+        let hash = table::hash_key(key);
+        if self.queues.is_empty() {
+            let table = &mut self.tables[0];
+            let before = table.values_held();
+            add_row(table, hash, key, &self.values);
+            (self.groups, self.held) = (table.len(), self.held + table.values_held() - before);
+        } else {
+            let p = partition(hash);
+            let queue = &mut self.queues[p];
+            queue.hashes.push(hash);
+            queue.keys.extend_from_slice(key);
+            queue.key_ends.push(queue.keys.len());
+            queue.values.extend_from_slice(&self.values);
+            if queue.hashes.len() == QUEUED {
+                self.group_queue(p);
             }
         }
-        if self.table.len() >= self.max_groups || self.table.values_held() >= self.max_values {
-            (self.flush)(&mut self.table);
+        if self.groups >= self.max_groups || self.held >= self.max_values {
+            self.flush_all();
+        } else if self.queues.is_empty() && self.groups >= PARTITION_AT {
+            // Too many groups for one table in cache: hand them on, and partition from here.
+            self.flush_all();
+            let shape = self.tables[0].shape().clone();
+            self.tables = (0..PARTITIONS).map(|_| Table::new(&shape)).collect();
+            self.queues = (0..PARTITIONS).map(|_| Queue::default()).collect();
         }
         Ok(())
     }
 
+    /// Groups partition `p`'s queued rows into its table.
+    fn group_queue(&mut self, p: usize) {
+        let (queue, table) = (&mut self.queues[p], &mut self.tables[p]);
+        let (groups, held) = (table.len(), table.values_held());
+        let width = queue.values.len() / queue.hashes.len().max(1);
+        let mut start = 0;
+        for (i, &hash) in queue.hashes.iter().enumerate() {
+            let key = &queue.keys[start..queue.key_ends[i]];
+            add_row(table, hash, key, &queue.values[i * width..(i + 1) * width]);
+            start = queue.key_ends[i];
+        }
+        queue.hashes.clear();
+        queue.key_ends.clear();
+        queue.keys.clear();
+        queue.values.clear();
+        self.groups += table.len() - groups;
+        self.held += table.values_held() - held;
+    }
+
+    /// Every queued row into its table, then every table to `flush`.
+    fn flush_all(&mut self) {
+        for p in 0..self.queues.len() {
+            self.group_queue(p);
+        }
+        if self.groups > 0 || self.held > 0 {
+            (self.flush)(&mut self.tables);
+        }
+        (self.groups, self.held) = (0, 0);
+    }
+
     /// Hands what is left to `flush`.
     pub fn finish(mut self) -> Tally {
-        if !self.table.is_empty() {
-            (self.flush)(&mut self.table);
-        }
+        self.flush_all();
         self.tally
+    }
+}
+
+/// The partition of a hash: bits that neither the owner (the top 16) nor a table's slot
+/// (the bottom ones, after [`table`]'s mixing) depend on alone.
+#[inline]
+fn partition(hash: u64) -> usize {
+    (hash >> 32) as usize % PARTITIONS
+}
+
+/// One row into its group of `table`: its size, and each value that is not missing (NaN).
+#[inline]
+fn add_row(table: &mut Table, hash: u64, key: &[u8], values: &[f64]) {
+    let g = table.group(hash, key);
+    table.add_row(g);
+    for (column, &x) in values.iter().enumerate() {
+        if !x.is_nan() {
+            table.add_value(g, column, x);
+        }
     }
 }
 
@@ -509,7 +604,7 @@ impl<F: FnMut(&mut Table)> Aggregator<F> {
 /// while the records are plain, the csv reader from the first that is not. `plan` starts every
 /// range at a record's first byte (a range that started mid-record would skip to the next
 /// line, which belongs to the range before).
-pub fn read_range<F: FnMut(&mut Table)>(
+pub fn read_range<F: FnMut(&mut [Table])>(
     plan: &Plan,
     range: Range,
     skip_bad: bool,
@@ -543,7 +638,7 @@ pub fn scan_only(plan: &Plan) -> std::io::Result<Option<u64>> {
 
 /// Reads the rows of `range` with the csv crate's reader: RFC 4180 in every detail, and the
 /// messages that name a bad row's file, line and column.
-fn read_with_csv_reader<F: FnMut(&mut Table)>(
+fn read_with_csv_reader<F: FnMut(&mut [Table])>(
     plan: &Plan,
     range: Range,
     skip_bad: bool,
@@ -637,7 +732,8 @@ fn parse_value(field: &[u8]) -> Result<Option<f64>, ()> {
         return Ok(None);
     }
     let text = std::str::from_utf8(field).map_err(|_| ())?;
-    text.trim().parse::<f64>().map(Some).map_err(|_| ())
+    // A value that reads as NaN ("NAN", "+nan") is missing too, as pandas skips NaN.
+    text.trim().parse::<f64>().map(|x| (!x.is_nan()).then_some(x)).map_err(|_| ())
 }
 
 /// The line number of byte `offset` in `path` (only on the error path: it reads the file up

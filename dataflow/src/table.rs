@@ -7,8 +7,6 @@
 //! and, in `spill`, to disk; a batch read back is merged group by group. At the end a table
 //! is sorted by key and printed as CSV lines.
 
-use std::cmp::Ordering;
-
 use hashbrown::HashTable;
 
 use crate::agg::{self, Squares, Sum};
@@ -137,8 +135,8 @@ impl Table {
         self.meta.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.meta.is_empty()
+    pub fn shape(&self) -> &Shape {
+        &self.shape
     }
 
     /// About the bytes a group takes here, its key included (16 bytes for one not seen yet).
@@ -194,6 +192,25 @@ impl Table {
         self.columns[column].add(g, x);
     }
 
+    /// The bytes this table holds: what its vectors have room for (a vector grows by doubling:
+    /// up to twice what it uses), its index's slots, its median values.
+    pub fn memory(&self) -> u64 {
+        let column = |c: &Column| {
+            c.count.capacity() * 8
+                + c.sum.capacity() * std::mem::size_of::<Sum>()
+                + c.squares.capacity() * std::mem::size_of::<Squares>()
+                + c.min.capacity() * 8
+                + c.max.capacity() * 8
+                + c.values.capacity() * std::mem::size_of::<(u32, f64)>()
+        };
+        let bytes = self.meta.capacity() * std::mem::size_of::<Meta>()
+            + self.keys.capacity()
+            + self.index.capacity() * 5
+            + self.size.capacity() * 8
+            + self.columns.iter().map(column).sum::<usize>();
+        bytes as u64
+    }
+
     /// Empties the table, keeping its shape (and, for reuse, none of its memory).
     pub fn clear(&mut self) {
         *self = Table::new(&self.shape);
@@ -203,11 +220,31 @@ impl Table {
 
     /// Every group, encoded, into `out[destination(hash)]`; the table is left empty.
     pub fn drain_into(&mut self, out: &mut [Vec<u8>], destination: impl Fn(u64) -> usize) {
+        let never = |_: usize, _: &mut Vec<u8>| Ok::<(), ()>(());
+        let _ = self.drain_in_pieces(out, destination, usize::MAX, never);
+    }
+
+    /// [`Table::drain_into`], handing a destination's bytes to `full` (which empties them)
+    /// whenever they pass `piece` bytes: the table is never copied whole. The table is left
+    /// empty, whatever `full` returns.
+    pub fn drain_in_pieces<E>(
+        &mut self,
+        out: &mut [Vec<u8>],
+        destination: impl Fn(u64) -> usize,
+        piece: usize,
+        mut full: impl FnMut(usize, &mut Vec<u8>) -> Result<(), E>,
+    ) -> Result<(), E> {
         let medians = self.median_ranges();
+        let mut result = Ok(());
         for g in 0..self.len() {
-            self.encode_group(g, &medians, &mut out[destination(self.meta[g].hash)]);
+            let d = destination(self.meta[g].hash);
+            self.encode_group(g, &medians, &mut out[d]);
+            if out[d].len() >= piece && result.is_ok() {
+                result = full(d, &mut out[d]);
+            }
         }
         self.clear();
+        result
     }
 
     /// For each value column, each group's values (for the median) as a range of its
@@ -449,7 +486,10 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     if n != b.len() {
         return false;
     }
-    if !(8..=16).contains(&n) {
+    if n < 8 {
+        return a.iter().zip(b).all(|(x, y)| x == y); // a few bytes: no call to memcmp
+    }
+    if n > 16 {
         return a == b;
     }
     // 8 to 16 bytes: the first 8 and the last 8 (overlapping when shorter than 16).
@@ -568,15 +608,6 @@ pub struct Run {
 }
 
 impl Run {
-    /// Appends a line that sorts after every line before it.
-    fn push(&mut self, key: &[u8], line: &[u8]) {
-        self.order.push(u32::try_from(self.key_ends.len()).expect("below 2^32"));
-        self.keys.extend_from_slice(key);
-        self.key_ends.push(self.keys.len());
-        self.text.extend_from_slice(line);
-        self.line_ends.push(self.text.len());
-    }
-
     pub fn len(&self) -> usize {
         self.key_ends.len()
     }
@@ -595,50 +626,136 @@ impl Run {
         &self.text[start..self.line_ends[at]]
     }
 
-    /// The run as bytes, to travel to another process.
-    pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.keys.len() + self.text.len() + 4 * self.len());
+    /// The run as records (each key, then its line, in key order), to travel to another
+    /// process or to a file, read back by a [`FileCursor`].
+    pub fn write_records(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        let mut record = Vec::new();
         for i in 0..self.len() {
-            out.put_bytes(self.key(i));
-            out.put_bytes(self.line(i));
+            record.clear();
+            record.put_bytes(self.key(i));
+            record.put_bytes(self.line(i));
+            out.write_all(&record)?;
         }
-        out
+        Ok(())
     }
 
-    /// Appends the lines of an encoded run (in order: the run's batches one after another).
-    pub fn extend_from(&mut self, bytes: &[u8]) {
-        let mut r = Reader::new(bytes);
-        while !r.is_empty() {
-            let key = r.bytes();
-            let line = r.bytes();
-            self.push(key, line);
-        }
+    /// The lines in key order, without their keys.
+    pub fn write_lines(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        (0..self.len()).try_for_each(|i| out.write_all(self.line(i)))
     }
 }
 
-/// Writes the lines of sorted runs in key order, each once: a k-way merge.
-pub fn merge_runs(runs: &[Run], out: &mut impl std::io::Write) -> std::io::Result<u64> {
-    let mut heads: Vec<usize> = vec![0; runs.len()];
-    let mut written = 0;
-    loop {
-        let mut best: Option<usize> = None;
-        for (r, run) in runs.iter().enumerate() {
-            if heads[r] == run.len() {
-                continue;
-            }
-            let better = match best {
-                None => true,
-                Some(b) => run.key(heads[r]).cmp(runs[b].key(heads[b])) == Ordering::Less,
-            };
-            if better {
-                best = Some(r);
-            }
-        }
-        let Some(r) = best else { return Ok(written) };
-        out.write_all(runs[r].line(heads[r]))?;
-        heads[r] += 1;
-        written += 1;
+/// One sorted run being merged: the line at its head and that line's key.
+pub trait Cursor {
+    /// The head's key, `None` once the run is done.
+    fn key(&self) -> Option<&[u8]>;
+    fn line(&self) -> &[u8];
+    fn advance(&mut self) -> std::io::Result<()>;
+}
+
+/// A run in memory, from its first line.
+pub struct MemoryCursor<'r> {
+    run: &'r Run,
+    at: usize,
+}
+
+impl<'r> MemoryCursor<'r> {
+    pub fn new(run: &'r Run) -> MemoryCursor<'r> {
+        MemoryCursor { run, at: 0 }
     }
+}
+
+impl Cursor for MemoryCursor<'_> {
+    fn key(&self) -> Option<&[u8]> {
+        (self.at < self.run.len()).then(|| self.run.key(self.at))
+    }
+
+    fn line(&self) -> &[u8] {
+        self.run.line(self.at)
+    }
+
+    fn advance(&mut self) -> std::io::Result<()> {
+        self.at += 1;
+        Ok(())
+    }
+}
+
+/// A run in a file of records, read a buffer at a time: memory holds its head, not the run.
+pub struct FileCursor {
+    reader: std::io::BufReader<std::fs::File>,
+    key: Vec<u8>,
+    line: Vec<u8>,
+    done: bool,
+}
+
+impl FileCursor {
+    pub fn open(path: &std::path::Path) -> std::io::Result<FileCursor> {
+        let file = std::fs::File::open(path)?;
+        let reader = std::io::BufReader::with_capacity(1 << 18, file);
+        let mut cursor = FileCursor { reader, key: Vec::new(), line: Vec::new(), done: false };
+        cursor.advance()?;
+        Ok(cursor)
+    }
+
+    fn field(&mut self, into_key: bool) -> std::io::Result<bool> {
+        use std::io::Read;
+        let (mut len, mut shift) = (0_u64, 0);
+        loop {
+            let mut byte = [0];
+            if self.reader.read(&mut byte)? == 0 {
+                return Ok(false);
+            }
+            len |= u64::from(byte[0] & 0x7f) << shift;
+            if byte[0] < 0x80 {
+                break;
+            }
+            shift += 7;
+        }
+        let buffer = if into_key { &mut self.key } else { &mut self.line };
+        buffer.resize(usize::try_from(len).expect("a record this program wrote"), 0);
+        self.reader.read_exact(buffer)?;
+        Ok(true)
+    }
+}
+
+impl Cursor for FileCursor {
+    fn key(&self) -> Option<&[u8]> {
+        (!self.done).then_some(self.key.as_slice())
+    }
+
+    fn line(&self) -> &[u8] {
+        &self.line
+    }
+
+    fn advance(&mut self) -> std::io::Result<()> {
+        self.done = !self.field(true)? || !self.field(false)?;
+        Ok(())
+    }
+}
+
+/// Writes the lines of sorted runs in key order, each once: a k-way merge. The runs not done
+/// are kept ordered by their head's key, so each line costs a binary search among them (a
+/// spilled run has a run for each of its partitions: a hundred or more). Returns the lines.
+pub fn merge_runs(
+    cursors: &mut [Box<dyn Cursor + '_>],
+    out: &mut impl std::io::Write,
+) -> std::io::Result<u64> {
+    let head = |c: &dyn Cursor| c.key().map(<[u8]>::to_vec);
+    let mut order: Vec<usize> =
+        (0..cursors.len()).filter(|&i| cursors[i].key().is_some()).collect();
+    order.sort_by(|&a, &b| head(&*cursors[a]).cmp(&head(&*cursors[b])));
+    let mut written = 0;
+    while !order.is_empty() {
+        let i = order.remove(0);
+        out.write_all(cursors[i].line())?;
+        cursors[i].advance()?;
+        written += 1;
+        let Some(key) = cursors[i].key() else { continue };
+        // Ties go after: among equal keys (none in one answer), the earlier run first.
+        let at = order.partition_point(|&j| cursors[j].key().expect("a head") <= key);
+        order.insert(at, i);
+    }
+    Ok(written)
 }
 
 #[cfg(test)]

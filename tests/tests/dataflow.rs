@@ -298,16 +298,22 @@ pub fn lasting_data() -> &'static (PathBuf, String) {
     })
 }
 
-/// Starts `dataflow groupby` on [`lasting_data`] with `extra` options, and stops (SIGSTOP)
-/// its `processes` processes as soon as each has a connection: caught mid-run, with no test
-/// hook in the program. Returns the parent (when `--processes` started them) and the pids.
+/// Starts `dataflow groupby` on [`lasting_data`] with `extra` options and `temp` as its
+/// temporary folder, and stops (SIGSTOP) its `processes` processes as soon as each has a
+/// connection: caught mid-run, with no test hook in the program. Returns the parent (when
+/// `--processes` started them) and the pids.
 // The child is handed back to the caller, which waits for it or kills it.
 #[allow(clippy::zombie_processes)]
-fn stopped_mid_run(extra: &[&str], processes: usize) -> (std::process::Child, Vec<u32>) {
+fn stopped_mid_run(
+    extra: &[&str],
+    processes: usize,
+    temp: &Path,
+) -> (std::process::Child, Vec<u32>) {
     let pattern = format!("{}/*.csv", lasting_data().0.display());
     let mut parent = Command::new(binary("dataflow"))
         .args(["groupby", &pattern, "--by", "origin", "--value", "dep_delay"])
         .args(extra)
+        .env("TMPDIR", temp)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -389,7 +395,8 @@ pub fn tcp_sockets(pid: u32) -> Vec<(String, String)> {
 
 #[test]
 fn processes_talk_over_loopback_only() {
-    let (mut parent, children) = stopped_mid_run(&["--processes", "2"], 2);
+    let temp = folder("loopback");
+    let (mut parent, children) = stopped_mid_run(&["--processes", "2"], 2, temp.path());
     for pid in &children {
         let sockets = tcp_sockets(*pid);
         assert!(!sockets.is_empty(), "process {pid} has its connection");
@@ -528,7 +535,8 @@ fn a_peer_that_never_starts_is_named_after_the_connect_timeout() {
 
 #[test]
 fn a_killed_process_ends_the_run_within_seconds_with_one_line_and_leaves_nothing() {
-    let (parent, children) = stopped_mid_run(&["--processes", "2"], 2);
+    let temp = folder("killed");
+    let (parent, children) = stopped_mid_run(&["--processes", "2"], 2, temp.path());
     signal(children[1], Signal::SIGKILL);
     signal(children[0], Signal::SIGCONT);
     let started = Instant::now();
@@ -550,11 +558,17 @@ fn a_killed_process_ends_the_run_within_seconds_with_one_line_and_leaves_nothing
     for pid in children {
         assert!(gone(pid), "process {pid} was left behind");
     }
+    // The parent's folder of hostfile and ranges, removed with the run.
+    let left: Vec<PathBuf> =
+        std::fs::read_dir(temp.path()).unwrap().map(|e| e.unwrap().path()).collect();
+    assert!(left.is_empty(), "left in the temporary folder: {left:?}");
 }
 
 #[test]
 fn with_retries_a_lost_process_s_work_is_done_again_by_the_survivors() {
-    let (parent, children) = stopped_mid_run(&["--processes", "2", "--retries", "1"], 2);
+    let temp = folder("retries");
+    let (parent, children) =
+        stopped_mid_run(&["--processes", "2", "--retries", "1"], 2, temp.path());
     signal(children[0], Signal::SIGKILL);
     signal(children[1], Signal::SIGCONT);
     let output = finish(parent);

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 
 /// Every twin, with the first words of its usage.
-const TWINS: [(&str, &str); 12] = [
+const TWINS: [(&str, &str); 13] = [
     ("comprehensions/python/twin.py", "twin.py [SIZE [RUNS]]"),
     ("decorators/python/twin.py", "twin.py [SIZE [RUNS]]"),
     ("threading/python/twin.py", "twin.py [SIZE [RUNS]]"),
@@ -22,7 +22,11 @@ const TWINS: [(&str, &str); 12] = [
     ("numerics/python/distances.py", "distances.py [N [RUNS [DIM"),
     ("numerics/python/julia.py", "julia.py [WIDTH [RUNS [MAX_ITER"),
     ("numerics/python/calls.py", "calls.py [LENGTH [RUNS [PURE_LENGTH]]]"),
-    ("dataflow/python/twin.py", "twin.py THREADS RUNS ANSWER BY VALUE SEP FILE..."),
+    (
+        "dataflow/python/twin.py",
+        "twin.py THREADS RUNS SEP ANSWERS ENGINES QUESTIONS MEMORY FILE...",
+    ),
+    ("dataflow/python/engines.py", "engines.py ENGINE THREADS RUNS SEP ANSWERS QUESTIONS MEMORY"),
 ];
 
 fn python3(twin: &str, args: &[&str]) -> std::process::Output {

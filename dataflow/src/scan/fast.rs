@@ -925,9 +925,11 @@ mod tests {
         let mut owned: Vec<Table> = (0..owners).map(|_| Table::new(&shape)).collect();
         let read = AtomicU64::new(0);
         let tally = {
-            let flush = |partial: &mut Table| {
+            let flush = |partials: &mut [Table]| {
                 let mut out = vec![Vec::new(); owners];
-                partial.drain_into(&mut out, |hash| table::owner(hash, owners));
+                for partial in partials {
+                    partial.drain_into(&mut out, |hash| table::owner(hash, owners));
+                }
                 for (owner, batch) in out.iter().enumerate() {
                     owned[owner].absorb(batch);
                 }
@@ -939,7 +941,7 @@ mod tests {
             rows.finish()
         };
         let runs = owned.into_iter().map(|t| t.into_run(query)).collect();
-        let answer = Answer { runs, tally, traffic: Default::default() };
+        let answer = Answer::of(runs, tally);
         let mut text = Vec::new();
         answer.write(query, &mut text).unwrap();
         Ok((String::from_utf8_lossy(&text).into_owned(), tally, read.into_inner()))
@@ -1009,9 +1011,11 @@ mod tests {
             let shape = Shape::of(&query);
             let mut owned = Table::new(&shape);
             let tally = {
-                let flush = |partial: &mut Table| {
+                let flush = |partials: &mut [Table]| {
                     let mut out = vec![Vec::new()];
-                    partial.drain_into(&mut out, |_| 0);
+                    for partial in partials {
+                        partial.drain_into(&mut out, |_| 0);
+                    }
                     owned.absorb(&out[0]);
                 };
                 let mut rows = Aggregator::new(Table::new(&shape), usize::MAX, flush);
@@ -1023,7 +1027,7 @@ mod tests {
                 }
                 rows.finish()
             };
-            let answer = Answer { runs: vec![owned.into_run(&query)], tally, traffic: Default::default() };
+            let answer = Answer::of(vec![owned.into_run(&query)], tally);
             let mut text = Vec::new();
             answer.write(&query, &mut text).unwrap();
             let (expected, expected_tally, _) = reference(&csv, &query);
