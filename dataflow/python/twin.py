@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 
-from hpc_rs_twin import arguments, die_with_parent
+from hpc_rs_twin import arguments, die_with_parent, note
 
 USAGE = """twin.py THREADS RUNS SEP ANSWERS ENGINES QUESTIONS MEMORY FILE...: each of the
 comma-separated ENGINES (pandas, dask-threads, dask-cluster, polars, polars-1, duckdb,
@@ -27,6 +27,10 @@ for engine in ENGINES.split(","):
         [sys.executable, ENGINES_SCRIPT, engine, THREADS, RUNS, SEP, ANSWERS, QUESTIONS, MEMORY,
          *PATTERNS],
         stdout=sys.stdout, stderr=subprocess.PIPE, text=True, preexec_fn=die_with_parent)
+    last = (child.stderr.strip().splitlines() or [""])[-1]
+    if child.returncode != 0 and "AssertionError" in last:
+        raise RuntimeError(f"{engine}: {last}")  # a wrong answer
     if child.returncode != 0:
-        last = (child.stderr.strip().splitlines() or ["failed"])[-1]
-        raise RuntimeError(f"{engine}: {last}")
+        # Killed (the kernel's out-of-memory killer sends SIGKILL), or failed on its own.
+        how = f"killed by signal {-child.returncode}" if child.returncode < 0 else last
+        note(f"({engine}: ended without its remaining rows: {how})")

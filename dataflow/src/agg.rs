@@ -734,28 +734,6 @@ mod tests {
         })
     }
 
-    proptest! {
-        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
-
-        /// Floats of every size, summed whole, and in halves (one reversed) merged: always
-        /// fsum's answer, to the bit.
-        #[test]
-        fn the_integer_sum_rounds_as_fsum_of_the_values_does(
-            values in proptest::collection::vec(any_size(), 1..51),
-        ) {
-            let count = values.len();
-            let mut whole = ExactSum::default();
-            values.iter().for_each(|&v| whole.add(v));
-            let (mut left, mut right) = (ExactSum::default(), ExactSum::default());
-            values[..count / 2].iter().rev().for_each(|&v| left.add(v));
-            values[count / 2..].iter().for_each(|&v| right.add(v));
-            right.merge(&left);
-            let expected = fsum(&values);
-            prop_assert_eq!(whole.value().to_bits(), expected.to_bits(), "whole");
-            prop_assert_eq!(right.value().to_bits(), expected.to_bits(), "merged");
-        }
-    }
-
     #[test]
     fn infinities_and_empty_sums() {
         let mut sum = ExactSum::default();

@@ -133,30 +133,12 @@ pub fn command(o: &Options) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// The data set, made once under the target directory (4 files; a folder left by an
-/// interrupted run is made again).
+/// The data set, made once under the target directory (in 4 files).
 fn data_set_once(rows: u64, k: u64) -> std::path::PathBuf {
-    let folder = crate::data_folder(&format!("db-benchmark-{rows}-{k}"));
-    let marker = folder.join("complete");
-    if !marker.is_file() {
-        let _ = std::fs::remove_dir_all(&folder);
-        say!(
-            "== making db-benchmark's group-by data set once: {rows} rows, K={k}, under {}",
-            folder.display()
-        );
-        let started = std::time::Instant::now();
-        let (_, bytes) = generate::with_progress(rows, |done| {
-            generate::groupby(rows, k, (4, 108), &folder, done)
-        });
-        std::fs::write(&marker, format!("{rows} rows, K={k}\n"))
-            .unwrap_or_else(|e| cli::fail(format!("{}: {e}", marker.display())));
-        say!(
-            "   {:.2} GB in {} (reused by later runs; delete the folder to make it again)",
-            bytes as f64 / 1e9,
-            human(started.elapsed())
-        );
-    }
-    folder
+    let what = format!("db-benchmark's group-by data set, {rows} rows, K={k},");
+    generate::once(&format!("db-benchmark-{rows}-{k}"), &what, rows, |folder, done| {
+        generate::groupby(rows, k, (4, 108), folder, done)
+    })
 }
 
 /// One question, timed after a warm-up, with its peak memory (each run's, the largest) and

@@ -90,6 +90,33 @@ pub fn check_folder(out: &Path) -> Result<(), String> {
     }
 }
 
+/// A data set made once under the target directory as `name`, by `write` (`rows` rows,
+/// `what` for the line that says so), and reused by later runs; a folder left by an
+/// interrupted run (without its `complete` marker) is made again.
+pub fn once(
+    name: &str,
+    what: &str,
+    rows: u64,
+    write: impl FnOnce(&Path, &AtomicU64) -> std::io::Result<(Vec<PathBuf>, u64)>,
+) -> PathBuf {
+    let folder = crate::data_folder(name);
+    let marker = folder.join("complete");
+    if !marker.is_file() {
+        let _ = std::fs::remove_dir_all(&folder);
+        say!("== making the data set once: {what} under {}", folder.display());
+        let started = Instant::now();
+        let (_, bytes) = with_progress(rows, |done| write(&folder, done));
+        std::fs::write(&marker, format!("{what}\n"))
+            .unwrap_or_else(|e| cli::fail(format!("{}: {e}", marker.display())));
+        say!(
+            "   {:.2} GB in {} (reused by later runs; delete the folder to make it again)",
+            bytes as f64 / 1e9,
+            human(started.elapsed())
+        );
+    }
+    folder
+}
+
 /// Runs `write` with a progress line of the rows written (`done` counts them), and ends the
 /// program with one line if writing fails.
 pub fn with_progress(

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use timing::chart::Figure;
 use timing::python::Twin;
@@ -99,29 +99,12 @@ pub fn default_run(
     ExitCode::SUCCESS
 }
 
-/// The default run's data set, made once under the target directory and reused after (a
-/// folder left by an interrupted run is made again).
+/// The default run's data set, made once under the target directory and reused after.
 fn data_set_once(rows: u64) -> std::path::PathBuf {
-    let folder = crate::data_folder(&format!("dataflow-data-{rows}"));
-    let marker = folder.join("complete");
-    if !marker.is_file() {
-        let _ = std::fs::remove_dir_all(&folder);
-        say!(
-            "== making the data set once: {rows} flights-like rows in 10 files under {}",
-            folder.display()
-        );
-        let started = Instant::now();
-        let (_, bytes) =
-            generate::with_progress(rows, |done| generate::generate(rows, 10, &folder, done));
-        std::fs::write(&marker, format!("{rows} rows\n"))
-            .unwrap_or_else(|e| cli::fail(format!("{}: {e}", marker.display())));
-        say!(
-            "   {:.2} GB in {} (reused by later runs; delete the folder to make it again)",
-            bytes as f64 / 1e9,
-            human(started.elapsed())
-        );
-    }
-    folder
+    let what = format!("{rows} flights-like rows in 10 files");
+    generate::once(&format!("dataflow-data-{rows}"), &what, rows, |folder, done| {
+        generate::generate(rows, 10, folder, done)
+    })
 }
 
 /// The scan alone on this thread, after a warm-up run (which also reads the files into the
@@ -482,9 +465,18 @@ fn compare_with_python(
     else {
         return;
     };
-    let of = |engine: Engine| {
-        &python[Engine::ALL.iter().position(|e| *e == engine).expect("listed")].stats
+    let row = |engine: Engine| {
+        let prefix = engine.label(cores);
+        python.iter().find(|p| p.label.starts_with(&prefix)).map(|p| &p.stats)
     };
+    if Engine::ALL.iter().any(|&e| row(e).is_none()) {
+        cli::paragraph(
+            "",
+            "Not every engine answered (the notes above say why): no sentence compares them.",
+        );
+        return;
+    }
+    let of = |engine: Engine| row(engine).expect("every engine answered");
     let ratio = |rust: &Stats, engine| rust.speedup_over(of(engine));
     let against = |rust: &Stats, engine| ratio(rust, engine).sentence("faster", "slower");
     let cores_text = timing::plural(cores, "core");
