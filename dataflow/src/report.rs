@@ -68,8 +68,8 @@ pub fn default_run(
     );
     figure.panel(format!("groupby('origin').dep_delay over {mb:.0} MB of CSV"));
     let scan = time_the_scan(&job, runs, &mut figure);
-    let one = time_on_threads(&job, 1, runs, &mut figure);
-    let all = time_on_threads(&job, cores, runs, &mut figure);
+    let one = time_on_threads(&job, (1, true), runs, &mut figure);
+    let all = time_on_threads(&job, (cores, false), runs, &mut figure);
     let (processes, processes_answer) = time_two_processes(&job, runs, &mut figure);
     for (label, answer) in [("worker threads", &all.answer), ("2 processes", &processes_answer)] {
         assert_eq!(answer, &one.answer, "{label} gave a different answer");
@@ -150,9 +150,14 @@ struct Timed {
 }
 
 /// The group-by on `threads` worker threads of this process, `runs` times (no warm-up: the
-/// first run also reads the files into the page cache), printed as one row; 1 thread is the
-/// baseline.
-fn time_on_threads(job: &Arc<Job>, threads: usize, runs: usize, figure: &mut Figure) -> Timed {
+/// first run also reads the files into the page cache), printed as one row: the baseline (1
+/// worker), or a worker thread a core (one, too, on one core).
+fn time_on_threads(
+    job: &Arc<Job>,
+    (threads, baseline): (usize, bool),
+    runs: usize,
+    figure: &mut Figure,
+) -> Timed {
     let (mut answer, mut peak, mut samples) = (String::new(), 0, Vec::new());
     for _ in 0..runs {
         timing::machine::reset_peak_memory();
@@ -163,7 +168,7 @@ fn time_on_threads(job: &Arc<Job>, threads: usize, runs: usize, figure: &mut Fig
         samples.push(took);
     }
     let stats = Stats::from_samples(&samples);
-    let line = if threads == 1 {
+    let line = if baseline {
         figure.baseline("1 worker", &stats);
         stats.baseline_line("1 worker")
     } else {

@@ -95,10 +95,12 @@ impl Column {
             self.squares[g].add(nearest);
             self.squares[g].add(x.mul_add(x, -nearest));
         }
-        if n.min && x < self.min[g] {
+        // total_cmp, where -0 comes before +0: the least of 0 and -0 is -0 whatever their order,
+        // so the answer is the same on any split of the rows.
+        if n.min && x.total_cmp(&self.min[g]).is_lt() {
             self.min[g] = x;
         }
-        if n.max && x > self.max[g] {
+        if n.max && x.total_cmp(&self.max[g]).is_gt() {
             self.max[g] = x;
         }
         if n.values {
@@ -324,10 +326,10 @@ impl Table {
                     column.squares[g].merge(&Squares::decode(&mut r));
                 }
                 if n.min {
-                    column.min[g] = column.min[g].min(r.f64());
+                    column.min[g] = least(column.min[g], r.f64());
                 }
                 if n.max {
-                    column.max[g] = column.max[g].max(r.f64());
+                    column.max[g] = -least(-column.max[g], -r.f64());
                 }
                 if n.values {
                     let g = u32::try_from(g).expect("fewer than 2^32 groups a table");
@@ -427,6 +429,11 @@ impl Table {
         }
         out.push(b'\n');
     }
+}
+
+/// The lesser by `total_cmp` (-0 before +0).
+fn least(a: f64, b: f64) -> f64 {
+    if b.total_cmp(&a).is_lt() { b } else { a }
 }
 
 fn mean(count: u64, sum: &Sum) -> Option<f64> {

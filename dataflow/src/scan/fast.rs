@@ -847,8 +847,13 @@ mod tests {
             Func::Sum => number(sum.value()),
             Func::Mean if n == 0 => String::new(),
             Func::Mean => number(sum.value() / n as f64),
-            Func::Min => values.iter().copied().reduce(f64::min).map(number).unwrap_or_default(),
-            Func::Max => values.iter().copied().reduce(f64::max).map(number).unwrap_or_default(),
+            // -0 before +0, as the dataflow orders them.
+            Func::Min => {
+                values.iter().copied().min_by(f64::total_cmp).map(number).unwrap_or_default()
+            }
+            Func::Max => {
+                values.iter().copied().max_by(f64::total_cmp).map(number).unwrap_or_default()
+            }
             Func::Var => agg::variance(n, &sum, &squares).map(number).unwrap_or_default(),
             Func::Std => {
                 agg::variance(n, &sum, &squares).map(|v| number(v.sqrt())).unwrap_or_default()
