@@ -76,6 +76,8 @@ pub struct Measured {
     pub query: Query,
     pub stats: Stats,
     pub peak: u64,
+    /// What the last run spilled.
+    pub spilled: crate::spill::Spilled,
     pub groups: usize,
     pub answer: String,
 }
@@ -174,7 +176,7 @@ fn run_question(name: &'static str, plan: impl Fn() -> Arc<Job>, runs: usize) ->
     );
     let answer = String::from_utf8(text)
         .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-    Measured { name, query: job.query.clone(), stats, peak, groups, answer }
+    Measured { name, query: job.query.clone(), stats, peak, spilled, groups, answer }
 }
 
 /// What the run says about the cost of a group-by as the groups grow: a row's cost (scan,
@@ -213,6 +215,20 @@ fn lesson(measured: &[Measured], rows: u64) {
                 extra.max(0.0) * 1e9 / many.groups as f64,
                 many.groups as f64 / many.stats.median.as_secs_f64() / 1e6,
                 many.peak as f64 / many.groups as f64
+            ),
+        );
+    }
+    let spilled: Vec<&Measured> = measured.iter().filter(|m| m.spilled.times > 0).collect();
+    if let Some(m) = spilled.iter().max_by_key(|m| m.spilled.bytes) {
+        cli::paragraph(
+            "",
+            &format!(
+                "Spilling: a worker whose groups outgrow its share of --memory-limit writes them out, partitioned by key hash, and reads each partition back alone at the end, so memory holds one partition's groups at a time. The data is written once and read once - the work stays linear in it: {} ({}) spilled {} and spent {} of its {} writing and reading it. A median spills every value with its group, where a sum spills a few numbers. Dask's workers spill too: from 60% of their memory limit (its target), 70% counted by the process (spill), pausing at 80% and restarted by their nanny at 95%.",
+                m.name,
+                m.query,
+                timing::bytes(m.spilled.bytes),
+                human(m.spilled.took()),
+                human(m.stats.median)
             ),
         );
     }

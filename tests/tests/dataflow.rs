@@ -259,7 +259,7 @@ fn a_bad_row_names_file_line_and_column_and_skip_bad_counts_it() {
 }
 
 /// The pids of every process below `root`.
-fn descendants(root: u32) -> Vec<u32> {
+pub fn descendants(root: u32) -> Vec<u32> {
     let mut found = vec![root];
     let mut i = 0;
     while i < found.len() {

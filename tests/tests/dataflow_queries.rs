@@ -269,3 +269,39 @@ fn ctrl_c_mid_spill_leaves_no_spill_file() {
         std::fs::read_dir(spill.path()).unwrap().map(|e| e.unwrap().path()).collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+#[test]
+#[cfg(target_os = "linux")]
+fn a_child_killed_mid_spill_leaves_no_spill_file() {
+    use std::time::{Duration, Instant};
+    let dir = groupby_data("killed-child", "400000", "1");
+    let files = pattern(dir.path());
+    let spill = folder("killed-child-spill");
+    let mut parent = std::process::Command::new(common::binary("dataflow"))
+        .args(["groupby", &files, "--by", "id3", "--agg", "v3:median,sum", "--processes", "2"])
+        .args(["--memory-limit", "64KiB", "--spill-dir", spill.path().to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The run's folder inside --spill-dir, and the children's spill files inside that.
+    let spill_files = || {
+        let nested = |p: PathBuf| std::fs::read_dir(p).into_iter().flatten().flatten();
+        nested(spill.path().to_owned()).flat_map(|run| nested(run.path())).any(|child| {
+            std::fs::read_dir(child.path()).is_ok_and(|mut files| files.next().is_some())
+        })
+    };
+    let started = Instant::now();
+    while !spill_files() {
+        assert!(parent.try_wait().unwrap().is_none(), "it ended before it spilled");
+        assert!(started.elapsed() < Duration::from_secs(20), "no spill file within 20 s");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let children = crate::dataflow::descendants(parent.id());
+    crate::dataflow::signal(children[0], nix::sys::signal::Signal::SIGKILL);
+    let output = crate::dataflow::finish(parent);
+    assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
+    let left: Vec<PathBuf> =
+        std::fs::read_dir(spill.path()).unwrap().map(|e| e.unwrap().path()).collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

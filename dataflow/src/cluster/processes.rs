@@ -95,6 +95,18 @@ fn run_once(
     let ranges = scratch.path().join("ranges.txt");
     write_ranges(&ranges, &job.plan)?;
     let secret = Secret::fresh().map_err(ClusterError::System)?;
+    // The children spill into a folder of this run's own inside --spill-dir, removed by this
+    // process when the run ends: even a child killed outright (SIGKILL, which it cannot catch
+    // to clean up after itself) leaves nothing behind.
+    let spill = crate::cleanup::TempDir::new_in(&job.budget.dir, "hpc-rs-spill-").map_err(|e| {
+        let dir = job.budget.dir.display();
+        ClusterError::System(format!(
+            "--spill-dir {dir}: cannot make a folder for spill files there: {e}"
+        ))
+    })?;
+    let mut budget = job.budget.clone();
+    budget.dir = spill.path().to_owned();
+    let job = &Job { budget, ..job.clone() };
     let mut children = Vec::new();
     let mut stdins = Vec::new(); // held open: a child ends when its stdin closes
     for process in 0..n {
