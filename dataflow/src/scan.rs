@@ -447,9 +447,9 @@ pub struct Aggregator<F: FnMut(&mut [Table])> {
     values: Vec<f64>,
 }
 
-/// Groups in the one table past which rows are partitioned: about what a core's 1-2 MB
+/// Groups in the one table past which rows are partitioned: about what a core's 2 MB
 /// cache holds of them.
-pub const PARTITION_AT: usize = 1 << 13;
+pub const PARTITION_AT: usize = 1 << 15;
 /// Partitions of the hash, each a table of its own.
 pub const PARTITIONS: usize = 128;
 /// Rows a partition's queue holds before they are grouped.
