@@ -232,27 +232,43 @@ pub fn run(
 
 /// The groups a worker owns, up to its share of the budget in memory, the rest in its spill
 /// files; and the first spill failure, after which what arrives is dropped (the run fails).
+///
+/// One table while they are few; past [`table::PARTITION_AT`], a table for each partition of
+/// the hash, as the scan's tables (so a batch from them, a partition after another, probes
+/// one table in cache at a time, and each is sorted on its own at the end).
 struct Owned {
-    table: Table,
+    tables: Vec<Table>,
     limit: u64,
     spill: Spill,
     failure: Option<String>,
 }
 
 impl Owned {
+    fn new(shape: &Shape, limit: u64, me: usize) -> Owned {
+        Owned { tables: vec![Table::new(shape)], limit, spill: Spill::new(me), failure: None }
+    }
+
     fn absorb(&mut self, batch: &[u8], files: &SpillDir) {
         if self.failure.is_some() {
             return;
         }
-        self.table.absorb(batch);
-        if self.table.memory() > self.limit {
+        table::absorb(&mut self.tables, batch);
+        if let [one] = &mut self.tables[..]
+            && one.len() >= table::PARTITION_AT
+        {
+            let mut parts = vec![Vec::new(); table::PARTITIONS];
+            one.drain_into(&mut parts, |hash| table::partition(hash, table::PARTITIONS));
+            self.tables = parts.iter().map(|_| Table::new(one.shape())).collect();
+            parts.iter().for_each(|part| table::absorb(&mut self.tables, part));
+        }
+        if self.tables.iter().map(Table::memory).sum::<u64>() > self.limit {
             let written = files.get().and_then(|dir| {
                 self.spill.set_dir(dir);
-                self.spill.write(&mut self.table)
+                self.spill.write(&mut self.tables)
             });
             if let Err(e) = written {
                 self.failure = Some(e);
-                self.table.clear();
+                self.tables.iter_mut().for_each(Table::clear);
             }
         }
     }
@@ -273,16 +289,9 @@ fn one_worker(
     // What the owned groups may hold: the rest of the share, less a third - a vector grows by
     // doubling, and while it moves, the old and the new are both held.
     let owned_limit = (share - partial_limit) / 3 * 2;
-    let owned = Rc::new(RefCell::new(Owned {
-        table: Table::new(&shape),
-        limit: owned_limit,
-        spill: Spill::new(me),
-        failure: None,
-    }));
+    let owned = Rc::new(RefCell::new(Owned::new(&shape, owned_limit, me)));
     let owned_take = |owned: &Rc<RefCell<Owned>>| {
-        let empty =
-            Owned { table: Table::new(&shape), limit: 0, spill: Spill::new(me), failure: None };
-        std::mem::replace(&mut *owned.borrow_mut(), empty)
+        std::mem::replace(&mut *owned.borrow_mut(), Owned::new(&shape, 0, me))
     };
     let remote: Rc<RefCell<Remote>> = Rc::default();
     // Both dataflows are built first, in the same order on every worker, as timely asks.
@@ -413,10 +422,10 @@ fn one_worker(
     })
 }
 
-/// The end of one worker's groups: without a spill, one sorted run (in memory, or a part
-/// file); after one, the rest of the table spilled too, then each spill partition read back
-/// alone, sorted and printed (to a run file, or a part file). `keep` takes each run that is
-/// not a part file. Returns the part files written, and the groups.
+/// The end of one worker's groups: without a spill, a sorted run a table (in memory, or
+/// merged into a part file); after one, the rest of the tables spilled too, then each spill
+/// partition read back alone, sorted and printed (to a run file, or a part file). `keep` takes
+/// each run that is not a part file. Returns the part files written, and the groups.
 fn finish(
     owned: &mut Owned,
     job: &Job,
@@ -426,35 +435,37 @@ fn finish(
 ) -> Result<(Vec<PathBuf>, u64), String> {
     let shape = Shape::of(&job.query);
     let (mut parts, mut groups) = (Vec::new(), 0);
-    // A sorted run to where it goes: a part file (`--out`), or memory (`spilled`: a run file).
-    let mut place = |run: Run, name: &str, spilled: Option<&Path>| -> Result<(), String> {
-        groups += run.len() as u64;
+    // Sorted runs to where they go: a part file (`--out`), or memory (`spilled`: a run file).
+    let mut place = |runs: Vec<Run>, name: &str, spilled: Option<&Path>| -> Result<(), String> {
+        groups += runs.iter().map(|run| run.len() as u64).sum::<u64>();
         match (&job.out, spilled) {
             (Some(dir), _) => {
-                spill::write_part(&run, &job.query, dir, name)?;
+                spill::write_part(&runs, &job.query, dir, name)?;
                 parts.push(dir.join(name));
             }
             (None, Some(dir)) => {
                 let path = dir.join(name.replace("part-", "run-").replace(".csv", ".run"));
-                spill::write_run(&run, &path)?;
+                let [run] = &runs[..] else { unreachable!("a spill partition is one table") };
+                spill::write_run(run, &path)?;
                 keep(Source::File(path));
             }
-            (None, None) => keep(Source::Memory(run)),
+            (None, None) => runs.into_iter().for_each(|run| keep(Source::Memory(run))),
         }
         Ok(())
     };
     if !owned.spill.used() {
-        let table = std::mem::replace(&mut owned.table, Table::new(&shape));
-        place(table.into_run(&job.query), &format!("part-{me:05}.csv"), None)?;
+        let tables = std::mem::take(&mut owned.tables);
+        let runs = tables.into_iter().map(|table| table.into_run(&job.query)).collect();
+        place(runs, &format!("part-{me:05}.csv"), None)?;
         return Ok((parts, groups));
     }
-    owned.spill.write(&mut owned.table)?;
+    owned.spill.write(&mut owned.tables)?;
     let dir = files.get()?.to_owned();
     owned.spill.read_back(
         || Table::new(&shape),
         |part, table| {
             let name = format!("part-{me:05}-{part:03}.csv");
-            place(table.into_run(&job.query), &name, Some(&dir))
+            place(vec![table.into_run(&job.query)], &name, Some(&dir))
         },
     )?;
     Ok((parts, groups))

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::query::Query;
-use crate::table::{self, Table};
+use crate::table::{self, PARTITION_AT, PARTITIONS, Table};
 
 /// Dask's `blocksize`: a range of about this many bytes is one partition.
 pub const DEFAULT_BLOCKSIZE: u64 = 64 * 1024 * 1024;
@@ -447,11 +447,6 @@ pub struct Aggregator<F: FnMut(&mut [Table])> {
     values: Vec<f64>,
 }
 
-/// Groups in the one table past which rows are partitioned: about what a core's 2 MB
-/// cache holds of them.
-pub const PARTITION_AT: usize = 1 << 15;
-/// Partitions of the hash, each a table of its own.
-pub const PARTITIONS: usize = 128;
 /// Rows a partition's queue holds before they are grouped.
 const QUEUED: usize = 1024;
 
@@ -522,7 +517,7 @@ impl<F: FnMut(&mut [Table])> Aggregator<F> {
             add_row(table, hash, key, &self.values);
             (self.groups, self.held) = (table.len(), self.held + table.values_held() - before);
         } else {
-            let p = partition(hash);
+            let p = table::partition(hash, PARTITIONS);
             let queue = &mut self.queues[p];
             queue.hashes.push(hash);
             queue.keys.extend_from_slice(key);
@@ -579,13 +574,6 @@ impl<F: FnMut(&mut [Table])> Aggregator<F> {
         self.flush_all();
         self.tally
     }
-}
-
-/// The partition of a hash: bits that neither the owner (the top 16) nor a table's slot
-/// (the bottom ones, after [`table`]'s mixing) depend on alone.
-#[inline]
-fn partition(hash: u64) -> usize {
-    (hash >> 32) as usize % PARTITIONS
 }
 
 /// One row into its group of `table`: its size, and each value that is not missing (NaN).

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::query::Query;
-use crate::table::{Run, Table};
+use crate::table::{self, Cursor, MemoryCursor, Run, Table};
 use crate::wire::Put;
 
 /// Spill partitions: a table too large for memory is cut into this many by key hash, each
@@ -143,15 +143,17 @@ impl Spill {
         self.spilled.times > 0
     }
 
-    /// Writes every group of `table` to its partition's file (a run: its length, then the
-    /// groups) and empties the table.
-    pub fn write(&mut self, table: &mut Table) -> Result<(), String> {
+    /// Writes every group of `tables` to its partition's file (a run: its length, then the
+    /// groups) and empties the tables.
+    pub fn write(&mut self, tables: &mut [Table]) -> Result<(), String> {
         let started = Instant::now();
-        // Each partition's groups go out in pieces of 256 kB, never the table copied whole.
+        // Each partition's groups go out in pieces of 256 kB, never a table copied whole.
         let mut parts = vec![Vec::new(); PARTS];
-        table.drain_in_pieces(&mut parts, part_of, 256 << 10, |part, bytes| {
-            self.append(part, bytes)
-        })?;
+        for table in tables {
+            table.drain_in_pieces(&mut parts, part_of, 256 << 10, |part, bytes| {
+                self.append(part, bytes)
+            })?;
+        }
         for (part, mut bytes) in parts.into_iter().enumerate() {
             if !bytes.is_empty() {
                 self.append(part, &mut bytes)?;
@@ -302,9 +304,9 @@ pub fn prepare_out(dir: &Path, overwrite: bool) -> Result<(), String> {
     }
 }
 
-/// Writes `run` as the part file `name` in `dir`: the header, then its groups in key order;
-/// written under a temporary name and renamed when complete. Returns the groups written.
-pub fn write_part(run: &Run, query: &Query, dir: &Path, name: &str) -> Result<u64, String> {
+/// Writes `runs` as the part file `name` in `dir`: the header, then their groups merged in key
+/// order; written under a temporary name and renamed when complete.
+pub fn write_part(runs: &[Run], query: &Query, dir: &Path, name: &str) -> Result<(), String> {
     let why = |e: &dyn std::fmt::Display| format!("writing {}: {e}", dir.join(name).display());
     let mut file = tempfile::Builder::new()
         .prefix(".part-")
@@ -313,12 +315,14 @@ pub fn write_part(run: &Run, query: &Query, dir: &Path, name: &str) -> Result<u6
         .map_err(|e| why(&e))?;
     {
         let mut out = BufWriter::with_capacity(1 << 20, file.as_file_mut());
-        let written =
-            crate::flow::write_header(query, &mut out).and_then(|()| run.write_lines(&mut out));
-        written.and_then(|()| out.flush()).map_err(|e| why(&e))?;
+        let mut cursors: Vec<Box<dyn Cursor>> =
+            runs.iter().map(|run| Box::new(MemoryCursor::new(run)) as Box<dyn Cursor>).collect();
+        let written = crate::flow::write_header(query, &mut out)
+            .and_then(|()| table::merge_runs(&mut cursors, &mut out));
+        written.and_then(|_| out.flush()).map_err(|e| why(&e))?;
     }
     file.persist(dir.join(name)).map_err(|e| why(&e.error))?;
-    Ok(run.len() as u64)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -307,35 +307,36 @@ impl Table {
     /// Merges every group of a batch (made by [`Table::drain_into`] from a table of the same
     /// shape) into this table.
     pub fn absorb(&mut self, batch: &[u8]) {
-        let mut r = Reader::new(batch);
-        while !r.is_empty() {
-            let hash = r.u64();
-            let g = self.group(hash, r.bytes());
-            if self.shape.size {
-                self.size[g] += r.len();
+        absorb(std::slice::from_mut(self), batch);
+    }
+
+    /// Merges the group at `r` (its hash read already) into this table.
+    fn absorb_group(&mut self, hash: u64, r: &mut Reader<'_>) {
+        let g = self.group(hash, r.bytes());
+        if self.shape.size {
+            self.size[g] += r.len();
+        }
+        for column in &mut self.columns {
+            let n = column.needs;
+            if n.count {
+                column.count[g] += r.len();
             }
-            for column in &mut self.columns {
-                let n = column.needs;
-                if n.count {
-                    column.count[g] += r.len();
-                }
-                if n.sum {
-                    column.sum[g].merge(&Sum::decode(&mut r));
-                }
-                if n.squares {
-                    column.squares[g].merge(&Squares::decode(&mut r));
-                }
-                if n.min {
-                    column.min[g] = least(column.min[g], r.f64());
-                }
-                if n.max {
-                    column.max[g] = -least(-column.max[g], -r.f64());
-                }
-                if n.values {
-                    let g = u32::try_from(g).expect("fewer than 2^32 groups a table");
-                    for _ in 0..r.len() {
-                        column.values.push((g, r.f64()));
-                    }
+            if n.sum {
+                column.sum[g].merge(&Sum::decode(r));
+            }
+            if n.squares {
+                column.squares[g].merge(&Squares::decode(r));
+            }
+            if n.min {
+                column.min[g] = least(column.min[g], r.f64());
+            }
+            if n.max {
+                column.max[g] = -least(-column.max[g], -r.f64());
+            }
+            if n.values {
+                let g = u32::try_from(g).expect("fewer than 2^32 groups a table");
+                for _ in 0..r.len() {
+                    column.values.push((g, r.f64()));
                 }
             }
         }
@@ -346,20 +347,24 @@ impl Table {
     /// The groups in key order as CSV lines (without the header), with their keys: a sorted
     /// run, which [`merge_runs`] merges with other workers' runs.
     ///
-    /// The lines are printed in group order, reading every slot vector front to back; only the
-    /// order of the numbers is sorted, and the merge follows it.
+    /// Lines and keys are written in key order, so the merge - one thread, in process 0 -
+    /// reads each run front to back; the jumps from group to group happen here, in every
+    /// worker at once, in a table small enough to stay in cache when it is one of many parts.
     pub fn into_run(mut self, query: &Query) -> Run {
-        let order = self.sorted();
         let medians = self.median_ranges();
-        let mut text = Vec::with_capacity(self.len() * 16);
-        let mut line_ends = Vec::with_capacity(self.len());
-        for g in 0..self.len() {
-            self.format(g, query, &medians, &mut text);
-            line_ends.push(text.len());
+        let mut run = Run {
+            keys: Vec::with_capacity(self.keys.len()),
+            key_ends: Vec::with_capacity(self.len()),
+            text: Vec::with_capacity(self.len() * 16),
+            line_ends: Vec::with_capacity(self.len()),
+        };
+        for g in self.sorted() {
+            run.keys.extend_from_slice(self.key(g));
+            run.key_ends.push(run.keys.len());
+            self.format(g, query, &medians, &mut run.text);
+            run.line_ends.push(run.text.len());
         }
-        let key_ends = self.meta.iter().map(|m| m.end).collect();
-        let order = order.into_iter().map(|g| u32::try_from(g).expect("below 2^32")).collect();
-        Run { keys: std::mem::take(&mut self.keys), key_ends, text, line_ends, order }
+        run
     }
 
     /// The group numbers in key order: sorted by the keys' first 8 bytes as one number, then,
@@ -512,6 +517,31 @@ fn slot_hash(hash: u64) -> u64 {
     hash.wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
+/// Groups in one table past which they are split by [`partition`]: about what a core's 2 MB
+/// cache holds of them.
+pub const PARTITION_AT: usize = 1 << 15;
+/// Partitions of the hash, each a table of its own.
+pub const PARTITIONS: usize = 128;
+
+/// A hash's partition of `parts`: bits that neither the owner (the top 16) nor a table's slot
+/// (the bottom ones, after [`slot_hash`]'s mixing) depend on alone.
+#[inline]
+pub fn partition(hash: u64, parts: usize) -> usize {
+    (hash >> 32) as usize % parts
+}
+
+/// Merges every group of a batch (made by [`Table::drain_into`] from tables of the same
+/// shape) into its table among `tables`: the one, or its [`partition`]. A batch drained from
+/// partitioned tables comes a partition after another, so its groups meet a table at a time.
+pub fn absorb(tables: &mut [Table], batch: &[u8]) {
+    let mut r = Reader::new(batch);
+    while !r.is_empty() {
+        let hash = r.u64();
+        let parts = tables.len();
+        tables[partition(hash, parts)].absorb_group(hash, &mut r);
+    }
+}
+
 /// The worker of `workers` that owns a key with this hash: by its top 16 bits, so that each
 /// worker gets an even share.
 pub fn owner(hash: u64, workers: usize) -> usize {
@@ -603,15 +633,13 @@ pub fn hash_key(key: &[u8]) -> u64 {
 
 // ---- sorted runs ----
 
-/// CSV lines, each with its key, and the order that sorts them by key.
+/// CSV lines in key order, each with its key.
 #[derive(Default)]
 pub struct Run {
     keys: Vec<u8>,
     key_ends: Vec<usize>,
     text: Vec<u8>,
     line_ends: Vec<usize>,
-    /// Line numbers in key order.
-    order: Vec<u32>,
 }
 
 impl Run {
@@ -621,16 +649,14 @@ impl Run {
 
     /// The key of the line `i`-th in key order.
     fn key(&self, i: usize) -> &[u8] {
-        let at = self.order[i] as usize;
-        let start = if at == 0 { 0 } else { self.key_ends[at - 1] };
-        &self.keys[start..self.key_ends[at]]
+        let start = if i == 0 { 0 } else { self.key_ends[i - 1] };
+        &self.keys[start..self.key_ends[i]]
     }
 
     /// The line `i`-th in key order.
     fn line(&self, i: usize) -> &[u8] {
-        let at = self.order[i] as usize;
-        let start = if at == 0 { 0 } else { self.line_ends[at - 1] };
-        &self.text[start..self.line_ends[at]]
+        let start = if i == 0 { 0 } else { self.line_ends[i - 1] };
+        &self.text[start..self.line_ends[i]]
     }
 
     /// The run as records (each key, then its line, in key order), to travel to another
@@ -644,11 +670,6 @@ impl Run {
             out.write_all(&record)?;
         }
         Ok(())
-    }
-
-    /// The lines in key order, without their keys.
-    pub fn write_lines(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
-        (0..self.len()).try_for_each(|i| out.write_all(self.line(i)))
     }
 }
 
@@ -740,29 +761,65 @@ impl Cursor for FileCursor {
     }
 }
 
-/// Writes the lines of sorted runs in key order, each once: a k-way merge. The runs not done
-/// are kept ordered by their head's key, so each line costs a binary search among them (a
-/// spilled run has a run for each of its partitions: a hundred or more). Returns the lines.
+/// Writes the lines of sorted runs in key order, each once: a k-way merge by a tournament
+/// (a "tree of losers", Knuth 5.4.1). Every run is a leaf; each inner node keeps the run that
+/// lost the match played there, the root the overall winner. When the winner's run moves on,
+/// its new head replays only the matches on its path to the root: log2(runs) comparisons a
+/// line, however many runs (a worker's table in parts makes 128 of them, a spilled one more).
+/// Returns the lines.
 pub fn merge_runs(
     cursors: &mut [Box<dyn Cursor + '_>],
     out: &mut impl std::io::Write,
 ) -> std::io::Result<u64> {
-    let head = |c: &dyn Cursor| c.key().map(<[u8]>::to_vec);
-    let mut order: Vec<usize> =
-        (0..cursors.len()).filter(|&i| cursors[i].key().is_some()).collect();
-    order.sort_by(|&a, &b| head(&*cursors[a]).cmp(&head(&*cursors[b])));
-    let mut written = 0;
-    while !order.is_empty() {
-        let i = order.remove(0);
-        out.write_all(cursors[i].line())?;
-        cursors[i].advance()?;
-        written += 1;
-        let Some(key) = cursors[i].key() else { continue };
-        // Ties go after: among equal keys (none in one answer), the earlier run first.
-        let at = order.partition_point(|&j| cursors[j].key().expect("a head") <= key);
-        order.insert(at, i);
+    let runs = cursors.len();
+    if runs == 0 {
+        return Ok(0);
     }
-    Ok(written)
+    // Run a wins over run b: a has a head and b has none, or a's is the lesser key (ties to
+    // the earlier run; there are none in one answer).
+    let wins = |cursors: &[Box<dyn Cursor + '_>], a: usize, b: usize| match (
+        cursors[a].key(),
+        cursors[b].key(),
+    ) {
+        (Some(x), Some(y)) => (x, a) < (y, b),
+        (x, _) => x.is_some(),
+    };
+    // Nodes 1..runs are the matches, the leaves runs..2*runs the runs; node 0 the winner.
+    let mut losers = vec![0; runs];
+    fn play(
+        node: usize,
+        runs: usize,
+        losers: &mut [usize],
+        wins: &dyn Fn(usize, usize) -> bool,
+    ) -> usize {
+        if node >= runs {
+            return node - runs;
+        }
+        let left = play(2 * node, runs, losers, wins);
+        let right = play(2 * node + 1, runs, losers, wins);
+        let (winner, loser) = if wins(left, right) { (left, right) } else { (right, left) };
+        losers[node] = loser;
+        winner
+    }
+    losers[0] = play(1, runs, &mut losers, &|a, b| wins(cursors, a, b));
+    let mut written = 0;
+    loop {
+        let mut winner = losers[0];
+        if cursors[winner].key().is_none() {
+            return Ok(written);
+        }
+        out.write_all(cursors[winner].line())?;
+        cursors[winner].advance()?;
+        written += 1;
+        let mut node = (winner + runs) / 2;
+        while node >= 1 {
+            if wins(cursors, losers[node], winner) {
+                std::mem::swap(&mut losers[node], &mut winner);
+            }
+            node /= 2;
+        }
+        losers[0] = winner;
+    }
 }
 
 #[cfg(test)]

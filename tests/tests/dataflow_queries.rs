@@ -167,6 +167,31 @@ fn parts_hold_the_answer_and_a_folder_with_files_is_refused() {
 }
 
 #[test]
+fn past_a_cache_s_worth_of_groups_the_answer_is_the_same() {
+    // 100,000 rows at K=1: about 63,000 groups. One worker holds them in tables split by hash
+    // (past 32,768 groups) and merges their sorted runs; three workers' shares of about 21,000
+    // stay one table each: two ways to one answer.
+    let dir = groupby_data("many", "100000", "1");
+    let files = pattern(dir.path());
+    let query = ["--by", "id3", "--agg", "v1:sum,max", "--agg", "v3:mean", "--agg", "size"];
+    let one = run("dataflow", &[&["groupby", &files, "--workers", "1"][..], &query].concat());
+    one.success();
+    let rows: Vec<&str> = one.stdout.lines().skip(1).collect();
+    assert!(rows.len() > 60_000, "about 63,000 groups, not {}", rows.len());
+    assert!(rows.windows(2).all(|w| w[0] < w[1]), "each group once, in key order");
+    let size = |row: &&str| row.rsplit(',').next().unwrap().parse::<u64>().unwrap();
+    assert_eq!(rows.iter().map(size).sum::<u64>(), 100_000, "every row in one group");
+    let three = run("dataflow", &[&["groupby", &files, "--workers", "3"][..], &query].concat());
+    three.check(three.stdout == one.stdout, "three workers: the same answer");
+    let out_dir = dir.path().join("answer");
+    let to_parts = ["--workers", "1", "--out", out_dir.to_str().unwrap()];
+    let parted = run("dataflow", &[&["groupby", &files][..], &query, &to_parts].concat());
+    parted.check(parted.code == Some(0), "exit 0");
+    let part = std::fs::read_to_string(out_dir.join("part-00000.csv")).unwrap();
+    assert!(part == one.stdout, "one worker's part file: its tables merged, the whole answer");
+}
+
+#[test]
 fn a_spill_folder_that_cannot_be_written_ends_the_run_with_one_line() {
     let dir = groupby_data("unwritable", "5000", "1");
     let files = pattern(dir.path());
