@@ -167,6 +167,42 @@ fn parts_hold_the_answer_and_a_folder_with_files_is_refused() {
 }
 
 #[test]
+fn db_benchmark_asks_its_questions_and_says_what_a_row_costs_by_its_groups() {
+    // A few groups: the row's cost is the scan's.
+    let args = ["db-benchmark", "--rows", "20000", "--groups", "2", "--runs", "1"];
+    let few = run("dataflow", &[&args[..], &["--questions", "q1,q6"]].concat());
+    few.check(few.code == Some(0), "exit 0");
+    for line in [
+        "== db-benchmark's group-by questions on 20000 rows, K=2",
+        "q1 sum v1 by \"id1\"",
+        "q6 median v3, std v3 by \"id4\", \"id5\"",
+        "Where the groups are few, a row costs what the scan costs",
+        "q1 (sum v1 by \"id1\") took",
+        "The median is holistic",
+    ] {
+        few.check(few.stdout.contains(line), line);
+    }
+    let groups = |out: &common::Run, question: &str| -> u64 {
+        let row = out.stdout.lines().find(|l| l.starts_with(question)).unwrap();
+        let before = row.split(" groups").next().unwrap();
+        before.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert_eq!(groups(&few, "q1 "), 2, "id1: id001 and id002");
+    assert_eq!(groups(&few, "q6 "), 4, "id4 x id5: 2 x 2");
+    // 60,000 rows at K=1: about 38,000 groups, past what a cache holds.
+    let args = ["db-benchmark", "--rows", "60000", "--groups", "1", "--runs", "1"];
+    let many = run("dataflow", &[&args[..], &["--questions", "q3"]].concat());
+    many.check(many.code == Some(0), "exit 0");
+    many.check(groups(&many, "q3 ") > 32_768, "more groups than one table holds in cache");
+    many.check(
+        many.stdout.contains("Every question here has many groups: q3"),
+        "no claim about few groups when none was asked",
+    );
+    many.check(!many.stdout.contains("Where the groups are few"), "nor its sentence");
+    run("dataflow", &["db-benchmark", "--questions", "q9"]).usage_error("q9");
+}
+
+#[test]
 fn past_a_cache_s_worth_of_groups_the_answer_is_the_same() {
     // 100,000 rows at K=1: about 63,000 groups. One worker holds them in tables split by hash
     // (past 32,768 groups) and merges their sorted runs; three workers' shares of about 21,000
