@@ -440,6 +440,10 @@ pub struct Aggregator<F: FnMut(&mut [Table])> {
     /// The groups, and the values kept for medians, past which the tables are flushed: about
     /// the `limit` in bytes the aggregator was made with.
     max_groups: usize,
+    /// Rows since the last flush, and whether rows pass through ungrouped: once a full table
+    /// held nearly a group a row, grouping the rows here only delays them.
+    rows: usize,
+    pass_through: bool,
     max_values: usize,
     flush: F,
     key: Vec<u8>,
@@ -469,6 +473,8 @@ impl<F: FnMut(&mut [Table])> Aggregator<F> {
             groups: 0,
             held: 0,
             max_groups,
+            rows: 0,
+            pass_through: false,
             max_values: (limit / 16).max(1),
             flush,
             key: Vec::new(),
@@ -511,7 +517,16 @@ impl<F: FnMut(&mut [Table])> Aggregator<F> {
             &self.key
         };
         let hash = table::hash_key(key);
-        if self.queues.is_empty() {
+        self.rows += 1;
+        if self.pass_through {
+            // Each row a partial group of its own, appended to its partition's table unprobed.
+            let parts = self.tables.len();
+            let table = &mut self.tables[table::partition(hash, parts)];
+            let before = table.values_held();
+            let g = table.push_unindexed(hash, key);
+            add_values(table, g, &self.values);
+            (self.groups, self.held) = (self.groups + 1, self.held + table.values_held() - before);
+        } else if self.queues.is_empty() {
             let table = &mut self.tables[0];
             let before = table.values_held();
             add_row(table, hash, key, &self.values);
@@ -528,6 +543,10 @@ impl<F: FnMut(&mut [Table])> Aggregator<F> {
             }
         }
         if self.groups >= self.max_groups || self.held >= self.max_values {
+            // Tables full of groups of one row or little more: from now on, no grouping here
+            // (the rows pass through, the owner groups them), as DuckDB's and Polars'
+            // aggregations stop pre-aggregating what does not shrink.
+            self.pass_through |= self.groups * 4 > self.rows * 3;
             self.flush_all();
         } else if self.queues.is_empty() && self.groups >= PARTITION_AT {
             // Too many groups for one table in cache: hand them on, and partition from here.
@@ -566,7 +585,7 @@ impl<F: FnMut(&mut [Table])> Aggregator<F> {
         if self.groups > 0 || self.held > 0 {
             (self.flush)(&mut self.tables);
         }
-        (self.groups, self.held) = (0, 0);
+        (self.groups, self.held, self.rows) = (0, 0, 0);
     }
 
     /// Hands what is left to `flush`.
@@ -576,10 +595,16 @@ impl<F: FnMut(&mut [Table])> Aggregator<F> {
     }
 }
 
-/// One row into its group of `table`: its size, and each value that is not missing (NaN).
+/// One row into its group of `table`.
 #[inline]
 fn add_row(table: &mut Table, hash: u64, key: &[u8], values: &[f64]) {
     let g = table.group(hash, key);
+    add_values(table, g, values);
+}
+
+/// One row's size and values into group `g`: each value that is not missing (NaN).
+#[inline]
+fn add_values(table: &mut Table, g: usize, values: &[f64]) {
     table.add_row(g);
     for (column, &x) in values.iter().enumerate() {
         if !x.is_nan() {

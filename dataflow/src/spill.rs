@@ -150,9 +150,11 @@ impl Spill {
         // Each partition's groups go out in pieces of 256 kB, never a table copied whole.
         let mut parts = vec![Vec::new(); PARTS];
         for table in tables {
-            table.drain_in_pieces(&mut parts, part_of, 256 << 10, |part, bytes| {
+            let drained = table.drain_in_pieces(&mut parts, part_of, 256 << 10, |part, bytes| {
                 self.append(part, bytes)
-            })?;
+            });
+            table.clear(); // its memory freed: what the budget made room for is on disk now
+            drained?;
         }
         for (part, mut bytes) in parts.into_iter().enumerate() {
             if !bytes.is_empty() {

@@ -166,10 +166,18 @@ impl Table {
         if let Some(&g) = self.index.find(slot_hash(hash), same) {
             return g as usize;
         }
-        let g = self.meta.len();
-        let number = u32::try_from(g).expect("fewer than 2^32 groups a table");
+        let number = u32::try_from(self.meta.len()).expect("fewer than 2^32 groups a table");
         let meta = &self.meta;
         self.index.insert_unique(slot_hash(hash), number, |&g| slot_hash(meta[g as usize].hash));
+        self.push_unindexed(hash, key)
+    }
+
+    /// A new group for `key` that the index does not know, so no probe: for partial groups
+    /// only, which are drained to their owner, where a key that came twice is merged into one
+    /// group. (A later [`Table::group`] of the same key makes another group; that is as good.)
+    #[inline]
+    pub fn push_unindexed(&mut self, hash: u64, key: &[u8]) -> usize {
+        let g = self.meta.len();
         self.keys.extend_from_slice(key);
         self.meta.push(Meta { hash, end: self.keys.len() });
         if self.shape.size {
@@ -218,9 +226,27 @@ impl Table {
         *self = Table::new(&self.shape);
     }
 
+    /// Empties the table, keeping its memory for the groups that come next (a table of
+    /// partial groups fills again at once: its pages stay mapped, not faulted in anew).
+    fn empty(&mut self) {
+        self.index.clear();
+        self.meta.clear();
+        self.keys.clear();
+        self.size.clear();
+        for c in &mut self.columns {
+            c.count.clear();
+            c.sum.clear();
+            c.squares.clear();
+            c.min.clear();
+            c.max.clear();
+            c.values.clear();
+        }
+    }
+
     // ---- batches ----
 
-    /// Every group, encoded, into `out[destination(hash)]`; the table is left empty.
+    /// Every group, encoded, into `out[destination(hash)]`; the table is left empty, with
+    /// its memory.
     pub fn drain_into(&mut self, out: &mut [Vec<u8>], destination: impl Fn(u64) -> usize) {
         let never = |_: usize, _: &mut Vec<u8>| Ok::<(), ()>(());
         let _ = self.drain_in_pieces(out, destination, usize::MAX, never);
@@ -228,7 +254,7 @@ impl Table {
 
     /// [`Table::drain_into`], handing a destination's bytes to `full` (which empties them)
     /// whenever they pass `piece` bytes: the table is never copied whole. The table is left
-    /// empty, whatever `full` returns.
+    /// empty, with its memory, whatever `full` returns.
     pub fn drain_in_pieces<E>(
         &mut self,
         out: &mut [Vec<u8>],
@@ -245,7 +271,7 @@ impl Table {
                 result = full(d, &mut out[d]);
             }
         }
-        self.clear();
+        self.empty();
         result
     }
 
@@ -404,30 +430,32 @@ impl Table {
         for output in &query.outputs {
             out.push(b',');
             match *output {
-                Output::Size => out.extend_from_slice(self.size[g].to_string().as_bytes()),
+                Output::Size => put_number(self.size[g], out),
                 Output::Of { column, func } => {
                     let c = &self.columns[column];
                     let any = || c.count[g] > 0; // min and max of no value: empty
-                    let text = match func {
-                        Func::Count => Some(c.count[g].to_string()),
-                        Func::Sum => Some(number(c.sum[g].value())),
-                        Func::Mean => mean(c.count[g], &c.sum[g]).map(number),
-                        Func::Min => any().then(|| number(c.min[g])),
-                        Func::Max => any().then(|| number(c.max[g])),
-                        Func::Var => {
-                            agg::variance(c.count[g], &c.sum[g], &c.squares[g]).map(number)
+                    let value = match func {
+                        Func::Count => {
+                            put_number(c.count[g], out);
+                            None
                         }
-                        Func::Std => agg::variance(c.count[g], &c.sum[g], &c.squares[g])
-                            .map(|v| number(v.sqrt())),
+                        Func::Sum => Some(c.sum[g].value()),
+                        Func::Mean => mean(c.count[g], &c.sum[g]),
+                        Func::Min => any().then(|| c.min[g]),
+                        Func::Max => any().then(|| c.max[g]),
+                        Func::Var => agg::variance(c.count[g], &c.sum[g], &c.squares[g]),
+                        Func::Std => {
+                            agg::variance(c.count[g], &c.sum[g], &c.squares[g]).map(f64::sqrt)
+                        }
                         Func::Median => {
                             let (from, to) = medians[column][g];
                             let mut values: Vec<f64> =
                                 c.values[from..to].iter().map(|&(_, x)| x).collect();
-                            agg::median(&mut values).map(number)
+                            agg::median(&mut values)
                         }
                     };
-                    if let Some(text) = text {
-                        out.extend_from_slice(text.as_bytes());
+                    if let Some(x) = value {
+                        put_number(x, out);
                     }
                 }
             }
@@ -447,9 +475,11 @@ fn mean(count: u64, sum: &Sum) -> Option<f64> {
     (count > 0).then(|| sum.value() / count as f64)
 }
 
-/// A float as the shortest decimal that reads back as the same float.
-fn number(x: f64) -> String {
-    x.to_string()
+/// A count as its digits, a float as the shortest decimal that reads back as the same float
+/// (Rust's `Display`, as Python's `repr` but never in exponent form), written in place.
+fn put_number(x: impl std::fmt::Display, out: &mut Vec<u8>) {
+    use std::io::Write;
+    write!(out, "{x}").expect("writing to memory");
 }
 
 /// A field as CSV writes it: quoted where it holds a comma, a quote or a line end.
