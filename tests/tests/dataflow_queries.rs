@@ -122,9 +122,7 @@ fn a_tiny_budget_spills_and_gives_the_same_answer_leaving_no_file() {
             out.stderr.contains("note: the groups outgrew --memory-limit 65.5 kB: "),
             &format!("{extra:?}: what it spilled, said"),
         );
-        let left: Vec<PathBuf> =
-            std::fs::read_dir(spill.path()).unwrap().map(|e| e.unwrap().path()).collect();
-        assert!(left.is_empty(), "{extra:?}: spill files left: {left:?}");
+        nothing_left_in(&spill);
     }
 }
 
@@ -296,36 +294,40 @@ fn bad_queries_are_refused_before_any_row_is_read() {
     refused(&["--by", "id1", "--agg", "v1:sum", "--overwrite"], "--out");
 }
 
-#[test]
+/// A `groupby` that spills (`shared`: how the work is shared), caught once a spill file exists
+/// anywhere in its `--spill-dir`: the data, that folder, and the running process.
 #[cfg(target_os = "linux")]
-fn ctrl_c_mid_spill_leaves_no_spill_file() {
+fn caught_spilling(
+    name: &str,
+    shared: &[&str],
+) -> (tempfile::TempDir, tempfile::TempDir, std::process::Child) {
     use std::time::{Duration, Instant};
-    let dir = groupby_data("interrupted", "400000", "1");
-    let files = pattern(dir.path());
-    let spill = folder("interrupted-spill");
+    let data = groupby_data(name, "400000", "1");
+    let files = pattern(data.path());
+    let spill = folder(&format!("{name}-spill"));
     let mut child = common::interruptible("dataflow")
-        .args(["groupby", &files, "--by", "id3", "--agg", "v3:median,sum", "--workers", "2"])
+        .args(["groupby", &files, "--by", "id3", "--agg", "v3:median,sum"])
+        .args(shared)
         .args(["--memory-limit", "64KiB", "--spill-dir", spill.path().to_str().unwrap()])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Caught once its spill files exist: in the folder it made inside --spill-dir.
+    // In the run's folder inside --spill-dir (with --processes, in a child's folder in that).
+    fn holds_a_file(dir: &Path) -> bool {
+        let entries = std::fs::read_dir(dir).into_iter().flatten().flatten();
+        entries.into_iter().any(|e| e.path().is_file() || holds_a_file(&e.path()))
+    }
     let started = Instant::now();
-    let spilling = || {
-        std::fs::read_dir(spill.path()).unwrap().flatten().any(|run_folder| {
-            std::fs::read_dir(run_folder.path()).is_ok_and(|mut files| files.next().is_some())
-        })
-    };
-    while !spilling() {
+    while !holds_a_file(spill.path()) {
         assert!(child.try_wait().unwrap().is_none(), "it ended before it spilled");
         assert!(started.elapsed() < Duration::from_secs(20), "no spill file within 20 s");
         std::thread::sleep(Duration::from_millis(2));
     }
-    crate::dataflow::signal(child.id(), nix::sys::signal::Signal::SIGINT);
-    let output = crate::dataflow::finish(child);
-    use std::os::unix::process::ExitStatusExt;
-    assert_eq!(output.status.signal(), Some(2), "ended by the signal, as Ctrl-C ends a program");
+    (data, spill, child)
+}
+
+fn nothing_left_in(spill: &tempfile::TempDir) {
     let left: Vec<PathBuf> =
         std::fs::read_dir(spill.path()).unwrap().map(|e| e.unwrap().path()).collect();
     assert!(left.is_empty(), "left behind: {left:?}");
@@ -333,36 +335,22 @@ fn ctrl_c_mid_spill_leaves_no_spill_file() {
 
 #[test]
 #[cfg(target_os = "linux")]
+fn ctrl_c_mid_spill_leaves_no_spill_file() {
+    use std::os::unix::process::ExitStatusExt;
+    let (_data, spill, child) = caught_spilling("interrupted", &["--workers", "2"]);
+    crate::dataflow::signal(child.id(), nix::sys::signal::Signal::SIGINT);
+    let output = crate::dataflow::finish(child);
+    assert_eq!(output.status.signal(), Some(2), "ended by the signal, as Ctrl-C ends a program");
+    nothing_left_in(&spill);
+}
+
+#[test]
+#[cfg(target_os = "linux")]
 fn a_child_killed_mid_spill_leaves_no_spill_file() {
-    use std::time::{Duration, Instant};
-    let dir = groupby_data("killed-child", "400000", "1");
-    let files = pattern(dir.path());
-    let spill = folder("killed-child-spill");
-    let mut parent = std::process::Command::new(common::binary("dataflow"))
-        .args(["groupby", &files, "--by", "id3", "--agg", "v3:median,sum", "--processes", "2"])
-        .args(["--memory-limit", "64KiB", "--spill-dir", spill.path().to_str().unwrap()])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The run's folder inside --spill-dir, and the children's spill files inside that.
-    let spill_files = || {
-        let nested = |p: PathBuf| std::fs::read_dir(p).into_iter().flatten().flatten();
-        nested(spill.path().to_owned()).flat_map(|run| nested(run.path())).any(|child| {
-            std::fs::read_dir(child.path()).is_ok_and(|mut files| files.next().is_some())
-        })
-    };
-    let started = Instant::now();
-    while !spill_files() {
-        assert!(parent.try_wait().unwrap().is_none(), "it ended before it spilled");
-        assert!(started.elapsed() < Duration::from_secs(20), "no spill file within 20 s");
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    let (_data, spill, parent) = caught_spilling("killed-child", &["--processes", "2"]);
     let children = crate::dataflow::descendants(parent.id());
     crate::dataflow::signal(children[0], nix::sys::signal::Signal::SIGKILL);
     let output = crate::dataflow::finish(parent);
     assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
-    let left: Vec<PathBuf> =
-        std::fs::read_dir(spill.path()).unwrap().map(|e| e.unwrap().path()).collect();
-    assert!(left.is_empty(), "left behind: {left:?}");
+    nothing_left_in(&spill);
 }
