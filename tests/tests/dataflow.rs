@@ -66,6 +66,15 @@ fn groupby(dir: &Path, extra: &[&str]) -> common::Run {
     run("dataflow", &args)
 }
 
+/// `groupby` over the files in `dir`, shared among workers and processes in each of `splits`
+/// ways, prints `expected` (and exits 0) every time.
+fn same_answer_however_split(dir: &Path, splits: &[&[&str]], expected: &str) {
+    for extra in splits {
+        let out = groupby(dir, extra);
+        out.check(out.code == Some(0) && out.stdout == expected, &format!("{extra:?}"));
+    }
+}
+
 #[test]
 fn the_answer_matches_the_reference_on_awkward_files() {
     let dir = awkward_files("reference");
@@ -84,17 +93,15 @@ fn the_answer_matches_the_reference_on_awkward_files() {
 fn one_worker_threads_tiny_partitions_and_processes_give_the_same_answer() {
     let dir = awkward_files("splits");
     let dir = dir.path();
-    for extra in [
-        &["--workers", "1"][..],
+    let splits: [&[&str]; 6] = [
+        &["--workers", "1"],
         &["--workers", "2", "--blocksize", "7"],
         &["--workers", "3", "--blocksize", "1"],
         &["--no-split", "--workers", "2"],
         &["--processes", "2"],
         &["--processes", "2", "--workers", "2", "--blocksize", "13"],
-    ] {
-        let out = groupby(dir, extra);
-        out.check(out.code == Some(0) && out.stdout == EXPECTED, &format!("{extra:?}"));
-    }
+    ];
+    same_answer_however_split(dir, &splits, EXPECTED);
 }
 
 #[test]
@@ -106,13 +113,9 @@ fn generated_data_gives_the_same_answer_however_it_is_split() {
     let reference = groupby(dir, &["--workers", "1"]);
     reference
         .check(reference.code == Some(0) && reference.stdout.lines().count() == 13, "12 airports");
-    for extra in [
-        &["--workers", "2", "--blocksize", "4096"][..],
-        &["--processes", "3", "--blocksize", "50000"],
-    ] {
-        let out = groupby(dir, extra);
-        out.check(out.stdout == reference.stdout, &format!("{extra:?} differs from 1 worker"));
-    }
+    let splits: [&[&str]; 2] =
+        [&["--workers", "2", "--blocksize", "4096"], &["--processes", "3", "--blocksize", "50000"]];
+    same_answer_however_split(dir, &splits, &reference.stdout);
 }
 
 #[test]
@@ -158,17 +161,15 @@ fn ranges_start_at_records_so_quoted_newlines_survive_any_split() {
     }
     std::fs::write(dir.join("a.csv"), text).unwrap();
     let expected = "origin,size,count,sum,mean,min,max\nBOS,50,50,1225,24.5,0,49\n";
-    for extra in [
-        &["--no-split"][..],
+    let splits: [&[&str]; 6] = [
+        &["--no-split"],
         &["--blocksize", "1", "--workers", "2"],
         &["--blocksize", "7", "--workers", "3"],
         &["--blocksize", "13"],
         &["--blocksize", "100", "--workers", "2"],
         &["--processes", "2", "--blocksize", "64"],
-    ] {
-        let out = groupby(dir, extra);
-        out.check(out.code == Some(0) && out.stdout == expected, &format!("{extra:?}"));
-    }
+    ];
+    same_answer_however_split(dir, &splits, expected);
 }
 
 #[test]
