@@ -47,7 +47,7 @@ const STALE_SUFFIX: &str = "Lmn ,Bye!!";
 
 fn main() {
     let args = cli::parse::<Args>();
-    let cores = thread::available_parallelism().map_or(1, usize::from) as u64;
+    let cores = timing::machine::cores() as u64;
     let threads = args.threads.unwrap_or(cores.max(2));
 
     let picture = args.timed.svg.open();
