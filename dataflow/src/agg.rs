@@ -145,16 +145,18 @@ impl<const L: usize> Exact<L> {
                 if *lsb == NO_VALUE {
                     return 0.0;
                 }
-                // Most sums: an integer below 2^53 (a float exactly) at a usual exponent.
+                // Most sums: an integer of 128 bits at a usual exponent. Rust's `as` rounds an
+                // integer to the nearest float (ties to even), and a power of two then scales
+                // it exactly (the result is neither subnormal nor infinite): rounded once.
                 #[allow(clippy::cast_possible_wrap)]
-                let low = limbs[0] as i64;
-                let extension = if low < 0 { u64::MAX } else { 0 };
-                if limbs[1..].iter().all(|&l| l == extension)
-                    && low.unsigned_abs() < 1 << 53
+                let wide = (u128::from(limbs[1]) << 64 | u128::from(limbs[0])) as i128;
+                let extension = if wide < 0 { u64::MAX } else { 0 };
+                if limbs[2..].iter().all(|&l| l == extension)
+                    && wide.unsigned_abs() < 1 << 120
                     && (-1000..900).contains(lsb)
                 {
-                    #[allow(clippy::cast_precision_loss)] // below 2^53: exact
-                    return low as f64 * power_of_two(i32::from(*lsb));
+                    #[allow(clippy::cast_precision_loss)] // rounded to nearest, as wanted
+                    return wide as f64 * power_of_two(i32::from(*lsb));
                 }
                 let (negative, magnitude) = sign_magnitude(limbs);
                 if magnitude.iter().all(|&l| l == 0) {
