@@ -25,7 +25,7 @@ const PACKAGES: &[&str] = &[
     "dask[dataframe]>=2024.1",
     "distributed>=2024.1",
     "polars>=1.0",
-    "duckdb>=1.0",
+    "duckdb>=1.1",
 ];
 
 /// The twin of `--vs-python`, where it was asked for.

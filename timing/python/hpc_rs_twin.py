@@ -102,24 +102,29 @@ def die_with_parent():
         pass
 
 
-def measure(label, runs, fn, check, peak=False):
+def measure(label, runs, fn, check, peak=None):
     """Times `fn`: a warm-up call, then `runs` timed calls, each result passed to `check`
-    outside the timed region. With `peak`, the label ends with the process's peak memory over
-    these calls, ` [346 MB]` (Linux: its high-water mark is reset first)."""
-    if peak:
-        _reset_peak_memory()
+    outside the timed region. With `peak` - the bytes the process held for the work before it
+    began (the interpreter and the library: `resident_memory()` taken then) - the label ends
+    with that plus the most a timed call raised the process's memory, ` [346 MB]`: the call's
+    own peak, not what checking its result took (Linux: the high-water mark is reset before
+    each call)."""
     check(fn())  # warm-up, and the result is checked as in Rust
-    samples = []
+    samples, grew = [], 0
     for _ in range(runs):
+        if peak is not None:
+            before = resident_memory()
+            _reset_peak_memory()
         start = time.perf_counter()
         result = fn()
         samples.append(time.perf_counter() - start)
+        if peak is not None:
+            grew = max(grew, peak_memory() - before)
         check(result)
-        # Free it before the next run; Rust's `measure` instead keeps the previous value until
-        # the next run has returned, and drops it outside the timed region.
+        # Free it before the next run, as Rust's db-benchmark does.
         del result
-    if peak:
-        label += f" [{peak_memory() / 1e6:.0f} MB]"
+    if peak is not None:
+        label += f" [{(peak + grew) / 1e6:.0f} MB]"
     return report(label, samples)
 
 
@@ -129,6 +134,18 @@ def _reset_peak_memory():
             f.write("5")  # resets VmHWM, the peak resident memory
     except OSError:
         pass
+
+
+def resident_memory():
+    """This process's resident memory now, in bytes (0 where /proc is not there)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
 
 
 def peak_memory():
