@@ -136,27 +136,28 @@ def _reset_peak_memory():
         pass
 
 
-def resident_memory():
-    """This process's resident memory now, in bytes (0 where /proc is not there)."""
+def _status_bytes(field):
+    """A size in /proc/self/status (`VmRSS`, `VmHWM`) in bytes; None where it is not there."""
     try:
         with open("/proc/self/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
-    return 0
+    return None
+
+
+def resident_memory():
+    """This process's resident memory now, in bytes (0 where /proc is not there)."""
+    return _status_bytes("VmRSS") or 0
 
 
 def peak_memory():
     """This process's peak resident memory in bytes (since the last reset, on Linux)."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
+    peak = _status_bytes("VmHWM")
+    if peak is not None:
+        return peak
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
