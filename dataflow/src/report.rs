@@ -159,9 +159,13 @@ fn time_on_threads(
     figure: &mut Figure,
 ) -> Timed {
     let (mut answer, mut peak, mut samples) = (String::new(), 0, Vec::new());
-    for _ in 0..runs {
+    let label =
+        if baseline { "1 worker".to_owned() } else { timing::plural(threads, "worker thread") };
+    for run in 1..=runs {
         timing::machine::reset_peak_memory();
+        let ticker = timing::progress::Ticker::start(format!("{label}, run {run} of {runs}"));
         let (found, took) = timing::time_call(|| job.run_on_threads(threads));
+        drop(ticker);
         let found = found.unwrap_or_else(|e| cli::fail(e));
         peak = peak.max(timing::machine::peak_memory().unwrap_or(0));
         answer = answer_text(job, &found);
@@ -169,10 +173,9 @@ fn time_on_threads(
     }
     let stats = Stats::from_samples(&samples);
     let line = if baseline {
-        figure.baseline("1 worker", &stats);
-        stats.baseline_line("1 worker")
+        figure.baseline(&label, &stats);
+        stats.baseline_line(&label)
     } else {
-        let label = timing::plural(threads, "worker thread");
         figure.bar(&label, &stats);
         stats.line(&label)
     };

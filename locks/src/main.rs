@@ -166,11 +166,10 @@ fn counters(threads: u64, increments: u64, runs: usize, figure: &mut Figure) {
         say!("  to compare: `cargo run -p locks`.");
     }
     say!("(A plain shared `count += 1` from two threads does not compile in safe Rust: E0499.");
-    say!("  Python's `count += 1` on a shared global is the racy row's load then store: two");
-    say!(
-        "  bytecodes a thread switch can come between - the GIL keeps the interpreter's own state"
-    );
-    say!("  whole, not your updates - and on a free-threaded build the threads run at once.)");
+    say!("  Python's `count += 1` on a shared global is the racy row's load then store:");
+    say!("  LOAD_GLOBAL and STORE_GLOBAL are separate bytecodes, and a thread switch can come");
+    say!("  between them - the GIL keeps the interpreter's own state whole, not your updates -");
+    say!("  and on a free-threaded build the threads run at once.)");
 }
 
 /// Two threads move money between two accounts, each taking the lock of the account it takes
