@@ -518,19 +518,20 @@ impl<F: FnMut(&mut [Table])> Aggregator<F> {
         };
         let hash = table::hash_key(key);
         self.rows += 1;
-        if self.pass_through {
-            // Each row a partial group of its own, appended to its partition's table unprobed.
+        if self.pass_through || self.queues.is_empty() {
+            // Straight into a table: the one, or, passing through, its partition's - each row
+            // a partial group of its own there, appended unprobed.
             let parts = self.tables.len();
             let table = &mut self.tables[table::partition(hash, parts)];
-            let before = table.values_held();
-            let g = table.push_unindexed(hash, key);
+            let (groups, held) = (table.len(), table.values_held());
+            let g = if self.pass_through {
+                table.push_unindexed(hash, key)
+            } else {
+                table.group(hash, key)
+            };
             add_values(table, g, &self.values);
-            (self.groups, self.held) = (self.groups + 1, self.held + table.values_held() - before);
-        } else if self.queues.is_empty() {
-            let table = &mut self.tables[0];
-            let before = table.values_held();
-            add_row(table, hash, key, &self.values);
-            (self.groups, self.held) = (table.len(), self.held + table.values_held() - before);
+            self.groups += table.len() - groups;
+            self.held += table.values_held() - held;
         } else {
             let p = table::partition(hash, PARTITIONS);
             let queue = &mut self.queues[p];

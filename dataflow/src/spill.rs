@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use crate::query::Query;
 use crate::table::{self, Cursor, MemoryCursor, Run, Table};
-use crate::wire::Put;
+use crate::wire::{self, Put};
 
 /// Spill partitions: a table too large for memory is cut into this many by key hash, each
 /// read back alone.
@@ -213,7 +213,7 @@ impl Spill {
                 File::open(&path).map_err(|e| self.failed(&e, 0))?,
             );
             let mut batch = Vec::new();
-            while let Some(len) = read_len(&mut reader).map_err(|e| self.failed(&e, 0))? {
+            while let Some(len) = wire::read_len(&mut reader).map_err(|e| self.failed(&e, 0))? {
                 batch.resize(usize::try_from(len).expect("a batch this program wrote"), 0);
                 reader.read_exact(&mut batch).map_err(|e| self.failed(&e, 0))?;
                 table.absorb(&batch);
@@ -230,28 +230,6 @@ impl Spill {
 /// aggregator's partitions (bits 32 on) use.
 fn part_of(hash: u64) -> usize {
     (hash >> 16) as usize % PARTS
-}
-
-/// A length written by `put_len`, or `None` at the end of the file.
-fn read_len(reader: &mut impl Read) -> std::io::Result<Option<u64>> {
-    let (mut x, mut shift) = (0_u64, 0);
-    loop {
-        let mut byte = [0];
-        if reader.read(&mut byte)? == 0 {
-            if shift == 0 {
-                return Ok(None);
-            }
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                "a spill file cut short",
-            ));
-        }
-        x |= u64::from(byte[0] & 0x7f) << shift;
-        if byte[0] < 0x80 {
-            return Ok(Some(x));
-        }
-        shift += 7;
-    }
 }
 
 // ---- answers in files ----

@@ -770,18 +770,7 @@ impl FileCursor {
 
     fn field(&mut self, into_key: bool) -> std::io::Result<bool> {
         use std::io::Read;
-        let (mut len, mut shift) = (0_u64, 0);
-        loop {
-            let mut byte = [0];
-            if self.reader.read(&mut byte)? == 0 {
-                return Ok(false);
-            }
-            len |= u64::from(byte[0] & 0x7f) << shift;
-            if byte[0] < 0x80 {
-                break;
-            }
-            shift += 7;
-        }
+        let Some(len) = crate::wire::read_len(&mut self.reader)? else { return Ok(false) };
         let buffer = if into_key { &mut self.key } else { &mut self.line };
         buffer.resize(usize::try_from(len).expect("a record this program wrote"), 0);
         self.reader.read_exact(buffer)?;

@@ -35,6 +35,29 @@ impl Put for Vec<u8> {
     }
 }
 
+/// A length written by [`Put::put_len`] into a file, read back; `None` at the end of the file,
+/// an error where the file ends inside one.
+pub fn read_len(reader: &mut impl std::io::Read) -> std::io::Result<Option<u64>> {
+    let (mut x, mut shift) = (0_u64, 0);
+    loop {
+        let mut byte = [0];
+        if reader.read(&mut byte)? == 0 {
+            if shift == 0 {
+                return Ok(None);
+            }
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "a file of lengths cut short",
+            ));
+        }
+        x |= u64::from(byte[0] & 0x7f) << shift;
+        if byte[0] < 0x80 {
+            return Ok(Some(x));
+        }
+        shift += 7;
+    }
+}
+
 /// Reads a batch from the start. The batches are this program's own, made by [`Put`]: a
 /// short one is a bug, so reading past the end panics with that message.
 pub struct Reader<'a> {
