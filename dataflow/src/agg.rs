@@ -347,8 +347,10 @@ fn round(magnitude: &[u64], lsb: i32) -> Option<f64> {
         (head | u64::from(below), drop)
     };
     let exponent = lsb + i32::try_from(dropped).expect("small");
-    // The float's exponent, about exponent + 63: keep it well inside the normal range.
-    if !(-1000..=900).contains(&exponent) {
+    // The float's exponent, about exponent + 63: far below, a subnormal result would be rounded
+    // twice. Above there is no second rounding: scaling by a power of two is exact, and past
+    // f64's largest it is infinity, which is what the value rounds to (head is at least 2^63).
+    if exponent < -1000 {
         return None;
     }
     #[allow(clippy::cast_precision_loss)] // the one rounding, to nearest even
