@@ -33,10 +33,13 @@ fn fairness_sentence(interval: Duration, fair: Duration, unfair: Duration) -> St
     } else {
         format!(
             "{said} On this run the unfair lock did not starve the waiter for long: the holder does not always win the race to relock, only often (the OS decides who wakes first). {}",
-            timing::verdict::rerun("cargo run -p gil")
+            timing::verdict::rerun(RERUN)
         )
     }
 }
+
+/// What a reader runs to measure a surprising figure again.
+const RERUN: &str = "cargo run -p gil";
 
 /// The convoy's figures: how much longer each request took beside a CPU-bound thread, against
 /// the switch interval each wake-up should wait.
@@ -66,18 +69,16 @@ fn convoy_sentence(interval: Duration, extra: Duration) -> String {
     let simplified = "What the model leaves out: its \"bytecode\" is 4096 additions between checks (CPython checks at calls and loop back-edges), a timed lock stands for CPython's condition variable, and only the GIL is shared (no reference counts, no allocator).";
     match waited.finding() {
         Finding::Within => format!(
-            "About a whole switch interval ({}) a request, as in CPython: a woken I/O thread waits its interval before it may ask the busy thread to let go - I/O threads crawl beside a CPU-bound one. {simplified}",
+            "{}: about a whole switch interval a request, as in CPython - a woken I/O thread waits its interval before it may ask the busy thread to let go, so I/O threads crawl beside a CPU-bound one. {simplified}",
             waited.describe()
         ),
-        Finding::Below => format!(
-            "Less than a switch interval a request ({}): on this run the I/O thread often found the GIL free or was handed it sooner than CPython would. {simplified} {}",
-            waited.describe(),
-            timing::verdict::rerun("cargo run -p gil")
+        Finding::Below => waited.surprise(
+            &format!("less than a switch interval a request: on this run the I/O thread often found the GIL free or was handed it sooner than CPython would. {simplified}"),
+            RERUN,
         ),
-        Finding::Above => format!(
-            "More than a switch interval a request ({}): besides its interval each wake-up waited for a core, busy with other work. {simplified} {}",
-            waited.describe(),
-            timing::verdict::rerun("cargo run -p gil")
+        Finding::Above => waited.surprise(
+            &format!("more than a switch interval a request: besides its interval each wake-up waited for a core, busy with other work. {simplified}"),
+            RERUN,
         ),
     }
 }
@@ -109,19 +110,14 @@ fn conclusion_sentences(cpu: &CpuBound, io_gain: f64, threads: usize, cores: usi
     );
     let mut said = vec![format!("Conclusion: {}.", free.describe())];
     said.push(match under_gil.finding() {
-        Finding::Above => format!(
-            "{}: more than one lock holder at a time could give, so the sequential runs were likely slowed. {}",
-            under_gil.describe(),
-            timing::verdict::rerun("cargo run -p gil")
+        Finding::Above => under_gil.surprise(
+            "more than one lock holder at a time could give, so the sequential runs were likely slowed.",
+            RERUN,
         ),
         _ => format!("{}: they gain nothing, as the notebook's CPython did (527 ms against 542 ms, not measured here).", under_gil.describe()),
     });
     said.push(match io.finding() {
-        Finding::Below => format!(
-            "{}: their wake-ups were late (a busy machine). {}",
-            io.describe(),
-            timing::verdict::rerun("cargo run -p gil")
-        ),
+        Finding::Below => io.surprise("their wake-ups were late (a busy machine).", RERUN),
         _ => format!("{} - which is why Python threads still help for I/O.", io.describe()),
     });
     said.push(
@@ -431,12 +427,12 @@ mod tests {
     #[test]
     fn the_convoy_sentence_holds_the_extra_wait_to_the_interval() {
         let cpython = convoy_sentence(ms(5), Duration::from_micros(5200));
-        assert!(cpython.contains("About a whole switch interval") && cpython.contains("1.04x"));
+        assert!(cpython.contains("about a whole switch interval") && cpython.contains("1.04x"));
         assert!(cpython.contains("What the model leaves out"), "{cpython}");
         let sooner = convoy_sentence(ms(5), ms(1));
-        assert!(sooner.contains("Less than a switch interval"), "{sooner}");
+        assert!(sooner.contains("less than a switch interval"), "{sooner}");
         let busy = convoy_sentence(ms(5), ms(12));
-        assert!(busy.contains("More than a switch interval"), "{busy}");
+        assert!(busy.contains("more than a switch interval"), "{busy}");
     }
 
     #[test]

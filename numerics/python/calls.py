@@ -21,6 +21,8 @@ CALLS = 10_000  # calls a sample, for the cost of one
 import numba
 import numpy as np
 
+from loops import distance_loops
+
 
 hpc_rs_numerics = optional("hpc_rs_numerics", "`pip install ./numerics/extension` to time the Rust kernels from Python too")
 if hpc_rs_numerics is None:
@@ -44,18 +46,7 @@ def per_call(label, fn):
     report(label, samples)
 
 
-@numba.njit
-def numba_distances(X):
-    n, dim = X.shape
-    out = np.empty((n, n))
-    for i in range(n):
-        for j in range(n):
-            s = 0.0
-            for k in range(dim):
-                d = X[i, k] - X[j, k]
-                s += d * d
-            out[i, j] = np.sqrt(s)
-    return out
+numba_distances = numba.njit(distance_loops)  # distances.py's "Numba @njit"
 
 
 def python_three_sums(n):

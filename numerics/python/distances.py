@@ -24,6 +24,8 @@ import numba
 import numpy as np
 from scipy.spatial.distance import cdist
 
+from loops import distance_loops
+
 SEED = 2024
 MASK = (1 << 64) - 1
 
@@ -81,22 +83,9 @@ def numpy_blas_trick(X):
     return np.sqrt(np.maximum(d2, 0))
 
 
-def numba_loops(X):
-    n, dim = X.shape
-    out = np.empty((n, n))
-    for i in numba.prange(n):  # a plain range unless compiled with parallel=True
-        for j in range(n):
-            s = 0.0
-            for k in range(dim):
-                d = X[i, k] - X[j, k]
-                s += d * d
-            out[i, j] = np.sqrt(s)
-    return out
-
-
 def jit(label, **options):
     """Numba compiles on the first call: time that apart, on a 2-point input of the same type."""
-    compiled = numba.njit(**options)(numba_loops)
+    compiled = numba.njit(**options)(distance_loops)
     start = time.perf_counter()
     compiled(np.ascontiguousarray(X[:2]))
     note(f"({label}: the JIT compiled it in {time.perf_counter() - start:.2f} s on its first call, left out above)")

@@ -648,31 +648,23 @@ mod tests {
     }
 
     #[test]
-    fn debounce_waits_for_quiet_and_flushes_on_completion() {
-        let script = "0 a\n10 b\n50 c\n100 d\n105 |";
-        // b waits 20 quiet ms (to 30); c to 70; d is pending when the stream completes.
-        assert_eq!(run(script, &["debounce:20"]), ["30 b", "70 c", "105 d", "105 |"]);
+    fn timed_operators_at_their_edges() {
+        // debounce: b waits 20 quiet ms (to 30); c to 70; d is pending when the stream
+        // completes, and flushed then.
+        let bursts = "0 a\n10 b\n50 c\n100 d\n105 |";
+        assert_eq!(run(bursts, &["debounce:20"]), ["30 b", "70 c", "105 d", "105 |"]);
         // An event exactly when the timer is due comes first and restarts the wait.
         assert_eq!(run("0 a\n20 b", &["debounce:20"]), ["40 b"]);
-    }
-
-    #[test]
-    fn throttle_first_takes_a_value_exactly_one_window_later() {
-        let script = "0 a\n5 b\n10 c\n25 d\n30 |";
-        assert_eq!(run(script, &["throttle_first:10"]), ["0 a", "10 c", "25 d", "30 |"]);
-    }
-
-    #[test]
-    fn sample_holds_completion_until_the_next_tick() {
-        let script = "5 a\n12 b\n20 c\n41 d\n45 |";
-        // Ticks at 10, 20, 30, 40, 50: c arrives at 20 before the tick due then.
-        assert_eq!(run(script, &["sample:10"]), ["10 a", "20 c", "50 d", "50 |"]);
+        // throttle_first takes a value exactly one window later.
+        let windows = "0 a\n5 b\n10 c\n25 d\n30 |";
+        assert_eq!(run(windows, &["throttle_first:10"]), ["0 a", "10 c", "25 d", "30 |"]);
+        // sample ticks at 10, 20, 30, 40, 50: c arrives at 20 before the tick due then, and
+        // completion waits for the next tick.
+        let ticks = "5 a\n12 b\n20 c\n41 d\n45 |";
+        assert_eq!(run(ticks, &["sample:10"]), ["10 a", "20 c", "50 d", "50 |"]);
         // Without completion, ticks until the horizon (41 + 10), inclusive.
         assert_eq!(run("5 a", &["sample:10"]), ["10 a"]);
-    }
-
-    #[test]
-    fn delay_shifts_values_and_completion() {
+        // delay shifts values and completion alike.
         assert_eq!(run("0 a\n3 b\n9 |", &["delay:100"]), ["100 a", "103 b", "109 |"]);
     }
 

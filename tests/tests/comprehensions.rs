@@ -3,10 +3,11 @@
 use crate::common;
 use common::{
     check_bad_values, check_cli_conventions, check_closed_pipe, run, run_with_one_gigabyte,
+    small_run,
 };
 
 fn prints(lines: &[&str]) {
-    run("comprehensions", &["--size", "1000", "--runs", "1"]).success().lines_in_order(lines);
+    small_run("comprehensions").lines_in_order(lines);
 }
 
 #[test]
@@ -33,8 +34,8 @@ fn set_filtered_and_nested_comprehensions() {
 
 #[test]
 fn timed_section_runs_all_five_variants_and_verifies_them() {
-    let out = run("comprehensions", &["--size", "1000", "--runs", "1"]);
-    out.success().contains_in_order(&[
+    let out = small_run("comprehensions");
+    out.contains_in_order(&[
         "== Timing: the squares of 0..1000 (0 MB of u64), 1 run after a warm-up",
         "(a) push loop into Vec::new()",
         "(baseline)",

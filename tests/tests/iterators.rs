@@ -1,7 +1,7 @@
 //! `cargo run -p iterators`: notebook section 1.c.
 
 use crate::common;
-use common::{check_bad_values, check_cli_conventions, run, run_with_one_gigabyte};
+use common::{check_bad_values, check_cli_conventions, run, run_with_one_gigabyte, small_run};
 
 const GENERATOR_OUTPUT: [&str; 8] = [
     "Processing Halted1",
@@ -14,13 +14,9 @@ const GENERATOR_OUTPUT: [&str; 8] = [
     "12 16",
 ];
 
-fn small_run() -> &'static common::Run {
-    common::run_once("iterators", &["--size", "1000", "--runs", "1"])
-}
-
 #[test]
 fn my_iter_starts_at_1_and_steps_by_5_up_to_96() {
-    small_run().lines_in_order(&[
+    small_run("iterators").lines_in_order(&[
         "[1] next(myIter(1, 100, 5)) = 1",
         "the whole sequence: [1, 6, 11, 16, 21, 26, 31, 36, 41, 46, 51, 56, 61, 66, 71, 76, 81, \
          86, 91, 96]",
@@ -32,23 +28,25 @@ fn my_iter_starts_at_1_and_steps_by_5_up_to_96() {
 #[test]
 fn eager_list_cell_is_refused_at_once() {
     // The program's own check, then what a real collect() does: its panic, caught and shown.
-    small_run().lines_in_order(&[
+    small_run("iterators").lines_in_order(&[
         "[2] eager list of range(1, 2x10^29, 5): 4x10^28 u128 numbers, 6.4x10^29 bytes",
         "this program's check: 4x10^28 elements do not fit usize (at most 1.8x10^19)",
         "(start..end).step_by(5).collect(): panics at once, \"capacity overflow\" (caught here):",
         "its size hint, 3.7x10^18 elements (usize::MAX / 5), already needs more than isize::MAX",
     ]);
-    small_run().check(small_run().stderr.is_empty(), "the caught panic leaves stderr alone");
+    small_run("iterators")
+        .check(small_run("iterators").stderr.is_empty(), "the caught panic leaves stderr alone");
 }
 
 #[test]
 fn lazy_iter_cell_gives_1_then_16() {
-    small_run().lines_in_order(&["[3] lazy myIter(1, 2x10^29, 5): next -> 1, three more -> 16"]);
+    small_run("iterators")
+        .lines_in_order(&["[3] lazy myIter(1, 2x10^29, 5): next -> 1, three more -> 16"]);
 }
 
 #[test]
 fn the_iterator_stops_at_u64s_top_and_runs_on_biguint_past_u128() {
-    small_run().lines_in_order(&[
+    small_run("iterators").lines_in_order(&[
         "[4] u64 near its maximum stops instead of overflowing: \
          [18446744073709551608, 18446744073709551613]",
         "BigUint from 10^40 + 1 (past u128), step 5:",
@@ -62,7 +60,7 @@ fn the_iterator_stops_at_u64s_top_and_runs_on_biguint_past_u128() {
 
 #[test]
 fn both_generators_interleave_their_prints_with_the_loops_exactly_as_the_notebook() {
-    let out = small_run();
+    let out = small_run("iterators");
     for header in ["compiles to):", "my_gen with iter::from_fn:"] {
         // The eight lines follow the header directly, with nothing in between.
         let after: Vec<&str> =
@@ -74,7 +72,7 @@ fn both_generators_interleave_their_prints_with_the_loops_exactly_as_the_noteboo
 #[test]
 fn lazy_and_eager_sums_agree_with_the_closed_form() {
     // The sum of squares of 0..1000 is 999*1000*1999/6 = 332833500.
-    let out = small_run();
+    let out = small_run("iterators");
     out.contains_in_order(&[
         "[6] sum of squares of 0..1000, lazy chain against collected Vec (1 run after a warm-up):",
         "lazy chain",

@@ -2,17 +2,13 @@
 //! run, so these tests accept every possible outcome and check the rest exactly.
 
 use crate::common;
-use common::{check_bad_values, check_cli_conventions, check_closed_pipe, run};
+use common::{check_bad_values, check_cli_conventions, check_closed_pipe, run, small_run};
 
 const OUTCOMES: [&str; 2] = ["YOLO Lmn", "YOLO Lmn ,Bye!!"];
 
-fn small_run() -> &'static common::Run {
-    common::run_once("locks", &["--trials", "200", "--size", "20000", "--runs", "1"])
-}
-
 #[test]
 fn the_notebooks_single_run_ends_in_one_of_the_two_outcomes() {
-    let out = small_run();
+    let out = small_run("locks");
     let line = out.line_starting("Final string is ");
     let text = line.trim_start_matches("Final string is ");
     out.check(OUTCOMES.contains(&text), "the final string is one of the two outcomes");
@@ -20,7 +16,7 @@ fn the_notebooks_single_run_ends_in_one_of_the_two_outcomes() {
 
 #[test]
 fn the_tally_has_only_the_two_outcomes_and_sums_to_the_trials() {
-    let out = small_run();
+    let out = small_run("locks");
     out.lines_in_order(&[
         "The lock makes each thread's check-and-update one step, but does not order the threads:",
         "\"YOLO Lmn\" is one of two outcomes, as a tally shows.",
@@ -57,7 +53,7 @@ fn check_tally(out: &common::Run, heading: &str, outcomes: &[&str], trials: u64)
 
 #[test]
 fn a_deadlock_is_found_by_a_timed_lock_and_one_lock_order_cures_it() {
-    small_run().prose_in_order(&[
+    small_run("locks").prose_in_order(&[
         "== A deadlock Rust does not prevent: two threads, two locks, opposite orders",
         "thread 1 holds account 0 and waits for account 1; thread 2 holds account 1 and waits for account 0: a cycle",
         "Thread 1's timed lock gave up after 200 ms",
@@ -92,7 +88,7 @@ fn correct_counters_are_exact_and_the_racy_one_never_exceeds_the_total() {
 
 #[test]
 fn reentrant_lock_gives_2hello_and_recursion_stays_under_one_lock() {
-    small_run().lines_in_order(&[
+    small_run("locks").lines_in_order(&[
         "Reentrant lock taken twice on one thread: \"2hello\"",
         "Plain Mutex taken twice on one thread: try_lock -> None (lock() would deadlock)",
         "4 threads each recursed 5 levels deep, re-locking at every level: each",
@@ -102,8 +98,8 @@ fn reentrant_lock_gives_2hello_and_recursion_stays_under_one_lock() {
 
 #[test]
 fn poisoning_is_shown_and_the_deliberate_panics_stay_off_stderr() {
-    // small_run() already checks that stderr is empty.
-    small_run().lines_in_order(&[
+    // small_run("locks") already checks that stderr is empty.
+    small_run("locks").lines_in_order(&[
         "std::sync::Mutex after a panic: lock() -> Err(PoisonError); into_inner recovers 1",
         "parking_lot::Mutex after a panic: lock() -> the data, 1 (no poisoning)",
     ]);

@@ -3,6 +3,7 @@
 
 use crate::common;
 use common::{binary, check_bad_values, check_cli_conventions, run_with_env};
+use common::{small_run, small_run_args};
 
 use std::fs;
 use std::io::{BufRead, BufReader};
@@ -13,7 +14,6 @@ use std::time::{Duration, Instant};
 
 const NOTEBOOK_LINES: [&str; 3] =
     ["Normal sum of is 10", "Square sum of is 30", "Cubic sum of is 100"];
-const QUICK: [&str; 4] = ["--size", "20000", "--runs", "1"];
 
 /// A value for `HPC_RS_TEST_TAG` that no other run shares: children inherit the environment,
 /// so every process of one run can be found through /proc afterwards.
@@ -57,7 +57,7 @@ fn run_tagged(args: &[&str]) -> (common::Run, String) {
 
 #[test]
 fn the_notebook_cell_prints_10_30_and_100_once_each_and_reports_every_child() {
-    let (out, _) = run_tagged(&QUICK);
+    let out = small_run("multiprocessing");
     out.success();
     for line in NOTEBOOK_LINES {
         let count = out.stdout.lines().filter(|l| *l == line).count();
@@ -76,7 +76,7 @@ fn the_notebook_cell_prints_10_30_and_100_once_each_and_reports_every_child() {
 fn no_line_is_printed_twice_when_stdout_is_a_file() {
     let file = tempfile::NamedTempFile::new().unwrap();
     let status = Command::new(binary("multiprocessing"))
-        .args(QUICK)
+        .args(small_run_args("multiprocessing"))
         .stdout(Stdio::from(file.reopen().unwrap()))
         .status()
         .unwrap();
@@ -90,8 +90,8 @@ fn no_line_is_printed_twice_when_stdout_is_a_file() {
 
 #[test]
 fn timings_sweep_memory_and_pipes_are_reported_and_verified() {
-    let (out, _) = run_tagged(&QUICK);
-    out.success().contains_in_order(&[
+    let out = small_run("multiprocessing");
+    out.contains_in_order(&[
         "[2] the notebook's timing: length 5, 1 run after a warm-up",
         "three processes",
         "one fork + _exit + waitpid",
@@ -112,7 +112,7 @@ fn timings_sweep_memory_and_pipes_are_reported_and_verified() {
 
 #[test]
 fn no_child_process_remains_after_the_binary_exits() {
-    let (out, tag) = run_tagged(&QUICK);
+    let (out, tag) = run_tagged(small_run_args("multiprocessing"));
     out.success();
     let left = processes_tagged(&tag);
     assert!(left.is_empty(), "processes left behind: {left:?}");
@@ -197,19 +197,19 @@ fn interrupting_the_parent_leaves_no_child_behind() {
 
 #[test]
 fn a_process_starts_as_a_copy_or_as_a_fresh_program() {
-    let (out, _) = run_tagged(&QUICK);
-    out.success().contains_in_order(&[
-        "[7] how a process starts: a copy of this one (fork), or a fresh program (Command)",
-        "three processes, fork ",
-        "(baseline)",
-        "three processes, Command (exec) ",
-    ]);
-    out.prose_in_order(&[
-        "Command took ",
-        "Python's multiprocessing has three start methods. fork:",
-        "forkserver: a clean server process, started once, forks each child - Linux's default from 3.14.",
-        "spawn: a fresh interpreter, like Command,",
-    ]);
+    small_run("multiprocessing")
+        .contains_in_order(&[
+            "[7] how a process starts: a copy of this one (fork), or a fresh program (Command)",
+            "three processes, fork ",
+            "(baseline)",
+            "three processes, Command (exec) ",
+        ])
+        .prose_in_order(&[
+            "Command took ",
+            "Python's multiprocessing has three start methods. fork:",
+            "forkserver: a clean server process, started once, forks each child - Linux's default from 3.14.",
+            "spawn: a fresh interpreter, like Command,",
+        ]);
 }
 
 #[test]

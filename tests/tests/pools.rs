@@ -1,15 +1,11 @@
 //! `cargo run -p pools`: concurrent.futures, multiprocessing.Pool and queue.Queue in Rust.
 
 use crate::common;
-use common::{check_bad_values, check_cli_conventions};
-
-fn small_run() -> &'static common::Run {
-    common::run_once("pools", &["--size", "100000", "--runs", "1"])
-}
+use common::{check_bad_values, check_cli_conventions, small_run};
 
 #[test]
 fn executor_map_keeps_input_order() {
-    small_run().lines_in_order(&[
+    small_run("pools").lines_in_order(&[
         "[1] Python: list(ThreadPoolExecutor().map(cube_sum, lengths))",
         "rayon: [249500250000, 3996001000000, 20236502250000, 63968004000000, 156187506250000, 323892009000000, 600078512250000, 1023744016000000]",
         "Both keep input order, as map does: collect puts each result in its item's slot.",
@@ -18,7 +14,7 @@ fn executor_map_keeps_input_order() {
 
 #[test]
 fn as_completed_reports_every_index_once_in_each_trial() {
-    let out = small_run();
+    let out = small_run("pools");
     out.lines_in_order(&[
         "4 tasks sleep [40, 10, 25, 5] ms on 4 threads; completion orders in 20 trials:",
     ]);
@@ -44,7 +40,7 @@ fn as_completed_reports_every_index_once_in_each_trial() {
 
 #[test]
 fn a_failing_task_is_reported_alone() {
-    small_run().lines_in_order(&[
+    small_run("pools").lines_in_order(&[
         "Rust, tasks returning Result: [Ok(25), Err(\"cannot divide by 0\"), Ok(11), Ok(33)]",
         "Rust, a panicking task caught with catch_unwind: [Ok(25), Err(\"attempt to divide by zero\"), Ok(11), Ok(33)]",
         "Without catch_unwind, rayon re-raises the panic at collect, like result() does - and",
@@ -53,7 +49,7 @@ fn a_failing_task_is_reported_alone() {
 
 #[test]
 fn the_cpu_bound_map_is_verified_on_every_variant() {
-    small_run().contains_in_order(&[
+    small_run("pools").contains_in_order(&[
         "the cube sum of 0..100000 in 16 tasks",
         "sequential map",
         "(baseline)",
@@ -66,11 +62,11 @@ fn the_cpu_bound_map_is_verified_on_every_variant() {
 
 #[test]
 fn the_bounded_queue_holds_exactly_its_capacity_and_loses_nothing() {
-    small_run().lines_in_order(&[
+    small_run("pools").lines_in_order(&[
         "with nobody receiving, 4 items fit and the next try_send is refused: Full",
         "3 producers x 1000 items, 2 consumers: all 3000 received once (sum 4498500),",
     ]);
-    small_run().prose_in_order(&[
+    small_run("pools").prose_in_order(&[
         "Each consumer ended when the last sender was dropped",
         "what Python 3.13's q.shutdown() does",
     ]);
@@ -78,7 +74,7 @@ fn the_bounded_queue_holds_exactly_its_capacity_and_loses_nothing() {
 
 #[test]
 fn holding_the_lock_while_working_serialises_the_consumers_and_the_let_fixes_it() {
-    let out = small_run();
+    let out = small_run("pools");
     let held = out.line_starting("while let Ok(item) = rx.lock().recv() { work(item) }");
     out.check(held.ends_with("at most 1 working at once"), "the held lock: one at a time");
     let released = out.line_starting("let item = rx.lock().recv(); ... work(item)");
@@ -91,7 +87,7 @@ fn holding_the_lock_while_working_serialises_the_consumers_and_the_let_fixes_it(
 
 #[test]
 fn shutdown_runs_the_started_jobs_and_cancels_the_queued_ones() {
-    small_run().lines_in_order(&[
+    small_run("pools").lines_in_order(&[
         "Rust: rx.recv_timeout(50 ms) -> Err(Timeout); waiting again -> Ok(42)",
         "Rust: 2 workers, 20 jobs queued, shut down while each worker is in its first job:",
         "2 ran (the started ones finish), 18 were cancelled (never started).",

@@ -1,15 +1,11 @@
 //! `cargo run -p reactive`: notebook takeaway 6, RxPY's operators as Rust async streams.
 
 use crate::common;
-use common::{check_cli_conventions, run, run_with_stdin};
-
-fn lesson() -> &'static common::Run {
-    common::run_once("reactive", &["--size", "1000", "--runs", "1"])
-}
+use common::{check_cli_conventions, run, run_with_stdin, small_run};
 
 #[test]
 fn every_operator_prints_its_marbles_in_virtual_time() {
-    lesson().lines_in_order(&[
+    small_run("reactive").lines_in_order(&[
         "source                           0:1  30:2  60:2  200:3  230:4  260:4  500:5  600:|",
         "scan(running sum)                0:1  30:3  60:5  200:8  230:12  260:16  500:21  600:|",
         "distinct_until_changed           0:1  30:2  200:3  230:4  500:5  600:|",
@@ -25,7 +21,7 @@ fn every_operator_prints_its_marbles_in_virtual_time() {
 
 #[test]
 fn backpressure_accounts_for_every_event_and_the_bounded_queue_stays_bounded() {
-    let out = lesson();
+    let out = small_run("reactive");
     let bounded = out.line_starting("bounded channel, capacity 1024");
     let most: u64 = bounded
         .split("most queued")
@@ -45,7 +41,7 @@ fn backpressure_accounts_for_every_event_and_the_bounded_queue_stays_bounded() {
 
 #[test]
 fn throughput_is_verified_on_both_sides() {
-    lesson().contains_in_order(&[
+    small_run("reactive").contains_in_order(&[
         "[4] Throughput: map(x*3) -> filter(even) -> scan(sum) over 1000 events",
         "Iterator (a plain loop, compiled)",
         "async Stream (futures)",

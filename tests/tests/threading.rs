@@ -1,7 +1,7 @@
 //! `cargo run -p threading`: notebook section 2.a.
 
 use crate::common;
-use common::{check_bad_values, check_cli_conventions, run};
+use common::{check_bad_values, check_cli_conventions, run, small_run};
 
 const NOTEBOOK_SUMS: [&str; 3] = [
     "Normal sum of is 499999500000",
@@ -9,15 +9,10 @@ const NOTEBOOK_SUMS: [&str; 3] = [
     "Cubic sum of is 249999500000250000000000",
 ];
 
-/// A run whose timed section is small; the notebook's cells always run at 1M.
-fn small_run() -> &'static common::Run {
-    common::run_once("threading", &["--size", "1000", "--runs", "1", "--threads", "3"])
-}
-
 fn cell_prints_the_notebooks_sums(cell: &str) {
     let mut expected = vec![cell];
     expected.extend(NOTEBOOK_SUMS);
-    small_run().lines_in_order(&expected);
+    small_run("threading").lines_in_order(&expected);
 }
 
 #[test]
@@ -39,14 +34,14 @@ fn scoped_threads_cell() {
 
 #[test]
 fn the_sums_are_u128_because_the_cube_sum_passes_u64() {
-    small_run().lines_in_order(&[
+    small_run("threading").lines_in_order(&[
         "(The cube sum passes u64's 1.8x10^19 at this length, so the sums are u128; Python's",
     ]);
 }
 
 #[test]
 fn the_notebooks_cell_is_timed_beside_the_larger_size() {
-    let out = small_run();
+    let out = small_run("threading");
     // Each variant against its bound; on one core the ratios can only show what starting
     // threads costs - unless a figure fell outside its bound, which is said instead.
     let cores = std::thread::available_parallelism().map_or(1, usize::from);

@@ -155,10 +155,9 @@ fn python_sentence(python: &Python, sequential: &Stats, threads: &Stats, cores: 
             Finding::Below if cores == 1 => {
                 format!("{}: on one core threads take turns, GIL or not.", verdict.describe())
             }
-            Finding::Below => format!(
-                "{}. No GIL stops these threads, so what held them back is elsewhere: another program on the cores, or what a free-threaded interpreter pays to share objects between threads (reference counts, per-object locks). {}",
-                verdict.describe(),
-                timing::verdict::rerun("cargo run -p threading -- --vs-python --runs 15")
+            Finding::Below => verdict.surprise(
+                "no GIL stops these threads, so what held them back is elsewhere: another program on the cores, or what a free-threaded interpreter pays to share objects between threads (reference counts, per-object locks).",
+                MORE_RUNS,
             ),
             _ => format!(
                 "{}: no GIL, so the threads ran Python code at once, as Rust's do. The notebook's \"no gain\" was its GIL's.",
@@ -182,16 +181,18 @@ fn python_sentence(python: &Python, sequential: &Stats, threads: &Stats, cores: 
             verdict.describe()
         ),
         Finding::Above if low <= 1.0 => format!(
-            "{}, by median; but its runs range from {low:.2}x to {high:.2}x: run-to-run noise, not a gain (the GIL runs one thread at a time). More runs narrow it: `cargo run -p threading -- --vs-python --runs 15`.",
+            "{}, by median; but its runs range from {low:.2}x to {high:.2}x: run-to-run noise, not a gain (the GIL runs one thread at a time). More runs narrow it: `{MORE_RUNS}`.",
             verdict.describe()
         ),
-        Finding::Above => format!(
-            "{}: a gain the GIL does not allow, so the sequential runs were slowed (another program, a cold cache) or time was spent with the GIL released. {}",
-            verdict.describe(),
-            timing::verdict::rerun("cargo run -p threading -- --vs-python --runs 15")
+        Finding::Above => verdict.surprise(
+            "a gain the GIL does not allow, so the sequential runs were slowed (another program, a cold cache) or time was spent with the GIL released.",
+            MORE_RUNS,
         ),
     }
 }
+
+/// The twin's comparison again, with runs enough to narrow a noisy ratio.
+const MORE_RUNS: &str = "cargo run -p threading -- --vs-python --runs 15";
 
 #[cfg(test)]
 mod tests {
@@ -264,24 +265,26 @@ mod tests {
 
     #[test]
     fn the_python_sentence_follows_the_ratio_and_the_build() {
-        let gil = python(false);
-        let none = python_sentence(&gil, &stats(100, 95, 105), &stats(102, 99, 104), 2);
-        assert!(none.contains("no gain, as in the notebook"), "{none}");
-        assert!(none.starts_with("CPython 3.11.7, with the GIL: its three threads"), "{none}");
-        let noisy = python_sentence(&gil, &stats(140, 100, 150), &stats(100, 98, 145), 2);
-        assert!(noisy.contains("run-to-run noise"), "{noisy}");
-        let gain = python_sentence(&gil, &stats(140, 135, 150), &stats(100, 98, 105), 2);
-        assert!(gain.contains("a gain the GIL does not allow"), "{gain}");
-        let loss = python_sentence(&gil, &stats(100, 98, 102), &stats(140, 135, 150), 2);
-        assert!(loss.contains("slower than one after another"), "{loss}");
-        // A free-threaded build: threads that scale are no surprise, and no sentence blames a
-        // GIL that is not there.
-        let free = python(true);
-        let ran = python_sentence(&free, &stats(300, 290, 310), &stats(160, 155, 170), 2);
-        assert!(ran.starts_with("CPython 3.14.0, free-threaded (no GIL)"), "{ran}");
-        assert!(ran.contains("ran Python code at once"), "{ran}");
-        let held = python_sentence(&free, &stats(300, 290, 310), &stats(290, 280, 300), 2);
-        assert!(held.contains("No GIL stops these threads"), "{held}");
-        assert!(!held.contains("the GIL lets") && !held.contains("GIL makes"), "{held}");
+        // (free-threaded?, sequential and threads as median/min/max ms, what it must say)
+        let cases = [
+            (false, [(100, 95, 105), (102, 99, 104)], "CPython 3.11.7, with the GIL: its three"),
+            (false, [(100, 95, 105), (102, 99, 104)], "no gain, as in the notebook"),
+            (false, [(140, 100, 150), (100, 98, 145)], "run-to-run noise"),
+            (false, [(140, 135, 150), (100, 98, 105)], "a gain the GIL does not allow"),
+            (false, [(100, 98, 102), (140, 135, 150)], "slower than one after another"),
+            // A free-threaded build: threads that scale are no surprise, and no sentence
+            // blames a GIL that is not there.
+            (true, [(300, 290, 310), (160, 155, 170)], "CPython 3.14.0, free-threaded (no GIL)"),
+            (true, [(300, 290, 310), (160, 155, 170)], "ran Python code at once"),
+            (true, [(300, 290, 310), (290, 280, 300)], "no GIL stops these threads"),
+        ];
+        for (free_threaded, [sequential, threads], wanted) in cases {
+            let python = python(free_threaded);
+            let [sequential, threads] = [sequential, threads].map(|(m, lo, hi)| stats(m, lo, hi));
+            let said = python_sentence(&python, &sequential, &threads, 2);
+            assert!(said.contains(wanted), "{wanted:?} in {said}");
+            let blames_a_gil = said.contains("the GIL lets") || said.contains("GIL makes");
+            assert!(!(free_threaded && blames_a_gil), "{said}");
+        }
     }
 }

@@ -110,6 +110,12 @@ impl Verdict {
         };
         format!("{}: {:.2}x, {relation} the {range} {}", self.what, self.measured, self.bounds)
     }
+
+    /// The verdict said with what a figure outside its bounds may mean, ending with how to
+    /// measure again: `what: 1.40x, above the ... allows: {why} Re-run to compare: `command`.`
+    pub fn surprise(&self, why: &str, command: &str) -> String {
+        format!("{}: {why} {}", self.describe(), rerun(command))
+    }
 }
 
 /// Whether every verdict is [`Finding::Within`].
@@ -154,7 +160,11 @@ mod tests {
     fn equal_bounds_are_written_once() {
         let v = Verdict::new("under the GIL", 1.0, (1.0, 1.0), "one holder allows");
         assert_eq!(v.describe(), "under the GIL: 1.00x, within the 1.00x one holder allows");
-        assert!(all_within(&[v]));
+        assert!(all_within(std::slice::from_ref(&v)));
         assert_eq!(rerun("cargo run -p gil"), "Re-run to compare: `cargo run -p gil`.");
+        assert_eq!(
+            v.surprise("odd.", "cargo run -p gil"),
+            "under the GIL: 1.00x, within the 1.00x one holder allows: odd. Re-run to compare: `cargo run -p gil`."
+        );
     }
 }

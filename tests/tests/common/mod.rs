@@ -101,6 +101,26 @@ pub fn run_once(topic: &str, args: &[&str]) -> &'static Run {
     out
 }
 
+/// The small run of `topic` its tests share (see [`small_run_args`]), run once by
+/// [`run_once`].
+pub fn small_run(topic: &str) -> &'static Run {
+    run_once(topic, small_run_args(topic))
+}
+
+/// The arguments of `topic`'s small run: its timed section at a small size, timed once after
+/// the warm-up, so that the whole lesson prints in well under a second.
+pub fn small_run_args(topic: &str) -> &'static [&'static str] {
+    match topic {
+        "comprehensions" | "iterators" | "reactive" => &["--size", "1000", "--runs", "1"],
+        "locks" => &["--trials", "200", "--size", "20000", "--runs", "1"],
+        "multiprocessing" => &["--size", "20000", "--runs", "1"],
+        "pools" => &["--size", "100000", "--runs", "1"],
+        // The notebook's cells always run at 1M; three threads, as the notebook starts.
+        "threading" => &["--size", "1000", "--runs", "1", "--threads", "3"],
+        _ => panic!("{topic} has no small run here"),
+    }
+}
+
 /// Like [`run`], with extra environment variables.
 pub fn run_with_env(topic: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
     run_full(topic, args, env, "")
