@@ -245,16 +245,21 @@ fn rayon_sentence(collected: &Verdict, writes: &Verdict) -> Vec<String> {
 
 /// The notebook's two cells in CPython, beside Rust's (a) and (b), and what CPython's own
 /// ratio says about the notebook's "comprehensions are faster".
-fn vs_python(size: usize, runs: usize, rust: &Variants, twin: &Twin, figure: &mut Figure) {
+/// `None`, early, where there is no Python to compare with (said on stderr).
+fn vs_python(
+    size: usize,
+    runs: usize,
+    rust: &Variants,
+    twin: &Twin,
+    figure: &mut Figure,
+) -> Option<()> {
     let rows = [("(a) push loop", &rust.push.stats), ("(b) collect", &rust.collect.stats)];
     let args = [size.to_string(), runs.to_string()];
-    let Some((interpreter, [append, comprehension])) =
-        timing::python::compare_each(twin, &args, &rows, figure)
-    else {
-        return; // no Python here: said on stderr
-    };
+    let (interpreter, [append, comprehension]) =
+        timing::python::compare_each(twin, &args, &rows, figure)?;
     let gain = comprehension.stats.speedup_over(&append.stats);
     cli::paragraph("", &python_sentence(gain, &interpreter.version));
+    Some(())
 }
 
 /// Why a comprehension is faster in CPython, and whether it was here. Per element the append

@@ -108,13 +108,7 @@ pub struct Traffic {
     pub early_flushes: u64,
 }
 
-impl Traffic {
-    fn merge(&mut self, other: &Traffic) {
-        self.bytes += other.bytes;
-        self.batches += other.batches;
-        self.early_flushes += other.early_flushes;
-    }
-}
+merged_by_sum!(Traffic: bytes, batches, early_flushes);
 
 /// Why a run ended without an answer.
 #[derive(Debug)]

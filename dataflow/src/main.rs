@@ -14,6 +14,18 @@
 //! and their exact aggregates), `flow` (the dataflow on timely), `cluster` (processes and
 //! machines); `report` (the default run and its comparisons) and `bench` (db-benchmark).
 
+/// `merge` for a record of counters that workers report (`Tally`, `Traffic`, `Spilled`): every
+/// field summed, as the reports meet. The fields named are the one thing the records differ in.
+macro_rules! merged_by_sum {
+    ($record:ident: $($field:ident),+) => {
+        impl $record {
+            pub fn merge(&mut self, other: &$record) {
+                $(self.$field += other.$field;)+
+            }
+        }
+    };
+}
+
 mod agg;
 mod bench;
 mod cleanup;

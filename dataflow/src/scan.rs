@@ -72,12 +72,7 @@ pub struct Tally {
     pub skipped: u64,
 }
 
-impl Tally {
-    pub fn merge(&mut self, other: &Tally) {
-        self.missing_key += other.missing_key;
-        self.skipped += other.skipped;
-    }
-}
+merged_by_sum!(Tally: missing_key, skipped);
 
 /// Which ranges each of `workers` workers reads: the longest first, each to the worker with
 /// the least so far (ties to the lowest index), so that all finish at about the same time.

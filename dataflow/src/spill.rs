@@ -101,14 +101,9 @@ pub struct Spilled {
     pub nanos: u64,
 }
 
-impl Spilled {
-    pub fn merge(&mut self, other: &Spilled) {
-        self.bytes += other.bytes;
-        self.files += other.files;
-        self.times += other.times;
-        self.nanos += other.nanos;
-    }
+merged_by_sum!(Spilled: bytes, files, times, nanos);
 
+impl Spilled {
     pub fn took(&self) -> Duration {
         Duration::from_nanos(self.nanos)
     }

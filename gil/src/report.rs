@@ -143,6 +143,7 @@ pub fn free_threading_and_subinterpreters() {
 
 /// The same CPU-bound threads in CPython beside the simulated GIL - or, on a free-threaded
 /// build, beside Rust's free threads, since there is no GIL to compare with.
+/// `None`, early, where there is no Python to compare with (said on stderr).
 pub fn vs_python(
     size: u64,
     threads: u64,
@@ -150,7 +151,7 @@ pub fn vs_python(
     cpu: &CpuBound,
     twin: &Twin,
     figure: &mut Figure,
-) {
+) -> Option<()> {
     // Which threads to set Python's beside depends on its build: asked before it runs.
     let free_threaded =
         timing::python_env::find(twin.python, &[]).is_ok_and(|p| p.threads_run_at_once());
@@ -161,11 +162,8 @@ pub fn vs_python(
     };
     let args = [size.to_string(), runs.to_string(), threads.to_string()];
     let rust = [("sequential", &cpu.sequential), threads_row];
-    let Some((interpreter, [python_sequential, python_threads])) =
-        timing::python::compare_each(twin, &args, &rust, figure)
-    else {
-        return; // no Python here: said on stderr
-    };
+    let (interpreter, [python_sequential, python_threads]) =
+        timing::python::compare_each(twin, &args, &rust, figure)?;
     let threads_text = timing::plural(threads, "thread");
     let python_gain = python_threads.stats.speedup_over(&python_sequential.stats);
     say!(
@@ -188,6 +186,7 @@ pub fn vs_python(
             ),
         );
     }
+    Some(())
 }
 
 // ---- who holds the GIL, when: the timeline (--svg) ----

@@ -92,7 +92,14 @@ pub fn start_methods(forked: &Stats, started: &Stats) {
 /// The tiny cell under each of CPython's start methods and the real work under its default one,
 /// with multiprocessing.Process, beside Rust's; and each language's own speedup from processes
 /// at the real length.
-pub fn vs_python(real: u64, runs: usize, rust: &Measured, twin: &Twin, figure: &mut Figure) {
+/// `None`, early, where there is no Python to compare with (said on stderr).
+pub fn vs_python(
+    real: u64,
+    runs: usize,
+    rust: &Measured,
+    twin: &Twin,
+    figure: &mut Figure,
+) -> Option<()> {
     let args = [NOTEBOOK_LENGTH.to_string(), runs.to_string(), real.to_string()];
     let [tiny_sequential, _] = &rust.tiny;
     let [real_sequential, real_processes] = &rust.real;
@@ -105,11 +112,8 @@ pub fn vs_python(real: u64, runs: usize, rust: &Measured, twin: &Twin, figure: &
         ("three processes, real", real_processes),
         ("sequential, real", real_sequential),
     ];
-    let Some((interpreter, [_, by_fork, _, by_spawn, python_processes, python_sequential])) =
-        timing::python::compare_each(twin, &args, &pairs, figure)
-    else {
-        return; // no Python here: said on stderr
-    };
+    let (interpreter, [_, by_fork, _, by_spawn, python_processes, python_sequential]) =
+        timing::python::compare_each(twin, &args, &pairs, figure)?;
     say!(
         "Three processes against sequential at length {real}: Rust {}, {} {}",
         real_processes.speedup_over(real_sequential),
@@ -124,6 +128,7 @@ pub fn vs_python(real: u64, runs: usize, rust: &Measured, twin: &Twin, figure: &
             "A fresh process against a copy: spawn took {spawn_over_fork:.1}x fork's time in CPython (a new interpreter imports the twin and unpickles its task), Command {command_over_fork:.1}x fork's in Rust (a new program starts, with no interpreter to load)."
         ),
     );
+    Some(())
 }
 
 #[cfg(test)]

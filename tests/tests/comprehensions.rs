@@ -2,8 +2,7 @@
 
 use crate::common;
 use common::{
-    check_bad_values, check_cli_conventions, check_closed_pipe, run, run_with_one_gigabyte,
-    small_run,
+    check_bad_values, check_cli_conventions, check_closed_pipe, refused_for_memory, run, small_run,
 };
 
 fn prints(lines: &[&str]) {
@@ -64,9 +63,7 @@ fn the_default_size_is_the_notebooks_nine_million() {
 
 #[test]
 fn a_size_beyond_memory_is_refused_before_allocating() {
-    run_with_one_gigabyte("comprehensions", &["--size", "100000000"]).usage_error(
-        "--size 100000000 needs 2.4 GB but this machine has 1.0 GB available (limit: 0.8 GB)",
-    );
+    refused_for_memory("comprehensions", &["--size", "100000000"], "--size 100000000 needs 2.4 GB");
     run("comprehensions", &["--size", "10000000000000"]).usage_error("do not fit u64");
 }
 

@@ -1,7 +1,7 @@
 //! `cargo run -p decorators`: the notebook's decorator cells.
 
 use crate::common;
-use common::{check_bad_values, check_cli_conventions, run, run_with_one_gigabyte};
+use common::{check_bad_values, check_cli_conventions, refused_for_memory, run};
 
 const START: &str = "This is the start of decorated function!";
 const END: &str = "This is the end of decorated function!";
@@ -86,8 +86,7 @@ fn the_timing_decorator_prints_seconds_and_keeps_the_list() {
 #[test]
 fn a_size_beyond_memory_is_refused_before_allocating() {
     run("decorators", &["--size", "100000000000"]).usage_error("--size 100000000000 needs");
-    run_with_one_gigabyte("decorators", &["--size", "100000000"])
-        .usage_error("--size 100000000 needs 1.6 GB but this machine has 1.0 GB available");
+    refused_for_memory("decorators", &["--size", "100000000"], "--size 100000000 needs 1.6 GB");
     check_cli_conventions("decorators");
     check_bad_values("decorators", "--size", &["0", "-100", "1.5", "1e"]);
     check_bad_values("decorators", "--runs", &["0", "100000"]);

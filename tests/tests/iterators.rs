@@ -1,7 +1,7 @@
 //! `cargo run -p iterators`: notebook section 1.c.
 
 use crate::common;
-use common::{check_bad_values, check_cli_conventions, run, run_with_one_gigabyte, small_run};
+use common::{check_bad_values, check_cli_conventions, refused_for_memory, run, small_run};
 
 const GENERATOR_OUTPUT: [&str; 8] = [
     "Processing Halted1",
@@ -86,8 +86,7 @@ fn lazy_and_eager_sums_agree_with_the_closed_form() {
 #[test]
 fn sizes_that_overflow_or_exceed_memory_are_refused() {
     run("iterators", &["--size", "5000000000"]).usage_error("do not fit u64");
-    run_with_one_gigabyte("iterators", &["--size", "100000000"])
-        .usage_error("--size 100000000 needs 0.8 GB but this machine has 1.0 GB available");
+    refused_for_memory("iterators", &["--size", "100000000"], "--size 100000000 needs 0.8 GB");
     check_cli_conventions("iterators");
     check_bad_values("iterators", "--size", &["0", "-1", "1.5"]);
     check_bad_values("iterators", "--runs", &["0", "-1", "1001"]);

@@ -1,7 +1,7 @@
 //! `cargo run -p numerics`: notebook takeaways 3 and 5 (NumPy, SciPy, Cython, Numba).
 
 use crate::common;
-use common::{check_cli_conventions, run, run_with_one_gigabyte};
+use common::{check_cli_conventions, refused_for_memory, run};
 
 const DISTANCE_VARIANTS: [&str; 7] = [
     "1 naive loops (Cython, Numba @njit)",
@@ -75,8 +75,7 @@ fn size_is_the_workload_everywhere_and_messages_name_the_option_typed() {
     run("numerics", &["--size", "40", "julia", "--runs", "1"])
         .success()
         .contains_in_order(&["== Julia set: 40 x 40 pixels"]);
-    run_with_one_gigabyte("numerics", &["distances", "--size", "1e5"])
-        .usage_error("--size 100000 needs 240.0 GB");
+    refused_for_memory("numerics", &["distances", "--size", "1e5"], "--size 100000 needs 240.0 GB");
     run("numerics", &["julia", "--size", "50", "--width", "60"])
         .usage_error("--width 60 and --size 50: give one of them");
 }
@@ -183,10 +182,12 @@ fn bad_arguments_follow_the_conventions() {
 
 #[test]
 fn results_that_do_not_fit_in_memory_are_refused() {
-    run_with_one_gigabyte("numerics", &["distances", "--n", "100000"])
-        .usage_error("--n 100000 needs 240.0 GB but this machine has 1.0 GB available");
-    run_with_one_gigabyte("numerics", &["julia", "--width", "100000"])
-        .usage_error("--width 100000 needs 150.0 GB");
+    refused_for_memory("numerics", &["distances", "--n", "100000"], "--n 100000 needs 240.0 GB");
+    refused_for_memory(
+        "numerics",
+        &["julia", "--width", "100000"],
+        "--width 100000 needs 150.0 GB",
+    );
 }
 
 #[test]

@@ -62,14 +62,15 @@ fn the_cpu_bound_map_is_verified_on_every_variant() {
 
 #[test]
 fn the_bounded_queue_holds_exactly_its_capacity_and_loses_nothing() {
-    small_run("pools").lines_in_order(&[
-        "with nobody receiving, 4 items fit and the next try_send is refused: Full",
-        "3 producers x 1000 items, 2 consumers: all 3000 received once (sum 4498500),",
-    ]);
-    small_run("pools").prose_in_order(&[
-        "Each consumer ended when the last sender was dropped",
-        "what Python 3.13's q.shutdown() does",
-    ]);
+    small_run("pools")
+        .lines_in_order(&[
+            "with nobody receiving, 4 items fit and the next try_send is refused: Full",
+            "3 producers x 1000 items, 2 consumers: all 3000 received once (sum 4498500),",
+        ])
+        .prose_in_order(&[
+            "Each consumer ended when the last sender was dropped",
+            "what Python 3.13's q.shutdown() does",
+        ]);
 }
 
 #[test]

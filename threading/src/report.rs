@@ -115,14 +115,12 @@ fn placement_makespans(job_secs: &[f64], cores: usize) -> (f64, f64) {
 
 /// The notebook's cell at its own length, in Rust (measured above) and in CPython: the times,
 /// and each language's own speedup from three threads.
-pub fn vs_python(runs: usize, rust: &Timed, twin: &Twin, figure: &mut Figure) {
+/// `None`, early, where there is no Python to compare with (said on stderr).
+pub fn vs_python(runs: usize, rust: &Timed, twin: &Twin, figure: &mut Figure) -> Option<()> {
     let rows = [("sequential", &rust.sequential), ("one thread per sum", &rust.three_threads)];
     let args = [NOTEBOOK_LENGTH.to_string(), runs.to_string()];
-    let Some((interpreter, [python_sequential, python_threads])) =
-        timing::python::compare_each(twin, &args, &rows, figure)
-    else {
-        return; // no Python here: said on stderr
-    };
+    let (interpreter, [python_sequential, python_threads]) =
+        timing::python::compare_each(twin, &args, &rows, figure)?;
     say!(
         "Three threads against sequential: Rust {}, {} {}",
         rust.three_threads.speedup_over(&rust.sequential),
@@ -133,6 +131,7 @@ pub fn vs_python(runs: usize, rust: &Timed, twin: &Twin, figure: &mut Figure) {
     let sentence =
         python_sentence(&interpreter, &python_sequential.stats, &python_threads.stats, cores);
     cli::paragraph("  ", &sentence);
+    Some(())
 }
 
 /// What CPython's thread ratio means, chosen by its build: with the GIL one thread runs Python

@@ -280,10 +280,13 @@ pub fn succeeded(what: &str, output: &std::process::Output) {
     );
 }
 
-/// Runs `topic` on a machine that pretends to have 1 GB available (`HPC_RS_MEMORY_AVAILABLE`),
-/// so that a refusal for lack of memory does not depend on the machine running the test.
-pub fn run_with_one_gigabyte(topic: &str, args: &[&str]) -> Run {
-    run_with_env(topic, args, &[("HPC_RS_MEMORY_AVAILABLE", "1000000000")])
+/// Checks that `topic` refuses `args` before allocating, on a machine that pretends to have
+/// 1 GB available (`HPC_RS_MEMORY_AVAILABLE`, so that the refusal does not depend on the
+/// machine running the test), in one line saying what needs how much: `--size 100 needs 2.4 GB`.
+pub fn refused_for_memory(topic: &str, args: &[&str], what_needs: &str) {
+    run_with_env(topic, args, &[("HPC_RS_MEMORY_AVAILABLE", "1000000000")]).usage_error(&format!(
+        "{what_needs} but this machine has 1.0 GB available (limit: 0.8 GB)"
+    ));
 }
 
 impl Run {
