@@ -2,8 +2,8 @@
 # create_big_list_faster from the notebook (undecorated: measure does the timing).
 from hpc_rs_twin import arguments, expect, measure
 
-USAGE = """twin.py [SIZE [RUNS]]: create_big_list and create_big_list_faster over 0..SIZE, each timed RUNS
-times after a warm-up (defaults 10000000 and 5)."""
+USAGE = """twin.py [SIZE [RUNS]]: create_big_list and create_big_list_faster over 0..SIZE, each
+timed RUNS times after a warm-up (defaults 10000000 and 5)."""
 N, RUNS = map(int, arguments(USAGE, "10000000", "5"))
 
 def create_big_list():

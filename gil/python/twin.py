@@ -2,8 +2,9 @@
 # THREADS threads - under CPython's real GIL, or at once on a free-threaded build.
 from hpc_rs_twin import arguments, expect, gil_enabled, measure
 
-USAGE = """twin.py [SIZE [RUNS [THREADS]]]: the cube sum of range(SIZE) on one thread and split over THREADS
-threads under CPython's GIL, each timed RUNS times after a warm-up (defaults 5000000, 5, 2)."""
+USAGE = """twin.py [SIZE [RUNS [THREADS]]]: the cube sum of range(SIZE) on one thread and split
+over THREADS threads under CPython's GIL, each timed RUNS times after a warm-up (defaults
+5000000, 5, 2)."""
 N, RUNS, THREADS = map(int, arguments(USAGE, "5000000", "5", "2"))
 
 from threading import Thread

@@ -7,8 +7,8 @@ import warnings
 
 from hpc_rs_twin import START_METHOD, arguments, die_with_parent, expect, measure, note
 
-USAGE = """twin.py [TINY [RUNS [REAL]]]: the notebook's three sums in three processes against plain calls,
-at length TINY under each start method (fork, forkserver, spawn) and at length REAL under the
+USAGE = """twin.py [TINY [RUNS [REAL]]]: the notebook's three sums in three processes against plain
+calls, at length TINY under each start method (fork, forkserver, spawn) and at length REAL under the
 default one, each timed RUNS times after a warm-up (defaults 5, 5, 2000000)."""
 
 

@@ -8,12 +8,12 @@ import sys
 import threading
 import time
 
-from hpc_rs_twin import arguments, expect, measure, optional, report
+from hpc_rs_twin import arguments, expect, measure, report
 
-USAGE = """calls.py [LENGTH [RUNS [PURE_LENGTH]]]: hpc_rs_numerics (pip install ./numerics/extension) from
-Python: one call on a 1 x 1 input against a Numba call, and the three sums on one thread and
-on two at once - three_sums and Numba's nogil loop at LENGTH, the pure-Python loop at
-PURE_LENGTH - each timed RUNS times after a warm-up (defaults 200000000, 5, 500000). Needs
+USAGE = """calls.py [LENGTH [RUNS [PURE_LENGTH]]]: hpc_rs_numerics (pip install
+./numerics/extension) from Python: one call on a 1 x 1 input against a Numba call, and the three
+sums on one thread and on two at once - three_sums and Numba's nogil loop at LENGTH, the pure-Python
+loop at PURE_LENGTH - each timed RUNS times after a warm-up (defaults 200000000, 5, 500000). Needs
 numpy, numba and the module."""
 LENGTH, RUNS, PURE_LENGTH = map(int, arguments(USAGE, "200000000", "5", "500000"))
 CALLS = 10_000  # calls a sample, for the cost of one
@@ -21,10 +21,10 @@ CALLS = 10_000  # calls a sample, for the cost of one
 import numba
 import numpy as np
 
-from loops import distance_loops
+from shared import distance_loops, project_module
 
 
-hpc_rs_numerics = optional("hpc_rs_numerics", "`pip install ./numerics/extension` to time the Rust kernels from Python too")
+hpc_rs_numerics = project_module()
 if hpc_rs_numerics is None:
     sys.exit(0)
 

@@ -2,9 +2,8 @@
 # SplitMix64 generator and seed), their N x N distance matrix in pure Python (at a smaller N),
 # NumPy broadcasting, the NumPy BLAS trick, SciPy's cdist, and Numba serial and parallel.
 import os
-import time
 
-from hpc_rs_twin import arguments, measure, note, optional
+from hpc_rs_twin import arguments, measure, note
 
 USAGE = """distances.py [N [RUNS [DIM [SMALL [CHECKSUM [SMALL_CHECKSUM]]]]]]: N random points in DIM
 dimensions (SplitMix64 from seed 2024, as the Rust side makes them), their N x N distances in
@@ -24,7 +23,7 @@ import numba
 import numpy as np
 from scipy.spatial.distance import cdist
 
-from loops import distance_loops
+from shared import distance_loops, jit, project_module
 
 SEED = 2024
 MASK = (1 << 64) - 1
@@ -83,15 +82,6 @@ def numpy_blas_trick(X):
     return np.sqrt(np.maximum(d2, 0))
 
 
-def jit(label, **options):
-    """Numba compiles on the first call: time that apart, on a 2-point input of the same type."""
-    compiled = numba.njit(**options)(distance_loops)
-    start = time.perf_counter()
-    compiled(np.ascontiguousarray(X[:2]))
-    note(f"({label}: the JIT compiled it in {time.perf_counter() - start:.2f} s on its first call, left out above)")
-    return compiled
-
-
 small_points = random_points(SMALL, DIM, SEED)
 measure(f"pure Python loops (N={SMALL})", RUNS, lambda: pure_python(small_points),
         sums_to(SMALL_CHECKSUM))
@@ -103,14 +93,15 @@ else:
     note(f"(NumPy broadcasting skipped: its temporaries need {broadcast_bytes / 1e9:.1f} GB)")
 measure("NumPy BLAS trick", RUNS, lambda: numpy_blas_trick(X), sums_to(CHECKSUM, 1e-7))
 measure("scipy cdist", RUNS, lambda: cdist(X, X), sums_to(CHECKSUM))
-serial = jit("Numba @njit")
+two_points = lambda compiled: compiled(np.ascontiguousarray(X[:2]))
+serial = jit("Numba @njit", distance_loops, two_points)
 measure("Numba @njit", RUNS, lambda: serial(X), sums_to(CHECKSUM))
-parallel = jit("Numba parallel=True", parallel=True)
+parallel = jit("Numba parallel=True", distance_loops, two_points, parallel=True)
 measure(f"Numba parallel=True, prange ({numba.get_num_threads()} threads)", RUNS,
         lambda: parallel(X), sums_to(CHECKSUM))
 
 
-module = optional("hpc_rs_numerics", "`pip install ./numerics/extension` to time the Rust kernels from Python too")
+module = project_module()
 if module is not None:
     measure("hpc_rs_numerics.pairwise_distances", RUNS,
             lambda: module.pairwise_distances(X), sums_to(CHECKSUM))

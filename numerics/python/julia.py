@@ -6,14 +6,14 @@ import os
 import sys
 import time
 
-from hpc_rs_twin import arguments, expect, measure, note, optional
+from hpc_rs_twin import arguments, expect, measure, note
 
-USAGE = """julia.py [WIDTH [RUNS [MAX_ITER [SMALL [CHECKSUM [SMALL_CHECKSUM]]]]]]: the Julia set of High
-Performance Python - the book's pure Python and NumPy at width SMALL, Cython (with a C
-compiler and Python's headers), Numba serial and parallel and hpc_rs_numerics (if installed)
-at WIDTH - each timed RUNS times after a warm-up and checked against the sums of the counts
-(CHECKSUM at WIDTH, SMALL_CHECKSUM at SMALL; `-`: against the first variant's). Defaults:
-1000 5 300 250 33219980 - (33219980 is the book's own checksum). Needs numpy and numba."""
+USAGE = """julia.py [WIDTH [RUNS [MAX_ITER [SMALL [CHECKSUM [SMALL_CHECKSUM]]]]]]: the Julia set of
+High Performance Python - the book's pure Python and NumPy at width SMALL, Cython (with a C compiler
+and Python's headers), Numba serial and parallel and hpc_rs_numerics (if installed) at WIDTH - each
+timed RUNS times after a warm-up and checked against the sums of the counts (CHECKSUM at WIDTH,
+SMALL_CHECKSUM at SMALL; `-`: against the first variant's). Defaults: 1000 5 300 250 33219980 -
+(33219980 is the book's own checksum). Needs numpy and numba."""
 WIDTH, RUNS, MAX_ITER, SMALL, CHECKSUM, SMALL_CHECKSUM = arguments(
     USAGE, "1000", "5", "300", "250", "33219980", "-")
 WIDTH, RUNS, MAX_ITER, SMALL = int(WIDTH), int(RUNS), int(MAX_ITER), int(SMALL)
@@ -27,6 +27,8 @@ import tempfile
 
 import numba
 import numpy as np
+
+from shared import jit, project_module
 
 x1, x2, y1, y2 = -1.8, 1.8, -1.8, 1.8
 c_real, c_imag = -0.62772, -0.42193
@@ -178,19 +180,19 @@ if cython_loops is not None:
         cython_loops(MAX_ITER, xs, ys, c_real, c_imag, output)
         return output
     measure("Cython", RUNS, run_cython, counts_sum_to(CHECKSUM))
+two_pixels = lambda compiled: compiled(MAX_ITER, xs[:2], ys[:2], c_real, c_imag)
 for label, options in [("Numba @njit", {}), ("Numba parallel=True, prange", {"parallel": True})]:
-    compiled = numba.njit(**options)(julia_loops)
-    start = time.perf_counter()
-    compiled(MAX_ITER, xs[:2], ys[:2], c_real, c_imag)
-    note(f"({label}: the JIT compiled it in {time.perf_counter() - start:.2f} s on its first call, left out above)")
+    compiled = jit(label, julia_loops, two_pixels, **options)
     if options:
         label += f" ({numba.get_num_threads()} threads)"
-    measure(label, RUNS, lambda: compiled(MAX_ITER, xs, ys, c_real, c_imag), counts_sum_to(CHECKSUM))
+    measure(label, RUNS, lambda: compiled(MAX_ITER, xs, ys, c_real, c_imag),
+            counts_sum_to(CHECKSUM))
 
-hpc_rs_numerics = optional("hpc_rs_numerics", "`pip install ./numerics/extension` to time the Rust kernels from Python too")
+hpc_rs_numerics = project_module()
 if hpc_rs_numerics is not None:
     # Its grid is exactly WIDTH x WIDTH: the book's, without the extra row or column the book's
     # rounding adds at some widths (none at 1000). Checked against Numba's counts on that square.
-    square = int(np.asarray(compiled(MAX_ITER, xs, ys, c_real, c_imag)).reshape(len(y), len(x))[:WIDTH, :WIDTH].sum())
-    measure("hpc_rs_numerics.julia", RUNS,
-            lambda: hpc_rs_numerics.julia(WIDTH, MAX_ITER), lambda out: expect(int(out.sum()), square))
+    counts = np.asarray(compiled(MAX_ITER, xs, ys, c_real, c_imag)).reshape(len(y), len(x))
+    square = int(counts[:WIDTH, :WIDTH].sum())
+    measure("hpc_rs_numerics.julia", RUNS, lambda: hpc_rs_numerics.julia(WIDTH, MAX_ITER),
+            lambda out: expect(int(out.sum()), square))

@@ -13,10 +13,10 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 from hpc_rs_twin import START_METHOD, arguments, die_with_parent, expect, measure, note
 
-USAGE = """twin.py [SIZE [RUNS [THREADS [TASKS]]]]: the cube sum of range(SIZE) as a map over TASKS chunks:
-a plain loop, ThreadPoolExecutor, InterpreterPoolExecutor (3.14+), ProcessPoolExecutor and
-multiprocessing.Pool with THREADS workers, each timed RUNS times after a warm-up (defaults
-4000000, 5, the cores, 16)."""
+USAGE = """twin.py [SIZE [RUNS [THREADS [TASKS]]]]: the cube sum of range(SIZE) as a map over TASKS
+chunks: a plain loop, ThreadPoolExecutor, InterpreterPoolExecutor (3.14+), ProcessPoolExecutor and
+multiprocessing.Pool with THREADS workers, each timed RUNS times after a warm-up (defaults 4000000,
+5, the cores, 16)."""
 
 
 def cube_sum(chunk):
@@ -57,7 +57,8 @@ def main():
     measure(f"ProcessPoolExecutor.map ({START_METHOD})", runs,
             lambda: with_pool(processes, chunks), check)
     pool = lambda: multiprocessing.Pool(threads, initializer=die_with_parent)
-    measure(f"multiprocessing.Pool.map ({START_METHOD})", runs, lambda: with_pool(pool, chunks), check)
+    measure(f"multiprocessing.Pool.map ({START_METHOD})", runs,
+            lambda: with_pool(pool, chunks), check)
 
     def start_process_pool():
         with ProcessPoolExecutor(threads, initializer=die_with_parent) as executor:

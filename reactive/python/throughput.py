@@ -3,8 +3,8 @@
 # is far slower), and the same as a plain Python loop for scale.
 from hpc_rs_twin import arguments, expect, measure
 
-USAGE = """throughput.py [SIZE [RUNS [EXPECTED]]]: map(x*3) -> filter(even) -> scan(sum) over SIZE events
-in RxPY 4 and as a plain loop, each timed RUNS times after a warm-up and checked against
+USAGE = """throughput.py [SIZE [RUNS [EXPECTED]]]: map(x*3) -> filter(even) -> scan(sum) over SIZE
+events in RxPY 4 and as a plain loop, each timed RUNS times after a warm-up and checked against
 EXPECTED (defaults 1000000, 5, and the closed form 3m(m-1), m = ceil(SIZE/2)). Needs reactivex."""
 N, RUNS, EXPECTED = arguments(USAGE, "1000000", "5", "-")
 N, RUNS = int(N), int(RUNS)

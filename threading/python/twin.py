@@ -2,8 +2,8 @@
 # another and on three threads (which the GIL runs one at a time).
 from hpc_rs_twin import arguments, expect, measure
 
-USAGE = """twin.py [SIZE [RUNS]]: the notebook's three sums over range(SIZE), one after another and on three
-threads, each way timed RUNS times after a warm-up (defaults 1000000 and 5)."""
+USAGE = """twin.py [SIZE [RUNS]]: the notebook's three sums over range(SIZE), one after another and
+on three threads, each way timed RUNS times after a warm-up (defaults 1000000 and 5)."""
 N, RUNS = map(int, arguments(USAGE, "1000000", "5"))
 
 from threading import Thread

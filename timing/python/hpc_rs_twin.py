@@ -66,7 +66,8 @@ _gil_change_said = False
 def interpreter():
     """`CPython 3.11.7, with the GIL` or `CPython 3.14.0, free-threaded (no GIL)`: as the Rust
     side names the interpreter."""
-    name = {"cpython": "CPython", "pypy": "PyPy"}.get(sys.implementation.name, sys.implementation.name)
+    implementation = sys.implementation.name
+    name = {"cpython": "CPython", "pypy": "PyPy"}.get(implementation, implementation)
     version = ".".join(map(str, sys.version_info[:3]))
     if not sysconfig.get_config_var("Py_GIL_DISABLED"):
         return f"{name} {version}, with the GIL"

@@ -149,7 +149,8 @@ def check_bad_input():
 def check_the_package():
     # maturin installs the stubs (hpc_rs_numerics.pyi) as the package's __init__.pyi.
     files = {pathlib.PurePosixPath(str(f)) for f in importlib.metadata.files("hpc-rs-numerics")}
-    wanted = {pathlib.PurePosixPath("hpc_rs_numerics", name) for name in ("__init__.pyi", "py.typed")}
+    package = pathlib.PurePosixPath("hpc_rs_numerics")
+    wanted = {package / name for name in ("__init__.pyi", "py.typed")}
     assert wanted <= files, sorted(map(str, files))
     for function in (h.pairwise_distances, h.julia, h.three_sums, h.three_sums_wrapping):
         assert function.__doc__ and len(function.__doc__) > 80, function
