@@ -91,62 +91,74 @@ const PYTHON_SMALL_WIDTH: usize = 250;
 
 fn main() {
     let args = cli::parse::<Args>();
-    let twin = |script| Twin {
-        script,
-        packages: PACKAGES,
-        python: args.timed.python.interpreter.as_deref(),
-    };
     let (distances, julia) = workloads(&args);
+    let runs = args.timed.runs.get();
+    // The module is built into the twins' Python once, before the first twin, which times it.
+    let mut module_built = false;
+    let mut twin = |script| {
+        if !std::mem::replace(&mut module_built, true) {
+            report::build_module(args.timed.python.interpreter.as_deref());
+        }
+        Twin { script, packages: PACKAGES, python: args.timed.python.interpreter.as_deref() }
+    };
 
     let picture = args.timed.svg.open();
     let mut figure = Figure::new("numerics: what plays NumPy, SciPy, Cython and Numba in Rust");
     say!("== Takeaways 3 and 5: NumPy, SciPy, Cython and Numba, played by Rust");
     say!("   (vector units of this CPU: {})", host_vector_units());
-    // The module is built into the twins' Python once, before the first twin that times it.
-    let mut module_built = false;
-    let mut build_module = || {
-        if !std::mem::replace(&mut module_built, true) {
-            report::build_module(args.timed.python.interpreter.as_deref());
-        }
-    };
     if let Some((n, dim)) = distances {
-        say!();
-        let measured = distances::lesson(n, dim, args.timed.runs.get(), &mut figure);
-        if let Some(counts) = args.threads.listed() {
-            say!();
-            figure.curve(&sweep_distances(n, dim, args.timed.runs.get(), counts, &measured));
-        }
-        if args.timed.python.enabled {
-            say!();
-            build_module();
-            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/distances.py");
-            let runs = args.timed.runs.get();
-            report::vs_python_distances(&twin(script), (n, dim, runs), &measured, &mut figure);
-        }
+        workload(
+            &args,
+            &mut figure,
+            |figure| distances::lesson(n, dim, runs, figure),
+            sweep_distances,
+            |measured, figure| {
+                let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/distances.py");
+                report::vs_python_distances(&twin(script), measured, figure);
+            },
+        );
     }
     if let Some((width, max_iter, png)) = julia {
-        say!();
-        let runs = args.timed.runs.get();
-        let measured = julia::lesson(width, max_iter, runs, png, &mut figure);
-        if let Some(counts) = args.threads.listed() {
-            say!();
-            figure.curve(&sweep_julia(width, max_iter, runs, counts, &measured));
-        }
-        if args.timed.python.enabled {
-            say!();
-            build_module();
-            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/julia.py");
-            let workload = (width, max_iter, runs);
-            report::vs_python_julia(&twin(script), workload, &measured, &mut figure);
-        }
+        workload(
+            &args,
+            &mut figure,
+            |figure| julia::lesson(width, max_iter, runs, png, figure),
+            sweep_julia,
+            |measured, figure| {
+                let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/julia.py");
+                report::vs_python_julia(&twin(script), measured, figure);
+            },
+        );
     }
     if args.timed.python.enabled && args.workload.is_none() {
         say!();
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/calls.py");
-        report::vs_python_calls(&twin(script), args.timed.runs.get(), &mut figure);
+        report::vs_python_calls(&twin(script), runs, &mut figure);
     }
     if let Some(picture) = picture {
         figure.save(picture);
+    }
+}
+
+/// One workload's parts, each after a blank line: its lesson, then (with `--threads LIST`) its
+/// speedup curve, then (with `--vs-python`) its Python twin - each part given what the lesson
+/// measured.
+fn workload<M>(
+    args: &Args,
+    figure: &mut Figure,
+    lesson: impl FnOnce(&mut Figure) -> M,
+    sweep: impl FnOnce(&[usize], &M) -> timing::Sweep,
+    vs_python: impl FnOnce(&M, &mut Figure),
+) {
+    say!();
+    let measured = lesson(figure);
+    if let Some(counts) = args.threads.listed() {
+        say!();
+        figure.curve(&sweep(counts, &measured));
+    }
+    if args.timed.python.enabled {
+        say!();
+        vs_python(&measured, figure);
     }
 }
 
@@ -234,14 +246,9 @@ impl Default for JuliaArgs {
 
 /// The distances' lanes on all cores (6), on a pool of each size, against the same lanes on
 /// one thread (4b); every result bit for bit (4b)'s.
-fn sweep_distances(
-    n: usize,
-    dim: usize,
-    runs: usize,
-    counts: &[usize],
-    measured: &distances::Measured,
-) -> timing::Sweep {
+fn sweep_distances(counts: &[usize], measured: &distances::Measured) -> timing::Sweep {
     use distances::Variant;
+    let distances::Measured { n, dim, runs, .. } = *measured;
     let points = numerics::distances::random_points(n, dim, numerics::distances::SEED);
     let one_thread = measured.of(Variant::Lanes(Isa::Host)).expect("the lesson times (4b)");
     let expected = Variant::Lanes(Isa::Host).run(&points);
@@ -252,14 +259,9 @@ fn sweep_distances(
 
 /// The Julia set's lanes on all cores, on a pool of each size, against the same lanes on one
 /// thread; every count exactly the one-thread ones.
-fn sweep_julia(
-    width: usize,
-    max_iter: u32,
-    runs: usize,
-    counts: &[usize],
-    measured: &julia::Measured,
-) -> timing::Sweep {
+fn sweep_julia(counts: &[usize], measured: &julia::Measured) -> timing::Sweep {
     use julia::Variant;
+    let julia::Measured { width, max_iter, runs, .. } = *measured;
     let grid = numerics::julia::Grid::book(width);
     let one_thread = measured.of(Variant::Lanes(Isa::Host));
     let expected = Variant::Lanes(Isa::Host).run(&grid, max_iter);

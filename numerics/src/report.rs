@@ -17,12 +17,8 @@ use crate::{
 
 /// NumPy, SciPy and Numba on the same points. Pure Python runs at a smaller N, where Rust's
 /// naive loop is timed again for a fair pair.
-pub fn vs_python_distances(
-    twin: &Twin<'_>,
-    (n, dim, runs): (usize, usize, usize),
-    rust: &distances::Measured,
-    figure: &mut Figure,
-) {
+pub fn vs_python_distances(twin: &Twin<'_>, rust: &distances::Measured, figure: &mut Figure) {
+    let distances::Measured { n, dim, runs, .. } = *rust;
     say!(
         "== Rust vs Python: pairwise distances (NumPy, SciPy, Numba; timed inside the interpreter)"
     );
@@ -50,12 +46,8 @@ pub fn vs_python_distances(
 
 /// Pure Python, NumPy, Cython and Numba on the book's grid. Pure Python and NumPy run at a
 /// smaller width, where Rust is timed again.
-pub fn vs_python_julia(
-    twin: &Twin<'_>,
-    (width, max_iter, runs): (usize, u32, usize),
-    rust: &julia::Measured,
-    figure: &mut Figure,
-) {
+pub fn vs_python_julia(twin: &Twin<'_>, rust: &julia::Measured, figure: &mut Figure) {
+    let julia::Measured { width, max_iter, runs, .. } = *rust;
     say!(
         "== Rust vs Python: the Julia set (pure Python, NumPy, Cython, Numba; timed inside the interpreter)"
     );

@@ -56,8 +56,13 @@ impl Variant {
     }
 }
 
-/// What a run measured, for the comparison with Python.
+/// What a run measured, and at what size: for the sweep over thread counts and the comparison
+/// with Python, which run the same workload.
 pub struct Measured {
+    /// `n` points in `dim` dimensions, each variant timed `runs` times.
+    pub n: usize,
+    pub dim: usize,
+    pub runs: usize,
     pub stats: Vec<(Variant, Stats)>,
     /// The sum of every distance, from the naive variant: what the twin's results are checked
     /// against.
@@ -114,7 +119,7 @@ pub fn lesson(n: usize, dim: usize, runs: usize, figure: &mut Figure) -> Measure
         stats.push((*variant, variant_stats));
         faults.push((*variant, per_call));
     }
-    let measured = Measured { stats, checksum: reference.iter().sum() };
+    let measured = Measured { n, dim, runs, stats, checksum: reference.iter().sum() };
     explain(&points, &measured, &faults);
     measured
 }
@@ -179,16 +184,16 @@ fn explain_broadcast(points: &Points<'_>, time_over_naive: f64, broadcast_faults
     let fresh = broadcast_faults * page >= temporary / 2 && temporary >= 4_000_000;
     let text = match (fresh, huge_pages) {
         (true, Some(HugePages::Always)) => {
-            "  Transparent huge pages are always on here, so a fault brings 2 MiB: the count is small, yet each fault zeroes 2 MiB, and the time is the same memory's."
+            "Transparent huge pages are always on here, so a fault brings 2 MiB: the count is small, yet each fault zeroes 2 MiB, and the time is the same memory's."
         }
         (true, _) => {
-            "  Each fault brings a 4 KiB page. NumPy asks Linux for 2 MiB pages (madvise) for arrays of 4 MB and more, 512 times fewer faults: that, not arithmetic, is why NumPy's broadcasting can beat this one."
+            "Each fault brings a 4 KiB page. NumPy asks Linux for 2 MiB pages (madvise) for arrays of 4 MB and more, 512 times fewer faults: that, not arithmetic, is why NumPy's broadcasting can beat this one."
         }
         (false, _) => {
-            "  At this size the temporary comes mostly from memory the allocator already holds."
+            "At this size the temporary comes mostly from memory the allocator already holds."
         }
     };
-    timing::cli::paragraph("", text);
+    timing::cli::paragraph("  ", text);
 }
 
 /// How much of a call is getting the N x N result's memory: the lesson of `comprehensions`.

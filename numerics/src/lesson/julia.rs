@@ -49,8 +49,14 @@ impl Variant {
     }
 }
 
-/// What a run measured, for the comparison with Python.
+/// What a run measured, and at what size: for the sweep over thread counts and the comparison
+/// with Python, which run the same workload.
 pub struct Measured {
+    /// The book's grid `width` pixels wide, at most `max_iter` steps a pixel, each variant
+    /// timed `runs` times.
+    pub width: usize,
+    pub max_iter: u32,
+    pub runs: usize,
     pub stats: Vec<(Variant, Stats)>,
     pub checksum: u64,
 }
@@ -108,7 +114,7 @@ pub fn lesson(
         assert_eq!(checksum, BOOK_CHECKSUM, "the book's checksum");
         say!("  = the book's assert sum(output) == {BOOK_CHECKSUM}");
     }
-    let measured = Measured { stats, checksum };
+    let measured = Measured { width, max_iter, runs, stats, checksum };
     explain(&measured);
     load_imbalance(&reference, w);
     if let Some(png) = png {
