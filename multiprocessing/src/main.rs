@@ -193,15 +193,17 @@ fn tiny_work(runs: usize, figure: &mut Figure) -> Result<[Stats; 2], Failure> {
         timing::measure_without_threads(runs, || in_children([|| 0]).map(|[o]| o.result));
     say!("{}", one_fork.line("one fork + _exit + waitpid"));
     figure.bar("one fork + _exit + waitpid", &one_fork);
-    say!(
-        "    The notebook (not measured here): 34.5 ms against 0.52 ms. A process costs a fork, a"
-    );
-    say!("    copy of the page tables and a wait;");
-    if processes.median > sequential.median * 10 {
-        say!("    for a few additions that is all the time there is.");
+    let cost = if processes.median > sequential.median * 10 {
+        "for a few additions that is all the time there is."
     } else {
-        say!("    here that cost came close to the work itself.");
-    }
+        "here that cost came close to the work itself."
+    };
+    cli::paragraph(
+        "    ",
+        &format!(
+            "The notebook (not measured here): 34.5 ms against 0.52 ms. A process costs a fork, a copy of the page tables and a wait; {cost}"
+        ),
+    );
     Ok([sequential, processes])
 }
 

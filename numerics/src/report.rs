@@ -19,9 +19,6 @@ use crate::{
 /// naive loop is timed again for a fair pair.
 pub fn vs_python_distances(twin: &Twin<'_>, rust: &distances::Measured, figure: &mut Figure) {
     let distances::Measured { n, dim, runs, .. } = *rust;
-    say!(
-        "== Rust vs Python: pairwise distances (NumPy, SciPy, Numba; timed inside the interpreter)"
-    );
     let small = n.min(PYTHON_SMALL_N);
     let small_points = numerics::distances::random_points(small, dim, numerics::distances::SEED);
     let (small_result, small_naive) =
@@ -48,9 +45,6 @@ pub fn vs_python_distances(twin: &Twin<'_>, rust: &distances::Measured, figure: 
 /// smaller width, where Rust is timed again.
 pub fn vs_python_julia(twin: &Twin<'_>, rust: &julia::Measured, figure: &mut Figure) {
     let julia::Measured { width, max_iter, runs, .. } = *rust;
-    say!(
-        "== Rust vs Python: the Julia set (pure Python, NumPy, Cython, Numba; timed inside the interpreter)"
-    );
     let small = width.min(PYTHON_SMALL_WIDTH);
     use julia::Variant;
     let small_grid = numerics::julia::Grid::book(small);
