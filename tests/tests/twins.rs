@@ -113,3 +113,62 @@ fn a_twin_and_its_children_die_with_the_parent() {
         }
     });
 }
+
+/// `engines.py`, the twin of `dataflow`'s comparisons, run alone on one engine (Polars, the one
+/// package it needs for that): each question's answer checked against the one `dataflow
+/// groupby` printed for it; a figure off by one in Rust's answer stops it, naming the group.
+#[test]
+fn the_dataflow_twin_checks_an_engine_s_answers_against_rust_s() {
+    common::require_python3!();
+    let Some(python) = common::python_environment("polars-test", &["polars>=1.0"]) else {
+        return;
+    };
+    let folder = tempfile::tempdir().unwrap();
+    let data = folder.path().join("data");
+    let generate = ["generate", "--shape", "groupby", "--rows", "3000", "--groups", "3"];
+    common::run("dataflow", &[&generate[..], &["--out", data.to_str().unwrap()]].concat())
+        .success();
+    let pattern = format!("{}/*.csv", data.display());
+    // Each question as engines.py takes it, and as `dataflow groupby` asks it.
+    let questions = [
+        (
+            "q6|id4,id5|v3:median+v3:std+v3:var+v3:mean+v3:sum+v3:count+v3:min+v3:max+size",
+            &["--by", "id4,id5", "--agg", "v3:median,std,var,mean,sum,count,min,max"][..],
+        ),
+        ("q1|id1|v1:sum", &["--by", "id1", "--agg", "v1:sum"]),
+    ];
+    let answers = folder.path().join("answers");
+    std::fs::create_dir(&answers).unwrap();
+    for (i, (_, query)) in questions.iter().enumerate() {
+        let extra: &[&str] = if i == 0 { &["--agg", "size"] } else { &[] };
+        let out = common::run("dataflow", &[&["groupby", &pattern][..], query, extra].concat());
+        out.success();
+        std::fs::write(answers.join(format!("{i}.csv")), &out.stdout).unwrap();
+    }
+    let spec = questions.map(|(question, _)| question).join(";");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../dataflow/python/engines.py");
+    let engines = || {
+        let args = ["polars", "1", "1", ",", answers.to_str().unwrap(), &spec, "none", &pattern];
+        Command::new(&python).arg(&script).args(args).output().unwrap()
+    };
+    let out = engines();
+    common::succeeded("engines.py polars", &out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<&str> = text.lines().filter(|l| !l.starts_with("note\t")).collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    for (row, name) in rows.iter().zip(["q6", "q1"]) {
+        assert!(row.starts_with(&format!("{name} Polars streaming, 1 thread [")), "{row}");
+        assert_eq!(row.split('\t').count(), 5, "{row}");
+    }
+    // One figure of Rust's q1 answer off by one: the twin names the group and fails.
+    let answer = std::fs::read_to_string(answers.join("1.csv")).unwrap();
+    let first = answer.lines().nth(1).unwrap();
+    let (group, sum) = first.split_once(',').unwrap();
+    let wrong = format!("{group},{}", sum.parse::<u64>().unwrap() + 1);
+    std::fs::write(answers.join("1.csv"), answer.replacen(first, &wrong, 1)).unwrap();
+    let out = engines();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{said}");
+    let named = format!("q1 Polars streaming, 1 thread: ('{group}',) v1 sum: {sum}.0 != '");
+    assert!(said.contains(&named), "{named} in {said}");
+}
