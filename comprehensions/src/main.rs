@@ -272,18 +272,23 @@ fn python_sentence(gain: Ratio, version: &str) -> String {
     } else {
         "in 3.11 and before from a function of its own, called once"
     };
-    // The notebook's 1.34x, or at least 1.15x: the saving showed.
-    let shown = if gain.0 >= 1.15 {
-        "Here it showed, as in the notebook.".to_owned()
-    } else {
-        format!(
-            "Here it did not show much ({:.2}x): each element also computes x**2, a new int object, and that shared cost makes the saved call a small part of the whole.",
-            gain.0
-        )
-    };
-    format!(
-        "CPython's comprehension against its append loop: {gain} (the notebook: 1.34x). Why it can be faster: per element the loop looks up new_list.append and calls it (LOAD_METHOD, CALL, POP_TOP); the comprehension appends with one LIST_APPEND ({comprehension}). {shown}"
-    )
+    let why = format!(
+        "Why it can be faster: per element the loop looks up new_list.append and calls it (LOAD_METHOD, CALL, POP_TOP); the comprehension appends with one LIST_APPEND ({comprehension})."
+    );
+    let verdict = Verdict::new(
+        "CPython's comprehension against its append loop",
+        gain.0,
+        (1.15, 1.6),
+        "around the notebook's 1.34x",
+    );
+    match verdict.finding() {
+        Finding::Within => format!("{}: it showed, as in the notebook. {why}", verdict.describe()),
+        Finding::Above => format!("{}: more than in the notebook. {why}", verdict.describe()),
+        Finding::Below => format!(
+            "{}: it hardly showed here. {why} Here each element also computes x**2, a new int object, and that shared cost makes the saved call a small part of the whole.",
+            verdict.describe()
+        ),
+    }
 }
 
 /// Whether `version` (`3.11.7`) is at least `major.minor`.
@@ -398,12 +403,14 @@ mod tests {
     #[test]
     fn the_python_sentence_gives_the_bytecode_reason_and_what_showed() {
         let small = python_sentence(Ratio::exact(1.03), "3.11.7");
-        assert!(small.contains("-> 1.03x faster (the notebook: 1.34x)"), "{small}");
+        assert!(small.contains("1.03x, below the 1.15x to 1.60x around the notebook's 1.34x"));
         assert!(small.contains("LOAD_METHOD, CALL, POP_TOP") && small.contains("LIST_APPEND"));
         assert!(small.contains("in 3.11 and before from a function of its own"), "{small}");
-        assert!(small.contains("did not show much (1.03x)"), "{small}");
+        assert!(small.contains("it hardly showed here") && small.contains("x**2"), "{small}");
         let large = python_sentence(Ratio::exact(1.3), "3.13.1");
         assert!(large.contains("PEP 709") && large.contains("as in the notebook"), "{large}");
+        let more = python_sentence(Ratio::exact(1.9), "3.13.1");
+        assert!(more.contains("1.90x, above") && more.contains("more than in the"), "{more}");
         assert!(version_at_least("3.12.0", (3, 12)) && !version_at_least("3.9.18", (3, 12)));
     }
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use timing::chart::Figure;
 use timing::python::Twin;
+use timing::verdict::{Finding, Verdict};
 use timing::{Stats, cli, human, say};
 
 use crate::cluster::processes::{self, Output};
@@ -288,17 +289,8 @@ fn explain(in_process: &[Stats], processes: &Stats, startup: Duration, cores: us
         "",
         "How it maps to Dask: each byte range is a partition and reading it a task; the partial aggregates go to the worker that owns their key's hash, as Dask's hash shuffle does (split_out>1; its default for a group-by, split_out=1, reduces them in a tree into one partition instead); the sorted print of every worker's groups is compute().",
     );
-    if cores > 1 && threads_gain >= 0.8 * cores.min(2) as f64 {
-        say!(
-            "{cores} threads: {threads_gain:.2}x over 1 worker - the partitions are read in parallel."
-        );
-    } else if cores > 1 {
-        cli::paragraph(
-            "",
-            &format!(
-                "{cores} threads: {threads_gain:.2}x over 1 worker, short of {cores}x: another program may be using the cores, or reading from disk rather than the page cache sets the pace. Re-run to compare."
-            ),
-        );
+    if let Some(said) = threads_sentence(threads_gain, cores) {
+        cli::paragraph("", &said);
     }
     cli::paragraph(
         "",
@@ -312,6 +304,28 @@ fn explain(in_process: &[Stats], processes: &Stats, startup: Duration, cores: us
         "",
         "A lost process: timely stops the whole job, by design, and every survivor says which peer it lost. Dask computes a lost worker's results again on the others; `groupby --processes N --retries K` comes close: it runs the job again, whole, on the processes left.",
     );
+}
+
+/// What a worker thread a core gained over 1 worker, against one a core (nothing to say on one
+/// core, where both runs are the same).
+fn threads_sentence(gain: f64, cores: usize) -> Option<String> {
+    if cores < 2 {
+        return None;
+    }
+    let what = format!("{} over 1 worker", timing::plural(cores, "worker thread"));
+    let threads = Verdict::threads_on(what, gain, cores, cores);
+    let rerun = "cargo run -p dataflow";
+    Some(match threads.finding() {
+        Finding::Within => format!("{}: the partitions are read in parallel.", threads.describe()),
+        Finding::Below => threads.surprise(
+            "another program may be using the cores, or reading from disk rather than the page cache, or the memory's bandwidth shared by every core, sets the pace.",
+            rerun,
+        ),
+        Finding::Above => threads.surprise(
+            "more than one a core gives: the 1-worker runs were likely slowed.",
+            rerun,
+        ),
+    })
 }
 
 // ---- Rust against Python ----
@@ -669,5 +683,23 @@ pub fn notes(job: &Job, answer: &Answer) {
             "note: skipped {} with bad fields (--skip-bad)",
             timing::plural(tally.skipped, "row")
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::threads_sentence;
+
+    #[test]
+    fn the_threads_sentence_holds_the_gain_to_one_a_core() {
+        assert_eq!(threads_sentence(1.0, 1), None, "one core: nothing to compare");
+        let within = threads_sentence(1.97, 2).unwrap();
+        assert!(within.starts_with("2 worker threads over 1 worker: 1.97x, within the 1.80x to 2.00x expected of 2 threads on 2 cores: the partitions are read in parallel."), "{within}");
+        // On 4 cores 1.7x is short of what 4 threads can reach, and said to be.
+        let short = threads_sentence(1.7, 4).unwrap();
+        assert!(short.contains("1.70x, below the 3.60x to 4.00x expected of 4 threads"), "{short}");
+        assert!(short.contains("sets the pace") && short.contains("Re-run"), "{short}");
+        let above = threads_sentence(2.5, 2).unwrap();
+        assert!(above.contains("above") && above.contains("likely slowed"), "{above}");
     }
 }

@@ -96,14 +96,13 @@ fn a_size_beyond_memory_is_refused_before_allocating() {
 fn vs_python_prints_rust_and_python_side_by_side() {
     let out = common::check_vs_python("decorators", &["--size", "1000", "--runs", "1"], 2);
     if !out.stderr.contains("python3 not found") {
-        let verdict = out.line_starting("CPython's comprehension against its append loop: -> ");
-        // The sentence after the ratio agrees with it: the notebook's claim held from 1.05x.
-        let ratio = verdict.split("-> ").nth(1).unwrap_or_default();
-        let factor: f64 = ratio.split('x').next().unwrap_or_default().parse().unwrap_or(1.0);
-        let faster = ratio.contains("x faster") && factor >= 1.05;
+        let verdict = out.line_starting("CPython's comprehension against its append loop: ");
+        // The sentence after the ratio agrees with where it fell: the notebook's claim holds
+        // unless the ratio fell below its bounds.
+        let below = verdict.contains(", below the ");
         let held = out.stdout.contains("as the notebook found");
         let contradicted = out.stdout.contains("unlike the notebook");
-        out.check(held == faster && contradicted != faster, verdict);
+        out.check(held != below && contradicted == below, verdict);
     }
 }
 

@@ -98,8 +98,11 @@ impl Verdict {
     /// `what: 1.47x, within the 1.22x to 1.99x that ...`: the figure, where it falls, and what
     /// sets the bounds.
     pub fn describe(&self) -> String {
+        // Within the tolerance but outside the bounds themselves, said as it is.
         let relation = match self.finding() {
             Finding::Below => "below",
+            Finding::Within if self.measured < self.low => "just under",
+            Finding::Within if self.measured > self.high => "just over",
             Finding::Within => "within",
             Finding::Above => "above",
         };
@@ -134,11 +137,15 @@ mod tests {
 
     #[test]
     fn a_figure_is_below_within_or_above_its_bounds_with_some_tolerance() {
-        let at = |m| Verdict::new("x", m, (1.22, 1.99), "b").finding();
-        assert_eq!(at(1.20), Finding::Within, "within 3% of the low bound");
-        assert_eq!(at(1.10), Finding::Below);
-        assert_eq!(at(2.03), Finding::Within, "within 3% of the high bound");
-        assert_eq!(at(2.10), Finding::Above);
+        let at = |m| Verdict::new("x", m, (1.22, 1.99), "b");
+        assert_eq!(at(1.20).finding(), Finding::Within, "within 3% of the low bound");
+        assert_eq!(at(1.10).finding(), Finding::Below);
+        assert_eq!(at(2.03).finding(), Finding::Within, "within 3% of the high bound");
+        assert_eq!(at(2.10).finding(), Finding::Above);
+        // Counted as within, said as it is.
+        assert_eq!(at(1.20).describe(), "x: 1.20x, just under the 1.22x to 1.99x b");
+        assert_eq!(at(2.03).describe(), "x: 2.03x, just over the 1.22x to 1.99x b");
+        assert_eq!(at(1.5).describe(), "x: 1.50x, within the 1.22x to 1.99x b");
     }
 
     #[test]
