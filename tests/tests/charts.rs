@@ -73,7 +73,7 @@ fn every_timed_topic_draws_what_it_printed() {
                 &format!("the chart shows {label:?}'s median {median}"),
             );
         }
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let cores = timing::machine::cores();
         let command = format!("`{topic} {} --svg {}`", args.join(" "), path.display());
         let caption = texts.iter().find(|t| t.contains(&command));
         out.check(
@@ -251,7 +251,7 @@ fn a_list_of_thread_counts_draws_a_speedup_curve() {
         "even split, 1 thread ",
         "even split, 2 threads ",
     ]);
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let cores = timing::machine::cores();
     let fitted = out.stdout.contains("Amdahl's law fitted to the counts up to ");
     let nothing = out.stdout.contains("(no count from 2 threads up to the 1 core here");
     // With 2 cores or more the 2-thread row is fitted; on one core there is nothing to fit.

@@ -44,7 +44,7 @@ fn the_notebooks_cell_is_timed_beside_the_larger_size() {
     let out = small_run("threading");
     // Each variant against its bound; on one core the ratios can only show what starting
     // threads costs - unless a figure fell outside its bound, which is said instead.
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let cores = timing::machine::cores();
     let explanation = "Against what each can reach here (sums of ";
     let bounds = format!("expected of 3 threads on {}", timing::plural(cores, "core"));
     for section in out.stdout.split("== Timing").skip(1) {
