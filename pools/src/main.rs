@@ -26,7 +26,8 @@ mod report;
 #[command(about, long_about = None)]
 struct Args {
     /// Elements of the timed CPU-bound map (section 4): the cube sum of 0..size, cut into 16
-    /// tasks [default: 100000000, or 4000000 with --vs-python, where CPython needs seconds].
+    /// tasks [default: 100000000; with --vs-python the twin, and Rust again beside it, take
+    /// at most 4000000, where CPython needs seconds].
     #[arg(long, value_parser = cli::positive::<u64>, allow_hyphen_values = true)]
     size: Option<u64>,
     #[command(flatten)]
