@@ -220,6 +220,8 @@ pub struct Timed {
     rayon: Stats,
     scoped: Stats,
     startup: Stats,
+    /// Whether a map was too short to time alone and was repeated within each sample.
+    repeated: bool,
 }
 
 /// `ProcessPoolExecutor().map` and `Pool.map` are Python's way around the GIL. Rust's threads
@@ -244,8 +246,14 @@ fn process_pool_not_needed(size: u64, runs: usize, threads: usize, figure: &mut 
     say!("{}", timed.startup.line(&format!("    {startup}")));
     figure.bar(&startup, &timed.startup);
     say!("    verified: every map's total equals (n(n-1)/2)^2");
+    if timed.repeated {
+        say!("{}", REPEATED);
+    }
     timed
 }
+
+/// What a reader is told where [`time_map`] repeated a map within its samples.
+const REPEATED: &str = "    (a map under 20 ms was repeated within each sample until the sample lasted 20 ms, as\n    Python's timeit autorange does; one map's share is shown)";
 
 /// The map of the cube sum of 0..size in `TASKS` chunks: sequential, on rayon, on scoped
 /// threads; and what starting a pool costs. Every total checked against the closed form.
@@ -253,9 +261,11 @@ fn time_map(size: u64, runs: usize, threads: usize) -> Timed {
     let expected = cube_sum_closed_form(size).expect("main refused sizes that overflow");
     let chunks = split(size, TASKS);
     let pool = pool(threads);
-    let time = |label: &str, map: &dyn Fn() -> u128| {
-        let (total, stats) = timing::measure(runs, map);
+    let mut repeated = false;
+    let mut time = |label: &str, map: &dyn Fn() -> u128| {
+        let (total, stats, repeats) = measure_autorange(runs, map);
         assert_eq!(total, expected, "{label}");
+        repeated |= repeats > 1;
         stats
     };
     let sequential = time("sequential", &|| chunks.iter().map(|c| cube_sum(c.clone())).sum());
@@ -266,7 +276,33 @@ fn time_map(size: u64, runs: usize, threads: usize) -> Timed {
     let (_, startup) = timing::measure(runs, || {
         drop(rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("threads start"))
     });
-    Timed { size, sequential, rayon, scoped, startup }
+    Timed { size, sequential, rayon, scoped, startup, repeated }
+}
+
+/// `map` timed `runs` times after a warm-up. A map shorter than 20 ms is repeated within each
+/// sample until the sample lasts 20 ms, and one map's share is reported, as Python's timeit
+/// autorange does: a map of a few milliseconds is shorter than a sleeping worker thread may
+/// take to wake (milliseconds on a virtual machine, whose idle cores are halted), so timed
+/// alone rayon would often run it all on the thread that got it. Also returns the repeats.
+fn measure_autorange(runs: usize, map: &dyn Fn() -> u128) -> (u128, Stats, u32) {
+    const SAMPLE: Duration = Duration::from_millis(20);
+    let (_, once) = timing::time_call(map);
+    let repeats = u32::try_from(SAMPLE.as_nanos() / once.as_nanos().max(1)).unwrap_or(u32::MAX);
+    let repeats = repeats.clamp(1, 10_000);
+    let (total, stats) = timing::measure(runs, || {
+        for _ in 1..repeats {
+            black_box(map());
+        }
+        map()
+    });
+    let share = |sample: Duration| sample / repeats;
+    let one_map = Stats {
+        min: share(stats.min),
+        median: share(stats.median),
+        max: share(stats.max),
+        ..stats
+    };
+    (total, one_map, repeats)
 }
 
 /// `--threads LIST`: the same rayon map on a pool of each size, against the sequential map.

@@ -74,6 +74,9 @@ pub fn vs_python(
     } else {
         say!("(Rust again at the twin's {twin_size} elements, for the table below)");
         again = crate::time_map(twin_size, runs, threads);
+        if again.repeated {
+            say!("{}", crate::REPEATED);
+        }
         &again
     };
     let pairs = [
