@@ -253,7 +253,7 @@ fn process_pool_not_needed(size: u64, runs: usize, threads: usize, figure: &mut 
 }
 
 /// What a reader is told where [`time_map`] repeated a map within its samples.
-const REPEATED: &str = "    (a map under 20 ms was repeated within each sample until the sample lasted 20 ms, as\n    Python's timeit autorange does; one map's share is shown)";
+const REPEATED: &str = "    (a map under 20 ms was repeated within each sample until the sample lasted 20 ms, as\n    Python's timeit autorange does - alone, it can end before a sleeping worker thread has\n    woken; one map's share is shown)";
 
 /// The map of the cube sum of 0..size in `TASKS` chunks: sequential, on rayon, on scoped
 /// threads; and what starting a pool costs. Every total checked against the closed form.
