@@ -562,7 +562,8 @@ impl<F: FnMut(&mut [Table])> Aggregator<F> {
         let mut start = 0;
         for (i, &hash) in queue.hashes.iter().enumerate() {
             let key = &queue.keys[start..queue.key_ends[i]];
-            add_row(table, hash, key, &queue.values[i * width..(i + 1) * width]);
+            let g = table.group(hash, key);
+            add_values(table, g, &queue.values[i * width..(i + 1) * width]);
             start = queue.key_ends[i];
         }
         queue.hashes.clear();
@@ -589,13 +590,6 @@ impl<F: FnMut(&mut [Table])> Aggregator<F> {
         self.flush_all();
         self.tally
     }
-}
-
-/// One row into its group of `table`.
-#[inline]
-fn add_row(table: &mut Table, hash: u64, key: &[u8], values: &[f64]) {
-    let g = table.group(hash, key);
-    add_values(table, g, values);
 }
 
 /// One row's size and values into group `g`: each value that is not missing (NaN).

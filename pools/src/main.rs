@@ -247,13 +247,16 @@ fn process_pool_not_needed(size: u64, runs: usize, threads: usize, figure: &mut 
     figure.bar(&startup, &timed.startup);
     say!("    verified: every map's total equals (n(n-1)/2)^2");
     if timed.repeated {
-        say!("{}", REPEATED);
+        cli::paragraph("    ", REPEATED);
     }
     timed
 }
 
+/// The sample a short map is repeated to fill (see [`time_map`]).
+const AUTORANGE: Duration = Duration::from_millis(20);
+
 /// What a reader is told where [`time_map`] repeated a map within its samples.
-const REPEATED: &str = "    (a map under 20 ms was repeated within each sample until the sample lasted 20 ms, as\n    Python's timeit autorange does - alone, it can end before a sleeping worker thread has\n    woken; one map's share is shown)";
+const REPEATED: &str = "(a map under 20 ms was repeated within each sample until the sample lasted 20 ms, as Python's timeit autorange does - alone, it can end before a sleeping worker thread has woken; one map's share is shown)";
 
 /// The map of the cube sum of 0..size in `TASKS` chunks: sequential, on rayon, on scoped
 /// threads; and what starting a pool costs. Every total checked against the closed form.
@@ -263,7 +266,11 @@ fn time_map(size: u64, runs: usize, threads: usize) -> Timed {
     let pool = pool(threads);
     let mut repeated = false;
     let mut time = |label: &str, map: &dyn Fn() -> u128| {
-        let (total, stats, repeats) = measure_autorange(runs, map);
+        // A map shorter than 20 ms is repeated within each sample until it lasts 20 ms: a map
+        // of a few milliseconds can end before a sleeping worker thread has woken, so timed
+        // alone rayon often ran it all on the thread that got it (on a 2-core virtual machine,
+        // a fresh pool's 2 ms map took 3.4 ms in most samples).
+        let (total, stats, repeats) = timing::measure_autorange(runs, AUTORANGE, map);
         assert_eq!(total, expected, "{label}");
         repeated |= repeats > 1;
         stats
@@ -277,32 +284,6 @@ fn time_map(size: u64, runs: usize, threads: usize) -> Timed {
         drop(rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("threads start"))
     });
     Timed { size, sequential, rayon, scoped, startup, repeated }
-}
-
-/// `map` timed `runs` times after a warm-up. A map shorter than 20 ms is repeated within each
-/// sample until the sample lasts 20 ms, and one map's share is reported, as Python's timeit
-/// autorange does: a map of a few milliseconds can end before a sleeping worker thread has
-/// woken, so timed alone rayon often ran it all on the thread that got it (on a 2-core virtual
-/// machine, a fresh pool's 2 ms map took 3.4 ms in most samples). Also returns the repeats.
-fn measure_autorange(runs: usize, map: &dyn Fn() -> u128) -> (u128, Stats, u32) {
-    const SAMPLE: Duration = Duration::from_millis(20);
-    let (_, once) = timing::time_call(map);
-    let repeats = u32::try_from(SAMPLE.as_nanos() / once.as_nanos().max(1)).unwrap_or(u32::MAX);
-    let repeats = repeats.clamp(1, 10_000);
-    let (total, stats) = timing::measure(runs, || {
-        for _ in 1..repeats {
-            black_box(map());
-        }
-        map()
-    });
-    let share = |sample: Duration| sample / repeats;
-    let one_map = Stats {
-        min: share(stats.min),
-        median: share(stats.median),
-        max: share(stats.max),
-        ..stats
-    };
-    (total, one_map, repeats)
 }
 
 /// `--threads LIST`: the same rayon map on a pool of each size, against the sequential map.

@@ -75,7 +75,7 @@ pub fn vs_python(
         say!("(Rust again at the twin's {twin_size} elements, for the table below)");
         again = crate::time_map(twin_size, runs, threads);
         if again.repeated {
-            say!("{}", crate::REPEATED);
+            cli::paragraph("", crate::REPEATED);
         }
         &again
     };

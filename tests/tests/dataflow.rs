@@ -259,26 +259,6 @@ fn a_bad_row_names_file_line_and_column_and_skip_bad_counts_it() {
     out.check(out.stderr.contains("line 3: 2 fields where the header has 3"), "named there too");
 }
 
-/// The pids of every process below `root`.
-pub fn descendants(root: u32) -> Vec<u32> {
-    let mut found = vec![root];
-    let mut i = 0;
-    while i < found.len() {
-        let parent = found[i];
-        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-            let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-            if after.split_whitespace().nth(1).and_then(|p| p.parse().ok()) == Some(parent) {
-                found.push(pid);
-            }
-        }
-        i += 1;
-    }
-    found.remove(0);
-    found
-}
-
 /// About 110 MB of generated flights under the target directory, made once and reused: a run
 /// that lasts long enough (a good fraction of a second) to be caught mid-way. With its answer
 /// on 1 worker.
@@ -321,7 +301,7 @@ fn stopped_mid_run(
         .unwrap();
     let started = Instant::now();
     loop {
-        let children = descendants(parent.id());
+        let children = common::descendants(parent.id());
         let connected = children.len() == processes
             && children.iter().all(|&pid| tcp_sockets(pid).iter().any(|s| s.1 == "01"));
         if connected {

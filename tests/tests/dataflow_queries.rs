@@ -348,7 +348,7 @@ fn ctrl_c_mid_spill_leaves_no_spill_file() {
 #[cfg(target_os = "linux")]
 fn a_child_killed_mid_spill_leaves_no_spill_file() {
     let (_data, spill, parent) = caught_spilling("killed-child", &["--processes", "2"]);
-    let children = crate::dataflow::descendants(parent.id());
+    let children = common::descendants(parent.id());
     crate::dataflow::signal(children[0], nix::sys::signal::Signal::SIGKILL);
     let output = crate::dataflow::finish(parent);
     assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));

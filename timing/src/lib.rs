@@ -99,6 +99,34 @@ pub fn measure<T>(runs: usize, f: impl FnMut() -> T) -> (T, Stats) {
     measure_with(Ticker::start, runs, f)
 }
 
+/// [`measure`] for work too short to time alone: a first call gives its length, and each timed
+/// sample then repeats `f` until the sample lasts about `sample`, the statistics being one
+/// call's share - as Python's `timeit` autorange does. Returns the last call's value, the
+/// statistics and the calls a sample (1 where one call already lasts `sample`).
+pub fn measure_autorange<T>(
+    runs: usize,
+    sample: Duration,
+    mut f: impl FnMut() -> T,
+) -> (T, Stats, u32) {
+    let (_, once) = time_call(&mut f);
+    let repeats = u32::try_from(sample.as_nanos() / once.as_nanos().max(1)).unwrap_or(u32::MAX);
+    let repeats = repeats.clamp(1, 10_000);
+    let (value, stats) = measure(runs, || {
+        for _ in 1..repeats {
+            std::hint::black_box(f());
+        }
+        f()
+    });
+    let share = |sample: Duration| sample / repeats;
+    let one_call = Stats {
+        min: share(stats.min),
+        median: share(stats.median),
+        max: share(stats.max),
+        ..stats
+    };
+    (value, one_call, repeats)
+}
+
 /// [`measure`] for code that forks: its status line is drawn between runs, from this thread,
 /// as a child gets only the thread that forked (`multiprocessing` refuses to fork while
 /// another thread runs).
@@ -375,6 +403,21 @@ pub fn human(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn autorange_repeats_every_sample_alike_and_reports_one_call() {
+        let mut calls = 0_u32;
+        let (last, stats, repeats) = measure_autorange(3, ms(5), || {
+            calls += 1;
+            calls
+        });
+        // The call that gave the length, then the warm-up and 3 samples of `repeats` calls.
+        assert_eq!(calls, 1 + 4 * repeats);
+        assert_eq!((last, stats.runs), (calls, 3));
+        // A call that already lasts the sample is not repeated.
+        let (_, _, once) = measure_autorange(1, ms(1), || std::thread::sleep(ms(2)));
+        assert_eq!(once, 1);
+    }
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
