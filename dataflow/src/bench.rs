@@ -162,9 +162,6 @@ fn run_question(name: &'static str, plan: impl Fn() -> Arc<Job>, runs: usize) ->
     let answer = kept.expect("a timed run");
     let job = plan();
     let groups = usize::try_from(answer.groups).expect("fewer groups than memory");
-    let mut text = Vec::new();
-    answer.write(&job.query, &mut text).expect("writing to memory");
-    drop(answer);
     let label = format!("{name} {}", job.query);
     let spill = if spilled.times > 0 {
         let (bytes, took) = (timing::bytes(spilled.bytes), human(spilled.took()));
@@ -178,6 +175,11 @@ fn run_question(name: &'static str, plan: impl Fn() -> Arc<Job>, runs: usize) ->
         groups,
         peak as f64 / 1e6
     );
+    // The answer as text, for the checks (seconds at millions of groups: a status line then).
+    let ticker = timing::progress::Ticker::start(format!("{name}: its answer kept as text"));
+    let mut text = Vec::new();
+    answer.write(&job.query, &mut text).expect("writing to memory");
+    drop((answer, ticker));
     let answer = String::from_utf8(text)
         .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
     Measured { name, query: job.query.clone(), stats, peak, spilled, groups, answer }
