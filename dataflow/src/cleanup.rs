@@ -69,7 +69,14 @@ fn remove_all() {
 
 fn remove(path: &Path) {
     if path.is_dir() {
-        let _ = std::fs::remove_dir_all(path);
+        // Renamed away first: on Ctrl-C the workers still write spill files there, and a file
+        // made while the folder is emptied would keep it (its removal fails, "not empty").
+        // Once renamed, a new file under the old name fails instead, and the folder goes whole.
+        let mut doomed = path.as_os_str().to_owned();
+        doomed.push(".removing");
+        let doomed = PathBuf::from(doomed);
+        let gone = if std::fs::rename(path, &doomed).is_ok() { doomed.as_path() } else { path };
+        let _ = std::fs::remove_dir_all(gone);
     } else {
         let _ = std::fs::remove_file(path);
     }
@@ -131,4 +138,36 @@ pub fn return_freed_memory() {
 /// Ends the process with `code`, removing what is registered (the `atexit` handler does it).
 pub fn exit(code: i32) -> ! {
     std::process::exit(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::remove;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// As a spill folder removed on Ctrl-C while the workers still write into it: a file made
+    /// there meanwhile must not keep the folder.
+    #[test]
+    fn a_folder_is_removed_whole_while_a_thread_still_writes_into_it() {
+        for _ in 0..20 {
+            let parent = tempfile::tempdir().unwrap();
+            let dir = parent.path().join("run");
+            std::fs::create_dir(&dir).unwrap();
+            let stop = AtomicBool::new(false);
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    let mut i = 0;
+                    while !stop.load(Ordering::Relaxed) {
+                        let _ = std::fs::write(dir.join(format!("spill-{i}")), b"groups");
+                        i += 1;
+                    }
+                });
+                std::thread::sleep(std::time::Duration::from_millis(5));
+                remove(&dir);
+                stop.store(true, Ordering::Relaxed);
+            });
+            let left: Vec<_> = std::fs::read_dir(parent.path()).unwrap().flatten().collect();
+            assert!(left.is_empty(), "left behind: {left:?}");
+        }
+    }
 }
