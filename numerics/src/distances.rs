@@ -124,9 +124,13 @@ pub fn lanes(points: &Points<'_>, isa: Isa) -> Distances {
     out
 }
 
-/// (5) The naive loop with its rows shared among all cores by rayon: exactly what Numba's
-/// `@njit(parallel=True)` makes of `prange` over rows. Each task writes its own rows, so no
-/// locks: the borrow checker knows the chunks do not overlap.
+/// (5) The naive loop with its rows shared among all cores by rayon: the part Numba's
+/// `@njit(parallel=True)` plays with `prange` over rows, scheduled differently. Numba cuts the
+/// rows into one equal block a thread; rayon splits them into tasks that idle threads steal
+/// (Numba's docs, user/parallel.rst "Scheduling", 0.57 and later: "approximately equal sized
+/// chunks", one "to each configured thread", until `set_parallel_chunksize` says otherwise).
+/// Each task writes its own rows, so no locks: the borrow checker knows the chunks do not
+/// overlap.
 pub fn naive_parallel(points: &Points<'_>) -> Distances {
     let mut out = vec![0.0; points.n * points.n];
     out.par_chunks_mut(points.n).enumerate().for_each(|(i, row)| naive_row(points, i, row));

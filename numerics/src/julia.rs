@@ -77,7 +77,10 @@ pub fn lanes(grid: &Grid, max_iter: u32, c: Complex64, isa: Isa) -> Counts {
     counts
 }
 
-/// (4) (2) with one task per row on rayon's pool: what Numba's `prange` over rows makes.
+/// (4) (2) with one task per row on rayon's pool: the part Numba's `prange` over rows plays,
+/// scheduled differently - idle threads steal rows here, where Numba gives each thread one equal
+/// block of them (see `distances::naive_parallel`), which the Julia set's costly middle rows
+/// make uneven.
 pub fn two_floats_parallel(grid: &Grid, max_iter: u32, c: Complex64) -> Counts {
     let mut counts = vec![0; grid.xs.len() * grid.ys.len()];
     let xs = &grid.xs;

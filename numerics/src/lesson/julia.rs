@@ -139,7 +139,9 @@ fn explain(measured: &Measured) {
     say!(
         "- (3) iterates 8 pixels at once in vector lanes; a pixel that escapes is masked off while"
     );
-    say!("  the others go on, and the block stops when all 8 have (Numba's scalar loop does not).");
+    say!("  the others go on, and the block stops when all 8 have. The Numba twin (julia_loops in");
+    say!("  python/julia.py) is written as (2) is: one pixel at a time, each stopping at its own");
+    say!("  escape, so it wastes no steps but keeps one pixel in flight where (3) keeps 8.");
     say!(
         "  Its counts add with `wrapping_add`: a plain `+=` carries the overflow check this build"
     );
@@ -178,6 +180,8 @@ fn load_imbalance(counts: &[u32], w: usize) {
     say!(
         "- Load imbalance: a row costs from {quietest} to {busiest} iterations, the middle ones most."
     );
+    // Numba's docs, user/parallel.rst "Scheduling" (0.57 and later): by default "approximately
+    // equal sized chunks", one "to each configured thread"; `set_parallel_chunksize` changes it.
     say!(
         "  Numba's prange gives each thread one equal block of rows (numba.set_parallel_chunksize"
     );
