@@ -288,16 +288,20 @@ async fn transforming_rows() -> Vec<Row> {
     let texts = || script_stream(&EVENTS, END);
     vec![
         row("source", "the events as they come", None, texts()).await,
+        // futures' `StreamExt::map` and `filter` (futures-util 0.3, src/stream/stream/mod.rs),
+        // whose predicate returns a future - hence `ready(..)`; tokio-stream's `filter` takes
+        // a plain `bool` closure (tokio-stream 0.1, src/stream_ext.rs), but one `StreamExt` in
+        // scope is enough here.
         row(
             "map(x * 10)",
-            "each value transformed (tokio-stream's map)",
+            "each value transformed (futures' map)",
             None,
             numbers().map(|x| x * 10).boxed(),
         )
         .await,
         row(
             "filter(even)",
-            "only the values that pass (tokio-stream's filter)",
+            "only the values that pass (futures' filter, its test a future)",
             None,
             numbers().filter(|x| std::future::ready(x % 2 == 0)).boxed(),
         )

@@ -1,10 +1,10 @@
-//! RxPY's operators over time as tokio streams. `map`, `filter`, `merge` (tokio-stream) and
-//! `scan` (futures) exist as adapters already; the ones below do not, or exist with other
+//! RxPY's operators over time as tokio streams. `map`, `filter`, `scan` (futures' `StreamExt`) and
+//! `merge` (tokio-stream's) exist as adapters already; the ones below do not, or exist with other
 //! semantics (tokio-stream's `throttle` spaces items out instead of dropping them, its
-//! `chunks_timeout` starts the clock at a chunk's first item and never emits an empty one), so
-//! each is written here as a small `Stream` adapter: `stream::unfold` over a state, with
-//! `tokio::select!` waiting on the source and a timer at once. `biased;` polls the source first,
-//! so an event due at the same instant as a timer is seen before it fires, as in `replay`.
+//! `chunks_timeout` starts the clock at a chunk's first item and never emits an empty one), so each
+//! is written here as a small `Stream` adapter: `stream::unfold` over a state, with
+//! `tokio::select!` waiting on the source and a timer at once. `biased;` polls the source first, so
+//! an event due at the same instant as a timer is seen before it fires, as in `replay`.
 
 use std::collections::VecDeque;
 use std::future::Future;
