@@ -3,8 +3,15 @@
 //! and "above" the same way, and a figure outside its bounds is news that the sentence names,
 //! never a figure printed under a claim it contradicts.
 //!
+//! The figure and the bounds are judged as they are printed, to two decimals: a figure printed
+//! equal to a bound is on it, never "over" it. A figure outside its bounds by less than
+//! [`TOLERANCE`] is equal to that bound within noise: [`Verdict::place`] tells it apart
+//! ([`Place::NearLow`], [`Place::NearHigh`]) so that a sentence meaning one side of the bound is
+//! not chosen from it, and [`Verdict::describe`] says so. [`Verdict::finding`] counts it as
+//! within, as it always has.
+//!
 //! ```
-//! use timing::verdict::{Finding, Verdict};
+//! use timing::verdict::{Finding, Place, Verdict};
 //! let two = Verdict::threads_on("even split", 1.95, 2, 2);
 //! assert_eq!(two.finding(), Finding::Within);
 //! assert_eq!(two.describe(), "even split: 1.95x, within the 1.80x to 2.00x expected of 2 threads on 2 cores");
@@ -12,6 +19,9 @@
 //! assert_eq!(short.finding(), Finding::Below);
 //! let odd = Verdict::new("under the GIL", 1.40, (0.8, 1.1), "one holder at a time allows");
 //! assert_eq!(odd.describe(), "under the GIL: 1.40x, above the 0.80x to 1.10x one holder at a time allows");
+//! let edge = Verdict::new("collect against push", 1.12, (0.9, 1.1), "of two equal loops");
+//! assert_eq!((edge.place(), edge.finding()), (Place::NearHigh, Finding::Within));
+//! assert_eq!(edge.describe(), "collect against push: 1.12x, equal within noise (3%) to the top of the 0.90x to 1.10x of two equal loops");
 //! ```
 
 use crate::plural;
@@ -22,16 +32,50 @@ pub enum Finding {
     /// Less than the lesson expects: something held the work back (another program on the
     /// cores, too little work to pay for starting threads).
     Below,
-    /// What the lesson expects.
+    /// What the lesson expects - or equal to a bound within noise ([`Verdict::place`] tells
+    /// the two apart).
     Within,
     /// More than the bounds allow: the baseline was slowed, or something else the lesson does
     /// not model happened. News, to be said.
     Above,
 }
 
+/// Where a figure falls, finer than [`Finding`]: inside its bounds, or outside one of them by
+/// less than [`TOLERANCE`] - equal to that bound within noise, which is evidence for neither
+/// side of it - or clearly outside.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Place {
+    /// Under the low bound by more than the noise.
+    Below,
+    /// Under the low bound by less than the noise: equal to it within noise.
+    NearLow,
+    /// Inside the bounds, as printed.
+    Inside,
+    /// Over the high bound by less than the noise: equal to it within noise.
+    NearHigh,
+    /// Over the high bound by more than the noise.
+    Above,
+}
+
+impl Place {
+    /// The coarse finding: a figure equal to a bound within noise counts as within.
+    pub fn finding(self) -> Finding {
+        match self {
+            Place::Below => Finding::Below,
+            Place::NearLow | Place::Inside | Place::NearHigh => Finding::Within,
+            Place::Above => Finding::Above,
+        }
+    }
+}
+
 /// A figure within this share of a bound counts as on it: timings on a shared machine move by
 /// a few percent from run to run.
 pub const TOLERANCE: f64 = 0.03;
+
+/// `x` as a sentence prints it, `{:.2}`, read back: what is judged is what is printed.
+fn as_printed(x: f64) -> f64 {
+    format!("{x:.2}").parse().unwrap_or(x)
+}
 
 /// A measured figure and the range the lesson expects it in.
 #[derive(Clone, Debug, PartialEq)]
@@ -49,13 +93,15 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    /// `measured` against `low..=high`, which `bounds` explains.
+    /// `measured` against the bounds `low..=high` (given in either order: kept ordered, so that
+    /// no sentence says "below the 1.10x to 1.00x"), which `bounds` explains.
     pub fn new(
         what: impl Into<String>,
         measured: f64,
         (low, high): (f64, f64),
         bounds: impl Into<String>,
     ) -> Verdict {
+        let (low, high) = if low <= high { (low, high) } else { (high, low) };
         Verdict { what: what.into(), measured, low, high, bounds: bounds.into() }
     }
 
@@ -79,37 +125,62 @@ impl Verdict {
         Verdict::new(what, gain, (low, ideal), bounds)
     }
 
-    /// Where the figure falls, with [`TOLERANCE`] on either bound.
+    /// Where the figure falls, with [`TOLERANCE`] on either bound counted as within: see
+    /// [`Verdict::place`] to tell a figure within noise of a bound from one inside the bounds.
     pub fn finding(&self) -> Finding {
-        if self.measured < self.low * (1.0 - TOLERANCE) {
-            Finding::Below
-        } else if self.measured > self.high * (1.0 + TOLERANCE) {
-            Finding::Above
+        self.place().finding()
+    }
+
+    /// Where the figure falls: the figure and the bounds compared as printed (two decimals),
+    /// a figure outside a bound by less than [`TOLERANCE`] of it equal to it within noise.
+    pub fn place(&self) -> Place {
+        let (low, high) = self.printed_bounds();
+        let measured = as_printed(self.measured);
+        if measured < low * (1.0 - TOLERANCE) {
+            Place::Below
+        } else if measured < low {
+            Place::NearLow
+        } else if measured > high * (1.0 + TOLERANCE) {
+            Place::Above
+        } else if measured > high {
+            Place::NearHigh
         } else {
-            Finding::Within
+            Place::Inside
         }
+    }
+
+    /// Whether the figure is outside its bounds by less than the noise: equal to a bound within
+    /// noise, so no sentence meaning one side of that bound should be chosen from it.
+    pub fn within_noise_of_a_bound(&self) -> bool {
+        matches!(self.place(), Place::NearLow | Place::NearHigh)
+    }
+
+    /// The bounds as printed, ordered (the fields are public, so a literal could swap them).
+    fn printed_bounds(&self) -> (f64, f64) {
+        let (low, high) = (as_printed(self.low), as_printed(self.high));
+        (low.min(high), low.max(high))
     }
 
     /// Whether anything could be gained at all: the bounds reach past 1x.
     pub fn possible(&self) -> bool {
-        self.high > 1.0
+        self.low.max(self.high) > 1.0
     }
 
     /// `what: 1.47x, within the 1.22x to 1.99x that ...`: the figure, where it falls, and what
-    /// sets the bounds.
+    /// sets the bounds; a figure within noise of a bound is said to be equal to it within noise.
     pub fn describe(&self) -> String {
-        // Within the tolerance but outside the bounds themselves, said as it is.
-        let relation = match self.finding() {
-            Finding::Below => "below",
-            Finding::Within if self.measured < self.low => "just under",
-            Finding::Within if self.measured > self.high => "just over",
-            Finding::Within => "within",
-            Finding::Above => "above",
-        };
-        let range = if (self.high - self.low).abs() < 0.005 {
-            format!("{:.2}x", self.high)
-        } else {
-            format!("{:.2}x to {:.2}x", self.low, self.high)
+        let (low, high) = self.printed_bounds();
+        let one_value = high - low < 0.005;
+        let range =
+            if one_value { format!("{high:.2}x") } else { format!("{low:.2}x to {high:.2}x") };
+        let noise = format!("equal within noise ({:.0}%) to", TOLERANCE * 100.0);
+        let relation = match self.place() {
+            Place::Below => "below".to_owned(),
+            Place::NearLow | Place::NearHigh if one_value => noise,
+            Place::NearLow => format!("{noise} the low end of"),
+            Place::Inside => "within".to_owned(),
+            Place::NearHigh => format!("{noise} the top of"),
+            Place::Above => "above".to_owned(),
         };
         format!("{}: {:.2}x, {relation} the {range} {}", self.what, self.measured, self.bounds)
     }
@@ -142,10 +213,55 @@ mod tests {
         assert_eq!(at(1.10).finding(), Finding::Below);
         assert_eq!(at(2.03).finding(), Finding::Within, "within 3% of the high bound");
         assert_eq!(at(2.10).finding(), Finding::Above);
-        // Counted as within, said as it is.
-        assert_eq!(at(1.20).describe(), "x: 1.20x, just under the 1.22x to 1.99x b");
-        assert_eq!(at(2.03).describe(), "x: 2.03x, just over the 1.22x to 1.99x b");
+        // Counted as within, said as equal to the bound within noise: neither inside nor out.
+        assert_eq!(
+            at(1.20).describe(),
+            "x: 1.20x, equal within noise (3%) to the low end of the 1.22x to 1.99x b"
+        );
+        assert_eq!(
+            at(2.03).describe(),
+            "x: 2.03x, equal within noise (3%) to the top of the 1.22x to 1.99x b"
+        );
         assert_eq!(at(1.5).describe(), "x: 1.50x, within the 1.22x to 1.99x b");
+        assert_eq!(at(1.10).describe(), "x: 1.10x, below the 1.22x to 1.99x b");
+        assert_eq!(at(2.10).describe(), "x: 2.10x, above the 1.22x to 1.99x b");
+    }
+
+    #[test]
+    fn a_figure_within_noise_of_a_bound_is_told_apart_from_one_inside() {
+        let at = |m| Verdict::new("x", m, (0.9, 1.1), "b");
+        let places = [0.85, 0.88, 1.0, 1.12, 1.2].map(|m| at(m).place());
+        assert_eq!(
+            places,
+            [Place::Below, Place::NearLow, Place::Inside, Place::NearHigh, Place::Above]
+        );
+        assert!(at(1.12).within_noise_of_a_bound() && at(0.88).within_noise_of_a_bound());
+        assert!(!at(1.0).within_noise_of_a_bound() && !at(1.2).within_noise_of_a_bound());
+        let single = Verdict::new("x", 1.02, (1.0, 1.0), "b");
+        assert_eq!(single.describe(), "x: 1.02x, equal within noise (3%) to the 1.00x b");
+    }
+
+    #[test]
+    fn a_figure_is_judged_as_it_is_printed() {
+        // Printed 2.00x against a top of 2.00x: on it, not over it.
+        let on_top = Verdict::new("x", 2.004, (1.6, 2.0), "b");
+        assert_eq!(
+            (on_top.place(), on_top.describe()),
+            (Place::Inside, "x: 2.00x, within the 1.60x to 2.00x b".to_owned())
+        );
+        // A bound computed as 1.1049 is printed 1.10x; a figure printed 1.10x is on it.
+        let on_low = Verdict::new("x", 1.1012, (1.1049, 1.99), "b");
+        assert_eq!(on_low.place(), Place::Inside, "{}", on_low.describe());
+        assert_eq!(Verdict::new("x", 2.006, (1.6, 2.0), "b").place(), Place::NearHigh);
+    }
+
+    #[test]
+    fn bounds_are_ordered_whichever_way_they_are_given() {
+        // A free-threaded Python on one core once set 1.10x over 1.00x.
+        let v = Verdict::new("x", 0.8, (1.1, 1.0), "b");
+        assert_eq!((v.low, v.high), (1.0, 1.1));
+        assert_eq!(v.describe(), "x: 0.80x, below the 1.00x to 1.10x b");
+        assert_eq!(Verdict::new("x", 1.05, (1.1, 1.0), "b").place(), Place::Inside);
     }
 
     #[test]
