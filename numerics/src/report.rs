@@ -8,6 +8,7 @@ use numerics::distances::Isa;
 use timing::chart::Figure;
 use timing::python::{Line, Measured, Twin};
 use timing::python_env::Python;
+use timing::verdict::{self, Finding, Verdict};
 use timing::{Stats, cli, human, say};
 
 use crate::lesson::{distances, julia};
@@ -246,12 +247,28 @@ impl Kind {
         self.two.median.as_secs_f64() / self.one.median.as_secs_f64().max(1e-12)
     }
 
+    /// What its figure says: near 1x the two calls ran at once, from about 1.6x they took turns
+    /// (the turns' verdict, below), in between they overlapped in part.
     fn how(&self) -> &'static str {
-        match self.two_over_one() {
-            r if r <= 1.25 => "ran at once",
-            r if r >= 1.6 => "took turns",
-            _ => "overlapped in part",
+        if self.ran_at_once() {
+            "ran at once"
+        } else if self.turns().finding() != Finding::Below {
+            "took turns"
+        } else {
+            "overlapped in part"
         }
+    }
+
+    fn ran_at_once(&self) -> bool {
+        self.two_over_one() <= 1.25
+    }
+
+    /// Its figure against what two threads taking turns give: each call waits while the other
+    /// runs, so two calls take about twice one call's time (1.6x and more counted so: a few
+    /// runs slowed or sped by other programs move a median that much).
+    fn turns(&self) -> Verdict {
+        let bounds = "of two calls taking turns";
+        Verdict::new(self.short_name(), self.two_over_one(), (1.6, 2.0), bounds)
     }
 
     /// Whether its two-thread runs spread widely: one slow run, not the threads, set it.
@@ -316,9 +333,6 @@ fn threads_sentences(kinds: &[Kind], python: &Python, cores: usize) -> Vec<Strin
         .collect();
     let mut said =
         vec![format!("Two threads, a call each, in one call's time: {}.", described.join("; "))];
-    let native: Vec<&Kind> = kinds.iter().filter(|k| !k.name.starts_with("pure Python")).collect();
-    let python_loop = kinds.iter().find(|k| k.name.starts_with("pure Python"));
-    let at_once = |k: &&Kind| k.two_over_one() <= 1.25;
     if cores == 1 {
         said.push(
             "On one core no two threads can run at once, GIL or not: re-run on more cores."
@@ -326,28 +340,65 @@ fn threads_sentences(kinds: &[Kind], python: &Python, cores: usize) -> Vec<Strin
         );
         return said;
     }
-    let python_took_turns = python_loop.is_some_and(|k| k.two_over_one() >= 1.6);
-    said.push(match (native.iter().all(at_once), python.threads_run_at_once()) {
-        (true, false) if python_took_turns => "Native code that releases the GIL (PyO3's `py.detach`, Numba's nogil=True) runs beside other Python threads; Python code needs the GIL, so one thread runs it at a time. That is section 2.c's \"the GIL hampers threads\", measured: the cure is native code that lets go of it, not more threads.".to_owned(),
-        (true, true) => format!("{}: no GIL, so the Python loop's threads can run at once too, not only native code's.", python.describe()),
-        _ => {
-            let slow: Vec<&&Kind> = native.iter().filter(|k| !at_once(k)).collect();
-            let free = native.iter().find(|k| at_once(k));
-            let names: Vec<&str> = slow.iter().map(|k| k.short_name()).collect();
-            match free {
-                Some(free) if slow.iter().all(|k| k.noisy()) => format!(
-                    "{} ran at once on the same cores, so they were free; {}'s two-thread runs spread widely (one slow run sets such a median): noise rather than the GIL, which it releases. Re-run to compare: `cargo run -p numerics -- --vs-python`.",
-                    free.short_name(), names.join(" and ")
-                ),
-                Some(free) => format!(
-                    "{} ran at once on the same cores, so they were free; {} did not, though it releases the GIL. Re-run to compare: `cargo run -p numerics -- --vs-python`.",
-                    free.short_name(), names.join(" and ")
-                ),
-                None => "No native loop ran at once: another program may be using the cores. Re-run to compare: `cargo run -p numerics -- --vs-python`.".to_owned(),
-            }
-        }
+    let (python_loops, native): (Vec<&Kind>, Vec<&Kind>) =
+        kinds.iter().partition(|k| k.name.starts_with("pure Python"));
+    said.push(if native.iter().all(|k| k.ran_at_once()) {
+        native_at_once_sentence(python_loops.first().copied(), python)
+    } else {
+        native_held_back_sentence(&native)
     });
     said
+}
+
+/// The command that measures the calls again.
+const RERUN_CALLS: &str = "cargo run -p numerics -- --vs-python";
+
+/// Every native loop ran at once: what that shows beside the Python loop's figure - the GIL's
+/// turns where the Python loop took them, no GIL on a free-threaded build - and, where the
+/// Python loop has no row or did not take turns under a GIL, only what was measured.
+fn native_at_once_sentence(python_loop: Option<&Kind>, python: &Python) -> String {
+    if python.threads_run_at_once() {
+        return format!(
+            "{}: no GIL, so the Python loop's threads can run at once too, not only native code's.",
+            python.describe()
+        );
+    }
+    let native = "Native code that releases the GIL (PyO3's `py.detach`, Numba's nogil=True) ran at once beside another Python thread";
+    let Some(python_loop) = python_loop else {
+        return format!(
+            "{native}; the pure-Python loop has no two-thread row here, so Python code taking turns for the GIL was not measured. {}",
+            verdict::rerun(RERUN_CALLS)
+        );
+    };
+    let turns = Verdict { what: "The pure-Python loop".to_owned(), ..python_loop.turns() };
+    if turns.finding() == Finding::Below {
+        let why = "under a GIL one thread runs Python code at a time, so two calls take about twice one call's time; less means one call's own time was slowed (a slow run in its median, another program on the cores).";
+        return format!("{native}. {}", turns.surprise(why, RERUN_CALLS));
+    }
+    "Native code that releases the GIL (PyO3's `py.detach`, Numba's nogil=True) runs beside other Python threads; Python code needs the GIL, so one thread runs it at a time. That is section 2.c's \"the GIL hampers threads\", measured: the cure is native code that lets go of it, not more threads.".to_owned()
+}
+
+/// Some native loop did not run at once, though each releases the GIL: another that did shows
+/// the cores were free (then a wide spread says noise), or none did (the cores were busy).
+fn native_held_back_sentence(native: &[&Kind]) -> String {
+    let (free, slow): (Vec<&Kind>, Vec<&Kind>) = native.iter().partition(|k| k.ran_at_once());
+    let names: Vec<&str> = slow.iter().map(|k| k.short_name()).collect();
+    let rerun = verdict::rerun(RERUN_CALLS);
+    match free.first() {
+        Some(free) if slow.iter().all(|k| k.noisy()) => format!(
+            "{} ran at once on the same cores, so they were free; {}'s two-thread runs spread widely (one slow run sets such a median): noise rather than the GIL, which it releases. {rerun}",
+            free.short_name(),
+            names.join(" and ")
+        ),
+        Some(free) => format!(
+            "{} ran at once on the same cores, so they were free; {} did not, though it releases the GIL. {rerun}",
+            free.short_name(),
+            names.join(" and ")
+        ),
+        None => {
+            format!("No native loop ran at once: another program may be using the cores. {rerun}")
+        }
+    }
 }
 
 #[cfg(test)]
@@ -397,6 +448,35 @@ mod tests {
         assert!(said.contains("the cure is native code that lets go"), "{said}");
         let free = threads_sentences(&expected[..2], &python(true), 2).join(" ");
         assert!(free.contains("free-threaded (no GIL): no GIL"), "{free}");
+    }
+
+    #[test]
+    fn native_code_at_once_beside_a_python_loop_that_did_not_take_turns_is_said_whole() {
+        let native = || {
+            vec![
+                kind("hpc_rs_numerics.three_sums", 21, 22, 1),
+                kind("Numba @njit(nogil=True)", 6, 6, 1),
+            ]
+        };
+        // No pure-Python row (the twin stopped before it): the GIL's turns were not measured.
+        let said = threads_sentences(&native(), &python(false), 2).join(" ");
+        assert!(said.contains("ran at once beside another Python thread"), "{said}");
+        assert!(said.contains("Python code taking turns for the GIL was not measured"), "{said}");
+        assert!(!said.contains("'s two-thread runs") && !said.contains("the cure is"), "{said}");
+        // A pure-Python loop under 1.6x on a GIL build: its figure against what turns take.
+        let mut overlapped = native();
+        overlapped.push(kind("pure Python loop", 63, 82, 5));
+        let said = threads_sentences(&overlapped, &python(false), 2).join(" ");
+        assert!(said.contains("pure Python loop 1.30x (overlapped in part)"), "{said}");
+        assert!(said.contains("The pure-Python loop: 1.30x, below the 1.60x to 2.00x"), "{said}");
+        assert!(said.contains("one call's own time was slowed") && said.contains("Re-run"));
+        assert!(!said.contains("'s two-thread runs") && !said.contains("the cure is"), "{said}");
+        // Twice one call's time, and a little under it: the threads took turns.
+        for (two_ms, figure) in [(120, "1.90x"), (100, "1.59x")] {
+            let took_turns = [kind("pure Python loop", 63, two_ms, 5)];
+            let said = threads_sentences(&took_turns, &python(false), 2).join(" ");
+            assert!(said.contains(&format!("pure Python loop {figure} (took turns)")), "{said}");
+        }
     }
 
     #[test]
