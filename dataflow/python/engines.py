@@ -42,8 +42,12 @@ class Question:
         self.want = {tuple(r[:n]): r[n:] for r in rows}
 
     def named(self):
-        """pandas' and Dask's named aggregations, `o0=(column, func)`, size on the first key."""
-        return {f"o{i}": (c or self.keys[0], f) for i, (c, f) in enumerate(self.outputs)}
+        """pandas' and Dask's named aggregations, `o0=(column, func)`. Size counts rows, so any
+        column gives it: a value column where there is one - Dask's shuffled aggregation (a
+        median makes one) drops the keys from the columns it aggregates, so size on a key
+        fails there with KeyError "Label(s) [key] do not exist" (dask 2026.8)."""
+        size_on = self.values[0] if self.values else self.keys[0]
+        return {f"o{i}": (c or size_on, f) for i, (c, f) in enumerate(self.outputs)}
 
     def dtypes(self):
         return {k: str for k in self.keys} | {v: "float64" for v in self.values}

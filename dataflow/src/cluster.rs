@@ -34,7 +34,7 @@ pub struct Options {
     #[arg(long, value_parser = processes, allow_hyphen_values = true)]
     pub processes: Option<usize>,
     /// When a process of --processes is lost, run the job again on the ones left, up to this
-    /// many times (Dask recomputes a lost worker's results); 0 fails at once.
+    /// many times (as Dask's shuffle restarts when a worker it used is lost); 0 fails at once.
     #[arg(long, default_value_t = 0, requires = "processes",
           value_parser = cli::whole_number::<u64>, allow_hyphen_values = true)]
     pub retries: u64,

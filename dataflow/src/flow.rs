@@ -9,10 +9,12 @@
 //!    into part files of its own (`--out`), or as sorted runs that meet in process 0, which
 //!    merges them into one answer in key order: `compute()`.
 //!
-//! (Dask's default group-by aggregation instead reduces partial aggregates in a tree into one
-//! partition, `split_out=1`: fine for a few groups, a bottleneck for millions. Its hash
-//! shuffle comes with `split_out>1` or `shuffle_method`; the exchange here is that shuffle,
-//! always.)
+//! (Dask, since its DataFrame is dask-expr (2024.3), leaves `split_out=None` and lets its
+//! optimizer choose: ceil(partitions/15) output partitions for one key, ceil(partitions /
+//! (10/(keys-1))) for several (`_adjust_split_out_for_group_keys`,
+//! dask/dataframe/dask_expr/_groupby.py, 2026.8). One output partition is a tree reduction
+//! into one place, fine for a few groups; more are a hash shuffle. The exchange here is that
+//! shuffle, always, into as many places as there are workers.)
 
 use std::cell::RefCell;
 use std::collections::HashMap;

@@ -62,9 +62,10 @@ pub struct Options {
     /// ends [default: the system's temporary folder].
     #[arg(long, value_name = "DIR")]
     pub spill_dir: Option<PathBuf>,
-    /// Write the answer as part files in DIR (part-00000.csv...: each the header and its
-    /// groups in key order, all of them together the answer), nothing gathered into one
-    /// process; DIR must be new or empty.
+    /// Write the answer as part files in DIR, each the header and its groups in key order, all
+    /// of them together the answer: part-WWWWW.csv a worker, or part-WWWWW-PPP.csv a spill
+    /// partition of a worker that spilled; nothing gathered into one process; DIR must be new
+    /// or empty.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// With --out: replace the part files DIR holds.

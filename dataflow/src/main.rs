@@ -115,6 +115,9 @@ fn main() -> ExitCode {
 /// `dataflow groupby`: the job checked (bad input: exit 2), then run on threads, on processes
 /// this binary starts, or as one process of a cluster; the answer as CSV, sorted by key.
 fn groupby(g: &job::Options) -> ExitCode {
+    // Stdout is the answer, redirected to a file (`> answer.csv`): every report, the Python
+    // comparison's too, goes to stderr.
+    cli::send_reports_to_stderr();
     if g.threads.is_some() {
         cli::usage_error("--threads: groupby takes --workers (threads in each process)");
     }
@@ -142,11 +145,12 @@ fn groupby(g: &job::Options) -> ExitCode {
         Err(e) => exit_with(&e),
     };
     let read = Arc::default();
-    let ticker = timing::progress::Ticker::counting(
+    let ticker = timing::progress::Ticker::counting_then(
         "reading",
         Arc::clone(&read),
         job.bytes(),
         timing::progress::Unit::Bytes,
+        Some("read; merging, sorting and gathering the groups".to_owned()),
     );
     let outcome = flow::run(&job, workers, &read);
     drop(ticker);
@@ -165,6 +169,7 @@ fn groupby(g: &job::Options) -> ExitCode {
         report::notes(&job, &answer); // the parts are written; a note says where
         return ExitCode::SUCCESS;
     }
+    let ticker = timing::progress::Ticker::start(format!("writing {} groups", answer.groups));
     match &g.cluster.answer_file {
         Some(path) => {
             let file = std::fs::File::create(path).map(std::io::BufWriter::new);
@@ -178,6 +183,7 @@ fn groupby(g: &job::Options) -> ExitCode {
             written.unwrap_or_else(|e| cli::stdout_failed(&e));
         }
     }
+    drop(ticker);
     report::notes(&job, &answer);
     if g.python.enabled {
         report::groupby_vs_python(&job, &answer, &g.python);

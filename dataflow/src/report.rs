@@ -20,11 +20,12 @@ use crate::job::Job;
 use crate::query::Query;
 use crate::scan;
 
-/// The packages the twins import.
+/// The packages the twins import. Dask and distributed pinned to the release pip resolved on
+/// 2026-12-07: left open, pip backtracked through distributed's releases for minutes.
 const PACKAGES: &[&str] = &[
     "pandas>=2.0",
-    "dask[dataframe]>=2024.1",
-    "distributed>=2024.1",
+    "dask[dataframe]>=2026.8,<2026.9",
+    "distributed>=2026.8,<2026.9",
     "polars>=1.0",
     "duckdb>=1.1",
 ];
@@ -84,7 +85,8 @@ pub fn default_run(
     if let Some(scan) = &scan {
         why_it_is_fast(scan, &one.stats);
     }
-    explain(&[one.stats, all.stats], &processes, process_startup(&folder), cores);
+    let partitions = job.plan.ranges.len();
+    explain(&[one.stats, all.stats], &processes, (process_startup(&folder), partitions), cores);
     if let Some(counts) = sweep {
         figure.curve(&sweep_workers(&job, counts, runs, reference));
     }
@@ -282,13 +284,41 @@ fn process_startup(folder: &Path) -> Duration {
     took
 }
 
-fn explain(in_process: &[Stats], processes: &Stats, startup: Duration, cores: usize) {
+/// How the run maps to Dask, with what Dask itself would do with `partitions` partitions and
+/// `keys` key columns.
+fn dask_sentence(partitions: usize, keys: usize) -> String {
+    let split_out = dask_split_out(partitions, keys);
+    let dask = if split_out == 1 {
+        "Dask, on these partitions, reduces the partials in a tree into one partition instead (its optimizer's choice of split_out for so few partitions)".to_owned()
+    } else {
+        format!(
+            "so would Dask on these partitions, into {split_out} output partitions (its optimizer's choice of split_out)"
+        )
+    };
+    format!(
+        "How it maps to Dask: each byte range is a partition and reading it a task; the partial aggregates go to the worker that owns their key's hash, a hash shuffle ({dask}); the sorted print of every worker's groups is compute()."
+    )
+}
+
+/// The output partitions Dask's optimizer gives a group-by aggregation left at its default,
+/// `split_out=None`: `_adjust_split_out_for_group_keys` in dask/dataframe/dask_expr/_groupby.py
+/// (2026.8; the legacy DataFrame before dask-expr, 2024.3, defaulted to 1).
+fn dask_split_out(partitions: usize, keys: usize) -> usize {
+    // ceil(n / (10 / (k-1))) is ceil(n (k-1) / 10), here without floats.
+    let out =
+        if keys <= 1 { partitions.div_ceil(15) } else { (partitions * (keys - 1)).div_ceil(10) };
+    out.max(1)
+}
+
+fn explain(
+    in_process: &[Stats],
+    processes: &Stats,
+    (startup, partitions): (Duration, usize),
+    cores: usize,
+) {
     let threads_gain = in_process[0].median.as_secs_f64() / in_process[1].median.as_secs_f64();
     let process_cost = processes.median.as_secs_f64() / in_process[1].median.as_secs_f64();
-    cli::paragraph(
-        "",
-        "How it maps to Dask: each byte range is a partition and reading it a task; the partial aggregates go to the worker that owns their key's hash, as Dask's hash shuffle does (split_out>1; its default for a group-by, split_out=1, reduces them in a tree into one partition instead); the sorted print of every worker's groups is compute().",
-    );
+    cli::paragraph("", &dask_sentence(partitions, 1));
     if let Some(said) = threads_sentence(threads_gain, cores) {
         cli::paragraph("", &said);
     }
@@ -302,7 +332,8 @@ fn explain(in_process: &[Stats], processes: &Stats, startup: Duration, cores: us
     );
     cli::paragraph(
         "",
-        "A lost process: timely stops the whole job, by design, and every survivor says which peer it lost. Dask computes a lost worker's results again on the others; `groupby --processes N --retries K` comes close: it runs the job again, whole, on the processes left.",
+        // distributed/shuffle/_scheduler_plugin.py, ShuffleSchedulerPlugin.remove_worker (2026.8).
+        "A lost process: timely stops the whole job, by design, and every survivor says which peer it lost. Dask computes a lost worker's tasks again on the others, but a group-by that shuffles restarts its whole shuffle when a worker that took part in it is lost; `groupby --processes N --retries K` does about that: it runs the job again, whole, on the processes left.",
     );
 }
 
@@ -448,14 +479,58 @@ fn ask_twin<'r>(
     let report = timing::python::compare_by_label(twin, &args, &pairs, figure)
         .unwrap_or_else(|e| cli::fail(e))?;
     // The twin checks each answer against Rust's, outside its timed region.
-    cli::paragraph(
-        "",
-        &format!(
-            "checked: each of the {} Python answers has Rust's groups, sizes, counts, min and max exactly, and its sums, means, variances and medians within 1e-9 relative.",
-            report.measured.len()
-        ),
-    );
+    let queries: Vec<&Query> = questions.iter().map(|q| q.query).collect();
+    cli::paragraph("", &checked_sentence(report.measured.len(), &queries));
     Some(report.measured)
+}
+
+/// What the twin compared, from the outputs the questions asked for: the groups always; sizes,
+/// counts, min and max exactly; the rest within 1e-9 relative (engines other than this one sum
+/// floats in their own order and round each step).
+fn checked_sentence(answers: usize, queries: &[&Query]) -> String {
+    use crate::query::{Func, Output};
+    let (mut exact, mut close) = (Vec::new(), Vec::new());
+    for output in queries.iter().flat_map(|q| &q.outputs) {
+        let (name, is_exact) = match output {
+            Output::Size => ("sizes", true),
+            Output::Of { func, .. } => match func {
+                Func::Count => ("counts", true),
+                Func::Min => ("minimums", true),
+                Func::Max => ("maximums", true),
+                Func::Sum => ("sums", false),
+                Func::Mean => ("means", false),
+                Func::Var => ("variances", false),
+                Func::Std => ("standard deviations", false),
+                Func::Median => ("medians", false),
+            },
+        };
+        let list = if is_exact { &mut exact } else { &mut close };
+        if !list.contains(&name) {
+            list.push(name);
+        }
+    }
+    let whose = if answers == 1 {
+        "the Python answer".to_owned()
+    } else {
+        format!("each of the {answers} Python answers")
+    };
+    let mut sentence = format!("checked: {whose} has Rust's groups");
+    if !exact.is_empty() {
+        sentence += &format!(" and {} exactly", and_list(&exact));
+    }
+    if !close.is_empty() {
+        sentence += &format!(", and its {} within 1e-9 relative", and_list(&close));
+    }
+    sentence + "."
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn and_list(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => (*one).to_owned(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
 }
 
 /// The peak memory a twin's label ends with, ` [346 MB]`, in bytes.
@@ -491,11 +566,8 @@ fn compare_with_python(
         let prefix = engine.label(cores);
         python.iter().find(|p| p.label.starts_with(&prefix)).map(|p| &p.stats)
     };
-    if Engine::ALL.iter().any(|&e| row(e).is_none()) {
-        cli::paragraph(
-            "",
-            "Not every engine answered (the notes above say why): no sentence compares them.",
-        );
+    if let Some(failed) = failed_sentence(&Engine::ALL, &python, cores) {
+        cli::paragraph("", &format!("{failed} No sentence compares the engines."));
         return;
     }
     let of = |engine: Engine| row(engine).expect("every engine answered");
@@ -645,7 +717,36 @@ pub fn groupby_vs_python(job: &Arc<Job>, answer: &Answer, python: &cli::VsPython
     let mut unseen = Figure::new("");
     let question = [Question { name: "", query: &job.query, answer: &reference }];
     let setting = (job.threads, 1, job.sep, None);
-    ask_twin(&twin, &question, &Engine::ALL, setting, &job.patterns, rust, &mut unseen);
+    let python =
+        ask_twin(&twin, &question, &Engine::ALL, setting, &job.patterns, rust, &mut unseen);
+    if let Some(failed) = python.and_then(|p| failed_sentence(&Engine::ALL, &p, job.threads)) {
+        cli::paragraph("", &failed);
+    }
+}
+
+/// Which of `engines` gave no row (the twin's notes above say why: out of memory, a lost
+/// worker, an error), said as the run's finding; `None` where every engine answered.
+fn failed_sentence(
+    engines: &[Engine],
+    python: &[timing::python::Measured],
+    threads: usize,
+) -> Option<String> {
+    let failed: Vec<String> = engines
+        .iter()
+        .map(|e| e.label(threads))
+        .filter(|prefix| !python.iter().any(|p| p.label.starts_with(prefix.as_str())))
+        .collect();
+    if failed.is_empty() {
+        return None;
+    }
+    let names: Vec<&str> = failed.iter().map(String::as_str).collect();
+    let whose = if failed.len() == 1 { "its error is" } else { "their errors are" };
+    Some(format!(
+        "Not every engine answered: {} failed ({whose} in the notes above), so this run compares {} of the {} engines asked.",
+        and_list(&names),
+        engines.len() - failed.len(),
+        engines.len()
+    ))
 }
 
 /// What a group-by left out, spilled and wrote, on stderr.
@@ -688,7 +789,71 @@ pub fn notes(job: &Job, answer: &Answer) {
 
 #[cfg(test)]
 mod tests {
-    use super::threads_sentence;
+    use super::{checked_sentence, threads_sentence};
+    use crate::query::Query;
+
+    #[test]
+    fn an_engine_that_failed_is_named_in_a_sentence() {
+        use super::{Engine, failed_sentence};
+        let row = |label: &str| timing::python::Measured {
+            label: label.to_owned(),
+            stats: timing::Stats::from_samples(&[std::time::Duration::from_millis(5)]),
+        };
+        let engines = [Engine::Pandas, Engine::DaskThreads, Engine::PolarsAll];
+        let all = [
+            row("pandas (all in memory)"),
+            row("Dask, threads scheduler, 2 threads"),
+            row("Polars streaming, 2 threads [50 MB]"),
+        ];
+        assert_eq!(failed_sentence(&engines, &all, 2), None);
+        let no_dask = [row("pandas (all in memory)"), row("Polars streaming, 2 threads [50 MB]")];
+        assert_eq!(
+            failed_sentence(&engines, &no_dask, 2).unwrap(),
+            "Not every engine answered: Dask, threads scheduler failed (its error is in the notes above), so this run compares 2 of the 3 engines asked."
+        );
+        let one = [row("pandas (all in memory)")];
+        let two = failed_sentence(&engines, &one, 2).unwrap();
+        assert!(
+            two.contains(
+                "Dask, threads scheduler and Polars streaming, 2 threads failed (their errors"
+            ),
+            "{two}"
+        );
+    }
+
+    #[test]
+    fn dask_splits_out_as_its_optimizer_does() {
+        use super::{dask_sentence, dask_split_out};
+        // _adjust_split_out_for_group_keys: ceil(n/15) for one key, ceil(n/(10/(k-1))) for k.
+        assert_eq!(dask_split_out(15, 1), 1);
+        assert_eq!(dask_split_out(16, 1), 2);
+        assert_eq!(dask_split_out(1, 1), 1);
+        assert_eq!(dask_split_out(16, 6), 8);
+        assert_eq!(dask_split_out(10, 2), 1);
+        assert!(dask_sentence(10, 1).contains("in a tree into one partition"));
+        assert!(dask_sentence(16, 1).contains("so would Dask on these partitions, into 2 output"));
+    }
+
+    #[test]
+    fn the_checked_sentence_names_what_was_asked() {
+        let aggs = ["amount:sum,mean,median".to_owned(), "size".to_owned()];
+        let user = Query::parse("user_id", &aggs, None).unwrap();
+        assert_eq!(
+            checked_sentence(5, &[&user]),
+            "checked: each of the 5 Python answers has Rust's groups and sizes exactly, and its sums, means and medians within 1e-9 relative."
+        );
+        let extremes = ["v1:max".to_owned(), "v2:min".to_owned()];
+        let q7 = Query::parse("id3", &extremes, None).unwrap();
+        assert_eq!(
+            checked_sentence(1, &[&q7]),
+            "checked: the Python answer has Rust's groups and maximums and minimums exactly."
+        );
+        let sums = Query::parse("id1", &["v1:sum".to_owned()], None).unwrap();
+        assert_eq!(
+            checked_sentence(2, &[&sums, &q7]),
+            "checked: each of the 2 Python answers has Rust's groups and maximums and minimums exactly, and its sums within 1e-9 relative."
+        );
+    }
 
     #[test]
     fn the_threads_sentence_holds_the_gain_to_one_a_core() {

@@ -113,7 +113,13 @@ pub fn plan(
     for (index, path) in files.iter().enumerate() {
         let shown = path.display();
         let size = std::fs::metadata(path).map_err(|e| UsageError(format!("{shown}: {e}")))?.len();
-        let Some((names, body_start)) = read_header(path, sep)? else { continue }; // empty file
+        // A file with no header line is no table: pandas' read_csv raises EmptyDataError
+        // ("No columns to parse from file") on it, and so does Dask's for that partition.
+        let Some((names, body_start)) = read_header(path, sep)? else {
+            return Err(UsageError(format!(
+                "{shown}: empty, no header line to name its columns (pandas' read_csv refuses it too)"
+            )));
+        };
         match &header {
             None => header = Some((names, path.clone())),
             Some((first, first_path)) if *first != names => {
@@ -130,13 +136,7 @@ pub fn plan(
         bodies.push((index, body_start, size));
     }
     let names: Vec<&String> = query.keys.iter().chain(&query.values).collect();
-    let Some((header, first)) = header else {
-        // No file has a header: no rows either, and any column will do.
-        let header: Vec<String> = names.iter().map(|n| (*n).clone()).collect();
-        let columns = (0..header.len()).collect();
-        let (keys, ranges) = (query.keys.len(), Vec::new());
-        return Ok(Plan { files, sep, header, columns, keys, ranges, total_bytes });
-    };
+    let Some((header, first)) = header else { return Err(UsageError("no file to read".into())) };
     let columns = names.iter().map(|n| column(&header, n, sep)).collect::<Result<Vec<_>, _>>()?;
     check_numeric(&first, sep, &header, &columns[query.keys.len()..])?;
     let blocksize = if no_split { u64::MAX } else { blocksize };

@@ -4,7 +4,10 @@
 //! Each worker keeps the groups it owns in memory up to its share of `--memory-limit`. Past
 //! it, the groups are written out - partitioned by key hash into [`PARTS`] files, each write a
 //! run of encoded partial aggregates, sequential - and the table starts again empty (grace
-//! hash aggregation, as DuckDB and Spark do it out of core). At the end each partition is read
+//! hash aggregation, as DuckDB does it out of core: its radix-partitioned hash table spills
+//! whole partitions, duckdb/src/execution/radix_partitioned_hashtable.cpp; Spark instead falls
+//! back to sorting, spilling sorted runs and merging them,
+//! sql/core/.../aggregate/TungstenAggregationIterator.scala). At the end each partition is read
 //! back alone and merged into a table of its own, so memory holds one partition's groups at a
 //! time, never all of them: the data is written once and read once, and the work stays linear
 //! in it. A median spills its values with its group: a holistic aggregate spills more.

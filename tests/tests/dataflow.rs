@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 use crate::common;
-use common::{binary, check_cli_conventions, run, run_with_env};
+use common::{binary, check_cli_conventions, require_python3, run, run_with_env};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -21,8 +21,7 @@ fn folder(name: &str) -> tempfile::TempDir {
 }
 
 /// Files with what real CSV has: quoted commas and quotes, every missing marker, a row with no
-/// key, keys that look like numbers, CRLF line ends, no final newline, a header-only file and
-/// an empty one.
+/// key, keys that look like numbers, CRLF line ends, no final newline, a header-only file.
 fn awkward_files(test: &str) -> tempfile::TempDir {
     let guard = folder(test);
     let dir = guard.path();
@@ -43,7 +42,6 @@ fn awkward_files(test: &str) -> tempfile::TempDir {
     std::fs::write(dir.join("b.csv"), "origin,dep_delay,note\r\nSEA,10,a\r\nBOS,0.5,b\r\n7,nan,c")
         .unwrap();
     std::fs::write(dir.join("c.csv"), "origin,dep_delay,note\n").unwrap();
-    std::fs::write(dir.join("d.csv"), "").unwrap();
     guard
 }
 
@@ -87,6 +85,20 @@ fn the_answer_matches_the_reference_on_awkward_files() {
             == "note: 1 row had no origin and was left out of the groups (as pandas and Dask do)\n",
         "the row with no key is counted on stderr",
     );
+}
+
+/// Stdout is the answer, redirected to a file: with `--vs-python` every line of the
+/// comparison - its headings, its Rust rows, the reason it could not run - goes to stderr.
+#[test]
+fn groupby_vs_python_keeps_stdout_the_answer_alone() {
+    require_python3!();
+    let dir = awkward_files("vs-python-stdout");
+    let bare = common::bare_python(); // no pandas: the comparison is refused, after its heading
+    let out = groupby(dir.path(), &["--vs-python", "--python", &bare.path]);
+    out.check(out.code == Some(0), "exit status 0");
+    out.check(out.stdout == EXPECTED, "stdout: the answer and nothing else");
+    out.check(out.stderr.contains("== the same in Python"), "the comparison's heading on stderr");
+    out.check(out.stderr.contains("(Rust: one warm run each"), "the Rust rows' note on stderr");
 }
 
 #[test]
@@ -185,6 +197,15 @@ fn bad_files_and_columns_are_refused_with_one_line() {
     run("dataflow", &["groupby", &pattern, "--by", "airport", "--value", "dep_delay"]).usage_error(
         "no column \"airport\" in the files (columns: \"origin\", \"dep_delay\", \"note\")",
     );
+    // An empty file has no header: bad input, named (pandas raises EmptyDataError), never a
+    // header made up from the query's columns.
+    std::fs::write(dir.join("d.csv"), "").unwrap();
+    run("dataflow", &["groupby", &pattern, "--by", "origin", "--value", "dep_delay"])
+        .usage_error("d.csv: empty, no header line to name its columns");
+    let only = format!("{}/d.csv", dir.display());
+    run("dataflow", &["groupby", &only, "--by", "origin", "--value", "dep_delay"])
+        .usage_error("d.csv: empty, no header line");
+    std::fs::remove_file(dir.join("d.csv")).unwrap();
     std::fs::write(dir.join("e.csv"), "origin,delay,note\nBOS,1,x\n").unwrap();
     run("dataflow", &["groupby", &pattern, "--by", "origin", "--value", "dep_delay"])
         .usage_error("e.csv: its header (origin,delay,note) differs from");

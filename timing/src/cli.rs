@@ -6,6 +6,7 @@ use std::fmt;
 use std::io::{self, Write};
 use std::process;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Most timed runs any binary accepts: more would only make the user wait.
 pub const MAX_RUNS: usize = 1000;
@@ -65,8 +66,23 @@ pub fn cell(label: &str, width: usize) -> String {
     }
 }
 
+/// Whether [`say!`](crate::say) writes to stderr: set where stdout carries data, not a report
+/// (`dataflow groupby`, whose stdout is the answer a user redirects to a file).
+static REPORTS_TO_STDERR: AtomicBool = AtomicBool::new(false);
+
+/// From now on every report ([`say!`](crate::say), [`paragraph`]) goes to stderr, so stdout
+/// holds the program's data alone.
+pub fn send_reports_to_stderr() {
+    REPORTS_TO_STDERR.store(true, Ordering::Relaxed);
+}
+
 /// The function behind [`say!`](crate::say).
 pub fn write_line(args: fmt::Arguments<'_>) {
+    if REPORTS_TO_STDERR.load(Ordering::Relaxed) {
+        // A report that cannot reach stderr has nowhere else to go: nothing to do.
+        let _ = writeln!(io::stderr().lock(), "{args}");
+        return;
+    }
     let mut out = io::stdout().lock();
     if let Err(e) = writeln!(out, "{args}") {
         stdout_failed(&e);

@@ -33,6 +33,9 @@ struct Count {
     done: Arc<AtomicU64>,
     total: u64,
     unit: Unit,
+    /// What the line says once the count is complete and the work goes on (the groups sorted
+    /// after the last byte is read), so the line never claims what is over.
+    then: Option<String>,
 }
 
 /// What a [`Ticker`]'s counter counts.
@@ -50,16 +53,25 @@ impl TickerState {
         let elapsed = self.started.elapsed();
         let mut line = self.line.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if self.terminal && elapsed >= line.2 + Duration::from_secs(1) {
-            let counted = self.count.as_ref().map_or(String::new(), |count| {
-                let done = count.done.load(Ordering::Relaxed).min(count.total);
-                match count.unit {
-                    Unit::Bytes => format!(": {} of {}", bytes(done), bytes(count.total)),
-                    Unit::Items(name) => format!(": {done} of {} {name}", count.total),
-                }
-            });
-            eprint!("\r  ({}{counted}, {})\x1b[K", line.0, human(elapsed));
+            let text =
+                self.count.as_ref().map_or_else(|| line.0.clone(), |count| count.text(&line.0));
+            eprint!("\r  ({text}, {})\x1b[K", human(elapsed));
             line.1 = true;
             line.2 = elapsed;
+        }
+    }
+}
+
+impl Count {
+    /// The line for `what` at this count: `what: 512.0 MB of 1.02 GB`, or what comes after.
+    fn text(&self, what: &str) -> String {
+        let done = self.done.load(Ordering::Relaxed).min(self.total);
+        if let Some(then) = self.then.as_ref().filter(|_| done == self.total) {
+            return then.clone();
+        }
+        match self.unit {
+            Unit::Bytes => format!("{what}: {} of {}", bytes(done), bytes(self.total)),
+            Unit::Items(name) => format!("{what}: {done} of {} {name}", self.total),
         }
     }
 }
@@ -79,9 +91,21 @@ impl Ticker {
         total: u64,
         unit: Unit,
     ) -> Ticker {
+        Ticker::counting_then(what, done, total, unit, None)
+    }
+
+    /// [`Ticker::counting`], saying `then` once the count is complete: the work that follows
+    /// the counted part (`then`: `sorting the groups`).
+    pub fn counting_then(
+        what: impl Into<String>,
+        done: Arc<AtomicU64>,
+        total: u64,
+        unit: Unit,
+        then: Option<String>,
+    ) -> Ticker {
         let mut ticker = Ticker::inline(what);
         Arc::get_mut(&mut ticker.shared).expect("not shared yet").count =
-            Some(Count { done, total, unit });
+            Some(Count { done, total, unit, then });
         Ticker::drawn(ticker)
     }
 
@@ -136,5 +160,28 @@ impl Drop for Ticker {
             let _ = drawer.join();
         }
         self.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Count, Unit};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    #[test]
+    fn a_complete_count_says_what_follows_it() {
+        let done = Arc::new(AtomicU64::new(500));
+        let count = Count {
+            done: Arc::clone(&done),
+            total: 1000,
+            unit: Unit::Items("rows"),
+            then: Some("sorting the groups".to_owned()),
+        };
+        assert_eq!(count.text("reading"), "reading: 500 of 1000 rows");
+        done.store(1000, Ordering::Relaxed);
+        assert_eq!(count.text("reading"), "sorting the groups");
+        let plain = Count { then: None, ..count };
+        assert_eq!(plain.text("reading"), "reading: 1000 of 1000 rows");
     }
 }

@@ -1,9 +1,10 @@
 //! Only invited peers get in. Before a socket goes to timely, both ends prove they hold the
 //! cluster's key, without ever sending it: each signs the other's fresh random nonce with
 //! HMAC-SHA256. A port scanner, a process with another key, or a stale process of another job
-//! is refused here, and never sees the exchanged data. (Dask's answer is the same idea: TLS
-//! with certificates for every worker. The data itself still crosses the network unencrypted:
-//! authenticated, not encrypted.)
+//! is refused here, and never sees the exchanged data. Here the data itself then crosses the
+//! network unencrypted: authenticated, not encrypted. (Dask's answer goes further: its TLS,
+//! with certificates for every worker, authenticates and encrypts the data too -
+//! distributed's docs, "TLS/SSL", distributed/comm/tcp.py.)
 //!
 //! The exchange, the connector being the process with the higher index:
 //! 1. connector: `GREETING`, the job id, its index, its nonce;

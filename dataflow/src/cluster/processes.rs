@@ -4,9 +4,11 @@
 //! that pipe closes: when the parent ends, however it ends, no child is left behind.
 //!
 //! timely stops a computation when one of its processes dies: that is its design. Dask
-//! promises more: what a lost worker held is computed again by the survivors. `--retries K`
-//! does that the simple way: when a process is lost, the job runs again, whole, on the
-//! survivors, up to K times; the answer is exact either way.
+//! computes a lost worker's tasks again on the survivors - but a group-by that shuffles (its
+//! P2P shuffle) restarts every active shuffle the lost worker took part in
+//! (distributed/shuffle/_scheduler_plugin.py, `remove_worker`, 2026.8), close to running the
+//! job again. `--retries K` does that: when a process is lost, the job runs again, whole, on
+//! the survivors, up to K times; the answer is exact either way.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;

@@ -6,8 +6,9 @@
 //!   (most x86-64 since 2013), the same loop compiled a second time takes 32 bytes a
 //!   comparison (`classify_wide`), picked at run time as Numba compiles for the host;
 //! - one prefix XOR of the quote mask says which bytes lie inside quotes, so separators and
-//!   line feeds inside quoted fields ("New York, NY") are no field ends, with no branch (with
-//!   AVX2, one carry-less multiplication);
+//!   line feeds inside quoted fields ("New York, NY") are no field ends, with no branch (where
+//!   the CPU has PCLMULQDQ, picked with AVX2, one carry-less multiplication: PCLMULQDQ is
+//!   an instruction set of its own, not part of AVX2);
 //! - each field end costs a store and an add (`records_with`): where it ended is kept, and only
 //!   at the line feed are the two columns the query needs looked at, as byte slices: nothing
 //!   is allocated a row, numbers are parsed in place (`plain_decimal`), keys looked up as
