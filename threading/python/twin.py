@@ -1,6 +1,8 @@
 # Python twin of `cargo run -p threading -- --vs-python`: the notebook's three sums, one after
-# another and on three threads (which the GIL runs one at a time).
-from hpc_rs_twin import arguments, expect, measure
+# another and on three threads - which take turns where the GIL is on (every build before 3.13,
+# and a free-threaded one that turned it back on) and can run at once on a free-threaded build
+# without it (3.13t, 3.14t). gil_enabled() reads which: sys._is_gil_enabled() where present.
+from hpc_rs_twin import arguments, expect, gil_enabled, measure
 
 USAGE = """twin.py [SIZE [RUNS]]: the notebook's three sums over range(SIZE), one after another and
 on three threads, each way timed RUNS times after a warm-up (defaults 1000000 and 5)."""
@@ -54,4 +56,5 @@ def do_threading():
 linear = N * (N - 1) // 2
 EXPECTED = [linear, (N - 1) * N * (2 * N - 1) // 6, linear * linear]
 measure("sequential", RUNS, without_threading, lambda sums: expect(sums, EXPECTED))
-measure("three threads", RUNS, do_threading, lambda sums: expect(sums, EXPECTED))
+label = "three threads under its GIL" if gil_enabled() else "three threads, no GIL"
+measure(label, RUNS, do_threading, lambda sums: expect(sums, EXPECTED))
