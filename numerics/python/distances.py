@@ -18,6 +18,12 @@ CHECKSUM = None if CHECKSUM == "-" else float(CHECKSUM)
 SMALL_CHECKSUM = None if SMALL_CHECKSUM == "-" else float(SMALL_CHECKSUM)
 
 import math
+import statistics
+
+try:
+    import resource  # Unix: getrusage, for the page faults a call takes
+except ImportError:
+    resource = None
 
 import numba
 import numpy as np
@@ -77,6 +83,18 @@ def numpy_broadcasting(X):
     return np.sqrt(diff.sum(axis=-1))
 
 
+def counting_faults(fn, counts):
+    """`fn`, appending to `counts` the minor page faults each call took (getrusage's ru_minflt:
+    the pages the kernel handed this process, 4 KiB or 2 MiB each) - two system calls, microseconds
+    against the call."""
+    def counted():
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        result = fn()
+        counts.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+        return result
+    return counted if resource is not None else fn
+
+
 def numpy_blas_trick(X):
     sq = (X ** 2).sum(axis=1)
     d2 = sq[:, None] + sq[None, :] - 2 * X @ X.T
@@ -90,7 +108,18 @@ X = np.array(random_points(N, DIM, SEED))
 # The N x N x D difference, then the N x N sums and their square roots (as the Rust side counts).
 broadcast_bytes = N * N * DIM * 8 + 2 * N * N * 8
 if broadcast_bytes < os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2:
-    measure("NumPy broadcasting", RUNS, lambda: numpy_broadcasting(X), sums_to(CHECKSUM))
+    faults = []
+    measure("NumPy broadcasting", RUNS, counting_faults(lambda: numpy_broadcasting(X), faults),
+            sums_to(CHECKSUM))
+    if faults:
+        # The timed calls' median (the first, the warm-up, left out), beside what 4 KiB pages
+        # would take: NumPy asks Linux for 2 MiB pages for arrays of 4 MiB and more
+        # (numpy/_core/src/multiarray/alloc.c, indicate_hugepages: madvise(MADV_HUGEPAGE)).
+        temporary = N * N * DIM * 8
+        note(f"(NumPy broadcasting: {statistics.median(faults[1:] or faults):.0f} page faults a"
+             f" call; its N x N x D temporary alone is {temporary / 1e6:.1f} MB, which fresh 4 KiB"
+             f" pages would bring in {temporary // 4096}: fewer means 2 MiB pages, or memory the"
+             f" allocator kept)")
 else:
     note(f"(NumPy broadcasting skipped: its arrays need {broadcast_bytes / 1e9:.1f} GB)")
 measure("NumPy BLAS trick", RUNS, lambda: numpy_blas_trick(X), sums_to(CHECKSUM, 1e-7))

@@ -179,21 +179,68 @@ fn explain_broadcast(points: &Points<'_>, time_over_naive: f64, broadcast_faults
         timing::plural(broadcast_faults, "page fault"),
         versus(time_over_naive, 1.0, "the naive loop")
     );
-    let huge_pages = HugePages::now();
-    let page = HugePages::fault_bytes(huge_pages);
-    let fresh = broadcast_faults * page >= temporary / 2 && temporary >= 4_000_000;
-    let text = match (fresh, huge_pages) {
-        (true, Some(HugePages::Always)) => {
-            "Transparent huge pages are always on here, so a fault brings 2 MiB: the count is small, yet each fault zeroes 2 MiB, and the time is the same memory's."
+    let setting = HugePages::now();
+    let source = Temporary::read(broadcast_faults, temporary, setting);
+    timing::cli::paragraph("  ", pages_sentence(source, setting));
+}
+
+/// Where (2)'s temporary came from, as its page faults tell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Temporary {
+    /// Fresh from the kernel in 4 KiB pages: about one fault a page.
+    SmallPages,
+    /// Fresh in 2 MiB pages: about one fault each, far fewer than 4 KiB pages would take.
+    HugePages,
+    /// Mostly memory the allocator already held (or too small to tell).
+    Held,
+}
+
+impl Temporary {
+    /// Read from the faults one call took for a `temporary` of that many bytes: enough faults
+    /// to cover half of it in 4 KiB pages say 4 KiB pages whatever the setting; fewer cover it
+    /// only in 2 MiB pages, which the kernel gives unasked only where huge pages are `always`.
+    fn read(faults: u64, temporary: u64, setting: Option<HugePages>) -> Temporary {
+        let covers = |page: u64| faults.saturating_mul(page) >= temporary / 2;
+        if temporary < 4_000_000 {
+            Temporary::Held
+        } else if covers(4096) {
+            Temporary::SmallPages
+        } else if setting == Some(HugePages::Always) && covers(2 << 20) {
+            Temporary::HugePages
+        } else {
+            Temporary::Held
         }
-        (true, _) => {
-            "Each fault brings a 4 KiB page. NumPy asks Linux for 2 MiB pages (madvise) for arrays of 4 MB and more, 512 times fewer faults: that, not arithmetic, is why NumPy's broadcasting can beat this one."
-        }
-        (false, _) => {
+    }
+}
+
+/// What (2)'s faults say about its pages, and about NumPy's, under this transparent-huge-page
+/// `setting` (/sys/kernel/mm/transparent_hugepage/enabled). NumPy's side is its source, not this
+/// run: numpy/_core/src/multiarray/alloc.c (2.x), `indicate_hugepages`, calls
+/// madvise(MADV_HUGEPAGE) on every array of 4 MiB (1 << 22 bytes) and more on Linux, which
+/// `hugepage_setup` in numpy/__init__.py turns on for kernels from 4.6 unless
+/// NUMPY_MADVISE_HUGEPAGE=0. The lesson never counts NumPy's faults, so no sentence here says
+/// that they explain NumPy's time.
+fn pages_sentence(source: Temporary, setting: Option<HugePages>) -> &'static str {
+    match (source, setting) {
+        (Temporary::Held, _) => {
             "At this size the temporary comes mostly from memory the allocator already holds."
         }
-    };
-    timing::cli::paragraph("  ", text);
+        (Temporary::HugePages, _) => {
+            "Transparent huge pages are always on here, so a fault brings 2 MiB: the count is small, yet each fault zeroes 2 MiB, and the time is the same memory's. NumPy's arrays get such pages here too, asked for or not."
+        }
+        (Temporary::SmallPages, Some(HugePages::Always)) => {
+            "The count says each fault brought a 4 KiB page, though transparent huge pages are always on here: the kernel falls back to 4 KiB pages where it has no free 2 MiB block at hand."
+        }
+        (Temporary::SmallPages, Some(HugePages::Madvise)) => {
+            "Each fault brought a 4 KiB page: transparent huge pages are set to `madvise` here, so only memory a program marks gets 2 MiB pages, and ndarray does not mark it. NumPy marks every array of 4 MiB and more, so its temporary may come in up to 512 times fewer faults; this lesson did not count NumPy's faults (`--vs-python` does), so any part they play in NumPy's time is assumed here, not measured."
+        }
+        (Temporary::SmallPages, Some(HugePages::Never)) => {
+            "Each fault brought a 4 KiB page: transparent huge pages are off here (`never`), so NumPy's request for 2 MiB pages (madvise) changes nothing and its temporary comes in 4 KiB pages too."
+        }
+        (Temporary::SmallPages, None) => {
+            "The count fits 4 KiB pages. This system does not say whether it has transparent huge pages (no /sys/kernel/mm/transparent_hugepage/enabled), so whether NumPy's request for 2 MiB pages (madvise, made on Linux only) would be granted is not known here."
+        }
+    }
 }
 
 /// How much of a call is getting the N x N result's memory: the lesson of `comprehensions`.
@@ -307,6 +354,37 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_pages_sentence_follows_the_faults_and_the_setting() {
+        use HugePages::{Always, Madvise, Never};
+        let temporary = 512 << 20; // 512 MiB: 131,072 pages of 4 KiB, 256 of 2 MiB
+        let read = |faults, setting| Temporary::read(faults, temporary, setting);
+        assert_eq!(read(131_072, Some(Madvise)), Temporary::SmallPages);
+        assert_eq!(read(131_072, Some(Always)), Temporary::SmallPages, "the count decides");
+        assert_eq!(read(256, Some(Always)), Temporary::HugePages);
+        assert_eq!(read(256, Some(Madvise)), Temporary::Held, "unmarked memory: no 2 MiB pages");
+        assert_eq!(read(3, Some(Always)), Temporary::Held);
+        assert_eq!(Temporary::read(1, 8, None), Temporary::Held, "too small to tell");
+        let said = |source, setting| pages_sentence(source, setting);
+        for setting in [Some(Always), Some(Madvise), Some(Never), None] {
+            let small = said(Temporary::SmallPages, setting);
+            // NumPy's faults are never counted here, so never named as the cause.
+            assert!(!small.contains("that, not arithmetic"), "{small}");
+            assert!(!small.contains("is why"), "{small}");
+        }
+        let madvise = said(Temporary::SmallPages, Some(Madvise));
+        assert!(madvise.contains("assumed here, not measured"), "{madvise}");
+        assert!(madvise.contains("NumPy marks every array of 4 MiB and more"), "{madvise}");
+        let never = said(Temporary::SmallPages, Some(Never));
+        assert!(never.contains("off here (`never`)") && never.contains("changes nothing"));
+        let unknown = said(Temporary::SmallPages, None);
+        assert!(unknown.contains("does not say whether") && unknown.contains("not known"));
+        let always = said(Temporary::SmallPages, Some(Always));
+        assert!(always.contains("4 KiB page, though transparent huge pages are always on"));
+        assert!(said(Temporary::HugePages, Some(Always)).contains("a fault brings 2 MiB"));
+        assert!(said(Temporary::Held, None).contains("the allocator already holds"));
     }
 
     #[test]
