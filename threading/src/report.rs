@@ -139,11 +139,7 @@ pub fn vs_python(runs: usize, rust: &Timed, twin: &Twin, figure: &mut Figure) ->
 /// free-threaded build can run them at once, and no sentence then blames a GIL it lacks.
 fn python_sentence(python: &Python, sequential: &Stats, threads: &Stats, cores: usize) -> String {
     let ratio = threads.speedup_over(sequential).0;
-    // The ratio's range from the runs' spread: the worst and the best pairing of runs.
-    let spread = (
-        sequential.min.as_secs_f64() / threads.max.as_secs_f64().max(1e-12),
-        sequential.max.as_secs_f64() / threads.min.as_secs_f64().max(1e-12),
-    );
+    let spread = timing::verdict::spread(sequential, threads);
     let what = format!("{}: its three threads", python.describe());
     if python.threads_run_at_once() {
         free_threaded_sentence(what, ratio, cores)
@@ -197,7 +193,7 @@ fn gil_sentence(what: String, ratio: f64, (worst, best): (f64, f64)) -> String {
             verdict.describe()
         )
     };
-    let reaches_bounds = worst <= verdict.high && best >= verdict.low;
+    let reaches_bounds = verdict.spread_reaches_bounds((worst, best));
     match verdict.place() {
         Place::Inside => format!(
             "{}: no gain, as in the notebook (527 ms against 542 ms, not measured here): the GIL lets one thread run Python code at a time.",

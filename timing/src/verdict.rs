@@ -24,7 +24,7 @@
 //! assert_eq!(edge.describe(), "collect against push: 1.12x, equal within noise (3%) to the top of the 0.90x to 1.10x of two equal loops");
 //! ```
 
-use crate::plural;
+use crate::{Stats, plural};
 
 /// Where a measured figure falls against its bounds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -161,6 +161,13 @@ impl Verdict {
         (low.min(high), low.max(high))
     }
 
+    /// Whether a speedup's range over the runs ([`spread`]: its worst and best pairing of runs)
+    /// reaches the bounds: where it does, a median outside them is run-to-run noise, not news.
+    pub fn spread_reaches_bounds(&self, (worst, best): (f64, f64)) -> bool {
+        let (low, high) = self.printed_bounds();
+        as_printed(worst) <= high && as_printed(best) >= low
+    }
+
     /// Whether anything could be gained at all: the bounds reach past 1x.
     pub fn possible(&self) -> bool {
         self.low.max(self.high) > 1.0
@@ -190,6 +197,15 @@ impl Verdict {
     pub fn surprise(&self, why: &str, command: &str) -> String {
         format!("{}: {why} {}", self.describe(), rerun(command))
     }
+}
+
+/// The range the speedup of `measured` over `baseline` spans across their runs: the worst
+/// pairing (the baseline's fastest run against the slowest measured one) and the best.
+pub fn spread(baseline: &Stats, measured: &Stats) -> (f64, f64) {
+    let ratio = |base: std::time::Duration, other: std::time::Duration| {
+        base.as_secs_f64() / other.as_secs_f64().max(1e-12)
+    };
+    (ratio(baseline.min, measured.max), ratio(baseline.max, measured.min))
 }
 
 /// Whether every verdict is [`Finding::Within`].
@@ -253,6 +269,21 @@ mod tests {
         let on_low = Verdict::new("x", 1.1012, (1.1049, 1.99), "b");
         assert_eq!(on_low.place(), Place::Inside, "{}", on_low.describe());
         assert_eq!(Verdict::new("x", 2.006, (1.6, 2.0), "b").place(), Place::NearHigh);
+    }
+
+    #[test]
+    fn a_spread_that_reaches_the_bounds_is_noise() {
+        let ms = |min, median, max| {
+            let ms = std::time::Duration::from_millis;
+            Stats { min: ms(min), median: ms(median), max: ms(max), runs: 5 }
+        };
+        let (worst, best) = spread(&ms(90, 100, 110), &ms(100, 120, 130));
+        assert_eq!((format!("{worst:.2}"), format!("{best:.2}")), ("0.69".into(), "1.10".into()));
+        let v = Verdict::new("x", 100.0 / 120.0, (0.9, 1.05), "b");
+        assert!(v.spread_reaches_bounds((worst, best)));
+        assert!(!v.spread_reaches_bounds(spread(&ms(99, 100, 101), &ms(119, 120, 121))));
+        // Printed 0.90x reaches a 0.90x bound.
+        assert!(v.spread_reaches_bounds((0.5, 0.8996)));
     }
 
     #[test]
