@@ -55,13 +55,23 @@ fn square_cell() {
     say!("[1] square(5) = {result}    (notebook: my_sqr_func, commented \"sqrt\" but it squares)");
 }
 
-/// `my_adder = lambda x, y: x + y`. A closure's argument types are inferred from its first use
-/// and then fixed: unlike a Python lambda it cannot add ints now and strings later.
+/// `my_adder = lambda x, y: x + y`, with no types written, as in Python. A closure's argument
+/// types are inferred from its first use and then fixed: `add(3, 4)` makes `x` and `y` `i32`
+/// (an integer literal's type when nothing else decides it). The Python lambda adds floats or
+/// strings next as readily; here a second use with another type does not compile, though the
+/// same closure first used with floats would add them:
+///     add(0.5, 0.25);
+///     // error[E0308]: arguments to this function are incorrect:
+///     //               expected integer, found floating-point number
+/// (A `fn` must write its argument types; only closures infer them.)
 fn adder_cell() {
-    let add = |x: i64, y: i64| x + y;
+    let add = |x, y| x + y;
     let result = add(3, 4);
-    assert_eq!(result, 7);
+    assert_eq!(result, 7_i32);
     say!("[2] add(3, 4) = {result}");
+    say!(
+        "    (no types written: that first call made x and y i32, so add(0.5, 0.25) would not compile)"
+    );
 }
 
 /// `list(map(my_sqr_func, my_list))`: `map` is lazy in both languages; `collect` plays `list`.
