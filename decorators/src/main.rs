@@ -5,6 +5,7 @@
 //! Run: `cargo run -p decorators` (options: `--size N`, `--runs R`; see `--help`).
 
 use std::hint::black_box;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use clap::Parser;
 use decorators_macros::decorate;
@@ -49,6 +50,7 @@ fn main() {
     say!(
         "    (Rust has no *args: the decorator is generic over one argument, here the tuple (6, 7))"
     );
+    decorator_with_state();
     say!();
     let (push, collect) = timing_decorator_cells(size, args.timed.runs.get(), &mut figure);
     if let Some(twin) = timing::twin!(args.timed.python) {
@@ -74,8 +76,11 @@ fn my_decorator(my_fn: impl Fn()) -> impl Fn() {
     }
 }
 
-/// `@my_decorator`. The attribute rewrites the body to (see decorators/macros):
-///     fn my_new_function() { (my_decorator(move || { say!("I do nothing") }))() }
+/// `@my_decorator`. The attribute rewrites the body so that the first call applies the
+/// decorator and keeps the result in a static, and every call calls that (see decorators/macros):
+///     static DECORATED: LazyLock<Box<dyn Fn() + Send + Sync>> =
+///         LazyLock::new(|| Box::new(my_decorator(|| { say!("I do nothing") })));
+///     (*DECORATED)()
 #[decorate(my_decorator)]
 fn my_new_function() {
     say!("I do nothing");
@@ -93,10 +98,52 @@ fn my_better_decorator<A, R>(my_fn: impl Fn(A) -> R) -> impl Fn(A) -> R {
     }
 }
 
-/// Expands to `(my_better_decorator(move |(x, y): (i64, i64)| { ... }))((x, y))`.
+/// Its static holds `my_better_decorator(|(x, y): (i64, i64)| { ... })`, called with `(x, y)`.
 #[decorate(my_better_decorator)]
 fn my_adder(x: i64, y: i64) {
     say!("Sum of x,y is {}", x + y);
+}
+
+/// A decorator with state, which the notebook does not show: `numbered` counts calls. Python's
+/// `@numbered` runs `numbered` once, so the count goes 1, 2, 3; so does `#[decorate(numbered)]`,
+/// which applies it once too. Applied inside the function's body instead, at every call, the
+/// decorator would build a fresh counter each time: 1, 1, 1 (what `#[decorate]` did before).
+fn decorator_with_state() {
+    say!("    a decorator with state: #[decorate(numbered)] numbers describe_square's calls:");
+    let once: Vec<String> = (2..=4).map(describe_square).collect();
+    assert_eq!(once, ["1. 2 squared is 4", "2. 3 squared is 9", "3. 4 squared is 16"]);
+    say!("    applied once, as @ does:  {once:?}");
+    let per_call: Vec<String> = (2..=4).map(describe_square_numbered_per_call).collect();
+    assert_eq!(per_call, ["1. 2 squared is 4", "1. 3 squared is 9", "1. 4 squared is 16"]);
+    say!("    applied at every call:    {per_call:?}");
+    say!("    (numbered(f)(x) inside the body builds a new counter at each call)");
+}
+
+/// `def numbered(fn)`, whose wrapper counts its calls in a `nonlocal calls` and puts the count
+/// before the result. Here the count is an `AtomicUsize`: the decorated function lives in a
+/// static that any thread may call, so its state must be safe to share (`Sync`), where a
+/// Python counter `calls += 1` is not atomic either (two threads can both read 1).
+fn numbered<A>(my_fn: impl Fn(A) -> String) -> impl Fn(A) -> String {
+    let calls = AtomicUsize::new(0);
+    move |args| {
+        let call = calls.fetch_add(1, Ordering::Relaxed) + 1;
+        format!("{call}. {}", my_fn(args))
+    }
+}
+
+fn describe_square_undecorated(x: u64) -> String {
+    format!("{x} squared is {}", x * x)
+}
+
+#[decorate(numbered)]
+fn describe_square(x: u64) -> String {
+    describe_square_undecorated(x)
+}
+
+/// The decorator applied at every call, as a closure built inside the body: a new counter each
+/// time.
+fn describe_square_numbered_per_call(x: u64) -> String {
+    numbered(describe_square_undecorated)(x)
 }
 
 /// The notebook's `time_decor`, applied to `create_big_list` and `create_big_list_faster`, then
@@ -291,6 +338,24 @@ mod tests {
     #[decorate(my_better_decorator)]
     fn doubled(x: u64) -> u64 {
         2 * x
+    }
+
+    #[decorate(numbered)]
+    fn numbered_double(x: u64) -> String {
+        (2 * x).to_string()
+    }
+
+    #[test]
+    fn a_decorator_is_applied_once_so_its_state_lasts_from_call_to_call() {
+        let calls: Vec<String> = (1..=3).map(numbered_double).collect();
+        assert_eq!(calls, ["1. 2", "2. 4", "3. 6"]);
+        // One decorated function for the whole process, as in Python: another thread's call
+        // counts on from the same counter.
+        let elsewhere = std::thread::spawn(|| numbered_double(4)).join().unwrap();
+        assert_eq!(elsewhere, "4. 8");
+        // The decorator applied at every call counts each one as the first.
+        assert_eq!(describe_square_numbered_per_call(5), "1. 5 squared is 25");
+        assert_eq!(describe_square_numbered_per_call(5), "1. 5 squared is 25");
     }
 
     #[test]

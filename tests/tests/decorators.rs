@@ -48,6 +48,18 @@ fn decorated_function_with_arguments_cell() {
 }
 
 #[test]
+fn a_decorator_with_state_is_applied_once_as_in_python() {
+    cell_prints(
+        "    a decorator with state: #[decorate(numbered)] numbers describe_square's calls:",
+        &[
+            r#"    applied once, as @ does:  ["1. 2 squared is 4", "2. 3 squared is 9", "3. 4 squared is 16"]"#,
+            r#"    applied at every call:    ["1. 2 squared is 4", "1. 3 squared is 9", "1. 4 squared is 16"]"#,
+            "    (numbered(f)(x) inside the body builds a new counter at each call)",
+        ],
+    );
+}
+
+#[test]
 fn the_cells_come_in_notebook_order() {
     let out = run("decorators", &["--size", "1000", "--runs", "1"]);
     let numbered: Vec<&str> = out.lines_starting("[").iter().map(|l| &l[..3]).collect();
