@@ -187,12 +187,6 @@ fn free_threaded_sentence(what: String, ratio: f64, cores: usize) -> String {
 fn gil_sentence(what: String, ratio: f64, (worst, best): (f64, f64)) -> String {
     let verdict =
         Verdict::new(what, ratio, (0.9, 1.05), "that one thread running Python at a time allows");
-    let noise = |not: &str| {
-        format!(
-            "{}, by median; but its runs range from {worst:.2}x to {best:.2}x: run-to-run noise, not {not} (the GIL runs one thread at a time). More runs narrow it: `{MORE_RUNS}`.",
-            verdict.describe()
-        )
-    };
     let reaches_bounds = verdict.spread_reaches_bounds((worst, best));
     match verdict.place() {
         Place::Inside => format!(
@@ -204,9 +198,8 @@ fn gil_sentence(what: String, ratio: f64, (worst, best): (f64, f64)) -> String {
             "{}: about as long as one after another - the GIL lets one thread run Python code at a time.",
             verdict.describe()
         ),
-        Place::Below if reaches_bounds => noise("a loss"),
+        Place::Below | Place::Above if reaches_bounds => verdict.noise((worst, best), MORE_RUNS),
         Place::Below => slower_under_gil(&verdict),
-        Place::Above if reaches_bounds => noise("a gain"),
         Place::Above => verdict.surprise(
             "a gain the GIL does not allow, so the sequential runs were slowed (another program, a cold cache) or time was spent with the GIL released.",
             MORE_RUNS,
@@ -373,7 +366,7 @@ mod tests {
             (false, 2, [(100, 99, 101), (120, 119, 121)], "what taking turns costs besides"),
             (false, 2, [(100, 99, 101), (150, 148, 152)], "taking 50% longer: far more than"),
             (false, 2, [(100, 99, 101), (150, 148, 152)], "A loss this size means busy cores"),
-            (false, 2, [(100, 90, 110), (120, 100, 130)], "run-to-run noise, not a loss"),
+            (false, 2, [(100, 90, 110), (120, 100, 130)], "run-to-run noise, not a finding"),
         ];
         for (free_threaded, cores, [sequential, threads], wanted) in cases {
             let [sequential, threads] = [sequential, threads].map(|(m, lo, hi)| stats(m, lo, hi));

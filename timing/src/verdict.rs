@@ -168,6 +168,16 @@ impl Verdict {
         as_printed(worst) <= high && as_printed(best) >= low
     }
 
+    /// The verdict of a median outside its bounds whose runs' [`spread`] reaches them, said as
+    /// noise and ending with how to narrow it: `what: 0.83x, below the ..., by median; but its
+    /// runs range from 0.69x to 1.10x: run-to-run noise, not a finding. More runs narrow it: ...`
+    pub fn noise(&self, (worst, best): (f64, f64), command: &str) -> String {
+        format!(
+            "{}, by median; but its runs range from {worst:.2}x to {best:.2}x: run-to-run noise, not a finding. More runs narrow it: `{command}`.",
+            self.describe()
+        )
+    }
+
     /// Whether anything could be gained at all: the bounds reach past 1x.
     pub fn possible(&self) -> bool {
         self.low.max(self.high) > 1.0
@@ -284,6 +294,10 @@ mod tests {
         assert!(!v.spread_reaches_bounds(spread(&ms(99, 100, 101), &ms(119, 120, 121))));
         // Printed 0.90x reaches a 0.90x bound.
         assert!(v.spread_reaches_bounds((0.5, 0.8996)));
+        assert_eq!(
+            v.noise((worst, best), "cargo run -p x"),
+            "x: 0.83x, below the 0.90x to 1.05x b, by median; but its runs range from 0.69x to 1.10x: run-to-run noise, not a finding. More runs narrow it: `cargo run -p x`."
+        );
     }
 
     #[test]
