@@ -110,11 +110,19 @@ fn vs_python_prints_rust_and_python_side_by_side() {
     if !out.stderr.contains("python3 not found") {
         let verdict = out.line_starting("CPython's comprehension against its append loop: ");
         // The sentence after the ratio agrees with where it fell: the notebook's claim holds
-        // unless the ratio fell below its bounds.
+        // unless the ratio fell below its bounds; a ratio equal to the bound within noise, or
+        // below it with runs that reach it, does neither.
+        let prose = out.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+        let undecided =
+            prose.contains("More runs narrow it: `cargo run -p decorators -- --vs-python --runs 15`");
         let below = verdict.contains(", below the ");
-        let held = out.stdout.contains("as the notebook found");
-        let contradicted = out.stdout.contains("unlike the notebook");
-        out.check(held != below && contradicted == below, verdict);
+        let held = prose.contains("as the notebook found");
+        let contradicted = prose.contains("unlike the notebook");
+        if undecided {
+            out.check(!held && !contradicted, verdict);
+        } else {
+            out.check(held != below && contradicted == below, verdict);
+        }
     }
 }
 
