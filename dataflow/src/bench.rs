@@ -10,10 +10,13 @@ use std::sync::Arc;
 use timing::chart::Figure;
 use timing::{Stats, cli, human, say};
 
+use dataflow_engine::query::Output;
+use dataflow_engine::spill::Spilled;
+use dataflow_engine::table::{self, Shape};
+use dataflow_engine::{Job, Query};
+
 use crate::generate;
-use crate::job::Job;
-use crate::query::{Output, Query};
-use crate::table::Shape;
+use crate::options::Workers;
 
 /// `db-benchmark`'s options.
 #[derive(clap::Args, Clone, Debug)]
@@ -27,20 +30,14 @@ pub struct Options {
     #[arg(long, default_value_t = 100, value_parser = cli::up_to::<1_000_000_000>,
           allow_hyphen_values = true)]
     groups: u64,
-    /// Worker threads, and the Python engines' threads [default: the number of cores].
-    #[arg(long, value_parser = cli::up_to::<256>, allow_hyphen_values = true)]
-    workers: Option<u64>,
     /// Only these questions, comma-separated: q1,q3 [default: q1-q7 and q10].
     #[arg(long, value_delimiter = ',', value_parser = question)]
     questions: Vec<usize>,
-    /// The memory each question's run may use, as `groupby --memory-limit` (past it, groups
-    /// spill to disk); with --vs-python, DuckDB and a Dask LocalCluster get the same limit
-    /// [default: half the memory available when it starts, and no limit for the others].
-    #[arg(long, value_parser = crate::spill::parse_size, allow_hyphen_values = true)]
-    memory_limit: Option<u64>,
-    /// Where spill files go [default: the system's temporary folder].
-    #[arg(long, value_name = "DIR")]
-    spill_dir: Option<std::path::PathBuf>,
+    /// Worker threads, memory and spill folder, as `groupby` takes them; with --vs-python the
+    /// Python engines get as many threads, and DuckDB and a Dask LocalCluster the same
+    /// --memory-limit.
+    #[command(flatten)]
+    workers: Workers,
     #[command(flatten)]
     timed: cli::Timed<cli::VsPython>,
 }
@@ -77,7 +74,7 @@ pub struct Measured {
     pub stats: Stats,
     pub peak: u64,
     /// What the last run spilled.
-    pub spilled: crate::spill::Spilled,
+    pub spilled: Spilled,
     pub groups: usize,
     pub answer: String,
 }
@@ -86,8 +83,7 @@ pub struct Measured {
 pub fn command(o: &Options) -> ExitCode {
     let picture = o.timed.svg.open();
     let runs = o.timed.runs.or(3);
-    let threads =
-        o.workers.map_or_else(timing::machine::cores, |n| usize::try_from(n).expect("at most 256"));
+    let threads = o.workers.threads(timing::machine::cores());
     let chosen: Vec<usize> =
         if o.questions.is_empty() { (0..QUESTIONS.len()).collect() } else { o.questions.clone() };
     let folder = data_set_once(o.rows, o.groups);
@@ -109,15 +105,9 @@ pub fn command(o: &Options) -> ExitCode {
         // The files are planned (their header read, their ranges cut) in every timed run:
         // end to end from the CSV, as each Python engine reads them.
         let plan = || {
-            let mut job = Job::new(query(i), std::slice::from_ref(&pattern), threads)
-                .unwrap_or_else(|e| cli::fail(e.0));
-            if let Some(limit) = o.memory_limit {
-                job.budget.limit = limit;
-            }
-            if let Some(dir) = &o.spill_dir {
-                job.budget.dir.clone_from(dir);
-            }
-            Arc::new(job)
+            let job =
+                o.workers.apply(Job::builder(query(i), std::slice::from_ref(&pattern)), threads);
+            Arc::new(job.build().unwrap_or_else(|e| cli::fail(e)))
         };
         let m = run_question(QUESTIONS[i].0, plan, runs);
         figure.bar(&format!("{} {}", m.name, m.query), &m.stats);
@@ -126,7 +116,7 @@ pub fn command(o: &Options) -> ExitCode {
     lesson(&measured, o.rows);
     if let Some(twin) = crate::report::twin(&o.timed.python) {
         say!();
-        let setting = (threads, runs.min(3), o.memory_limit);
+        let setting = (threads, runs.min(3), o.workers.memory_limit);
         crate::report::db_benchmark_vs_python(&twin, &measured, setting, &pattern, &mut figure);
     }
     if let Some(picture) = picture {
@@ -147,14 +137,14 @@ fn data_set_once(rows: u64, k: u64) -> std::path::PathBuf {
 /// its answer; printed as one row as soon as it is measured.
 fn run_question(name: &'static str, plan: impl Fn() -> Arc<Job>, runs: usize) -> Measured {
     let mut peak = 0;
-    let mut spilled = crate::spill::Spilled::default();
+    let mut spilled = Spilled::default();
     let mut kept = None;
     let ((), stats) = timing::measure(runs, || {
         // The previous run's answer freed first, as the Python twins do: each peak is one run's.
         kept = None;
         timing::machine::reset_peak_memory();
         let job = plan();
-        let answer = job.run_on_threads(job.threads).unwrap_or_else(|e| cli::fail(e));
+        let answer = dataflow_engine::run(&job).unwrap_or_else(|e| cli::fail(e));
         peak = peak.max(timing::machine::peak_memory().unwrap_or(0));
         spilled = answer.spilled;
         kept = Some(answer);
@@ -197,7 +187,7 @@ fn lesson(measured: &[Measured], rows: u64) {
     let row = format!("{} ({}) took {:.0} ns a row", few.name, few.query, per_row(few));
     cli::paragraph(
         "",
-        &if few.groups <= crate::table::PARTITION_AT {
+        &if few.groups <= table::PARTITION_AT {
             format!(
                 "Where the groups are few, a row costs what the scan costs - its fields found, its key hashed, one probe in a table the cache holds, a few slots updated: {row} with {} groups.",
                 few.groups

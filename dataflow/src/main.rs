@@ -10,35 +10,15 @@
 //! compared on), `cargo run -p dataflow -- generate --rows N --out DIR`.
 //!
 //! The crate, in reading order: this front end (options, then what each command does);
-//! `query` (what a group-by asks), `scan` (files, ranges, rows), `table` and `agg` (the groups
-//! and their exact aggregates), `flow` (the dataflow on timely), `cluster` (processes and
-//! machines); `report` (the default run and its comparisons) and `bench` (db-benchmark).
+//! `options` (a group-by's command line, declared once); `report` (the default run and its
+//! comparisons), `bench` (db-benchmark), `generate` (the data). The engine - the scan, the
+//! groups and their exact aggregates, the dataflow, spilling, processes and machines - is the
+//! library beneath, `dataflow/engine` (`cargo doc -p dataflow-engine --open`).
 
-/// `merge` for a record of counters that workers report (`Tally`, `Traffic`, `Spilled`): every
-/// field summed, as the reports meet. The fields named are the one thing the records differ in.
-macro_rules! merged_by_sum {
-    ($record:ident: $($field:ident),+) => {
-        impl $record {
-            pub fn merge(&mut self, other: &$record) {
-                $(self.$field += other.$field;)+
-            }
-        }
-    };
-}
-
-mod agg;
 mod bench;
-mod cleanup;
-mod cluster;
-mod flow;
 mod generate;
-mod job;
-mod query;
+mod options;
 mod report;
-mod scan;
-mod spill;
-mod table;
-mod wire;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -46,7 +26,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use cluster::ClusterError;
+use dataflow_engine::cluster::{self, processes};
+use dataflow_engine::{Answer, Error, Job, Workers, cleanup, scan};
 use timing::cli;
 
 /// Takeaway 4: a group-by over CSV files of any size, on threads or processes, with timely.
@@ -71,7 +52,7 @@ enum Command {
     /// `df.groupby(["a", "b"]).agg({"v": ["sum", "mean"]})`. Keys are compared as text:
     /// 00501, 0501 and 501 are three groups (pandas' read_csv would read them as one number
     /// unless given dtype={key: str}).
-    Groupby(Box<job::Options>),
+    Groupby(Box<options::GroupBy>),
     /// Write deterministic CSV files to try it on: flights-like rows, or db-benchmark's
     /// group-by data set (--shape groupby).
     Generate(generate::Options),
@@ -114,7 +95,7 @@ fn main() -> ExitCode {
 
 /// `dataflow groupby`: the job checked (bad input: exit 2), then run on threads, on processes
 /// this binary starts, or as one process of a cluster; the answer as CSV, sorted by key.
-fn groupby(g: &job::Options) -> ExitCode {
+fn groupby(g: &options::GroupBy) -> ExitCode {
     // Stdout is the answer, redirected to a file (`> answer.csv`): every report, the Python
     // comparison's too, goes to stderr.
     cli::send_reports_to_stderr();
@@ -128,22 +109,67 @@ fn groupby(g: &job::Options) -> ExitCode {
     if g.out.is_some() {
         g.python.refuse("compares the answer on stdout; drop --out");
     }
-    let from_parent = g.cluster.child.then(cluster::processes::secret_from_parent);
-    let from_parent = from_parent.transpose().unwrap_or_else(|e| exit_with(&e));
-    let job = Arc::new(g.job());
+    let job = Arc::new(g.job().unwrap_or_else(|e| exit_with(&e)));
     for path in scan::repeated(&g.files) {
         eprintln!("note: {} is named more than once; it is read once", path.display());
     }
     if let Some(n) = g.cluster.processes {
-        let output = cluster::processes::Output::PassThrough;
-        let run = cluster::processes::run(&job, n, output).unwrap_or_else(|e| exit_with(&e));
-        return if run.ok { ExitCode::SUCCESS } else { ExitCode::FAILURE };
+        return on_processes(&job, n);
     }
-    let workers = match g.cluster.member(&job, from_parent) {
-        Ok(Some(member)) => member.join(&job).unwrap_or_else(|e| exit_with(&e)),
-        Ok(None) => cluster::Workers::Threads(job.threads),
-        Err(e) => exit_with(&e),
+    let workers = match g.cluster.member(&job).unwrap_or_else(|e| exit_with(&e)) {
+        Some(member) => join(member, &job, g.cluster.child),
+        None => Workers::Threads(job.threads),
     };
+    let Some(answer) = run_with_progress(&job, workers, g.cluster.child) else {
+        return ExitCode::SUCCESS; // not process 0, which prints
+    };
+    if job.out.is_none() {
+        write_answer(&job, &answer, g.cluster.answer_file.as_ref());
+    }
+    report::notes(&job, &answer);
+    if g.python.enabled {
+        report::groupby_vs_python(&job, &answer, &g.python);
+    }
+    ExitCode::SUCCESS
+}
+
+/// `--processes N`: this binary started N times on loopback, process 0's answer printed.
+fn on_processes(job: &Job, n: usize) -> ExitCode {
+    let run = processes::run(job, n, processes::Output::PassThrough, &launcher())
+        .unwrap_or_else(|e| exit_with(&e));
+    if !run.ok {
+        return ExitCode::FAILURE;
+    }
+    let mut out = std::io::stdout().lock();
+    out.write_all(run.stdout.as_bytes())
+        .and_then(|()| out.flush())
+        .unwrap_or_else(|e| cli::stdout_failed(&e));
+    ExitCode::SUCCESS
+}
+
+/// How the engine starts this binary again as a process of `--processes`.
+fn launcher() -> processes::Launcher {
+    let program = std::env::current_exe()
+        .unwrap_or_else(|e| cli::fail(format!("this program's own path: {e}")));
+    processes::Launcher { program, args: vec!["groupby".to_owned()] }
+}
+
+/// One process of a cluster: connected to the others; from then on a lost peer ends this
+/// process with one line (a child of `--processes` with the code its parent counts as lost).
+fn join(member: cluster::Member, job: &Job, child: bool) -> Workers {
+    let lost = if child { processes::LOST_PEER } else { 1 };
+    let addresses = member.addresses().to_vec();
+    let (workers, took) = member.join(job).unwrap_or_else(|e| exit_with(&e));
+    if child {
+        eprintln!("connected-in {}", took.as_nanos()); // for the parent's report
+    }
+    cluster::end_process_on_lost_peer(addresses, lost);
+    workers
+}
+
+/// The job on `workers`, a status line counting the bytes read while it runs; the answer in
+/// process 0, `None` elsewhere. A failed run ends the program (exit 1).
+fn run_with_progress(job: &Arc<Job>, workers: Workers, child: bool) -> Option<Answer> {
     let read = Arc::default();
     let ticker = timing::progress::Ticker::counting_then(
         "reading",
@@ -152,25 +178,18 @@ fn groupby(g: &job::Options) -> ExitCode {
         timing::progress::Unit::Bytes,
         Some("read; merging, sorting and gathering the groups".to_owned()),
     );
-    let outcome = flow::run(&job, workers, &read);
+    let outcome = dataflow_engine::run_on(job, workers, &read);
     drop(ticker);
-    if g.cluster.child {
+    if child {
         eprintln!("peak-memory {}", timing::machine::peak_memory().unwrap_or(0));
     }
-    let answer = match outcome {
-        Ok(Some(answer)) => answer,
-        Ok(None) => return ExitCode::SUCCESS, // not process 0, which prints
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    if job.out.is_some() {
-        report::notes(&job, &answer); // the parts are written; a note says where
-        return ExitCode::SUCCESS;
-    }
+    outcome.unwrap_or_else(|e| exit_with(&e))
+}
+
+/// The answer as CSV: on stdout, or into the file a parent of `--processes` reads it from.
+fn write_answer(job: &Job, answer: &Answer, answer_file: Option<&PathBuf>) {
     let ticker = timing::progress::Ticker::start(format!("writing {} groups", answer.groups));
-    match &g.cluster.answer_file {
+    match answer_file {
         Some(path) => {
             let file = std::fs::File::create(path).map(std::io::BufWriter::new);
             let written =
@@ -184,18 +203,16 @@ fn groupby(g: &job::Options) -> ExitCode {
         }
     }
     drop(ticker);
-    report::notes(&job, &answer);
-    if g.python.enabled {
-        report::groupby_vs_python(&job, &answer, &g.python);
-    }
-    ExitCode::SUCCESS
 }
 
-/// Ends the program for a cluster error: bad input exit 2, anything else exit 1.
-fn exit_with(e: &ClusterError) -> ! {
+/// Ends the program for an error of the engine: bad input exit 2, anything else exit 1.
+fn exit_with(e: &Error) -> ! {
     match e {
-        ClusterError::Usage(why) => cli::usage_error(why),
-        ClusterError::System(why) => cli::fail(why),
+        Error::Usage(why) => cli::usage_error(why),
+        other => {
+            eprintln!("error: {other}");
+            std::process::exit(1)
+        }
     }
 }
 

@@ -13,12 +13,11 @@ use timing::python::Twin;
 use timing::verdict::{Finding, Verdict};
 use timing::{Stats, cli, human, say};
 
-use crate::cluster::processes::{self, Output};
-use crate::flow::Answer;
+use dataflow_engine::cluster::processes::{self, Output};
+use dataflow_engine::query::{Func, Output as Column};
+use dataflow_engine::{Answer, Job, Query, scan};
+
 use crate::generate;
-use crate::job::Job;
-use crate::query::Query;
-use crate::scan;
 
 /// The packages the twins import. Dask and distributed pinned to the release pip resolved on
 /// 2026-12-07: left open, pip backtracked through distributed's releases for minutes.
@@ -59,8 +58,8 @@ pub fn default_run(
     let folder = data_set_once(rows);
     let cores = timing::machine::cores();
     let pattern = format!("{}/*.csv", folder.display());
-    let job = Job::new(flights_query(), &[pattern], cores).unwrap_or_else(|e| cli::fail(e.0));
-    let job = Arc::new(job);
+    let job = Job::builder(flights_query(), &[pattern]).threads(cores).build();
+    let job = Arc::new(job.unwrap_or_else(|e| cli::fail(e)));
     let mb = job.bytes() as f64 / 1e6;
     say!(
         "== groupby('origin').dep_delay over {mb:.0} MB in {} partitions of at most {} MB ({})",
@@ -167,7 +166,7 @@ fn time_on_threads(
     for run in 1..=runs {
         timing::machine::reset_peak_memory();
         let ticker = timing::progress::Ticker::start(format!("{label}, run {run} of {runs}"));
-        let (found, took) = timing::time_call(|| job.run_on_threads(threads));
+        let (found, took) = timing::time_call(|| dataflow_engine::run_on_threads(job, threads));
         drop(ticker);
         let found = found.unwrap_or_else(|e| cli::fail(e));
         peak = peak.max(timing::machine::peak_memory().unwrap_or(0));
@@ -197,9 +196,11 @@ fn answer_text(job: &Job, answer: &Answer) -> String {
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
-/// The group-by on 2 processes over loopback TCP, `runs` times, printed as one row; its
-/// timings and its answer.
+/// The group-by on 2 processes over loopback TCP, one thread each, `runs` times, printed as
+/// one row; its timings and its answer.
 fn time_two_processes(job: &Job, runs: usize, figure: &mut Figure) -> (Stats, String) {
+    let job = &Job::builder(job.query.clone(), &job.patterns).threads(1).build();
+    let job = job.as_ref().unwrap_or_else(|e| cli::fail(e));
     let (mut answer, mut peaks, mut samples, mut connecting) =
         (String::new(), Vec::new(), Vec::new(), Vec::new());
     for run in 1..=runs {
@@ -228,10 +229,11 @@ fn time_two_processes(job: &Job, runs: usize, figure: &mut Figure) -> (Stats, St
     (stats, answer)
 }
 
-/// `groupby --processes 2` on the job, its output kept; a failure ends the program.
-fn two_processes(job: &Job) -> processes::Run {
-    let one_thread_each = Job { threads: 1, ..job.clone() };
-    let run = processes::run(&one_thread_each, 2, Output::Keep).unwrap_or_else(|e| cli::fail(e));
+/// `groupby --processes 2` on the job (made with one thread a process), its output kept; a
+/// failure ends the program.
+fn two_processes(one_thread_each: &Job) -> processes::Run {
+    let run = processes::run(one_thread_each, 2, Output::Keep, &crate::launcher())
+        .unwrap_or_else(|e| cli::fail(e));
     if !run.ok {
         cli::fail("the 2-process run failed");
     }
@@ -246,8 +248,12 @@ fn sweep_workers(job: &Arc<Job>, counts: &[usize], runs: usize, answer: &str) ->
         "== the group-by on each number of worker threads, against 1 worker ({})",
         timing::after_warmup(runs)
     );
-    let run =
-        |threads| answer_text(job, &job.run_on_threads(threads).unwrap_or_else(|e| cli::fail(e)));
+    let run = |threads| {
+        answer_text(
+            job,
+            &dataflow_engine::run_on_threads(job, threads).unwrap_or_else(|e| cli::fail(e)),
+        )
+    };
     let (one_answer, one) = timing::measure(runs, || run(1));
     assert_eq!(one_answer, answer, "1 worker, warm");
     say!("{}", one.baseline_line("1 worker, warm"));
@@ -278,7 +284,8 @@ fn process_startup(folder: &Path) -> Duration {
     std::fs::write(&empty, format!("{}\n", generate::HEADER))
         .unwrap_or_else(|e| cli::fail(format!("{}: {e}", empty.display())));
     let pattern = [empty.to_string_lossy().into_owned()];
-    let job = Job::new(flights_query(), &pattern, 1).unwrap_or_else(|e| cli::fail(e.0));
+    let job = Job::builder(flights_query(), &pattern).threads(1).build();
+    let job = job.unwrap_or_else(|e| cli::fail(e));
     let (_, took) = timing::time_call(|| two_processes(&job));
     let _ = std::fs::remove_file(&empty);
     took
@@ -435,7 +442,7 @@ fn ask_twin<'r>(
     rust: impl Fn(usize, Engine) -> (&'r str, &'r Stats),
     figure: &mut Figure,
 ) -> Option<Vec<timing::python::Measured>> {
-    let answers = crate::cleanup::TempDir::new("hpc-rs-dataflow-answers-")
+    let answers = dataflow_engine::cleanup::TempDir::new("hpc-rs-dataflow-answers-")
         .unwrap_or_else(|e| cli::fail(format!("a temporary folder: {e}")));
     for (i, q) in questions.iter().enumerate() {
         let path = answers.path().join(format!("{i}.csv"));
@@ -488,12 +495,11 @@ fn ask_twin<'r>(
 /// counts, min and max exactly; the rest within 1e-9 relative (engines other than this one sum
 /// floats in their own order and round each step).
 fn checked_sentence(answers: usize, queries: &[&Query]) -> String {
-    use crate::query::{Func, Output};
     let (mut exact, mut close) = (Vec::new(), Vec::new());
     for output in queries.iter().flat_map(|q| &q.outputs) {
         let (name, is_exact) = match output {
-            Output::Size => ("sizes", true),
-            Output::Of { func, .. } => match func {
+            Column::Size => ("sizes", true),
+            Column::Of { func, .. } => match func {
                 Func::Count => ("counts", true),
                 Func::Min => ("minimums", true),
                 Func::Max => ("maximums", true),
@@ -701,7 +707,7 @@ pub fn groupby_vs_python(job: &Arc<Job>, answer: &Answer, python: &cli::VsPython
     let Some(twin) = twin(python) else { return };
     let reference = answer_text(job, answer);
     let warm = |threads: usize| {
-        let (again, took) = timing::time_call(|| job.run_on_threads(threads));
+        let (again, took) = timing::time_call(|| dataflow_engine::run_on_threads(job, threads));
         let again = again.unwrap_or_else(|e| cli::fail(e));
         assert_eq!(answer_text(job, &again), reference, "the same answer, warm");
         Stats::from_samples(&[took])
@@ -790,7 +796,7 @@ pub fn notes(job: &Job, answer: &Answer) {
 #[cfg(test)]
 mod tests {
     use super::{checked_sentence, threads_sentence};
-    use crate::query::Query;
+    use dataflow_engine::Query;
 
     #[test]
     fn an_engine_that_failed_is_named_in_a_sentence() {

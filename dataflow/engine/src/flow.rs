@@ -16,22 +16,31 @@
 //! into one place, fine for a few groups; more are a hash shuffle. The exchange here is that
 //! shuffle, always, into as many places as there are workers.)
 
+use std::any::Any;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::Write;
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock};
 
+use timely::communication::Hooks;
+use timely::communication::allocator::zero_copy::initialize::initialize_networking_from_sockets;
+use timely::communication::allocator::{AllocatorBuilder, ProcessBuilder};
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::InputHandle;
+use timely::dataflow::ProbeHandle;
 use timely::dataflow::operators::{Exchange, Input, Inspect, Probe};
 use timely::worker::Worker;
 
+use crate::Error;
 use crate::cleanup::TempDir;
-use crate::cluster;
 use crate::job::Job;
+use crate::partial::Aggregator;
 use crate::query::Query;
-use crate::scan::{self, Aggregator, RowError, Tally};
+use crate::scan::{self, Tally};
 use crate::spill::{self, Spill, Spilled};
 use crate::table::{self, Cursor, FileCursor, MemoryCursor, Run, Shape, Table};
 
@@ -59,7 +68,7 @@ pub struct Answer {
 
 impl Answer {
     /// The answer of sorted runs in memory.
-    #[cfg(test)]
+    #[cfg(any(test, feature = "testdata"))]
     pub fn of(runs: Vec<Run>, tally: Tally) -> Answer {
         Answer {
             groups: runs.iter().map(|r| r.len() as u64).sum(),
@@ -74,7 +83,7 @@ impl Answer {
 
     /// The CSV: the header, then every group in key order.
     pub fn write(&self, query: &Query, out: &mut impl Write) -> std::io::Result<()> {
-        write_header(query, out)?;
+        table::write_header(query, out)?;
         let mut cursors: Vec<Box<dyn Cursor + '_>> = Vec::new();
         for source in &self.sources {
             cursors.push(match source {
@@ -85,19 +94,6 @@ impl Answer {
         table::merge_runs(&mut cursors, out)?;
         Ok(())
     }
-}
-
-/// The answer's header line: the key columns, then each output's name.
-pub fn write_header(query: &Query, out: &mut impl Write) -> std::io::Result<()> {
-    let mut header = Vec::new();
-    for (i, name) in query.header().iter().enumerate() {
-        if i > 0 {
-            header.push(b',');
-        }
-        table::csv_field(name.as_bytes(), &mut header);
-    }
-    header.push(b'\n');
-    out.write_all(&header)
 }
 
 /// What crossed between workers: partial aggregates exchanged by key, the batches they went
@@ -111,26 +107,6 @@ pub struct Traffic {
 }
 
 merged_by_sum!(Traffic: bytes, batches, early_flushes);
-
-/// Why a run ended without an answer.
-#[derive(Debug)]
-pub enum FlowError {
-    /// A row that cannot be read, or a file that failed mid-way.
-    Row(RowError),
-    /// Spilling or writing the answer failed (a full disk, an unwritable folder).
-    Disk(String),
-    /// timely could not start, or a worker failed.
-    Workers(String),
-}
-
-impl std::fmt::Display for FlowError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            FlowError::Row(e) => write!(f, "{}", e.0),
-            FlowError::Disk(e) | FlowError::Workers(e) => write!(f, "{e}"),
-        }
-    }
-}
 
 /// How large a worker's table of partial aggregates grows before its groups go to their
 /// owners: large enough that a few groups (three airports) are sent once, at the end; small
@@ -157,6 +133,44 @@ impl SpillDir {
         });
         made.as_ref().map(TempDir::path).map_err(String::clone)
     }
+}
+
+/// Where a job's workers live.
+pub enum Workers {
+    /// Threads of this process only.
+    Threads(usize),
+    /// `threads` threads here, and the other processes behind `sockets` (one for each other
+    /// process, in index order; `None` at our own index), connected and checked already.
+    Cluster { sockets: Vec<Option<TcpStream>>, me: usize, threads: usize },
+}
+
+impl Workers {
+    /// Worker threads in each process.
+    pub fn threads(&self) -> usize {
+        match self {
+            Workers::Threads(threads) | Workers::Cluster { threads, .. } => *threads,
+        }
+    }
+}
+
+/// timely's allocators for `workers`, and what must live as long as they do (the network
+/// threads of a cluster): the sockets handed to timely already connected
+/// (`initialize_networking_from_sockets`, as Materialize does).
+fn allocators(workers: Workers) -> Result<(Vec<AllocatorBuilder>, Box<dyn Any + Send>), Error> {
+    let (sockets, me, threads) = match workers {
+        Workers::Threads(threads) => {
+            return timely::CommunicationConfig::Process(threads)
+                .try_build()
+                .map_err(|e| Error::Workers(format!("timely could not start: {e}")));
+        }
+        Workers::Cluster { sockets, me, threads } => (sockets, me, threads),
+    };
+    let hooks = Hooks::default();
+    let local =
+        ProcessBuilder::new_typed_vector(threads, hooks.refill.clone(), hooks.spill.clone());
+    let (builders, guard) = initialize_networking_from_sockets(local, sockets, me, threads, hooks)
+        .map_err(|e| Error::Workers(format!("timely could not start its network threads: {e}")))?;
+    Ok((builders.into_iter().map(AllocatorBuilder::Tcp).collect(), Box::new(guard)))
 }
 
 /// What travels to process 0 at the end from the workers of other processes.
@@ -193,31 +207,31 @@ struct Done {
     spilled: Spilled,
     groups: u64,
     parts: Vec<PathBuf>,
-    failure: Option<FlowError>,
+    failure: Option<Error>,
 }
 
 /// Runs `job` on `workers`; in process 0, the answer (`None` in the other processes, whose
 /// workers sent theirs to it). `read` counts the bytes read, for a progress line.
 pub fn run(
     job: &Arc<Job>,
-    workers: cluster::Workers,
+    workers: Workers,
     read: &Arc<AtomicU64>,
-) -> Result<Option<Answer>, FlowError> {
+) -> Result<Option<Answer>, Error> {
     let threads = workers.threads();
-    let (allocators, network) = cluster::allocators(workers).map_err(FlowError::Workers)?;
+    let (allocators, network) = allocators(workers)?;
     let config = timely::WorkerConfig::default();
     let files = Arc::new(SpillDir { parent: job.budget.dir.clone(), dir: OnceLock::new() });
     let (job, read, shared) = (Arc::clone(job), Arc::clone(read), Arc::clone(&files));
     let guards = timely::execute::execute_from(allocators, network, config, move |worker| {
         one_worker(worker, &job, threads, &read, &shared)
     })
-    .map_err(|e| FlowError::Workers(format!("timely could not start: {e}")))?;
+    .map_err(|e| Error::Workers(format!("timely could not start: {e}")))?;
     let mut finished = Vec::new();
     for result in guards.join() {
         match result {
             Ok(Some(done)) => finished.push(done),
             Ok(None) => {}
-            Err(e) => return Err(FlowError::Workers(format!("a worker failed: {e}"))),
+            Err(e) => return Err(Error::Workers(format!("a worker failed: {e}"))),
         }
     }
     if finished.is_empty() {
@@ -270,7 +284,54 @@ impl Owned {
     }
 }
 
-/// The dataflow on one worker. Returns what process 0's workers hand back; `None` elsewhere.
+/// The input of partial aggregates, each batch with the worker that owns its keys.
+type Batches = InputHandle<u64, CapacityContainerBuilder<Vec<(u64, Vec<u8>)>>>;
+/// The input of what goes to worker 0 of process 0 at the end.
+type Gather = InputHandle<u64, CapacityContainerBuilder<Vec<Gathered>>>;
+
+/// The two dataflows of a worker, built first, in the same order on every worker, as timely
+/// asks: partial aggregates exchanged by key into the groups this worker owns; and, at the
+/// end, what the other processes send to worker 0 of process 0.
+struct Exchanges {
+    batches: Batches,
+    exchanged: ProbeHandle<u64>,
+    gather: Gather,
+    gathered: ProbeHandle<u64>,
+}
+
+impl Exchanges {
+    fn build(
+        worker: &mut Worker,
+        owned: &Rc<RefCell<Owned>>,
+        remote: &Rc<RefCell<Remote>>,
+        files: &Arc<SpillDir>,
+    ) -> Exchanges {
+        let (batches, exchanged) = worker.dataflow::<u64, _, _>(|scope| {
+            let (input, stream) = scope.new_input::<Vec<(u64, Vec<u8>)>>();
+            let (sink, files) = (Rc::clone(owned), Arc::clone(files));
+            let probe = stream
+                .exchange(|(owner, _): &(u64, Vec<u8>)| *owner)
+                .inspect(move |(_, batch): &(u64, Vec<u8>)| sink.borrow_mut().absorb(batch, &files))
+                .probe()
+                .0;
+            (input, probe)
+        });
+        let (gather, gathered) = worker.dataflow::<u64, _, _>(|scope| {
+            let (input, stream) = scope.new_input::<Vec<Gathered>>();
+            let (sink, files) = (Rc::clone(remote), Arc::clone(files));
+            let probe = stream
+                .exchange(|_: &Gathered| 0)
+                .inspect(move |g: &Gathered| sink.borrow_mut().receive(g, &files))
+                .probe()
+                .0;
+            (input, probe)
+        });
+        Exchanges { batches, exchanged, gather, gathered }
+    }
+}
+
+/// The dataflow on one worker, in its three steps. Returns what process 0's workers hand
+/// back; `None` elsewhere.
 fn one_worker(
     worker: &mut Worker,
     job: &Job,
@@ -279,143 +340,126 @@ fn one_worker(
     files: &Arc<SpillDir>,
 ) -> Option<Finished> {
     let (me, peers) = (worker.index(), worker.peers());
-    let shape = Shape::of(&job.query);
     let share = job.budget.share(peers);
     let partial_limit = (share / 8).min(PARTIAL_LIMIT);
     // What the owned groups may hold: the rest of the share, less a third - a vector grows by
     // doubling, and while it moves, the old and the new are both held.
     let owned_limit = (share - partial_limit) / 3 * 2;
+    let shape = Shape::of(&job.query);
     let owned = Rc::new(RefCell::new(Owned::new(&shape, owned_limit, me)));
-    let owned_take = |owned: &Rc<RefCell<Owned>>| {
-        std::mem::replace(&mut *owned.borrow_mut(), Owned::new(&shape, 0, me))
-    };
     let remote: Rc<RefCell<Remote>> = Rc::default();
-    // Both dataflows are built first, in the same order on every worker, as timely asks.
-    let (mut batches, exchanged) = worker.dataflow::<u64, _, _>(|scope| {
-        let (input, stream) = scope.new_input::<Vec<(u64, Vec<u8>)>>();
-        let (sink, files) = (Rc::clone(&owned), Arc::clone(files));
-        let probe = stream
-            .exchange(|(owner, _): &(u64, Vec<u8>)| *owner)
-            .inspect(move |(_, batch): &(u64, Vec<u8>)| sink.borrow_mut().absorb(batch, &files))
-            .probe()
-            .0;
-        (input, probe)
-    });
-    let (mut gather, gathered_all) = worker.dataflow::<u64, _, _>(|scope| {
-        let (input, stream) = scope.new_input::<Vec<Gathered>>();
-        let (sink, files) = (Rc::clone(&remote), Arc::clone(files));
-        let probe = stream
-            .exchange(|_: &Gathered| 0)
-            .inspect(move |g: &Gathered| sink.borrow_mut().receive(g, &files))
-            .probe()
-            .0;
-        (input, probe)
-    });
+    let Exchanges { batches, exchanged, gather, gathered } =
+        Exchanges::build(worker, &owned, &remote, files);
 
-    // 1 and 2: scan my ranges; the partial aggregates go to their owners as the table fills.
+    // 1 and 2: my ranges scanned, their partial aggregates sent to their owners.
     let mut done = Done::default();
-    let traffic = &mut done.traffic;
-    let mut failure = None;
-    done.tally = {
-        let flush = |tables: &mut [Table]| {
-            let mut out = vec![Vec::new(); peers];
-            for table in tables {
-                table.drain_into(&mut out, |hash| table::owner(hash, peers));
-            }
-            for (owner, batch) in out.into_iter().enumerate() {
-                if !batch.is_empty() {
-                    traffic.bytes += batch.len() as u64;
-                    traffic.batches += 1;
-                    batches.send((owner as u64, batch));
-                }
-            }
-            // A new epoch: timely's exchange ships what it holds for each worker when the epoch
-            // closes (it would otherwise keep up to a few hundred batches a worker, waiting to
-            // fill a container of them).
-            let next = *batches.time() + 1;
-            batches.advance_to(next);
-            traffic.early_flushes += 1;
-            worker.step(); // merge what others sent meanwhile, as it comes
-        };
-        let limit = usize::try_from(partial_limit).unwrap_or(usize::MAX);
-        let mut rows = Aggregator::new(Table::new(&shape), limit, flush);
-        for &i in &scan::assign(&job.plan.ranges, peers)[me] {
-            let range = job.plan.ranges[i];
-            if let Err(e) = scan::read_range(&job.plan, range, job.skip_bad, &mut rows, read) {
-                failure = Some(FlowError::Row(e));
-                break;
-            }
-        }
-        rows.finish()
-    };
-    done.traffic.early_flushes = done.traffic.early_flushes.saturating_sub(1); // the last: not early
-    drop(batches); // no more input: the exchange completes once every worker's is merged
-    while !exchanged.done() {
-        worker.step();
-    }
+    let limit = usize::try_from(partial_limit).unwrap_or(usize::MAX);
+    let failure = scan_and_exchange(worker, job, batches, (limit, read), &mut done);
+    run_until(worker, &exchanged);
 
     // 3: my groups, sorted and printed: to part files, or to process 0.
-    let mut owned = owned_take(&owned);
-    if let Some(e) = owned.failure.take() {
-        failure.get_or_insert(FlowError::Disk(e));
-    }
-    let in_process_zero = me < threads;
+    let mut owned = owned.replace(Owned::new(&shape, 0, me));
+    done.failure = failure.or_else(|| owned.failure.take().map(Error::Disk));
     let mut runs = Vec::new();
-    if failure.is_none() {
+    if done.failure.is_none() {
         match finish(&mut owned, job, me, files, |run| runs.push(run)) {
             Ok((parts, groups)) => (done.parts, done.groups) = (parts, groups),
-            Err(e) => failure = Some(FlowError::Disk(e)),
+            Err(e) => done.failure = Some(Error::Disk(e)),
         }
     }
     done.spilled = owned.spill.spilled;
-    done.failure = failure;
-    if !in_process_zero {
-        for (index, source) in std::mem::take(&mut runs).into_iter().enumerate() {
-            let records = match source {
-                Source::Memory(run) => {
-                    let mut records = Vec::new();
-                    run.write_records(&mut records).expect("writing to memory");
-                    records
-                }
-                Source::File(path) => std::fs::read(&path).unwrap_or_default(),
-            };
-            for (seq, part) in records.chunks(1 << 20).enumerate() {
-                let (from, run, seq, bytes) = (me as u64, index as u64, seq as u64, part.to_vec());
-                gather.send(Gathered::Lines { from, run, seq, bytes });
-            }
-        }
-        let row = matches!(done.failure, Some(FlowError::Row(_)));
-        gather.send(Gathered::Done {
-            tally: done.tally,
-            traffic: done.traffic,
-            spilled: done.spilled,
-            groups: done.groups,
-            parts: done.parts.clone(),
-            failure: done.failure.as_ref().map(ToString::to_string),
-            row,
-        });
-    }
-    drop(gather);
-    while !gathered_all.done() {
+    let in_process_zero = me < threads;
+    let ours = if in_process_zero { None } else { Some(std::mem::take(&mut runs)) };
+    send_to_process_zero(gather, ours, &done, me);
+    run_until(worker, &gathered);
+    let (remote_runs, remote_done) = remote.take().finish(&mut done);
+    in_process_zero.then_some(Finished { sources: runs, done, remote_runs, remote_done })
+}
+
+/// Steps the worker until everything sent into the dataflow `probe` watches has arrived.
+fn run_until(worker: &mut Worker, probe: &ProbeHandle<u64>) {
+    while !probe.done() {
         worker.step();
     }
-    let mut remote = remote.take();
-    let mut remote_runs = Vec::new();
-    for (_, (path, mut file)) in remote.files.drain() {
-        if let Err(e) = file.flush() {
-            remote.failure.get_or_insert(format!("{}: {e}", path.display()));
+}
+
+/// Steps 1 and 2 on one worker: its ranges read into a table of partial aggregates, which
+/// goes to the owners of its keys whenever it holds `limit` bytes' worth of groups, and at
+/// the end. `batches` is closed when it leaves this function: the exchange then completes
+/// once every worker's batches are merged. The tally and traffic go into `done`; a row that
+/// cannot be read is returned.
+fn scan_and_exchange(
+    worker: &mut Worker,
+    job: &Job,
+    mut batches: Batches,
+    (limit, read): (usize, &AtomicU64),
+    done: &mut Done,
+) -> Option<Error> {
+    let (me, peers) = (worker.index(), worker.peers());
+    let traffic = &mut done.traffic;
+    let flush = |tables: &mut [Table]| {
+        let mut out = vec![Vec::new(); peers];
+        for table in tables {
+            table.drain_into(&mut out, |hash| table::owner(hash, peers));
         }
-        remote_runs.push(path);
+        for (owner, batch) in out.into_iter().enumerate() {
+            if !batch.is_empty() {
+                traffic.bytes += batch.len() as u64;
+                traffic.batches += 1;
+                batches.send((owner as u64, batch));
+            }
+        }
+        // A new epoch: timely's exchange ships what it holds for each worker when the epoch
+        // closes (it would otherwise keep up to a few hundred batches a worker, waiting to
+        // fill a container of them).
+        let next = *batches.time() + 1;
+        batches.advance_to(next);
+        traffic.early_flushes += 1;
+        worker.step(); // merge what others sent meanwhile, as it comes
+    };
+    let mut rows = Aggregator::new(Table::new(&Shape::of(&job.query)), limit, flush);
+    let mut failure = None;
+    for &i in &scan::assign(&job.plan.ranges, peers)[me] {
+        let range = job.plan.ranges[i];
+        if let Err(e) = scan::read_range(&job.plan, range, job.skip_bad, &mut rows, read) {
+            failure = Some(e);
+            break;
+        }
     }
-    if let Some(e) = remote.failure {
-        done.failure.get_or_insert(FlowError::Disk(e));
+    done.tally = rows.finish();
+    // The last flush, at the end of the ranges, was not early.
+    done.traffic.early_flushes = done.traffic.early_flushes.saturating_sub(1);
+    failure
+}
+
+/// A worker of another process: its sorted runs (`None` in process 0, which keeps its own),
+/// in parts of 1 MB, and its report, to worker 0 of process 0. `gather` is closed when it
+/// leaves this function.
+fn send_to_process_zero(mut gather: Gather, runs: Option<Vec<Source>>, done: &Done, me: usize) {
+    let Some(runs) = runs else { return };
+    for (index, source) in runs.into_iter().enumerate() {
+        let records = match source {
+            Source::Memory(run) => {
+                let mut records = Vec::new();
+                run.write_records(&mut records).expect("writing to memory");
+                records
+            }
+            Source::File(path) => std::fs::read(&path).unwrap_or_default(),
+        };
+        for (seq, part) in records.chunks(1 << 20).enumerate() {
+            let (from, run, seq, bytes) = (me as u64, index as u64, seq as u64, part.to_vec());
+            gather.send(Gathered::Lines { from, run, seq, bytes });
+        }
     }
-    in_process_zero.then_some(Finished {
-        sources: runs,
-        done,
-        remote_runs,
-        remote_done: remote.done,
-    })
+    gather.send(Gathered::Done {
+        tally: done.tally,
+        traffic: done.traffic,
+        spilled: done.spilled,
+        groups: done.groups,
+        parts: done.parts.clone(),
+        failure: done.failure.as_ref().map(ToString::to_string),
+        row: matches!(done.failure, Some(Error::Row(_))),
+    });
 }
 
 /// The end of one worker's groups: without a spill, a sorted run a table (in memory, or
@@ -477,6 +521,22 @@ struct Remote {
 }
 
 impl Remote {
+    /// The other processes' runs, their files flushed, and their reports; a failure to write
+    /// them becomes this worker's (`done`'s), if it has none of its own.
+    fn finish(mut self, done: &mut Done) -> (Vec<PathBuf>, Vec<Done>) {
+        let mut runs = Vec::new();
+        for (_, (path, mut file)) in self.files.drain() {
+            if let Err(e) = file.flush() {
+                self.failure.get_or_insert(format!("{}: {e}", path.display()));
+            }
+            runs.push(path);
+        }
+        if let Some(e) = self.failure {
+            done.failure.get_or_insert(Error::Disk(e));
+        }
+        (runs, self.done)
+    }
+
     fn receive(&mut self, item: &Gathered, files: &SpillDir) {
         match item {
             Gathered::Lines { from, run, bytes, .. } => {
@@ -495,9 +555,11 @@ impl Remote {
                     spilled: *spilled,
                     groups: *groups,
                     parts: parts.clone(),
-                    failure: failure.clone().map(|e| {
-                        if *row { FlowError::Row(RowError(e)) } else { FlowError::Disk(e) }
-                    }),
+                    failure: failure.clone().map(
+                        |e| {
+                            if *row { Error::Row(e) } else { Error::Disk(e) }
+                        },
+                    ),
                 });
             }
         }
@@ -525,7 +587,7 @@ impl Remote {
 }
 
 /// Process 0's workers' results and what the others sent, as one answer (or the first failure).
-fn answer(finished: Vec<Finished>, files: Arc<SpillDir>) -> Result<Answer, FlowError> {
+fn answer(finished: Vec<Finished>, files: Arc<SpillDir>) -> Result<Answer, Error> {
     let mut answer = Answer {
         sources: Vec::new(),
         tally: Tally::default(),
@@ -543,7 +605,7 @@ fn answer(finished: Vec<Finished>, files: Arc<SpillDir>) -> Result<Answer, FlowE
         dones.extend(f.remote_done);
     }
     // A bad row first: it is the user's to fix, where a disk's failure may follow from it.
-    dones.sort_by_key(|d| !matches!(d.failure, Some(FlowError::Row(_))));
+    dones.sort_by_key(|d| !matches!(d.failure, Some(Error::Row(_))));
     for done in dones {
         if let Some(e) = done.failure {
             return Err(e);

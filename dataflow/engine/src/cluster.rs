@@ -8,131 +8,27 @@
 pub mod handshake;
 pub mod processes;
 
-use std::any::Any;
 use std::collections::HashSet;
 use std::net::{IpAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use timely::communication::Hooks;
-use timely::communication::allocator::zero_copy::initialize::initialize_networking_from_sockets;
-use timely::communication::allocator::{AllocatorBuilder, ProcessBuilder};
-
 use handshake::Secret;
-use timing::cli;
 
+use crate::Error;
+use crate::flow::Workers;
 use crate::job::Job;
 
-/// How a `groupby` joins a cluster: the options that start processes here or name this one's
-/// place among several machines.
-#[derive(clap::Args, Clone, Debug)]
-#[group(id = "cluster")]
-pub struct Options {
-    /// Run as this many processes on this machine, exchanging data over loopback TCP.
-    #[arg(long, value_parser = processes, allow_hyphen_values = true)]
-    pub processes: Option<usize>,
-    /// When a process of --processes is lost, run the job again on the ones left, up to this
-    /// many times (as Dask's shuffle restarts when a worker it used is lost); 0 fails at once.
-    #[arg(long, default_value_t = 0, requires = "processes",
-          value_parser = cli::whole_number::<u64>, allow_hyphen_values = true)]
-    pub retries: u64,
-    /// Several machines: a file of `host:port` lines, one a process, the same on each machine
-    /// (timely's `-h`); use with --process and --key-file.
-    #[arg(long, requires = "process", conflicts_with = "processes")]
-    pub hostfile: Option<std::path::PathBuf>,
-    /// This process's line in --hostfile, from 0 (timely's `-p`).
-    #[arg(long, requires = "hostfile")]
-    pub process: Option<usize>,
-    /// The cluster's key, the same file on every machine, at least 16 bytes (make one with
-    /// `head -c 32 /dev/urandom > cluster.key`): peers prove they hold it before any data
-    /// moves. Only the connection is authenticated: what follows is neither encrypted nor
-    /// protected from change on the way, so use a private network or a tunnel.
-    #[arg(long, requires = "hostfile")]
-    pub key_file: Option<std::path::PathBuf>,
-    /// Seconds to wait for every other process to connect [default: 30].
-    #[arg(long, value_parser = cli::up_to::<86400>, allow_hyphen_values = true)]
-    connect_timeout: Option<u64>,
-    /// Set by `--processes` on the processes it starts: they read the key on stdin, and end
-    /// when their parent does.
-    #[arg(long, hide = true)]
-    pub child: bool,
-    /// Set by `--processes`: the ranges its parent planned (file index, start, end a line).
-    #[arg(long, hide = true, requires = "child")]
-    pub ranges_file: Option<std::path::PathBuf>,
-    /// Set by `--processes` on process 0: where to write the answer, kept apart from whatever
-    /// else a child prints.
-    #[arg(long, hide = true)]
-    pub answer_file: Option<std::path::PathBuf>,
-}
-
-fn processes(text: &str) -> Result<usize, String> {
-    cli::up_to::<64>(text).map(|n| usize::try_from(n).expect("at most 64"))
-}
-
-impl Options {
-    /// Options that make no sense together, beyond what the parser checks.
-    pub fn check(&self) -> Result<(), String> {
-        if self.connect_timeout.is_some() && !self.is_cluster() {
-            return Err(
-                "--connect-timeout: only --processes and --hostfile connect processes".into()
-            );
-        }
-        Ok(())
-    }
-
-    /// Whether the job runs on more than this process.
-    pub fn is_cluster(&self) -> bool {
-        self.processes.is_some() || self.hostfile.is_some()
-    }
-
-    pub fn connect_timeout(&self) -> Duration {
-        self.connect_timeout.map_or(crate::job::CONNECT_TIMEOUT, Duration::from_secs)
-    }
-
-    /// This process's place in the cluster `--hostfile` describes, its addresses and key
-    /// checked (bad input before any work); `None` without `--hostfile`.
-    pub fn member(
-        &self,
-        job: &Job,
-        from_parent: Option<Secret>,
-    ) -> Result<Option<Member>, ClusterError> {
-        let (Some(hostfile), Some(me)) = (&self.hostfile, self.process) else { return Ok(None) };
-        let addresses = read_hostfile(hostfile).map_err(ClusterError::Usage)?;
-        if me >= addresses.len() {
-            return Err(ClusterError::Usage(format!(
-                "--process {me}: the hostfile lists {}",
-                timing::plural(addresses.len(), "process")
-            )));
-        }
-        let secret = match from_parent {
-            Some(secret) => secret,
-            None => self.read_key(job, &addresses)?,
-        };
-        Ok(Some(Member { addresses, me, secret, child: self.child }))
-    }
-
-    /// `--key-file`'s key, and a job id made of everything the processes of one job share.
-    fn read_key(&self, job: &Job, addresses: &[String]) -> Result<Secret, ClusterError> {
-        let make_one = "make one with: head -c 32 /dev/urandom > cluster.key";
-        let Some(path) = &self.key_file else {
-            return Err(ClusterError::Usage(format!(
-                "--hostfile needs --key-file FILE, the same on every machine ({make_one})"
-            )));
-        };
-        let shown = path.display();
-        let key = std::fs::read(path)
-            .map_err(|e| ClusterError::Usage(format!("--key-file {shown}: {e}")))?;
-        if key.len() < handshake::MIN_KEY {
-            return Err(ClusterError::Usage(format!(
-                "--key-file {shown}: {} long, a key needs at least {} ({make_one})",
-                timing::plural(key.len(), "byte"),
-                handshake::MIN_KEY,
-            )));
-        }
-        Ok(Secret::from_key_file(key, &job.description(addresses)))
-    }
+/// Where this process's cluster key comes from.
+pub enum Key {
+    /// A file, the same on every machine, at least [`handshake::MIN_KEY`] bytes (`--key-file`).
+    File(PathBuf),
+    /// The parent that started this process (`--processes`), on its stdin.
+    FromParent(Secret),
+    /// None was given: refused, with how to make one.
+    Missing,
 }
 
 /// One process of a cluster: the hostfile's addresses, its own index, the key.
@@ -140,78 +36,59 @@ pub struct Member {
     addresses: Vec<String>,
     me: usize,
     secret: Secret,
-    child: bool,
 }
 
 impl Member {
-    /// Connects to every other process; from then on a lost peer ends this process with one
-    /// line.
-    pub fn join(self, job: &Job) -> Result<Workers, ClusterError> {
-        let Member { addresses, me, secret, child } = self;
+    /// Process `me` of the cluster `hostfile` lists (`host:port` lines, one a process), its
+    /// addresses and key checked: bad input before any work.
+    pub fn of_hostfile(hostfile: &Path, me: usize, key: Key, job: &Job) -> Result<Member, Error> {
+        let addresses = read_hostfile(hostfile).map_err(Error::Usage)?;
+        if me >= addresses.len() {
+            return Err(Error::Usage(format!(
+                "--process {me}: the hostfile lists {}",
+                timing::plural(addresses.len(), "process")
+            )));
+        }
+        let secret = match key {
+            Key::FromParent(secret) => secret,
+            Key::File(path) => read_key(&path, &job.description(&addresses))?,
+            Key::Missing => {
+                return Err(Error::Usage(format!(
+                    "--hostfile needs --key-file FILE, the same on every machine ({MAKE_ONE})"
+                )));
+            }
+        };
+        Ok(Member { addresses, me, secret })
+    }
+
+    /// The addresses of every process, this one's among them.
+    pub fn addresses(&self) -> &[String] {
+        &self.addresses
+    }
+
+    /// Connects to every other process: the workers of this one, and how long connecting took.
+    pub fn join(self, job: &Job) -> Result<(Workers, Duration), Error> {
+        let Member { addresses, me, secret } = self;
         let (sockets, took) =
-            connect(&addresses, me, &secret, job.connect_timeout).map_err(ClusterError::System)?;
-        if child {
-            eprintln!("connected-in {}", took.as_nanos());
-        }
-        report_lost_peers(addresses, if child { processes::LOST_PEER } else { 1 });
-        Ok(Workers::Cluster { sockets, me, threads: job.threads })
+            connect(&addresses, me, &secret, job.connect_timeout).map_err(Error::System)?;
+        Ok((Workers::Cluster { sockets, me, threads: job.threads }, took))
     }
 }
 
-/// Why a cluster could not run: bad input found before any work (a hostfile, a key, a ranges
-/// file: exit 2), or the machine failing us (no port, no folder, a process that would not
-/// start: exit 1). `main` says it.
-#[derive(Debug)]
-pub enum ClusterError {
-    Usage(String),
-    System(String),
-}
+const MAKE_ONE: &str = "make one with: head -c 32 /dev/urandom > cluster.key";
 
-impl std::fmt::Display for ClusterError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ClusterError::Usage(why) | ClusterError::System(why) => write!(f, "{why}"),
-        }
+/// The key in `path`, and a job id made of everything the processes of one job share.
+fn read_key(path: &Path, job: &str) -> Result<Secret, Error> {
+    let shown = path.display();
+    let key = std::fs::read(path).map_err(|e| Error::Usage(format!("--key-file {shown}: {e}")))?;
+    if key.len() < handshake::MIN_KEY {
+        return Err(Error::Usage(format!(
+            "--key-file {shown}: {} long, a key needs at least {} ({MAKE_ONE})",
+            timing::plural(key.len(), "byte"),
+            handshake::MIN_KEY,
+        )));
     }
-}
-
-/// Where a job's workers live.
-pub enum Workers {
-    /// Threads of this process only.
-    Threads(usize),
-    /// `threads` threads here, and the other processes behind `sockets` (one for each other
-    /// process, in index order; `None` at our own index).
-    Cluster { sockets: Vec<Option<TcpStream>>, me: usize, threads: usize },
-}
-
-impl Workers {
-    /// Worker threads in each process.
-    pub fn threads(&self) -> usize {
-        match self {
-            Workers::Threads(threads) | Workers::Cluster { threads, .. } => *threads,
-        }
-    }
-}
-
-/// timely's allocators for `workers`, and what must live as long as they do (the network
-/// threads of a cluster).
-pub fn allocators(
-    workers: Workers,
-) -> Result<(Vec<AllocatorBuilder>, Box<dyn Any + Send>), String> {
-    let (sockets, me, threads) = match workers {
-        Workers::Threads(threads) => {
-            return timely::CommunicationConfig::Process(threads)
-                .try_build()
-                .map_err(|e| format!("timely could not start: {e}"));
-        }
-        Workers::Cluster { sockets, me, threads } => (sockets, me, threads),
-    };
-    let hooks = Hooks::default();
-    let local =
-        ProcessBuilder::new_typed_vector(threads, hooks.refill.clone(), hooks.spill.clone());
-    let (builders, guard) = initialize_networking_from_sockets(local, sockets, me, threads, hooks)
-        .map_err(|e| format!("timely could not start its network threads: {e}"))?;
-    Ok((builders.into_iter().map(AllocatorBuilder::Tcp).collect(), Box::new(guard)))
+    Ok(Secret::from_key_file(key, job))
 }
 
 /// The `host:port` lines of a hostfile, one a process (timely's format).
@@ -413,8 +290,10 @@ fn never_answered(
 
 /// From here on, a panic of timely's network threads - a peer's connection closed or broken
 /// mid-job, which timely answers by stopping the computation, by design - ends this process
-/// with one line naming the lost process, and `code`: no panic message, no backtrace.
-pub fn report_lost_peers(addresses: Vec<String>, code: i32) {
+/// with one line naming the lost process, and `code`: no panic message, no backtrace. The one
+/// place the engine ends a process, and only where a binary installs it: a process of a
+/// cluster has nothing left to do once a peer is lost.
+pub fn end_process_on_lost_peer(addresses: Vec<String>, code: i32) {
     static SAID: AtomicBool = AtomicBool::new(false);
     let other_panics = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -450,6 +329,6 @@ pub fn report_lost_peers(addresses: Vec<String>, code: i32) {
         // Our connections stay open a moment longer, so that the other survivors see the
         // lost process's connections close first, and name it rather than us.
         std::thread::sleep(Duration::from_millis(300));
-        crate::cleanup::exit(code);
+        std::process::exit(code); // the atexit handler removes the run's files
     }));
 }

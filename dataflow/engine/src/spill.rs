@@ -295,7 +295,7 @@ pub fn write_part(runs: &[Run], query: &Query, dir: &Path, name: &str) -> Result
         let mut out = BufWriter::with_capacity(1 << 20, file.as_file_mut());
         let mut cursors: Vec<Box<dyn Cursor>> =
             runs.iter().map(|run| Box::new(MemoryCursor::new(run)) as Box<dyn Cursor>).collect();
-        let written = crate::flow::write_header(query, &mut out)
+        let written = table::write_header(query, &mut out)
             .and_then(|()| table::merge_runs(&mut cursors, &mut out));
         written.and_then(|_| out.flush()).map_err(|e| why(&e))?;
     }

@@ -1,20 +1,20 @@
 //! The plan (which files, which columns, which byte ranges) and the reading of one range: the
 //! out-of-core part. A file is never held in memory: each range is streamed in fixed-size
 //! buffers, by the fast path (`fast`) for as long as its records are plain and by the csv
-//! crate's reader from the first one that is not, each row handed to an [`Aggregator`], which
-//! keeps only the groups' aggregates.
+//! crate's reader from the first one that is not, each row handed to a [`Rows`] sink (the engine's
+//! groups it, `partial`): this module knows files, ranges and fields, nothing of groups.
 
 mod fast;
 
-pub use fast::{CHUNK, how_masks_are_made};
+pub use fast::{CHUNK, MAX_FIELDS, how_masks_are_made, plain_decimal};
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::Error;
 use crate::query::Query;
-use crate::table::{self, PARTITION_AT, PARTITIONS, Table};
 
 /// Dask's `blocksize`: a range of about this many bytes is one partition.
 pub const DEFAULT_BLOCKSIZE: u64 = 64 * 1024 * 1024;
@@ -50,21 +50,6 @@ impl Range {
     }
 }
 
-/// Bad input, found before any work: one line, exit status 2.
-#[derive(Debug, PartialEq)]
-pub struct UsageError(pub String);
-
-/// A row that cannot be read, or a file that failed mid-way: exit status 1.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct RowError(pub String);
-
-impl RowError {
-    /// A file that failed mid-way: its path, then why.
-    fn in_file(path: &Path, why: &dyn std::fmt::Display) -> RowError {
-        RowError(format!("{}: {why}", path.display()))
-    }
-}
-
 /// What reading ranges found besides the groups: rows left out, and why.
 #[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Tally {
@@ -90,6 +75,36 @@ pub fn assign(ranges: &[Range], workers: usize) -> Vec<Vec<usize>> {
     mine
 }
 
+/// The plan's ranges, a line each: file index, start, end.
+pub fn write_ranges(path: &Path, plan: &Plan) -> Result<(), Error> {
+    let lines: String =
+        plan.ranges.iter().map(|r| format!("{} {} {}\n", r.file, r.start, r.end)).collect();
+    std::fs::write(path, lines).map_err(|e| Error::System(format!("{}: {e}", path.display())))
+}
+
+/// The ranges another process planned (a parent of `--processes`), for `plan` (which has the same files: the same
+/// patterns on the same machine); each checked to lie in its file.
+pub fn read_ranges(path: &Path, plan: &Plan) -> Result<Vec<Range>, Error> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::Usage(format!("--ranges-file {}: {e}", path.display())))?;
+    let sizes: Vec<Option<u64>> =
+        plan.files.iter().map(|f| std::fs::metadata(f).ok().map(|m| m.len())).collect();
+    let range = |line: &str| {
+        let mut numbers = line.split(' ').map(str::parse::<u64>);
+        let (Some(Ok(file)), Some(Ok(start)), Some(Ok(end))) =
+            (numbers.next(), numbers.next(), numbers.next())
+        else {
+            return None;
+        };
+        let file = usize::try_from(file).ok()?;
+        let size = (*sizes.get(file)?)?;
+        (start <= end && end <= size).then_some(Range { file, start, end })
+    };
+    text.lines()
+        .map(|line| range(line).ok_or_else(|| Error::Usage(format!("--ranges-file: {line:?}"))))
+        .collect()
+}
+
 /// Fields that pandas (and Dask) read as missing, in key and value columns alike.
 pub fn is_missing(field: &[u8]) -> bool {
     matches!(field, b"" | b"NA" | b"NaN" | b"nan" | b"null")
@@ -105,25 +120,26 @@ pub fn plan(
     sep: u8,
     blocksize: u64,
     no_split: bool,
-) -> Result<Plan, UsageError> {
+) -> Result<Plan, Error> {
     let files = expand(patterns)?;
     let mut header: Option<(Vec<String>, PathBuf)> = None;
     let mut bodies = Vec::new();
     let mut total_bytes = 0;
     for (index, path) in files.iter().enumerate() {
         let shown = path.display();
-        let size = std::fs::metadata(path).map_err(|e| UsageError(format!("{shown}: {e}")))?.len();
+        let size =
+            std::fs::metadata(path).map_err(|e| Error::Usage(format!("{shown}: {e}")))?.len();
         // A file with no header line is no table: pandas' read_csv raises EmptyDataError
         // ("No columns to parse from file") on it, and so does Dask's for that partition.
         let Some((names, body_start)) = read_header(path, sep)? else {
-            return Err(UsageError(format!(
+            return Err(Error::Usage(format!(
                 "{shown}: empty, no header line to name its columns (pandas' read_csv refuses it too)"
             )));
         };
         match &header {
             None => header = Some((names, path.clone())),
             Some((first, first_path)) if *first != names => {
-                return Err(UsageError(format!(
+                return Err(Error::Usage(format!(
                     "{shown}: its header ({}) differs from {}'s ({})",
                     names.join(","),
                     first_path.display(),
@@ -136,7 +152,7 @@ pub fn plan(
         bodies.push((index, body_start, size));
     }
     let names: Vec<&String> = query.keys.iter().chain(&query.values).collect();
-    let Some((header, first)) = header else { return Err(UsageError("no file to read".into())) };
+    let Some((header, first)) = header else { return Err(Error::Usage("no file to read".into())) };
     let columns = names.iter().map(|n| column(&header, n, sep)).collect::<Result<Vec<_>, _>>()?;
     check_numeric(&first, sep, &header, &columns[query.keys.len()..])?;
     let blocksize = if no_split { u64::MAX } else { blocksize };
@@ -147,12 +163,7 @@ pub fn plan(
 /// Refuses a value column whose first value in `path` (the first file with a header) is
 /// neither a number nor missing - a column of names, say - before any data is read. (A later
 /// such value is a bad row, which names its line.)
-fn check_numeric(
-    path: &Path,
-    sep: u8,
-    header: &[String],
-    values: &[usize],
-) -> Result<(), UsageError> {
+fn check_numeric(path: &Path, sep: u8, header: &[String], values: &[usize]) -> Result<(), Error> {
     let Ok(file) = File::open(path) else { return Ok(()) };
     let mut reader = csv::ReaderBuilder::new().flexible(true).delimiter(sep).from_reader(file);
     let mut record = csv::ByteRecord::new();
@@ -164,7 +175,7 @@ fn check_numeric(
         for &column in values {
             let Some(field) = record.get(column) else { continue };
             if parse_value(field).is_err() {
-                return Err(UsageError(format!(
+                return Err(Error::Usage(format!(
                     "column {:?} is not numeric (its first value in {} is {:?}): only numbers can be aggregated",
                     header[column],
                     path.display(),
@@ -179,7 +190,7 @@ fn check_numeric(
 
 /// The index of column `name` in `header`, or the one line saying it is not there (with a
 /// hint when the header seems separated by something other than `sep`).
-fn column(header: &[String], name: &str, sep: u8) -> Result<usize, UsageError> {
+fn column(header: &[String], name: &str, sep: u8) -> Result<usize, Error> {
     header.iter().position(|h| h == name).ok_or_else(|| {
         // Quoted, so that a name holding a comma or a space reads as one name.
         let names: Vec<String> = header.iter().map(|h| format!("{h:?}")).collect();
@@ -188,7 +199,10 @@ fn column(header: &[String], name: &str, sep: u8) -> Result<usize, UsageError> {
                 format!("; the header looks separated by {name}: give --sep {flag}")
             })
             .unwrap_or_default();
-        UsageError(format!("no column {name:?} in the files (columns: {}){hint}", names.join(", ")))
+        Error::Usage(format!(
+            "no column {name:?} in the files (columns: {}){hint}",
+            names.join(", ")
+        ))
     })
 }
 
@@ -199,17 +213,17 @@ fn cut_in_parallel(
     bodies: &[(usize, u64, u64)],
     sep: u8,
     blocksize: u64,
-) -> Result<Vec<Range>, UsageError> {
+) -> Result<Vec<Range>, Error> {
     let threads = timing::machine::cores();
     let cut_one = |&(file, body_start, size): &(usize, u64, u64)| {
         let cuts = cut(&files[file], (body_start, size), sep, blocksize)
-            .map_err(|e| UsageError(format!("{}: {e}", files[file].display())))?;
+            .map_err(|e| Error::Usage(format!("{}: {e}", files[file].display())))?;
         Ok(cuts.into_iter().map(|(start, end)| Range { file, start, end }).collect::<Vec<_>>())
     };
     let cut_one = &cut_one;
     // Each thread a run of consecutive files, so that the results come back in file order.
     let share = bodies.len().div_ceil(threads).max(1);
-    let per_file: Vec<Result<Vec<_>, UsageError>> = std::thread::scope(|scope| {
+    let per_file: Vec<Result<Vec<_>, Error>> = std::thread::scope(|scope| {
         let workers: Vec<_> = bodies
             .chunks(share)
             .map(|mine| scope.spawn(move || mine.iter().map(cut_one).collect::<Vec<_>>()))
@@ -345,24 +359,24 @@ impl Quotes {
 
 /// Every file the patterns name: a pattern with `*`, `?` or `[` is a glob; the others are
 /// paths that must exist. Sorted, each once (see [`repeated`]).
-fn expand(patterns: &[String]) -> Result<Vec<PathBuf>, UsageError> {
+fn expand(patterns: &[String]) -> Result<Vec<PathBuf>, Error> {
     let mut files = Vec::new();
     for pattern in patterns {
         if pattern.contains(['*', '?', '[']) {
             let matches =
-                glob::glob(pattern).map_err(|e| UsageError(format!("{pattern:?}: {e}")))?;
+                glob::glob(pattern).map_err(|e| Error::Usage(format!("{pattern:?}: {e}")))?;
             let before = files.len();
             files.extend(matches.filter_map(Result::ok).filter(|p| p.is_file()));
             if files.len() == before {
-                return Err(UsageError(format!("no file matches {pattern:?}")));
+                return Err(Error::Usage(format!("no file matches {pattern:?}")));
             }
         } else {
             let path = PathBuf::from(pattern);
             if let Err(e) = File::open(&path) {
-                return Err(UsageError(format!("{pattern}: {e}")));
+                return Err(Error::Usage(format!("{pattern}: {e}")));
             }
             if path.is_dir() {
-                return Err(UsageError(format!(
+                return Err(Error::Usage(format!(
                     "{pattern}: a folder; give its files, as {pattern}/*.csv"
                 )));
             }
@@ -398,8 +412,8 @@ pub fn repeated(patterns: &[String]) -> Vec<PathBuf> {
 }
 
 /// The header's fields and where the first data row starts, or `None` for an empty file.
-fn read_header(path: &Path, sep: u8) -> Result<Option<(Vec<String>, u64)>, UsageError> {
-    let file = File::open(path).map_err(|e| UsageError(format!("{}: {e}", path.display())))?;
+fn read_header(path: &Path, sep: u8) -> Result<Option<(Vec<String>, u64)>, Error> {
+    let file = File::open(path).map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -411,213 +425,42 @@ fn read_header(path: &Path, sep: u8) -> Result<Option<(Vec<String>, u64)>, Usage
         Ok(true) => {
             Ok(Some((record.iter().map(str::to_owned).collect(), reader.position().byte())))
         }
-        Err(e) => Err(UsageError(format!("{}: cannot read its header: {e}", path.display()))),
+        Err(e) => Err(Error::Usage(format!("{}: cannot read its header: {e}", path.display()))),
     }
 }
 
-/// What reads rows into: the table of groups, which `flush` empties when it holds about
-/// `limit` bytes' worth of groups - to the workers that own the keys - and the tally of rows
-/// left out.
-///
-/// While the groups are few, each row goes straight into one table. Past [`PARTITION_AT`]
-/// groups that table no longer fits the core's cache, and a row's probe would wait on memory;
-/// from then on rows are first sorted into [`PARTITIONS`] small tables by their hash - each
-/// row appended to its partition's queue, each queue grouped when full - so every probe lands
-/// in a table small enough to stay in cache (the radix partitioning of DuckDB's aggregation).
-pub struct Aggregator<F: FnMut(&mut [Table])> {
-    tables: Vec<Table>,
-    /// Each partition's rows waiting to be grouped; none while there is one table.
-    queues: Vec<Queue>,
-    pub tally: Tally,
-    /// Groups and median values held in all the tables.
-    groups: usize,
-    held: usize,
-    /// The groups, and the values kept for medians, past which the tables are flushed: about
-    /// the `limit` in bytes the aggregator was made with.
-    max_groups: usize,
-    /// Rows since the last flush, and whether rows pass through ungrouped: once a full table
-    /// held nearly a group a row, grouping the rows here only delays them.
-    rows: usize,
-    pass_through: bool,
-    max_values: usize,
-    flush: F,
-    key: Vec<u8>,
-    /// The row's values, NaN for a missing one.
-    values: Vec<f64>,
-}
-
-/// Rows a partition's queue holds before they are grouped.
-const QUEUED: usize = 1024;
-
-/// Rows waiting for their partition's table: hash, key and values, side by side.
-#[derive(Default)]
-struct Queue {
-    hashes: Vec<u64>,
-    key_ends: Vec<usize>,
-    keys: Vec<u8>,
-    values: Vec<f64>,
-}
-
-impl<F: FnMut(&mut [Table])> Aggregator<F> {
-    pub fn new(table: Table, limit: usize, flush: F) -> Aggregator<F> {
-        let max_groups = (limit / table.bytes_a_group()).max(1);
-        Aggregator {
-            tables: vec![table],
-            queues: Vec::new(),
-            tally: Tally::default(),
-            groups: 0,
-            held: 0,
-            max_groups,
-            rows: 0,
-            pass_through: false,
-            max_values: (limit / 16).max(1),
-            flush,
-            key: Vec::new(),
-            values: Vec::new(),
-        }
-    }
-
-    /// One row, whose fields `field(i)` are the plan's `columns[i]`, into its group; or, for a
-    /// value that is neither a number nor missing, that value's index in `columns` and why
-    /// (nothing is added then).
-    #[inline]
+/// Where [`read_range`] hands each row: a row's fields, `field(i)` for the plan's
+/// `columns[i]` (the first `keys` of them keys, the rest values), of `width` in all. Returns,
+/// for a value that is neither a number nor missing, that value's index and why - nothing is
+/// added then - so that the scan can name the row. The engine's sink is
+/// `partial::Aggregator`, which groups the rows; the scan knows nothing of groups.
+pub trait Rows {
     fn row<'r>(
         &mut self,
         keys: usize,
         field: impl Fn(usize) -> &'r [u8],
         width: usize,
-    ) -> Result<(), (usize, String)> {
-        // Every value first: a bad row changes nothing.
-        self.values.clear();
-        for i in keys..width {
-            let text = field(i);
-            let value =
-                fast::plain_decimal(text).map_or_else(|| parse_value(text), |v| Ok(Some(v)));
-            let Ok(value) = value else {
-                let why =
-                    format!("{:?} is neither a number nor missing", String::from_utf8_lossy(text));
-                return Err((i, why));
-            };
-            self.values.push(value.unwrap_or(f64::NAN));
-        }
-        // A row with a missing key is left out, as pandas' groupby (dropna=True) and Dask do.
-        if (0..keys).any(|i| is_missing(field(i))) {
-            self.tally.missing_key += 1;
-            return Ok(());
-        }
-        let key = if keys == 1 {
-            field(0)
-        } else {
-            table::encode_key(keys, &field, &mut self.key);
-            &self.key
-        };
-        let hash = table::hash_key(key);
-        self.rows += 1;
-        if self.pass_through || self.queues.is_empty() {
-            // Straight into a table: the one, or, passing through, its partition's - each row
-            // a partial group of its own there, appended unprobed.
-            let parts = self.tables.len();
-            let table = &mut self.tables[table::partition(hash, parts)];
-            let (groups, held) = (table.len(), table.values_held());
-            let g = if self.pass_through {
-                table.push_unindexed(hash, key)
-            } else {
-                table.group(hash, key)
-            };
-            add_values(table, g, &self.values);
-            self.groups += table.len() - groups;
-            self.held += table.values_held() - held;
-        } else {
-            let p = table::partition(hash, PARTITIONS);
-            let queue = &mut self.queues[p];
-            queue.hashes.push(hash);
-            queue.keys.extend_from_slice(key);
-            queue.key_ends.push(queue.keys.len());
-            queue.values.extend_from_slice(&self.values);
-            if queue.hashes.len() == QUEUED {
-                self.group_queue(p);
-            }
-        }
-        if self.groups >= self.max_groups || self.held >= self.max_values {
-            // Tables full of groups of one row or little more: from now on, no grouping here
-            // (the rows pass through, the owner groups them), as DuckDB's and Polars'
-            // aggregations stop pre-aggregating what does not shrink.
-            self.pass_through |= self.groups * 4 > self.rows * 3;
-            self.flush_all();
-        } else if self.queues.is_empty() && self.groups >= PARTITION_AT {
-            // Too many groups for one table in cache: hand them on, and partition from here.
-            self.flush_all();
-            let shape = self.tables[0].shape().clone();
-            self.tables = (0..PARTITIONS).map(|_| Table::new(&shape)).collect();
-            self.queues = (0..PARTITIONS).map(|_| Queue::default()).collect();
-        }
-        Ok(())
-    }
+    ) -> Result<(), (usize, String)>;
 
-    /// Groups partition `p`'s queued rows into its table.
-    fn group_queue(&mut self, p: usize) {
-        let (queue, table) = (&mut self.queues[p], &mut self.tables[p]);
-        let (groups, held) = (table.len(), table.values_held());
-        let width = queue.values.len() / queue.hashes.len().max(1);
-        let mut start = 0;
-        for (i, &hash) in queue.hashes.iter().enumerate() {
-            let key = &queue.keys[start..queue.key_ends[i]];
-            let g = table.group(hash, key);
-            add_values(table, g, &queue.values[i * width..(i + 1) * width]);
-            start = queue.key_ends[i];
-        }
-        queue.hashes.clear();
-        queue.key_ends.clear();
-        queue.keys.clear();
-        queue.values.clear();
-        self.groups += table.len() - groups;
-        self.held += table.values_held() - held;
-    }
-
-    /// Every queued row into its table, then every table to `flush`.
-    fn flush_all(&mut self) {
-        for p in 0..self.queues.len() {
-            self.group_queue(p);
-        }
-        if self.groups > 0 || self.held > 0 {
-            (self.flush)(&mut self.tables);
-        }
-        (self.groups, self.held, self.rows) = (0, 0, 0);
-    }
-
-    /// Hands what is left to `flush`.
-    pub fn finish(mut self) -> Tally {
-        self.flush_all();
-        self.tally
-    }
-}
-
-/// One row's size and values into group `g`: each value that is not missing (NaN).
-#[inline]
-fn add_values(table: &mut Table, g: usize, values: &[f64]) {
-    table.add_row(g);
-    for (column, &x) in values.iter().enumerate() {
-        if !x.is_nan() {
-            table.add_value(g, column, x);
-        }
-    }
+    /// A bad row was skipped (`--skip-bad`): counted, for the note that says so.
+    fn skipped(&mut self);
 }
 
 /// Reads the rows of `range` (those whose first byte lies in it) into `rows`: the fast path
 /// while the records are plain, the csv reader from the first that is not. `plan` starts every
 /// range at a record's first byte (a range that started mid-record would skip to the next
 /// line, which belongs to the range before).
-pub fn read_range<F: FnMut(&mut [Table])>(
+pub fn read_range(
     plan: &Plan,
     range: Range,
     skip_bad: bool,
-    rows: &mut Aggregator<F>,
+    rows: &mut impl Rows,
     read: &AtomicU64,
-) -> Result<(), RowError> {
+) -> Result<(), Error> {
     let path = &plan.files[range.file];
     let (keys, width) = (plan.keys, plan.columns.len());
     let mut row = |spans: &fast::Spans<'_>| rows.row(keys, |i| spans.get(i), width).map_err(drop);
-    match fast::read(plan, path, range, &mut row, read).map_err(|e| RowError::in_file(path, &e))? {
+    match fast::read(plan, path, range, &mut row, read).map_err(|e| Error::in_file(path, &e))? {
         fast::Outcome::Done => Ok(()),
         // The records before `from` are in the groups; the csv reader takes the rest.
         fast::Outcome::Unusual { from } => {
@@ -641,15 +484,15 @@ pub fn scan_only(plan: &Plan) -> std::io::Result<Option<u64>> {
 
 /// Reads the rows of `range` with the csv crate's reader: RFC 4180 in every detail, and the
 /// messages that name a bad row's file, line and column.
-fn read_with_csv_reader<F: FnMut(&mut [Table])>(
+fn read_with_csv_reader(
     plan: &Plan,
     range: Range,
     skip_bad: bool,
-    rows: &mut Aggregator<F>,
+    rows: &mut impl Rows,
     read: &AtomicU64,
-) -> Result<(), RowError> {
+) -> Result<(), Error> {
     let path = &plan.files[range.file];
-    let failed = |e: &dyn std::fmt::Display| RowError::in_file(path, e);
+    let failed = |e: &dyn std::fmt::Display| Error::in_file(path, e);
     let Some((mut reader, base)) = open_range(plan, path, range).map_err(|e| failed(&e))? else {
         read.fetch_add(range.len(), Ordering::Relaxed);
         return Ok(());
@@ -681,12 +524,12 @@ fn read_with_csv_reader<F: FnMut(&mut [Table])>(
         };
         let Err((column, why)) = outcome else { continue };
         if skip_bad {
-            rows.tally.skipped += 1;
+            rows.skipped();
             continue;
         }
         let line = line_number(path, position).map_or_else(|| "?".to_owned(), |l| l.to_string());
         let column = column.map_or(String::new(), |c| format!(", column {c}"));
-        return Err(RowError(format!(
+        return Err(Error::Row(format!(
             "{}, line {line}{column}: {why} (--skip-bad skips such rows)",
             path.display()
         )));
@@ -730,7 +573,7 @@ fn open_range(
     Ok(Some((reader, base)))
 }
 
-fn parse_value(field: &[u8]) -> Result<Option<f64>, ()> {
+pub fn parse_value(field: &[u8]) -> Result<Option<f64>, ()> {
     if is_missing(field) {
         return Ok(None);
     }

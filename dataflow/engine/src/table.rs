@@ -484,6 +484,19 @@ fn put_number(x: impl std::fmt::Display, out: &mut Vec<u8>) {
     write!(out, "{x}").expect("writing to memory");
 }
 
+/// The answer's header line: the key columns, then each output's name.
+pub fn write_header(query: &Query, out: &mut impl std::io::Write) -> std::io::Result<()> {
+    let mut header = Vec::new();
+    for (i, name) in query.header().iter().enumerate() {
+        if i > 0 {
+            header.push(b',');
+        }
+        csv_field(name.as_bytes(), &mut header);
+    }
+    header.push(b'\n');
+    out.write_all(&header)
+}
+
 /// A field as CSV writes it: quoted where it holds a comma, a quote or a line end.
 pub fn csv_field(field: &[u8], out: &mut Vec<u8>) {
     if !field.iter().any(|&b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {

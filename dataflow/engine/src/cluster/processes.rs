@@ -10,33 +10,41 @@
 //! job again. `--retries K` does that: when a process is lost, the job runs again, whole, on
 //! the survivors, up to K times; the answer is exact either way.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::path::Path;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use super::ClusterError;
 use super::handshake::Secret;
+use crate::Error;
 use crate::job::Job;
-use crate::scan::{Plan, Range};
+use crate::scan;
 
 /// A child's exit status when it lost a peer, which the parent counts as a lost process, not
 /// as a failure of the job itself (a bad row ends a child with 1).
 pub const LOST_PEER: i32 = 3;
 
-/// What the parent does with process 0's output.
+/// What the parent does with the children's notes.
 #[derive(Clone, Copy, PartialEq)]
 pub enum Output {
-    /// Straight to our stdout (`groupby --processes N`).
+    /// Passed on to our stderr (`groupby --processes N`).
     PassThrough,
-    /// Kept, for the default run to compare.
+    /// Left out, for the default run, which compares answers: its notes would only repeat.
     Keep,
+}
+
+/// The program the children run: this binary, and the words before the job's options
+/// (`dataflow groupby`), so the engine needs no command line of its own.
+pub struct Launcher {
+    pub program: PathBuf,
+    pub args: Vec<String>,
 }
 
 /// How `--processes` ended.
 pub struct Run {
     /// Whether the job succeeded (its failure said on stderr by the processes).
     pub ok: bool,
+    /// Process 0's answer, as CSV (the caller prints it).
     pub stdout: String,
     /// Each process's peak memory in bytes, as it reported it.
     pub peaks: Vec<u64>,
@@ -46,11 +54,11 @@ pub struct Run {
 
 /// Runs the job on `n` processes, and again on one fewer each time one is lost, as many
 /// times as `--retries` allows.
-pub fn run(job: &Job, n: usize, output: Output) -> Result<Run, ClusterError> {
+pub fn run(job: &Job, n: usize, output: Output, launcher: &Launcher) -> Result<Run, Error> {
     let (mut n, mut retries_left) = (n, job.retries);
     loop {
         let retrying = retries_left > 0 && n > 1;
-        match run_once(job, n, output, retrying)? {
+        match run_once(job, n, (output, launcher), retrying)? {
             Ok(run) => return Ok(run),
             Err(Ended { run, lost: Some(lost) }) if retrying => {
                 retries_left -= 1;
@@ -83,44 +91,40 @@ struct Ended {
 fn run_once(
     job: &Job,
     n: usize,
-    output: Output,
+    (output, launcher): (Output, &Launcher),
     retrying: bool,
-) -> Result<Result<Run, Ended>, ClusterError> {
+) -> Result<Result<Run, Ended>, Error> {
     // The hostfile and the answer, in a folder of this run's own, removed when it ends -
     // returned, failed, or stopped by a signal (`crate::cleanup`).
     let scratch = crate::cleanup::TempDir::new("hpc-rs-dataflow-")
-        .map_err(|e| ClusterError::System(format!("a temporary folder: {e}")))?;
+        .map_err(|e| Error::System(format!("a temporary folder: {e}")))?;
     let (hostfile, answer_file) =
         (scratch.path().join("hosts.txt"), scratch.path().join("answer.csv"));
     write_hostfile(&hostfile, n)?;
     // The parent's ranges, so that no child reads the files again to cut them.
     let ranges = scratch.path().join("ranges.txt");
-    write_ranges(&ranges, &job.plan)?;
-    let secret = Secret::fresh().map_err(ClusterError::System)?;
+    scan::write_ranges(&ranges, &job.plan)?;
+    let secret = Secret::fresh().map_err(Error::System)?;
     // The children spill into a folder of this run's own inside --spill-dir, removed by this
     // process when the run ends: even a child killed outright (SIGKILL, which it cannot catch
     // to clean up after itself) leaves nothing behind.
     let spill = crate::cleanup::TempDir::new_in(&job.budget.dir, "hpc-rs-spill-").map_err(|e| {
         let dir = job.budget.dir.display();
-        ClusterError::System(format!(
-            "--spill-dir {dir}: cannot make a folder for spill files there: {e}"
-        ))
+        Error::System(format!("--spill-dir {dir}: cannot make a folder for spill files there: {e}"))
     })?;
-    let mut budget = job.budget.clone();
-    budget.dir = spill.path().to_owned();
-    let job = &Job { budget, ..job.clone() };
     let mut children = Vec::new();
     let mut stdins = Vec::new(); // held open: a child ends when its stdin closes
     for process in 0..n {
         let answer = (process == 0).then_some(answer_file.as_path());
-        match start_child(job, (&hostfile, &ranges), process, answer, &secret) {
+        let files = (hostfile.as_path(), ranges.as_path(), spill.path());
+        match start_child(job, launcher, files, (process, answer), &secret) {
             Ok((child, stdin)) => {
                 children.push(Some(child));
                 stdins.push(stdin);
             }
             Err(e) => {
                 kill_all(&mut children);
-                return Err(ClusterError::System(format!("starting process {process}: {e}")));
+                return Err(Error::System(format!("starting process {process}: {e}")));
             }
         }
     }
@@ -140,21 +144,13 @@ fn run_once(
         stdout,
     };
     Ok(match ended {
-        Ok(()) => {
-            if output == Output::PassThrough {
-                let mut out = std::io::stdout().lock();
-                if let Err(e) = out.write_all(run.stdout.as_bytes()).and_then(|()| out.flush()) {
-                    timing::cli::stdout_failed(&e);
-                }
-            }
-            Ok(run)
-        }
+        Ok(()) => Ok(run),
         Err(lost) => Err(Ended { run, lost }),
     })
 }
 
 /// `n` free loopback ports (found by binding port 0 on 127.0.0.1), one line each.
-fn write_hostfile(path: &Path, n: usize) -> Result<(), ClusterError> {
+fn write_hostfile(path: &Path, n: usize) -> Result<(), Error> {
     let ports: Vec<u16> = (0..n)
         .map(|_| {
             std::net::TcpListener::bind("127.0.0.1:0")
@@ -162,57 +158,23 @@ fn write_hostfile(path: &Path, n: usize) -> Result<(), ClusterError> {
                 .map(|a| a.port())
         })
         .collect::<Result<_, _>>()
-        .map_err(|e| ClusterError::System(format!("no free port on 127.0.0.1: {e}")))?;
+        .map_err(|e| Error::System(format!("no free port on 127.0.0.1: {e}")))?;
     let lines: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
     std::fs::write(path, lines.join("\n") + "\n")
-        .map_err(|e| ClusterError::System(format!("{}: {e}", path.display())))
-}
-
-/// The plan's ranges, a line each: file index, start, end.
-fn write_ranges(path: &Path, plan: &Plan) -> Result<(), ClusterError> {
-    let lines: String =
-        plan.ranges.iter().map(|r| format!("{} {} {}\n", r.file, r.start, r.end)).collect();
-    std::fs::write(path, lines)
-        .map_err(|e| ClusterError::System(format!("{}: {e}", path.display())))
-}
-
-/// In a child: the ranges its parent planned, for `plan` (which has the same files: the same
-/// patterns on the same machine); each checked to lie in its file.
-pub fn read_ranges(path: &Path, plan: &Plan) -> Result<Vec<Range>, ClusterError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ClusterError::Usage(format!("--ranges-file {}: {e}", path.display())))?;
-    let sizes: Vec<Option<u64>> =
-        plan.files.iter().map(|f| std::fs::metadata(f).ok().map(|m| m.len())).collect();
-    let range = |line: &str| {
-        let mut numbers = line.split(' ').map(str::parse::<u64>);
-        let (Some(Ok(file)), Some(Ok(start)), Some(Ok(end))) =
-            (numbers.next(), numbers.next(), numbers.next())
-        else {
-            return None;
-        };
-        let file = usize::try_from(file).ok()?;
-        let size = (*sizes.get(file)?)?;
-        (start <= end && end <= size).then_some(Range { file, start, end })
-    };
-    text.lines()
-        .map(|line| {
-            range(line).ok_or_else(|| ClusterError::Usage(format!("--ranges-file: {line:?}")))
-        })
-        .collect()
+        .map_err(|e| Error::System(format!("{}: {e}", path.display())))
 }
 
 /// Starts process `process` of the hostfile's cluster with the same job, and hands it the
 /// secret on its stdin.
 fn start_child(
     job: &Job,
-    (hostfile, ranges): (&Path, &Path),
-    process: usize,
-    answer_file: Option<&Path>,
+    launcher: &Launcher,
+    (hostfile, ranges, spill): (&Path, &Path, &Path),
+    (process, answer_file): (usize, Option<&Path>),
     secret: &Secret,
 ) -> std::io::Result<(Child, ChildStdin)> {
-    let exe = std::env::current_exe()?;
-    let mut command = std::process::Command::new(exe);
-    command.arg("groupby").args(job.child_args());
+    let mut command = std::process::Command::new(&launcher.program);
+    command.args(&launcher.args).args(job.child_args(spill));
     command.arg("--hostfile").arg(hostfile).args(["--process", &process.to_string(), "--child"]);
     command.arg("--ranges-file").arg(ranges);
     if let Some(path) = answer_file {
@@ -270,7 +232,7 @@ fn forward_output(
 /// Waits for every child. When one fails, waits a moment (the survivors say which peer they
 /// lost, and may end by themselves), then stops the rest: never a hang, nothing left behind.
 /// The inner error names the lost process, if one was lost.
-fn supervise(children: &mut [Option<Child>]) -> Result<Result<(), Option<String>>, ClusterError> {
+fn supervise(children: &mut [Option<Child>]) -> Result<Result<(), Option<String>>, Error> {
     let n = children.len();
     let mut running = n;
     let mut failures: Vec<(usize, ExitStatus)> = Vec::new();
@@ -290,9 +252,7 @@ fn supervise(children: &mut [Option<Child>]) -> Result<Result<(), Option<String>
                 Ok(None) => {}
                 Err(e) => {
                     kill_all(children);
-                    return Err(ClusterError::System(format!(
-                        "waiting for process {process}: {e}"
-                    )));
+                    return Err(Error::System(format!("waiting for process {process}: {e}")));
                 }
             }
         }
@@ -318,24 +278,4 @@ fn kill_all(children: &mut [Option<Child>]) {
         let _ = child.kill();
         let _ = child.wait();
     }
-}
-
-/// In a child: the secret from the first line of stdin; then a thread that reads on to the
-/// end of the pipe, which means the parent is gone (killed, Ctrl-C), and ends this process too
-/// (removing what it made, `crate::cleanup`).
-pub fn secret_from_parent() -> Result<Secret, ClusterError> {
-    let mut line = String::new();
-    let mut stdin = std::io::stdin().lock();
-    let _ = stdin.read_line(&mut line);
-    drop(stdin);
-    let secret = Secret::from_line(&line).ok_or_else(|| {
-        ClusterError::Usage("--child: no key on stdin (only --processes starts children)".into())
-    })?;
-    std::thread::spawn(|| {
-        let mut sink = [0; 64];
-        let mut stdin = std::io::stdin();
-        while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
-        crate::cleanup::exit(1);
-    });
-    Ok(secret)
 }

@@ -5,6 +5,8 @@
 
 use std::fmt;
 
+use crate::Error;
+
 /// What a group-by computes for each group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Func {
@@ -83,7 +85,11 @@ const LEGACY: [Func; 5] = [Func::Count, Func::Sum, Func::Mean, Func::Min, Func::
 impl Query {
     /// The query from `--by`, `--agg` (each `COLUMN:FUNC[,FUNC...]` or `size`) and `--value`;
     /// the one line saying what is wrong otherwise.
-    pub fn parse(by: &str, aggs: &[String], value: Option<&str>) -> Result<Query, String> {
+    pub fn parse(by: &str, aggs: &[String], value: Option<&str>) -> Result<Query, Error> {
+        Query::parse_text(by, aggs, value).map_err(Error::Usage)
+    }
+
+    fn parse_text(by: &str, aggs: &[String], value: Option<&str>) -> Result<Query, String> {
         let keys: Vec<String> = by.split(',').map(str::to_owned).collect();
         if keys.iter().any(String::is_empty) {
             return Err(format!("--by {by:?}: a column name is empty (give --by a or --by a,b)"));
@@ -305,7 +311,7 @@ mod tests {
     #[test]
     fn bad_queries_are_named() {
         let err = |by: &str, specs: &[&str], value: Option<&str>| {
-            Query::parse(by, &aggs(specs), value).unwrap_err()
+            Query::parse(by, &aggs(specs), value).unwrap_err().to_string()
         };
         assert!(err("a", &["v:avg"], None).contains("no function \"avg\""));
         assert!(err("a,a", &["v:sum"], None).contains("\"a\" is named twice"));

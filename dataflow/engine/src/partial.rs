@@ -1,0 +1,200 @@
+//! Partial aggregates: rows into tables of groups, as a worker reads its ranges - the
+//! pre-aggregation every engine does before the shuffle (Dask's `chunk` step of its tree
+//! reduction, DuckDB's thread-local hash tables). Handed to the exchange (`flow`) whenever the
+//! tables hold about their share of the memory budget, and at the end.
+
+use crate::scan::{Rows, Tally, is_missing, parse_value, plain_decimal};
+use crate::table::{self, PARTITION_AT, PARTITIONS, Table};
+
+/// What reads rows into: the table of groups, which `flush` empties when it holds about
+/// `limit` bytes' worth of groups - to the workers that own the keys - and the tally of rows
+/// left out.
+///
+/// While the groups are few, each row goes straight into one table. Past [`PARTITION_AT`]
+/// groups that table no longer fits the core's cache, and a row's probe would wait on memory;
+/// from then on rows are first sorted into [`PARTITIONS`] small tables by their hash - each
+/// row appended to its partition's queue, each queue grouped when full - so every probe lands
+/// in a table small enough to stay in cache (the radix partitioning of DuckDB's aggregation).
+pub struct Aggregator<F: FnMut(&mut [Table])> {
+    tables: Vec<Table>,
+    /// Each partition's rows waiting to be grouped; none while there is one table.
+    queues: Vec<Queue>,
+    pub tally: Tally,
+    /// Groups and median values held in all the tables.
+    groups: usize,
+    held: usize,
+    /// The groups, and the values kept for medians, past which the tables are flushed: about
+    /// the `limit` in bytes the aggregator was made with.
+    max_groups: usize,
+    /// Rows since the last flush, and whether rows pass through ungrouped: once a full table
+    /// held nearly a group a row, grouping the rows here only delays them.
+    rows: usize,
+    pass_through: bool,
+    max_values: usize,
+    flush: F,
+    key: Vec<u8>,
+    /// The row's values, NaN for a missing one.
+    values: Vec<f64>,
+}
+
+/// Rows a partition's queue holds before they are grouped.
+const QUEUED: usize = 1024;
+
+/// Rows waiting for their partition's table: hash, key and values, side by side.
+#[derive(Default)]
+struct Queue {
+    hashes: Vec<u64>,
+    key_ends: Vec<usize>,
+    keys: Vec<u8>,
+    values: Vec<f64>,
+}
+
+impl<F: FnMut(&mut [Table])> Aggregator<F> {
+    pub fn new(table: Table, limit: usize, flush: F) -> Aggregator<F> {
+        let max_groups = (limit / table.bytes_a_group()).max(1);
+        Aggregator {
+            tables: vec![table],
+            queues: Vec::new(),
+            tally: Tally::default(),
+            groups: 0,
+            held: 0,
+            max_groups,
+            rows: 0,
+            pass_through: false,
+            max_values: (limit / 16).max(1),
+            flush,
+            key: Vec::new(),
+            values: Vec::new(),
+        }
+    }
+
+    /// Groups partition `p`'s queued rows into its table.
+    fn group_queue(&mut self, p: usize) {
+        let (queue, table) = (&mut self.queues[p], &mut self.tables[p]);
+        let (groups, held) = (table.len(), table.values_held());
+        let width = queue.values.len() / queue.hashes.len().max(1);
+        let mut start = 0;
+        for (i, &hash) in queue.hashes.iter().enumerate() {
+            let key = &queue.keys[start..queue.key_ends[i]];
+            let g = table.group(hash, key);
+            add_values(table, g, &queue.values[i * width..(i + 1) * width]);
+            start = queue.key_ends[i];
+        }
+        queue.hashes.clear();
+        queue.key_ends.clear();
+        queue.keys.clear();
+        queue.values.clear();
+        self.groups += table.len() - groups;
+        self.held += table.values_held() - held;
+    }
+
+    /// Every queued row into its table, then every table to `flush`.
+    fn flush_all(&mut self) {
+        for p in 0..self.queues.len() {
+            self.group_queue(p);
+        }
+        if self.groups > 0 || self.held > 0 {
+            (self.flush)(&mut self.tables);
+        }
+        (self.groups, self.held, self.rows) = (0, 0, 0);
+    }
+
+    /// Hands what is left to `flush`.
+    pub fn finish(mut self) -> Tally {
+        self.flush_all();
+        self.tally
+    }
+}
+
+/// One row's size and values into group `g`: each value that is not missing (NaN).
+#[inline]
+fn add_values(table: &mut Table, g: usize, values: &[f64]) {
+    table.add_row(g);
+    for (column, &x) in values.iter().enumerate() {
+        if !x.is_nan() {
+            table.add_value(g, column, x);
+        }
+    }
+}
+
+impl<F: FnMut(&mut [Table])> Rows for Aggregator<F> {
+    /// One row, whose fields `field(i)` are the plan's `columns[i]`, into its group; or, for a
+    /// value that is neither a number nor missing, that value's index in `columns` and why
+    /// (nothing is added then).
+    #[inline]
+    fn row<'r>(
+        &mut self,
+        keys: usize,
+        field: impl Fn(usize) -> &'r [u8],
+        width: usize,
+    ) -> Result<(), (usize, String)> {
+        // Every value first: a bad row changes nothing.
+        self.values.clear();
+        for i in keys..width {
+            let text = field(i);
+            let value = plain_decimal(text).map_or_else(|| parse_value(text), |v| Ok(Some(v)));
+            let Ok(value) = value else {
+                let why =
+                    format!("{:?} is neither a number nor missing", String::from_utf8_lossy(text));
+                return Err((i, why));
+            };
+            self.values.push(value.unwrap_or(f64::NAN));
+        }
+        // A row with a missing key is left out, as pandas' groupby (dropna=True) and Dask do.
+        if (0..keys).any(|i| is_missing(field(i))) {
+            self.tally.missing_key += 1;
+            return Ok(());
+        }
+        let key = if keys == 1 {
+            field(0)
+        } else {
+            table::encode_key(keys, &field, &mut self.key);
+            &self.key
+        };
+        let hash = table::hash_key(key);
+        self.rows += 1;
+        if self.pass_through || self.queues.is_empty() {
+            // Straight into a table: the one, or, passing through, its partition's - each row
+            // a partial group of its own there, appended unprobed.
+            let parts = self.tables.len();
+            let table = &mut self.tables[table::partition(hash, parts)];
+            let (groups, held) = (table.len(), table.values_held());
+            let g = if self.pass_through {
+                table.push_unindexed(hash, key)
+            } else {
+                table.group(hash, key)
+            };
+            add_values(table, g, &self.values);
+            self.groups += table.len() - groups;
+            self.held += table.values_held() - held;
+        } else {
+            let p = table::partition(hash, PARTITIONS);
+            let queue = &mut self.queues[p];
+            queue.hashes.push(hash);
+            queue.keys.extend_from_slice(key);
+            queue.key_ends.push(queue.keys.len());
+            queue.values.extend_from_slice(&self.values);
+            if queue.hashes.len() == QUEUED {
+                self.group_queue(p);
+            }
+        }
+        if self.groups >= self.max_groups || self.held >= self.max_values {
+            // Tables full of groups of one row or little more: from now on, no grouping here
+            // (the rows pass through, the owner groups them), as DuckDB's and Polars'
+            // aggregations stop pre-aggregating what does not shrink.
+            self.pass_through |= self.groups * 4 > self.rows * 3;
+            self.flush_all();
+        } else if self.queues.is_empty() && self.groups >= PARTITION_AT {
+            // Too many groups for one table in cache: hand them on, and partition from here.
+            self.flush_all();
+            let shape = self.tables[0].shape().clone();
+            self.tables = (0..PARTITIONS).map(|_| Table::new(&shape)).collect();
+            self.queues = (0..PARTITIONS).map(|_| Queue::default()).collect();
+        }
+        Ok(())
+    }
+
+    fn skipped(&mut self) {
+        self.tally.skipped += 1;
+    }
+}

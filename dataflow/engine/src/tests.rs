@@ -1,0 +1,141 @@
+//! The engine against the plain reader of `testdata`, on random files and queries: the
+//! answer byte for byte, however the files are cut and the partial aggregates flushed.
+
+use std::sync::atomic::AtomicU64;
+
+use proptest::prelude::*;
+use proptest::sample::Index;
+
+use crate::Error;
+use crate::flow::Answer;
+use crate::partial::Aggregator;
+use crate::query::Query;
+use crate::scan::{MAX_FIELDS, Plan, Range, Tally, plan, read_range};
+use crate::table::{self, Shape, Table};
+use crate::testdata::{Csv, config, csv, query, reference, written};
+
+/// The group-by as the dataflow does it, in this thread: every range read into a table of
+/// partial aggregates, flushed whenever it holds `limit` bytes' worth of groups - encoded,
+/// by key hash, into `owners` tables that merge them - each owner's groups sorted and
+/// printed, the runs merged: the CSV answer. Also the bytes the progress count saw.
+fn dataflow(
+    plan: &Plan,
+    query: &Query,
+    (skip_bad, owners, limit): (bool, usize, usize),
+) -> Result<(String, Tally, u64), Error> {
+    let shape = Shape::of(query);
+    let mut owned: Vec<Table> = (0..owners).map(|_| Table::new(&shape)).collect();
+    let read = AtomicU64::new(0);
+    let tally = {
+        let flush = |partials: &mut [Table]| {
+            let mut out = vec![Vec::new(); owners];
+            for partial in partials {
+                partial.drain_into(&mut out, |hash| table::owner(hash, owners));
+            }
+            for (owner, batch) in out.iter().enumerate() {
+                owned[owner].absorb(batch);
+            }
+        };
+        let mut rows = Aggregator::new(Table::new(&shape), limit, flush);
+        for &range in &plan.ranges {
+            read_range(plan, range, skip_bad, &mut rows, &read)?;
+        }
+        rows.finish()
+    };
+    let runs = owned.into_iter().map(|t| t.into_run(query)).collect();
+    let answer = Answer::of(runs, tally);
+    let mut text = Vec::new();
+    answer.write(query, &mut text).unwrap();
+    Ok((String::from_utf8_lossy(&text).into_owned(), tally, read.into_inner()))
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+        /// Any file, any query, cut anywhere, its partial aggregates flushed at any size into
+        /// one to three owners: the reference's answer, byte for byte - the keys (CR and LF
+        /// inside quotes kept), every aggregate, the order - and tally; and without
+        /// `--skip-bad`, an error exactly where the reference skips a row.
+        #[test]
+        fn any_file_and_query_cut_anywhere_gives_the_reference_s_answer(
+            csv in csv(false),
+            query in query(),
+            cut in any::<Index>(),
+            owners in 1_usize..4,
+            limit in 0_usize..400,
+        ) {
+            let folder = tempfile::tempdir().unwrap();
+            let patterns = written(&folder, &csv);
+            let blocksize = 1 + cut.index(csv.text.len()) as u64;
+            let plan = match plan(&patterns, &query, csv.sep, blocksize, false) {
+                Ok(plan) => plan,
+                // A value column whose first value is no number: refused before any row.
+                Err(e) => {
+                    prop_assert!(e.message().contains("is not numeric"), "{}", e);
+                    return Ok(());
+                }
+            };
+            let (text, tally, bad) = reference(&csv, &query);
+            for skip_bad in [true, false] {
+                let got = dataflow(&plan, &query, (skip_bad, owners, limit));
+                if skip_bad {
+                    let (got_text, got_tally, read) = got.unwrap();
+                    prop_assert_eq!(&got_text, &text, "blocksize {}", blocksize);
+                    prop_assert_eq!(got_tally, tally);
+                    let body: u64 = plan.ranges.iter().map(Range::len).sum();
+                    prop_assert_eq!(read, body, "the progress count");
+                } else {
+                    prop_assert_eq!(got.is_err(), bad);
+                }
+            }
+        }
+
+}
+
+/// Files wider than the fast path keeps field ends for, and narrower ones with the value
+/// far right (last, before a CRLF) and the key near the left: the reference's answer.
+#[test]
+fn wide_files_give_the_reference_s_answer() {
+    let query = Query::parse("k1", &["v1:sum,count".to_owned(), "size".to_owned()], None).unwrap();
+    for width in [70, MAX_FIELDS, MAX_FIELDS + 1, 300] {
+        let mut names: Vec<String> = (0..width).map(|i| format!("c{i}")).collect();
+        (names[1], names[width - 1]) = ("k1".into(), "v1".into());
+        let mut text = names.join(",") + "\r\n";
+        for row in 0..50 {
+            let mut fields: Vec<String> = (0..width).map(|i| (row * i).to_string()).collect();
+            fields[1] = ["BOS", "JFK", "NA"][row % 3].to_owned();
+            fields[width - 1] = format!("{row}.5");
+            text += &(fields.join(",") + "\r\n");
+        }
+        let csv = Csv { text, sep: b',' };
+        let folder = tempfile::tempdir().unwrap();
+        let patterns = written(&folder, &csv);
+        let plan = plan(&patterns, &query, b',', 997, false).unwrap();
+        let (text, tally, _) = dataflow(&plan, &query, (false, 2, 1 << 20)).unwrap();
+        let (expected, expected_tally, _) = reference(&csv, &query);
+        assert_eq!(text, expected, "{width} columns");
+        assert_eq!((tally, tally.missing_key), (expected_tally, 16), "{width} columns");
+    }
+}
+
+#[test]
+fn median_and_std_on_odd_and_even_counts_one_value_and_none() {
+    let text = "k,v\na,1\na,2\na,4\nb,1\nb,2\nb,3\nb,10\nc,7\nd,NA\nd,\n";
+    let csv = Csv { text: text.to_owned(), sep: b',' };
+    let folder = tempfile::tempdir().unwrap();
+    let patterns = written(&folder, &csv);
+    let specs = ["v:median,std,var,count,min".to_owned()];
+    let query = Query::parse("k", &specs, None).unwrap();
+    let plan = plan(&patterns, &query, b',', 5, false).unwrap();
+    let (got, _, _) = dataflow(&plan, &query, (false, 2, 0)).unwrap();
+    // As pandas gives df.groupby("k").v.agg(["median", "std", "var", "count", "min"]) (and
+    // Python's statistics.stdev and variance).
+    assert_eq!(
+        got,
+        "k,v_median,v_std,v_var,v_count,v_min\n\
+         a,2,1.5275252316519468,2.3333333333333335,3,1\n\
+         b,2.5,4.08248290463863,16.666666666666668,4,1\n\
+         c,7,,,1,7\n\
+         d,,,,0,\n"
+    );
+}
