@@ -9,14 +9,15 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::panic;
-use std::sync::Barrier;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Barrier, mpsc};
 use std::thread;
 use std::time::Duration;
 
 use clap::Parser;
 use parking_lot::{Mutex, ReentrantMutex};
 use timing::chart::Figure;
+use timing::python_env::{self, EnvError, Python};
 use timing::{Stats, cli, say};
 
 /// Section 2.b of the notebook: locks, races and reentrant locks.
@@ -61,6 +62,8 @@ fn main() {
     say!("== Why locks at all: {threads_text} x {} increments of one counter", args.size);
     let mut figure = Figure::new("locks: one counter, many threads");
     counters(threads, args.size, args.timed.runs.get(), &mut figure);
+    // Asked after the counters are timed, so that starting Python does not run beside them.
+    cli::paragraph("  ", &python_count_sentence(&readers_python()));
     say!();
     say!("== A deadlock Rust does not prevent: two threads, two locks, opposite orders");
     deadlock_and_lock_order();
@@ -98,9 +101,12 @@ fn tally_outcomes(trials: u64) {
 
 /// The same two threads without the notebook's lock: each access is still safe on its own (the
 /// flag an `AtomicBool`, the string behind a lock held for one read or one write), but a
-/// thread's check and its update are now separate steps, and another thread's can come between,
-/// as a Python thread switch can come between two bytecodes, GIL or not. A third outcome
-/// appears; `cargo test -p locks` proves with loom that these three are all there are.
+/// thread's check and its update are now separate steps, and another thread's can come between.
+/// Python promises nothing either: a free-threaded build runs the two at once, and under the
+/// GIL a switch can fall wherever the interpreter checks for one (since 3.10 at calls and
+/// backward jumps - rarely between this check and update, but by no guarantee; see
+/// `python_count_sentence`). A third outcome appears; `cargo test -p locks` proves with loom
+/// that these three are all there are.
 fn without_the_lock(trials: u64) {
     let outcomes = [ONLY_PREFIX, PREFIX_AND_SUFFIX, STALE_SUFFIX];
     let tally = tally(trials, race_once_unlocked, &outcomes);
@@ -165,11 +171,7 @@ fn counters(threads: u64, increments: u64, runs: usize, figure: &mut Figure) {
         );
         say!("  to compare: `cargo run -p locks`.");
     }
-    say!("(A plain shared `count += 1` from two threads does not compile in safe Rust: E0499.");
-    say!("  Python's `count += 1` on a shared global is the racy row's load then store:");
-    say!("  LOAD_GLOBAL and STORE_GLOBAL are separate bytecodes, and a thread switch can come");
-    say!("  between them - the GIL keeps the interpreter's own state whole, not your updates -");
-    say!("  and on a free-threaded build the threads run at once.)");
+    say!("(A plain shared `count += 1` from two threads does not compile in safe Rust: E0499.)");
 }
 
 /// Two threads move money between two accounts, each taking the lock of the account it takes
@@ -471,7 +473,8 @@ fn load_then_store(counter: &AtomicU64) {
     counter.store(seen + 1, Ordering::Relaxed);
 }
 
-/// One indivisible read-modify-write (`lock xadd` on x86-64).
+/// One indivisible read-modify-write: on x86-64 a `lock`-prefixed instruction (`objdump -d` of
+/// this build shows `lock inc`, as the old value goes unused; `lock xadd` where it is used).
 fn fetch_add(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
 }
@@ -496,6 +499,82 @@ fn count_local_then_combine(threads: u64, increments: u64) -> u64 {
             .collect();
         handles.into_iter().map(|h| h.join().expect("counting thread panicked")).sum()
     })
+}
+
+// ---- the reader's Python ----
+
+/// How long to wait for the reader's Python to say what it is.
+const PYTHON_WAIT: Duration = Duration::from_secs(5);
+
+/// The Python a reader would run (`HPC_RS_PYTHON`, else `python3`), asked for its version and
+/// build by `python_env`'s one check, at most `PYTHON_WAIT`: a stuck interpreter must not hold
+/// the lesson up (its thread is left behind, and ends with the program). `Err`: why not.
+fn readers_python() -> Result<Python, String> {
+    let (sender, answer) = mpsc::channel();
+    thread::spawn(move || sender.send(python_env::find(None, &[])));
+    answered(answer.recv_timeout(PYTHON_WAIT))
+}
+
+/// The Python that answered, or why none did, in words.
+fn answered(
+    answer: Result<Result<Python, EnvError>, mpsc::RecvTimeoutError>,
+) -> Result<Python, String> {
+    match answer {
+        Ok(Ok(python)) => Ok(python),
+        Ok(Err(EnvError::NotFound(program))) => Err(format!("no {} found", program.display())),
+        Ok(Err(EnvError::NotPython3(program))) => {
+            Err(format!("{} did not answer as Python 3", program.display()))
+        }
+        Ok(Err(other)) => Err(other.to_string()),
+        Err(_) => Err(format!("python3 did not answer within {} s", PYTHON_WAIT.as_secs())),
+    }
+}
+
+/// What Python's `count += 1` on a shared global does, for the reader's Python: not atomic by
+/// any guarantee - a load, an add and a store, three bytecodes - but whether updates are lost
+/// in practice depends on the build and version. CPython with the GIL switches threads only
+/// where the interpreter checks its eval breaker: since 3.10 at calls and backward jumps, not
+/// after every bytecode (3.10 Python/ceval.c: DISPATCH() goes straight to the next opcode,
+/// CHECK_EVAL_BREAKER() sits in JUMP_ABSOLUTE and the CALL opcodes; 3.11-3.12 the same with
+/// JUMP_BACKWARD and CALL; 3.13-3.14 Python/bytecodes.c, `_CHECK_PERIODIC` in RESUME,
+/// JUMP_BACKWARD and CALL). A free-threaded build (3.13t, 3.14t, GIL off) runs the threads at
+/// once. Where no Python answered, every case is said.
+fn python_count_sentence(python: &Result<Python, String>) -> String {
+    const OPENING: &str = "Python's `count += 1` on a shared global is the racy row's load then store: LOAD_GLOBAL, an add, STORE_GLOBAL - not atomic by any guarantee, GIL or not.";
+    const WITH_GIL: &str = "CPython with the GIL switches threads only at calls and backward jumps since 3.10, never between that load and store, so a plain loop of it practically never loses an update - until a call comes between them (`count += f()`)";
+    const FREE_THREADED: &str =
+        "a free-threaded build (3.13t, 3.14t) runs the threads at once and loses updates readily";
+    let case = match python {
+        Ok(p) if p.threads_run_at_once() => format!(
+            "{} here is {}: it runs the threads at once and loses updates readily, as the racy row does.",
+            p.program.display(),
+            p.describe()
+        ),
+        Ok(p) if p.implementation != "cpython" => format!(
+            "{} here is {}, which switches threads by rules of its own; nothing makes the update atomic there either.",
+            p.program.display(),
+            p.describe()
+        ),
+        Ok(p) if minor_version(&p.version).is_some_and(|minor| minor < 10) => format!(
+            "{} here is {}, older than 3.10: a switch may come between almost any two bytecodes, so updates are lost in a long enough loop. Since 3.10 that is rare under the GIL, and {FREE_THREADED}.",
+            p.program.display(),
+            p.describe()
+        ),
+        Ok(p) => format!(
+            "{} here is {}. {WITH_GIL}; {FREE_THREADED}.",
+            p.program.display(),
+            p.describe()
+        ),
+        Err(why) => format!(
+            "Asked what Python this is: {why}. So, for each build: {WITH_GIL} - before 3.10 a switch could come between almost any two bytecodes; {FREE_THREADED}."
+        ),
+    };
+    format!("{OPENING} {case}")
+}
+
+/// `10` of `3.10.4`.
+fn minor_version(version: &str) -> Option<u32> {
+    version.split('.').nth(1)?.parse().ok()
 }
 
 // ---- helpers ----
@@ -586,6 +665,50 @@ mod tests {
             "thread 1 holds account 0 and waits for account 1; thread 2 holds account 1 and waits for account 0"
         );
         assert!(cycle(&[(1, 0, 1)], 1).ends_with("(no cycle found)"));
+    }
+
+    fn python(version: &str, implementation: &str, free_threaded: bool, gil: bool) -> Python {
+        let program = "python3".into();
+        let (version, implementation) = (version.to_owned(), implementation.to_owned());
+        Python { program, version, implementation, free_threaded, gil }
+    }
+
+    /// Each kind of Python gets its own sentence about `count += 1`, after the same opening.
+    #[test]
+    fn count_plus_one_is_judged_for_the_readers_python() {
+        let said = |p: Result<Python, String>| python_count_sentence(&p);
+        let opening = "Python's `count += 1` on a shared global is the racy row's load then store:";
+        let free = said(Ok(python("3.14.0", "cpython", true, false)));
+        assert!(free.starts_with(opening), "{free}");
+        assert!(free.contains("free-threaded (no GIL): it runs the threads at once"), "{free}");
+        assert!(!free.contains("practically never"), "{free}");
+        for gil in
+            [python("3.12.1", "cpython", false, true), python("3.13.0", "cpython", true, true)]
+        {
+            let text = said(Ok(gil));
+            assert!(text.contains("practically never loses an update"), "{text}");
+            assert!(
+                text.contains("a free-threaded build (3.13t, 3.14t) runs the threads"),
+                "{text}"
+            );
+        }
+        let old = said(Ok(python("3.9.18", "cpython", false, true)));
+        assert!(old.contains("older than 3.10: a switch may come between almost any"), "{old}");
+        let pypy = said(Ok(python("3.10.14", "pypy", false, true)));
+        assert!(pypy.contains("PyPy 3.10.14, with the GIL, which switches threads by"), "{pypy}");
+        let none = said(Err("no python3 found".to_owned()));
+        assert!(none.contains("Asked what Python this is: no python3 found. So, for each build:"));
+        assert!(none.contains("practically never") && none.contains("before 3.10"), "{none}");
+    }
+
+    #[test]
+    fn a_python_that_did_not_answer_is_said_why() {
+        let missing = EnvError::NotFound("python3".into());
+        assert_eq!(answered(Ok(Err(missing))), Err("no python3 found".to_owned()));
+        let echo = EnvError::NotPython3("/bin/echo".into());
+        assert_eq!(answered(Ok(Err(echo))), Err("/bin/echo did not answer as Python 3".to_owned()));
+        let late = answered(Err(mpsc::RecvTimeoutError::Timeout));
+        assert_eq!(late, Err("python3 did not answer within 5 s".to_owned()));
     }
 
     #[test]

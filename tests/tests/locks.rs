@@ -84,6 +84,13 @@ fn correct_counters_are_exact_and_the_racy_one_never_exceeds_the_total() {
         "does not compile in safe Rust: E0499.",
         "Python's `count += 1` on a shared global is the racy row's load then store",
     ]);
+    // Judged for the reader's Python, named - or, where none answered, for each build.
+    out.prose_in_order(&["not atomic by any guarantee, GIL or not."]);
+    let prose = out.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    out.check(
+        prose.contains(" here is ") || prose.contains("Asked what Python this is: "),
+        "the reader's Python is named, or why none is said",
+    );
 }
 
 #[test]
