@@ -72,9 +72,10 @@ fn main() -> ExitCode {
     let runs = args.timed.runs.get();
     let picture = args.timed.svg.open();
     reap_children_on_interrupt();
+    let fork_check = ForkCheck::here();
     say!("== 2.d Multiprocessing with fork");
     let result = (|| -> Result<ExitCode, Failure> {
-        if !notebook_cell(args.crash_child)? {
+        if !notebook_cell(args.crash_child, fork_check)? {
             eprintln!("error: a child process failed (--crash-child); every child was reaped");
             return Ok(ExitCode::FAILURE);
         }
@@ -91,7 +92,7 @@ fn main() -> ExitCode {
         shared_memory()?;
         results_through_pipes()?;
         say!();
-        let started = how_a_process_starts(runs, &mut figure)?;
+        let started = how_a_process_starts(runs, fork_check, &mut figure)?;
         if let Some(twin) = timing::twin!(args.timed.python) {
             say!();
             let measured = report::Measured { tiny, real, started };
@@ -147,7 +148,7 @@ impl From<io::Error> for Failure {
 /// `do_multi_processing()`: three children each compute one sum and print it, as in the
 /// notebook; the parent waits for each (`waitpid`) and says how it ended. Returns whether every
 /// child succeeded.
-fn notebook_cell(crash: Option<Crash>) -> Result<bool, Failure> {
+fn notebook_cell(crash: Option<Crash>, fork_check: ForkCheck) -> Result<bool, Failure> {
     let length = NOTEBOOK_LENGTH;
     say!("[1] three child processes, length {length} (children print in whatever order they run):");
     let outcomes = in_children(SUMS.map(|(name, power)| {
@@ -168,11 +169,9 @@ fn notebook_cell(crash: Option<Crash>) -> Result<bool, Failure> {
         all_ok &= ok;
         say!("    {name} child: {}", outcome.describe());
     }
-    say!(
-        "    (fork copies the whole process, buffers included: stdout is flushed before each fork"
-    );
-    say!("    and children leave with _exit, so no line prints twice; and fork happens only while");
-    say!("    this process runs one thread, since the child gets only the thread that forked)");
+    for line in fork_note(fork_check) {
+        say!("    {line}");
+    }
     Ok(all_ok)
 }
 
@@ -287,11 +286,16 @@ fn separate_memory() -> Result<(), Failure> {
     Ok(())
 }
 
-/// Shared memory, as `multiprocessing.Value` makes it: an anonymous `MAP_SHARED` mapping that
-/// every child sees. Python's `Value` puts a lock beside the number, and `v.value += 1` is a
-/// read then a write, not atomic: each increment needs `with v.get_lock():`, since Python has
-/// no atomic fetch_add on shared memory. Here an `AtomicU64` sits in the page, and each child's
-/// `fetch_add` is one indivisible instruction (`lock xadd`): no lock at all.
+/// Shared memory, as `multiprocessing.Value` gives it, but anonymous: a `MAP_SHARED` page that
+/// only children forked after it see. CPython's `Value` lives in a `heap.Arena`, which on POSIX
+/// maps a temporary file - in /dev/shm on Linux when it has room - unlinked at once, so that
+/// children started by spawn or forkserver, which inherit no mapping, can be sent its file
+/// descriptor and map it too (Lib/multiprocessing/heap.py, 3.8 to 3.14). `Value` puts a lock
+/// beside the number, and `v.value += 1` is a read then a write, not atomic: each increment
+/// needs `with v.get_lock():`, since Python has no atomic fetch_add on shared memory. Here an
+/// `AtomicU64` sits in the page, and each child's `fetch_add` is one indivisible
+/// read-modify-write - on x86-64 a `lock`-prefixed instruction (`objdump -d` of this build
+/// shows `lock inc`, as the old value goes unused) - with no lock at all.
 fn shared_memory() -> Result<(), Failure> {
     const CHILDREN: usize = 4;
     const INCREMENTS: u64 = 100_000;
@@ -310,11 +314,10 @@ fn shared_memory() -> Result<(), Failure> {
     say!(
         "    shared memory: {CHILDREN} children x {INCREMENTS} fetch_add on a MAP_SHARED counter = {total}"
     );
-    say!(
-        "    (Python's multiprocessing.Value is such a page with a lock beside it: `v.value += 1` is"
-    );
-    say!(
-        "    a read then a write, so each needs `with v.get_lock():` - Python has no atomic fetch_add)"
+    // CPython: Lib/multiprocessing/heap.py (Arena, POSIX) and sharedctypes.py (Value), 3.8-3.14.
+    cli::paragraph(
+        "    ",
+        "(Python's multiprocessing.Value is shared memory too, with a lock beside it - but not anonymous: a temporary file (in /dev/shm on Linux), unlinked at once, whose descriptor is sent to children started by spawn or forkserver so that they can map it too; this anonymous page reaches only children forked after it. `v.value += 1` is a read then a write, so each needs `with v.get_lock():` - Python has no atomic fetch_add.)",
     );
     Ok(())
 }
@@ -338,7 +341,11 @@ fn results_through_pipes() -> Result<(), Failure> {
 /// starts a fresh program (fork or posix_spawn, then exec): it loads the binary and begins at
 /// `main`, taking its arguments as text and handing back results through its stdout. The
 /// three sums both ways, at the notebook's length.
-fn how_a_process_starts(runs: usize, figure: &mut Figure) -> Result<[Stats; 2], Failure> {
+fn how_a_process_starts(
+    runs: usize,
+    fork_check: ForkCheck,
+    figure: &mut Figure,
+) -> Result<[Stats; 2], Failure> {
     let length = NOTEBOOK_LENGTH;
     say!("[7] how a process starts: a copy of this one (fork), or a fresh program (Command)");
     figure.panel(format!("[7] three processes, length {length}: fork or Command"));
@@ -352,7 +359,7 @@ fn how_a_process_starts(runs: usize, figure: &mut Figure) -> Result<[Stats; 2], 
     assert_eq!(sums, expected_sums(length), "the fresh programs' sums");
     say!("{}  {}", started.line("three processes, Command (exec)"), started.speedup_over(&forked));
     figure.bar("three processes, Command (exec)", &started);
-    report::start_methods(&forked, &started);
+    report::start_methods(&forked, &started, fork_check);
     Ok([forked, started])
 }
 
@@ -415,8 +422,10 @@ struct Child {
 /// Runs each job in its own child process, all at once, then reaps them all in order.
 fn in_children<const N: usize>(jobs: [impl FnOnce() -> u128; N]) -> Result<[Outcome; N], Failure> {
     io::stdout().flush()?; // nothing buffered is printed twice
-    // Checked once per batch: the parent starts no thread between these forks.
-    if !single_threaded() {
+    // Checked once per batch: the parent starts no thread between these forks. Where the count
+    // cannot be read (`None`) the rule holds by design alone - every thread this program starts
+    // is joined before it forks - and the lesson says it was not checked (`ForkCheck`).
+    if single_threaded() == Some(false) {
         return Err(Failure::NotSingleThreaded);
     }
     let mut children = Vec::with_capacity(N);
@@ -434,10 +443,10 @@ fn spawn_child(job: impl FnOnce() -> u128) -> nix::Result<Child> {
     // Ctrl-C held back until the child is on the list the handler reaps: no child escapes it.
     let interrupts = interrupt_signals();
     interrupts.thread_block()?;
-    // SAFETY: this process runs one thread (checked by `in_children`: fork happens before any
-    // thread is started, or after all have been joined), so no lock is held by a thread that
-    // the child would not have; the child only runs `job`, writes its pipe and leaves with
-    // `_exit`.
+    // SAFETY: this process runs one thread (fork happens before any thread is started, or
+    // after all have been joined; `in_children` checks it where /proc shows the count), so no
+    // lock is held by a thread that the child would not have; the child only runs `job`,
+    // writes its pipe and leaves with `_exit`.
     #[allow(unsafe_code)]
     let forked = unsafe { fork() };
     match forked {
@@ -490,19 +499,19 @@ fn reap(mut child: Child) -> Result<Outcome, Failure> {
     if let Some(mut pipe) = child.results.take() {
         pipe.read_to_end(&mut bytes)?;
     }
-    let ended = wait_for(child.pid)?;
-    LIVE_CHILDREN.remove(child.pid);
-    let result = <[u8; 16]>::try_from(bytes.as_slice()).ok().map(u128::from_le_bytes);
     let pid = child.pid;
-    std::mem::forget(child); // reaped: nothing left for Drop to do
+    // From here the pid is `wait_and_unlist`'s: even if it fails after reaping, Drop must not
+    // kill a pid that may be another process's by then.
+    std::mem::forget(child);
+    let ended = wait_and_unlist(pid)?;
+    let result = <[u8; 16]>::try_from(bytes.as_slice()).ok().map(u128::from_le_bytes);
     Ok(Outcome { pid, result, ended })
 }
 
 impl Drop for Child {
     fn drop(&mut self) {
         let _ = kill(self.pid, Signal::SIGKILL);
-        let _ = wait_for(self.pid);
-        LIVE_CHILDREN.remove(self.pid);
+        let _ = wait_and_unlist(self.pid);
     }
 }
 
@@ -561,7 +570,9 @@ extern "C" fn reap_children_and_die(signal: nix::libc::c_int) {
         let pid = slot.swap(0, Ordering::SeqCst);
         if pid > 0 {
             // SAFETY: kill and waitpid are async-signal-safe; `pid` is a child of ours that
-            // nothing has reaped (it was on the list), so no other process can have its pid.
+            // nothing has reaped - a child is reaped and taken off the list with this signal
+            // held back (`wait_and_unlist`), on the one thread this process runs while it has
+            // children - so no other process can have its pid.
             #[allow(unsafe_code)]
             unsafe {
                 nix::libc::kill(pid, nix::libc::SIGKILL);
@@ -576,6 +587,21 @@ extern "C" fn reap_children_and_die(signal: nix::libc::c_int) {
         nix::libc::signal(signal, nix::libc::SIG_DFL);
         nix::libc::raise(signal);
     }
+}
+
+/// Reaps `pid` and takes it off the list, with Ctrl-C and SIGTERM held back in between, as
+/// `spawn_child` holds them around fork: once reaped, a pid is free for the system to give to
+/// another process, and the handler must not find it listed then. The hold is short: `reap` has
+/// read the child's pipe to its end and `Drop` has sent SIGKILL, so the child is ending; a
+/// signal that comes meanwhile is handled as soon as the wait ends. (Held back on this thread:
+/// the only one while there are children, as `in_children` checks.)
+fn wait_and_unlist(pid: Pid) -> nix::Result<WaitStatus> {
+    let interrupts = interrupt_signals();
+    interrupts.thread_block()?;
+    let ended = wait_for(pid);
+    LIVE_CHILDREN.remove(pid);
+    interrupts.thread_unblock()?;
+    ended
 }
 
 fn wait_for(pid: Pid) -> nix::Result<WaitStatus> {
@@ -612,21 +638,66 @@ fn crash_if_asked(crash: Option<Crash>) {
     }
 }
 
-/// Whether this process runs a single thread now (Linux: /proc/self/status). A joined thread
-/// may take a moment to vanish from the count, so wait briefly for it.
-fn single_threaded() -> bool {
+// ---- fork's one-thread rule ----
+
+/// Whether fork's one-thread rule is checked on this system, which the lesson's sentences say:
+/// Linux shows a process's thread count in /proc/self/status; where nothing does, the rule holds
+/// by design alone (every thread this program starts is joined before it forks).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ForkCheck {
+    /// The thread count is read before each batch of forks.
+    Counted,
+    /// There is no thread count to read: not checked.
+    NotChecked,
+}
+
+impl ForkCheck {
+    fn here() -> ForkCheck {
+        if thread_count().is_some() { ForkCheck::Counted } else { ForkCheck::NotChecked }
+    }
+}
+
+/// [1]'s note: why no line prints twice, and fork's one-thread rule, said checked only where it
+/// is.
+fn fork_note(check: ForkCheck) -> Vec<&'static str> {
+    let mut lines = vec![
+        "(fork copies the whole process, buffers included: stdout is flushed before each fork",
+        "and children leave with _exit, so no line prints twice; and fork happens only while",
+        "this process runs one thread, since the child gets only the thread that forked -",
+    ];
+    lines.extend_from_slice(match check {
+        ForkCheck::Counted => &["checked in /proc/self/status before each batch of forks)"][..],
+        ForkCheck::NotChecked => &[
+            "not checked here, where no /proc/self/status shows the thread count: it holds by",
+            "design, every thread joined before a fork)",
+        ],
+    });
+    lines
+}
+
+/// Whether this process runs a single thread now: `Some(true)`; `Some(false)` if more are still
+/// counted after a second (a joined thread may take a moment to vanish from the count); `None`
+/// where the count cannot be read - not checked, as [`ForkCheck`] makes the lesson say.
+fn single_threaded() -> Option<bool> {
     let deadline = Instant::now() + Duration::from_secs(1);
     loop {
-        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-        let threads = status.lines().find_map(|l| l.strip_prefix("Threads:")).map(str::trim);
-        if threads.is_none_or(|t| t == "1") {
-            return true;
+        match thread_count()? {
+            1 => return Some(true),
+            _ if Instant::now() > deadline => return Some(false),
+            _ => thread::yield_now(),
         }
-        if Instant::now() > deadline {
-            return false;
-        }
-        thread::yield_now();
     }
+}
+
+/// How many threads this process runs now, from Linux's /proc/self/status; `None` where the
+/// system does not say (another Unix, or /proc not mounted).
+fn thread_count() -> Option<u64> {
+    threads_in(&std::fs::read_to_string("/proc/self/status").ok()?)
+}
+
+/// The `Threads:` field of a /proc/<pid>/status text.
+fn threads_in(status: &str) -> Option<u64> {
+    status.lines().find_map(|l| l.strip_prefix("Threads:"))?.trim().parse().ok()
 }
 
 // ---- shared memory ----
@@ -754,6 +825,39 @@ mod tests {
         let io = Failure::from(io::Error::from(io::ErrorKind::BrokenPipe)).to_string();
         assert!(io.starts_with("reading a child's result or writing output failed"), "{io}");
         assert!(Failure::from(nix::Error::EAGAIN).to_string().starts_with("a system call failed"));
+    }
+
+    #[test]
+    fn the_fork_note_says_checked_only_where_the_thread_count_was_read() {
+        let counted = fork_note(ForkCheck::Counted).join(" ");
+        assert!(counted.ends_with("checked in /proc/self/status before each batch of forks)"));
+        let unchecked = fork_note(ForkCheck::NotChecked).join(" ");
+        assert!(unchecked.contains("not checked here, where no /proc/self/status"), "{unchecked}");
+        assert!(!unchecked.contains("checked in /proc"), "{unchecked}");
+        // The first line stays whole: the tests package looks for it.
+        assert!(fork_note(ForkCheck::NotChecked)[0].starts_with("(fork copies the whole process"));
+    }
+
+    #[test]
+    fn the_thread_count_is_read_or_said_unknown() {
+        assert_eq!(threads_in("Name:\tmultiprocessing\nThreads:\t3\nSigQ:\t0/1\n"), Some(3));
+        assert_eq!(threads_in("Name:\tmultiprocessing\n"), None, "no field: not checked");
+        assert_eq!(threads_in(""), None);
+    }
+
+    /// A child reaped by `wait_and_unlist` is off the list the Ctrl-C handler kills from, and
+    /// the signals held back meanwhile are let through again.
+    #[test]
+    #[allow(clippy::zombie_processes)] // `wait_and_unlist` reaps it, as it reaps a forked child
+    fn a_reaped_child_is_unlisted_and_the_signals_unblocked() {
+        let child = std::process::Command::new("true").spawn().expect("true runs");
+        let pid = Pid::from_raw(i32::try_from(child.id()).unwrap());
+        LIVE_CHILDREN.add(pid);
+        let ended = wait_and_unlist(pid).expect("waitpid");
+        assert_eq!(ended, WaitStatus::Exited(pid, 0));
+        assert!(LIVE_CHILDREN.0.iter().all(|slot| slot.load(Ordering::SeqCst) != pid.as_raw()));
+        let mask = SigSet::thread_get_mask().expect("the signal mask");
+        assert!(!mask.contains(Signal::SIGINT) && !mask.contains(Signal::SIGTERM));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use timing::chart::Figure;
 use timing::python::Twin;
 use timing::{Stats, cli, say};
 
-use crate::NOTEBOOK_LENGTH;
+use crate::{ForkCheck, NOTEBOOK_LENGTH};
 
 /// One length of the sweep: the length, and the speedups of 3 threads and of 3 processes.
 pub type Row = (u64, f64, f64);
@@ -64,8 +64,15 @@ fn sweep_sentence(rows: &[Row]) -> Vec<String> {
 
 /// [7]'s sentences: what a fresh program cost against a fork, and Python's three start methods
 /// beside Rust's two ways.
-pub fn start_methods(forked: &Stats, started: &Stats) {
+pub fn start_methods(forked: &Stats, started: &Stats, fork_check: ForkCheck) {
     let ratio = started.median.as_secs_f64() / forked.median.as_secs_f64().max(1e-12);
+    for text in start_methods_text(ratio, fork_check) {
+        cli::paragraph("    ", &text);
+    }
+}
+
+/// [7]'s two paragraphs, for a fresh program that took `ratio` times a fork's time.
+fn start_methods_text(ratio: f64, fork_check: ForkCheck) -> [String; 2] {
     let cost = if ratio >= 1.2 {
         format!(
             "{ratio:.1}x the time of fork: exec loads a whole program and starts it from main, where fork copies the page tables of one already running"
@@ -75,16 +82,23 @@ pub fn start_methods(forked: &Stats, started: &Stats) {
             "{ratio:.2}x the time of fork here: at this size the program's start is cheap beside the waits both pay"
         )
     };
-    cli::paragraph(
-        "    ",
-        &format!(
-            "Command took {cost}. It is the safe way to start a process from a program that runs threads (std forks or posix_spawns and execs at once, touching nothing in between); fork alone is safe only where one thread runs, as this program checks before each."
+    let checked = match fork_check {
+        ForkCheck::Counted => "as this program checks before each batch of forks",
+        ForkCheck::NotChecked => {
+            "which this program cannot check here (no /proc/self/status) and keeps by design, joining every thread before it forks"
+        }
+    };
+    [
+        format!(
+            "Command took {cost}. It is the safe way to start a process from a program that runs threads (std forks or posix_spawns and execs at once, touching nothing in between); fork alone is safe only where one thread runs, {checked}."
         ),
-    );
-    cli::paragraph(
-        "    ",
-        "Python's multiprocessing has three start methods. fork: a copy, as above - fast, but in a process with threads a lock another thread held is copied held (3.12 deprecates it there with a DeprecationWarning, and the --vs-python twin itself runs a watcher thread). forkserver: a clean server process, started once, forks each child - Linux's default from 3.14. spawn: a fresh interpreter, like Command, that imports your module again (hence `if __name__ == \"__main__\":`) and receives the function and its arguments pickled - the default on macOS and Windows. Choose with multiprocessing.set_start_method, or here with HPC_RS_START_METHOD.",
-    );
+        // CPython 3.14: Lib/multiprocessing/forkserver.py (ForkServer preloads ['__main__'];
+        // its main() imports the main module's path), popen_forkserver.py and
+        // popen_spawn_posix.py (`_launch` pickles the Process object, target and args); the
+        // default start method: Doc/library/multiprocessing.rst ("Changed in version 3.14",
+        // forkserver on POSIX but macOS) and Doc/whatsnew/3.14.rst.
+        "Python's multiprocessing has three start methods. fork: a copy, as above - fast, but in a process with threads a lock another thread held is copied held (3.12 deprecates it there with a DeprecationWarning, and the --vs-python twin itself runs a watcher thread). forkserver: a clean server process, started once, forks each child - Linux's default from 3.14. spawn: a fresh interpreter, like Command, and the default on macOS and Windows. Both forkserver and spawn import your module again - the fork server once (it preloads `__main__`), spawn in each child; hence `if __name__ == \"__main__\":` - and send each child its function and arguments pickled, so a lambda or a closure as a Process target cannot be pickled and fails under either - on Linux by default from 3.14, where up to 3.13 fork ran it. Choose with multiprocessing.set_start_method, or here with HPC_RS_START_METHOD.".to_owned(),
+    ]
 }
 
 // ---- Rust against Python ----
@@ -134,6 +148,28 @@ pub fn vs_python(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fork_is_said_checked_only_where_the_thread_count_was_read() {
+        let [counted, _] = start_methods_text(3.0, ForkCheck::Counted);
+        assert!(
+            counted.contains("as this program checks before each batch of forks."),
+            "{counted}"
+        );
+        let [unchecked, _] = start_methods_text(3.0, ForkCheck::NotChecked);
+        assert!(unchecked.contains("cannot check here (no /proc/self/status)"), "{unchecked}");
+        assert!(!unchecked.contains("as this program checks"), "{unchecked}");
+    }
+
+    #[test]
+    fn forkserver_is_said_to_import_and_pickle_as_spawn_does() {
+        let [_, methods] = start_methods_text(3.0, ForkCheck::Counted);
+        assert!(
+            methods.contains("Both forkserver and spawn import your module again")
+                && methods.contains("a lambda or a closure as a Process target cannot be pickled"),
+            "{methods}"
+        );
+    }
 
     #[test]
     fn the_sweep_sentence_names_where_each_paid_off() {

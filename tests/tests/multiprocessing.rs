@@ -209,6 +209,8 @@ fn a_process_starts_as_a_copy_or_as_a_fresh_program() {
             "Python's multiprocessing has three start methods. fork:",
             "forkserver: a clean server process, started once, forks each child - Linux's default from 3.14.",
             "spawn: a fresh interpreter, like Command,",
+            "Both forkserver and spawn import your module again",
+            "a lambda or a closure as a Process target cannot be pickled",
         ]);
 }
 
