@@ -92,57 +92,11 @@ const PACKAGES: &[&str] = &["reactivex>=4.0,<5"];
 
 fn main() {
     let args = cli::parse::<Args>();
-    fn twin<'a>(script: &'a str, python: &'a cli::VsPython) -> Option<Twin<'a>> {
-        python.enabled.then_some(Twin {
-            script,
-            packages: PACKAGES,
-            python: python.interpreter.as_deref(),
-        })
-    }
     if args.command.is_some() {
-        // The lesson's own options, given before a subcommand: refused, not ignored.
-        let after = "the lesson's option; a subcommand takes its own after its name";
-        args.timed.runs.refuse(after);
-        args.timed.svg.refuse(after);
-        args.timed.python.refuse(after);
-        if args.size.is_some() {
-            cli::usage_error(format!("--size: {after}"));
-        }
-        if args.svg_dir.is_some() {
-            cli::usage_error(
-                "--svg-dir: only the lesson draws its examples (replay takes --svg FILE)",
-            );
-        }
+        refuse_lesson_options(&args);
     }
     match &args.command {
-        None => {
-            let picture = args.timed.svg.open();
-            let marbles = args.svg_dir.as_deref().map(marbles_picture);
-            say!("== Takeaway 6: reactive streams, RxPY's operators as Rust async streams");
-            say!();
-            operators_over_time(marbles);
-            say!();
-            say!(
-                "[2] Any timed script through any chain: `cargo run -p reactive -- replay --op ...`"
-            );
-            say!("    (see `replay --help`; --vs-python runs the same chain in RxPY and compares)");
-            say!();
-            backpressure::lesson();
-            say!();
-            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/throughput.py");
-            let twin = twin(script, &args.timed.python);
-            let mut figure =
-                Figure::new("reactive: a chain of operators, compiled and as a stream");
-            let size = args.size.unwrap_or(100_000_000);
-            throughput(size, args.timed.runs.get(), twin.as_ref(), &mut figure);
-            say!();
-            say!(
-                "[5] A reactive application: `cargo run -p reactive -- monitor` (stop with `quit`)"
-            );
-            if let Some(picture) = picture {
-                figure.save(picture);
-            }
-        }
+        None => lesson(&args),
         Some(Command::Replay { ops, svg, python }) => {
             let picture = svg.open();
             let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/replay.py");
@@ -156,6 +110,54 @@ fn main() {
             );
         }
     }
+}
+
+/// The lesson: operators over time, replay, backpressure, throughput, the monitor.
+fn lesson(args: &Args) {
+    let picture = args.timed.svg.open();
+    let marbles = args.svg_dir.as_deref().map(marbles_picture);
+    say!("== Takeaway 6: reactive streams, RxPY's operators as Rust async streams");
+    say!();
+    operators_over_time(marbles);
+    say!();
+    say!("[2] Any timed script through any chain: `cargo run -p reactive -- replay --op ...`");
+    say!("    (see `replay --help`; --vs-python runs the same chain in RxPY and compares)");
+    say!();
+    backpressure::lesson();
+    say!();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/throughput.py");
+    let twin = twin(script, &args.timed.python);
+    let mut figure = Figure::new("reactive: a chain of operators, compiled and as a stream");
+    let size = args.size.unwrap_or(100_000_000);
+    throughput(size, args.timed.runs.get(), twin.as_ref(), &mut figure);
+    say!();
+    say!("[5] A reactive application: `cargo run -p reactive -- monitor` (stop with `quit`)");
+    if let Some(picture) = picture {
+        figure.save(picture);
+    }
+}
+
+/// The lesson's own options, given before a subcommand: refused, not ignored.
+fn refuse_lesson_options(args: &Args) {
+    let after = "the lesson's option; a subcommand takes its own after its name";
+    args.timed.runs.refuse(after);
+    args.timed.svg.refuse(after);
+    args.timed.python.refuse(after);
+    if args.size.is_some() {
+        cli::usage_error(format!("--size: {after}"));
+    }
+    if args.svg_dir.is_some() {
+        cli::usage_error("--svg-dir: only the lesson draws its examples (replay takes --svg FILE)");
+    }
+}
+
+/// The twin `script`, run with RxPY where --vs-python asks for it.
+fn twin<'a>(script: &'a str, python: &'a cli::VsPython) -> Option<Twin<'a>> {
+    python.enabled.then_some(Twin {
+        script,
+        packages: PACKAGES,
+        python: python.interpreter.as_deref(),
+    })
 }
 
 // ---- 1. operators over time ----
