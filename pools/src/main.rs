@@ -224,7 +224,8 @@ pub struct Timed {
     repeated: bool,
 }
 
-/// `ProcessPoolExecutor().map` and `Pool.map` are Python's way around the GIL. Rust's threads
+/// `ProcessPoolExecutor().map` and `Pool.map` are the notebook's way around the GIL (3.14 adds
+/// InterpreterPoolExecutor: threads, each with its own interpreter and GIL). Rust's threads
 /// already run on every core, so the same CPU-bound map needs no processes: no start-up, no
 /// pickling of arguments and results.
 fn process_pool_not_needed(size: u64, runs: usize, threads: usize, figure: &mut Figure) -> Timed {

@@ -5,7 +5,7 @@
 use timing::chart::Figure;
 use timing::python::Measured;
 use timing::python::Twin;
-use timing::verdict::{Finding, Verdict};
+use timing::verdict::{Finding, Place, Verdict};
 use timing::{Stats, cli, human, say};
 
 use crate::{TASKS, Timed};
@@ -105,32 +105,57 @@ pub fn vs_python(
         let label = format!("{short} {}, 0..{twin_size}", measured.label);
         say!("  {label:<58} {}", measured.stats.speedup_over(&plain.stats));
     }
-    let threads_row = row("ThreadPoolExecutor.map");
-    for sentence in python_pool_sentences(&report.python, threads_row, plain, rust, threads) {
+    let python = PythonRows {
+        build: &report.python,
+        plain,
+        thread_pool: row("ThreadPoolExecutor.map"),
+        interpreters: row("InterpreterPoolExecutor.map").is_some(),
+    };
+    for sentence in python_pool_sentences(&python, rust, threads, timing::machine::cores()) {
         cli::paragraph("  ", &sentence);
     }
 }
 
-/// What the Python rows mean, chosen by the interpreter's build: its threads under a GIL (about
-/// 1x) or free-threaded (they may scale); the process pools' price; and whether Rust's own
-/// work was large enough to show its threads' gain.
+/// What the twin measured that the sentences about Python's pools are chosen from.
+struct PythonRows<'a> {
+    /// The interpreter that ran it, with the GIL or free-threaded.
+    build: &'a timing::python_env::Python,
+    /// The plain loop, every pool's baseline.
+    plain: &'a Measured,
+    /// ThreadPoolExecutor's map (always timed; `None` only if the twin left it out).
+    thread_pool: Option<&'a Measured>,
+    /// Whether this Python has InterpreterPoolExecutor (3.14+) and timed it.
+    interpreters: bool,
+}
+
+/// The twin's comparison again, with runs enough to narrow a noisy ratio.
+const MORE_RUNS: &str = "cargo run -p pools -- --vs-python --runs 15";
+
+/// What the Python rows mean, chosen by the interpreter's build and the measurement: its
+/// thread pool against what its threads allow (about 1x under a GIL, one a core without);
+/// under a GIL, what goes around it; and whether Rust's own work was large enough to show its
+/// threads' gain.
 fn python_pool_sentences(
-    python: &timing::python_env::Python,
-    threads_row: Option<&Measured>,
-    plain: &Measured,
+    python: &PythonRows,
     rust: &Timed,
     threads: usize,
+    cores: usize,
 ) -> Vec<String> {
     let mut said = Vec::new();
-    if let Some(thread_pool) = threads_row {
-        let gain = thread_pool.stats.speedup_over(&plain.stats).0;
-        let verdict =
-            Verdict::threads(format!("{}: ThreadPoolExecutor", python.describe()), gain, threads);
-        said.push(if python.threads_run_at_once() {
-            format!("{} - no GIL, so its threads can run Python code at once, as Rust's do.", verdict.describe())
+    let at_once = python.build.threads_run_at_once();
+    if let Some(pool) = python.thread_pool {
+        let what = format!("{}: ThreadPoolExecutor", python.build.describe());
+        let gain = pool.stats.speedup_over(&python.plain.stats).0;
+        let spread = timing::verdict::spread(&python.plain.stats, &pool.stats);
+        said.push(if at_once {
+            free_threaded_pool(&Verdict::threads_on(what, gain, threads, cores), spread)
         } else {
-            format!("{}: {gain:.2}x, as the GIL lets one thread run Python code at a time; the process pools go around it, each process with its own interpreter and GIL, paying to start and to pickle chunks and results.", python.describe())
+            let allows = "that one thread running Python at a time allows";
+            gil_pool(&Verdict::new(what, gain, (0.9, 1.05), allows), spread)
         });
+    }
+    if !at_once {
+        said.push(around_the_gil(python.interpreters));
     }
     if rust.sequential.median.as_secs_f64() < 0.05 {
         said.push(format!(
@@ -140,6 +165,75 @@ fn python_pool_sentences(
         ));
     }
     said
+}
+
+/// ThreadPoolExecutor under a GIL: about the plain loop's time, as one thread runs Python code
+/// at a time. A figure within noise of a bound is said as about equal, counted for no side.
+fn gil_pool(verdict: &Verdict, spread: (f64, f64)) -> String {
+    match verdict.place() {
+        Place::Inside => format!(
+            "{}: no gain, as the GIL lets one thread run Python code at a time.",
+            verdict.describe()
+        ),
+        Place::NearLow | Place::NearHigh => format!(
+            "{}: about as fast as the plain loop - the GIL lets one thread run Python code at a time.",
+            verdict.describe()
+        ),
+        _ if verdict.spread_reaches_bounds(spread) => verdict.noise(spread, MORE_RUNS),
+        // CPython's FORCE_SWITCHING (Python/ceval_gil.c): the thread that drops the GIL on
+        // request waits until another has taken it, so no Python runs until that one has a core.
+        Place::Below => verdict.surprise(
+            &format!("slower than the plain loop by more than starting a pool and handing out {TASKS} chunks costs. Under the GIL a hand-over takes microseconds where a core is free; on busy cores the thread handed the GIL waits for one, and no thread runs Python meanwhile - likely another program on the cores."),
+            MORE_RUNS,
+        ),
+        Place::Above => verdict.surprise(
+            "a gain the GIL does not allow, so the plain loop's runs were slowed (another program, a cold cache).",
+            MORE_RUNS,
+        ),
+    }
+}
+
+/// ThreadPoolExecutor on a free-threaded build: its threads can run Python code at once, up to
+/// one a core. Nine tenths of that, even a little under, is a gain only threads running at
+/// once give; so the low bound's noise band is said with the bounds and counted as at once.
+fn free_threaded_pool(verdict: &Verdict, spread: (f64, f64)) -> String {
+    let place = verdict.place();
+    let outside = matches!(place, Place::Below | Place::Above);
+    match place {
+        _ if outside && verdict.spread_reaches_bounds(spread) => verdict.noise(spread, MORE_RUNS),
+        Place::Below => verdict.surprise(
+            &format!("no GIL stops these threads, so what held them back is elsewhere: another program on the cores, starting the pool and handing out {TASKS} chunks, or what a free-threaded interpreter pays to share objects between threads (reference counts, per-object locks)."),
+            MORE_RUNS,
+        ),
+        Place::Above => verdict.surprise(
+            "more than the cores allow, so the plain loop's runs were slowed (another program, a cold cache).",
+            MORE_RUNS,
+        ),
+        _ if !verdict.possible() => format!(
+            "{}: one worker or one core leaves nothing to share out, GIL or not.",
+            verdict.describe()
+        ),
+        _ => format!(
+            "{} - no GIL, so its threads ran Python code at once, as Rust's do.",
+            verdict.describe()
+        ),
+    }
+}
+
+/// What goes around a GIL: the process pools, and from 3.14 InterpreterPoolExecutor - said
+/// as present or not in this Python.
+// InterpreterPoolExecutor: "a ThreadPoolExecutor subclass ... each worker has its own
+// interpreter", and each interpreter its own GIL (docs.python.org/3.14/library/
+// concurrent.futures.html#interpreterpoolexecutor; per-interpreter GIL since 3.12, PEP 684).
+fn around_the_gil(interpreters: bool) -> String {
+    let interpreter_pool = if interpreters {
+        "InterpreterPoolExecutor, timed above"
+    } else {
+        "from Python 3.14 (not this one) InterpreterPoolExecutor"
+    };
+    format!(
+        "Around the GIL go the process pools - each process with its own interpreter and GIL, paying to start and to pickle chunks and results - and {interpreter_pool}: threads of one process, each running its own interpreter with its own GIL, paying to start them and to pass chunks and results between interpreters."
+    )
 }
 
 #[cfg(test)]
@@ -167,5 +261,94 @@ mod tests {
             one_thread.contains("0.97x, within the 0.90x to 1.00x expected of 1 thread on 2 cores"),
             "{one_thread}"
         );
+    }
+
+    fn stats(median: u64, min: u64, max: u64) -> Stats {
+        let ms = std::time::Duration::from_millis;
+        Stats { min: ms(min), median: ms(median), max: ms(max), runs: 5 }
+    }
+
+    fn python(free_threaded: bool) -> timing::python_env::Python {
+        timing::python_env::Python {
+            program: "python3".into(),
+            version: if free_threaded { "3.14.0" } else { "3.11.7" }.into(),
+            implementation: "cpython".into(),
+            free_threaded,
+            gil: !free_threaded,
+        }
+    }
+
+    /// The sentences for a twin whose plain loop and thread pool took `plain` and `pool`
+    /// (median, min, max ms), beside a Rust map long enough to say nothing about.
+    fn said(
+        free_threaded: bool,
+        [plain, pool]: [(u64, u64, u64); 2],
+        interpreters: bool,
+        (threads, cores): (usize, usize),
+    ) -> String {
+        let measured =
+            |label: &str, (m, lo, hi)| Measured { label: label.into(), stats: stats(m, lo, hi) };
+        let (plain, pool) =
+            (measured("plain map", plain), measured("ThreadPoolExecutor.map", pool));
+        let build = python(free_threaded);
+        let rows =
+            PythonRows { build: &build, plain: &plain, thread_pool: Some(&pool), interpreters };
+        let second = stats(1000, 1000, 1000);
+        let rust = Timed {
+            size: 400_000_000,
+            sequential: second,
+            rayon: second,
+            scoped: second,
+            startup: second,
+            repeated: false,
+        };
+        python_pool_sentences(&rows, &rust, threads, cores).join(" ")
+    }
+
+    const STEADY: (u64, u64, u64) = (1000, 995, 1005);
+    const GIL: &str = "the 0.90x to 1.05x that one thread running Python at a time allows";
+
+    /// Free-threaded?, the plain loop and the thread pool as median/min/max ms,
+    /// InterpreterPoolExecutor timed?, threads and cores, and what the sentences must say.
+    type Case = (bool, [(u64, u64, u64); 2], bool, (usize, usize), &'static str);
+
+    #[rustfmt::skip]
+    const CASES: [Case; 17] = [
+        (false, [STEADY, STEADY], true, (2, 2), "1.00x, within the 0.90x to 1.05x"),
+        (false, [STEADY, STEADY], true, (2, 2), "allows: no gain, as the GIL lets one thread run"),
+        // Within noise of a bound: about equal, evidence for neither side.
+        (false, [(1070, 1065, 1075), STEADY], true, (2, 2), "1.07x, equal within noise (3%) to the top of"),
+        (false, [(880, 875, 885), STEADY], true, (2, 2), "0.88x, equal within noise (3%) to the low end of"),
+        (false, [(880, 875, 885), STEADY], true, (2, 2), "allows: about as fast as the plain loop - the GIL"),
+        (false, [STEADY, (1500, 1490, 1510)], true, (2, 2), "0.67x, below the 0.90x to 1.05x"),
+        (false, [STEADY, (1500, 1490, 1510)], true, (2, 2), "allows: slower than the plain loop by more"),
+        (false, [(1000, 800, 1200), (1300, 1000, 1400)], true, (2, 2), "run-to-run noise, not a finding"),
+        (false, [(1600, 1590, 1610), STEADY], true, (2, 2), "allows: a gain the GIL does not allow"),
+        // What goes around the GIL: the process pools, and InterpreterPoolExecutor too.
+        (false, [STEADY, STEADY], true, (2, 2), "and InterpreterPoolExecutor, timed above: threads of one process, each running its own interpreter with its own GIL"),
+        (false, [STEADY, STEADY], false, (2, 2), "and from Python 3.14 (not this one) InterpreterPoolExecutor: threads"),
+        // A free-threaded build: its threads against one a core.
+        (true, [(1900, 1895, 1905), STEADY], true, (2, 2), "1.90x, within the 1.80x to 2.00x expected of 2 threads on 2 cores - no GIL, so its threads ran Python code at once"),
+        (true, [(1750, 1745, 1755), STEADY], true, (2, 2), "1.75x, equal within noise (3%) to the low end of the 1.80x to 2.00x expected of 2 threads on 2 cores - no GIL, so its threads ran"),
+        (true, [(1200, 1195, 1205), STEADY], true, (2, 2), "1.20x, below the 1.80x to 2.00x expected of 2 threads on 2 cores: no GIL stops these threads"),
+        (true, [(2600, 2590, 2610), STEADY], true, (2, 2), "more than the cores allow"),
+        (true, [(1200, 1000, 1900), (1000, 990, 1010)], true, (2, 2), "run-to-run noise"),
+        (true, [STEADY, STEADY], true, (2, 1), "one worker or one core leaves nothing to share"),
+    ];
+
+    #[test]
+    fn the_python_pool_sentences_follow_the_measurement_and_the_build() {
+        for (free_threaded, rows, interpreters, threads_on, wanted) in CASES {
+            let said = said(free_threaded, rows, interpreters, threads_on);
+            assert!(said.contains(wanted), "{wanted:?} in {said}");
+            // Under a GIL the sentence follows the ratio: "the GIL lets" only where about 1x.
+            let credits_the_gil =
+                said.contains("as the GIL lets") || said.contains("- the GIL lets");
+            let about_one =
+                said.contains(&format!("within {GIL}")) || said.contains("within noise");
+            assert_eq!(credits_the_gil, !free_threaded && about_one, "{said}");
+            assert_eq!(said.contains("Around the GIL"), !free_threaded, "{said}");
+            assert!(!said.contains("Rust's map at --size"), "{said}");
+        }
     }
 }
