@@ -12,13 +12,57 @@ use timing::verdict::{self, Finding, Verdict};
 use timing::{Stats, cli, human, say};
 
 use crate::lesson::{distances, julia};
-use crate::{
-    EXTENSION, GIL_LENGTH, GIL_PURE_LENGTH, MATURIN, PACKAGES, PYTHON_SMALL_N, PYTHON_SMALL_WIDTH,
-};
+
+/// The packages the twins import: pip requirements, installed once (see `timing::python_env`).
+const PACKAGES: &[&str] =
+    &["numpy>=2.0", "scipy>=1.11", "numba>=0.60", "cython>=3.0", "setuptools>=65"];
+
+/// What builds `numerics/extension` into the twins' own environment, as `hpc_rs_numerics`;
+/// not asked of a Python the user names, which is never installed into.
+const MATURIN: &str = "maturin>=1.9.4,<2";
+
+/// The Python module of these kernels (a PyO3 crate that maturin builds).
+const EXTENSION: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/extension");
+
+/// The twins' scripts, one a part.
+const DISTANCES_TWIN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/python/distances.py");
+const JULIA_TWIN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/python/julia.py");
+const CALLS_TWIN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/python/calls.py");
+
+/// The lengths of the GIL comparison: three_sums and Numba's loop, and the pure-Python loop
+/// (about 40 times slower a step).
+const GIL_LENGTH: u64 = 200_000_000;
+const GIL_PURE_LENGTH: u64 = 500_000;
+
+/// The sizes the pure-Python twins run at, where the defaults would take them minutes.
+const PYTHON_SMALL_N: usize = 400;
+const PYTHON_SMALL_WIDTH: usize = 250;
+
+/// This run's Python twins: all run by one interpreter (the one named with `--python`, or the
+/// project's own environment), into which the module is built once, before the first twin.
+pub struct Twins<'a> {
+    python: Option<&'a Path>,
+    module_built: bool,
+}
+
+impl<'a> Twins<'a> {
+    pub fn new(python: Option<&'a Path>) -> Twins<'a> {
+        Twins { python, module_built: false }
+    }
+
+    /// The twin running `script`, the module built first if no twin has run yet (that first
+    /// twin times it).
+    fn twin(&mut self, script: &'a str) -> Twin<'a> {
+        if !std::mem::replace(&mut self.module_built, true) {
+            build_module(self.python);
+        }
+        Twin { script, packages: PACKAGES, python: self.python }
+    }
+}
 
 /// NumPy, SciPy and Numba on the same points. Pure Python runs at a smaller N, where Rust's
 /// naive loop is timed again for a fair pair.
-pub fn vs_python_distances(twin: &Twin<'_>, rust: &distances::Measured, figure: &mut Figure) {
+pub fn vs_python_distances(twins: &mut Twins<'_>, rust: &distances::Measured, figure: &mut Figure) {
     let distances::Measured { n, dim, runs, .. } = *rust;
     let small = n.min(PYTHON_SMALL_N);
     let small_points = numerics::distances::random_points(small, dim, numerics::distances::SEED);
@@ -39,12 +83,12 @@ pub fn vs_python_distances(twin: &Twin<'_>, rust: &distances::Measured, figure: 
         ("hpc_rs_numerics", rust_row(Variant::LanesParallel)),
     ];
     let stats: Vec<_> = rust.stats.iter().map(|(v, s)| (v.label(), s)).collect();
-    compare_workload(twin, &args, &pairs, best(&stats), figure);
+    compare_workload(&twins.twin(DISTANCES_TWIN), &args, &pairs, best(&stats), figure);
 }
 
 /// Pure Python, NumPy, Cython and Numba on the book's grid. Pure Python and NumPy run at a
 /// smaller width, where Rust is timed again.
-pub fn vs_python_julia(twin: &Twin<'_>, rust: &julia::Measured, figure: &mut Figure) {
+pub fn vs_python_julia(twins: &mut Twins<'_>, rust: &julia::Measured, figure: &mut Figure) {
     let julia::Measured { width, max_iter, runs, .. } = *rust;
     let small = width.min(PYTHON_SMALL_WIDTH);
     use julia::Variant;
@@ -66,7 +110,7 @@ pub fn vs_python_julia(twin: &Twin<'_>, rust: &julia::Measured, figure: &mut Fig
         ("hpc_rs_numerics", rust_row(Variant::LanesParallel)),
     ];
     let stats: Vec<_> = rust.stats.iter().map(|(v, s)| (v.label(), s)).collect();
-    compare_workload(twin, &args, &pairs, best(&stats), figure);
+    compare_workload(&twins.twin(JULIA_TWIN), &args, &pairs, best(&stats), figure);
 }
 
 /// A workload's table - each Python way beside the Rust variant that plays its part - and the
@@ -129,7 +173,7 @@ fn best<'a>(stats: &[(&'static str, &'a Stats)]) -> (&'static str, &'a Stats) {
 /// `pip install numerics/extension` into the twins' own environment, with the maturin there
 /// (no download, no build isolation); its time is printed apart, as the JIT's and Cython's are.
 /// A Python the user named is never installed into: without the module, one line says how.
-pub fn build_module(python: Option<&Path>) {
+fn build_module(python: Option<&Path>) {
     let Ok(python) = timing::python_env::find(python, PACKAGES) else {
         return; // no usable Python: the twin says why
     };
@@ -190,7 +234,8 @@ pub fn build_module(python: Option<&Path>) {
 /// The Rust kernels from Python: what one call costs against Numba's, and two Python threads
 /// each making a call - into Rust, exact (u128) and wrapping (u64), into Numba's nogil loop, and
 /// into the same loop in Python - against one call alone.
-pub fn vs_python_calls(twin: &Twin<'_>, runs: usize, figure: &mut Figure) {
+pub fn vs_python_calls(twins: &mut Twins<'_>, runs: usize, figure: &mut Figure) {
+    let twin = twins.twin(CALLS_TWIN);
     say!(
         "== From Python: hpc_rs_numerics, these kernels as a Python module (timed inside the interpreter)"
     );
@@ -212,7 +257,8 @@ pub fn vs_python_calls(twin: &Twin<'_>, runs: usize, figure: &mut Figure) {
         }
     };
     let args = [GIL_LENGTH, runs as u64, GIL_PURE_LENGTH].map(|v| v.to_string());
-    let report = timing::python::run_or_explain(twin, &args, each).unwrap_or_else(|e| cli::fail(e));
+    let report =
+        timing::python::run_or_explain(&twin, &args, each).unwrap_or_else(|e| cli::fail(e));
     let Some(report) = report else { return };
     for note in &report.notes {
         cli::paragraph("", note);

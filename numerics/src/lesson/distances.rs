@@ -155,10 +155,10 @@ fn explain(points: &Points<'_>, measured: &Measured, faults: &[(Variant, u64)]) 
     );
     say!(
         "  (4b) is the same source compiled also for {} and picked at run",
-        crate::host_vector_units()
+        super::host_vector_units()
     );
     say!("  time, as Numba compiles for the host: {}.", versus(host, baseline, "(4a)"));
-    crate::explain_scaling(
+    super::explain_scaling(
         [naive, always(Variant::NaiveParallel)],
         [host, always(Variant::LanesParallel)],
         "cargo run -p numerics -- distances",

@@ -150,7 +150,7 @@ fn explain(measured: &Measured) {
         "  Against (2): {} on the baseline instruction set, {} with {}.",
         versus(floats / baseline),
         versus(floats / host),
-        crate::host_vector_units()
+        super::host_vector_units()
     );
     if floats / host < 1.0 {
         say!("  The lanes lost here: with few pixels a row, or few iterations, the masked lanes'");
@@ -158,7 +158,7 @@ fn explain(measured: &Measured) {
             "  wasted steps cost more than the lanes save. Try the default: `cargo run -p numerics -- julia`."
         );
     }
-    crate::explain_scaling(
+    super::explain_scaling(
         [floats, median(Variant::TwoFloatsParallel)],
         [host, median(Variant::LanesParallel)],
         "cargo run -p numerics -- julia",
