@@ -1,10 +1,18 @@
 # Python twin of `cargo run -p gil -- --vs-python`: the cube sum on one thread and split over
-# THREADS threads - under CPython's real GIL, or at once on a free-threaded build.
+# THREADS threads - under CPython's GIL, which runs them one at a time, or at once on a
+# free-threaded build with the GIL off (3.13t, 3.14t): which, this interpreter says.
 from hpc_rs_twin import arguments, expect, gil_enabled, measure
 
-USAGE = """twin.py [SIZE [RUNS [THREADS]]]: the cube sum of range(SIZE) on one thread and split
-over THREADS threads under CPython's GIL, each timed RUNS times after a warm-up (defaults
-5000000, 5, 2)."""
+# How the threads run, by this interpreter: gil_enabled() is sys._is_gil_enabled() where it
+# exists (3.13+), and True before it (every build had the GIL).
+HOW_THREADS_RUN = (
+    "under this Python's GIL, which runs them one at a time"
+    if gil_enabled()
+    else "at once: this Python is free-threaded, with the GIL off"
+)
+USAGE = f"""twin.py [SIZE [RUNS [THREADS]]]: the cube sum of range(SIZE) on one thread and split
+over THREADS threads, each way timed RUNS times after a warm-up (defaults 5000000, 5, 2).
+The threads run {HOW_THREADS_RUN}."""
 N, RUNS, THREADS = map(int, arguments(USAGE, "5000000", "5", "2"))
 
 from threading import Thread
