@@ -25,13 +25,18 @@ pub type Squares = Exact<4>;
 /// that cannot hold it, a growing [`ExactSum`].
 #[derive(Clone, Debug, PartialEq)]
 pub enum Exact<const L: usize> {
+    /// The usual kind: the integer in `L` limbs of 64 bits, held in place (no heap).
     Fixed {
+        /// The integer, two's complement, least significant limb first.
         limbs: [u64; L],
-        /// The exponent of the integer's lowest bit; [`NO_VALUE`] before the first value.
+        /// The exponent of the integer's lowest bit; `i16::MAX` (`NO_VALUE`) until a value
+        /// other than +0.0 is added.
         lsb: i16,
         /// A +0.0 was added (the sum of zeros alone is -0.0 only when every zero was -0.0).
         positive_zero: bool,
     },
+    /// The growing kind, on the heap: a sum whose values span more than the limbs hold, or
+    /// that was given -0.0, an infinity or NaN.
     Big(Box<ExactSum>),
 }
 
@@ -213,6 +218,7 @@ impl<const L: usize> Exact<L> {
         }
     }
 
+    /// Appends the sum to a batch (`wire`), bit for bit, for its owner or a spill file.
     pub fn encode(&self, out: &mut Vec<u8>) {
         match self {
             Exact::Fixed { limbs, lsb, positive_zero } => {
@@ -229,6 +235,7 @@ impl<const L: usize> Exact<L> {
         }
     }
 
+    /// Reads back a sum that [`Exact::encode`] wrote.
     pub fn decode(r: &mut Reader<'_>) -> Self {
         let tag = r.take(1)[0];
         if tag == 2 {
@@ -487,6 +494,8 @@ impl ExactSum {
         }
     }
 
+    /// Folds another partial sum of the same group into this one, exactly: limbs added to
+    /// limbs, then carried.
     pub fn merge(&mut self, other: &ExactSum) {
         if let Some(special) = other.special {
             self.add(special);

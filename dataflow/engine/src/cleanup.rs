@@ -109,6 +109,7 @@ impl TempDir {
         Ok(TempDir { path })
     }
 
+    /// Where the folder is.
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -290,9 +290,10 @@ fn never_answered(
 
 /// From here on, a panic of timely's network threads - a peer's connection closed or broken
 /// mid-job, which timely answers by stopping the computation, by design - ends this process
-/// with one line naming the lost process, and `code`: no panic message, no backtrace. The one
-/// place the engine ends a process, and only where a binary installs it: a process of a
-/// cluster has nothing left to do once a peer is lost.
+/// with one line naming the lost process, and `code`: no panic message, no backtrace. One of
+/// the two places the engine ends a process (the other: [`crate::cleanup::install`]'s signal
+/// thread), and only where a binary installs it: a process of a cluster has nothing left to do
+/// once a peer is lost.
 pub fn end_process_on_lost_peer(addresses: Vec<String>, code: i32) {
     static SAID: AtomicBool = AtomicBool::new(false);
     let other_panics = std::panic::take_hook();

@@ -1,11 +1,12 @@
 //! The dataflow, run by every worker of every process, in Dask's steps:
 //! 1. **scan**: my byte ranges (partitions), each row into a table of partial aggregates;
-//! 2. **exchange**: whenever that table has grown past a few megabytes, and at the end, its
-//!    groups go in batches to the workers that own their keys (by the key's hash), which merge
-//!    them into the groups they own - each key ends up in one place, so no group is merged
-//!    twice and no worker holds every group. A worker whose groups outgrow its share of the
-//!    memory budget spills them to disk (`spill`);
-//! 3. **finish**: each worker sorts its own groups and prints them as CSV lines, in parallel -
+//! 2. **exchange**: whenever that table holds its limit (an eighth of the worker's share of the
+//!    memory budget, at most 64 MiB), and at the end, its groups go in batches to the workers
+//!    that own their keys (by the key's hash), which merge them into the groups they own - each
+//!    key ends up in one place, so no group is merged twice and no worker holds every group.
+//!    A worker whose groups outgrow its share of the memory budget spills them to disk
+//!    (`spill`);
+//! 3. **finish**: each worker sorts its own groups and formats them as CSV lines, in parallel -
 //!    into part files of its own (`--out`), or as sorted runs that meet in process 0, which
 //!    merges them into one answer in key order: `compute()`.
 //!
@@ -47,16 +48,22 @@ use crate::table::{self, Cursor, FileCursor, MemoryCursor, Run, Shape, Table};
 /// Where a sorted run of the answer is: in memory, or in a file (a worker that spilled, or
 /// another process's run, received).
 pub enum Source {
+    /// A run in memory: that of a worker that did not spill.
     Memory(Run),
+    /// A file of records ([`Run::write_records`]), read by a [`FileCursor`] as it is merged.
     File(PathBuf),
 }
 
 /// The answer, in process 0: every worker's sorted runs (none with `--out`, whose part files
 /// hold them), what was left out, what crossed between workers and what was spilled.
 pub struct Answer {
+    /// The sorted runs, which [`Answer::write`] merges in key order.
     pub sources: Vec<Source>,
+    /// Rows left out, by every worker.
     pub tally: Tally,
+    /// What crossed between workers, all of them.
     pub traffic: Traffic,
+    /// What every worker spilled.
     pub spilled: Spilled,
     /// The groups in all.
     pub groups: u64,
@@ -101,8 +108,11 @@ impl Answer {
 /// were done.
 #[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Traffic {
+    /// Bytes of encoded partial aggregates sent, a worker's batches to itself included.
     pub bytes: u64,
+    /// Batches sent: one to each owner a flush has groups for.
     pub batches: u64,
+    /// Flushes before a worker's ranges were all read (its last one, at their end, not counted).
     pub early_flushes: u64,
 }
 
@@ -141,7 +151,14 @@ pub enum Workers {
     Threads(usize),
     /// `threads` threads here, and the other processes behind `sockets` (one for each other
     /// process, in index order; `None` at our own index), connected and checked already.
-    Cluster { sockets: Vec<Option<TcpStream>>, me: usize, threads: usize },
+    Cluster {
+        /// A socket to each other process, checked by the handshake; `None` at index `me`.
+        sockets: Vec<Option<TcpStream>>,
+        /// This process's index in the cluster.
+        me: usize,
+        /// Worker threads here, as many as in every other process.
+        threads: usize,
+    },
 }
 
 impl Workers {

@@ -21,14 +21,19 @@ use crate::spill::{self, Budget};
 /// A group-by job, as [`JobBuilder::build`] made it.
 #[derive(Clone, Debug)]
 pub struct Job {
+    /// The group-by asked for.
     pub query: Query,
+    /// The files as planned: their header, the columns read, the ranges the workers share.
     pub plan: Plan,
     /// Skip rows with a wrong width or a value that is no number, and count them.
     pub skip_bad: bool,
     /// The files as the user named them (patterns), for the processes that read them again.
     pub patterns: Vec<String>,
+    /// The field separator (`--sep`).
     pub sep: u8,
+    /// About how many bytes a range holds (`--blocksize`).
     pub blocksize: u64,
+    /// Each file read whole, as one range (`--no-split`).
     pub no_split: bool,
     /// Worker threads in each process.
     pub threads: usize,

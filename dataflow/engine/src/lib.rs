@@ -41,6 +41,7 @@
 macro_rules! merged_by_sum {
     ($record:ident: $($field:ident),+) => {
         impl $record {
+            /// Adds `other`'s counts into this record, field by field.
             pub fn merge(&mut self, other: &$record) {
                 $(self.$field += other.$field;)+
             }

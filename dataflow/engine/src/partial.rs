@@ -19,6 +19,7 @@ pub struct Aggregator<F: FnMut(&mut [Table])> {
     tables: Vec<Table>,
     /// Each partition's rows waiting to be grouped; none while there is one table.
     queues: Vec<Queue>,
+    /// Rows left out so far: those with a missing key, and bad ones skipped.
     pub tally: Tally,
     /// Groups and median values held in all the tables.
     groups: usize,
@@ -50,6 +51,8 @@ struct Queue {
 }
 
 impl<F: FnMut(&mut [Table])> Aggregator<F> {
+    /// An aggregator filling `table`, which hands its tables to `flush` whenever they hold
+    /// about `limit` bytes of groups or of median values.
     pub fn new(table: Table, limit: usize, flush: F) -> Aggregator<F> {
         let max_groups = (limit / table.bytes_a_group()).max(1);
         Aggregator {

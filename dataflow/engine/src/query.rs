@@ -14,8 +14,12 @@ pub enum Func {
     Count,
     /// Their sum, exact until it is printed (0 for a group with none, as pandas gives it).
     Sum,
+    /// Their exact sum, rounded once, over their count: the same on any split (empty for
+    /// none).
     Mean,
+    /// The least, by `total_cmp` (-0 before +0, so any split gives the same; empty for none).
     Min,
+    /// The greatest, by `total_cmp` (+0 after -0; empty for none).
     Max,
     /// The sample variance (ddof=1, as pandas): empty for fewer than two values.
     Var,
@@ -37,6 +41,7 @@ impl Func {
         ("median", Func::Median),
     ];
 
+    /// The name `--agg` takes and the header shows after the column: `mean` in `v3_mean`.
     pub fn name(self) -> &'static str {
         Func::ALL.iter().find(|(_, f)| *f == self).map(|(name, _)| *name).expect("listed")
     }
@@ -60,7 +65,12 @@ pub enum Output {
     /// The rows of the group, missing values or not (pandas' `size`).
     Size,
     /// `func` of value column `column` (an index into [`Query::values`]).
-    Of { column: usize, func: Func },
+    Of {
+        /// The value column's index in [`Query::values`].
+        column: usize,
+        /// What is computed of the column.
+        func: Func,
+    },
 }
 
 /// The group-by asked for: key columns, the numeric columns aggregated, and the output columns
@@ -71,6 +81,7 @@ pub struct Query {
     pub keys: Vec<String>,
     /// The value columns' names, each once, in the order first asked for.
     pub values: Vec<String>,
+    /// The output columns after the keys, in the order asked for.
     pub outputs: Vec<Output>,
     /// `--value V`: the output columns named as before `--agg` existed (`size,count,sum,...`).
     pub legacy: bool,
@@ -246,7 +257,7 @@ impl Query {
 }
 
 impl fmt::Display for Query {
-    /// As a pandas user would write it: `groupby(['id1', 'id2']).agg(v1=sum, v3=mean)`.
+    /// In words, for labels: each output, then the keys - `sum v1, mean v3 by "id1", "id2"`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let keys: Vec<String> = self.keys.iter().map(|k| format!("{k:?}")).collect();
         let outputs: Vec<String> = self
@@ -264,11 +275,16 @@ impl fmt::Display for Query {
 /// The parts of a value column's state a query needs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Needs {
+    /// The count of values that are not missing (count, mean, var, std; min and max, to tell
+    /// a group with no value).
     pub count: bool,
+    /// The exact sum (sum, mean, var, std).
     pub sum: bool,
     /// The exact sum of squares, for var and std.
     pub squares: bool,
+    /// The least value.
     pub min: bool,
+    /// The greatest value.
     pub max: bool,
     /// Every value (median).
     pub values: bool,

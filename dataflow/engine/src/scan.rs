@@ -22,9 +22,11 @@ pub const DEFAULT_BLOCKSIZE: u64 = 64 * 1024 * 1024;
 /// What every worker of every process computes the same way from the command line.
 #[derive(Clone, Debug)]
 pub struct Plan {
+    /// The files the patterns name, sorted, each once however many patterns name it.
     pub files: Vec<PathBuf>,
     /// The field separator (`--sep`).
     pub sep: u8,
+    /// The column names, from the files' header line (the same in every file).
     pub header: Vec<String>,
     /// The columns a row is read for, as indices into `header`: the key columns, then the
     /// value columns, in the query's order.
@@ -33,18 +35,23 @@ pub struct Plan {
     pub keys: usize,
     /// Byte ranges to read, each a partition.
     pub ranges: Vec<Range>,
+    /// The files' sizes added up, header lines included.
     pub total_bytes: u64,
 }
 
 /// Bytes `start..end` of file `file` (an index into [`Plan::files`]): one partition.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Range {
+    /// The file, an index into [`Plan::files`].
     pub file: usize,
+    /// The first byte, where a record starts (the plan cuts there).
     pub start: u64,
+    /// One past the last byte: where the next range starts, or the file's end.
     pub end: u64,
 }
 
 impl Range {
+    /// The bytes in the range.
     pub fn len(&self) -> u64 {
         self.end - self.start
     }
@@ -53,7 +60,11 @@ impl Range {
 /// What reading ranges found besides the groups: rows left out, and why.
 #[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Tally {
+    /// Rows left out for a missing key, as pandas' `groupby` leaves them out by default
+    /// (`dropna=True`, pandas' `DataFrame.groupby` docs).
     pub missing_key: u64,
+    /// Bad rows skipped with `--skip-bad`: a wrong width, or a value neither a number nor
+    /// missing.
     pub skipped: u64,
 }
 
@@ -105,7 +116,9 @@ pub fn read_ranges(path: &Path, plan: &Plan) -> Result<Vec<Range>, Error> {
         .collect()
 }
 
-/// Fields that pandas (and Dask) read as missing, in key and value columns alike.
+/// Fields read as missing, in key and value columns alike: five of the nineteen that pandas'
+/// `read_csv` (and so Dask's) reads as NaN by default - not `N/A`, `NULL`, `None`, `#N/A`...
+/// (pandas/_libs/parsers.pyx, `STR_NA_VALUES`, pandas 2.x).
 pub fn is_missing(field: &[u8]) -> bool {
     matches!(field, b"" | b"NA" | b"NaN" | b"nan" | b"null")
 }
@@ -435,6 +448,7 @@ fn read_header(path: &Path, sep: u8) -> Result<Option<(Vec<String>, u64)>, Error
 /// added then - so that the scan can name the row. The engine's sink is
 /// `partial::Aggregator`, which groups the rows; the scan knows nothing of groups.
 pub trait Rows {
+    /// Takes one row, or refuses it with its bad value's index and why, adding nothing.
     fn row<'r>(
         &mut self,
         keys: usize,
@@ -573,6 +587,9 @@ fn open_range(
     Ok(Some((reader, base)))
 }
 
+/// A value field as a float, whitespace around it allowed: `Ok(None)` where it is missing (an
+/// [`is_missing`] marker, or text that reads as NaN, such as `NAN`), `Err` where it is no
+/// number - the general path, for what [`plain_decimal`] does not take.
 pub fn parse_value(field: &[u8]) -> Result<Option<f64>, ()> {
     if is_missing(field) {
         return Ok(None);

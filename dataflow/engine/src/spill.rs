@@ -96,7 +96,9 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 /// What one worker spilled, and what it cost.
 #[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Spilled {
+    /// Bytes written to spill files, each piece's length included.
     pub bytes: u64,
+    /// Spill files made: at most [`PARTS`] a worker.
     pub files: u64,
     /// Times a table was written out.
     pub times: u64,
@@ -107,6 +109,7 @@ pub struct Spilled {
 merged_by_sum!(Spilled: bytes, files, times, nanos);
 
 impl Spilled {
+    /// The time spent writing and reading back, as a `Duration`.
     pub fn took(&self) -> Duration {
         Duration::from_nanos(self.nanos)
     }
@@ -118,10 +121,12 @@ pub struct Spill {
     dir: PathBuf,
     worker: usize,
     files: Vec<Option<BufWriter<File>>>,
+    /// What this worker has spilled so far, for the report.
     pub spilled: Spilled,
 }
 
 impl Spill {
+    /// Worker `worker`'s spill files, none made yet (the folder comes with [`Spill::set_dir`]).
     pub fn new(worker: usize) -> Spill {
         let files = (0..PARTS).map(|_| None).collect();
         Spill { dir: PathBuf::new(), worker, files, spilled: Spilled::default() }
@@ -193,7 +198,7 @@ impl Spill {
         )
     }
 
-    /// Each partition read back alone into a table of `shape`'s kind, and handed to `each`
+    /// Each partition read back alone into a table that `empty` makes, and handed to `each`
     /// (its partition number and its groups); its file removed once read.
     pub fn read_back(
         &mut self,

@@ -5,7 +5,7 @@
 //!
 //! Groups leave a table in batches of bytes (`wire`): to the worker that owns their key,
 //! and, in `spill`, to disk; a batch read back is merged group by group. At the end a table
-//! is sorted by key and printed as CSV lines.
+//! is sorted by key into CSV lines: a sorted [`Run`], which [`merge_runs`] merges with others.
 
 use hashbrown::HashTable;
 
@@ -17,12 +17,16 @@ use crate::wire::{Put, Reader};
 /// counted, and what each value column needs.
 #[derive(Clone, Debug)]
 pub struct Shape {
+    /// How many key columns: their fields make one key.
     pub keys: usize,
+    /// Whether each group counts its rows (`size` was asked for).
     pub size: bool,
+    /// What each value column keeps, in [`Query::values`]' order.
     pub needs: Vec<Needs>,
 }
 
 impl Shape {
+    /// What `query`'s groups keep.
     pub fn of(query: &Query) -> Shape {
         Shape { keys: query.keys.len(), size: query.needs_size(), needs: query.needs() }
     }
@@ -122,6 +126,7 @@ pub struct Table {
 }
 
 impl Table {
+    /// An empty table of groups of `shape`.
     pub fn new(shape: &Shape) -> Table {
         Table {
             shape: shape.clone(),
@@ -133,10 +138,12 @@ impl Table {
         }
     }
 
+    /// How many groups the table holds.
     pub fn len(&self) -> usize {
         self.meta.len()
     }
 
+    /// What each group keeps.
     pub fn shape(&self) -> &Shape {
         &self.shape
     }
@@ -189,7 +196,8 @@ impl Table {
         g
     }
 
-    /// One row of group `g`: its size, and each value column's value (`None` where missing).
+    /// One row more in group `g`'s size, if it is kept; the row's values go in by
+    /// [`Table::add_value`].
     #[inline]
     pub fn add_row(&mut self, g: usize) {
         if self.shape.size {
@@ -197,6 +205,7 @@ impl Table {
         }
     }
 
+    /// Value `x` of value column `column` into group `g` (a missing value is not added).
     #[inline]
     pub fn add_value(&mut self, g: usize, column: usize, x: f64) {
         self.columns[column].add(g, x);
@@ -569,7 +578,7 @@ pub const PARTITION_AT: usize = 1 << 15;
 pub const PARTITIONS: usize = 128;
 
 /// A hash's partition of `parts`: bits that neither the owner (the top 16) nor a table's slot
-/// (the bottom ones, after [`slot_hash`]'s mixing) depend on alone.
+/// (the bottom ones, after `slot_hash`'s mixing) depend on alone.
 #[inline]
 pub fn partition(hash: u64, parts: usize) -> usize {
     (hash >> 32) as usize % parts
@@ -688,6 +697,7 @@ pub struct Run {
 }
 
 impl Run {
+    /// How many lines: one a group.
     pub fn len(&self) -> usize {
         self.key_ends.len()
     }
@@ -722,7 +732,9 @@ impl Run {
 pub trait Cursor {
     /// The head's key, `None` once the run is done.
     fn key(&self) -> Option<&[u8]>;
+    /// The head's CSV line, its line end included (only while [`Cursor::key`] is `Some`).
     fn line(&self) -> &[u8];
+    /// Moves the head to the run's next line, reading it from its file for a [`FileCursor`].
     fn advance(&mut self) -> std::io::Result<()>;
 }
 
@@ -733,6 +745,7 @@ pub struct MemoryCursor<'r> {
 }
 
 impl<'r> MemoryCursor<'r> {
+    /// A cursor at `run`'s first line.
     pub fn new(run: &'r Run) -> MemoryCursor<'r> {
         MemoryCursor { run, at: 0 }
     }
@@ -762,6 +775,7 @@ pub struct FileCursor {
 }
 
 impl FileCursor {
+    /// A cursor at the first line of the run file `path`, written by [`Run::write_records`].
     pub fn open(path: &std::path::Path) -> std::io::Result<FileCursor> {
         let file = std::fs::File::open(path)?;
         let reader = std::io::BufReader::with_capacity(1 << 18, file);

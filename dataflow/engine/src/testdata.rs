@@ -15,7 +15,9 @@ use crate::scan::{Tally, is_missing, parse_value};
 /// A CSV file's text, and its separator.
 #[derive(Clone, Debug)]
 pub struct Csv {
+    /// The file's contents, header line first.
     pub text: String,
+    /// The field separator: a comma, a tab or a semicolon.
     pub sep: u8,
 }
 
@@ -68,6 +70,7 @@ pub fn anything(sep: u8) -> impl Strategy<Value = String> {
     ]
 }
 
+/// `s` as a quoted CSV field, each quote in it doubled.
 pub fn quoted(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
 }
@@ -219,6 +222,8 @@ pub fn aggregate(values: &mut [f64], func: Func) -> String {
     }
 }
 
+/// The records of `bytes`, each a list of fields, read as [`reference()`] says (blank lines
+/// dropped, the header kept as the first record).
 pub fn split_records(bytes: &[u8], sep: u8) -> Vec<Vec<Vec<u8>>> {
     #[derive(PartialEq)]
     enum At {
@@ -274,6 +279,7 @@ pub fn written(folder: &tempfile::TempDir, csv: &Csv) -> [String; 1] {
     [path.to_string_lossy().into_owned()]
 }
 
+/// The property tests' settings: 1000 cases each.
 pub fn config() -> ProptestConfig {
     ProptestConfig { cases: 1000, ..ProptestConfig::default() }
 }

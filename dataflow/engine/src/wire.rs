@@ -4,7 +4,9 @@
 
 /// Appends to a batch.
 pub trait Put {
+    /// Eight bytes, little-endian.
     fn put_u64(&mut self, x: u64);
+    /// A float's eight bytes, as its bits: exact, -0.0 and NaN included.
     fn put_f64(&mut self, x: f64);
     /// A length or a small count: 1 byte below 128, 2 below 16384, at most 10.
     fn put_len(&mut self, x: u64);
@@ -66,28 +68,34 @@ pub struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    /// A reader at the start of `bytes`.
     pub fn new(bytes: &'a [u8]) -> Reader<'a> {
         Reader { bytes, at: 0 }
     }
 
+    /// Whether every byte has been read.
     pub fn is_empty(&self) -> bool {
         self.at >= self.bytes.len()
     }
 
+    /// The next `n` bytes, as they are.
     pub fn take(&mut self, n: usize) -> &'a [u8] {
         let taken = self.bytes.get(self.at..self.at + n).expect("a batch this program wrote");
         self.at += n;
         taken
     }
 
+    /// A number written by [`Put::put_u64`].
     pub fn u64(&mut self) -> u64 {
         u64::from_le_bytes(self.take(8).try_into().expect("8 bytes"))
     }
 
+    /// A float written by [`Put::put_f64`].
     pub fn f64(&mut self) -> f64 {
         f64::from_bits(self.u64())
     }
 
+    /// A length or count written by [`Put::put_len`].
     pub fn len(&mut self) -> u64 {
         let (mut x, mut shift) = (0_u64, 0);
         loop {
@@ -100,6 +108,7 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Bytes written by [`Put::put_bytes`], borrowed from the batch, not copied.
     pub fn bytes(&mut self) -> &'a [u8] {
         let n = usize::try_from(self.len()).expect("a length this program wrote");
         self.take(n)

@@ -34,7 +34,9 @@ const STEP_TIMEOUT: Duration = Duration::from_secs(5);
 /// so that a process of another job is told apart from one with a wrong key).
 #[derive(Clone)]
 pub struct Secret {
+    /// The cluster's key: a key file's bytes, or 32 random ones for `--processes`.
     pub key: Vec<u8>,
+    /// The job id: the SHA-256 of what a job's processes agree on, or 32 random bytes.
     pub job: [u8; 32],
 }
 
@@ -62,6 +64,7 @@ impl Secret {
         format!("{} {}\n", hex(&self.key), hex(&self.job))
     }
 
+    /// The secret in a line that [`Secret::to_line`] wrote; `None` for any other line.
     pub fn from_line(line: &str) -> Option<Secret> {
         let (key, job) = line.trim().split_once(' ')?;
         Some(Secret { key: unhex(key)?, job: unhex(job)?.try_into().ok()? })

@@ -36,7 +36,9 @@ pub enum Output {
 /// The program the children run: this binary, and the words before the job's options
 /// (`dataflow groupby`), so the engine needs no command line of its own.
 pub struct Launcher {
+    /// The executable: this binary.
     pub program: PathBuf,
+    /// The words before the job's options (`groupby`).
     pub args: Vec<String>,
 }
 

@@ -10,16 +10,17 @@
 //!   the CPU has PCLMULQDQ, picked with AVX2, one carry-less multiplication: PCLMULQDQ is
 //!   an instruction set of its own, not part of AVX2);
 //! - each field end costs a store and an add (`records_with`): where it ended is kept, and only
-//!   at the line feed are the two columns the query needs looked at, as byte slices: nothing
-//!   is allocated a row, numbers are parsed in place (`plain_decimal`), keys looked up as
-//!   slices, and one buffer is reused for the whole range.
+//!   at the line feed are the fields the query reads (the plan's `columns`) looked at, as byte
+//!   slices: nothing is allocated a row, numbers are parsed in place (`plain_decimal`), keys
+//!   looked up as slices, and one buffer is reused for the whole range.
 //!
 //! It takes only the plain records: a quote only opening a field or closing it (or doubled
-//! inside it), no doubled quote in the key or the value, LF or CRLF line ends, the header's
-//! number of fields (at most 256), a value that is a number or missing. A range with anything
-//! else (a bad row, a lone CR, `x"y`, `"a"b`) is read again, whole, by the csv crate's
-//! reader, with its exact RFC 4180 rules and its error messages. Both give a plain reference
-//! reader's answer (`tests::any_file_cut_anywhere_gives_the_reference_s_answer`).
+//! inside it), no doubled quote in a field the query reads, LF or CRLF line ends, the header's
+//! number of fields (at most 256), values that are numbers or missing. From the first record
+//! with anything else (a bad row, a lone CR, `x"y`, `"a"b`), the rest of the range is read by
+//! the csv crate's reader, with its exact RFC 4180 rules and its error messages. Both give a
+//! plain reference reader's answer (the crate's
+//! `tests::any_file_and_query_cut_anywhere_gives_the_reference_s_answer`).
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
