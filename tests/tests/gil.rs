@@ -101,6 +101,46 @@ fn a_free_threaded_python_is_set_beside_the_free_threads_not_the_simulated_gil()
     out.check(!out.stdout.contains("CPython under its real GIL"), "no real GIL named");
 }
 
+/// With --vs-python and no --size the sum is smaller than the default: the run says so, and
+/// why (no Python is needed for that: a missing one is only noted on stderr).
+#[test]
+fn vs_python_says_the_size_it_sums_and_why() {
+    let out = run("gil", &["--runs", "1", "--vs-python", "--python", "/nonexistent/python3"]);
+    out.check(out.code == Some(0), "exit status 0 without a Python").prose_in_order(&[
+        "CPU-bound: the cube sum of 0..5000000",
+        "(5000000 elements, not the default 200000000: --vs-python times the same sum in CPython",
+    ]);
+    let given = small_run("2");
+    given.check(!given.stdout.contains("not the default"), "a size given is not explained");
+}
+
+/// The twin says how its threads run by the interpreter that runs it: one at a time under a
+/// GIL (PYTHON_GIL=1 keeps it on in any build), at once on a free-threaded build without one.
+#[test]
+fn the_twin_says_how_its_threads_run_by_the_interpreters_build() {
+    common::require_python3!();
+    let help = |python: &str| {
+        let twin = concat!(env!("CARGO_MANIFEST_DIR"), "/../gil/python/twin.py");
+        let out = std::process::Command::new(python)
+            .arg(twin)
+            .arg("--help")
+            .env("PYTHON_GIL", "1")
+            .output()
+            .expect("python runs");
+        common::succeeded("twin.py --help", &out);
+        String::from_utf8_lossy(&out.stdout).split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+    let with_gil = help("python3");
+    assert!(
+        with_gil.contains("under this Python's GIL, which runs them one at a time"),
+        "{with_gil}"
+    );
+    let free = common::free_threaded_python();
+    let without = help(&free.path);
+    assert!(without.contains("at once: this Python is free-threaded"), "{without}");
+    assert!(!without.contains("one at a time"), "{without}");
+}
+
 #[test]
 fn output_piped_into_head_ends_quietly() {
     common::check_closed_pipe("gil", &["--size", "100000", "--runs", "1"]);
