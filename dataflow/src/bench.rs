@@ -114,10 +114,10 @@ pub fn command(o: &Options) -> ExitCode {
         measured.push(m);
     }
     lesson(&measured, o.rows);
-    if let Some(twin) = crate::report::twin(&o.timed.python) {
+    if let Some(twin) = crate::compare::twin(&o.timed.python) {
         say!();
         let setting = (threads, runs.min(3), o.workers.memory_limit);
-        crate::report::db_benchmark_vs_python(&twin, &measured, setting, &pattern, &mut figure);
+        crate::compare::db_benchmark_vs_python(&twin, &measured, setting, &pattern, &mut figure);
     }
     if let Some(picture) = picture {
         figure.save(picture);

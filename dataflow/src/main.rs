@@ -4,31 +4,37 @@
 //! dataflow: the same binary runs as 1 worker, N worker threads, or N processes that exchange
 //! data over TCP - the step from Dask's threads to a Dask cluster.
 //!
-//! Run: `cargo run -p dataflow` (makes about 1 GB of flights-like CSV once, then groups it
-//! three ways), `cargo run -p dataflow -- groupby 'data/*.csv' --by origin --agg dep_delay:mean`,
-//! `cargo run -p dataflow -- db-benchmark` (the group-by questions every data-frame engine is
-//! compared on), `cargo run -p dataflow -- generate --rows N --out DIR`.
+//! Run: `cargo run -p dataflow` (makes about 1 GB of flights-like CSV once, then the lesson's
+//! cells below), `cargo run -p dataflow -- groupby 'data/*.csv' --by origin --agg
+//! dep_delay:mean`, `cargo run -p dataflow -- db-benchmark` (the group-by questions every
+//! data-frame engine is compared on), `cargo run -p dataflow -- generate --rows N --out DIR`.
 //!
-//! The crate, in reading order: this front end (options, then what each command does);
-//! `options` (a group-by's command line, declared once); `report` (the default run and its
-//! comparisons), `bench` (db-benchmark), `generate` (the data). The engine - the scan, the
-//! groups and their exact aggregates, the dataflow, spilling, processes and machines - is the
-//! library beneath, `dataflow/engine` (`cargo doc -p dataflow-engine --open`).
+//! Read in this order: `main` lists the lesson's cells, one function each, below it; the
+//! dataflow itself, written out small, is `lesson.rs`; `report` times the rows and says what
+//! they show. After the lesson, a module a subcommand: `groupby` (your own files; its command
+//! line in `options`), `bench` (db-benchmark), `generate` (the data), and `compare` (the same
+//! in pandas, Dask, Polars and DuckDB). The engine - the scan, the groups and their exact
+//! aggregates, the dataflow, spilling, processes and machines - is the library beneath,
+//! `dataflow/engine` (`cargo doc -p dataflow-engine --open`).
 
 mod bench;
+mod compare;
 mod generate;
+mod groupby;
+mod lesson;
 mod options;
 mod report;
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use dataflow_engine::cluster::{self, processes};
-use dataflow_engine::{Answer, Error, Job, Workers, cleanup, scan};
-use timing::cli;
+use dataflow_engine::{Job, cleanup, scan};
+use timing::chart::Figure;
+use timing::{Stats, cli, say};
+
+use report::Timed;
 
 /// Takeaway 4: a group-by over CSV files of any size, on threads or processes, with timely.
 #[derive(Parser)]
@@ -40,6 +46,10 @@ struct Args {
     #[arg(long, default_value_t = 18_000_000, value_parser = cli::up_to::<1_000_000_000>,
           allow_hyphen_values = true)]
     size: u64,
+    /// Worker threads (the "N worker threads" and "N processes" rows), memory and spill folder,
+    /// as `groupby` takes them.
+    #[command(flatten)]
+    workers: options::Workers,
     #[command(flatten)]
     threads: cli::Threads,
     #[command(flatten)]
@@ -60,22 +70,173 @@ enum Command {
     /// times and peak memory; with --vs-python, Polars, DuckDB, pandas and Dask beside it.
     #[command(mut_args(cli::runs_default::<3>))]
     DbBenchmark(bench::Options),
+    /// One process of the lesson's small dataflow, started by the default run.
+    #[command(hide = true)]
+    SmallDataflowProcess(lesson::ProcessArgs),
 }
 
 fn main() -> ExitCode {
     cleanup::install();
     cleanup::return_freed_memory();
     let args = cli::parse::<Args>();
-    let Some(command) = &args.command else {
-        let twin = report::twin(&args.timed.python);
-        return report::default_run(&args.timed, args.threads.listed(), args.size, twin);
+    match &args.command {
+        None => dasks_first_lesson(&args),
+        Some(command) => subcommand(&args, command),
+    }
+}
+
+/// The default run: Dask's first lesson, cell by cell, on a gigabyte of flights-like CSV.
+fn dasks_first_lesson(args: &Args) -> ExitCode {
+    let runs = args.timed.runs.or(3);
+    let picture = args.timed.svg.open();
+    let mut figure = Figure::new("dataflow: a group-by over CSV files on timely dataflow");
+    let folder = make_the_data(args.size);
+    let job = dasks_line(&folder, &args.workers, runs);
+    let small = the_dataflow_written_out_small(&job, runs, &mut figure);
+    let engine = the_engine(&job, runs, &mut figure, &small);
+    what_the_engine_adds(&job, &folder, &small, &engine);
+    if let Some(counts) = args.threads.listed() {
+        figure.curve(&report::sweep_workers(&job, counts, runs, &engine.one.answer));
+    }
+    if let Some(twin) = compare::twin(&args.timed.python) {
+        say!();
+        let rows = [&engine.one.stats, &engine.all.stats, &engine.processes];
+        let reference = &engine.one.answer;
+        compare::with_python(&twin, &job, reference, (runs, job.threads), rows, &mut figure);
+    }
+    if let Some(picture) = picture {
+        figure.save(picture);
+    }
+    ExitCode::SUCCESS
+}
+
+/// Cell 1: the data, made once under the target directory: `rows` flights-like rows in 10
+/// CSV files, with what real files have (missing values, quoted commas).
+fn make_the_data(rows: u64) -> PathBuf {
+    report::data_set_once(rows)
+}
+
+/// Cell 2: Dask's line, and what each of its words does - the job the rest of the lesson runs.
+fn dasks_line(folder: &std::path::Path, workers: &options::Workers, runs: usize) -> Arc<Job> {
+    let pattern = format!("{}/*.csv", folder.display());
+    let job =
+        workers.apply(Job::builder(report::flights_query(), &[pattern]), timing::machine::cores());
+    let job = Arc::new(job.build().unwrap_or_else(|e| cli::fail(e)));
+    say!("== Dask's first lesson, in Rust ({})", timing::plural(runs, "run"));
+    say!("    dd.read_csv(\"data/*.csv\").groupby(\"origin\").dep_delay.agg([...]).compute()");
+    cli::paragraph(
+        "",
+        &format!(
+            "read_csv cuts the files into partitions of at most {} MB, here {} of them ({:.0} MB), each a task that reads its rows; groupby().agg() makes each partition's groups, sends each group to the place that owns its key and merges it there; compute() runs the graph on threads or on a cluster's processes and gathers the answer. The same here, first written out small, then by the engine.",
+            scan::DEFAULT_BLOCKSIZE / 1_000_000,
+            job.plan.ranges.len(),
+            job.bytes() as f64 / 1e6
+        ),
+    );
+    job
+}
+
+/// The small dataflow's rows, or the engine's: 1 worker, a worker thread a core, processes.
+struct Rows {
+    one: Timed,
+    all: Timed,
+    processes: Stats,
+}
+
+/// Cell 3: the dataflow itself, written out small (`lesson.rs`): on 1 worker, on a worker
+/// thread a core, and on 2 processes; the three answers the same.
+fn the_dataflow_written_out_small(job: &Job, runs: usize, figure: &mut Figure) -> Rows {
+    say!(
+        "== the dataflow written out small (src/lesson.rs): read, pre-aggregate, exchange, merge, gather"
+    );
+    figure.panel("the small dataflow of the lesson");
+    let small =
+        lesson::Small { files: job.plan.files.clone(), query: job.query.clone(), sep: job.sep };
+    let on = |workers| lesson::group_by(&small, workers).unwrap_or_else(|e| cli::fail(e));
+    let answer = |workers| {
+        (on(workers).expect("one process: it answers"), Default::default(), Default::default())
     };
+    let one = report::time_row(job, ("1 worker", true), runs, figure, || {
+        answer(lesson::Workers::Threads(1))
+    });
+    let label = report::threads_label(job.threads);
+    let all = report::time_row(job, (&label, false), runs, figure, || {
+        answer(lesson::Workers::Threads(job.threads))
+    });
+    // 2 processes, as the engine's row below, whatever the threads.
+    let label = "2 processes, timely connecting them";
+    let processes = report::time_row(job, (label, false), runs, figure, || {
+        let deadline = std::time::Duration::from_secs(600);
+        let answer = lesson::on_processes(&small, 2, deadline);
+        (answer.unwrap_or_else(|e| cli::fail(e)), Default::default(), Default::default())
+    });
+    assert_eq!(all.answer, one.answer, "the small dataflow's threads");
+    assert_eq!(processes.answer, one.answer, "the small dataflow's processes");
+    Rows { one, all, processes: processes.stats }
+}
+
+/// Cell 4: the engine beneath (`dataflow-engine`) on the same job: the scan alone, 1 worker, a
+/// worker thread a core, 2 processes - their answers the same, and the small dataflow's.
+fn the_engine(job: &Arc<Job>, runs: usize, figure: &mut Figure, small: &Rows) -> Rows {
+    let mb = job.bytes() as f64 / 1e6;
+    say!(
+        "== groupby('origin').dep_delay over {mb:.0} MB in {} partitions of at most {} MB, by the engine",
+        job.plan.ranges.len(),
+        scan::DEFAULT_BLOCKSIZE / 1_000_000,
+    );
+    figure.panel(format!("groupby('origin').dep_delay over {mb:.0} MB of CSV, the engine"));
+    let scan = report::time_the_scan(job, runs, figure);
+    let one = report::time_row(job, ("1 worker", true), runs, figure, || {
+        report::engine_on_threads(job, 1)
+    });
+    let label = report::threads_label(job.threads);
+    let all = report::time_row(job, (&label, false), runs, figure, || {
+        report::engine_on_threads(job, job.threads)
+    });
+    let (processes, processes_answer) = report::time_two_processes(job, runs, figure);
+    for (label, answer) in [("worker threads", &all.answer), ("2 processes", &processes_answer)] {
+        assert_eq!(answer, &one.answer, "{label} gave a different answer");
+    }
+    assert_eq!(small.one.answer, one.answer, "the small dataflow and the engine");
+    say!("the engine's answer is the small dataflow's, to the last digit of every sum and mean");
+    say!("identical answers from all three ({} groups):", one.answer.lines().count() - 1);
+    for line in one.answer.lines().take(4) {
+        say!("    {line}");
+    }
+    say!("    ...");
+    if let Some(scan) = &scan {
+        report::why_it_is_fast(scan, &one.stats);
+    }
+    Rows { one, all, processes }
+}
+
+/// Cell 5: what the engine adds to the small dataflow, and why - each named with the module
+/// that does it and measured by this run - then how the run maps to Dask.
+fn what_the_engine_adds(job: &Job, folder: &std::path::Path, small: &Rows, engine: &Rows) {
+    report::engine_adds(job, (&small.one, &engine.one), (&small.processes, &engine.processes));
+    let partitions = job.plan.ranges.len();
+    let in_process = [engine.one.stats, engine.all.stats];
+    let startup = report::process_startup(folder);
+    report::explain(&in_process, &engine.processes, (startup, partitions), job.threads);
+    say!("{}", report::memory_sentence(engine.one.peak.max(engine.all.peak), job.bytes()));
+}
+
+/// `generate`, `groupby` and `db-benchmark`, each in a module of its own, after the lesson.
+fn subcommand(args: &Args, command: &Command) -> ExitCode {
     // The default run's own options, given with a command: refused, not ignored.
     let own = |what: &str| {
         args.timed.runs.refuse(what);
         args.timed.svg.refuse(what);
         args.threads.refuse(what);
         args.timed.python.refuse("give it after the command's name");
+        if args.workers.workers.is_some()
+            || args.workers.memory_limit.is_some()
+            || args.workers.spill_dir.is_some()
+        {
+            cli::usage_error(
+                "--workers, --memory-limit and --spill-dir: give them after the command's name",
+            );
+        }
     };
     match command {
         Command::Generate(options) => {
@@ -84,135 +245,13 @@ fn main() -> ExitCode {
         }
         Command::Groupby(g) => {
             own("groupby runs once, as Dask's compute() does (its threads are --workers)");
-            groupby(g)
+            groupby::command(g)
         }
         Command::DbBenchmark(options) => {
             own("give it after db-benchmark (its threads are --workers)");
             bench::command(options)
         }
-    }
-}
-
-/// `dataflow groupby`: the job checked (bad input: exit 2), then run on threads, on processes
-/// this binary starts, or as one process of a cluster; the answer as CSV, sorted by key.
-fn groupby(g: &options::GroupBy) -> ExitCode {
-    // Stdout is the answer, redirected to a file (`> answer.csv`): every report, the Python
-    // comparison's too, goes to stderr.
-    cli::send_reports_to_stderr();
-    if g.threads.is_some() {
-        cli::usage_error("--threads: groupby takes --workers (threads in each process)");
-    }
-    g.cluster.check().unwrap_or_else(|e| cli::usage_error(e));
-    if g.cluster.is_cluster() {
-        g.python.refuse("compares the group-by in one process; drop --processes and --hostfile");
-    }
-    if g.out.is_some() {
-        g.python.refuse("compares the answer on stdout; drop --out");
-    }
-    let job = Arc::new(g.job().unwrap_or_else(|e| exit_with(&e)));
-    for path in scan::repeated(&g.files) {
-        eprintln!("note: {} is named more than once; it is read once", path.display());
-    }
-    if let Some(n) = g.cluster.processes {
-        return on_processes(&job, n);
-    }
-    let workers = match g.cluster.member(&job).unwrap_or_else(|e| exit_with(&e)) {
-        Some(member) => join(member, &job, g.cluster.child),
-        None => Workers::Threads(job.threads),
-    };
-    let Some(answer) = run_with_progress(&job, workers, g.cluster.child) else {
-        return ExitCode::SUCCESS; // not process 0, which prints
-    };
-    if job.out.is_none() {
-        write_answer(&job, &answer, g.cluster.answer_file.as_ref());
-    }
-    report::notes(&job, &answer);
-    if g.python.enabled {
-        report::groupby_vs_python(&job, &answer, &g.python);
-    }
-    ExitCode::SUCCESS
-}
-
-/// `--processes N`: this binary started N times on loopback, process 0's answer printed.
-fn on_processes(job: &Job, n: usize) -> ExitCode {
-    let run = processes::run(job, n, processes::Output::PassThrough, &launcher())
-        .unwrap_or_else(|e| exit_with(&e));
-    if !run.ok {
-        return ExitCode::FAILURE;
-    }
-    let mut out = std::io::stdout().lock();
-    out.write_all(run.stdout.as_bytes())
-        .and_then(|()| out.flush())
-        .unwrap_or_else(|e| cli::stdout_failed(&e));
-    ExitCode::SUCCESS
-}
-
-/// How the engine starts this binary again as a process of `--processes`.
-fn launcher() -> processes::Launcher {
-    let program = std::env::current_exe()
-        .unwrap_or_else(|e| cli::fail(format!("this program's own path: {e}")));
-    processes::Launcher { program, args: vec!["groupby".to_owned()] }
-}
-
-/// One process of a cluster: connected to the others; from then on a lost peer ends this
-/// process with one line (a child of `--processes` with the code its parent counts as lost).
-fn join(member: cluster::Member, job: &Job, child: bool) -> Workers {
-    let lost = if child { processes::LOST_PEER } else { 1 };
-    let addresses = member.addresses().to_vec();
-    let (workers, took) = member.join(job).unwrap_or_else(|e| exit_with(&e));
-    if child {
-        eprintln!("connected-in {}", took.as_nanos()); // for the parent's report
-    }
-    cluster::end_process_on_lost_peer(addresses, lost);
-    workers
-}
-
-/// The job on `workers`, a status line counting the bytes read while it runs; the answer in
-/// process 0, `None` elsewhere. A failed run ends the program (exit 1).
-fn run_with_progress(job: &Arc<Job>, workers: Workers, child: bool) -> Option<Answer> {
-    let read = Arc::default();
-    let ticker = timing::progress::Ticker::counting_then(
-        "reading",
-        Arc::clone(&read),
-        job.bytes(),
-        timing::progress::Unit::Bytes,
-        Some("read; merging, sorting and gathering the groups".to_owned()),
-    );
-    let outcome = dataflow_engine::run_on(job, workers, &read);
-    drop(ticker);
-    if child {
-        eprintln!("peak-memory {}", timing::machine::peak_memory().unwrap_or(0));
-    }
-    outcome.unwrap_or_else(|e| exit_with(&e))
-}
-
-/// The answer as CSV: on stdout, or into the file a parent of `--processes` reads it from.
-fn write_answer(job: &Job, answer: &Answer, answer_file: Option<&PathBuf>) {
-    let ticker = timing::progress::Ticker::start(format!("writing {} groups", answer.groups));
-    match answer_file {
-        Some(path) => {
-            let file = std::fs::File::create(path).map(std::io::BufWriter::new);
-            let written =
-                file.and_then(|mut f| answer.write(&job.query, &mut f).and_then(|()| f.flush()));
-            written.unwrap_or_else(|e| cli::fail(format!("{}: {e}", path.display())));
-        }
-        None => {
-            let mut out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
-            let written = answer.write(&job.query, &mut out).and_then(|()| out.flush());
-            written.unwrap_or_else(|e| cli::stdout_failed(&e));
-        }
-    }
-    drop(ticker);
-}
-
-/// Ends the program for an error of the engine: bad input exit 2, anything else exit 1.
-fn exit_with(e: &Error) -> ! {
-    match e {
-        Error::Usage(why) => cli::usage_error(why),
-        other => {
-            eprintln!("error: {other}");
-            std::process::exit(1)
-        }
+        Command::SmallDataflowProcess(process) => lesson::process(process),
     }
 }
 

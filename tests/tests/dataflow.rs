@@ -594,14 +594,22 @@ fn the_default_run_groups_three_ways_and_prints_the_groupby_answer() {
     let out = run_with_env("dataflow", &["--size", "20000", "--runs", "1"], &[]);
     out.check(out.code == Some(0), "exit 0");
     out.contains_in_order(&[
+        "== Dask's first lesson, in Rust",
+        "dd.read_csv(\"data/*.csv\").groupby(\"origin\")",
+        // The dataflow written out small (lesson.rs), its three rows, then the engine's.
+        "== the dataflow written out small",
+        "1 worker",
+        "2 processes, timely connecting them",
         "== groupby('origin').dep_delay over",
         "the scan alone, 1 core ",
         "(20000 rows found, nothing parsed or grouped)",
         "1 worker",
         " worker thread", // "2 worker threads", or "1 worker thread" on one core
         "2 processes, loopback TCP",
+        "the engine's answer is the small dataflow's",
         "identical answers from all three (",
         "Why it is fast: the scan classifies 64 bytes at a time",
+        "What the engine adds",
         "How it maps to Dask",
     ]);
     // The same rows made by `generate` and grouped by `groupby`: the default run printed the

@@ -14,6 +14,7 @@
 
 use num_bigint::{BigInt, BigUint, Sign};
 
+use crate::query::Func;
 use crate::wire::{Put, Reader};
 
 /// A value column's sum: 128 bits.
@@ -713,6 +714,33 @@ fn fsum(terms: &[f64]) -> f64 {
         }
     }
     hi
+}
+
+/// One group's `func` of all its values at once, as the answer prints it - pandas' figure,
+/// empty where pandas gives NaN (a mean, min, max or median of no value; a variance of fewer
+/// than two). The plain way, every value in one place: what the property tests' reference and
+/// the lesson's small dataflow compute, and what the engine's partial aggregates must equal.
+pub fn of_all_values(func: Func, values: &mut [f64]) -> String {
+    let (mut sum, mut squares) = (Sum::default(), Squares::default());
+    for &v in values.iter() {
+        sum.add(v);
+        squares.add(v * v);
+        squares.add(v.mul_add(v, -(v * v)));
+    }
+    let n = values.len() as u64;
+    let number = |x: f64| x.to_string();
+    match func {
+        Func::Count => n.to_string(),
+        Func::Sum => number(sum.value()),
+        Func::Mean if n == 0 => String::new(),
+        Func::Mean => number(sum.value() / n as f64),
+        // -0 before +0, as total_cmp orders them.
+        Func::Min => values.iter().copied().min_by(f64::total_cmp).map(number).unwrap_or_default(),
+        Func::Max => values.iter().copied().max_by(f64::total_cmp).map(number).unwrap_or_default(),
+        Func::Var => variance(n, &sum, &squares).map(number).unwrap_or_default(),
+        Func::Std => variance(n, &sum, &squares).map(|v| number(v.sqrt())).unwrap_or_default(),
+        Func::Median => median(values).map(number).unwrap_or_default(),
+    }
 }
 
 #[cfg(test)]

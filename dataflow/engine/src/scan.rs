@@ -55,6 +55,11 @@ impl Range {
     pub fn len(&self) -> u64 {
         self.end - self.start
     }
+
+    /// Whether the range holds no byte.
+    pub fn is_empty(&self) -> bool {
+        self.end == self.start
+    }
 }
 
 /// What reading ranges found besides the groups: rows left out, and why.
@@ -590,14 +595,19 @@ fn open_range(
 /// A value field as a float, whitespace around it allowed: `Ok(None)` where it is missing (an
 /// [`is_missing`] marker, or text that reads as NaN, such as `NAN`), `Err` where it is no
 /// number - the general path, for what [`plain_decimal`] does not take.
-pub fn parse_value(field: &[u8]) -> Result<Option<f64>, ()> {
+pub fn parse_value(field: &[u8]) -> Result<Option<f64>, NotANumber> {
     if is_missing(field) {
         return Ok(None);
     }
-    let text = std::str::from_utf8(field).map_err(|_| ())?;
+    let text = std::str::from_utf8(field).map_err(|_| NotANumber)?;
     // A value that reads as NaN ("NAN", "+nan") is missing too, as pandas skips NaN.
-    text.trim().parse::<f64>().map(|x| (!x.is_nan()).then_some(x)).map_err(|_| ())
+    text.trim().parse::<f64>().map(|x| (!x.is_nan()).then_some(x)).map_err(|_| NotANumber)
 }
+
+/// A value field that is neither a number nor missing (the row is bad: refused, or skipped
+/// with `--skip-bad`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NotANumber;
 
 /// The line number of byte `offset` in `path` (only on the error path: it reads the file up
 /// to there).
@@ -671,7 +681,7 @@ mod tests {
         }
         assert_eq!(parse_value(b"2.5"), Ok(Some(2.5)));
         assert_eq!(parse_value(b"-1e3"), Ok(Some(-1000.0)));
-        assert_eq!(parse_value(b"abc"), Err(()));
+        assert_eq!(parse_value(b"abc"), Err(NotANumber));
         assert!(!is_missing(b"N/A"), "only the five the issue lists");
     }
 }

@@ -143,6 +143,11 @@ impl Table {
         self.meta.len()
     }
 
+    /// Whether the table holds no group.
+    pub fn is_empty(&self) -> bool {
+        self.meta.is_empty()
+    }
+
     /// What each group keeps.
     pub fn shape(&self) -> &Shape {
         &self.shape
@@ -700,6 +705,11 @@ impl Run {
     /// How many lines: one a group.
     pub fn len(&self) -> usize {
         self.key_ends.len()
+    }
+
+    /// Whether the run holds no line.
+    pub fn is_empty(&self) -> bool {
+        self.key_ends.is_empty()
     }
 
     /// The key of the line `i`-th in key order.

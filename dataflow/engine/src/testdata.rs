@@ -8,8 +8,8 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::select;
 
-use crate::agg::{self, Squares, Sum};
-use crate::query::{Func, Output, Query};
+use crate::agg;
+use crate::query::{Output, Query};
 use crate::scan::{Tally, is_missing, parse_value};
 
 /// A CSV file's text, and its separator.
@@ -159,7 +159,7 @@ pub fn reference(csv: &Csv, query: &Query) -> (String, Tally, bool) {
             (tally.skipped, bad) = (tally.skipped + 1, true);
             continue;
         }
-        let parsed: Result<Vec<Option<f64>>, ()> =
+        let parsed: Result<Vec<Option<f64>>, _> =
             values.iter().map(|&v| parse_value(&record[v])).collect();
         let Ok(parsed) = parsed else {
             (tally.skipped, bad) = (tally.skipped + 1, true);
@@ -184,7 +184,7 @@ pub fn reference(csv: &Csv, query: &Query) -> (String, Tally, bool) {
             text.push(',');
             text += &match *output {
                 Output::Size => size.to_string(),
-                Output::Of { column, func } => aggregate(&mut columns[column], func),
+                Output::Of { column, func } => agg::of_all_values(func, &mut columns[column]),
             };
         }
         text.push('\n');
@@ -196,30 +196,6 @@ pub fn reference(csv: &Csv, query: &Query) -> (String, Tally, bool) {
 pub fn field_text(field: &[u8]) -> String {
     let text = String::from_utf8_lossy(field).into_owned();
     if text.contains([',', '"', '\n', '\r']) { quoted(&text) } else { text }
-}
-
-/// One group's `func` of all its values, as pandas gives it (empty where pandas gives NaN).
-pub fn aggregate(values: &mut [f64], func: Func) -> String {
-    let (mut sum, mut squares) = (Sum::default(), Squares::default());
-    for &v in values.iter() {
-        sum.add(v);
-        squares.add(v * v);
-        squares.add(v.mul_add(v, -(v * v)));
-    }
-    let n = values.len() as u64;
-    let number = |x: f64| x.to_string();
-    match func {
-        Func::Count => n.to_string(),
-        Func::Sum => number(sum.value()),
-        Func::Mean if n == 0 => String::new(),
-        Func::Mean => number(sum.value() / n as f64),
-        // -0 before +0, as the dataflow orders them.
-        Func::Min => values.iter().copied().min_by(f64::total_cmp).map(number).unwrap_or_default(),
-        Func::Max => values.iter().copied().max_by(f64::total_cmp).map(number).unwrap_or_default(),
-        Func::Var => agg::variance(n, &sum, &squares).map(number).unwrap_or_default(),
-        Func::Std => agg::variance(n, &sum, &squares).map(|v| number(v.sqrt())).unwrap_or_default(),
-        Func::Median => agg::median(values).map(number).unwrap_or_default(),
-    }
 }
 
 /// The records of `bytes`, each a list of fields, read as [`reference()`] says (blank lines
@@ -275,7 +251,7 @@ pub fn split_records(bytes: &[u8], sep: u8) -> Vec<Vec<Vec<u8>>> {
 /// The file written into `folder`, and its path as `plan` takes it.
 pub fn written(folder: &tempfile::TempDir, csv: &Csv) -> [String; 1] {
     let path = folder.path().join("random.csv");
-    std::fs::write(&path, &csv.text).unwrap();
+    std::fs::write(&path, &csv.text).expect("writing a test file");
     [path.to_string_lossy().into_owned()]
 }
 

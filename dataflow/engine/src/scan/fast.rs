@@ -633,7 +633,7 @@ pub fn plain_decimal(field: &[u8]) -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Tally, plan, record_starts_exact};
+    use super::super::{plan, record_starts_exact};
     use super::*;
     use crate::flow::Answer;
     use crate::partial::Aggregator;
