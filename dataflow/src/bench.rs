@@ -177,61 +177,19 @@ fn run_question(name: &'static str, plan: impl Fn() -> Arc<Job>, runs: usize) ->
 
 /// What the run says about the cost of a group-by as the groups grow: a row's cost (scan,
 /// hash, probe) against a group's (its slots, and its share of the exchange and the sort);
-/// decomposable aggregates against the median.
+/// what spilling cost; decomposable aggregates against the median.
 fn lesson(measured: &[Measured], rows: u64) {
-    let per_row = |m: &Measured| m.stats.median.as_secs_f64() * 1e9 / rows.max(1) as f64;
     let fewest = measured.iter().min_by_key(|m| m.groups);
     let most = measured.iter().max_by_key(|m| m.groups);
     say!();
     let (Some(few), Some(many)) = (fewest, most) else { return };
-    let row = format!("{} ({}) took {:.0} ns a row", few.name, few.query, per_row(few));
-    cli::paragraph(
-        "",
-        &if few.groups <= table::PARTITION_AT {
-            format!(
-                "Where the groups are few, a row costs what the scan costs - its fields found, its key hashed, one probe in a table the cache holds, a few slots updated: {row} with {} groups.",
-                few.groups
-            )
-        } else {
-            format!(
-                "Every question here has many groups: {row} with {} groups. A row then costs more than its scan - its probe and its group's slots lie past the cache, and every group is exchanged, sorted and printed; --groups 100 shows a row's cost where the groups are few.",
-                few.groups
-            )
-        },
-    );
+    cli::paragraph("", &row_cost(few, rows));
     if many.groups > 100 * few.groups.max(1) {
-        let extra = many.stats.median.as_secs_f64() - few.stats.median.as_secs_f64();
-        let shape = Shape::of(&many.query);
-        cli::paragraph(
-            "",
-            &format!(
-                "A group costs its slots - {} bytes besides its key for {} - and its share of the exchange (each worker's partial groups sent to their owner by key hash) and of the final sort: {} ({}) has {} groups and took {} more than {}, about {:.0} ns a group; {:.1} million groups a second, and a peak of {:.0} bytes a group.",
-                shape.bytes_a_group(),
-                many.query,
-                many.name,
-                many.query,
-                many.groups,
-                human(std::time::Duration::from_secs_f64(extra.max(0.0))),
-                few.name,
-                extra.max(0.0) * 1e9 / many.groups as f64,
-                many.groups as f64 / many.stats.median.as_secs_f64() / 1e6,
-                many.peak as f64 / many.groups as f64
-            ),
-        );
+        cli::paragraph("", &group_cost(few, many));
     }
     let spilled: Vec<&Measured> = measured.iter().filter(|m| m.spilled.times > 0).collect();
     if let Some(m) = spilled.iter().max_by_key(|m| m.spilled.bytes) {
-        cli::paragraph(
-            "",
-            &format!(
-                "Spilling: a worker whose groups outgrow its share of --memory-limit writes them out, partitioned by key hash, and reads each partition back alone at the end, so memory holds one partition's groups at a time. The data is written once and read once - the work stays linear in it: {} ({}) spilled {} and spent {} of its {} writing and reading it. A median spills every value with its group, where a sum spills a few numbers. Dask's workers spill too: from 60% of their memory limit (its target), 70% counted by the process (spill), pausing at 80% and restarted by their nanny at 95%.",
-                m.name,
-                m.query,
-                timing::bytes(m.spilled.bytes),
-                human(m.spilled.took()),
-                human(m.stats.median)
-            ),
-        );
+        cli::paragraph("", &spill_cost(m));
     }
     if let Some(median) = measured.iter().find(|m| {
         m.query.outputs.iter().any(|o| matches!(o, Output::Of { func, .. } if !func.decomposable()))
@@ -244,4 +202,53 @@ fn lesson(measured: &[Measured], rows: u64) {
             ),
         );
     }
+}
+
+/// A row's cost, from the question with the fewest groups.
+fn row_cost(few: &Measured, rows: u64) -> String {
+    let per_row = few.stats.median.as_secs_f64() * 1e9 / rows.max(1) as f64;
+    let row = format!("{} ({}) took {per_row:.0} ns a row", few.name, few.query);
+    if few.groups <= table::PARTITION_AT {
+        format!(
+            "Where the groups are few, a row costs what the scan costs - its fields found, its key hashed, one probe in a table the cache holds, a few slots updated: {row} with {} groups.",
+            few.groups
+        )
+    } else {
+        format!(
+            "Every question here has many groups: {row} with {} groups. A row then costs more than its scan - its probe and its group's slots lie past the cache, and every group is exchanged, sorted and printed; --groups 100 shows a row's cost where the groups are few.",
+            few.groups
+        )
+    }
+}
+
+/// A group's cost: the time the question with the most groups took past the one with the
+/// fewest, by its groups; its slots and its peak memory a group.
+fn group_cost(few: &Measured, many: &Measured) -> String {
+    let extra = many.stats.median.as_secs_f64() - few.stats.median.as_secs_f64();
+    let shape = Shape::of(&many.query);
+    format!(
+        "A group costs its slots - {} bytes besides its key for {} - and its share of the exchange (each worker's partial groups sent to their owner by key hash) and of the final sort: {} ({}) has {} groups and took {} more than {}, about {:.0} ns a group; {:.1} million groups a second, and a peak of {:.0} bytes a group.",
+        shape.bytes_a_group(),
+        many.query,
+        many.name,
+        many.query,
+        many.groups,
+        human(std::time::Duration::from_secs_f64(extra.max(0.0))),
+        few.name,
+        extra.max(0.0) * 1e9 / many.groups as f64,
+        many.groups as f64 / many.stats.median.as_secs_f64() / 1e6,
+        many.peak as f64 / many.groups as f64
+    )
+}
+
+/// What spilling cost the question that spilled most.
+fn spill_cost(m: &Measured) -> String {
+    format!(
+        "Spilling: a worker whose groups outgrow its share of --memory-limit writes them out, partitioned by key hash, and reads each partition back alone at the end, so memory holds one partition's groups at a time. The data is written once and read once - the work stays linear in it: {} ({}) spilled {} and spent {} of its {} writing and reading it. A median spills every value with its group, where a sum spills a few numbers. Dask's workers spill too: from 60% of their memory limit (its target), 70% counted by the process (spill), pausing at 80% and restarted by their nanny at 95%.",
+        m.name,
+        m.query,
+        timing::bytes(m.spilled.bytes),
+        human(m.spilled.took()),
+        human(m.stats.median)
+    )
 }

@@ -239,7 +239,18 @@ pub fn with_python(
         return;
     }
     let of = |engine: Engine| row(engine).expect("every engine answered");
-    let ratio = |rust: &Stats, engine| rust.speedup_over(of(engine));
+    say_how_rust_stands(|rust: &Stats, engine| rust.speedup_over(of(engine)), [one, all], cores);
+}
+
+/// The default run's sentences on its Python rows: 1 worker against Dask's threads, each Rust
+/// row against Polars and DuckDB on as many threads, and whether Rust won every row; `ratio`
+/// sets a Rust row against an engine's.
+fn say_how_rust_stands(
+    ratio: impl Fn(&Stats, Engine) -> timing::Ratio,
+    [one, all]: [&Stats; 2],
+    cores: usize,
+) {
+    let threads = timing::plural(cores, "worker thread");
     let against = |rust: &Stats, engine| ratio(rust, engine).sentence("faster", "slower");
     let cores_text = timing::plural(cores, "core");
     cli::paragraph(
@@ -311,6 +322,17 @@ pub fn db_benchmark_vs_python(
         return;
     };
     say!();
+    say_the_table(measured, &python, &engines, threads);
+}
+
+/// db-benchmark's table: a question a row, each engine's median and peak memory in a column,
+/// and under each row how the dataflow stands against the faster of Polars and DuckDB.
+fn say_the_table(
+    measured: &[crate::bench::Measured],
+    python: &[timing::python::Measured],
+    engines: &[Engine],
+    threads: usize,
+) {
     let width = 12;
     let mut header = format!("{:<26}{:>width$}", "(median, peak)", "dataflow");
     for e in engines {
@@ -328,17 +350,14 @@ pub fn db_benchmark_vs_python(
             format!("{} {:.0} MB", human(m.stats.median), m.peak as f64 / 1e6)
         );
         let mut fastest: Option<(&str, &Stats)> = None;
-        for e in engines {
+        for &e in engines {
             let prefix = format!("{} {}", m.name, e.label(threads));
             let row = python.iter().find(|p| p.label.starts_with(&prefix));
             let cell = row.map_or_else(
                 || "-".to_owned(),
                 |p| {
-                    format!(
-                        "{} {:.0} MB",
-                        human(p.stats.median),
-                        peak_in(&p.label).unwrap_or(0.0) / 1e6
-                    )
+                    let peak = peak_in(&p.label).unwrap_or(0.0) / 1e6;
+                    format!("{} {peak:.0} MB", human(p.stats.median))
                 },
             );
             line += &format!("  {cell:>w$}", w = width + 9);
@@ -354,10 +373,8 @@ pub fn db_benchmark_vs_python(
         }
         say!("{line}");
         if let Some((name, stats)) = fastest {
-            say!(
-                "    against the faster of Polars and DuckDB ({name}): {}",
-                m.stats.speedup_over(stats)
-            );
+            let ratio = m.stats.speedup_over(stats);
+            say!("    against the faster of Polars and DuckDB ({name}): {ratio}");
         }
     }
 }

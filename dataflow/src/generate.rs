@@ -221,58 +221,13 @@ pub fn groupby(
     progress: &AtomicU64,
 ) -> std::io::Result<(Vec<PathBuf>, u64)> {
     std::fs::create_dir_all(out)?;
-    let per_key = (rows / k).max(1); // N/K: the values of id3 and id6
     let paths: Vec<PathBuf> = (0..files).map(|f| out.join(format!("groupby-{f:02}.csv"))).collect();
     let threads = timing::machine::cores().min(paths.len()).max(1);
-    let write_file = |f: u64| -> std::io::Result<u64> {
+    let write_file = |f: u64| {
         let share = rows * (f + 1) / files - rows * f / files;
-        let mut w = BufWriter::with_capacity(
-            1 << 20,
-            File::create(&paths[usize::try_from(f).expect("at most 1000 files")])?,
-        );
-        writeln!(w, "{GROUPBY_HEADER}")?;
-        let mut state = seed ^ (f + 1).wrapping_mul(0xA24B_AED4_963E_E407);
-        let mut line = Vec::with_capacity(96);
-        let pick = |state: &mut u64, n: u64| 1 + next(state) % n;
-        for i in 0..share {
-            line.clear();
-            let id = |line: &mut Vec<u8>, n: u64, width: usize| {
-                line.extend_from_slice(b"id");
-                let digits = n.to_string();
-                line.extend(std::iter::repeat_n(b'0', width.saturating_sub(digits.len())));
-                line.extend_from_slice(digits.as_bytes());
-                line.push(b',');
-            };
-            let (id1, id2, id3) =
-                (pick(&mut state, k), pick(&mut state, k), pick(&mut state, per_key));
-            id(&mut line, id1, 3);
-            id(&mut line, id2, 3);
-            id(&mut line, id3, 10);
-            let (id4, id5, id6) =
-                (pick(&mut state, k), pick(&mut state, k), pick(&mut state, per_key));
-            let (v1, v2) = (pick(&mut state, 5), pick(&mut state, 15));
-            for n in [id4, id5, id6, v1, v2] {
-                line.extend_from_slice(n.to_string().as_bytes());
-                line.push(b',');
-            }
-            // v3: a whole number of millionths below 100, written with up to 6 decimals.
-            let micros = next(&mut state) % 100_000_000;
-            let (whole, fraction) = (micros / 1_000_000, micros % 1_000_000);
-            line.extend_from_slice(whole.to_string().as_bytes());
-            if fraction > 0 {
-                let digits = format!("{fraction:06}");
-                line.push(b'.');
-                line.extend_from_slice(digits.trim_end_matches('0').as_bytes());
-            }
-            line.push(b'\n');
-            w.write_all(&line)?;
-            if i % 100_000 == 99_999 {
-                progress.fetch_add(100_000, Ordering::Relaxed);
-            }
-        }
-        progress.fetch_add(share % 100_000, Ordering::Relaxed);
-        w.flush()?;
-        Ok(std::fs::metadata(&paths[usize::try_from(f).expect("at most 1000 files")])?.len())
+        let path = &paths[usize::try_from(f).expect("at most 1000 files")];
+        let state = seed ^ (f + 1).wrapping_mul(0xA24B_AED4_963E_E407);
+        write_groupby_file(path, (share, k, (rows / k).max(1)), state, progress)
     };
     let sizes: Vec<std::io::Result<u64>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads as u64)
@@ -293,6 +248,63 @@ pub fn groupby(
         total += size?;
     }
     Ok((paths, total))
+}
+
+/// One file of the group-by data set: `share` rows with `k` groups in id1, id2, id4 and id5
+/// and `per_key` (N/K) in id3 and id6, from the random stream `state`; its size in bytes.
+fn write_groupby_file(
+    path: &Path,
+    (share, k, per_key): (u64, u64, u64),
+    mut state: u64,
+    progress: &AtomicU64,
+) -> std::io::Result<u64> {
+    let mut w = BufWriter::with_capacity(1 << 20, File::create(path)?);
+    writeln!(w, "{GROUPBY_HEADER}")?;
+    let mut line = Vec::with_capacity(96);
+    for i in 0..share {
+        line.clear();
+        groupby_row(&mut line, &mut state, (k, per_key));
+        w.write_all(&line)?;
+        if i % 100_000 == 99_999 {
+            progress.fetch_add(100_000, Ordering::Relaxed);
+        }
+    }
+    progress.fetch_add(share % 100_000, Ordering::Relaxed);
+    w.flush()?;
+    Ok(std::fs::metadata(path)?.len())
+}
+
+/// One row of the group-by data set into `line`, as db-benchmark's generator writes it: ids
+/// `id001` and `id0000000001`, integers, and v3 with up to 6 decimals.
+fn groupby_row(line: &mut Vec<u8>, state: &mut u64, (k, per_key): (u64, u64)) {
+    let pick = |state: &mut u64, n: u64| 1 + next(state) % n;
+    let id = |line: &mut Vec<u8>, n: u64, width: usize| {
+        line.extend_from_slice(b"id");
+        let digits = n.to_string();
+        line.extend(std::iter::repeat_n(b'0', width.saturating_sub(digits.len())));
+        line.extend_from_slice(digits.as_bytes());
+        line.push(b',');
+    };
+    let (id1, id2, id3) = (pick(state, k), pick(state, k), pick(state, per_key));
+    id(line, id1, 3);
+    id(line, id2, 3);
+    id(line, id3, 10);
+    let (id4, id5, id6) = (pick(state, k), pick(state, k), pick(state, per_key));
+    let (v1, v2) = (pick(state, 5), pick(state, 15));
+    for n in [id4, id5, id6, v1, v2] {
+        line.extend_from_slice(n.to_string().as_bytes());
+        line.push(b',');
+    }
+    // v3: a whole number of millionths below 100, written with up to 6 decimals.
+    let micros = next(state) % 100_000_000;
+    let (whole, fraction) = (micros / 1_000_000, micros % 1_000_000);
+    line.extend_from_slice(whole.to_string().as_bytes());
+    if fraction > 0 {
+        let digits = format!("{fraction:06}");
+        line.push(b'.');
+        line.extend_from_slice(digits.trim_end_matches('0').as_bytes());
+    }
+    line.push(b'\n');
 }
 
 /// SplitMix64: simple, fast and the same everywhere.

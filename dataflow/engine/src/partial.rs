@@ -71,6 +71,55 @@ impl<F: FnMut(&mut [Table])> Aggregator<F> {
         }
     }
 
+    /// The row whose values are in `self.values` into its group: straight into a table (the
+    /// one, or, passing through, its partition's - each row a partial group of its own there,
+    /// appended unprobed), or into its partition's queue.
+    #[inline]
+    fn add(&mut self, hash: u64, key: &[u8]) {
+        if self.pass_through || self.queues.is_empty() {
+            let parts = self.tables.len();
+            let table = &mut self.tables[table::partition(hash, parts)];
+            let (groups, held) = (table.len(), table.values_held());
+            let g = if self.pass_through {
+                table.push_unindexed(hash, key)
+            } else {
+                table.group(hash, key)
+            };
+            add_values(table, g, &self.values);
+            self.groups += table.len() - groups;
+            self.held += table.values_held() - held;
+        } else {
+            let p = table::partition(hash, PARTITIONS);
+            let queue = &mut self.queues[p];
+            queue.hashes.push(hash);
+            queue.keys.extend_from_slice(key);
+            queue.key_ends.push(queue.keys.len());
+            queue.values.extend_from_slice(&self.values);
+            if queue.hashes.len() == QUEUED {
+                self.group_queue(p);
+            }
+        }
+    }
+
+    /// After a row: the tables handed to `flush` once they hold their share, or partitioned
+    /// once one table holds more groups than a core's cache.
+    #[inline]
+    fn flush_when_full(&mut self) {
+        if self.groups >= self.max_groups || self.held >= self.max_values {
+            // Tables full of groups of one row or little more: from now on, no grouping here
+            // (the rows pass through, the owner groups them), as DuckDB's and Polars'
+            // aggregations stop pre-aggregating what does not shrink.
+            self.pass_through |= self.groups * 4 > self.rows * 3;
+            self.flush_all();
+        } else if self.queues.is_empty() && self.groups >= PARTITION_AT {
+            // Too many groups for one table in cache: hand them on, and partition from here.
+            self.flush_all();
+            let shape = self.tables[0].shape().clone();
+            self.tables = (0..PARTITIONS).map(|_| Table::new(&shape)).collect();
+            self.queues = (0..PARTITIONS).map(|_| Queue::default()).collect();
+        }
+    }
+
     /// Groups partition `p`'s queued rows into its table.
     fn group_queue(&mut self, p: usize) {
         let (queue, table) = (&mut self.queues[p], &mut self.tables[p]);
@@ -148,52 +197,18 @@ impl<F: FnMut(&mut [Table])> Rows for Aggregator<F> {
             self.tally.missing_key += 1;
             return Ok(());
         }
+        // Several key columns are encoded into one key, in a buffer taken out for the while.
+        let mut buffer = std::mem::take(&mut self.key);
         let key = if keys == 1 {
             field(0)
         } else {
-            table::encode_key(keys, &field, &mut self.key);
-            &self.key
+            table::encode_key(keys, &field, &mut buffer);
+            &buffer
         };
-        let hash = table::hash_key(key);
+        self.add(table::hash_key(key), key);
+        self.key = buffer;
         self.rows += 1;
-        if self.pass_through || self.queues.is_empty() {
-            // Straight into a table: the one, or, passing through, its partition's - each row
-            // a partial group of its own there, appended unprobed.
-            let parts = self.tables.len();
-            let table = &mut self.tables[table::partition(hash, parts)];
-            let (groups, held) = (table.len(), table.values_held());
-            let g = if self.pass_through {
-                table.push_unindexed(hash, key)
-            } else {
-                table.group(hash, key)
-            };
-            add_values(table, g, &self.values);
-            self.groups += table.len() - groups;
-            self.held += table.values_held() - held;
-        } else {
-            let p = table::partition(hash, PARTITIONS);
-            let queue = &mut self.queues[p];
-            queue.hashes.push(hash);
-            queue.keys.extend_from_slice(key);
-            queue.key_ends.push(queue.keys.len());
-            queue.values.extend_from_slice(&self.values);
-            if queue.hashes.len() == QUEUED {
-                self.group_queue(p);
-            }
-        }
-        if self.groups >= self.max_groups || self.held >= self.max_values {
-            // Tables full of groups of one row or little more: from now on, no grouping here
-            // (the rows pass through, the owner groups them), as DuckDB's and Polars'
-            // aggregations stop pre-aggregating what does not shrink.
-            self.pass_through |= self.groups * 4 > self.rows * 3;
-            self.flush_all();
-        } else if self.queues.is_empty() && self.groups >= PARTITION_AT {
-            // Too many groups for one table in cache: hand them on, and partition from here.
-            self.flush_all();
-            let shape = self.tables[0].shape().clone();
-            self.tables = (0..PARTITIONS).map(|_| Table::new(&shape)).collect();
-            self.queues = (0..PARTITIONS).map(|_| Queue::default()).collect();
-        }
+        self.flush_when_full();
         Ok(())
     }
 
