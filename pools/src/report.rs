@@ -2,6 +2,7 @@
 //! CPython's pools - each language's own speedup measured on work that takes it long enough
 //! to show one, and every sentence about Python threads chosen by the interpreter's build.
 
+use std::time::Duration;
 use timing::chart::Figure;
 use timing::python::Measured;
 use timing::python::Twin;
@@ -147,11 +148,12 @@ fn python_pool_sentences(
         let what = format!("{}: ThreadPoolExecutor", python.build.describe());
         let gain = pool.stats.speedup_over(&python.plain.stats).0;
         let spread = timing::verdict::spread(&python.plain.stats, &pool.stats);
+        let plain = python.plain.stats.median;
         said.push(if at_once {
-            free_threaded_pool(&Verdict::threads_on(what, gain, threads, cores), spread)
+            free_threaded_pool(&Verdict::threads_on(what, gain, threads, cores), spread, plain)
         } else {
             let allows = "that one thread running Python at a time allows";
-            gil_pool(&Verdict::new(what, gain, (0.9, 1.05), allows), spread)
+            gil_pool(&Verdict::new(what, gain, (0.9, 1.05), allows), spread, plain)
         });
     }
     if !at_once {
@@ -167,9 +169,27 @@ fn python_pool_sentences(
     said
 }
 
+/// A plain map shorter than this is too little work for a pool: starting its threads and
+/// handing out the chunks (each hand-out and each result taking the GIL in turn) costs
+/// milliseconds, a share of the whole the bounds do not allow for.
+const SHORT_MAP: Duration = Duration::from_millis(50);
+
+/// Where the plain map was too short for a pool to pay for itself: the loss said as its cost,
+/// with the size that shows the pool's own figure.
+fn too_little_work(verdict: &Verdict, plain: Duration) -> Option<String> {
+    (verdict.finding() == Finding::Below && plain < SHORT_MAP).then(|| format!(
+        "{}: the plain map took {}, too little work to pay for starting a pool's threads and handing out {TASKS} chunks. The twin's default size shows the pool itself: `cargo run -p pools -- --vs-python`.",
+        verdict.describe(),
+        human(plain)
+    ))
+}
+
 /// ThreadPoolExecutor under a GIL: about the plain loop's time, as one thread runs Python code
 /// at a time. A figure within noise of a bound is said as about equal, counted for no side.
-fn gil_pool(verdict: &Verdict, spread: (f64, f64)) -> String {
+fn gil_pool(verdict: &Verdict, spread: (f64, f64), plain: Duration) -> String {
+    if let Some(said) = too_little_work(verdict, plain) {
+        return said;
+    }
     match verdict.place() {
         Place::Inside => format!(
             "{}: no gain, as the GIL lets one thread run Python code at a time.",
@@ -196,7 +216,10 @@ fn gil_pool(verdict: &Verdict, spread: (f64, f64)) -> String {
 /// ThreadPoolExecutor on a free-threaded build: its threads can run Python code at once, up to
 /// one a core. Nine tenths of that, even a little under, is a gain only threads running at
 /// once give; so the low bound's noise band is said with the bounds and counted as at once.
-fn free_threaded_pool(verdict: &Verdict, spread: (f64, f64)) -> String {
+fn free_threaded_pool(verdict: &Verdict, spread: (f64, f64), plain: Duration) -> String {
+    if let Some(said) = too_little_work(verdict, plain) {
+        return said;
+    }
     let place = verdict.place();
     let outside = matches!(place, Place::Below | Place::Above);
     match place {
@@ -313,7 +336,7 @@ mod tests {
     type Case = (bool, [(u64, u64, u64); 2], bool, (usize, usize), &'static str);
 
     #[rustfmt::skip]
-    const CASES: [Case; 17] = [
+    const CASES: [Case; 19] = [
         (false, [STEADY, STEADY], true, (2, 2), "1.00x, within the 0.90x to 1.05x"),
         (false, [STEADY, STEADY], true, (2, 2), "allows: no gain, as the GIL lets one thread run"),
         // Within noise of a bound: about equal, evidence for neither side.
@@ -324,6 +347,9 @@ mod tests {
         (false, [STEADY, (1500, 1490, 1510)], true, (2, 2), "allows: slower than the plain loop by more"),
         (false, [(1000, 800, 1200), (1300, 1000, 1400)], true, (2, 2), "run-to-run noise, not a finding"),
         (false, [(1600, 1590, 1610), STEADY], true, (2, 2), "allows: a gain the GIL does not allow"),
+        // A map too short for a pool, at either build: its start and hand-outs are the loss.
+        (false, [(2, 2, 2), (9, 9, 9)], true, (2, 2), "allows: the plain map took 2.00 ms, too little work to pay for starting a pool's threads"),
+        (true, [(2, 2, 2), (9, 9, 9)], true, (2, 2), "cores: the plain map took 2.00 ms, too little work"),
         // What goes around the GIL: the process pools, and InterpreterPoolExecutor too.
         (false, [STEADY, STEADY], true, (2, 2), "and InterpreterPoolExecutor, timed above: threads of one process, each running its own interpreter with its own GIL"),
         (false, [STEADY, STEADY], false, (2, 2), "and from Python 3.14 (not this one) InterpreterPoolExecutor: threads"),

@@ -121,6 +121,12 @@ fn vs_python_prints_rust_and_python_side_by_side() {
         let interpreters = out.stdout.contains("/ InterpreterPoolExecutor.map");
         let skipped = out.stdout.contains("(InterpreterPoolExecutor: not in this Python; 3.14");
         out.check(interpreters != skipped, "InterpreterPoolExecutor timed or said skipped");
+        // Under a GIL (the test's python3), what goes around it: the process pools, and
+        // InterpreterPoolExecutor too - said as timed, or as 3.14's where this Python lacks it.
+        out.prose_in_order(&["Around the GIL go the process pools", "InterpreterPoolExecutor"]);
+        let said =
+            if interpreters { "InterpreterPoolExecutor, timed above" } else { "(not this one)" };
+        out.prose_in_order(&[said]);
     }
 }
 

@@ -114,6 +114,8 @@ fn vs_python_compares_the_notebooks_cell_without_timing_anything_twice() {
             "CPython's ratio explained, naming the interpreter",
         );
         out.check(out.stdout.contains(", with the GIL: its three threads"), "a GIL build here");
+        // The twin names its threads by whether the GIL is on, not "the GIL runs them" always.
+        out.check(out.stdout.contains("/ three threads under its GIL"), "the twin's GIL label");
     }
 }
 
@@ -131,6 +133,7 @@ fn a_free_threaded_python_is_named_and_no_sentence_blames_a_gil_it_lacks() {
     let after = out.stdout.split("Three threads against sequential").nth(1).unwrap_or_default();
     out.check(out.stdout.contains(" CPython 3.") && out.stdout.contains("t -> "), "3.xt column");
     out.check(!after.contains("the GIL lets") && !after.contains("GIL makes"), "no GIL blamed");
+    out.check(out.stdout.contains("/ three threads, no GIL "), "the twin's free-threaded label");
 }
 
 #[test]
