@@ -165,6 +165,7 @@ fn run_question(name: &'static str, plan: impl Fn() -> Arc<Job>, runs: usize) ->
         groups,
         peak as f64 / 1e6
     );
+    say!("    {}", crate::report::profile_summary(&answer));
     // The answer as text, for the checks (seconds at millions of groups: a status line then).
     let ticker = timing::progress::Ticker::start(format!("{name}: its answer kept as text"));
     let mut text = Vec::new();

@@ -7,12 +7,13 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Instant;
 
 use dataflow_engine::cluster::{self, processes};
 use dataflow_engine::{Answer, Error, Job, Workers, scan};
 use timing::{cli, human};
 
-use crate::{compare, options};
+use crate::{compare, options, report};
 
 /// `dataflow groupby`: the job checked (bad input: exit 2), then run on threads, on processes
 /// this binary starts, or as one process of a cluster; the answer as CSV, sorted by key.
@@ -44,10 +45,19 @@ pub fn command(g: &options::GroupBy) -> ExitCode {
     let Some(answer) = run_with_progress(&job, workers, g.cluster.child) else {
         return ExitCode::SUCCESS; // not process 0, which prints
     };
-    if job.out.is_none() {
-        write_answer(&job, &answer, g.cluster.answer_file.as_ref());
-    }
+    let written = Instant::now();
+    let bytes = if job.out.is_none() {
+        write_answer(&job, &answer, g.cluster.answer_file.as_ref())
+    } else {
+        answer.parts.iter().filter_map(|part| std::fs::metadata(part).ok()).map(|m| m.len()).sum()
+    };
+    let written = (written.elapsed(), bytes);
     notes(&job, &answer);
+    if g.profile {
+        for line in report::profile_lines(&job, &answer, Some(written)) {
+            eprintln!("{line}");
+        }
+    }
     if g.python.enabled {
         compare::groupby_vs_python(&job, &answer, &g.python);
     }
@@ -108,22 +118,48 @@ fn run_with_progress(job: &Arc<Job>, workers: Workers, child: bool) -> Option<An
 }
 
 /// The answer as CSV: on stdout, or into the file a parent of `--processes` reads it from.
-fn write_answer(job: &Job, answer: &Answer, answer_file: Option<&PathBuf>) {
+/// Returns the bytes written.
+fn write_answer(job: &Job, answer: &Answer, answer_file: Option<&PathBuf>) -> u64 {
     let ticker = timing::progress::Ticker::start(format!("writing {} groups", answer.groups));
-    match answer_file {
+    let bytes = match answer_file {
         Some(path) => {
             let file = std::fs::File::create(path).map(std::io::BufWriter::new);
-            let written =
-                file.and_then(|mut f| answer.write(&job.query, &mut f).and_then(|()| f.flush()));
-            written.unwrap_or_else(|e| cli::fail(format!("{}: {e}", path.display())));
+            let written = file.and_then(|f| write_counted(job, answer, f));
+            written.unwrap_or_else(|e| cli::fail(format!("{}: {e}", path.display())))
         }
         None => {
-            let mut out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
-            let written = answer.write(&job.query, &mut out).and_then(|()| out.flush());
-            written.unwrap_or_else(|e| cli::stdout_failed(&e));
+            let out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
+            write_counted(job, answer, out).unwrap_or_else(|e| cli::stdout_failed(&e))
         }
-    }
+    };
     drop(ticker);
+    bytes
+}
+
+/// The answer written to `out`, flushed; the bytes written.
+fn write_counted(job: &Job, answer: &Answer, out: impl Write) -> std::io::Result<u64> {
+    let mut counted = Counted { out, bytes: 0 };
+    answer.write(&job.query, &mut counted)?;
+    counted.flush()?;
+    Ok(counted.bytes)
+}
+
+/// A writer that counts what passes through it.
+struct Counted<W: Write> {
+    out: W,
+    bytes: u64,
+}
+
+impl<W: Write> Write for Counted<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
 }
 
 /// Ends the program for an error of the engine: bad input exit 2, anything else exit 1.

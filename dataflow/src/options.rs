@@ -91,6 +91,11 @@ pub struct GroupBy {
     /// With --out: replace the part files DIR holds.
     #[arg(long, requires = "out")]
     pub overwrite: bool,
+    /// Say on stderr where the time went, phase by phase - reading, parsing and grouping; the
+    /// exchange; spilling; sorting; gathering; writing the answer - each the slowest worker's
+    /// time, with the bytes it moved.
+    #[arg(long)]
+    pub profile: bool,
     #[command(flatten)]
     pub python: cli::VsPython,
     /// Not an option of groupby, whose threads are --workers: refused with that hint (a Dask

@@ -222,6 +222,62 @@ pub fn process_startup(folder: &Path) -> Duration {
     took
 }
 
+/// `--profile`: where a run's time went, a phase a line, each the slowest worker's time, with
+/// what it moved; `written`, the time and bytes of writing the answer, where it was written.
+pub fn profile_lines(job: &Job, answer: &Answer, written: Option<(Duration, u64)>) -> Vec<String> {
+    let p = &answer.profile;
+    let bytes = timing::bytes;
+    let spill = if answer.spilled.times == 0 {
+        "nothing spilled".to_owned()
+    } else {
+        format!("{} written and read back", bytes(answer.spilled.bytes))
+    };
+    let mut lines = vec![
+        "profile (each phase the slowest worker's time):".to_owned(),
+        row("read, parse, group", p.scan, &format!("{} read", bytes(job.bytes()))),
+        row(
+            "exchange",
+            p.exchange,
+            &format!(
+                "{} in {}",
+                bytes(answer.traffic.bytes),
+                batches(answer.traffic.batches)
+            ),
+        ),
+        row("sort", p.sort, &format!("{} groups", answer.groups)),
+        row("(spill, in both)", answer.spilled.took(), &spill),
+        row("gather", p.gather, &timing::plural(answer.sources.len(), "sorted run")),
+    ];
+    if let Some((took, written)) = written {
+        lines.push(row("write", took, &format!("{} of CSV", bytes(written))));
+    }
+    lines
+}
+
+/// `--profile` in one line, for db-benchmark's rows: each phase's time, the slowest worker's.
+pub fn profile_summary(answer: &Answer) -> String {
+    let p = &answer.profile;
+    let spill = answer.spilled.took();
+    format!(
+        "profile: read, parse, group {}; exchange {}; sort {}; gather {}; spilling {}",
+        human(p.scan),
+        human(p.exchange),
+        human(p.sort),
+        human(p.gather),
+        if answer.spilled.times == 0 { "none".to_owned() } else { human(spill) }
+    )
+}
+
+/// `1 batch`, `3 batches`.
+fn batches(n: u64) -> String {
+    if n == 1 { "1 batch".to_owned() } else { format!("{n} batches") }
+}
+
+/// One line of the profile: the phase, its time, what it moved.
+fn row(phase: &str, took: Duration, moved: &str) -> String {
+    format!("  {phase:<20} {:>10}  {moved}", human(took))
+}
+
 /// What the engine adds to the small dataflow of `lesson`, and why, each named with the
 /// module that does it and said from this run's figures: its 1 worker against the small one's,
 /// what crossed between its workers, where its groups lived, whether it spilled, and its
@@ -253,7 +309,7 @@ pub fn engine_adds(
         &format!(
             "What the engine adds, all on 1 worker but the last: its scan (scan/fast.rs) finds records and fields 64 bytes at a time instead of the csv crate's byte at a time, and parses only the two columns asked for - 1 worker is {one} than the small dataflow's. It pre-aggregates each partition into a few numbers a group (partial.rs, agg.rs: a count, an exact 128-bit sum, a minimum and a maximum) where the small dataflow sends every value: the engine's workers exchanged {} in {} here. Past {} groups it sorts rows into small tables by hash first, so every probe stays in the cache (partial.rs, table.rs): {tables}. Past its share of --memory-limit it spills groups to disk and merges them back a partition at a time (spill.rs): {spilled}. Its processes connect over sockets it checks with a handshake (cluster.rs, cluster/handshake.rs) where timely's own connection retries every second: its 2 processes are {processes} than the small dataflow's.",
             timing::bytes(traffic.bytes),
-            timing::plural(traffic.batches, "batch"),
+            batches(traffic.batches),
             table::PARTITION_AT,
         ),
     );

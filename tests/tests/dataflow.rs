@@ -101,6 +101,32 @@ fn groupby_vs_python_keeps_stdout_the_answer_alone() {
     out.check(out.stderr.contains("(Rust: one warm run each"), "the Rust rows' note on stderr");
 }
 
+/// `--profile`: where the time went, a phase a line on stderr, in the order the workers run
+/// them, with what each moved; stdout still the answer alone. On processes too.
+#[test]
+fn profile_says_each_phase_on_stderr() {
+    let dir = awkward_files("profile");
+    for extra in [&["--profile"][..], &["--profile", "--processes", "2"]] {
+        let out = groupby(dir.path(), extra);
+        out.check(out.code == Some(0) && out.stdout == EXPECTED, "stdout: the answer alone");
+        let phases: Vec<&str> = out
+            .stderr
+            .lines()
+            .skip_while(|l| !l.starts_with("profile (each phase the slowest worker's time):"))
+            .skip(1)
+            .map(|l| l.split_whitespace().next().unwrap_or_default())
+            .collect();
+        out.check(
+            phases == ["read,", "exchange", "sort", "(spill,", "gather", "write"],
+            &format!("the phases in order: {phases:?}"),
+        );
+        let written = format!("{} of CSV", timing::bytes(EXPECTED.len() as u64));
+        for part in [" read", "7 groups", "nothing spilled", &written] {
+            out.check(out.stderr.contains(part), &format!("{part:?} said"));
+        }
+    }
+}
+
 #[test]
 fn one_worker_threads_tiny_partitions_and_processes_give_the_same_answer() {
     let dir = awkward_files("splits");

@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use timely::communication::Hooks;
 use timely::communication::allocator::zero_copy::initialize::initialize_networking_from_sockets;
@@ -69,8 +70,37 @@ pub struct Answer {
     pub groups: u64,
     /// With `--out`: the part files written.
     pub parts: Vec<PathBuf>,
+    /// Where the time went, phase by phase: the slowest worker's time in each.
+    pub profile: Profile,
     /// The folder of this run's spill and run files, removed with the answer.
     _files: Option<Arc<SpillDir>>,
+}
+
+/// Where a worker's time went, phase by phase, in the order it runs them (once merged, the
+/// slowest worker's time in each phase: what the run waited for). Spilling is timed by
+/// [`Spilled`]; writing the answer, by its caller.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Profile {
+    /// Reading its ranges: finding records and fields, parsing values, pre-aggregating rows
+    /// into tables of partial groups.
+    pub scan: Duration,
+    /// Draining those tables into batches for the owners of their keys, and merging the
+    /// batches that arrive into the groups this worker owns (waiting for the last ones too).
+    pub exchange: Duration,
+    /// Sorting its groups and formatting them as runs of the answer (with `--out`, written).
+    pub sort: Duration,
+    /// Its runs sent to process 0, or, in process 0, the other processes' received.
+    pub gather: Duration,
+}
+
+impl Profile {
+    /// Each phase the longer of the two: the workers run their phases side by side.
+    pub fn slowest(&mut self, other: &Profile) {
+        self.scan = self.scan.max(other.scan);
+        self.exchange = self.exchange.max(other.exchange);
+        self.sort = self.sort.max(other.sort);
+        self.gather = self.gather.max(other.gather);
+    }
 }
 
 impl Answer {
@@ -84,6 +114,7 @@ impl Answer {
             traffic: Traffic::default(),
             spilled: Spilled::default(),
             parts: Vec::new(),
+            profile: Profile::default(),
             _files: None,
         }
     }
@@ -203,6 +234,7 @@ enum Gathered {
         parts: Vec<PathBuf>,
         failure: Option<String>,
         row: bool,
+        profile: Profile,
     },
 }
 
@@ -225,6 +257,7 @@ struct Done {
     groups: u64,
     parts: Vec<PathBuf>,
     failure: Option<Error>,
+    profile: Profile,
 }
 
 /// Runs `job` on `workers`; in process 0, the answer (`None` in the other processes, whose
@@ -372,9 +405,12 @@ fn one_worker(
     let mut done = Done::default();
     let limit = usize::try_from(partial_limit).unwrap_or(usize::MAX);
     let failure = scan_and_exchange(worker, job, batches, (limit, read), &mut done);
+    let waited = Instant::now();
     run_until(worker, &exchanged);
+    done.profile.exchange += waited.elapsed();
 
     // 3: my groups, sorted and printed: to part files, or to process 0.
+    let sorting = Instant::now();
     let mut owned = owned.replace(Owned::new(&shape, 0, me));
     done.failure = failure.or_else(|| owned.failure.take().map(Error::Disk));
     let mut runs = Vec::new();
@@ -385,11 +421,14 @@ fn one_worker(
         }
     }
     done.spilled = owned.spill.spilled;
+    done.profile.sort = sorting.elapsed();
+    let gathering = Instant::now();
     let in_process_zero = me < threads;
     let ours = if in_process_zero { None } else { Some(std::mem::take(&mut runs)) };
-    send_to_process_zero(gather, ours, &done, me);
+    send_to_process_zero(gather, ours, &mut done, (me, gathering));
     run_until(worker, &gathered);
     let (remote_runs, remote_done) = remote.take().finish(&mut done);
+    done.profile.gather = gathering.elapsed();
     in_process_zero.then_some(Finished { sources: runs, done, remote_runs, remote_done })
 }
 
@@ -413,8 +452,10 @@ fn scan_and_exchange(
     done: &mut Done,
 ) -> Option<Error> {
     let (me, peers) = (worker.index(), worker.peers());
-    let traffic = &mut done.traffic;
+    let started = Instant::now();
+    let (traffic, exchanging) = (&mut done.traffic, &mut done.profile.exchange);
     let flush = |tables: &mut [Table]| {
+        let flushing = Instant::now();
         let mut out = vec![Vec::new(); peers];
         for table in tables {
             table.drain_into(&mut out, |hash| table::owner(hash, peers));
@@ -433,6 +474,7 @@ fn scan_and_exchange(
         batches.advance_to(next);
         traffic.early_flushes += 1;
         worker.step(); // merge what others sent meanwhile, as it comes
+        *exchanging += flushing.elapsed();
     };
     let mut rows = Aggregator::new(Table::new(&Shape::of(&job.query)), limit, flush);
     let mut failure = None;
@@ -444,6 +486,7 @@ fn scan_and_exchange(
         }
     }
     done.tally = rows.finish();
+    done.profile.scan = started.elapsed().saturating_sub(done.profile.exchange);
     // The last flush, at the end of the ranges, was not early.
     done.traffic.early_flushes = done.traffic.early_flushes.saturating_sub(1);
     failure
@@ -452,7 +495,12 @@ fn scan_and_exchange(
 /// A worker of another process: its sorted runs (`None` in process 0, which keeps its own),
 /// in parts of 1 MB, and its report, to worker 0 of process 0. `gather` is closed when it
 /// leaves this function.
-fn send_to_process_zero(mut gather: Gather, runs: Option<Vec<Source>>, done: &Done, me: usize) {
+fn send_to_process_zero(
+    mut gather: Gather,
+    runs: Option<Vec<Source>>,
+    done: &mut Done,
+    (me, gathering): (usize, Instant),
+) {
     let Some(runs) = runs else { return };
     for (index, source) in runs.into_iter().enumerate() {
         let records = match source {
@@ -468,6 +516,7 @@ fn send_to_process_zero(mut gather: Gather, runs: Option<Vec<Source>>, done: &Do
             gather.send(Gathered::Lines { from, run, seq, bytes });
         }
     }
+    done.profile.gather = gathering.elapsed(); // sent: what travels on is timely's
     gather.send(Gathered::Done {
         tally: done.tally,
         traffic: done.traffic,
@@ -476,6 +525,7 @@ fn send_to_process_zero(mut gather: Gather, runs: Option<Vec<Source>>, done: &Do
         parts: done.parts.clone(),
         failure: done.failure.as_ref().map(ToString::to_string),
         row: matches!(done.failure, Some(Error::Row(_))),
+        profile: done.profile,
     });
 }
 
@@ -565,7 +615,7 @@ impl Remote {
                     self.failure = Some(e);
                 }
             }
-            Gathered::Done { tally, traffic, spilled, groups, parts, failure, row } => {
+            Gathered::Done { tally, traffic, spilled, groups, parts, failure, row, profile } => {
                 self.done.push(Done {
                     tally: *tally,
                     traffic: *traffic,
@@ -577,6 +627,7 @@ impl Remote {
                             if *row { Error::Row(e) } else { Error::Disk(e) }
                         },
                     ),
+                    profile: *profile,
                 });
             }
         }
@@ -612,6 +663,7 @@ fn answer(finished: Vec<Finished>, files: Arc<SpillDir>) -> Result<Answer, Error
         spilled: Spilled::default(),
         groups: 0,
         parts: Vec::new(),
+        profile: Profile::default(),
         _files: Some(files),
     };
     let mut dones = Vec::new();
@@ -632,6 +684,7 @@ fn answer(finished: Vec<Finished>, files: Arc<SpillDir>) -> Result<Answer, Error
         answer.spilled.merge(&done.spilled);
         answer.groups += done.groups;
         answer.parts.extend(done.parts);
+        answer.profile.slowest(&done.profile);
     }
     Ok(answer)
 }
