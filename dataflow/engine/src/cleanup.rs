@@ -136,11 +136,6 @@ pub fn return_freed_memory() {
     }
 }
 
-/// Ends the process with `code`, removing what is registered (the `atexit` handler does it).
-pub fn exit(code: i32) -> ! {
-    std::process::exit(code)
-}
-
 #[cfg(test)]
 mod tests {
     use super::remove;

@@ -454,6 +454,8 @@ fn scan_and_exchange(
     let (me, peers) = (worker.index(), worker.peers());
     let started = Instant::now();
     let (traffic, exchanging) = (&mut done.traffic, &mut done.profile.exchange);
+    // A flush before the last range is read is early: the table filled before the end.
+    let ranges_read = std::cell::Cell::new(false);
     let flush = |tables: &mut [Table]| {
         let flushing = Instant::now();
         let mut out = vec![Vec::new(); peers];
@@ -472,7 +474,7 @@ fn scan_and_exchange(
         // fill a container of them).
         let next = *batches.time() + 1;
         batches.advance_to(next);
-        traffic.early_flushes += 1;
+        traffic.early_flushes += u64::from(!ranges_read.get());
         worker.step(); // merge what others sent meanwhile, as it comes
         *exchanging += flushing.elapsed();
     };
@@ -485,10 +487,9 @@ fn scan_and_exchange(
             break;
         }
     }
+    ranges_read.set(true);
     done.tally = rows.finish();
     done.profile.scan = started.elapsed().saturating_sub(done.profile.exchange);
-    // The last flush, at the end of the ranges, was not early.
-    done.traffic.early_flushes = done.traffic.early_flushes.saturating_sub(1);
     failure
 }
 
@@ -509,7 +510,14 @@ fn send_to_process_zero(
                 run.write_records(&mut records).expect("writing to memory");
                 records
             }
-            Source::File(path) => std::fs::read(&path).unwrap_or_default(),
+            Source::File(path) => match std::fs::read(&path) {
+                Ok(records) => records,
+                Err(e) => {
+                    // A run that cannot be read back is a disk's failure, never an answer short.
+                    done.failure.get_or_insert(Error::Disk(format!("{}: {e}", path.display())));
+                    continue;
+                }
+            },
         };
         for (seq, part) in records.chunks(1 << 20).enumerate() {
             let (from, run, seq, bytes) = (me as u64, index as u64, seq as u64, part.to_vec());

@@ -259,6 +259,12 @@ impl Job {
         )
     }
 
+    /// The same job on `threads` worker threads a process, every other setting its own: a
+    /// new job (this one is left as it was built), for the rows that run it otherwise.
+    pub fn on_threads(&self, threads: usize) -> Job {
+        Job { threads: threads.max(1), ..self.clone() }
+    }
+
     /// The bytes of the files.
     pub fn bytes(&self) -> u64 {
         self.plan.total_bytes

@@ -65,6 +65,10 @@ pub fn run(job: &Job, n: usize, output: Output, launcher: &Launcher) -> Result<R
             Err(Ended { run, lost: Some(lost) }) if retrying => {
                 retries_left -= 1;
                 n -= 1;
+                // The lost attempt's part files go: the next attempt writes the answer whole.
+                if let Some(dir) = &job.out {
+                    crate::spill::prepare_out(dir, true).map_err(Error::Disk)?;
+                }
                 eprintln!(
                     "note: {lost}; the job runs again, whole, on the {} left (--retries: {} more)",
                     timing::plural(n, "process"),
@@ -137,8 +141,13 @@ fn run_once(
     let ended = supervise(&mut children);
     drop(stdins);
     let reports: Vec<Report> = readers.into_iter().map(|r| r.join().unwrap_or_default()).collect();
-    let stdout = std::fs::read_to_string(&answer_file).unwrap_or_default();
     let ended = ended?;
+    // Process 0 wrote the answer there, unless the parts hold it (`--out`) or the run failed.
+    let stdout = match std::fs::read_to_string(&answer_file) {
+        Ok(text) => text,
+        Err(_) if job.out.is_some() || ended.is_err() => String::new(),
+        Err(e) => return Err(Error::System(format!("process 0's answer: {e}"))),
+    };
     let run = Run {
         ok: ended.is_ok(),
         peaks: reports.iter().map(|r| r.peak).collect(),
@@ -153,17 +162,21 @@ fn run_once(
 
 /// `n` free loopback ports (found by binding port 0 on 127.0.0.1), one line each.
 fn write_hostfile(path: &Path, n: usize) -> Result<(), Error> {
-    let ports: Vec<u16> = (0..n)
-        .map(|_| {
-            std::net::TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .map(|a| a.port())
-        })
-        .collect::<Result<_, _>>()
-        .map_err(|e| Error::System(format!("no free port on 127.0.0.1: {e}")))?;
-    let lines: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let lines = free_loopback_addresses(n)?;
     std::fs::write(path, lines.join("\n") + "\n")
         .map_err(|e| Error::System(format!("{}: {e}", path.display())))
+}
+
+/// `n` addresses `127.0.0.1:PORT` whose ports were free a moment ago (port 0 bound, then let
+/// go), for a cluster of processes on this machine.
+pub fn free_loopback_addresses(n: usize) -> Result<Vec<String>, Error> {
+    (0..n)
+        .map(|_| {
+            let bound = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr());
+            bound.map(|a| format!("127.0.0.1:{}", a.port()))
+        })
+        .collect::<Result<_, _>>()
+        .map_err(|e| Error::System(format!("no free port on 127.0.0.1: {e}")))
 }
 
 /// Starts process `process` of the hostfile's cluster with the same job, and hands it the
@@ -234,7 +247,7 @@ fn forward_output(
 /// Waits for every child. When one fails, waits a moment (the survivors say which peer they
 /// lost, and may end by themselves), then stops the rest: never a hang, nothing left behind.
 /// The inner error names the lost process, if one was lost.
-fn supervise(children: &mut [Option<Child>]) -> Result<Result<(), Option<String>>, Error> {
+pub fn supervise(children: &mut [Option<Child>]) -> Result<Result<(), Option<String>>, Error> {
     let n = children.len();
     let mut running = n;
     let mut failures: Vec<(usize, ExitStatus)> = Vec::new();
@@ -274,7 +287,8 @@ fn supervise(children: &mut [Option<Child>]) -> Result<Result<(), Option<String>
     Ok(Err(lost.map(|(process, status)| format!("process {process} of {n} ended with {status}"))))
 }
 
-fn kill_all(children: &mut [Option<Child>]) {
+/// Kills every child still listed and waits for it: none is left behind.
+pub fn kill_all(children: &mut [Option<Child>]) {
     for child in children.iter_mut().filter_map(Option::take) {
         let mut child = child;
         let _ = child.kill();

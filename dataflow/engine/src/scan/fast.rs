@@ -483,7 +483,7 @@ pub fn how_masks_are_made() -> &'static str {
         return "with AVX2 here, picked at run time: two 32-byte comparisons a mask";
     }
     if cfg!(target_arch = "x86_64") {
-        "with SSE2 (this CPU has no AVX2): four 16-byte comparisons a mask"
+        "with SSE2 (this CPU lacks AVX2 or PCLMULQDQ): four 16-byte comparisons a mask"
     } else {
         "a byte at a time here (no x86-64 vector instructions)"
     }
