@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use clap::Parser;
 use rayon::prelude::*;
-use timing::chart::Figure;
-use timing::python::Twin;
+use timing::chart::{Figure, Picture};
+use timing::python::{Twin, TwinError};
 use timing::python_env::Python;
 use timing::verdict::{Finding, Place, Verdict};
 use timing::{Stats, cli, say};
@@ -30,7 +30,7 @@ struct Args {
 fn main() {
     let args = cli::parse::<Args>();
     let size = checked_size(args.size);
-    let picture = args.timed.svg.open();
+    let picture = Picture::for_svg(&args.timed.svg).unwrap_or_else(|e| cli::usage_error(e));
     let mut figure = Figure::new("comprehensions: a list built by push, by collect, and more");
     say!("== 1.b Comprehensions -> iterator chains ended by collect");
     list_comprehension_cell();
@@ -41,10 +41,11 @@ fn main() {
     where_the_time_goes(&variants, size);
     if let Some(twin) = timing::twin!(args.timed.python) {
         say!();
-        vs_python(size, args.timed.runs.get(), &variants, &twin, &mut figure);
+        vs_python(size, args.timed.runs.get(), &variants, &twin, &mut figure)
+            .unwrap_or_else(|e| cli::fail(e));
     }
     if let Some(picture) = picture {
-        figure.save(picture);
+        figure.save(picture).unwrap_or_else(|e| cli::fail(e));
     }
 }
 
@@ -376,22 +377,26 @@ fn rayon_sentence(collected: &Verdict, writes: &Verdict) -> Vec<String> {
 
 /// The notebook's two cells in CPython, beside Rust's (a) and (b), and what CPython's own
 /// ratio says about the notebook's "comprehensions are faster".
-/// `None`, early, where there is no Python to compare with (said on stderr).
+/// Returns early where there is no Python to compare with (said on stderr); `Err` where the
+/// twin failed.
 fn vs_python(
     size: usize,
     runs: usize,
     rust: &Variants,
     twin: &Twin,
     figure: &mut Figure,
-) -> Option<()> {
+) -> Result<(), TwinError> {
     let rows = [("(a) push loop", &rust.push.stats), ("(b) collect", &rust.collect.stats)];
     let args = [size.to_string(), runs.to_string()];
-    let (python, [append, comprehension]) =
-        timing::python::compare_each(twin, &args, &rows, figure)?;
+    let Some((python, [append, comprehension])) =
+        timing::python::compare_each(twin, &args, &rows, figure)?
+    else {
+        return Ok(());
+    };
     let gain = comprehension.stats.speedup_over(&append.stats).0;
     let spread = timing::verdict::spread(&append.stats, &comprehension.stats);
     cli::paragraph("", &python_sentence(gain, spread, &python));
-    Some(())
+    Ok(())
 }
 
 /// Whether the comprehension was faster in CPython, against the notebook's 1.34x, and why it

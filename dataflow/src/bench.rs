@@ -81,7 +81,8 @@ pub struct Measured {
 
 /// `dataflow db-benchmark`.
 pub fn command(o: &Options) -> ExitCode {
-    let picture = o.timed.svg.open();
+    let picture =
+        timing::chart::Picture::for_svg(&o.timed.svg).unwrap_or_else(|e| cli::usage_error(e));
     let runs = o.timed.runs.or(3);
     let threads = o.workers.threads(timing::machine::cores());
     let chosen: Vec<usize> =
@@ -120,7 +121,7 @@ pub fn command(o: &Options) -> ExitCode {
         crate::compare::db_benchmark_vs_python(&twin, &measured, setting, &pattern, &mut figure);
     }
     if let Some(picture) = picture {
-        figure.save(picture);
+        figure.save(picture).unwrap_or_else(|e| cli::fail(e));
     }
     ExitCode::SUCCESS
 }

@@ -23,11 +23,8 @@ const PACKAGES: &[&str] = &[
 
 /// The twin of `--vs-python`, where it was asked for.
 pub fn twin(python: &cli::VsPython) -> Option<Twin<'_>> {
-    python.enabled.then_some(Twin {
-        script: concat!(env!("CARGO_MANIFEST_DIR"), "/python/twin.py"),
-        packages: PACKAGES,
-        python: python.interpreter.as_deref(),
-    })
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/twin.py");
+    python.enabled.then(|| Twin::new(script, PACKAGES, python))
 }
 
 /// The twin's engines: an id the twin takes, and the start of the label it gives the row.

@@ -26,10 +26,14 @@ pub fn command(g: &options::GroupBy) -> ExitCode {
     }
     g.cluster.check().unwrap_or_else(|e| cli::usage_error(e));
     if g.cluster.is_cluster() {
-        g.python.refuse("compares the group-by in one process; drop --processes and --hostfile");
+        g.python
+            .refuse("compares the group-by in one process; drop --processes and --hostfile")
+            .unwrap_or_else(|e| cli::usage_error(e));
     }
     if g.out.is_some() {
-        g.python.refuse("compares the answer on stdout; drop --out");
+        g.python
+            .refuse("compares the answer on stdout; drop --out")
+            .unwrap_or_else(|e| cli::usage_error(e));
     }
     let job = Arc::new(g.job().unwrap_or_else(|e| exit_with(&e)));
     for path in scan::repeated(&g.files) {

@@ -88,7 +88,8 @@ fn main() -> ExitCode {
 /// The default run: Dask's first lesson, cell by cell, on a gigabyte of flights-like CSV.
 fn dasks_first_lesson(args: &Args) -> ExitCode {
     let runs = args.timed.runs.or(3);
-    let picture = args.timed.svg.open();
+    let picture =
+        timing::chart::Picture::for_svg(&args.timed.svg).unwrap_or_else(|e| cli::usage_error(e));
     let mut figure = Figure::new("dataflow: a group-by over CSV files on timely dataflow");
     let folder = make_the_data(args.size);
     let job = dasks_line(&folder, &args.workers, runs);
@@ -105,7 +106,7 @@ fn dasks_first_lesson(args: &Args) -> ExitCode {
         compare::with_python(&twin, &job, reference, (runs, job.threads), rows, &mut figure);
     }
     if let Some(picture) = picture {
-        figure.save(picture);
+        figure.save(picture).unwrap_or_else(|e| cli::fail(e));
     }
     ExitCode::SUCCESS
 }
@@ -225,10 +226,14 @@ fn what_the_engine_adds(job: &Job, folder: &std::path::Path, small: &Rows, engin
 fn subcommand(args: &Args, command: &Command) -> ExitCode {
     // The default run's own options, given with a command: refused, not ignored.
     let own = |what: &str| {
-        args.timed.runs.refuse(what);
-        args.timed.svg.refuse(what);
-        args.threads.refuse(what);
-        args.timed.python.refuse("give it after the command's name");
+        for refused in [
+            args.timed.runs.refuse(what),
+            args.timed.svg.refuse(what),
+            args.threads.refuse(what),
+            args.timed.python.refuse("give it after the command's name"),
+        ] {
+            refused.unwrap_or_else(|e| cli::usage_error(e));
+        }
         if args.workers.workers.is_some()
             || args.workers.memory_limit.is_some()
             || args.workers.spill_dir.is_some()

@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use clap::Parser;
 use decorators_macros::decorate;
-use timing::chart::Figure;
-use timing::python::Twin;
+use timing::chart::{Figure, Picture};
+use timing::python::{Twin, TwinError};
 use timing::verdict::{Place, Verdict};
 use timing::{Stats, cli, say};
 
@@ -35,7 +35,7 @@ fn main() {
     cli::check_memory(bytes, &format!("--size {size}")).unwrap_or_else(|e| cli::usage_error(e));
     let size = usize::try_from(size).unwrap_or_else(|_| cli::usage_error("--size too large"));
 
-    let picture = args.timed.svg.open();
+    let picture = Picture::for_svg(&args.timed.svg).unwrap_or_else(|e| cli::usage_error(e));
     let mut figure = Figure::new("decorators: the timed decorator cells");
     say!("== Decorators -> higher-order functions and an attribute macro");
     say!("[1] a normal function:");
@@ -55,10 +55,11 @@ fn main() {
     let (push, collect) = timing_decorator_cells(size, args.timed.runs.get(), &mut figure);
     if let Some(twin) = timing::twin!(args.timed.python) {
         say!();
-        vs_python(size, args.timed.runs.get(), [&push, &collect], &twin, &mut figure);
+        vs_python(size, args.timed.runs.get(), [&push, &collect], &twin, &mut figure)
+            .unwrap_or_else(|e| cli::fail(e));
     }
     if let Some(picture) = picture {
-        figure.save(picture);
+        figure.save(picture).unwrap_or_else(|e| cli::fail(e));
     }
 }
 
@@ -260,21 +261,26 @@ const MORE_RUNS: &str = "cargo run -p decorators -- --runs 15";
 
 /// The notebook's two list builders in CPython, beside Rust's; and what Python's own ratio says
 /// about the notebook's claim that the comprehension is faster.
-/// `None`, early, where there is no Python to compare with (said on stderr).
+/// Returns early where there is no Python to compare with (said on stderr); `Err` where the
+/// twin failed.
 fn vs_python(
     size: usize,
     runs: usize,
     [push, collect]: [&Stats; 2],
     twin: &Twin,
     figure: &mut Figure,
-) -> Option<()> {
+) -> Result<(), TwinError> {
     let rust = [("push loop", push), ("collect", collect)];
     let args = [size.to_string(), runs.to_string()];
-    let (_, [append, comprehension]) = timing::python::compare_each(twin, &args, &rust, figure)?;
+    let Some((_, [append, comprehension])) =
+        timing::python::compare_each(twin, &args, &rust, figure)?
+    else {
+        return Ok(());
+    };
     let gain = comprehension.stats.speedup_over(&append.stats);
     let spread = timing::verdict::spread(&append.stats, &comprehension.stats);
     cli::paragraph("", &python_sentence(gain.0, spread));
-    Some(())
+    Ok(())
 }
 
 /// Whether CPython's comprehension beat its append loop, as in the notebook (19.4 s against

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use parking_lot::{Mutex, MutexGuard};
-use timing::chart::Figure;
+use timing::chart::{Figure, Picture};
 use timing::{Stats, cli, say};
 
 /// Section 2.c of the notebook: what a global interpreter lock does to threads.
@@ -58,7 +58,7 @@ fn main() {
     let workload = Workload::new(args.size, args.timed.python.enabled);
     let runs = args.timed.runs.get();
     let gil = Gil::new(Duration::from_millis(args.switch_interval_ms), true);
-    let picture = args.timed.svg.open();
+    let picture = Picture::for_svg(&args.timed.svg).unwrap_or_else(|e| cli::usage_error(e));
     // `--svg gil.svg` also draws the holds, as gil-timeline.svg beside it.
     let timeline_picture = picture.as_ref().map(timeline::picture_beside);
     let mut figure = Figure::new("gil: threads with and without a (simulated) GIL");
@@ -78,7 +78,7 @@ fn main() {
     report::convoy(gil.interval, &convoy);
     say!();
     if let Some(picture) = timeline_picture {
-        timeline::draw(gil.interval, threads, picture);
+        timeline::draw(gil.interval, threads, picture).unwrap_or_else(|e| cli::fail(e));
         say!();
     }
     report::conclusion(&cpu, io, &workload, threads, cores);
@@ -86,10 +86,11 @@ fn main() {
     free_threading_and_subinterpreters();
     if let Some(twin) = timing::twin!(args.timed.python) {
         say!();
-        report::vs_python(&workload, threads, runs, &cpu, &twin, &mut figure);
+        report::vs_python(&workload, threads, runs, &cpu, &twin, &mut figure)
+            .unwrap_or_else(|e| cli::fail(e));
     }
     if let Some(picture) = picture {
-        figure.save(picture);
+        figure.save(picture).unwrap_or_else(|e| cli::fail(e));
     }
 }
 

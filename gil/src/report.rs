@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use timing::chart::Figure;
-use timing::python::{Measured, Twin};
+use timing::python::{Measured, Twin, TwinError};
 use timing::python_env::Python;
 use timing::verdict::{Finding, Verdict, rerun};
 use timing::{Stats, cli, human, plural, say};
@@ -197,7 +197,8 @@ const RUST_HAS_NO_GIL: &str = "Rust has no GIL: its threads are the free ones ab
 /// The same CPU-bound threads in CPython beside the simulated GIL - or, on a free-threaded
 /// build, beside Rust's free threads, since there is no GIL to compare with - and CPython's
 /// thread ratio judged, with the runs it is judged from.
-/// `None`, early, where there is no Python to compare with (said on stderr).
+/// Returns early where there is no Python to compare with (said on stderr); `Err` where the
+/// twin failed.
 pub fn vs_python(
     workload: &Workload,
     threads: u64,
@@ -205,10 +206,10 @@ pub fn vs_python(
     cpu: &CpuBound,
     twin: &Twin,
     figure: &mut Figure,
-) -> Option<()> {
+) -> Result<(), TwinError> {
     // Which threads to set Python's beside depends on its build: asked before it runs.
     let free_threaded =
-        timing::python_env::find(twin.python, &[]).is_ok_and(|p| p.threads_run_at_once());
+        timing::python_env::find(twin.python(), &[]).is_ok_and(|p| p.threads_run_at_once());
     let threads_row = if free_threaded {
         ("free threads", &cpu.free)
     } else {
@@ -216,8 +217,11 @@ pub fn vs_python(
     };
     let args = [workload.size.to_string(), runs.to_string(), threads.to_string()];
     let rust = [("sequential", &cpu.sequential), threads_row];
-    let (interpreter, [python_sequential, python_threads]) =
-        timing::python::compare_each(twin, &args, &rust, figure)?;
+    let Some((interpreter, [python_sequential, python_threads])) =
+        timing::python::compare_each(twin, &args, &rust, figure)?
+    else {
+        return Ok(());
+    };
     let threads_text = plural(threads, "thread");
     say!(
         "{threads_text} against one: Rust free {}, Rust under the simulated GIL {},",
@@ -237,7 +241,7 @@ pub fn vs_python(
         python_sentence(&interpreter, sequential, on_threads, threads, timing::machine::cores())
     };
     cli::paragraph("  ", &said);
-    Some(())
+    Ok(())
 }
 
 /// CPython's own thread ratio, and the runs it is judged from: "within noise" where each

@@ -20,8 +20,8 @@ pub fn picture_beside(chart: &Picture) -> Picture {
 
 /// One short run of each case with every hold written down, drawn as a timeline, and what it
 /// shows, from the holds: under the GIL no two holds overlap (checked); free, how much of the
-/// time both threads ran.
-pub fn draw(interval: Duration, threads: u64, picture: Picture) {
+/// time both threads ran. `Err`: the picture could not be written, in one line.
+pub fn draw(interval: Duration, threads: u64, picture: Picture) -> Result<(), String> {
     const SIZE: u64 = 8_000_000;
     let recording = || Gil { timeline: Some(Timeline::start()), ..Gil::new(interval, true) };
     let free = Timeline::start();
@@ -55,7 +55,8 @@ pub fn draw(interval: Duration, threads: u64, picture: Picture) {
         overlap_share(&cases[0].1) * 100.0
     );
     let panels: Vec<Lanes> = cases.iter().map(|(case, holds)| lanes(case, holds)).collect();
-    picture.write(&timeline_svg("gil: who holds the GIL, when", &panels));
+    picture.write(&timeline_svg("gil: who holds the GIL, when", &panels))?;
+    Ok(())
 }
 
 /// Holds written down as they happen: which thread held the GIL (or, free, ran), from when to

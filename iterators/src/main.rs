@@ -10,7 +10,7 @@ use std::iter;
 use clap::Parser;
 use num_bigint::BigUint;
 use num_traits::CheckedAdd;
-use timing::chart::Figure;
+use timing::chart::{Figure, Picture};
 use timing::{cli, say};
 
 /// Section 1.c of the notebook: iterators, laziness, overflow and generators.
@@ -36,7 +36,7 @@ fn main() {
     cli::check_memory(bytes, &format!("--size {}", args.size))
         .unwrap_or_else(|e| cli::usage_error(e));
 
-    let picture = args.timed.svg.open();
+    let picture = Picture::for_svg(&args.timed.svg).unwrap_or_else(|e| cli::usage_error(e));
     say!("== 1.c Iterators and generators");
     my_iter_cell();
     eager_list_cell();
@@ -48,7 +48,7 @@ fn main() {
     let mut figure = Figure::new("iterators: lazy and eager");
     lazy_versus_eager_memory(args.size, args.timed.runs.get(), &mut figure);
     if let Some(picture) = picture {
-        figure.save(picture);
+        figure.save(picture).unwrap_or_else(|e| cli::fail(e));
     }
 }
 

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use parking_lot::{Mutex, ReentrantMutex};
-use timing::chart::Figure;
+use timing::chart::{Figure, Picture};
 use timing::python_env::{self, EnvError, Python};
 use timing::{Stats, cli, say};
 
@@ -51,7 +51,7 @@ fn main() {
     let cores = timing::machine::cores() as u64;
     let threads = args.threads.unwrap_or(cores.max(2));
 
-    let picture = args.timed.svg.open();
+    let picture = Picture::for_svg(&args.timed.svg).unwrap_or_else(|e| cli::usage_error(e));
     say!("== 2.b Threads with locks");
     notebook_cell();
     tally_outcomes(args.trials);
@@ -75,7 +75,7 @@ fn main() {
     say!("== Poisoning: what happens to a lock whose holder panics");
     poisoning();
     if let Some(picture) = picture {
-        figure.save(picture);
+        figure.save(picture).unwrap_or_else(|e| cli::fail(e));
     }
 }
 

@@ -24,7 +24,7 @@ use nix::sys::mman::{MapFlags, ProtFlags, mmap_anonymous, munmap};
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, kill, sigaction};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork, getpid, getppid, pipe};
-use timing::chart::Figure;
+use timing::chart::{Figure, Picture};
 use timing::{Stats, cli, say};
 
 mod report;
@@ -70,7 +70,7 @@ fn main() -> ExitCode {
     }
     let size = args.size.unwrap_or(if args.timed.python.enabled { 2_000_000 } else { 50_000_000 });
     let runs = args.timed.runs.get();
-    let picture = args.timed.svg.open();
+    let picture = Picture::for_svg(&args.timed.svg).unwrap_or_else(|e| cli::usage_error(e));
     reap_children_on_interrupt();
     let fork_check = ForkCheck::here();
     say!("== 2.d Multiprocessing with fork");
@@ -96,10 +96,11 @@ fn main() -> ExitCode {
         if let Some(twin) = timing::twin!(args.timed.python) {
             say!();
             let measured = report::Measured { tiny, real, started };
-            report::vs_python(size, runs, &measured, &twin, &mut figure);
+            report::vs_python(size, runs, &measured, &twin, &mut figure)
+                .unwrap_or_else(|e| cli::fail(e));
         }
         if let Some(picture) = picture {
-            figure.save(picture);
+            figure.save(picture).unwrap_or_else(|e| cli::fail(e));
         }
         Ok(ExitCode::SUCCESS)
     })();

@@ -3,7 +3,7 @@
 //! methods - beside Rust's.
 
 use timing::chart::Figure;
-use timing::python::Twin;
+use timing::python::{Twin, TwinError};
 use timing::{Stats, cli, say};
 
 use crate::{ForkCheck, NOTEBOOK_LENGTH};
@@ -106,14 +106,15 @@ fn start_methods_text(ratio: f64, fork_check: ForkCheck) -> [String; 2] {
 /// The tiny cell under each of CPython's start methods and the real work under its default one,
 /// with multiprocessing.Process, beside Rust's; and each language's own speedup from processes
 /// at the real length.
-/// `None`, early, where there is no Python to compare with (said on stderr).
+/// Returns early where there is no Python to compare with (said on stderr); `Err` where the
+/// twin failed.
 pub fn vs_python(
     real: u64,
     runs: usize,
     rust: &Measured,
     twin: &Twin,
     figure: &mut Figure,
-) -> Option<()> {
+) -> Result<(), TwinError> {
     let args = [NOTEBOOK_LENGTH.to_string(), runs.to_string(), real.to_string()];
     let [tiny_sequential, _] = &rust.tiny;
     let [real_sequential, real_processes] = &rust.real;
@@ -126,8 +127,11 @@ pub fn vs_python(
         ("three processes, real", real_processes),
         ("sequential, real", real_sequential),
     ];
-    let (interpreter, [_, by_fork, _, by_spawn, python_processes, python_sequential]) =
-        timing::python::compare_each(twin, &args, &pairs, figure)?;
+    let Some((interpreter, [_, by_fork, _, by_spawn, python_processes, python_sequential])) =
+        timing::python::compare_each(twin, &args, &pairs, figure)?
+    else {
+        return Ok(());
+    };
     say!(
         "Three processes against sequential at length {real}: Rust {}, {} {}",
         real_processes.speedup_over(real_sequential),
@@ -142,7 +146,7 @@ pub fn vs_python(
             "A fresh process against a copy: spawn took {spawn_over_fork:.1}x fork's time in CPython (a new interpreter imports the twin and unpickles its task), Command {command_over_fork:.1}x fork's in Rust (a new program starts, with no interpreter to load)."
         ),
     );
-    Some(())
+    Ok(())
 }
 
 #[cfg(test)]

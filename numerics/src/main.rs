@@ -21,7 +21,7 @@ use options::Args;
 fn main() {
     let args = cli::parse::<Args>();
     let (distances, julia) = options::workloads(&args);
-    let picture = args.timed.svg.open();
+    let picture = Picture::for_svg(&args.timed.svg).unwrap_or_else(|e| cli::usage_error(e));
     let mut session = Session::new(&args);
     say!("== Takeaways 3 and 5: NumPy, SciPy, Cython and Numba, played by Rust");
     say!("   (vector units of this CPU: {})", lesson::host_vector_units());
@@ -35,7 +35,7 @@ fn main() {
         from_python(&mut session);
     }
     if let Some(picture) = picture {
-        session.figure.save(picture);
+        session.figure.save(picture).unwrap_or_else(|e| cli::fail(e));
     }
 }
 
@@ -84,7 +84,7 @@ impl<'a> Session<'a> {
             args,
             runs: args.timed.runs.get(),
             figure: Figure::new("numerics: what plays NumPy, SciPy, Cython and Numba in Rust"),
-            twins: report::Twins::new(args.timed.python.interpreter.as_deref()),
+            twins: report::Twins::new(&args.timed.python),
         }
     }
 

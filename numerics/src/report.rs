@@ -41,22 +41,23 @@ const PYTHON_SMALL_WIDTH: usize = 250;
 /// This run's Python twins: all run by one interpreter (the one named with `--python`, or the
 /// project's own environment), into which the module is built once, before the first twin.
 pub struct Twins<'a> {
-    python: Option<&'a Path>,
+    vs_python: &'a cli::VsPython,
     module_built: bool,
 }
 
 impl<'a> Twins<'a> {
-    pub fn new(python: Option<&'a Path>) -> Twins<'a> {
-        Twins { python, module_built: false }
+    pub fn new(vs_python: &'a cli::VsPython) -> Twins<'a> {
+        Twins { vs_python, module_built: false }
     }
 
     /// The twin running `script`, the module built first if no twin has run yet (that first
     /// twin times it).
     fn twin(&mut self, script: &'a str) -> Twin<'a> {
+        let twin = Twin::new(script, PACKAGES, self.vs_python);
         if !std::mem::replace(&mut self.module_built, true) {
-            build_module(self.python);
+            build_module(twin.python());
         }
-        Twin { script, packages: PACKAGES, python: self.python }
+        twin
     }
 }
 

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use rayon::prelude::*;
-use timing::chart::Figure;
+use timing::chart::{Figure, Picture};
 use timing::{Stats, cli, say};
 
 mod report;
@@ -49,7 +49,7 @@ fn main() {
     let cores = timing::machine::cores();
     let threads = args.threads.single_or(cores);
 
-    let picture = args.timed.svg.open();
+    let picture = Picture::for_svg(&args.timed.svg).unwrap_or_else(|e| cli::usage_error(e));
     say!("== Pools and queues: concurrent.futures, multiprocessing.Pool, queue.Queue -> Rust");
     let threads_text = timing::plural(threads, "thread");
     let cores_text = timing::plural(cores, "core");
@@ -77,7 +77,7 @@ fn main() {
         report::vs_python(size, args.timed.runs.get(), threads, &timed, &twin, &mut figure);
     }
     if let Some(picture) = picture {
-        figure.save(picture);
+        figure.save(picture).unwrap_or_else(|e| cli::fail(e));
     }
 }
 

@@ -21,7 +21,7 @@ use futures_util::stream::{self, StreamExt};
 use marbles::{Marbles, marbles_svg};
 use operators::Boxed;
 use replay::{Operator, Script};
-use timing::chart::Figure;
+use timing::chart::{Figure, Picture};
 use timing::python::Twin;
 use timing::{Stats, cli, say};
 use tokio::time::{Duration, Instant, sleep, sleep_until};
@@ -98,7 +98,7 @@ fn main() {
     match &args.command {
         None => lesson(&args),
         Some(Command::Replay { ops, svg, python }) => {
-            let picture = svg.open();
+            let picture = Picture::for_svg(svg).unwrap_or_else(|e| cli::usage_error(e));
             let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/replay.py");
             replay_stdin(ops, twin(script, python).as_ref(), picture);
         }
@@ -114,11 +114,11 @@ fn main() {
 
 /// The lesson: operators over time, replay, backpressure, throughput, the monitor.
 fn lesson(args: &Args) {
-    let picture = args.timed.svg.open();
+    let picture = Picture::for_svg(&args.timed.svg).unwrap_or_else(|e| cli::usage_error(e));
     let marbles = args.svg_dir.as_deref().map(marbles_picture);
     say!("== Takeaway 6: reactive streams, RxPY's operators as Rust async streams");
     say!();
-    operators_over_time(marbles);
+    operators_over_time(marbles).unwrap_or_else(|e| cli::fail(e));
     say!();
     say!("[2] Any timed script through any chain: `cargo run -p reactive -- replay --op ...`");
     say!("    (see `replay --help`; --vs-python runs the same chain in RxPY and compares)");
@@ -133,16 +133,20 @@ fn lesson(args: &Args) {
     say!();
     say!("[5] A reactive application: `cargo run -p reactive -- monitor` (stop with `quit`)");
     if let Some(picture) = picture {
-        figure.save(picture);
+        figure.save(picture).unwrap_or_else(|e| cli::fail(e));
     }
 }
 
 /// The lesson's own options, given before a subcommand: refused, not ignored.
 fn refuse_lesson_options(args: &Args) {
     let after = "the lesson's option; a subcommand takes its own after its name";
-    args.timed.runs.refuse(after);
-    args.timed.svg.refuse(after);
-    args.timed.python.refuse(after);
+    for refused in [
+        args.timed.runs.refuse(after),
+        args.timed.svg.refuse(after),
+        args.timed.python.refuse(after),
+    ] {
+        refused.unwrap_or_else(|e| cli::usage_error(e));
+    }
     if args.size.is_some() {
         cli::usage_error(format!("--size: {after}"));
     }
@@ -153,11 +157,7 @@ fn refuse_lesson_options(args: &Args) {
 
 /// The twin `script`, run with RxPY where --vs-python asks for it.
 fn twin<'a>(script: &'a str, python: &'a cli::VsPython) -> Option<Twin<'a>> {
-    python.enabled.then_some(Twin {
-        script,
-        packages: PACKAGES,
-        python: python.interpreter.as_deref(),
-    })
+    python.enabled.then(|| Twin::new(script, PACKAGES, python))
 }
 
 // ---- 1. operators over time ----
@@ -178,7 +178,8 @@ fn marbles_picture(folder: &std::path::Path) -> timing::chart::Picture {
         .unwrap_or_else(|e| cli::usage_error(format!("--svg-dir: {e}")))
 }
 
-fn operators_over_time(picture: Option<timing::chart::Picture>) {
+/// `Err`: the marble diagram could not be written, in one line.
+fn operators_over_time(picture: Option<Picture>) -> Result<(), String> {
     say!("[1] Operators over time, in virtual time (tokio's paused clock; `ms:value`, `|` = end)");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -205,8 +206,9 @@ fn operators_over_time(picture: Option<timing::chart::Picture>) {
     if let Some(picture) = picture {
         let lines: Vec<_> = rows.iter().map(|row| marble_line(row.label, &row.marbles)).collect();
         let svg = marbles_svg("reactive: operators over time", &lines);
-        say!("(these rows as a marble diagram: {})", picture.write(&svg).display());
+        say!("(these rows as a marble diagram: {})", picture.write(&svg)?.display());
     }
+    Ok(())
 }
 
 /// A row's `ms:value` marbles (`ms:|` the end) as one line of a marble diagram.
@@ -225,13 +227,14 @@ fn marble_line(name: &str, marbles: &[String]) -> Marbles {
 }
 
 /// `replay --svg FILE`: the script and what comes out after each operator of the chain, as a
-/// marble diagram, each line replayed through the chain up to that operator.
+/// marble diagram, each line replayed through the chain up to that operator. `Err`: the
+/// picture could not be written, in one line.
 fn save_marbles(
-    picture: timing::chart::Picture,
+    picture: Picture,
     script: &Script,
     chain: &[Operator],
     ops: &[String],
-) {
+) -> Result<(), String> {
     let mut lines = Vec::with_capacity(chain.len() + 1);
     for upto in 0..=chain.len() {
         let emissions =
@@ -242,7 +245,8 @@ fn save_marbles(
     }
     let svg = marbles_svg(&format!("replay --op {}", ops.join(" --op ")), &lines);
     // On stderr: stdout is the replay's output, line for line, as the tests and RxPY compare it.
-    eprintln!("(the marble diagram: {})", picture.write(&svg).display());
+    eprintln!("(the marble diagram: {})", picture.write(&svg)?.display());
+    Ok(())
 }
 
 /// Emissions as one line of a marble diagram.
@@ -461,7 +465,7 @@ fn script_stream(events: &[(u64, &str)], end: u64) -> Boxed<String> {
 
 /// `reactive replay`: the script on stdin through the chain; with `--vs-python`, the same
 /// through RxPY's `TestScheduler`, compared line by line.
-fn replay_stdin(ops: &[String], twin: Option<&Twin<'_>>, picture: Option<timing::chart::Picture>) {
+fn replay_stdin(ops: &[String], twin: Option<&Twin<'_>>, picture: Option<Picture>) {
     let chain: Vec<Operator> = ops
         .iter()
         .map(|spec| Operator::parse(spec).unwrap_or_else(|e| cli::usage_error(e)))
@@ -482,7 +486,7 @@ fn replay_stdin(ops: &[String], twin: Option<&Twin<'_>>, picture: Option<timing:
         say!("{line}");
     }
     if let Some(picture) = picture {
-        save_marbles(picture, &script, &chain, ops);
+        save_marbles(picture, &script, &chain, ops).unwrap_or_else(|e| cli::fail(e));
     }
     let Some(twin) = twin else { return };
     // The script goes to the twin in a file: its stdin is the pipe that ties it to this process.

@@ -13,7 +13,7 @@ use std::thread;
 
 use clap::Parser;
 use rayon::prelude::*;
-use timing::chart::Figure;
+use timing::chart::{Figure, Picture};
 use timing::{Stats, cli, say};
 
 /// Section 2.a of the notebook: sums on threads, then timed against sequential, split and rayon.
@@ -46,7 +46,7 @@ fn main() {
     }
     let threads = args.threads.single_or(timing::machine::cores());
     let runs = args.timed.runs.get();
-    let picture = args.timed.svg.open();
+    let picture = Picture::for_svg(&args.timed.svg).unwrap_or_else(|e| cli::usage_error(e));
     let mut figure = Figure::new("threading: the notebook's three sums");
 
     say!("== 2.a Threading: the notebook's three sums, length {NOTEBOOK_LENGTH}");
@@ -80,10 +80,10 @@ fn main() {
     }
     if let Some(twin) = timing::twin!(args.timed.python) {
         say!();
-        report::vs_python(runs, &notebook, &twin, &mut figure);
+        report::vs_python(runs, &notebook, &twin, &mut figure).unwrap_or_else(|e| cli::fail(e));
     }
     if let Some(picture) = picture {
-        figure.save(picture);
+        figure.save(picture).unwrap_or_else(|e| cli::fail(e));
     }
 }
 

@@ -4,7 +4,7 @@
 //! or free-threaded).
 
 use timing::chart::Figure;
-use timing::python::Twin;
+use timing::python::{Twin, TwinError};
 use timing::python_env::Python;
 use timing::verdict::{Finding, Place, Verdict};
 use timing::{Stats, cli, human, say};
@@ -115,12 +115,21 @@ fn placement_makespans(job_secs: &[f64], cores: usize) -> (f64, f64) {
 
 /// The notebook's cell at its own length, in Rust (measured above) and in CPython: the times,
 /// and each language's own speedup from three threads.
-/// `None`, early, where there is no Python to compare with (said on stderr).
-pub fn vs_python(runs: usize, rust: &Timed, twin: &Twin, figure: &mut Figure) -> Option<()> {
+/// Returns early where there is no Python to compare with (said on stderr); `Err` where the
+/// twin failed.
+pub fn vs_python(
+    runs: usize,
+    rust: &Timed,
+    twin: &Twin,
+    figure: &mut Figure,
+) -> Result<(), TwinError> {
     let rows = [("sequential", &rust.sequential), ("one thread per sum", &rust.three_threads)];
     let args = [NOTEBOOK_LENGTH.to_string(), runs.to_string()];
-    let (interpreter, [python_sequential, python_threads]) =
-        timing::python::compare_each(twin, &args, &rows, figure)?;
+    let Some((interpreter, [python_sequential, python_threads])) =
+        timing::python::compare_each(twin, &args, &rows, figure)?
+    else {
+        return Ok(());
+    };
     say!(
         "Three threads against sequential: Rust {}, {} {}",
         rust.three_threads.speedup_over(&rust.sequential),
@@ -131,7 +140,7 @@ pub fn vs_python(runs: usize, rust: &Timed, twin: &Twin, figure: &mut Figure) ->
     let sentence =
         python_sentence(&interpreter, &python_sequential.stats, &python_threads.stats, cores);
     cli::paragraph("  ", &sentence);
-    Some(())
+    Ok(())
 }
 
 /// What CPython's thread ratio means, chosen by its build: with the GIL one thread runs Python

@@ -131,18 +131,20 @@ impl Figure {
         self.drawn_panels().is_empty() && self.curves.is_empty()
     }
 
-    /// Draws the figure and saves it as `picture`; one line on stdout says where, an error ends
-    /// the program (status 1).
-    pub fn save(&self, picture: Picture) {
+    /// Draws the figure and saves it as `picture`; one line on stdout says where. `Err`: the
+    /// one line saying why not (nothing measured, or the file not written), for the topic's
+    /// `main` to print with [`cli::fail`](crate::cli::fail).
+    pub fn save(&self, picture: Picture) -> Result<(), String> {
         if self.is_empty() {
-            crate::cli::fail(format!(
+            return Err(format!(
                 "--svg {}: this run measured nothing to draw",
                 picture.path().display()
             ));
         }
         let svg = self.svg(&caption("medians, whiskers from the fastest to the slowest run"));
-        let path = picture.write(&svg);
+        let path = picture.write(&svg)?;
         crate::say!("(the measurements above as a chart: {})", path.display());
+        Ok(())
     }
 
     /// The SVG text of the figure: one panel a group of bars, stacked, each on its own scale,
@@ -217,6 +219,14 @@ pub struct Picture {
 }
 
 impl Picture {
+    /// The picture `--svg FILE` asks for, if it does, made now so that a path that cannot be
+    /// written is refused before any work. `Err`: the line for
+    /// [`cli::usage_error`](crate::cli::usage_error), `--svg: ` and why.
+    pub fn for_svg(svg: &crate::cli::Svg) -> Result<Option<Picture>, String> {
+        let Some(path) = svg.path.as_deref() else { return Ok(None) };
+        Picture::create(path).map(Some).map_err(|e| format!("--svg: {e}"))
+    }
+
     /// Checks that `path` can be written.
     pub fn create(path: &Path) -> Result<Picture, String> {
         if path.is_dir() {
@@ -254,12 +264,12 @@ impl Picture {
         Ok(())
     }
 
-    /// [`Picture::save`] for `svg`, where a failure ends the program (status 1, one line);
-    /// returns where the picture went, for the caller's sentence.
-    pub fn write(self, svg: &str) -> PathBuf {
+    /// [`Picture::save`] for `svg`, returning where the picture went, for the caller's
+    /// sentence.
+    pub fn write(self, svg: &str) -> Result<PathBuf, String> {
         let path = self.path.clone();
-        self.save(svg.as_bytes()).unwrap_or_else(|e| crate::cli::fail(e));
-        path
+        self.save(svg.as_bytes())?;
+        Ok(path)
     }
 }
 
@@ -546,4 +556,43 @@ fn draw_panel(area: &Area<'_>, panel: &Panel) -> DrawResult {
         )])?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Svg;
+
+    #[test]
+    fn svg_makes_a_picture_only_where_asked_and_refuses_a_folder_in_a_line() {
+        assert!(Picture::for_svg(&Svg { path: None }).expect("nothing to check").is_none());
+        let folder = tempfile::tempdir().unwrap();
+        let refused = Picture::for_svg(&Svg { path: Some(folder.path().to_owned()) });
+        let why = refused.err().expect("a folder is no picture");
+        assert!(why.starts_with("--svg: ") && why.contains("is a folder"), "{why}");
+        let path = folder.path().join("chart.svg");
+        let picture = Picture::for_svg(&Svg { path: Some(path.clone()) }).unwrap();
+        assert_eq!(picture.map(|p| p.path().to_owned()), Some(path));
+    }
+
+    #[test]
+    fn saving_returns_why_not_instead_of_ending_the_program() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("chart.svg");
+        let empty = Figure::new("nothing measured").save(Picture::create(&path).unwrap());
+        let expected = format!("--svg {}: this run measured nothing to draw", path.display());
+        assert_eq!(empty, Err(expected));
+        let mut figure = Figure::new("one bar");
+        figure.bar("work", &Stats::from_samples(&[Duration::from_millis(2)]));
+        // A folder that was there when the picture was made and is gone when it is saved.
+        let gone = folder.path().join("gone");
+        std::fs::create_dir(&gone).unwrap();
+        let picture = Picture::create(&gone.join("chart.svg")).unwrap();
+        std::fs::remove_dir(&gone).unwrap();
+        let why = figure.save(picture).unwrap_err();
+        let cannot = format!("cannot write {}", gone.join("chart.svg").display());
+        assert!(why.starts_with(&cannot), "{why}");
+        assert_eq!(figure.save(Picture::create(&path).unwrap()), Ok(()));
+        assert!(std::fs::read_to_string(&path).unwrap().contains("one bar"));
+    }
 }

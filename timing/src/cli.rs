@@ -183,12 +183,10 @@ impl Runs {
         self.or(5)
     }
 
-    /// Refuses `--runs` where it would mean nothing (`why`): one line and exit 2, not an
-    /// option accepted and ignored.
-    pub fn refuse(self, why: &str) {
-        if self.count.is_some() {
-            usage_error(format!("--runs: {why}"));
-        }
+    /// Refuses `--runs` where it would mean nothing (`why`), not an option accepted and
+    /// ignored: the line for [`usage_error`], which the topic's `main` prints.
+    pub fn refuse(self, why: &str) -> Result<(), String> {
+        refused(self.count.is_some(), "--runs", why)
     }
 }
 
@@ -226,7 +224,8 @@ pub struct VsPython {
     pub interpreter: Option<std::path::PathBuf>,
 }
 
-/// `--svg FILE`, the same in every topic that times: the run's measurements as a chart.
+/// `--svg FILE`, the same in every topic that times: the run's measurements as a chart. Only
+/// the path: `chart::Picture::for_svg` checks it and writes the picture.
 #[cfg(feature = "chart")]
 #[derive(clap::Args, Clone, Debug)]
 pub struct Svg {
@@ -238,22 +237,15 @@ pub struct Svg {
 
 #[cfg(feature = "chart")]
 impl Svg {
-    /// The picture to write at the end, made now so that a path that cannot be written is
-    /// refused before any work: one line and exit 2.
-    pub fn open(&self) -> Option<crate::chart::Picture> {
-        let path = self.path.as_deref()?;
-        Some(
-            crate::chart::Picture::create(path)
-                .unwrap_or_else(|e| usage_error(format!("--svg: {e}"))),
-        )
+    /// Refuses `--svg` where nothing is timed (`why`): the line for [`usage_error`].
+    pub fn refuse(&self, why: &str) -> Result<(), String> {
+        refused(self.path.is_some(), "--svg", why)
     }
+}
 
-    /// Refuses `--svg` where nothing is timed (`why`): one line and exit 2.
-    pub fn refuse(&self, why: &str) {
-        if self.path.is_some() {
-            usage_error(format!("--svg: {why}"));
-        }
-    }
+/// `Err("FLAG: why")` where the flag was `given`: what every `refuse` returns.
+fn refused(given: bool, flag: &str, why: &str) -> Result<(), String> {
+    if given { Err(format!("{flag}: {why}")) } else { Ok(()) }
 }
 
 /// What `--threads` takes in the topics that sweep: one count (`4`), a list (`1,2,4,8`) or
@@ -300,11 +292,9 @@ impl Threads {
         self.counts.as_ref().map(|c| &c.0[..])
     }
 
-    /// Refuses `--threads` where it would mean nothing (`why`): one line and exit 2.
-    pub fn refuse(&self, why: &str) {
-        if self.counts.is_some() {
-            usage_error(format!("--threads: {why}"));
-        }
+    /// Refuses `--threads` where it would mean nothing (`why`): the line for [`usage_error`].
+    pub fn refuse(&self, why: &str) -> Result<(), String> {
+        refused(self.counts.is_some(), "--threads", why)
     }
 }
 
@@ -336,30 +326,12 @@ pub fn thread_counts(text: &str) -> Result<ThreadCounts, String> {
 }
 
 impl VsPython {
-    /// Refuses `--vs-python` and `--python` where there is no twin (`why`): one line, exit 2.
-    pub fn refuse(&self, why: &str) {
+    /// Refuses `--vs-python` and `--python` where there is no twin (`why`): the line for
+    /// [`usage_error`].
+    pub fn refuse(&self, why: &str) -> Result<(), String> {
         let flag = if self.enabled { "--vs-python" } else { "--python" };
-        if self.enabled || self.interpreter.is_some() {
-            usage_error(format!("{flag}: {why}"));
-        }
+        refused(self.enabled || self.interpreter.is_some(), flag, why)
     }
-
-    /// The twin `script` (it needs only the standard library), run by the interpreter
-    /// `--python` names, where `--vs-python` was given; see [`twin!`](crate::twin).
-    #[cfg(feature = "python")]
-    pub fn twin<'a>(&'a self, script: &'a str) -> Option<crate::python::Twin<'a>> {
-        self.enabled.then(|| crate::python::Twin::plain(script, self.interpreter.as_deref()))
-    }
-}
-
-/// `--vs-python`'s twin of the calling topic, the script `python/twin.py` in its crate, or
-/// `None` where `--vs-python` was not given: `timing::twin!(args.timed.python)`.
-#[cfg(feature = "python")]
-#[macro_export]
-macro_rules! twin {
-    ($vs_python:expr) => {
-        $vs_python.twin(concat!(env!("CARGO_MANIFEST_DIR"), "/python/twin.py"))
-    };
 }
 
 /// Ends the program because of bad input: one line on stderr, status 2. A message of several
@@ -652,6 +624,25 @@ mod tests {
         assert!(wrap("  ", "").is_empty());
         let long = "x".repeat(120);
         assert_eq!(wrap("", &long), std::slice::from_ref(&long), "a long word stays whole");
+    }
+
+    #[test]
+    fn a_refused_option_is_a_line_for_main_not_an_exit() {
+        let why = "lambdas times nothing";
+        assert_eq!(Runs { count: None }.refuse(why), Ok(()));
+        assert_eq!(Runs { count: Some(3) }.refuse(why), Err(format!("--runs: {why}")));
+        let threads = Threads { counts: Some(ThreadCounts(vec![2])) };
+        assert_eq!(threads.refuse(why), Err(format!("--threads: {why}")));
+        let vs = |enabled, interpreter: Option<&str>| VsPython {
+            enabled,
+            interpreter: interpreter.map(Into::into),
+        };
+        assert_eq!(vs(false, None).refuse(why), Ok(()));
+        // The flag named is the one given: --vs-python where it was, else --python alone.
+        assert_eq!(vs(true, Some("python3")).refuse(why), Err(format!("--vs-python: {why}")));
+        assert_eq!(vs(false, Some("python3")).refuse(why), Err(format!("--python: {why}")));
+        #[cfg(feature = "chart")]
+        assert_eq!(Svg { path: Some("a.svg".into()) }.refuse(why), Err(format!("--svg: {why}")));
     }
 
     #[test]

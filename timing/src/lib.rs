@@ -10,7 +10,14 @@
 //! line for long work; [`verdict`], the one way a sentence about a measurement is chosen from
 //! it; behind the `chart` feature, `chart` (a figure of the measurements, `--svg`); and behind
 //! the `python` feature that the topics with `--vs-python` turn on, `python` (a twin of a
-//! workload, run and compared) and `python_env` (a Python with the twin's packages).
+//! workload, run and compared; its rows drawn with `chart` on too) and `python_env` (a Python
+//! with the twin's packages).
+//!
+//! Nothing here ends the process but argument parsing ([`cli::parse`]) and a closed stdout
+//! ([`say!`]): the rest returns errors, each a line a topic's `main` prints with
+//! [`cli::usage_error`] (bad input, status 2) or [`cli::fail`] (status 1). The modules import
+//! one way: `chart` and `python` take `cli`'s option structs, `python` draws on `chart`, and
+//! `cli` imports neither.
 //!
 //! ```
 //! let (sum, stats) = timing::measure(3, || (0..1_000u64).map(std::hint::black_box).sum::<u64>());

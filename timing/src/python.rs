@@ -14,11 +14,12 @@
 use std::fmt;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+#[cfg(feature = "chart")]
 use crate::chart::Figure;
-use crate::cli::cell;
+use crate::cli::{VsPython, cell};
 use crate::python_env::{self, EnvError, Python};
 use crate::{Stats, human};
 
@@ -34,6 +35,8 @@ pub enum TwinError {
     Failed(String),
 }
 
+impl std::error::Error for TwinError {}
+
 impl fmt::Display for TwinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -43,23 +46,45 @@ impl fmt::Display for TwinError {
     }
 }
 
-/// A Python twin of a workload: its script, the packages it imports, and its arguments.
+/// A Python twin of a workload: its script, the packages it imports, and the interpreter the
+/// user named. Made by [`Twin::new`] alone ([`twin!`](crate::twin) for a topic's
+/// `python/twin.py` is built on it).
 #[derive(Debug, Clone, Copy)]
 pub struct Twin<'a> {
-    /// The script's path (`concat!(env!("CARGO_MANIFEST_DIR"), "/python/twin.py")`).
-    pub script: &'a str,
-    /// Pip requirements it needs, as `numpy>=2.0`; empty for plain `python3`.
-    pub packages: &'a [&'a str],
-    /// The interpreter the user named with `--python`, if any.
-    pub python: Option<&'a Path>,
+    script: &'a str,
+    packages: &'a [&'a str],
+    python: Option<&'a Path>,
 }
 
 impl<'a> Twin<'a> {
-    /// A twin that needs nothing but the standard library, run by `python` (the user's
-    /// `--python`) or else `HPC_RS_PYTHON` or `python3`.
-    pub fn plain(script: &'a str, python: Option<&'a Path>) -> Twin<'a> {
-        Twin { script, packages: &[], python }
+    /// The twin `script` (`concat!(env!("CARGO_MANIFEST_DIR"), "/python/NAME.py")`), which
+    /// imports `packages` (pip requirements such as `numpy>=2.0`; none where the standard
+    /// library is enough), run by the interpreter `--python` names in `vs_python`, or else as
+    /// [`python_env::find`] chooses. Whether a twin runs at all (`vs_python.enabled`) is the
+    /// topic's choice.
+    pub fn new(script: &'a str, packages: &'a [&'a str], vs_python: &'a VsPython) -> Twin<'a> {
+        Twin { script, packages, python: vs_python.interpreter.as_deref() }
     }
+
+    /// The interpreter the user named with `--python`, if any.
+    pub fn python(&self) -> Option<&'a Path> {
+        self.python
+    }
+}
+
+/// `--vs-python`'s twin of the calling topic - the script `python/twin.py` in its crate, which
+/// needs only the standard library - or `None` where `--vs-python` was not given:
+/// `timing::twin!(args.timed.python)`. A [`Twin::new`](crate::python::Twin::new) with no
+/// packages.
+#[macro_export]
+macro_rules! twin {
+    ($vs_python:expr) => {{
+        let vs_python: &$crate::cli::VsPython = &$vs_python;
+        vs_python.enabled.then(|| {
+            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/twin.py");
+            $crate::python::Twin::new(script, &[], vs_python)
+        })
+    }};
 }
 
 /// One measurement the twin reported.
@@ -92,9 +117,10 @@ pub enum Line<'a> {
     Note(&'a str),
 }
 
-/// Finds the twin's interpreter (see [`python_env::find`]), runs the script with `args`, hands each line to `each` as soon as the twin prints it, and returns
-/// everything it reported. While the twin works, a status line on a terminal's stderr says
-/// how long it has been running, so a long twin never looks like a hang.
+/// Finds the twin's interpreter (see [`python_env::find`]), runs the script with `args`, hands
+/// each line to `each` as soon as the twin prints it, and returns everything it reported.
+/// While the twin works, a status line on a terminal's stderr says how long it has been
+/// running, so a long twin never looks like a hang.
 ///
 /// The twin's stdin is a pipe that this process never writes: `hpc_rs_twin` watches it and
 /// exits when it closes, so a twin never outlives its parent, however the parent ends.
@@ -104,6 +130,30 @@ pub fn run_twin(
     mut each: impl FnMut(&Python, Line<'_>),
 ) -> Result<Report, TwinError> {
     let python = python_env::find(twin.python, twin.packages).map_err(TwinError::Environment)?;
+    let mut child = start(twin, &python, args)?;
+    // Held open, never written, until the twin is done: see above.
+    let _parent_alive = child.stdin.take();
+    let mut stderr = child.stderr.take().expect("piped");
+    // Read beside stdout, so a twin that writes much to stderr never blocks on a full pipe.
+    let stderr = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let stdout = child.stdout.take().expect("piped");
+    let (report, bad_line) = read_report(stdout, python, &mut each)?;
+    let status = child.wait().map_err(|e| TwinError::Failed(e.to_string()))?;
+    let stderr = stderr.join().unwrap_or_default();
+    if !status.success() {
+        let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message");
+        return Err(TwinError::Failed(format!("{} ({status})", last.trim())));
+    }
+    bad_line.map_or(Ok(report), Err)
+}
+
+/// Starts `python` on the twin's script with `args`, `hpc_rs_twin` on its `PYTHONPATH`, its
+/// three streams piped.
+fn start(twin: &Twin<'_>, python: &Python, args: &[String]) -> Result<Child, TwinError> {
     if !Path::new(twin.script).is_file() {
         return Err(TwinError::Failed(format!(
             "{} is missing: run the binary from its hpc-rs checkout (`cargo run`)",
@@ -115,7 +165,7 @@ pub fn run_twin(
             .chain(std::env::var_os("PYTHONPATH").iter().flat_map(std::env::split_paths)),
     )
     .map_err(|e| TwinError::Failed(e.to_string()))?;
-    let mut child = Command::new(&python.program)
+    Command::new(&python.program)
         .arg(twin.script)
         .args(args)
         .env("PYTHONPATH", module_path)
@@ -128,18 +178,20 @@ pub fn run_twin(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| TwinError::Failed(format!("{}: {e}", python.program.display())))?;
-    let _parent_alive = child.stdin.take();
-    let mut stderr = child.stderr.take().expect("piped");
-    let stderr = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
+        .map_err(|e| TwinError::Failed(format!("{}: {e}", python.program.display())))
+}
+
+/// The twin's lines until it closes its stdout, each handed to `each` as it arrives: the
+/// report, and the first line that was neither a measurement nor a note, if any.
+fn read_report(
+    stdout: impl Read,
+    python: Python,
+    each: &mut impl FnMut(&Python, Line<'_>),
+) -> Result<(Report, Option<TwinError>), TwinError> {
     let ticker = crate::progress::Ticker::start("the Python twin is running");
     let mut report = Report { python, measured: Vec::new(), notes: Vec::new() };
     let mut bad_line = None;
-    for line in BufReader::new(child.stdout.take().expect("piped")).lines() {
+    for line in BufReader::new(stdout).lines() {
         let line = line.map_err(|e| TwinError::Failed(e.to_string()))?;
         ticker.clear();
         if let Some(note) = line.strip_prefix("note\t") {
@@ -156,14 +208,7 @@ pub fn run_twin(
             Err(e) => bad_line = bad_line.or(Some(e)),
         }
     }
-    drop(ticker);
-    let status = child.wait().map_err(|e| TwinError::Failed(e.to_string()))?;
-    let stderr = stderr.join().unwrap_or_default();
-    if !status.success() {
-        let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message");
-        return Err(TwinError::Failed(format!("{} ({status})", last.trim())));
-    }
-    bad_line.map_or(Ok(report), Err)
+    Ok((report, bad_line))
 }
 
 /// The median of three runs of `python -c pass`: what starting the interpreter costs.
@@ -177,6 +222,7 @@ pub fn startup(program: &Path) -> Result<Stats, TwinError> {
     failure.map_or(Ok(stats), Err)
 }
 
+#[cfg(feature = "chart")]
 /// Runs the twin, prints its medians beside Rust's for the same workloads (paired in order,
 /// each row as soon as the twin has measured it, and each pair added to `figure`), and returns
 /// what the twin reported. Without a suitable interpreter it prints one line on stderr saying
@@ -199,6 +245,7 @@ pub fn compare(
     Ok(Some(report))
 }
 
+#[cfg(feature = "chart")]
 /// [`compare`] for a twin whose rows vary (a variant skipped where its package or Python
 /// version is missing): each Python row is set beside the Rust row of the first `pairs` entry
 /// whose label its own starts with, or printed alone where that entry has none.
@@ -213,6 +260,7 @@ pub fn compare_by_label(
     })
 }
 
+#[cfg(feature = "chart")]
 /// The table both comparisons print: a header naming the interpreter, then each Python row
 /// beside its Rust counterpart (`counterpart(row, measured)`), or alone; then the twin's notes.
 fn compare_with<'r>(
@@ -260,18 +308,19 @@ fn compare_with<'r>(
     Ok(Some(report))
 }
 
+#[cfg(feature = "chart")]
 /// [`compare`] for a fixed number of rows: the interpreter and the twin's measurements as an
-/// array, one per Rust row; `None` where there is no Python (said on stderr). A twin that
-/// fails ends the program (status 1), as a wrong result would.
+/// array, one per Rust row; `Ok(None)` where there is no Python (said on stderr). A twin that
+/// fails is an `Err` the topic's `main` ends on (status 1), as on a wrong result.
 pub fn compare_each<const N: usize>(
     twin: &Twin<'_>,
     args: &[String],
     rust: &[(&str, &Stats); N],
     figure: &mut Figure,
-) -> Option<(Python, [Measured; N])> {
-    let report = compare(twin, args, rust, figure).unwrap_or_else(|e| crate::cli::fail(e))?;
+) -> Result<Option<(Python, [Measured; N])>, TwinError> {
+    let Some(report) = compare(twin, args, rust, figure)? else { return Ok(None) };
     let measured = report.measured.try_into().expect("compare checked one Python row per Rust row");
-    Some((report.python, measured))
+    Ok(Some((report.python, measured)))
 }
 
 /// Runs the twin (see [`run_twin`]), each line handed to `each` with the interpreter; where
@@ -348,6 +397,68 @@ mod tests {
         assert_eq!((measured.stats.min, measured.stats.runs), (Duration::from_millis(250), 3));
         assert!(parse_line("append loop\t0.5").is_err());
         assert!(parse_line("x\tfast\t0\t0\t1").is_err());
+    }
+
+    #[test]
+    fn a_twin_is_made_from_the_options_by_one_constructor() {
+        let chosen = VsPython { enabled: true, interpreter: Some("/opt/python3.14t".into()) };
+        let twin = Twin::new("distances.py", &["numpy>=2.0"], &chosen);
+        assert_eq!((twin.script, twin.packages), ("distances.py", &["numpy>=2.0"][..]));
+        assert_eq!(twin.python(), Some(Path::new("/opt/python3.14t")));
+        let topic_twin = crate::twin!(chosen).expect("--vs-python was given");
+        assert!(topic_twin.script.ends_with("/python/twin.py"), "{}", topic_twin.script);
+        assert!(topic_twin.packages.is_empty());
+        assert_eq!(topic_twin.python(), Some(Path::new("/opt/python3.14t")));
+        assert!(crate::twin!(VsPython { enabled: false, interpreter: None }).is_none());
+    }
+
+    #[test]
+    fn the_twins_lines_are_read_in_order_and_a_stray_one_is_kept_as_the_error() {
+        let text =
+            "note\tcompiled in 1 s\nappend loop\t0.5\t0.25\t1.5\t3\nstray\nsum\t1\t1\t1\t1\n";
+        let python = Python {
+            program: "python3".into(),
+            version: "3.12.0".into(),
+            implementation: "cpython".into(),
+            free_threaded: false,
+            gil: true,
+        };
+        let mut seen = Vec::new();
+        let (report, stray) = read_report(text.as_bytes(), python, &mut |_, line| {
+            seen.push(match line {
+                Line::Note(note) => format!("note: {note}"),
+                Line::Measured(measured) => measured.label.clone(),
+            })
+        })
+        .unwrap();
+        assert_eq!(seen, ["note: compiled in 1 s", "append loop", "sum"]);
+        assert_eq!(report.notes, ["compiled in 1 s"]);
+        assert_eq!(report.measured.len(), 2);
+        assert!(stray.is_some_and(|e| e.to_string().contains("\"stray\"")));
+    }
+
+    #[cfg(feature = "chart")]
+    #[test]
+    fn a_failing_twin_is_an_error_for_main_not_an_exit() {
+        use crate::python_env::tests::{python3_present, skip};
+        if !python3_present() {
+            skip("no python3 on this machine");
+            return;
+        }
+        let folder = tempfile::tempdir().unwrap();
+        let script = folder.path().join("twin.py");
+        let text =
+            "import sys\nprint('a\\t0.5\\t0.25\\t1.5\\t3', flush=True)\nsys.exit('it broke')\n";
+        std::fs::write(&script, text).unwrap();
+        let vs_python = VsPython { enabled: true, interpreter: Some("python3".into()) };
+        let twin = Twin::new(script.to_str().unwrap(), &[], &vs_python);
+        let rust = Stats::from_samples(&[Duration::from_millis(1)]);
+        let mut figure = Figure::new("a twin that fails");
+        let failed = compare_each(&twin, &[], &[("a", &rust)], &mut figure);
+        assert!(
+            matches!(&failed, Err(TwinError::Failed(why)) if why.starts_with("it broke (exit status: 1)")),
+            "{failed:?}"
+        );
     }
 
     #[test]

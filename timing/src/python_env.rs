@@ -349,16 +349,16 @@ fn quoted(requirements: &[String]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn python3_present() -> bool {
+    pub(crate) fn python3_present() -> bool {
         Command::new("python3").arg("--version").output().is_ok()
     }
 
     /// Says why a test cannot do its real check here; under CI (`CI=true`), which reaches the
     /// package index and has python3, fails instead. (The tests package has the same rule.)
-    fn skip(reason: &str) {
+    pub(crate) fn skip(reason: &str) {
         assert!(std::env::var("CI").as_deref() != Ok("true"), "cannot run under CI: {reason}");
         eprintln!("skipped: {reason}");
     }
