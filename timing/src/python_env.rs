@@ -11,10 +11,11 @@
 
 use std::fmt;
 use std::fs::{self, File};
-use std::io;
+use std::io::{self, Read};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 
 /// The environment variable that names an interpreter, as `--python PATH` does.
 pub const PYTHON_VARIABLE: &str = "HPC_RS_PYTHON";
@@ -24,6 +25,11 @@ pub const ENVIRONMENT_FOLDER: &str = "python-twins";
 
 /// Written into the environment last: a folder without it was left half-made and is remade.
 pub const READY_MARKER: &str = "hpc-rs-ready";
+
+/// How long an interpreter has to answer the check: many times what a Python needs to start and
+/// print its version on a busy machine, so one that has not answered is stuck (a hung network
+/// mount, a wrapper waiting for input); it is stopped, and the run goes on without it.
+pub const ANSWER_WAIT: Duration = Duration::from_secs(10);
 
 /// Prints the interpreter - `python VERSION IMPLEMENTATION BUILD GIL`, such as
 /// `python 3.11.7 cpython gil-build gil-on` or `python 3.14.0 cpython free-threaded gil-off` -
@@ -122,6 +128,8 @@ pub enum EnvError {
     NotFound(PathBuf),
     /// The named program ran but is not Python 3.
     NotPython3(PathBuf),
+    /// The program did not answer within the time given (it was stopped).
+    NoAnswer(PathBuf, Duration),
     /// The named interpreter lacks these requirements.
     MissingPackages(PathBuf, Vec<String>),
     /// `python3 -m venv` is not available (Debian splits it into `python3-venv`).
@@ -149,6 +157,12 @@ impl fmt::Display for EnvError {
                 f,
                 "{} is not a Python 3 interpreter: pass --python PATH to one (or unset {PYTHON_VARIABLE})",
                 program.display()
+            ),
+            EnvError::NoAnswer(program, waited) => write!(
+                f,
+                "{} did not answer within {} s: pass --python PATH to another interpreter (or set {PYTHON_VARIABLE}=PATH)",
+                program.display(),
+                waited.as_secs()
             ),
             EnvError::MissingPackages(program, missing) => write!(
                 f,
@@ -286,26 +300,59 @@ fn make_environment(folder: &Path) -> Result<(), Option<String>> {
 
 /// Runs the check script with `program`: its version and the requirements it lacks.
 fn check(program: &Path, packages: &[&str]) -> Result<(Python, Vec<String>), EnvError> {
-    let output = Command::new(program)
+    check_within(program, packages, ANSWER_WAIT)
+}
+
+/// [`check`], the program stopped where it has not answered within `wait`.
+fn check_within(
+    program: &Path,
+    packages: &[&str],
+    wait: Duration,
+) -> Result<(Python, Vec<String>), EnvError> {
+    let child = Command::new(program)
         .arg("-c")
         .arg(CHECK_SCRIPT)
         .args(packages)
         .stdin(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
-        .output();
-    let output = match output {
+        .spawn();
+    let mut child = match child {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             return Err(EnvError::NotFound(program.to_path_buf()));
         }
         Err(_) => return Err(EnvError::NotPython3(program.to_path_buf())),
-        Ok(output) => output,
+        Ok(child) => child,
     };
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let Some(status) = wait_at_most(&mut child, wait) else {
+        return Err(EnvError::NoAnswer(program.to_path_buf(), wait));
+    };
+    // Read after the end: its few lines fit in the pipe, so it never waited for a reader.
+    let mut stdout = Vec::new();
+    let _ = child.stdout.take().expect("piped").read_to_end(&mut stdout);
+    let stdout = String::from_utf8_lossy(&stdout);
     let mut lines = stdout.lines();
     let first = lines.next().unwrap_or_default();
-    match (output.status.success(), interpreter(program, first)) {
+    match (status.success(), interpreter(program, first)) {
         (true, Some(python)) => Ok((python, lines.map(str::to_owned).collect())),
         _ => Err(EnvError::NotPython3(program.to_path_buf())),
+    }
+}
+
+/// How `child` ended, waiting at most `wait`; `None` where it had not, and was then stopped
+/// (killed and reaped, so no stuck interpreter outlives the check).
+fn wait_at_most(child: &mut Child, wait: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + wait;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Some(status),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+        }
     }
 }
 
@@ -408,6 +455,19 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn an_interpreter_that_does_not_answer_is_stopped_and_said_to_be() {
+        let folder = tempfile::tempdir().unwrap();
+        let stuck = folder.path().join("python3");
+        fs::write(&stuck, "#!/bin/sh\nexec sleep 30\n").unwrap();
+        fs::set_permissions(&stuck, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let wait = Duration::from_millis(200);
+        let err = check_within(&stuck, &[], wait).unwrap_err();
+        assert_eq!(err, EnvError::NoAnswer(stuck.clone(), wait));
+        let line = EnvError::NoAnswer(stuck, ANSWER_WAIT).to_string();
+        assert!(line.contains("did not answer within 10 s: pass --python PATH"), "{line}");
+    }
+
+    #[test]
     fn the_environment_lives_under_the_target_directory() {
         assert_eq!(environment_folder(), crate::machine::target_dir().join("python-twins"));
     }
@@ -417,6 +477,7 @@ pub(crate) mod tests {
         let errors = [
             EnvError::NotFound("python3".into()),
             EnvError::NotPython3("/bin/sh".into()),
+            EnvError::NoAnswer("python3".into(), ANSWER_WAIT),
             EnvError::MissingPackages("python".into(), vec!["numpy>=2.0".into(), "numba".into()]),
             EnvError::NoVenv,
             EnvError::InstallFailed {
