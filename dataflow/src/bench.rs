@@ -8,15 +8,16 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use timing::chart::Figure;
-use timing::{Stats, cli, human, say};
+use timing::{cli, human, say};
 
 use dataflow_engine::query::Output;
 use dataflow_engine::spill::Spilled;
 use dataflow_engine::table::{self, Shape};
 use dataflow_engine::{Job, Query};
 
+use crate::compare::Measured;
 use crate::generate;
-use crate::options::Workers;
+use crate::options::Resources;
 
 /// `db-benchmark`'s options.
 #[derive(clap::Args, Clone, Debug)]
@@ -37,7 +38,7 @@ pub struct Options {
     /// Python engines get as many threads, and DuckDB and a Dask LocalCluster the same
     /// --memory-limit.
     #[command(flatten)]
-    workers: Workers,
+    workers: Resources,
     #[command(flatten)]
     timed: cli::Timed<cli::VsPython>,
 }
@@ -65,18 +66,6 @@ fn query(i: usize) -> Query {
     let (_, by, specs) = QUESTIONS[i];
     let specs: Vec<String> = specs.iter().map(|s| (*s).to_owned()).collect();
     Query::parse(by, &specs, None).expect("the questions are valid queries")
-}
-
-/// One question's run.
-pub struct Measured {
-    pub name: &'static str,
-    pub query: Query,
-    pub stats: Stats,
-    pub peak: u64,
-    /// What the last run spilled.
-    pub spilled: Spilled,
-    pub groups: usize,
-    pub answer: String,
 }
 
 /// `dataflow db-benchmark`.
@@ -130,7 +119,7 @@ pub fn command(o: &Options) -> ExitCode {
 fn data_set_once(rows: u64, k: u64) -> std::path::PathBuf {
     let what = format!("db-benchmark's group-by data set, {rows} rows, K={k},");
     generate::once(&format!("db-benchmark-{rows}-{k}"), &what, rows, |folder, done| {
-        generate::groupby(rows, k, (4, 108), folder, done)
+        generate::groupby(rows, k, (4, generate::GROUPBY_SEED), folder, done)
     })
 }
 
@@ -169,12 +158,9 @@ fn run_question(name: &'static str, plan: impl Fn() -> Arc<Job>, runs: usize) ->
     say!("    {}", crate::report::profile_summary(&answer));
     // The answer as text, for the checks (seconds at millions of groups: a status line then).
     let ticker = timing::progress::Ticker::start(format!("{name}: its answer kept as text"));
-    let mut text = Vec::new();
-    answer.write(&job.query, &mut text).expect("writing to memory");
+    let text = crate::report::answer_text(&job, &answer);
     drop((answer, ticker));
-    let answer = String::from_utf8(text)
-        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-    Measured { name, query: job.query.clone(), stats, peak, spilled, groups, answer }
+    Measured { name, query: job.query.clone(), stats, peak, spilled, groups, answer: text }
 }
 
 /// What the run says about the cost of a group-by as the groups grow: a row's cost (scan,
@@ -193,6 +179,8 @@ fn lesson(measured: &[Measured], rows: u64) {
     if let Some(m) = spilled.iter().max_by_key(|m| m.spilled.bytes) {
         cli::paragraph("", &spill_cost(m));
     }
+    // Dask's grouped median shuffles: `median(split_out=True)` in
+    // dask/dataframe/dask_expr/_groupby.py (2026.8).
     if let Some(median) = measured.iter().find(|m| {
         m.query.outputs.iter().any(|o| matches!(o, Output::Of { func, .. } if !func.decomposable()))
     }) {
@@ -243,10 +231,12 @@ fn group_cost(few: &Measured, many: &Measured) -> String {
     )
 }
 
-/// What spilling cost the question that spilled most.
+/// What spilling cost the question that spilled most: every worker's time spilling, added up.
+/// Dask's thresholds: distributed.worker.memory.target/spill/pause/terminate, 0.60, 0.70,
+/// 0.80 and 0.95 in distributed/distributed.yaml (2026.8).
 fn spill_cost(m: &Measured) -> String {
     format!(
-        "Spilling: a worker whose groups outgrow its share of --memory-limit writes them out, partitioned by key hash, and reads each partition back alone at the end, so memory holds one partition's groups at a time. The data is written once and read once - the work stays linear in it: {} ({}) spilled {} and spent {} of its {} writing and reading it. A median spills every value with its group, where a sum spills a few numbers. Dask's workers spill too: from 60% of their memory limit (its target), 70% counted by the process (spill), pausing at 80% and restarted by their nanny at 95%.",
+        "Spilling: a worker whose groups outgrow its share of --memory-limit writes them out, partitioned by key hash, and reads each partition back alone at the end, so memory holds one partition's groups at a time. The data is written once and read once - the work stays linear in it: {} ({}) spilled {} and spent {} of worker time (every worker's, added up) writing and reading it, in a run of {}. A median spills every value with its group, where a sum spills a few numbers. Dask's workers spill too: from 60% of their memory limit (its target), 70% counted by the process (spill), pausing at 80% and restarted by their nanny at 95%.",
         m.name,
         m.query,
         timing::bytes(m.spilled.bytes),

@@ -17,6 +17,11 @@ use std::time::Instant;
 
 use timing::{cli, human, say};
 
+/// The seeds the data sets are made from unless `--seed` says otherwise: the default run's
+/// flights and db-benchmark's group-by files are these.
+pub const FLIGHTS_SEED: u64 = 0x5EED;
+pub const GROUPBY_SEED: u64 = 108;
+
 /// `generate`'s options.
 #[derive(clap::Args, Clone, Debug)]
 pub struct Options {
@@ -33,9 +38,10 @@ pub struct Options {
     /// [default: 100].
     #[arg(long, value_parser = cli::up_to::<1_000_000_000>, allow_hyphen_values = true)]
     groups: Option<u64>,
-    /// The random seed: the same seed (and rows, files, groups) writes the same bytes.
-    #[arg(long, default_value_t = 108, value_parser = cli::whole_number::<u64>, allow_hyphen_values = true)]
-    seed: u64,
+    /// The random seed: the same seed (and rows, files, groups) writes the same bytes
+    /// [default: 24301 for flights, 108 for groupby].
+    #[arg(long, value_parser = cli::whole_number::<u64>, allow_hyphen_values = true)]
+    seed: Option<u64>,
     /// Folder to write them into (made if need be). A folder that already holds files is
     /// refused, so that a glob never mixes old and new data.
     #[arg(long)]
@@ -58,8 +64,11 @@ pub fn command(o: &Options) -> ExitCode {
     check_folder(&o.out).unwrap_or_else(|e| cli::usage_error(e));
     let started = Instant::now();
     let (paths, bytes) = with_progress(o.rows, |done| match o.shape {
-        Shape::Flights => generate(o.rows, o.files, &o.out, done),
-        Shape::Groupby => groupby(o.rows, o.groups.unwrap_or(100), (o.files, o.seed), &o.out, done),
+        Shape::Flights => generate(o.rows, (o.files, o.seed.unwrap_or(FLIGHTS_SEED)), &o.out, done),
+        Shape::Groupby => {
+            let seed = o.seed.unwrap_or(GROUPBY_SEED);
+            groupby(o.rows, o.groups.unwrap_or(100), (o.files, seed), &o.out, done)
+        }
     });
     say!(
         "wrote {}, {} rows, {:.1} MB in {} to {}",
@@ -99,7 +108,7 @@ pub fn once(
     rows: u64,
     write: impl FnOnce(&Path, &AtomicU64) -> std::io::Result<(Vec<PathBuf>, u64)>,
 ) -> PathBuf {
-    let folder = crate::data_folder(name);
+    let folder = timing::machine::target_dir().join(name);
     let marker = folder.join("complete");
     if !marker.is_file() {
         let _ = std::fs::remove_dir_all(&folder);
@@ -155,12 +164,12 @@ pub const HEADER: &str = "date,origin,dest,carrier,flight,dep_delay,arr_delay,di
 /// total size.
 pub fn generate(
     rows: u64,
-    files: u64,
+    (files, seed): (u64, u64),
     out: &Path,
     progress: &AtomicU64,
 ) -> std::io::Result<(Vec<PathBuf>, u64)> {
     std::fs::create_dir_all(out)?;
-    let mut state = 0x5EED_u64;
+    let mut state = seed;
     let mut written = 0;
     let mut rows_written = 0;
     let mut paths = Vec::new();

@@ -40,7 +40,9 @@ pub fn command(g: &options::GroupBy) -> ExitCode {
         eprintln!("note: {} is named more than once; it is read once", path.display());
     }
     if let Some(n) = g.cluster.processes {
-        return on_processes(&job, n);
+        // Process 0 prints the profile: the children are told to keep one.
+        let extra: &[&str] = if g.profile { &["--profile"] } else { &[] };
+        return on_processes(&job, n, &options::launcher(extra));
     }
     let workers = match g.cluster.member(&job).unwrap_or_else(|e| exit_with(&e)) {
         Some(member) => join(member, &job, g.cluster.child),
@@ -49,16 +51,15 @@ pub fn command(g: &options::GroupBy) -> ExitCode {
     let Some(answer) = run_with_progress(&job, workers, g.cluster.child) else {
         return ExitCode::SUCCESS; // not process 0, which prints
     };
-    let written = Instant::now();
-    let bytes = if job.out.is_none() {
-        write_answer(&job, &answer, g.cluster.answer_file.as_ref())
-    } else {
-        answer.parts.iter().filter_map(|part| std::fs::metadata(part).ok()).map(|m| m.len()).sum()
-    };
-    let written = (written.elapsed(), bytes);
+    // With --out every worker wrote its part files as it sorted: nothing is left to write.
+    let written = job.out.is_none().then(|| {
+        let started = Instant::now();
+        let bytes = write_answer(&job, &answer, g.cluster.answer_file.as_ref());
+        (started.elapsed(), bytes)
+    });
     notes(&job, &answer);
     if g.profile {
-        for line in report::profile_lines(&job, &answer, Some(written)) {
+        for line in report::profile_lines(&job, &answer, written) {
             eprintln!("{line}");
         }
     }
@@ -69,8 +70,8 @@ pub fn command(g: &options::GroupBy) -> ExitCode {
 }
 
 /// `--processes N`: this binary started N times on loopback, process 0's answer printed.
-fn on_processes(job: &Job, n: usize) -> ExitCode {
-    let run = processes::run(job, n, processes::Output::PassThrough, &launcher())
+fn on_processes(job: &Job, n: usize, launcher: &processes::Launcher) -> ExitCode {
+    let run = processes::run(job, n, processes::Output::PassThrough, launcher)
         .unwrap_or_else(|e| exit_with(&e));
     if !run.ok {
         return ExitCode::FAILURE;
@@ -80,13 +81,6 @@ fn on_processes(job: &Job, n: usize) -> ExitCode {
         .and_then(|()| out.flush())
         .unwrap_or_else(|e| cli::stdout_failed(&e));
     ExitCode::SUCCESS
-}
-
-/// How the engine starts this binary again as a process of `--processes`.
-pub fn launcher() -> processes::Launcher {
-    let program = std::env::current_exe()
-        .unwrap_or_else(|e| cli::fail(format!("this program's own path: {e}")));
-    processes::Launcher { program, args: vec!["groupby".to_owned()] }
 }
 
 /// One process of a cluster: connected to the others; from then on a lost peer ends this

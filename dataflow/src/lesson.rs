@@ -1,32 +1,32 @@
 //! The dataflow itself, written out small: Dask's `read_csv(files).groupby(keys).agg(...)` as a
 //! timely dataflow a learner reads whole. Every worker - a thread, or a process of a cluster -
 //! runs [`one_worker`]:
-//! 1. **read** its partitions (here a file is a partition; Dask cuts 64 MB blocks) and
+//! 1. **read** its partitions (here a file is a partition; Dask's read_csv cuts blocks of at
+//!    most 64 MB - `auto_blocksize` in dask/dataframe/io/csv.py, 2026.8) and
 //!    **pre-aggregate** them: each row into its group, in a hash map;
 //! 2. **exchange** each group to the worker that owns its key's hash (timely's `exchange`,
 //!    Dask's hash shuffle), so every key ends up in one place;
 //! 3. **merge** what arrives into the groups it owns;
 //! 4. **gather** its finished lines at worker 0, which sorts them: `compute()`.
 //!
-//! A group here travels as every one of its values - what Dask does for a median - so the
+//! A group here travels as every one of its values - as Dask shuffles the rows for a median
+//! (`median(split_out=True)` in dask/dataframe/dask_expr/_groupby.py, 2026.8) - so the
 //! aggregates can be computed at the end, exactly, by the engine's `agg::of_all_values`. The
 //! engine (`dataflow_engine`) sends a few numbers a group instead, and adds the rest that
 //! the default run measures. Rows the engine refuses (a wrong width, a value that is no
 //! number) are skipped here, as `groupby --skip-bad` skips them; rows with a missing key are
 //! left out, as pandas' `dropna=True` leaves them.
 
+pub mod processes;
+
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::io::Read;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::rc::Rc;
-use std::time::{Duration, Instant};
 
 use dataflow_engine::Query;
 use dataflow_engine::agg::of_all_values;
-use dataflow_engine::cleanup::TempDir;
 use dataflow_engine::query::Output;
 use dataflow_engine::scan::{is_missing, parse_value};
 use dataflow_engine::table::{csv_field, write_header};
@@ -54,18 +54,18 @@ pub struct Small {
 }
 
 /// Where the workers are: threads of this process, or process `index` of a cluster whose
-/// processes listen on `addresses` (timely connects them itself).
-pub enum Workers {
+/// processes listen on `addresses` (timely connects them itself: `processes`).
+pub enum Where {
     Threads(usize),
     Process { index: usize, addresses: Vec<String> },
 }
 
 /// Runs the small dataflow: the answer as CSV in key order (in process 0; `None` in the other
 /// processes of a cluster), or why there is none.
-pub fn group_by(small: &Small, workers: Workers) -> Result<Option<String>, String> {
+pub fn group_by(small: &Small, workers: Where) -> Result<Option<String>, String> {
     let communication = match workers {
-        Workers::Threads(n) => Communication::Process(n),
-        Workers::Process { index, addresses } => Communication::Cluster {
+        Where::Threads(n) => Communication::Process(n),
+        Where::Process { index, addresses } => Communication::Cluster {
             threads: 1,
             process: index,
             addresses,
@@ -252,134 +252,9 @@ fn answer(query: &Query, mut lines: Vec<(Key, String)>) -> String {
     text
 }
 
-// ---- the small dataflow on processes: this binary started again, timely connecting them ----
-
-/// `dataflow small-dataflow-process`: one process of the small dataflow's cluster, started by
-/// [`on_processes`]; process 0 writes the answer to `--answer-file` (stdout is timely's: it
-/// prints "awaiting connections" there while it waits for its peers).
-#[derive(clap::Args, Clone)]
-pub struct ProcessArgs {
-    /// This process's index.
-    #[arg(long)]
-    index: usize,
-    /// Every process's `host:port`, comma-separated.
-    #[arg(long, value_delimiter = ',')]
-    addresses: Vec<String>,
-    #[arg(long)]
-    by: String,
-    #[arg(long = "agg")]
-    aggs: Vec<String>,
-    #[arg(long)]
-    value: Option<String>,
-    #[arg(long, default_value_t = b',')]
-    sep: u8,
-    /// Where process 0 writes the answer.
-    #[arg(long)]
-    answer_file: PathBuf,
-    files: Vec<PathBuf>,
-}
-
-/// A process of the small dataflow: ends with its parent (its stdin closing), writes the
-/// answer in process 0, exit 1 on an error.
-pub fn process(args: &ProcessArgs) -> std::process::ExitCode {
-    std::thread::spawn(|| {
-        let _ = std::io::stdin().read_to_end(&mut Vec::new()); // the parent is gone: so are we
-        std::process::exit(1);
-    });
-    let query = Query::parse(&args.by, &args.aggs, args.value.as_deref());
-    let query = query.unwrap_or_else(|e| timing::cli::usage_error(e));
-    let small = Small { files: args.files.clone(), query, sep: args.sep };
-    let workers = Workers::Process { index: args.index, addresses: args.addresses.clone() };
-    let written = group_by(&small, workers).and_then(|answer| match answer {
-        Some(text) => std::fs::write(&args.answer_file, text).map_err(|e| e.to_string()),
-        None => Ok(()), // not process 0
-    });
-    match written {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
-}
-
-/// The small dataflow on `n` processes of this machine, over loopback TCP: this binary
-/// started `n` times, each told its index and every process's address; process 0's answer.
-/// A process that fails stops the others; none outlives this one, and none runs past
-/// `deadline`.
-pub fn on_processes(small: &Small, n: usize, deadline: Duration) -> Result<String, String> {
-    let ports: Vec<String> = (0..n)
-        .map(|_| {
-            let free = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr());
-            free.map(|a| a.to_string()).map_err(|e| format!("no free port: {e}"))
-        })
-        .collect::<Result<_, _>>()?;
-    let program = std::env::current_exe().map_err(|e| e.to_string())?;
-    let scratch = TempDir::new("hpc-rs-small-dataflow-").map_err(|e| e.to_string())?;
-    let answer_file = scratch.path().join("answer.csv");
-    let mut children: Vec<Child> = Vec::new();
-    for index in 0..n {
-        let mut command = Command::new(&program);
-        command.arg("small-dataflow-process").arg(format!("--index={index}"));
-        command.arg(format!("--addresses={}", ports.join(",")));
-        command.args(small.query.to_args()).arg(format!("--sep={}", small.sep));
-        command.arg("--answer-file").arg(&answer_file).args(&small.files);
-        command.stdin(Stdio::piped()).stdout(Stdio::null());
-        match command.spawn() {
-            Ok(child) => children.push(child),
-            Err(e) => return Err(kill_all(children, format!("starting a process: {e}"))),
-        }
-    }
-    wait_for_all(&mut children, deadline)?;
-    std::fs::read_to_string(&answer_file).map_err(|e| format!("process 0's answer: {e}"))
-}
-
-/// Waits for every child to end well; at the first that does not, or at `deadline`, kills
-/// them all.
-fn wait_for_all(children: &mut [Child], deadline: Duration) -> Result<(), String> {
-    let started = Instant::now();
-    let mut running: Vec<usize> = (0..children.len()).collect();
-    while !running.is_empty() {
-        let mut failed = None;
-        running.retain(|&i| match children[i].try_wait() {
-            Ok(None) => true,
-            Ok(Some(status)) if status.success() => false,
-            Ok(Some(status)) => {
-                failed = Some(format!("process {i} ended with {status}"));
-                false
-            }
-            Err(e) => {
-                failed = Some(format!("process {i}: {e}"));
-                false
-            }
-        });
-        let failed = failed.or_else(|| {
-            (started.elapsed() > deadline).then(|| format!("no answer within {deadline:?}"))
-        });
-        if let Some(why) = failed {
-            children.iter_mut().for_each(|c| {
-                let _ = c.kill();
-                let _ = c.wait();
-            });
-            return Err(why);
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    Ok(())
-}
-
-/// Kills every child and waits for it; `why`, for the caller to return.
-fn kill_all(children: Vec<Child>, why: String) -> String {
-    for mut child in children {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    why
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{Small, Workers, group_by};
+    use super::{Small, Where, group_by};
     use dataflow_engine::Job;
     use dataflow_engine::testdata::{csv, query, written};
     use proptest::prelude::*;
@@ -390,9 +265,7 @@ mod tests {
         let job = Job::builder(query.clone(), patterns).sep(sep).skip_bad(true).threads(2);
         let job = Arc::new(job.build().ok()?); // a value column with no number first: refused
         let answer = dataflow_engine::run(&job).expect("skipping bad rows, every file reads");
-        let mut text = Vec::new();
-        answer.write(&job.query, &mut text).expect("writing to memory");
-        Some(String::from_utf8_lossy(&text).into_owned())
+        Some(crate::report::answer_text(&job, &answer))
     }
 
     proptest! {
@@ -410,7 +283,7 @@ mod tests {
             let patterns = written(&folder, &csv);
             let Some(expected) = engine(&patterns, &query, csv.sep) else { return Ok(()) };
             let small = Small { files: vec![patterns[0].clone().into()], query, sep: csv.sep };
-            let got = group_by(&small, Workers::Threads(threads)).unwrap();
+            let got = group_by(&small, Where::Threads(threads)).unwrap();
             prop_assert_eq!(got.unwrap(), expected);
         }
     }

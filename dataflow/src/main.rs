@@ -42,14 +42,14 @@ use report::Timed;
 struct Args {
     #[command(subcommand)]
     command: Option<Command>,
-    /// Rows of the generated data set the default run groups (about 55 bytes a row).
-    #[arg(long, default_value_t = 18_000_000, value_parser = cli::up_to::<1_000_000_000>,
-          allow_hyphen_values = true)]
-    size: u64,
-    /// Worker threads (the "N worker threads" and "N processes" rows), memory and spill folder,
-    /// as `groupby` takes them.
+    /// Rows of the generated data set the default run groups (about 55 bytes a row)
+    /// [default: 18000000].
+    #[arg(long, value_parser = cli::up_to::<1_000_000_000>, allow_hyphen_values = true)]
+    size: Option<u64>,
+    /// Worker threads (the "N worker threads" row), memory and spill folder, as `groupby` takes
+    /// them.
     #[command(flatten)]
-    workers: options::Workers,
+    workers: options::Resources,
     #[command(flatten)]
     threads: cli::Threads,
     #[command(flatten)]
@@ -72,7 +72,7 @@ enum Command {
     DbBenchmark(bench::Options),
     /// One process of the lesson's small dataflow, started by the default run.
     #[command(hide = true)]
-    SmallDataflowProcess(lesson::ProcessArgs),
+    SmallDataflowProcess(lesson::processes::ProcessArgs),
 }
 
 fn main() -> ExitCode {
@@ -91,11 +91,11 @@ fn dasks_first_lesson(args: &Args) -> ExitCode {
     let picture =
         timing::chart::Picture::for_svg(&args.timed.svg).unwrap_or_else(|e| cli::usage_error(e));
     let mut figure = Figure::new("dataflow: a group-by over CSV files on timely dataflow");
-    let folder = make_the_data(args.size);
+    let folder = make_the_data(args.size.unwrap_or(18_000_000));
     let job = dasks_line(&folder, &args.workers, runs);
     let small = the_dataflow_written_out_small(&job, runs, &mut figure);
     let engine = the_engine(&job, runs, &mut figure, &small);
-    what_the_engine_adds(&job, &folder, &small, &engine);
+    what_the_engine_adds(&job, (&folder, &args.workers), &small, &engine);
     if let Some(counts) = args.threads.listed() {
         figure.curve(&report::sweep_workers(&job, counts, runs, &engine.one.answer));
     }
@@ -118,7 +118,7 @@ fn make_the_data(rows: u64) -> PathBuf {
 }
 
 /// Cell 2: Dask's line, and what each of its words does - the job the rest of the lesson runs.
-fn dasks_line(folder: &std::path::Path, workers: &options::Workers, runs: usize) -> Arc<Job> {
+fn dasks_line(folder: &std::path::Path, workers: &options::Resources, runs: usize) -> Arc<Job> {
     let pattern = format!("{}/*.csv", folder.display());
     let job =
         workers.apply(Job::builder(report::flights_query(), &[pattern]), timing::machine::cores());
@@ -153,22 +153,15 @@ fn the_dataflow_written_out_small(job: &Job, runs: usize, figure: &mut Figure) -
     figure.panel("the small dataflow of the lesson");
     let small =
         lesson::Small { files: job.plan.files.clone(), query: job.query.clone(), sep: job.sep };
-    let on = |workers| lesson::group_by(&small, workers).unwrap_or_else(|e| cli::fail(e));
-    let answer = |workers| {
-        (on(workers).expect("one process: it answers"), Default::default(), Default::default())
-    };
-    let one = report::time_row(job, ("1 worker", true), runs, figure, || {
-        answer(lesson::Workers::Threads(1))
-    });
-    let label = report::threads_label(job.threads);
-    let all = report::time_row(job, (&label, false), runs, figure, || {
-        answer(lesson::Workers::Threads(job.threads))
+    let (one, all) = report::in_process_rows(job, runs, figure, |threads| {
+        let answer = lesson::group_by(&small, lesson::Where::Threads(threads));
+        let answer = answer.unwrap_or_else(|e| cli::fail(e)).expect("one process: it answers");
+        (answer, Default::default(), Default::default())
     });
     // 2 processes, as the engine's row below, whatever the threads.
     let label = "2 processes, timely connecting them";
     let processes = report::time_row(job, (label, false), runs, figure, || {
-        let deadline = std::time::Duration::from_secs(600);
-        let answer = lesson::on_processes(&small, 2, deadline);
+        let answer = lesson::processes::on_processes(&small, 2);
         (answer.unwrap_or_else(|e| cli::fail(e)), Default::default(), Default::default())
     });
     assert_eq!(all.answer, one.answer, "the small dataflow's threads");
@@ -187,12 +180,8 @@ fn the_engine(job: &Arc<Job>, runs: usize, figure: &mut Figure, small: &Rows) ->
     );
     figure.panel(format!("groupby('origin').dep_delay over {mb:.0} MB of CSV, the engine"));
     let scan = report::time_the_scan(job, runs, figure);
-    let one = report::time_row(job, ("1 worker", true), runs, figure, || {
-        report::engine_on_threads(job, 1)
-    });
-    let label = report::threads_label(job.threads);
-    let all = report::time_row(job, (&label, false), runs, figure, || {
-        report::engine_on_threads(job, job.threads)
+    let (one, all) = report::in_process_rows(job, runs, figure, |threads| {
+        report::engine_on_threads(job, threads)
     });
     let (processes, processes_answer) = report::time_two_processes(job, runs, figure);
     for (label, answer) in [("worker threads", &all.answer), ("2 processes", &processes_answer)] {
@@ -213,11 +202,16 @@ fn the_engine(job: &Arc<Job>, runs: usize, figure: &mut Figure, small: &Rows) ->
 
 /// Cell 5: what the engine adds to the small dataflow, and why - each named with the module
 /// that does it and measured by this run - then how the run maps to Dask.
-fn what_the_engine_adds(job: &Job, folder: &std::path::Path, small: &Rows, engine: &Rows) {
+fn what_the_engine_adds(
+    job: &Job,
+    (folder, settings): (&std::path::Path, &options::Resources),
+    small: &Rows,
+    engine: &Rows,
+) {
     report::engine_adds(job, (&small.one, &engine.one), (&small.processes, &engine.processes));
     let partitions = job.plan.ranges.len();
     let in_process = [engine.one.stats, engine.all.stats];
-    let startup = report::process_startup(folder);
+    let startup = report::process_startup(folder, settings);
     report::explain(&in_process, &engine.processes, (startup, partitions), job.threads);
     say!("{}", report::memory_sentence(engine.one.peak.max(engine.all.peak), job.bytes()));
 }
@@ -242,6 +236,9 @@ fn subcommand(args: &Args, command: &Command) -> ExitCode {
                 "--workers, --memory-limit and --spill-dir: give them after the command's name",
             );
         }
+        if args.size.is_some() {
+            cli::usage_error(format!("--size: the default run's data set; {what}"));
+        }
     };
     match command {
         Command::Generate(options) => {
@@ -256,11 +253,6 @@ fn subcommand(args: &Args, command: &Command) -> ExitCode {
             own("give it after db-benchmark (its threads are --workers)");
             bench::command(options)
         }
-        Command::SmallDataflowProcess(process) => lesson::process(process),
+        Command::SmallDataflowProcess(process) => lesson::processes::process(process),
     }
-}
-
-/// Where the files of the default run and of db-benchmark are made once.
-fn data_folder(name: &str) -> PathBuf {
-    timing::machine::target_dir().join(name)
 }

@@ -1,4 +1,4 @@
-//! The command line of a group-by, declared once: [`Workers`] (threads, memory, spill folder)
+//! The command line of a group-by, declared once: [`Resources`] (threads, memory, spill folder)
 //! flattened into `groupby`, `db-benchmark` and the default run; [`GroupBy`], `groupby`'s, turned
 //! into the engine's [`Job`] once, by its builder; [`Cluster`], how a `groupby` joins processes
 //! or machines. Nothing here computes: the engine does, `main` decides what an error means.
@@ -8,13 +8,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use dataflow_engine::cluster::handshake::Secret;
+use dataflow_engine::cluster::processes;
 use dataflow_engine::cluster::{Key, Member};
 use dataflow_engine::{Error, Job, Query, job, scan, spill};
 use timing::cli;
 
 /// Where a group-by runs, in every command that runs one.
 #[derive(clap::Args, Clone, Debug)]
-pub struct Workers {
+pub struct Resources {
     /// Worker threads in each process [default: the number of cores; 1 a process with
     /// --processes or --hostfile].
     #[arg(long, value_parser = cli::up_to::<256>, allow_hyphen_values = true)]
@@ -30,7 +31,7 @@ pub struct Workers {
     pub spill_dir: Option<PathBuf>,
 }
 
-impl Workers {
+impl Resources {
     /// Worker threads in each process: `--workers`, or `default`.
     pub fn threads(&self, default: usize) -> usize {
         self.workers.map_or(default, |n| usize::try_from(n).expect("at most 256"))
@@ -52,29 +53,16 @@ pub struct GroupBy {
     /// A file named twice is read once.
     #[arg(required = true)]
     pub files: Vec<String>,
-    /// The key column, or several, comma-separated: --by id1,id2.
-    #[arg(long)]
-    pub by: String,
-    /// An aggregation: COLUMN:FUNC[,FUNC...] with count, sum, mean, min, max, var and std
-    /// (ddof=1, as pandas), median (exact); or `size`, the rows of the group. Repeat it for
-    /// more; the output has a column COLUMN_FUNC for each, in the order given.
-    #[arg(long = "agg", value_name = "SPEC")]
-    pub aggs: Vec<String>,
-    /// One numeric column, aggregated as pandas' agg(["size","count","sum","mean","min",
-    /// "max"]), the columns named so (instead of --agg).
-    #[arg(long)]
-    pub value: Option<String>,
     #[command(flatten)]
-    pub workers: Workers,
+    pub question: Question,
+    #[command(flatten)]
+    pub workers: Resources,
     #[command(flatten)]
     pub cluster: Cluster,
     /// Bytes a partition (Dask's `blocksize`).
     #[arg(long, default_value_t = scan::DEFAULT_BLOCKSIZE, value_parser = cli::positive::<u64>,
           allow_hyphen_values = true)]
     pub blocksize: u64,
-    /// The field separator, as pandas' `sep`: one character, such as ';', or '\t' for tabs.
-    #[arg(long, default_value = ",", value_parser = separator, allow_hyphen_values = true)]
-    pub sep: u8,
     /// Give each file whole to one worker, as one partition (ranges are cut at record starts,
     /// so quoted fields that hold newlines split safely without it).
     #[arg(long)]
@@ -104,15 +92,51 @@ pub struct GroupBy {
     pub threads: Option<String>,
 }
 
+/// What a group-by asks of the files: its keys, its aggregates, and how fields are separated -
+/// `groupby`'s, and the lesson's small dataflow's on its processes.
+#[derive(clap::Args, Clone)]
+pub struct Question {
+    /// The key column, or several, comma-separated: --by id1,id2.
+    #[arg(long)]
+    pub by: String,
+    /// An aggregation: COLUMN:FUNC[,FUNC...] with count, sum, mean, min, max, var and std
+    /// (ddof=1, as pandas), median (exact); or `size`, the rows of the group. Repeat it for
+    /// more; the output has a column COLUMN_FUNC for each, in the order given.
+    #[arg(long = "agg", value_name = "SPEC")]
+    pub aggs: Vec<String>,
+    /// One numeric column, aggregated as pandas' agg(["size","count","sum","mean","min",
+    /// "max"]), the columns named so (instead of --agg).
+    #[arg(long)]
+    pub value: Option<String>,
+    /// The field separator, as pandas' `sep`: one character, such as ';', or '\t' for tabs.
+    #[arg(long, default_value = ",", value_parser = separator, allow_hyphen_values = true)]
+    pub sep: u8,
+}
+
+impl Question {
+    /// The engine's query: keys and outputs checked (bad input: an error naming it).
+    pub fn query(&self) -> Result<Query, Error> {
+        Query::parse(&self.by, &self.aggs, self.value.as_deref())
+    }
+
+    /// The options that ask `query` again, separated by `sep`, for a process this binary
+    /// starts.
+    pub fn args(query: &Query, sep: u8) -> Vec<String> {
+        let mut args = query.to_args();
+        args.push(format!("--sep={}", char::from(sep)));
+        args
+    }
+}
+
 impl GroupBy {
     /// The job the options describe, made once: the query and the files checked against each
     /// other, the files cut into ranges (or, in a child of --processes, its parent's taken).
     pub fn job(&self) -> Result<Job, Error> {
-        let query = Query::parse(&self.by, &self.aggs, self.value.as_deref())?;
+        let query = self.question.query()?;
         let default_threads = if self.cluster.is_cluster() { 1 } else { timing::machine::cores() };
         let mut builder = self.workers.apply(Job::builder(query, &self.files), default_threads);
         builder = builder
-            .sep(self.sep)
+            .sep(self.question.sep)
             .blocksize(self.blocksize)
             .no_split(self.no_split)
             .skip_bad(self.skip_bad)
@@ -227,6 +251,16 @@ impl Cluster {
     }
 }
 
+/// How the engine starts this binary again as a process of `--processes`: `dataflow groupby`,
+/// then `extra` (`--profile`, which process 0 then prints), then the job's own options.
+pub fn launcher(extra: &[&str]) -> processes::Launcher {
+    let program = std::env::current_exe()
+        .unwrap_or_else(|e| cli::fail(format!("this program's own path: {e}")));
+    let mut args = vec!["groupby".to_owned()];
+    args.extend(extra.iter().map(|word| (*word).to_owned()));
+    processes::Launcher { program, args }
+}
+
 /// In a child of `--processes`: the secret from the first line of stdin; then a thread that
 /// reads on to the end of the pipe, which means the parent is gone (killed, Ctrl-C), and ends
 /// this process too (the engine's `cleanup` removes what it made, at exit).
@@ -238,11 +272,18 @@ fn secret_from_parent() -> Result<Secret, Error> {
     let secret = Secret::from_line(&line).ok_or_else(|| {
         Error::Usage("--child: no key on stdin (only --processes starts children)".into())
     })?;
+    end_with_parent();
+    Ok(secret)
+}
+
+/// In a process this binary started: a thread that reads stdin to its end, which means the
+/// parent is gone (killed, Ctrl-C), and then ends this process too (the engine's `cleanup`
+/// removes what it made, at exit). No child outlives its parent.
+pub fn end_with_parent() {
     std::thread::spawn(|| {
         let mut sink = [0; 64];
         let mut stdin = std::io::stdin();
         while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
         std::process::exit(1);
     });
-    Ok(secret)
 }

@@ -16,6 +16,8 @@ use dataflow_engine::flow::Traffic;
 use dataflow_engine::spill::Spilled;
 use dataflow_engine::{Answer, Job, Query, scan, table};
 
+use crate::options::Resources;
+
 use crate::generate;
 
 /// The default run's question: `groupby("origin").dep_delay.agg([...])`, as `--value` asks it.
@@ -27,7 +29,7 @@ pub fn flights_query() -> Query {
 pub fn data_set_once(rows: u64) -> std::path::PathBuf {
     let what = format!("{rows} flights-like rows in 10 files");
     generate::once(&format!("dataflow-data-{rows}"), &what, rows, |folder, done| {
-        generate::generate(rows, 10, folder, done)
+        generate::generate(rows, (10, generate::FLIGHTS_SEED), folder, done)
     })
 }
 
@@ -76,11 +78,6 @@ pub struct Timed {
     pub spilled: Spilled,
 }
 
-/// A row's label: the baseline, `1 worker`, or `N worker threads`.
-pub fn threads_label(threads: usize) -> String {
-    if threads == 1 { "1 worker".to_owned() } else { timing::plural(threads, "worker thread") }
-}
-
 /// `run` timed `runs` times (no warm-up: the first run also reads the files into the page
 /// cache), each run's peak memory read, printed as one row under `label`, drawn as the
 /// panel's baseline or a bar; the answer (as CSV) and what it exchanged and spilled.
@@ -118,6 +115,20 @@ pub fn time_row(
     Timed { stats, answer, peak, traffic, spilled }
 }
 
+/// The rows of one process: `run` on 1 worker (the baseline), then on the job's worker threads
+/// (one, too, on one core, where the two rows measure the same).
+pub fn in_process_rows(
+    job: &Job,
+    runs: usize,
+    figure: &mut Figure,
+    run: impl Fn(usize) -> (String, Traffic, Spilled),
+) -> (Timed, Timed) {
+    let one = time_row(job, ("1 worker", true), runs, figure, || run(1));
+    let label = timing::plural(job.threads, "worker thread");
+    let all = time_row(job, (&label, false), runs, figure, || run(job.threads));
+    (one, all)
+}
+
 /// The engine on `threads` worker threads of this process: its answer as CSV, what it
 /// exchanged and spilled; a failure ends the program.
 pub fn engine_on_threads(job: &Arc<Job>, threads: usize) -> (String, Traffic, Spilled) {
@@ -135,8 +146,7 @@ pub fn answer_text(job: &Job, answer: &Answer) -> String {
 /// The group-by on 2 processes over loopback TCP, one thread each, `runs` times, printed as
 /// one row; its timings and its answer.
 pub fn time_two_processes(job: &Job, runs: usize, figure: &mut Figure) -> (Stats, String) {
-    let job = &Job::builder(job.query.clone(), &job.patterns).threads(1).build();
-    let job = job.as_ref().unwrap_or_else(|e| cli::fail(e));
+    let job = &job.on_threads(1); // every other setting the rows beside it have
     let (mut answer, mut peaks, mut samples, mut connecting) =
         (String::new(), Vec::new(), Vec::new(), Vec::new());
     for run in 1..=runs {
@@ -168,7 +178,7 @@ pub fn time_two_processes(job: &Job, runs: usize, figure: &mut Figure) -> (Stats
 /// `groupby --processes 2` on the job (made with one thread a process), its output kept; a
 /// failure ends the program.
 fn two_processes(one_thread_each: &Job) -> processes::Run {
-    let run = processes::run(one_thread_each, 2, Output::Keep, &crate::groupby::launcher())
+    let run = processes::run(one_thread_each, 2, Output::Keep, &crate::options::launcher(&[]))
         .unwrap_or_else(|e| cli::fail(e));
     if !run.ok {
         cli::fail("the 2-process run failed");
@@ -210,12 +220,12 @@ pub fn memory_sentence(peak: u64, data: u64) -> String {
 }
 
 /// What 2 processes cost with no data at all: starting them and connecting them.
-pub fn process_startup(folder: &Path) -> Duration {
+pub fn process_startup(folder: &Path, settings: &Resources) -> Duration {
     let empty = folder.join("header-only.csv.empty");
     std::fs::write(&empty, format!("{}\n", generate::HEADER))
         .unwrap_or_else(|e| cli::fail(format!("{}: {e}", empty.display())));
     let pattern = [empty.to_string_lossy().into_owned()];
-    let job = Job::builder(flights_query(), &pattern).threads(1).build();
+    let job = settings.apply(Job::builder(flights_query(), &pattern), 1).threads(1).build();
     let job = job.unwrap_or_else(|e| cli::fail(e));
     let (_, took) = timing::time_call(|| two_processes(&job));
     let _ = std::fs::remove_file(&empty);
@@ -238,14 +248,10 @@ pub fn profile_lines(job: &Job, answer: &Answer, written: Option<(Duration, u64)
         row(
             "exchange",
             p.exchange,
-            &format!(
-                "{} in {}",
-                bytes(answer.traffic.bytes),
-                batches(answer.traffic.batches)
-            ),
+            &format!("{} in {}", bytes(answer.traffic.bytes), batches(answer.traffic.batches)),
         ),
         row("sort", p.sort, &format!("{} groups", answer.groups)),
-        row("(spill, in both)", answer.spilled.took(), &spill),
+        row("(spill, in both)", answer.spilled.took(), &format!("{spill}, every worker's")),
         row("gather", p.gather, &timing::plural(answer.sources.len(), "sorted run")),
     ];
     if let Some((took, written)) = written {
@@ -298,7 +304,7 @@ pub fn engine_adds(
     };
     let spilled = if engine.spilled.times == 0 {
         format!(
-            "nothing spilled here: the groups stayed far under the {} budget (`--memory-limit 1MB` makes it spill)",
+            "nothing spilled here, {groups} groups far under the {} budget (db-benchmark --groups 1 --memory-limit 256MB spills millions)",
             timing::bytes(job.budget.limit)
         )
     } else {
@@ -307,7 +313,7 @@ pub fn engine_adds(
     cli::paragraph(
         "",
         &format!(
-            "What the engine adds, all on 1 worker but the last: its scan (scan/fast.rs) finds records and fields 64 bytes at a time instead of the csv crate's byte at a time, and parses only the two columns asked for - 1 worker is {one} than the small dataflow's. It pre-aggregates each partition into a few numbers a group (partial.rs, agg.rs: a count, an exact 128-bit sum, a minimum and a maximum) where the small dataflow sends every value: the engine's workers exchanged {} in {} here. Past {} groups it sorts rows into small tables by hash first, so every probe stays in the cache (partial.rs, table.rs): {tables}. Past its share of --memory-limit it spills groups to disk and merges them back a partition at a time (spill.rs): {spilled}. Its processes connect over sockets it checks with a handshake (cluster.rs, cluster/handshake.rs) where timely's own connection retries every second: its 2 processes are {processes} than the small dataflow's.",
+            "What the engine adds, all on 1 worker but the last - together, 1 worker against the small dataflow's 1 worker: {one}. Its scan (scan/fast.rs) finds records and fields 64 bytes at a time instead of the csv crate's byte at a time, and parses only the columns asked for. It pre-aggregates each partition into a few numbers a group (partial.rs, agg.rs: a count, an exact 128-bit sum, a minimum and a maximum) where the small dataflow sends every value: the engine's workers exchanged {} in {} here. Past {} groups it sorts rows into small tables by hash first, so every probe stays in the cache (partial.rs, table.rs): {tables}. Past its share of --memory-limit it spills groups to disk and merges them back a partition at a time (spill.rs): {spilled}. Its processes connect over sockets it checks with a handshake (cluster.rs, cluster/handshake.rs), where timely's own connection, which the small dataflow's processes use, waits a second between tries while a peer is not listening yet (timely_communication 0.32, networking.rs): 2 processes against the small dataflow's 2: {processes}.",
             timing::bytes(traffic.bytes),
             batches(traffic.batches),
             table::PARTITION_AT,
@@ -356,7 +362,7 @@ pub fn explain(
     cli::paragraph(
         "",
         &format!(
-            "2 processes take {process_cost:.2}x the time of {}. On no data at all they take {}: starting two processes (each loads the binary and plans the files) and connecting them. The rest is the same work, the partials crossing loopback TCP.",
+            "2 processes of one thread each take {process_cost:.2}x the time of {}. On no data at all they take {}: starting two processes (each loads the binary and plans the files) and connecting them. The rest is the work of 2 workers, the partials crossing loopback TCP.",
             timing::plural(cores, "thread"),
             human(startup)
         ),

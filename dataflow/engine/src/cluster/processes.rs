@@ -142,12 +142,7 @@ fn run_once(
     drop(stdins);
     let reports: Vec<Report> = readers.into_iter().map(|r| r.join().unwrap_or_default()).collect();
     let ended = ended?;
-    // Process 0 wrote the answer there, unless the parts hold it (`--out`) or the run failed.
-    let stdout = match std::fs::read_to_string(&answer_file) {
-        Ok(text) => text,
-        Err(_) if job.out.is_some() || ended.is_err() => String::new(),
-        Err(e) => return Err(Error::System(format!("process 0's answer: {e}"))),
-    };
+    let stdout = answer_of(&answer_file, job.out.is_some() || ended.is_err())?;
     let run = Run {
         ok: ended.is_ok(),
         peaks: reports.iter().map(|r| r.peak).collect(),
@@ -158,6 +153,16 @@ fn run_once(
         Ok(()) => Ok(run),
         Err(lost) => Err(Ended { run, lost }),
     })
+}
+
+/// The answer process 0 wrote to `path`; empty where it wrote none (`none_expected`: the part
+/// files hold it, or the run failed), an error where it should have.
+fn answer_of(path: &Path, none_expected: bool) -> Result<String, Error> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(text),
+        Err(_) if none_expected => Ok(String::new()),
+        Err(e) => Err(Error::System(format!("process 0's answer: {e}"))),
+    }
 }
 
 /// `n` free loopback ports (found by binding port 0 on 127.0.0.1), one line each.
