@@ -197,16 +197,16 @@ impl<F: FnMut(&mut [Table])> Rows for Aggregator<F> {
             self.tally.missing_key += 1;
             return Ok(());
         }
-        // Several key columns are encoded into one key, in a buffer taken out for the while.
-        let mut buffer = std::mem::take(&mut self.key);
-        let key = if keys == 1 {
-            field(0)
+        if keys == 1 {
+            let key = field(0);
+            self.add(table::hash_key(key), key);
         } else {
+            // Several key columns are encoded into one key, in a buffer taken out for the while.
+            let mut buffer = std::mem::take(&mut self.key);
             table::encode_key(keys, &field, &mut buffer);
-            &buffer
-        };
-        self.add(table::hash_key(key), key);
-        self.key = buffer;
+            self.add(table::hash_key(&buffer), &buffer);
+            self.key = buffer;
+        }
         self.rows += 1;
         self.flush_when_full();
         Ok(())
