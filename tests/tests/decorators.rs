@@ -113,8 +113,8 @@ fn vs_python_prints_rust_and_python_side_by_side() {
         // unless the ratio fell below its bounds; a ratio equal to the bound within noise, or
         // below it with runs that reach it, does neither.
         let prose = out.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
-        let undecided =
-            prose.contains("More runs narrow it: `cargo run -p decorators -- --vs-python --runs 15`");
+        let undecided = prose
+            .contains("More runs narrow it: `cargo run -p decorators -- --vs-python --runs 15`");
         let below = verdict.contains(", below the ");
         let held = prose.contains("as the notebook found");
         let contradicted = prose.contains("unlike the notebook");
