@@ -6,7 +6,7 @@
 use timing::chart::Figure;
 use timing::python::{Twin, TwinError};
 use timing::python_env::Python;
-use timing::verdict::{Finding, Place, Verdict};
+use timing::verdict::{Finding, PythonThreads, Verdict};
 use timing::{Stats, cli, human, say};
 
 use crate::{NOTEBOOK_LENGTH, Timed};
@@ -143,108 +143,18 @@ pub fn vs_python(
     Ok(())
 }
 
-/// What CPython's thread ratio means, chosen by its build: with the GIL one thread runs Python
-/// code at a time, so pure-Python sums on threads take about as long as sequential; a
-/// free-threaded build can run them at once, and no sentence then blames a GIL it lacks.
+/// What CPython's thread ratio means, chosen by its build through the one judgement
+/// `timing::verdict` makes of it (as `gil` does): with the GIL one thread runs Python code at a
+/// time, so pure-Python sums on threads take about as long as sequential; a free-threaded build
+/// can run them at once, up to one a core - the longest sum setting the pace, so from 1.1x.
 fn python_sentence(python: &Python, sequential: &Stats, threads: &Stats, cores: usize) -> String {
-    let ratio = threads.speedup_over(sequential).0;
-    let spread = timing::verdict::spread(sequential, threads);
     let what = format!("{}: its three threads", python.describe());
+    let judged = PythonThreads { what: &what, sequential, threads, more_runs: MORE_RUNS };
     if python.threads_run_at_once() {
-        free_threaded_sentence(what, ratio, cores)
+        judged.without_gil((1.1, 3.0_f64.min(cores as f64)), cores)
     } else {
-        gil_sentence(what, ratio, spread)
+        judged.under_gil()
     }
-}
-
-/// A free-threaded build's three threads: on one core they take turns, GIL or not; on more
-/// they may run at once, up to one a core (the longest sum sets the pace, so from 1.1x).
-fn free_threaded_sentence(what: String, ratio: f64, cores: usize) -> String {
-    let one_core = cores == 1;
-    let verdict = Verdict::new(
-        what,
-        ratio,
-        if one_core { (0.9, 1.0) } else { (1.1, 3.0_f64.min(cores as f64)) },
-        format!("that threads without a GIL on {} allow", timing::plural(cores, "core")),
-    );
-    let slowed = "a gain the cores do not allow, so the sequential runs were slowed (another program, a cold cache).";
-    let turns = if one_core { " and on one core taking turns costs little" } else { "" };
-    match verdict.place() {
-        Place::Above => verdict.surprise(slowed, MORE_RUNS),
-        Place::Below => verdict.surprise(
-            &format!("no GIL stops these threads{turns}, so what held them back is elsewhere: another program running beside them, or what a free-threaded interpreter pays to share objects between threads (reference counts, per-object locks)."),
-            MORE_RUNS,
-        ),
-        _ if one_core => {
-            format!("{}: on one core threads take turns, GIL or not.", verdict.describe())
-        }
-        // Equal to the least expected within noise: not evidence that they ran at once.
-        Place::NearLow => format!(
-            "{}: too close to call whether the threads ran at once. More runs narrow it: `{MORE_RUNS}`.",
-            verdict.describe()
-        ),
-        Place::Inside | Place::NearHigh => format!(
-            "{}: no GIL, so the threads ran Python code at once, as Rust's do. The notebook's \"no gain\" was its GIL's.",
-            verdict.describe()
-        ),
-    }
-}
-
-/// Under the GIL: about 1x (one thread runs Python code at a time); a figure outside that is
-/// noise where the runs' `spread` (worst and best pairing) reaches the bounds, and otherwise
-/// a loss or a gain that the sentence sizes up.
-fn gil_sentence(what: String, ratio: f64, (worst, best): (f64, f64)) -> String {
-    let verdict =
-        Verdict::new(what, ratio, (0.9, 1.05), "that one thread running Python at a time allows");
-    let reaches_bounds = verdict.spread_reaches_bounds((worst, best));
-    match verdict.place() {
-        Place::Inside => format!(
-            "{}: no gain, as in the notebook (527 ms against 542 ms, not measured here): the GIL lets one thread run Python code at a time.",
-            verdict.describe()
-        ),
-        // Neither a gain nor a loss to explain: a few percent either way is this machine's noise.
-        Place::NearLow | Place::NearHigh => format!(
-            "{}: about as long as one after another - the GIL lets one thread run Python code at a time.",
-            verdict.describe()
-        ),
-        Place::Below | Place::Above if reaches_bounds => verdict.noise((worst, best), MORE_RUNS),
-        Place::Below => slower_under_gil(&verdict),
-        Place::Above => verdict.surprise(
-            "a gain the GIL does not allow, so the sequential runs were slowed (another program, a cold cache) or time was spent with the GIL released.",
-            MORE_RUNS,
-        ),
-    }
-}
-
-/// How much longer than sequential taking turns on the GIL can itself make three CPU-bound
-/// threads: a waiting thread asks for the GIL once a switch interval (5 ms, CPython's default,
-/// which the twin keeps: `sys.getswitchinterval()`, Python/ceval_gil.c), and the hand-over
-/// takes microseconds where a core is free - a fraction of a percent - with a cold cache or a
-/// thread moved between cores after it. A quarter longer is this lesson's generous allowance
-/// for all of that together (a judgement, not a CPython figure); beyond it only a busy core
-/// accounts for the loss.
-const TAKING_TURNS_AT_MOST: f64 = 1.25;
-
-/// Threads under the GIL clearly slower than one after another: the sentence follows the size
-/// of the loss, as the hand-overs themselves cost almost nothing.
-fn slower_under_gil(verdict: &Verdict) -> String {
-    let longer = 1.0 / verdict.measured.max(1e-12);
-    let percent = (longer - 1.0) * 100.0;
-    let handovers = "The GIL's hand-overs cost almost none of it: a waiting thread asks for the GIL once a 5 ms switch interval (CPython's default, which the twin keeps), and where a core is free the hand-over takes microseconds.";
-    if longer <= TAKING_TURNS_AT_MOST {
-        return format!(
-            "{}: slower than one after another, the threads taking {percent:.0}% longer. {handovers} The rest is what taking turns costs besides - each turn starts with caches holding another thread's data, and the OS may move a thread between cores - or another program using the cores.",
-            verdict.describe()
-        );
-    }
-    // CPython's FORCE_SWITCHING (Python/ceval_gil.c, Include/internal/pycore_gil.h): the thread
-    // that drops the GIL on request waits until another thread has taken it.
-    verdict.surprise(
-        &format!(
-            "slower than one after another, the threads taking {percent:.0}% longer: far more than taking turns costs. {handovers} A loss this size means busy cores: the thread handed the GIL waits for a core - a scheduler time slice, milliseconds - and until it gets one no thread runs Python, as the one that let go waits for the switch. Another program on the cores is the likely cause."
-        ),
-        MORE_RUNS,
-    )
 }
 
 /// The twin's comparison again, with runs enough to narrow a noisy ratio.

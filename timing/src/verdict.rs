@@ -10,6 +10,9 @@
 //! not chosen from it, and [`Verdict::describe`] says so. [`Verdict::finding`] counts it as
 //! within, as it always has.
 //!
+//! CPython's threads against its one thread are judged here once, for every topic that runs a
+//! twin of them ([`PythonThreads`]): under a GIL, or free-threaded on one core or more.
+//!
 //! ```
 //! use timing::verdict::{Finding, Place, Verdict};
 //! let two = Verdict::threads_on("even split", 1.95, 2, 2);
@@ -228,6 +231,134 @@ pub fn rerun(command: &str) -> String {
     format!("Re-run to compare: `{command}`.")
 }
 
+// ---- CPython's threads against one thread ----
+
+/// What CPython's threads under its GIL gain over one thread: nothing, give or take a few
+/// percent - one thread runs Python code at a time, and the hand-overs cost microseconds.
+pub const UNDER_GIL: (f64, f64) = (0.9, 1.05);
+
+/// How much longer than sequential taking turns on the GIL can itself make CPU-bound threads:
+/// a waiting thread asks for the GIL once a switch interval (5 ms, CPython's default, which the
+/// twins keep: `sys.getswitchinterval()`, Python/ceval_gil.c), and the hand-over takes
+/// microseconds where a core is free - a fraction of a percent - with a cold cache or a thread
+/// moved between cores after it. A quarter longer is this lesson's generous allowance for all
+/// of that together (a judgement, not a CPython figure); beyond it only a busy core accounts
+/// for the loss.
+const TAKING_TURNS_AT_MOST: f64 = 1.25;
+
+/// CPython's CPU-bound threads against its one thread, as a twin measured them: the one
+/// judgement every topic makes of them, under a GIL ([`PythonThreads::under_gil`]) or without
+/// one ([`PythonThreads::without_gil`]), so that the same figures read the same everywhere.
+#[derive(Clone, Copy, Debug)]
+pub struct PythonThreads<'a> {
+    /// What ran, ending the subject: `CPython 3.11.7, with the GIL: its three threads`.
+    pub what: &'a str,
+    /// The one thread's runs.
+    pub sequential: &'a Stats,
+    /// The threads' runs.
+    pub threads: &'a Stats,
+    /// The command that measures again with more runs, which a noisy figure ends with.
+    pub more_runs: &'a str,
+}
+
+impl PythonThreads<'_> {
+    fn ratio(&self) -> f64 {
+        self.threads.speedup_over(self.sequential).0
+    }
+
+    /// Under the GIL: about 1x ([`UNDER_GIL`]); a figure outside that is noise where the runs'
+    /// [`spread`] reaches the bounds, and otherwise a loss or a gain that the sentence sizes up.
+    // Source: CPython's Python/ceval_gil.c (3.12): a thread runs Python code only while it
+    // holds the GIL, dropped on request each switch interval and around blocking calls.
+    pub fn under_gil(&self) -> String {
+        let verdict = Verdict::new(
+            self.what,
+            self.ratio(),
+            UNDER_GIL,
+            "that one thread running Python at a time allows",
+        );
+        let spread = spread(self.sequential, self.threads);
+        match verdict.place() {
+            Place::Inside => format!(
+                "{}: no gain, as in the notebook (527 ms against 542 ms, not measured here): the GIL lets one thread run Python code at a time.",
+                verdict.describe()
+            ),
+            // Neither a gain nor a loss to explain: a few percent either way is noise.
+            Place::NearLow | Place::NearHigh => format!(
+                "{}: about as long as one after another - the GIL lets one thread run Python code at a time.",
+                verdict.describe()
+            ),
+            Place::Below | Place::Above if verdict.spread_reaches_bounds(spread) => {
+                verdict.noise(spread, self.more_runs)
+            }
+            Place::Below => self.slower_under_gil(&verdict),
+            Place::Above => verdict.surprise(
+                "a gain the GIL does not allow, so the sequential runs were slowed (another program, a cold cache) or time was spent with the GIL released.",
+                self.more_runs,
+            ),
+        }
+    }
+
+    /// Threads under the GIL clearly slower than one after another: the sentence follows the
+    /// size of the loss, as the hand-overs themselves cost almost nothing.
+    fn slower_under_gil(&self, verdict: &Verdict) -> String {
+        let longer = 1.0 / verdict.measured.max(1e-12);
+        let percent = (longer - 1.0) * 100.0;
+        let handovers = "The GIL's hand-overs cost almost none of it: a waiting thread asks for the GIL once a 5 ms switch interval (CPython's default, which the twin keeps), and where a core is free the hand-over takes microseconds.";
+        if longer <= TAKING_TURNS_AT_MOST {
+            return format!(
+                "{}: slower than one after another, the threads taking {percent:.0}% longer. {handovers} The rest is what taking turns costs besides - each turn starts with caches holding another thread's data, and the OS may move a thread between cores - or another program using the cores.",
+                verdict.describe()
+            );
+        }
+        // CPython's FORCE_SWITCHING (Python/ceval_gil.c, Include/internal/pycore_gil.h): the
+        // thread that drops the GIL on request waits until another thread has taken it.
+        verdict.surprise(
+            &format!(
+                "slower than one after another, the threads taking {percent:.0}% longer: far more than taking turns costs. {handovers} A loss this size means busy cores: the thread handed the GIL waits for a core - a scheduler time slice, milliseconds - and until it gets one no thread runs Python, as the one that let go waits for the switch. Another program on the cores is the likely cause."
+            ),
+            self.more_runs,
+        )
+    }
+
+    /// A free-threaded build with the GIL off: on one core its threads take turns, GIL or
+    /// not, so about 1x whatever `reach` says; on more they may run at once, within `reach`
+    /// (the gain the work can reach on `cores` cores, which the topic's split of it sets).
+    pub fn without_gil(&self, reach: (f64, f64), cores: usize) -> String {
+        let one_core = cores <= 1;
+        let verdict = Verdict::new(
+            self.what,
+            self.ratio(),
+            if one_core { (0.9, 1.0) } else { reach },
+            format!("that threads without a GIL on {} allow", plural(cores.max(1), "core")),
+        );
+        let turns = if one_core { " and on one core taking turns costs little" } else { "" };
+        match verdict.place() {
+            Place::Above => verdict.surprise(
+                "a gain the cores do not allow, so the sequential runs were slowed (another program, a cold cache).",
+                self.more_runs,
+            ),
+            Place::Below => verdict.surprise(
+                &format!("no GIL stops these threads{turns}, so what held them back is elsewhere: another program running beside them, or what a free-threaded interpreter pays to share objects between threads (reference counts, per-object locks)."),
+                self.more_runs,
+            ),
+            _ if one_core => {
+                format!("{}: on one core threads take turns, GIL or not.", verdict.describe())
+            }
+            // Equal to the least expected within noise: not evidence that they ran at once.
+            Place::NearLow => format!(
+                "{}: too close to call whether the threads ran at once. More runs narrow it: `{}`.",
+                verdict.describe(),
+                self.more_runs
+            ),
+            Place::Inside | Place::NearHigh => format!(
+                "{}: no GIL, so the threads ran Python code at once, as Rust's do. The notebook's \"no gain\" was its GIL's.",
+                verdict.describe()
+            ),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -334,5 +465,66 @@ mod tests {
             v.surprise("odd.", "cargo run -p gil"),
             "under the GIL: 1.00x, within the 1.00x one holder allows: odd. Re-run to compare: `cargo run -p gil`."
         );
+    }
+    /// CPython's threads as a topic judges them: sequential and threaded runs as
+    /// median/min/max ms, judged under the GIL or without it on `cores` cores.
+    fn python_threads(runs: [(u64, u64, u64); 2], gil: bool, cores: usize) -> String {
+        let [sequential, threads] = runs.map(|(median, min, max)| {
+            let ms = std::time::Duration::from_millis;
+            Stats { min: ms(min), median: ms(median), max: ms(max), runs: 5 }
+        });
+        let judged = PythonThreads {
+            what: "py",
+            sequential: &sequential,
+            threads: &threads,
+            more_runs: "again",
+        };
+        if gil { judged.under_gil() } else { judged.without_gil((1.8, 2.0), cores) }
+    }
+
+    #[test]
+    fn cpythons_threads_under_its_gil_are_judged_by_side_size_and_spread() {
+        // (sequential and threads as median/min/max ms, what the sentence must say)
+        let cases = [
+            ([(100, 99, 101), (102, 101, 103)], "0.98x, within the 0.90x to 1.05x"),
+            ([(100, 99, 101), (102, 101, 103)], "no gain, as in the notebook"),
+            ([(108, 107, 109), (100, 99, 101)], "about as long as one after another"),
+            ([(88, 87, 89), (100, 99, 101)], "about as long as one after another"),
+            ([(100, 90, 110), (120, 100, 130)], "0.83x, below the 0.90x to 1.05x"),
+            ([(100, 90, 110), (120, 100, 130)], "run-to-run noise, not a finding"),
+            ([(140, 100, 150), (100, 98, 145)], "run-to-run noise, not a finding"),
+            ([(100, 99, 101), (120, 119, 121)], "taking 20% longer. The GIL's hand-overs"),
+            ([(100, 99, 101), (150, 148, 152)], "taking 50% longer: far more than"),
+            ([(140, 135, 150), (100, 98, 105)], "a gain the GIL does not allow"),
+        ];
+        for (runs, wanted) in cases {
+            let said = python_threads(runs, true, 2);
+            assert!(said.contains(wanted), "{wanted:?} in {said}");
+        }
+    }
+
+    #[test]
+    fn cpythons_threads_without_a_gil_take_turns_on_one_core_and_scale_on_more() {
+        // (cores, sequential and threads as median/min/max ms, what it must say, must not)
+        let cases = [
+            // One core, inside its bounds: turns, whatever the threads reach on more cores.
+            (1, [(100, 99, 101), (104, 103, 105)], "within the 0.90x to 1.00x", "at once"),
+            (1, [(100, 99, 101), (104, 103, 105)], "on one core threads take turns", "at once"),
+            (
+                1,
+                [(100, 99, 101), (125, 124, 126)],
+                "on one core taking turns costs little",
+                "at once",
+            ),
+            (1, [(150, 149, 151), (100, 99, 101)], "a gain the cores do not allow", "at once"),
+            (2, [(196, 195, 197), (100, 99, 101)], "ran Python code at once", "take turns"),
+            (2, [(176, 175, 177), (100, 99, 101)], "too close to call", "ran Python code at once"),
+            (2, [(130, 129, 131), (100, 99, 101)], "no GIL stops these threads", "one core"),
+            (2, [(250, 249, 251), (100, 99, 101)], "a gain the cores do not allow", "at once"),
+        ];
+        for (cores, runs, wanted, unwanted) in cases {
+            let said = python_threads(runs, false, cores);
+            assert!(said.contains(wanted) && !said.contains(unwanted), "{wanted:?} in {said}");
+        }
     }
 }
