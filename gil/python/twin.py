@@ -45,5 +45,7 @@ def threaded():
 
 EXPECTED = (N * (N - 1) // 2) ** 2
 measure("sequential", RUNS, sequential, lambda s: expect(s, EXPECTED))
+# The label names the build: `cargo run -p gil` sets this row beside its simulated GIL threads
+# or its free threads by it, so no interpreter is started beforehand just to ask.
 label = "threads under its GIL" if gil_enabled() else "threads, no GIL (free-threaded)"
 measure(label, RUNS, threaded, lambda s: expect(s, EXPECTED))

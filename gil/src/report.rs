@@ -7,7 +7,7 @@ use std::time::Duration;
 use timing::chart::Figure;
 use timing::python::{Measured, Twin, TwinError};
 use timing::python_env::Python;
-use timing::verdict::{Finding, Verdict, rerun};
+use timing::verdict::{Finding, PythonThreads, Verdict, rerun};
 use timing::{Stats, cli, human, plural, say};
 
 use crate::{Contention, Convoy, CpuBound, DEFAULT_SIZE, Workload};
@@ -17,9 +17,8 @@ const RERUN: &str = "cargo run -p gil";
 /// The comparison with CPython again, with runs enough to narrow a noisy ratio.
 const MORE_RUNS: &str = "cargo run -p gil -- --vs-python --runs 15";
 
-/// What threads under a GIL gain over one thread, simulated or CPython's: nothing, give or take
-/// the cost of starting them and of the hand-overs.
-const UNDER_GIL: (f64, f64) = (0.85, 1.03);
+/// What the simulated GIL's threads gain over one thread is held to the bounds CPython's are
+/// (`timing::verdict::UNDER_GIL`): nothing, give or take the hand-overs.
 const UNDER_GIL_BOUNDS: &str = "that one holder at a time allows";
 
 // ---- the simulated GIL: fair hand-off and convoy ----
@@ -39,30 +38,74 @@ fn fairness_sentence(interval: Duration, fair: &Contention, unfair: &Contention)
     )
 }
 
-/// What the drops counted show: with a plain unlock, whether the holder took the GIL straight
-/// back - most times, so the waiter starved - or lost it often; or that nobody asked at all.
-/// What parking_lot's two unlocks do, and where that was read, is at `Gil::fair`.
+/// What the drops counted show, named by the hand-offs that were asked to drop the GIL at all
+/// (a thread whose share of the sum ends within an interval is never asked): with a plain
+/// unlock, whether the holder took the GIL straight back - and whether the waiter's longest
+/// wait shows it starving - or lost it often. What parking_lot's two unlocks do, and where that
+/// was read, is at `Gil::fair`.
 fn hand_overs_sentence(interval: Duration, fair: &Contention, unfair: &Contention) -> String {
-    if unfair.drops == 0 {
-        return format!(
-            "No holder dropped the GIL on request with a plain unlock on this run: each thread's share of the sum ended before a waiter, after its {} ms, had its request honoured, so the two hand-offs were not put to the test. {}",
-            interval.as_millis(),
-            rerun(RERUN)
-        );
-    }
-    let counts = format!(
-        "Asked to drop it, the holder let another thread have it {} of {} times with the fair hand-off, {} of {} when it merely unlocked",
-        fair.handed_over, fair.drops, unfair.handed_over, unfair.drops
+    let times = |c: &Contention| format!("{} of {} times", c.handed_over, c.drops);
+    let asked = "Asked to drop it, the holder let another thread have it";
+    let unasked = format!(
+        "each thread's share of the sum ended before a waiter, after its {} ms, had its request honoured",
+        interval.as_millis()
     );
-    if unfair.handed_over * 2 < unfair.drops {
-        format!(
-            "{counts}: a plain unlock (parking_lot 0.13 dropping its guard) frees the lock and wakes a waiter but hands it nothing, and the holder, still on its core, relocks first. So the waiter starves, which is why CPython 3.2's new GIL hands the GIL over, as parking_lot's unlock_fair does here. (parking_lot 0.12 made a plain unlock fair now and then, about every 0.5 ms; 0.13 no longer does.)"
-        )
-    } else {
-        format!(
-            "{counts}: the woken waiter often relocked first (the holder off its core, or slow back to the lock), so on this run the unfair lock did not starve the waiter for long. A plain unlock hands nothing over; who wins the race is the OS's doing. {}",
+    let counts = match (fair.drops, unfair.drops) {
+        (0, 0) => {
+            return format!(
+                "No holder dropped the GIL on request on this run, with either hand-off: {unasked}, so neither hand-off was put to the test. {}",
+                rerun(RERUN)
+            );
+        }
+        (_, 0) => {
+            return format!(
+                "{asked} {} with the fair hand-off; with a plain unlock no holder dropped it on request on this run ({unasked}), so only the fair hand-off was put to the test. {}",
+                times(fair),
+                rerun(RERUN)
+            );
+        }
+        (0, _) => format!(
+            "{asked} {} when it merely unlocked; the fair hand-off was never asked on this run ({unasked})",
+            times(unfair)
+        ),
+        _ => format!(
+            "{asked} {} with the fair hand-off, {} when it merely unlocked",
+            times(fair),
+            times(unfair).trim_end_matches(" times")
+        ),
+    };
+    format!("{counts}: {}", plain_unlock_sentence(fair, unfair))
+}
+
+/// What the plain unlock did to the waiter, from both the hand-overs and the longest waits
+/// printed before it: "starves" only where the holder mostly took the GIL straight back and
+/// the waiter's longest wait was clearly longer - more than twice - than with the fair hand-off.
+fn plain_unlock_sentence(fair: &Contention, unfair: &Contention) -> String {
+    let waits = Verdict::new(
+        "the longest wait with a plain unlock against the fair hand-off's",
+        unfair.longest_wait.as_secs_f64() / fair.longest_wait.as_secs_f64().max(1e-9),
+        (0.0, 2.0),
+        "of two hand-offs that keep a waiter out about as long",
+    );
+    let kept = unfair.handed_over * 2 < unfair.drops;
+    let longer = waits.finding() == Finding::Above;
+    let nothing_handed = "a plain unlock (parking_lot 0.13 dropping its guard) frees the lock and wakes a waiter but hands it nothing";
+    match (kept, longer) {
+        (true, true) => format!(
+            "{nothing_handed}, and the holder, still on its core, relocks first. So the waiter starves, which is why CPython 3.2's new GIL hands the GIL over, as parking_lot's unlock_fair does here. (parking_lot 0.12 made a plain unlock fair now and then, about every 0.5 ms; 0.13 no longer does.)"
+        ),
+        (true, false) => format!(
+            "the holder mostly took it straight back - {nothing_handed} - yet the waiter's longest wait was not clearly more than twice the fair hand-off's, so on this run it was not kept out for long: the shares of the sum ended, or the OS let the waiter in. {}",
             rerun(RERUN)
-        )
+        ),
+        (false, true) => format!(
+            "the woken waiter often relocked first, yet a waiter's longest wait was more than twice the fair hand-off's: {nothing_handed}, so who wins the race is the OS's doing, and a waiter that loses it waits on. {}",
+            rerun(RERUN)
+        ),
+        (false, false) => format!(
+            "the woken waiter often relocked first (the holder off its core, or slow back to the lock), so on this run the unfair lock did not starve the waiter for long. A plain unlock hands nothing over; who wins the race is the OS's doing. {}",
+            rerun(RERUN)
+        ),
     }
 }
 
@@ -133,7 +176,7 @@ fn conclusion_sentences(
     let under_gil = Verdict::new(
         "the same threads under the GIL",
         gain(&cpu.under_gil),
-        UNDER_GIL,
+        timing::verdict::UNDER_GIL,
         UNDER_GIL_BOUNDS,
     );
     let io = Verdict::new(
@@ -207,21 +250,21 @@ pub fn vs_python(
     twin: &Twin,
     figure: &mut Figure,
 ) -> Result<(), TwinError> {
-    // Which threads to set Python's beside depends on its build: asked before it runs.
-    let free_threaded =
-        timing::python_env::find(twin.python(), &[]).is_ok_and(|p| p.threads_run_at_once());
-    let threads_row = if free_threaded {
-        ("free threads", &cpu.free)
-    } else {
-        ("simulated GIL threads", &cpu.under_gil)
-    };
+    // Which Rust threads to set Python's beside depends on its build, which the twin's own
+    // label for its threads names (`twin.py`): no interpreter is started just to ask.
+    let pairs = [
+        ("sequential", Some(("sequential", &cpu.sequential))),
+        ("threads under its GIL", Some(("simulated GIL threads", &cpu.under_gil))),
+        ("threads, no GIL", Some(("free threads", &cpu.free))),
+    ];
     let args = [workload.size.to_string(), runs.to_string(), threads.to_string()];
-    let rust = [("sequential", &cpu.sequential), threads_row];
-    let Some((interpreter, [python_sequential, python_threads])) =
-        timing::python::compare_each(twin, &args, &rust, figure)?
-    else {
+    let Some(report) = timing::python::compare_by_label(twin, &args, &pairs, figure)? else {
         return Ok(());
     };
+    let Ok([python_sequential, python_threads]) = <[Measured; 2]>::try_from(report.measured) else {
+        return Err(TwinError::Failed("the twin did not measure two rows".to_owned()));
+    };
+    let interpreter = report.python;
     let threads_text = plural(threads, "thread");
     say!(
         "{threads_text} against one: Rust free {}, Rust under the simulated GIL {},",
@@ -258,9 +301,11 @@ fn say_python_runs(python: &Python, sequential: &Measured, on_threads: &Measured
     }
 }
 
-/// What CPython's thread ratio means, chosen by its build, as `threading` judges its own: with
-/// the GIL one thread runs Python code at a time, so a gain needs a cause - a sleep or I/O,
-/// which this twin has none of, or the runs' spread; a free-threaded build can run them at once.
+/// What CPython's thread ratio means, chosen by its build through the one judgement
+/// `timing::verdict` makes of it (as `threading` does): with the GIL one thread runs Python
+/// code at a time, so a gain needs a cause - a sleep or I/O, which this twin has none of, or
+/// the runs' spread; a free-threaded build can run them at once, as Rust's free threads above,
+/// up to one a core.
 fn python_sentence(
     python: &Python,
     sequential: &Stats,
@@ -268,51 +313,15 @@ fn python_sentence(
     threads: usize,
     cores: usize,
 ) -> String {
-    let ratio = on_threads.speedup_over(sequential).0;
     let what = format!("{}: its {}", python.describe(), plural(threads, "thread"));
+    let judged =
+        PythonThreads { what: &what, sequential, threads: on_threads, more_runs: MORE_RUNS };
     if python.threads_run_at_once() {
-        return free_python_sentence(Verdict::threads_on(what, ratio, threads, cores), cores);
-    }
-    // The ratio's range from the runs' spread: the best and worst pairing of runs.
-    let low = sequential.min.as_secs_f64() / on_threads.max.as_secs_f64().max(1e-12);
-    let high = sequential.max.as_secs_f64() / on_threads.min.as_secs_f64().max(1e-12);
-    let verdict = Verdict::new(what, ratio, UNDER_GIL, UNDER_GIL_BOUNDS);
-    // Source: CPython's Python/ceval_gil.c (3.12): a thread runs Python code only while it
-    // holds the GIL, dropped on request each switch interval and around blocking calls.
-    match verdict.finding() {
-        Finding::Within => format!(
-            "{}: no gain, as in the notebook (527 ms against 542 ms, not measured here): the GIL lets one thread run Python code at a time.",
-            verdict.describe()
-        ),
-        Finding::Below => verdict.surprise(
-            "slower than one after another by more than the GIL's own switches cost (a thread woken each switch interval): something else held the threads back - another program on the cores, or their start-up at this size.",
-            MORE_RUNS,
-        ),
-        Finding::Above if low <= 1.0 => format!(
-            "{}, by median; but pairing its slowest and fastest runs gives {low:.2}x to {high:.2}x: run-to-run noise, not a gain. More runs narrow it: `{MORE_RUNS}`.",
-            verdict.describe()
-        ),
-        Finding::Above => verdict.surprise(
-            "a gain the GIL does not allow: another thread runs Python code alongside one only while that one sleeps or waits for I/O, and this twin does neither - so the sequential runs were slowed (another program, a cold cache).",
-            MORE_RUNS,
-        ),
-    }
-}
-
-/// A free-threaded CPython's thread ratio: as Rust's free threads, up to one a core.
-fn free_python_sentence(verdict: Verdict, cores: usize) -> String {
-    match verdict.finding() {
-        Finding::Below if cores == 1 => {
-            format!("{}: on one core threads take turns, GIL or not.", verdict.describe())
-        }
-        Finding::Below => verdict.surprise(
-            "no GIL stops these threads, so what held them back is elsewhere: another program on the cores, or what a free-threaded interpreter pays to share objects between threads (reference counts, per-object locks).",
-            MORE_RUNS,
-        ),
-        _ => format!(
-            "{}: no GIL, so the threads ran Python code at once, as Rust's free threads above do.",
-            verdict.describe()
-        ),
+        // The twin splits the sum evenly, as Rust's free threads: up to one a core.
+        let even = Verdict::threads_on("", 0.0, threads, cores);
+        judged.without_gil((even.low, even.high), cores)
+    } else {
+        judged.under_gil()
     }
 }
 
@@ -397,6 +406,39 @@ mod tests {
         assert!(unasked.contains("No holder dropped the GIL on request"), "{unasked}");
         assert!(unasked.contains("after its 5 ms"), "{unasked}");
         assert!(!unasked.contains("starve"), "{unasked}");
+        assert!(unasked.contains("neither hand-off was put to the test"), "{unasked}");
+    }
+
+    /// "Starves" only where the plain unlock's longest wait is clearly longer than the fair
+    /// hand-off's, as printed just before: hand-over counts alone do not say it.
+    #[test]
+    fn the_waiter_starves_only_where_its_longest_wait_says_so() {
+        let waited = |m, drops, handed_over| Contention { longest_wait: ms(m), drops, handed_over };
+        let kept_briefly = fairness_sentence(ms(5), &waited(6, 20, 20), &waited(8, 20, 2));
+        assert!(!kept_briefly.contains("starves"), "{kept_briefly}");
+        assert!(kept_briefly.contains("2 of 20 when it merely unlocked"), "{kept_briefly}");
+        assert!(kept_briefly.contains("not kept out for long"), "{kept_briefly}");
+        // Handed over often, yet one wait far longer: said, not "did not starve".
+        let lost_once = fairness_sentence(ms(5), &waited(6, 20, 20), &waited(60, 20, 15));
+        assert!(lost_once.contains("more than twice"), "{lost_once}");
+        assert!(!lost_once.contains("did not starve"), "{lost_once}");
+    }
+
+    /// Only one hand-off asked to drop the GIL: the sentence names the one that was tested,
+    /// and never counts "0 of 0".
+    #[test]
+    fn the_fairness_sentence_names_the_hand_off_that_was_tested() {
+        let waited = |m, drops, handed_over| Contention { longest_wait: ms(m), drops, handed_over };
+        let fair_only = fairness_sentence(ms(5), &waited(6, 12, 12), &waited(3, 0, 0));
+        assert!(fair_only.contains("12 of 12 times with the fair hand-off"), "{fair_only}");
+        assert!(fair_only.contains("only the fair hand-off was put to the test"), "{fair_only}");
+        assert!(!fair_only.contains("two hand-offs were not"), "{fair_only}");
+        let unfair_only = fairness_sentence(ms(5), &waited(2, 0, 0), &waited(90, 9, 1));
+        assert!(unfair_only.contains("1 of 9 times when it merely unlocked"), "{unfair_only}");
+        assert!(unfair_only.contains("the fair hand-off was never asked"), "{unfair_only}");
+        for said in [&fair_only, &unfair_only] {
+            assert!(!said.contains("0 of 0"), "{said}");
+        }
     }
 
     #[test]
@@ -430,17 +472,18 @@ mod tests {
         let gil = cpython(false);
         let said = |threads: Stats| python_sentence(&gil, &runs(450, 445, 455), &threads, 2, 2);
         let none = said(runs(460, 455, 470));
-        assert!(none.contains("CPython 3.14.0, with the GIL: its 2 threads: 0.98x, within the 0.85x to 1.03x that one holder at a time allows: no gain"), "{none}");
+        assert!(none.contains("CPython 3.14.0, with the GIL: its 2 threads: 0.98x, within the 0.90x to 1.05x that one thread running Python at a time allows: no gain"), "{none}");
+        // A loss far beyond what taking turns costs, its runs apart: busy cores, said so.
         let slower = said(runs(600, 590, 610));
-        assert!(slower.contains("0.75x, below") && slower.contains("something else held"));
+        assert!(slower.contains("0.75x, below") && slower.contains("far more than taking turns"));
         assert!(slower.contains("`cargo run -p gil -- --vs-python --runs 15`"), "{slower}");
         // 1.12x by median, but the slowest sequential run against the fastest threaded one
         // reaches no gain: noise, said with the range it is judged from.
         let noisy = python_sentence(&gil, &runs(450, 400, 500), &runs(402, 390, 520), 2, 2);
         assert!(noisy.contains("1.12x, above") && noisy.contains("0.77x to 1.28x"), "{noisy}");
-        assert!(noisy.contains("run-to-run noise, not a gain"), "{noisy}");
+        assert!(noisy.contains("run-to-run noise, not a finding"), "{noisy}");
         let gain = said(runs(401, 399, 403));
-        assert!(gain.contains("1.12x, above") && gain.contains("this twin does neither"));
+        assert!(gain.contains("1.12x, above") && gain.contains("a gain the GIL does not allow"));
         assert!(!gain.contains("noise"), "{gain}");
     }
 
@@ -454,6 +497,29 @@ mod tests {
         let held_back = python_sentence(&free, &sequential, &runs(401, 399, 403), 2, 2);
         assert!(held_back.contains("1.12x, below") && held_back.contains("no GIL stops"));
         let one_core = python_sentence(&free, &sequential, &runs(600, 598, 602), 2, 1);
-        assert!(one_core.contains("on one core threads take turns"), "{one_core}");
+        assert!(one_core.contains("0.75x, below") && one_core.contains("no GIL stops"));
+        assert!(one_core.contains("on one core taking turns costs little"), "{one_core}");
+    }
+
+    /// One core, the ratio inside its bounds: the threads took turns, so no sentence says they
+    /// ran at once - as `threading` says of the same figures, through the same judgement.
+    #[test]
+    fn a_free_threaded_cpython_on_one_core_takes_turns() {
+        let free = cpython(true);
+        let turns = python_sentence(&free, &runs(450, 445, 455), &runs(470, 468, 472), 2, 1);
+        assert!(turns.contains("0.96x, within the 0.90x to 1.00x"), "{turns}");
+        assert!(turns.contains("on one core threads take turns, GIL or not"), "{turns}");
+        assert!(!turns.contains("at once"), "{turns}");
+    }
+
+    /// Under its GIL, CPython's ratio is judged as `threading` judges it: a median outside the
+    /// bounds whose runs reach them is noise, whichever side it falls.
+    #[test]
+    fn cpythons_ratio_under_its_gil_is_noise_below_as_above() {
+        let gil = cpython(false);
+        let noisy = python_sentence(&gil, &runs(100, 90, 110), &runs(120, 100, 130), 2, 2);
+        assert!(noisy.contains("0.83x, below the 0.90x to 1.05x"), "{noisy}");
+        assert!(noisy.contains("its runs range from 0.69x to 1.10x: run-to-run noise"), "{noisy}");
+        assert!(!noisy.contains("something else held"), "{noisy}");
     }
 }

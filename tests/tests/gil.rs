@@ -101,6 +101,28 @@ fn a_free_threaded_python_is_set_beside_the_free_threads_not_the_simulated_gil()
     out.check(!out.stdout.contains("CPython under its real GIL"), "no real GIL named");
 }
 
+/// The interpreter is asked what it is (its version, whether it has a GIL) once a run, by the
+/// twin's own run: a stuck one then costs one wait, not two.
+#[test]
+fn vs_python_asks_the_interpreter_what_it_is_once() {
+    common::require_python3!();
+    let folder = tempfile::tempdir().unwrap();
+    let (log, wrapper) = (folder.path().join("checks"), folder.path().join("python3"));
+    // The check is `python -c SCRIPT` whose script reads sysconfig; the twin and the start-up
+    // timing (`-c pass`) are not counted.
+    let script = format!(
+        "#!/bin/sh\ncase \"$2\" in *sysconfig*) echo check >> \"{}\";; esac\nexec python3 \"$@\"\n",
+        log.display()
+    );
+    std::fs::write(&wrapper, script).unwrap();
+    std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .unwrap();
+    let wrapper = wrapper.to_string_lossy();
+    let out = run("gil", &["--size", "1000", "--runs", "1", "--vs-python", "--python", &wrapper]);
+    let checks = std::fs::read_to_string(&log).unwrap_or_default();
+    out.success().check(checks.lines().count() == 1, &format!("checked once, not: {checks:?}"));
+}
+
 /// With --vs-python and no --size the sum is smaller than the default: the run says so, and
 /// why (no Python is needed for that: a missing one is only noted on stderr).
 #[test]
