@@ -106,6 +106,12 @@ impl Python {
         format!("{} {minor}{}", self.name(), if self.free_threaded { "t" } else { "" })
     }
 
+    /// Whether its version is at least `major.minor`: `(3, 12)` for 3.12.1 or 3.13.0, not 3.11.7.
+    pub fn version_at_least(&self, (major, minor): (u32, u32)) -> bool {
+        let mut parts = self.version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+        (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= (major, minor)
+    }
+
     /// Whether two of its threads can run Python code at the same moment: a free-threaded
     /// build with the GIL off. Every sentence about Python threads is chosen by it.
     pub fn threads_run_at_once(&self) -> bool {
@@ -192,21 +198,34 @@ impl std::error::Error for EnvError {}
 /// (`explicit`, else `HPC_RS_PYTHON`), checked; plain `python3` when `packages` is empty;
 /// otherwise the environment under the target directory, made and filled on first use.
 pub fn find(explicit: Option<&Path>, packages: &[&str]) -> Result<Python, EnvError> {
-    let named = explicit
+    match named(explicit) {
+        Some(program) => {
+            let (python, missing) = check(&program, packages)?;
+            if missing.is_empty() {
+                Ok(python)
+            } else {
+                Err(EnvError::MissingPackages(program, missing))
+            }
+        }
+        None if packages.is_empty() => find_within(None, ANSWER_WAIT),
+        None => ensure_environment(&environment_folder(), packages),
+    }
+}
+
+/// The interpreter for a twin that needs no package - the one the user named (`explicit`, else
+/// `HPC_RS_PYTHON`), else plain `python3` - given `wait` to answer the check: one that has not
+/// answered by then is stopped (killed and reaped) and is [`EnvError::NoAnswer`], naming it.
+/// For a caller that must not wait [`ANSWER_WAIT`] for a stuck interpreter.
+pub fn find_within(explicit: Option<&Path>, wait: Duration) -> Result<Python, EnvError> {
+    let program = named(explicit).unwrap_or_else(|| PathBuf::from("python3"));
+    Ok(check_within(&program, &[], wait)?.0)
+}
+
+/// The interpreter the user named: `explicit` (`--python PATH`), else `HPC_RS_PYTHON` if set.
+fn named(explicit: Option<&Path>) -> Option<PathBuf> {
+    explicit
         .map(Path::to_path_buf)
-        .or_else(|| std::env::var_os(PYTHON_VARIABLE).filter(|v| !v.is_empty()).map(PathBuf::from));
-    if let Some(program) = named {
-        let (python, missing) = check(&program, packages)?;
-        return if missing.is_empty() {
-            Ok(python)
-        } else {
-            Err(EnvError::MissingPackages(program, missing))
-        };
-    }
-    if packages.is_empty() {
-        return Ok(check(Path::new("python3"), &[])?.0);
-    }
-    ensure_environment(&environment_folder(), packages)
+        .or_else(|| std::env::var_os(PYTHON_VARIABLE).filter(|v| !v.is_empty()).map(PathBuf::from))
 }
 
 /// `$CARGO_TARGET_DIR/python-twins` when that is set; else under the target directory this
@@ -450,6 +469,8 @@ pub(crate) mod tests {
         let forced = interpreter(at, "python 3.14.0 cpython free-threaded gil-on").unwrap();
         assert!(forced.describe().ends_with("a free-threaded build with its GIL turned on"));
         assert!(!forced.threads_run_at_once());
+        assert!(gil.version_at_least((3, 11)) && !gil.version_at_least((3, 12)));
+        assert!(free.version_at_least((3, 12)) && !free.version_at_least((4, 0)));
         assert_eq!(interpreter(at, "python 2.7.18 cpython gil-build gil-on"), None);
         assert_eq!(interpreter(at, "python 3.11.7"), None);
     }
@@ -462,6 +483,9 @@ pub(crate) mod tests {
         fs::set_permissions(&stuck, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
         let wait = Duration::from_millis(200);
         let err = check_within(&stuck, &[], wait).unwrap_err();
+        assert_eq!(err, EnvError::NoAnswer(stuck.clone(), wait));
+        // The caller's own wait, and the program it asked for named, not "python3".
+        let err = find_within(Some(&stuck), wait).unwrap_err();
         assert_eq!(err, EnvError::NoAnswer(stuck.clone(), wait));
         let line = EnvError::NoAnswer(stuck, ANSWER_WAIT).to_string();
         assert!(line.contains("did not answer within 10 s: pass --python PATH"), "{line}");
