@@ -368,6 +368,84 @@ pub fn compare_line(label: &str, rust: &Stats, python: &Stats) -> String {
     )
 }
 
+/// What a loop's `new_list.append(x)` runs for its append in one interpreter, as `dis` names the
+/// instructions: as compiled, and as the specializing interpreter (PEP 659, CPython 3.11+)
+/// rewrites them once the loop is warm. The comprehension beside it appends with one
+/// LIST_APPEND, in every CPython (Python/compile.c; Python/codegen.c from 3.14).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppendLoop {
+    /// As compiled: `LOAD_ATTR (its method form), CALL, POP_TOP`.
+    pub generic: &'static str,
+    /// As specialized once the loop is warm; `None` where this interpreter does not specialize.
+    pub specialized: Option<&'static str>,
+    /// One sentence saying what the interpreter makes of them: a direct append once warm, or
+    /// a real call each time, and why.
+    pub specialization: String,
+}
+
+/// [`AppendLoop`] for the interpreter a twin reported (`python`, its version and build); `None`
+/// for one that is not CPython, which runs Python its own way. Read from CPython's sources of
+/// each version:
+/// - 3.10 and before: Lib/opcode.py has LOAD_METHOD and CALL_METHOD, and no specializing
+///   interpreter exists.
+/// - 3.11: Lib/opcode.py, `_specializations`: LOAD_METHOD_NO_DICT, PRECALL_NO_KW_LIST_APPEND;
+///   Python/ceval.c, TARGET(PRECALL_NO_KW_LIST_APPEND), appends and jumps over the CALL and
+///   POP_TOP (seen with `dis.dis(f, adaptive=True)` on 3.11.7).
+/// - 3.12: Lib/opcode.py makes LOAD_METHOD a pseudo-instruction for LOAD_ATTR (with the method
+///   bit in its argument); `_specializations`: LOAD_ATTR_METHOD_NO_DICT, CALL_NO_KW_LIST_APPEND.
+/// - 3.13 and later: Python/bytecodes.c, CALL_LIST_APPEND ("secretly a super-instruction": it
+///   skips the POP_TOP): the CALL_NO_KW_ names were dropped in 3.13.
+/// - 3.13 free-threaded: Include/internal/pycore_code.h sets ENABLE_SPECIALIZATION to 0 where
+///   Py_GIL_DISABLED (gh-115999); 3.14 turns it back on ("The specializing adaptive interpreter
+///   (PEP 659) is now enabled in free-threaded mode", Doc/whatsnew/3.14.rst).
+///
+/// Versions after 3.14 are assumed to keep 3.14's names.
+pub fn append_loop(python: &Python) -> Option<AppendLoop> {
+    if python.implementation != "cpython" {
+        return None;
+    }
+    const ATTR: &str = "LOAD_ATTR (its method form), CALL, POP_TOP";
+    let at_least = |minor| python.version_at_least((3, minor));
+    let (generic, specialized) = if !at_least(11) {
+        ("LOAD_METHOD, CALL_METHOD, POP_TOP", None)
+    } else if !at_least(12) {
+        (
+            "LOAD_METHOD, PRECALL, CALL, POP_TOP",
+            Some(
+                "LOAD_METHOD_NO_DICT and PRECALL_NO_KW_LIST_APPEND, which appends and skips the CALL and POP_TOP",
+            ),
+        )
+    } else if !at_least(13) {
+        (
+            ATTR,
+            Some(
+                "LOAD_ATTR_METHOD_NO_DICT and CALL_NO_KW_LIST_APPEND, which appends and skips the POP_TOP",
+            ),
+        )
+    } else if !at_least(14) && python.free_threaded {
+        (ATTR, None)
+    } else {
+        (
+            ATTR,
+            Some(
+                "LOAD_ATTR_METHOD_NO_DICT and CALL_LIST_APPEND, which appends and skips the POP_TOP",
+            ),
+        )
+    };
+    let short = python.short();
+    let specialization = match specialized {
+        Some(specialized) => format!(
+            "Once the loop is warm, {short}'s specializing interpreter rewrites them as {specialized}: the call becomes a direct append (before 3.11 each append was a real call)."
+        ),
+        None if at_least(11) => format!(
+            "{short}, a free-threaded 3.13, does not specialize them (3.14 does): each append is a real call."
+        ),
+        None => "Before 3.11 CPython had no specializing interpreter: each append is a real call."
+            .to_owned(),
+    };
+    Some(AppendLoop { generic, specialized, specialization })
+}
+
 fn parse_line(line: &str) -> Result<Measured, TwinError> {
     let bad = || TwinError::Failed(format!("unexpected line from the twin: {line:?}"));
     let fields: Vec<&str> = line.split('\t').collect();
@@ -459,6 +537,53 @@ mod tests {
             matches!(&failed, Err(TwinError::Failed(why)) if why.starts_with("it broke (exit status: 1)")),
             "{failed:?}"
         );
+    }
+
+    fn cpython(version: &str, free_threaded: bool) -> Python {
+        Python {
+            program: "python3".into(),
+            version: version.to_owned(),
+            implementation: "cpython".to_owned(),
+            free_threaded,
+            gil: !free_threaded,
+        }
+    }
+
+    /// Each CPython's append loop is named as it runs it, and what its interpreter makes of it
+    /// is said for that version and build.
+    #[test]
+    fn the_append_loop_is_named_as_each_python_runs_it() {
+        let named = |version, free_threaded| append_loop(&cpython(version, free_threaded)).unwrap();
+        let old = named("3.10.14", false);
+        assert_eq!(old.generic, "LOAD_METHOD, CALL_METHOD, POP_TOP");
+        assert_eq!(old.specialized, None, "no specializing interpreter before 3.11");
+        assert!(old.specialization.starts_with("Before 3.11 CPython had no specializing"));
+        let eleven = named("3.11.7", false);
+        assert_eq!(eleven.generic, "LOAD_METHOD, PRECALL, CALL, POP_TOP");
+        assert!(eleven.specialized.unwrap().contains("PRECALL_NO_KW_LIST_APPEND"));
+        assert!(
+            eleven.specialization.starts_with(
+                "Once the loop is warm, CPython 3.11's specializing interpreter rewrites them as LOAD_METHOD_NO_DICT"
+            ),
+            "{}",
+            eleven.specialization
+        );
+        let twelve = named("3.12.4", false);
+        assert!(twelve.generic.starts_with("LOAD_ATTR (its method"));
+        assert!(twelve.specialized.unwrap().contains("CALL_NO_KW_LIST_APPEND"));
+        for (version, free_threaded) in [("3.13.1", false), ("3.14.0", false), ("3.14.0", true)] {
+            let calls = named(version, free_threaded).specialized.unwrap();
+            assert!(calls.contains("LOAD_ATTR_METHOD_NO_DICT and CALL_LIST_APPEND"), "{version}");
+        }
+        assert!(named("3.14.0", true).specialization.contains("CPython 3.14t's specializing"));
+        let free = named("3.13.1", true);
+        assert_eq!(free.specialized, None, "3.13t specializes nothing");
+        assert_eq!(
+            free.specialization,
+            "CPython 3.13t, a free-threaded 3.13, does not specialize them (3.14 does): each append is a real call."
+        );
+        let pypy = Python { implementation: "pypy".to_owned(), ..cpython("3.10.14", false) };
+        assert_eq!(append_loop(&pypy), None);
     }
 
     #[test]
