@@ -9,8 +9,8 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::panic;
+use std::sync::Barrier;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Barrier, mpsc};
 use std::thread;
 use std::time::Duration;
 
@@ -503,30 +503,29 @@ fn count_local_then_combine(threads: u64, increments: u64) -> u64 {
 
 // ---- the reader's Python ----
 
-/// How long to wait for the reader's Python to say what it is.
+/// How long to wait for the reader's Python to say what it is: a stuck interpreter must not hold
+/// the lesson up (python_env's own wait, for a twin, is longer).
 const PYTHON_WAIT: Duration = Duration::from_secs(5);
 
 /// The Python a reader would run (`HPC_RS_PYTHON`, else `python3`), asked for its version and
-/// build by `python_env`'s one check, at most `PYTHON_WAIT`: a stuck interpreter must not hold
-/// the lesson up (its thread is left behind, and ends with the program). `Err`: why not.
+/// build by `python_env`'s one check, given `PYTHON_WAIT` to answer: one that has not is
+/// stopped there and then, not left running. `Err`: why not, in words.
 fn readers_python() -> Result<Python, String> {
-    let (sender, answer) = mpsc::channel();
-    thread::spawn(move || sender.send(python_env::find(None, &[])));
-    answered(answer.recv_timeout(PYTHON_WAIT))
+    answered(python_env::find_within(None, PYTHON_WAIT))
 }
 
-/// The Python that answered, or why none did, in words.
-fn answered(
-    answer: Result<Result<Python, EnvError>, mpsc::RecvTimeoutError>,
-) -> Result<Python, String> {
+/// The Python that answered, or why none did, naming the program that was asked.
+fn answered(answer: Result<Python, EnvError>) -> Result<Python, String> {
     match answer {
-        Ok(Ok(python)) => Ok(python),
-        Ok(Err(EnvError::NotFound(program))) => Err(format!("no {} found", program.display())),
-        Ok(Err(EnvError::NotPython3(program))) => {
+        Ok(python) => Ok(python),
+        Err(EnvError::NotFound(program)) => Err(format!("no {} found", program.display())),
+        Err(EnvError::NotPython3(program)) => {
             Err(format!("{} did not answer as Python 3", program.display()))
         }
-        Ok(Err(other)) => Err(other.to_string()),
-        Err(_) => Err(format!("python3 did not answer within {} s", PYTHON_WAIT.as_secs())),
+        Err(EnvError::NoAnswer(program, waited)) => {
+            Err(format!("{} did not answer within {} s", program.display(), waited.as_secs()))
+        }
+        Err(other) => Err(other.to_string()),
     }
 }
 
@@ -555,7 +554,7 @@ fn python_count_sentence(python: &Result<Python, String>) -> String {
             p.program.display(),
             p.describe()
         ),
-        Ok(p) if minor_version(&p.version).is_some_and(|minor| minor < 10) => format!(
+        Ok(p) if !p.version_at_least((3, 10)) => format!(
             "{} here is {}, older than 3.10: a switch may come between almost any two bytecodes, so updates are lost in a long enough loop. Since 3.10 that is rare under the GIL, and {FREE_THREADED}.",
             p.program.display(),
             p.describe()
@@ -570,11 +569,6 @@ fn python_count_sentence(python: &Result<Python, String>) -> String {
         ),
     };
     format!("{OPENING} {case}")
-}
-
-/// `10` of `3.10.4`.
-fn minor_version(version: &str) -> Option<u32> {
-    version.split('.').nth(1)?.parse().ok()
 }
 
 // ---- helpers ----
@@ -704,11 +698,12 @@ mod tests {
     #[test]
     fn a_python_that_did_not_answer_is_said_why() {
         let missing = EnvError::NotFound("python3".into());
-        assert_eq!(answered(Ok(Err(missing))), Err("no python3 found".to_owned()));
+        assert_eq!(answered(Err(missing)), Err("no python3 found".to_owned()));
         let echo = EnvError::NotPython3("/bin/echo".into());
-        assert_eq!(answered(Ok(Err(echo))), Err("/bin/echo did not answer as Python 3".to_owned()));
-        let late = answered(Err(mpsc::RecvTimeoutError::Timeout));
-        assert_eq!(late, Err("python3 did not answer within 5 s".to_owned()));
+        assert_eq!(answered(Err(echo)), Err("/bin/echo did not answer as Python 3".to_owned()));
+        // The program that was asked (HPC_RS_PYTHON's), and the wait it was given.
+        let late = answered(Err(EnvError::NoAnswer("/opt/python3.14t".into(), PYTHON_WAIT)));
+        assert_eq!(late, Err("/opt/python3.14t did not answer within 5 s".to_owned()));
     }
 
     #[test]
