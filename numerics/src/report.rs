@@ -389,7 +389,11 @@ fn threads_sentences(kinds: &[Kind], python: &Python, cores: usize) -> Vec<Strin
     }
     let (python_loops, native): (Vec<&Kind>, Vec<&Kind>) =
         kinds.iter().partition(|k| k.name.starts_with("pure Python"));
-    said.push(if native.iter().all(|k| k.ran_at_once()) {
+    // No native row (the module or Numba not measured): "all of them ran at once" would be
+    // vacuously true, so only what the Python loop shows is said.
+    said.push(if native.is_empty() {
+        no_native_sentence(python_loops.first().copied(), python)
+    } else if native.iter().all(|k| k.ran_at_once()) {
         native_at_once_sentence(python_loops.first().copied(), python)
     } else {
         native_held_back_sentence(&native)
@@ -399,6 +403,13 @@ fn threads_sentences(kinds: &[Kind], python: &Python, cores: usize) -> Vec<Strin
 
 /// The command that measures the calls again.
 const RERUN_CALLS: &str = "cargo run -p numerics -- --vs-python";
+
+/// What releasing the GIL is, for native code. PyO3 0.30's `Python::detach` "temporarily
+/// releases the GIL, thus allowing other Python threads to run" (its doc comment, pyo3
+/// 0.30.1 src/marker.rs; `allow_threads` before 0.26); Numba "will release the GIL when
+/// entering such a compiled function if you passed nogil=True" (Numba's docs,
+/// docs/source/user/jit.rst, "nogil", the same in 0.60, the least the twins install).
+const NATIVE: &str = "Native code that releases the GIL (PyO3's `py.detach`, Numba's nogil=True)";
 
 /// Every native loop ran at once: what that shows beside the Python loop's figure - the GIL's
 /// turns where the Python loop took them, no GIL on a free-threaded build - and, where the
@@ -410,19 +421,49 @@ fn native_at_once_sentence(python_loop: Option<&Kind>, python: &Python) -> Strin
             python.describe()
         );
     }
-    let native = "Native code that releases the GIL (PyO3's `py.detach`, Numba's nogil=True) ran at once beside another Python thread";
+    let native = format!("{NATIVE} ran at once beside another Python thread");
     let Some(python_loop) = python_loop else {
         return format!(
             "{native}; the pure-Python loop has no two-thread row here, so Python code taking turns for the GIL was not measured. {}",
             verdict::rerun(RERUN_CALLS)
         );
     };
-    let turns = Verdict { what: "The pure-Python loop".to_owned(), ..python_loop.turns() };
-    if turns.finding() == Finding::Below {
-        let why = "under a GIL one thread runs Python code at a time, so two calls take about twice one call's time; less means one call's own time was slowed (a slow run in its median, another program on the cores).";
-        return format!("{native}. {}", turns.surprise(why, RERUN_CALLS));
+    if let Some(surprise) = fewer_turns_than_a_gil(python_loop) {
+        return format!("{native}. {surprise}");
     }
-    "Native code that releases the GIL (PyO3's `py.detach`, Numba's nogil=True) runs beside other Python threads; Python code needs the GIL, so one thread runs it at a time. That is section 2.c's \"the GIL hampers threads\", measured: the cure is native code that lets go of it, not more threads.".to_owned()
+    format!(
+        "{NATIVE} runs beside other Python threads; Python code needs the GIL, so one thread runs it at a time. That is section 2.c's \"the GIL hampers threads\", measured: the cure is native code that lets go of it, not more threads."
+    )
+}
+
+/// No native call has a two-thread row (the module or Numba was not measured): what the
+/// Python loop shows alone, and that native code beside it was not measured.
+fn no_native_sentence(python_loop: Option<&Kind>, python: &Python) -> String {
+    let unmeasured = format!(
+        "No native call has a two-thread row here, so whether native code that releases the GIL runs beside Python threads was not measured. {}",
+        verdict::rerun(RERUN_CALLS)
+    );
+    if python.threads_run_at_once() {
+        return format!(
+            "{}: no GIL, so the Python loop's threads can run at once. {unmeasured}",
+            python.describe()
+        );
+    }
+    match python_loop.map(|k| (k, fewer_turns_than_a_gil(k))) {
+        Some((_, Some(surprise))) => format!("{surprise} {unmeasured}"),
+        Some((_, None)) => format!(
+            "The pure-Python loop took turns: Python code needs the GIL, so one thread runs it at a time. {unmeasured}"
+        ),
+        None => unmeasured,
+    }
+}
+
+/// Under a GIL, the pure-Python loop's figure where it is below the turns the GIL forces, said
+/// as a surprise; `None` where it took turns.
+fn fewer_turns_than_a_gil(python_loop: &Kind) -> Option<String> {
+    let turns = Verdict { what: "The pure-Python loop".to_owned(), ..python_loop.turns() };
+    let why = "under a GIL one thread runs Python code at a time, so two calls take about twice one call's time; less means one call's own time was slowed (a slow run in its median, another program on the cores).";
+    (turns.finding() == Finding::Below).then(|| turns.surprise(why, RERUN_CALLS))
 }
 
 /// Some native loop did not run at once, though each releases the GIL: another that did shows
@@ -518,12 +559,33 @@ mod tests {
         assert!(said.contains("The pure-Python loop: 1.30x, below the 1.60x to 2.00x"), "{said}");
         assert!(said.contains("one call's own time was slowed") && said.contains("Re-run"));
         assert!(!said.contains("'s two-thread runs") && !said.contains("the cure is"), "{said}");
-        // Twice one call's time, and a little under it: the threads took turns.
+        // Twice one call's time, and a little under it: the threads took turns. No native row
+        // here, so nothing is said of native code but that it was not measured.
         for (two_ms, figure) in [(120, "1.90x"), (100, "1.59x")] {
             let took_turns = [kind("pure Python loop", 63, two_ms, 5)];
             let said = threads_sentences(&took_turns, &python(false), 2).join(" ");
             assert!(said.contains(&format!("pure Python loop {figure} (took turns)")), "{said}");
+            assert!(
+                said.contains("The pure-Python loop took turns: Python code needs the GIL, so one thread runs it at a time. No native call has a two-thread row here"),
+                "{said}"
+            );
+            assert!(!said.contains("ran at once") && !said.contains("the cure is"), "{said}");
         }
+    }
+
+    #[test]
+    fn without_native_rows_native_code_is_said_unmeasured_not_at_once() {
+        let unmeasured = "No native call has a two-thread row here, so whether native code that releases the GIL runs beside Python threads was not measured. Re-run to compare:";
+        // Under 1.6x on a GIL build: its figure against what turns take, native code unmeasured.
+        let overlapped = [kind("pure Python loop", 63, 82, 5)];
+        let said = threads_sentences(&overlapped, &python(false), 2).join(" ");
+        assert!(said.contains("The pure-Python loop: 1.30x, below the 1.60x to 2.00x"), "{said}");
+        assert!(said.contains(unmeasured), "{said}");
+        assert!(!said.contains("ran at once beside") && !said.contains("the cure is"), "{said}");
+        // A free-threaded build: no GIL, and native code still unmeasured.
+        let free = threads_sentences(&overlapped, &python(true), 2).join(" ");
+        assert!(free.contains("free-threaded (no GIL): no GIL, so the Python loop's threads can run at once. No native call"), "{free}");
+        assert!(!free.contains("not only native code's"), "{free}");
     }
 
     #[test]
