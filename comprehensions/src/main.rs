@@ -400,7 +400,7 @@ fn vs_python(
 }
 
 /// Whether the comprehension was faster in CPython, against the notebook's 1.34x, and why it
-/// can be, in the instructions this interpreter runs ([`append_instructions`]).
+/// can be, in the instructions this interpreter runs ([`why_faster`]).
 fn python_sentence(gain: f64, (worst, best): (f64, f64), python: &Python) -> String {
     let verdict = Verdict::new(
         "CPython's comprehension against its append loop",
@@ -409,8 +409,8 @@ fn python_sentence(gain: f64, (worst, best): (f64, f64), python: &Python) -> Str
         "around the notebook's 1.34x",
     );
     let why = why_faster(python);
-    let instructions = append_instructions(python);
-    let specialized = matches!(instructions, Some(AppendInstructions { specialized: Some(_), .. }));
+    let specialized =
+        timing::python::append_loop(python).is_some_and(|append| append.specialized.is_some());
     let described = verdict.describe();
     match verdict.place() {
         Place::Inside => format!("{described}: it showed, as in the notebook. {why}"),
@@ -431,101 +431,28 @@ fn python_sentence(gain: f64, (worst, best): (f64, f64), python: &Python) -> Str
 }
 
 /// `Why it can be faster: ...`: the comprehension's one instruction against the loop's, named
-/// as this interpreter has them.
+/// as this interpreter has them ([`timing::python::append_loop`]).
 fn why_faster(python: &Python) -> String {
-    let comprehension = if version_at_least(&python.version, (3, 12)) {
+    let comprehension = if python.version_at_least((3, 12)) {
         "inlined into the enclosing function since 3.12 (PEP 709)"
     } else {
         "in 3.11 and before from a function of its own, called once"
     };
-    // CPython's compiler emits LIST_APPEND for a comprehension's element (Python/compile.c;
-    // Python/codegen.c from 3.14).
-    let Some(loop_runs) = append_instructions(python) else {
+    let Some(append) = timing::python::append_loop(python) else {
         return format!(
             "Why it can be faster: in CPython the comprehension appends with one LIST_APPEND instruction ({comprehension}), where the loop looks up new_list.append and calls it; this is {}, which runs Python its own way, not described here.",
             python.implementation
         );
     };
-    let short = python.short();
-    let then = match loop_runs.specialized {
-        Some(specialized) => format!(
-            " Once the loop is warm, {short}'s specializing interpreter rewrites them as {specialized}: the call becomes a direct append (before 3.11 each append was a real call; the notebook does not record which Python it ran)."
-        ),
-        None if version_at_least(&python.version, (3, 11)) => format!(
-            " {short}, a free-threaded 3.13, does not specialize them (3.14 does): each append is a real call."
-        ),
-        None => " Before 3.11 CPython had no specializing interpreter: each append is a real call."
-            .to_owned(),
+    let notebook = if append.specialized.is_some() {
+        " The notebook does not record which Python it ran."
+    } else {
+        ""
     };
     format!(
-        "Why it can be faster: per element the loop looks up new_list.append and calls it ({}); the comprehension appends with one LIST_APPEND ({comprehension}).{then}",
-        loop_runs.generic
+        "Why it can be faster: per element the loop looks up new_list.append and calls it ({}); the comprehension appends with one LIST_APPEND ({comprehension}). {}{notebook}",
+        append.generic, append.specialization
     )
-}
-
-/// The instructions `new_list.append(x**2)` runs for its append, as `dis` names them: as
-/// compiled, and as the specializing interpreter (PEP 659, CPython 3.11+) rewrites them once the
-/// loop is warm, where it does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct AppendInstructions {
-    generic: &'static str,
-    specialized: Option<&'static str>,
-}
-
-/// [`AppendInstructions`] for `python`'s version and build; `None` for an interpreter that is
-/// not CPython. Read from CPython's sources of each version:
-/// - 3.10 and before: Lib/opcode.py has LOAD_METHOD and CALL_METHOD, and no specializing
-///   interpreter exists.
-/// - 3.11: Lib/opcode.py, `_specializations`: LOAD_METHOD_NO_DICT, PRECALL_NO_KW_LIST_APPEND;
-///   Python/ceval.c, TARGET(PRECALL_NO_KW_LIST_APPEND), appends and jumps over the CALL and
-///   POP_TOP (seen with `dis.dis(f, adaptive=True)` on 3.11.7).
-/// - 3.12: Lib/opcode.py makes LOAD_METHOD a pseudo-instruction for LOAD_ATTR (with the method
-///   bit in its argument); `_specializations`: LOAD_ATTR_METHOD_NO_DICT, CALL_NO_KW_LIST_APPEND.
-/// - 3.13 and later: Python/bytecodes.c, CALL_LIST_APPEND ("secretly a super-instruction": it
-///   skips the POP_TOP): the CALL_NO_KW_ names were dropped in 3.13.
-/// - 3.13 free-threaded: Include/internal/pycore_code.h sets ENABLE_SPECIALIZATION to 0 where
-///   Py_GIL_DISABLED (gh-115999); 3.14 turns it back on ("The specializing adaptive interpreter
-///   (PEP 659) is now enabled in free-threaded mode", Doc/whatsnew/3.14.rst).
-///   Newer versions than 3.14 are assumed to keep 3.14's names.
-fn append_instructions(python: &Python) -> Option<AppendInstructions> {
-    if python.implementation != "cpython" {
-        return None;
-    }
-    const ATTR: &str = "LOAD_ATTR (its method form), CALL, POP_TOP";
-    let at_least = |minor| version_at_least(&python.version, (3, minor));
-    let (generic, specialized) = if !at_least(11) {
-        ("LOAD_METHOD, CALL_METHOD, POP_TOP", None)
-    } else if !at_least(12) {
-        (
-            "LOAD_METHOD, PRECALL, CALL, POP_TOP",
-            Some(
-                "LOAD_METHOD_NO_DICT and PRECALL_NO_KW_LIST_APPEND, which appends and skips the CALL and POP_TOP",
-            ),
-        )
-    } else if !at_least(13) {
-        (
-            ATTR,
-            Some(
-                "LOAD_ATTR_METHOD_NO_DICT and CALL_NO_KW_LIST_APPEND, which appends and skips the POP_TOP",
-            ),
-        )
-    } else if !at_least(14) && python.free_threaded {
-        (ATTR, None)
-    } else {
-        (
-            ATTR,
-            Some(
-                "LOAD_ATTR_METHOD_NO_DICT and CALL_LIST_APPEND, which appends and skips the POP_TOP",
-            ),
-        )
-    };
-    Some(AppendInstructions { generic, specialized })
-}
-
-/// Whether `version` (`3.11.7`) is at least `major.minor`.
-fn version_at_least(version: &str, (major, minor): (u32, u32)) -> bool {
-    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
-    (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= (major, minor)
 }
 
 // ---- helpers ----
@@ -658,26 +585,22 @@ mod tests {
         assert!(large.contains("PEP 709") && large.contains("as in the notebook"), "{large}");
         let more = said(1.9, "3.13.1");
         assert!(more.contains("1.90x, above") && more.contains("more than in the"), "{more}");
-        assert!(version_at_least("3.12.0", (3, 12)) && !version_at_least("3.9.18", (3, 12)));
     }
 
+    /// The loop's instructions come from timing's one account of them, for the Python that ran
+    /// (its table is tested there); the notebook's unknown Python is said where they specialize.
     #[test]
     fn the_append_is_named_as_each_python_runs_it() {
-        let named = |version, free_threaded| append_instructions(&cpython(version, free_threaded));
-        let specialized =
-            |version, free_threaded| named(version, free_threaded).unwrap().specialized;
-        assert_eq!(named("3.10.14", false).unwrap().generic, "LOAD_METHOD, CALL_METHOD, POP_TOP");
-        assert_eq!(specialized("3.10.14", false), None, "no specializing interpreter before 3.11");
-        assert!(specialized("3.11.7", false).unwrap().contains("PRECALL_NO_KW_LIST_APPEND"));
-        assert!(named("3.12.4", false).unwrap().generic.starts_with("LOAD_ATTR (its method"));
-        assert!(specialized("3.12.4", false).unwrap().contains("CALL_NO_KW_LIST_APPEND"));
-        for (version, free_threaded) in [("3.13.1", false), ("3.14.0", false), ("3.14.0", true)] {
-            let calls = specialized(version, free_threaded).unwrap();
-            assert!(calls.contains("LOAD_ATTR_METHOD_NO_DICT and CALL_LIST_APPEND"), "{version}");
+        for (version, free_threaded) in [("3.10.14", false), ("3.12.4", false), ("3.13.1", true)] {
+            let python = cpython(version, free_threaded);
+            let append = timing::python::append_loop(&python).unwrap();
+            let why = why_faster(&python);
+            assert!(why.contains(&format!("calls it ({});", append.generic)), "{why}");
+            assert!(why.contains(&append.specialization), "{why}");
+            let notebook = why.ends_with("The notebook does not record which Python it ran.");
+            assert_eq!(notebook, append.specialized.is_some(), "{why}");
         }
-        assert_eq!(specialized("3.13.1", true), None, "3.13t specializes nothing");
         let pypy = Python { implementation: "pypy".to_owned(), ..cpython("3.10.14", false) };
-        assert_eq!(append_instructions(&pypy), None);
         assert!(why_faster(&pypy).contains("this is pypy, which runs Python its own way"));
     }
 
