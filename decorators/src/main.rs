@@ -11,6 +11,7 @@ use clap::Parser;
 use decorators_macros::decorate;
 use timing::chart::{Figure, Picture};
 use timing::python::{Twin, TwinError};
+use timing::python_env::Python;
 use timing::verdict::{Place, Verdict};
 use timing::{Stats, cli, say};
 
@@ -272,21 +273,22 @@ fn vs_python(
 ) -> Result<(), TwinError> {
     let rust = [("push loop", push), ("collect", collect)];
     let args = [size.to_string(), runs.to_string()];
-    let Some((_, [append, comprehension])) =
+    let Some((python, [append, comprehension])) =
         timing::python::compare_each(twin, &args, &rust, figure)?
     else {
         return Ok(());
     };
     let gain = comprehension.stats.speedup_over(&append.stats);
     let spread = timing::verdict::spread(&append.stats, &comprehension.stats);
-    cli::paragraph("", &python_sentence(gain.0, spread));
+    cli::paragraph("", &python_sentence(gain.0, spread, &python));
     Ok(())
 }
 
 /// Whether CPython's comprehension beat its append loop, as in the notebook (19.4 s against
 /// 10.7 s, 1.81x): the notebook's claim holds from 1.05x. A figure equal to 1.05x within noise,
-/// or below it with runs that spread past it, neither holds nor contradicts it.
-fn python_sentence(gain: f64, (worst, best): (f64, f64)) -> String {
+/// or below it with runs that spread past it, neither holds nor contradicts it. Why it can be
+/// faster is said for the Python that ran ([`why_faster`]).
+fn python_sentence(gain: f64, (worst, best): (f64, f64), python: &Python) -> String {
     let verdict = Verdict::new(
         "CPython's comprehension against its append loop",
         gain,
@@ -294,13 +296,7 @@ fn python_sentence(gain: f64, (worst, best): (f64, f64)) -> String {
         "of a saving like the notebook's (19.4 s against 10.7 s, 1.81x)",
     );
     const PYTHON_RUNS: &str = "cargo run -p decorators -- --vs-python --runs 15";
-    // CPython's compiler (Python/compile.c; Python/codegen.c from 3.14) emits LIST_APPEND
-    // for a comprehension's element. The loop's new_list.append(x) is a method lookup and a call
-    // (LOAD_METHOD + PRECALL + CALL in 3.11, LOAD_ATTR + CALL from 3.12: Lib/opcode.py of each),
-    // which the specializing interpreter (3.11+, PEP 659) turns into a direct list append -
-    // except on 3.13's free-threaded build, which specializes nothing (gh-115999,
-    // Include/internal/pycore_code.h), until 3.14 (Doc/whatsnew/3.14.rst).
-    let why = "the comprehension appends with one LIST_APPEND instruction, where the loop runs a method lookup and a call instruction for new_list.append(x) (since CPython 3.11, but for 3.13's free-threaded build, specialized into a direct append, so less is saved than before; the instructions this Python runs: `cargo run -p comprehensions -- --vs-python`)";
+    let why = why_faster(python);
     match verdict.place() {
         Place::NearLow => format!(
             "{}: too close to tell whether the comprehension was faster here. More runs narrow it: `{PYTHON_RUNS}`.",
@@ -311,12 +307,28 @@ fn python_sentence(gain: f64, (worst, best): (f64, f64)) -> String {
             verdict.describe()
         ),
         Place::Below => verdict.surprise(
-            &format!("unlike the notebook, though {why}. Those saved instructions are a small part of each element's cost when creating its int object and growing the list take most of it (this run does not break that down), and another program can slow one loop's runs."),
+            &format!("unlike the notebook. {why} Those saved instructions are a small part of each element's cost when creating its int object and growing the list take most of it (this run does not break that down), and another program can slow one loop's runs."),
             PYTHON_RUNS,
         ),
         Place::Inside | Place::NearHigh | Place::Above => {
-            format!("{}: as the notebook found: {why}.", verdict.describe())
+            format!("{}: as the notebook found. {why}", verdict.describe())
         }
+    }
+}
+
+/// What the comprehension saves, in the instructions the Python that ran has
+/// ([`timing::python::append_loop`]): one LIST_APPEND against the loop's lookup and call, which
+/// CPython 3.11+ specializes into a direct append once warm, except on 3.13's free-threaded build.
+fn why_faster(python: &Python) -> String {
+    match timing::python::append_loop(python) {
+        Some(append) => format!(
+            "The comprehension appends with one LIST_APPEND instruction, where for new_list.append(x) the loop runs {}. {}",
+            append.generic, append.specialization
+        ),
+        None => format!(
+            "In CPython the comprehension appends with one LIST_APPEND instruction, where the loop looks up new_list.append and calls it; this is {}, which runs Python its own way, not described here.",
+            python.describe()
+        ),
     }
 }
 
@@ -371,9 +383,24 @@ mod tests {
         assert!(!noisy.contains("against expectation"), "{noisy}");
     }
 
+    fn cpython(version: &str, free_threaded: bool) -> Python {
+        Python {
+            program: "python3".into(),
+            version: version.to_owned(),
+            implementation: "cpython".to_owned(),
+            free_threaded,
+            gil: !free_threaded,
+        }
+    }
+
+    /// `python_sentence` as CPython 3.12 would have it.
+    fn said(gain: f64, spread: (f64, f64)) -> String {
+        python_sentence(gain, spread, &cpython("3.12.4", false))
+    }
+
     #[test]
     fn the_python_sentence_holds_the_notebooks_claim_from_1_05x() {
-        let held = python_sentence(1.12, (1.12, 1.12));
+        let held = said(1.12, (1.12, 1.12));
         assert!(
             held.starts_with(
                 "CPython's comprehension against its append loop: 1.12x, within the 1.05x to 2.00x"
@@ -381,7 +408,7 @@ mod tests {
             "{held}"
         );
         assert!(held.contains("as the notebook found"), "{held}");
-        let contradicted = python_sentence(0.97, (0.95, 0.99));
+        let contradicted = said(0.97, (0.95, 0.99));
         assert!(
             contradicted.contains("0.97x, below") && contradicted.contains("unlike the notebook")
         );
@@ -390,21 +417,48 @@ mod tests {
                 "Re-run to compare: `cargo run -p decorators -- --vs-python --runs 15`."
             )
         );
-        assert!(held.contains("specialized into a direct append"), "{held}");
+        assert!(contradicted.contains("Those saved instructions are a small part"));
+    }
+
+    /// Why the comprehension can be faster is said in the instructions of the Python that ran:
+    /// a direct append where it specializes, a real call where it does not.
+    #[test]
+    fn the_python_sentence_names_the_append_as_the_python_that_ran_has_it() {
+        let twelve = said(1.12, (1.12, 1.12));
+        assert!(twelve.contains("the loop runs LOAD_ATTR (its method form), CALL, POP_TOP."));
+        assert!(
+            twelve.contains("Once the loop is warm, CPython 3.12's specializing interpreter rewrites them as LOAD_ATTR_METHOD_NO_DICT and CALL_NO_KW_LIST_APPEND"),
+            "{twelve}"
+        );
+        assert!(twelve.contains("the call becomes a direct append"), "{twelve}");
+        let free = python_sentence(1.12, (1.12, 1.12), &cpython("3.13.1", true));
+        assert!(free.contains("CPython 3.13t, a free-threaded 3.13, does not specialize them"));
+        assert!(!free.contains("direct append"), "{free}");
+        let old = python_sentence(0.97, (0.95, 0.99), &cpython("3.10.14", false));
+        assert!(old.contains("LOAD_METHOD, CALL_METHOD, POP_TOP. Before 3.11"), "{old}");
+        let pypy = Python { implementation: "pypy".to_owned(), ..cpython("3.10.14", false) };
+        let pypy = python_sentence(1.12, (1.12, 1.12), &pypy);
+        assert!(
+            pypy.contains("this is PyPy 3.10.14, with the GIL, which runs Python its own way"),
+            "{pypy}"
+        );
+        for text in [twelve, free, old, pypy] {
+            assert!(!text.contains("since CPython 3.11, but for"), "{text}");
+        }
     }
 
     #[test]
     fn a_python_figure_near_1_05x_neither_holds_nor_contradicts_the_notebook() {
         for (gain, spread) in [(1.03, (1.03, 1.03)), (0.98, (0.9, 1.08))] {
-            let said = python_sentence(gain, spread);
+            let said = said(gain, spread);
             assert!(!said.contains("as the notebook found"), "{said}");
             assert!(!said.contains("unlike the notebook"), "{said}");
         }
-        assert!(python_sentence(1.03, (1.0, 1.1)).contains("1.03x, equal within noise (3%)"));
-        let noisy = python_sentence(0.98, (0.9, 1.08));
+        assert!(said(1.03, (1.0, 1.1)).contains("1.03x, equal within noise (3%)"));
+        let noisy = said(0.98, (0.9, 1.08));
         assert!(noisy.contains("runs range from 0.90x to 1.08x: run-to-run noise"), "{noisy}");
         // Over the top by a little or a lot, the comprehension was faster all the same.
-        assert!(python_sentence(2.04, (2.04, 2.04)).contains("as the notebook found"));
+        assert!(said(2.04, (2.04, 2.04)).contains("as the notebook found"));
     }
 
     #[decorate(passthrough)]
