@@ -113,9 +113,24 @@ fn vs_python_compares_the_notebooks_cell_without_timing_anything_twice() {
             out.stdout.contains("  CPython 3.") && out.stdout.contains(": its three threads: "),
             "CPython's ratio explained, naming the interpreter",
         );
-        out.check(out.stdout.contains(", with the GIL: its three threads"), "a GIL build here");
-        // The twin names its threads by whether the GIL is on, not "the GIL runs them" always.
-        out.check(out.stdout.contains("/ three threads under its GIL"), "the twin's GIL label");
+        // The sentence and the twin's label name the build the run reports python3 to be (with
+        // the GIL, free-threaded, or free-threaded with its GIL turned on), not "the GIL" always.
+        let prose = out.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+        let build = prose
+            .split("(ran on python3: ")
+            .nth(1)
+            .and_then(|rest| rest.split("; it starts in ").next())
+            .unwrap_or_default();
+        out.check(
+            !build.is_empty() && prose.contains(&format!("{build}: its three threads")),
+            "the ratio's sentence names the build that ran",
+        );
+        let label = if build.ends_with("free-threaded (no GIL)") {
+            "/ three threads, no GIL "
+        } else {
+            "/ three threads under its GIL"
+        };
+        out.check(out.stdout.contains(label), "the twin's label for its build");
     }
 }
 
