@@ -559,13 +559,7 @@ mod tests {
     }
 
     fn cpython(version: &str, free_threaded: bool) -> Python {
-        Python {
-            program: "python3".into(),
-            version: version.to_owned(),
-            implementation: "cpython".to_owned(),
-            free_threaded,
-            gil: !free_threaded,
-        }
+        Python::cpython(version, free_threaded)
     }
 
     /// `python_sentence` for runs that all gave `gain`.

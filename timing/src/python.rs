@@ -540,13 +540,7 @@ mod tests {
     }
 
     fn cpython(version: &str, free_threaded: bool) -> Python {
-        Python {
-            program: "python3".into(),
-            version: version.to_owned(),
-            implementation: "cpython".to_owned(),
-            free_threaded,
-            gil: !free_threaded,
-        }
+        Python::cpython(version, free_threaded)
     }
 
     /// Each CPython's append loop is named as it runs it, and what its interpreter makes of it

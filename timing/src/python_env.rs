@@ -86,6 +86,19 @@ pub struct Python {
 }
 
 impl Python {
+    /// `python3` described as the check script would describe a CPython of `version`, a
+    /// free-threaded build with its GIL off or a GIL build: for the tests of sentences chosen by
+    /// the interpreter.
+    pub fn cpython(version: &str, free_threaded: bool) -> Python {
+        Python {
+            program: "python3".into(),
+            version: version.to_owned(),
+            implementation: "cpython".to_owned(),
+            free_threaded,
+            gil: !free_threaded,
+        }
+    }
+
     /// `CPython 3.11.7, with the GIL`, `CPython 3.14.0, free-threaded (no GIL)`, or `CPython
     /// 3.14.0, a free-threaded build with its GIL turned on`: what every row and sentence
     /// about Python names.
