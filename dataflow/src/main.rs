@@ -160,7 +160,7 @@ fn the_dataflow_written_out_small(job: &Job, runs: usize, figure: &mut Figure) -
     });
     // 2 processes, as the engine's row below, whatever the threads.
     let label = "2 processes, timely connecting them";
-    let processes = report::time_row(job, (label, false), runs, figure, || {
+    let processes = report::time_row(job, (label, report::Runs::Elsewhere), runs, figure, || {
         let answer = lesson::processes::on_processes(&small, 2);
         (answer.unwrap_or_else(|e| cli::fail(e)), Default::default(), Default::default())
     });

@@ -78,12 +78,24 @@ pub struct Timed {
     pub spilled: Spilled,
 }
 
+/// Where a row's work runs, and so whether this process's peak memory is the work's.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Runs {
+    /// In this process: the first row of a panel, the others' baseline.
+    Baseline,
+    /// In this process.
+    Here,
+    /// In processes this one starts, whose memory is their own.
+    Elsewhere,
+}
+
 /// `run` timed `runs` times (no warm-up: the first run also reads the files into the page
-/// cache), each run's peak memory read, printed as one row under `label`, drawn as the
-/// panel's baseline or a bar; the answer (as CSV) and what it exchanged and spilled.
+/// cache), each run's peak memory read where the work runs here, printed as one row under
+/// `label`, drawn as the panel's baseline or a bar; the answer (as CSV) and what it exchanged
+/// and spilled.
 pub fn time_row(
     job: &Job,
-    (label, baseline): (&str, bool),
+    (label, place): (&str, Runs),
     runs: usize,
     figure: &mut Figure,
     mut run: impl FnMut() -> (String, Traffic, Spilled),
@@ -99,18 +111,20 @@ pub fn time_row(
         samples.push(took);
     }
     let stats = Stats::from_samples(&samples);
-    let line = if baseline {
+    let line = if place == Runs::Baseline {
         figure.baseline(label, &stats);
         stats.baseline_line(label)
     } else {
         figure.bar(label, &stats);
         stats.line(label)
     };
-    say!(
-        "{line}  {:>6.0} MB/s  peak memory {:.0} MB",
-        job.bytes() as f64 / 1e6 / stats.median.as_secs_f64(),
-        peak as f64 / 1e6
-    );
+    let memory = if place == Runs::Elsewhere {
+        "peak memory: the processes' own, not read".to_owned()
+    } else {
+        format!("peak memory {:.0} MB", peak as f64 / 1e6)
+    };
+    let rate = job.bytes() as f64 / 1e6 / stats.median.as_secs_f64();
+    say!("{line}  {rate:>6.0} MB/s  {memory}");
     let (answer, traffic, spilled) = last.expect("at least one run");
     Timed { stats, answer, peak, traffic, spilled }
 }
@@ -123,9 +137,9 @@ pub fn in_process_rows(
     figure: &mut Figure,
     run: impl Fn(usize) -> (String, Traffic, Spilled),
 ) -> (Timed, Timed) {
-    let one = time_row(job, ("1 worker", true), runs, figure, || run(1));
+    let one = time_row(job, ("1 worker", Runs::Baseline), runs, figure, || run(1));
     let label = timing::plural(job.threads, "worker thread");
-    let all = time_row(job, (&label, false), runs, figure, || run(job.threads));
+    let all = time_row(job, (&label, Runs::Here), runs, figure, || run(job.threads));
     (one, all)
 }
 
