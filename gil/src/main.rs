@@ -357,6 +357,8 @@ fn io_bound(gil: &Gil, threads: u64, runs: usize, figure: &mut Figure) -> f64 {
         say!("{}  {}", stats.line(label), stats.speedup_over(&sequential));
         figure.bar(label, stats);
     }
+    // CPython's C API docs, "Thread State and the Global Interpreter Lock" (3.11-3.14): blocking
+    // I/O is wrapped in Py_BEGIN_ALLOW_THREADS / Py_END_ALLOW_THREADS, as in Modules/_io.
     say!("CPython releases the GIL around blocking calls; code that holds it while waiting");
     say!("  (a C extension that forgets to) makes every other thread wait too.");
     released.speedup_over(&sequential).0

@@ -134,6 +134,9 @@ fn convoy_sentence(interval: Duration, extra: Duration) -> String {
         (0.8, 1.3),
         "switch intervals CPython's waiting thread spends before it may ask",
     );
+    // CPython checks its eval breaker at calls and backward jumps (Python/bytecodes.c,
+    // CHECK_EVAL_BREAKER in JUMP_BACKWARD and the CALL family, 3.12-3.14; ceval.c in 3.10-3.11);
+    // the GIL waits on a condition variable (Python/ceval_gil.c, COND_TIMED_WAIT).
     let simplified = "What the model leaves out: its \"bytecode\" is 4096 additions between checks (CPython checks at calls and loop back-edges), a timed lock stands for CPython's condition variable, and only the GIL is shared (no reference counts, no allocator).";
     match waited.finding() {
         Finding::Within => format!(
@@ -232,7 +235,9 @@ fn free_threads_sentence(
     }
 }
 
-/// What Rust's type system rules out, and what it leaves to the programmer.
+/// What Rust's type system rules out, and what it leaves to the programmer. What the GIL
+/// protects: CPython's own objects (Doc/glossary.rst, "global interpreter lock": it "makes the
+/// object model ... implicitly safe against concurrent access", 3.11-3.14).
 const RUST_HAS_NO_GIL: &str = "Rust has no GIL: its threads are the free ones above, and its compiler refuses a data race in safe code - two threads on the same memory at once, one writing, unsynchronised. The GIL never did that for Python code: it keeps CPython's own state whole (reference counts, a dict mid-update), not your x += 1 or check-then-act. Outside safe Rust the compiler proves nothing: `unsafe` code (this workspace's own fork and mmap in `multiprocessing`) and memory shared between processes are the programmer's to get right. Race conditions and deadlocks remain possible in both (`cargo run -p locks` shows them).";
 
 // ---- Rust against Python ----
@@ -453,13 +458,7 @@ mod tests {
     }
 
     fn cpython(free_threaded: bool) -> Python {
-        Python {
-            program: "python3".into(),
-            version: "3.14.0".into(),
-            implementation: "cpython".into(),
-            free_threaded,
-            gil: !free_threaded,
-        }
+        Python::cpython("3.14.0", free_threaded)
     }
 
     /// CPython's runs: sequential at `median` ms (from `min` to `max`), threads as given.

@@ -55,7 +55,7 @@ fn sweep_sentence(rows: &[Row]) -> Vec<String> {
             "    expectation; another program may be using the cores. Re-run to compare.".to_owned(),
         ],
         (None, None) => vec![
-            format!("    Neither paid off up to length {largest}: too little work per job, or busy cores."),
+            format!("    Neither paid off up to length {largest} (a gain of 1.1x or more): too little work per job, or busy cores."),
             "    Try a larger --size: `cargo run -p multiprocessing -- --size 50000000`.".to_owned(),
         ],
     };
@@ -96,7 +96,9 @@ fn start_methods_text(ratio: f64, fork_check: ForkCheck) -> [String; 2] {
         // its main() imports the main module's path), popen_forkserver.py and
         // popen_spawn_posix.py (`_launch` pickles the Process object, target and args); the
         // default start method: Doc/library/multiprocessing.rst ("Changed in version 3.14",
-        // forkserver on POSIX but macOS) and Doc/whatsnew/3.14.rst.
+        // forkserver on POSIX but macOS; spawn the default on macOS since 3.8 and on Windows)
+        // and Doc/whatsnew/3.14.rst; the DeprecationWarning for fork in a process with threads:
+        // Doc/whatsnew/3.12.rst (os.fork).
         "Python's multiprocessing has three start methods. fork: a copy, as above - fast, but in a process with threads a lock another thread held is copied held (3.12 deprecates it there with a DeprecationWarning, and the --vs-python twin itself runs a watcher thread). forkserver: a clean server process, started once, forks each child - Linux's default from 3.14. spawn: a fresh interpreter, like Command, and the default on macOS and Windows. Both forkserver and spawn import your module again - the fork server once (it preloads `__main__`), spawn in each child; hence `if __name__ == \"__main__\":` - and send each child its function and arguments pickled, so a lambda or a closure as a Process target cannot be pickled and fails under either - on Linux by default from 3.14, where up to 3.13 fork ran it. Choose with multiprocessing.set_start_method, or here with HPC_RS_START_METHOD.".to_owned(),
     ]
 }

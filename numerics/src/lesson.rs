@@ -8,8 +8,18 @@ use numerics::distances::Isa;
 use timing::cli;
 use timing::verdict::{Finding, Verdict};
 
-/// The vector units the host kernels run on with this CPU. (AVX-512 is left out: on this
-/// project's machine it was no faster than AVX2 on one core and slower on two.)
+/// What this CPU has beyond the vector units the kernels use: AVX-512, which they leave out
+/// (on this project's machine it was no faster than AVX2 on one core and slower on two) and
+/// Numba, compiling for the host, would use.
+pub fn vector_units_left_out() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("avx512f") {
+        return "; this CPU also has AVX-512, which Numba compiling for the host would use and these kernels leave out";
+    }
+    ""
+}
+
+/// The vector units the host kernels run on with this CPU (the widest they use).
 pub fn host_vector_units() -> &'static str {
     if Isa::host_has_avx2() {
         "AVX2 and FMA, 4 doubles a register"
@@ -43,6 +53,13 @@ fn scaling_sentence(threads: usize, scalar: &Verdict, lanes: &Verdict, rerun: &s
     let scales = |v: &Verdict| v.finding() != Finding::Below;
     let said = if !scalar.possible() {
         format!("{}.", scalar.describe())
+    } else if let Some(above) = [scalar, lanes].into_iter().find(|v| v.finding() == Finding::Above)
+    {
+        // More than one thread a core can give: news, not scaling.
+        above.surprise(
+            "more than the threads can give: the one-thread runs were likely slowed.",
+            rerun,
+        )
     } else if scales(scalar) && scales(lanes) {
         "Both scale with the cores: no GIL, and rows that share nothing.".to_owned()
     } else if scales(scalar) && lanes.measured < 0.85 * scalar.measured {
@@ -75,6 +92,10 @@ mod tests {
                 "rerun",
             )
         };
+        // Above two threads' 2.00x (2.19x was printed as scaling): news, with the re-run.
+        let above = sentence(2, 2.19, 1.9, 2);
+        assert!(above.contains("2.19x, above") && above.contains("`rerun`"), "{above}");
+        assert!(!above.contains("Both scale"), "{above}");
         let both = sentence(2, 1.95, 1.9, 2);
         assert!(both.contains("scalar loop 1.95x, the lanes 1.90x") && both.contains("Both scale"));
         assert!(!both.contains("Re-run"));

@@ -24,7 +24,11 @@ fn main() {
     let picture = Picture::for_svg(&args.timed.svg).unwrap_or_else(|e| cli::usage_error(e));
     let mut session = Session::new(&args);
     say!("== Takeaways 3 and 5: NumPy, SciPy, Cython and Numba, played by Rust");
-    say!("   (vector units of this CPU: {})", lesson::host_vector_units());
+    say!(
+        "   (vector units used here: {}{})",
+        lesson::host_vector_units(),
+        lesson::vector_units_left_out()
+    );
     if let Some((n, dim)) = distances {
         pairwise_distances(&mut session, n, dim);
     }

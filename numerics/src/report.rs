@@ -352,6 +352,8 @@ fn exactness_sentence(kinds: &[Kind], avx512: bool) -> Option<String> {
     let exact = one("hpc_rs_numerics.three_sums,")?;
     let wrapping = one("hpc_rs_numerics.three_sums_wrapping")?;
     let numba = one("Numba")?;
+    // Numba targets the host CPU by default (docs, "Notes on Numba's CPU target", NUMBA_CPU_NAME,
+    // 0.60): on an AVX-512 CPU its loops may use AVX-512.
     let copy = if avx512 {
         "its AVX-512 copy, picked at run time since this CPU has AVX-512; Numba compiles for the CPU it runs on"
     } else {

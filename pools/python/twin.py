@@ -49,7 +49,8 @@ def main():
     interpreters = getattr(concurrent.futures, "InterpreterPoolExecutor", None)
     if interpreters is None:
         note("(InterpreterPoolExecutor: not in this Python; 3.14 added it - threads, each running "
-             "its own interpreter with its own GIL - and pools -- --vs-python times it there)")
+             "its own interpreter with its own GIL - and `cargo run -p pools -- --vs-python` times "
+             "it there)")
     else:
         measure("InterpreterPoolExecutor.map", runs,
                 lambda: with_pool(lambda: interpreters(threads), chunks), check)

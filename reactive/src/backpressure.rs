@@ -45,6 +45,8 @@ pub fn lesson() {
         .build()
         .expect("a runtime starts");
     let strategies: [(&str, Strategy); 3] = [
+        // RxPY 4 buffers without bound where a scheduler queues work: reactivex/scheduler/
+        // eventloop and the observe_on operator keep a plain queue (reactivex 4.0).
         ("unbounded channel (RxPY's queue)", Strategy::Unbounded),
         ("bounded channel, capacity 1024", Strategy::Bounded),
         ("keep the latest (watch), lossy", Strategy::Latest),

@@ -180,6 +180,8 @@ fn marbles_picture(folder: &std::path::Path) -> timing::chart::Picture {
 
 /// `Err`: the marble diagram could not be written, in one line.
 fn operators_over_time(picture: Option<Picture>) -> Result<(), String> {
+    // tokio 1.x docs, tokio::time::pause and #[tokio::test(start_paused = true)]: a paused
+    // clock advances only when every task waits on a timer.
     say!("[1] Operators over time, in virtual time (tokio's paused clock; `ms:value`, `|` = end)");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -396,6 +398,7 @@ async fn combining_rows() -> Vec<Row> {
     rows.push(
         row(
             "merge(other)",
+            // tokio-stream 0.1 docs, StreamExt::merge: items as they come, ends when both end.
             "two streams as one, in time order; ends when both have (tokio-stream's merge)",
             None,
             tokio_stream::StreamExt::merge(texts(), script_stream(&other, 400)).boxed(),

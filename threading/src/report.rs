@@ -40,7 +40,10 @@ fn verdicts(timed: &Timed, threads: usize, rayon_threads: usize, cores: usize) -
     } else {
         format!("that placing 3 threads on {} allows", timing::plural(cores, "core"))
     };
-    let bounds = (0.9 * sequential / slowest, sequential / fastest);
+    // No placement outruns its threads or its cores: the sums timed alone can add up to less
+    // than the sequential run (warmer caches), which would put the top past 2.00x on 2 cores.
+    let most = cores.min(jobs.len()) as f64;
+    let bounds = ((0.9 * sequential / slowest).min(most), (sequential / fastest).min(most));
     [
         Verdict::new("one thread per sum", gain(&timed.three_threads), bounds, placement),
         Verdict::threads_on("even split", gain(&timed.even_split), threads, cores),
@@ -214,19 +217,20 @@ mod tests {
         assert!(said.starts_with("Below its bound: one thread per sum, even split."), "{said}");
         let four = verdicts(&timed([2.0, 3.8, 3.8]), 4, 4, 4);
         assert!(four[0].describe().contains("that a core for each sum allows"), "{four:?}");
+        // Sums alone 41% quicker than the sequential run (10.74 against 15.1 ms in a run the
+        // review saw): the top is still the 2 cores', never 2.71x.
+        let mut warm = timed([2.1, 1.95, 1.95]);
+        warm.jobs = [stats(30, 30, 30), stats(52, 52, 52), stats(82, 82, 82)];
+        let capped = verdicts(&warm, 2, 2, 2);
+        assert!(capped[0].describe().contains("to 2.00x that placing 3 threads"), "{capped:?}");
+        assert_eq!(capped[0].finding(), Finding::Above, "2.10x is past what 2 cores allow");
         let one = timed([0.97, 0.99, 0.98]);
         let said = conclusion(&verdicts(&one, 4, 1, 1), &one, 1);
         assert!(said.starts_with("One core: the threads take turns"), "{said}");
     }
 
     fn python(free_threaded: bool) -> Python {
-        Python {
-            program: "python3".into(),
-            version: if free_threaded { "3.14.0" } else { "3.11.7" }.into(),
-            implementation: "cpython".into(),
-            free_threaded,
-            gil: !free_threaded,
-        }
+        Python::cpython(if free_threaded { "3.14.0" } else { "3.11.7" }, free_threaded)
     }
 
     #[test]

@@ -283,13 +283,18 @@ pub fn ensure_environment(folder: &Path, packages: &[&str]) -> Result<Python, En
         missing.join(", "),
         folder.display()
     );
+    // pip quiet but for its errors, and a status line meanwhile: unpacking a large wheel
+    // (Numba, SciPy) prints nothing for seconds, and pip's own lines would break into a table.
+    let ticker =
+        crate::progress::Ticker::start(format!("pip is installing {}", missing.join(", ")));
     let status = Command::new(&program)
-        .args(["-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "on"])
+        .args(["-m", "pip", "install", "--disable-pip-version-check", "-q"])
         .args(&missing)
         .stdin(Stdio::null())
         .stdout(to_stderr())
         .status()
         .map_err(|e| failed(packages, e.to_string()))?;
+    drop(ticker);
     let (python, still) = check(&program, packages).map_err(|e| failed(packages, e.to_string()))?;
     if !still.is_empty() {
         let still: Vec<&str> = still.iter().map(String::as_str).collect();

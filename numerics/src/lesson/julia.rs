@@ -113,6 +113,7 @@ pub fn lesson(
     if (w, h, max_iter) == (1000, 1000, 300) {
         assert_eq!(checksum, BOOK_CHECKSUM, "the book's checksum");
         say!("  = the book's assert sum(output) == {BOOK_CHECKSUM}");
+        say!("    (the book: High Performance Python, Gorelick & Ozsvald, chapter 2)");
     }
     let measured = Measured { width, max_iter, runs, stats, checksum };
     explain(&measured);
