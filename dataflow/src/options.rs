@@ -123,7 +123,7 @@ impl Question {
     /// starts.
     pub fn args(query: &Query, sep: u8) -> Vec<String> {
         let mut args = query.to_args();
-        args.push(format!("--sep={}", char::from(sep)));
+        args.extend(["--sep".to_owned(), job::separator_text(sep)]);
         args
     }
 }

@@ -242,10 +242,9 @@ fn rust_ratio_sentence(push: &Stats, collect: &Stats) -> String {
             "{}: too close to the edge to tell whether collect's one allocation made a difference on this run. More runs narrow it: `{MORE_RUNS}`.",
             verdict.describe()
         ),
-        Place::Below if verdict.spread_reaches_bounds((worst, best)) => format!(
-            "{}, by median; but its runs range from {worst:.2}x to {best:.2}x: run-to-run noise, not a finding. More runs narrow it: `{MORE_RUNS}`.",
-            verdict.describe()
-        ),
+        Place::Below if verdict.spread_reaches_bounds((worst, best)) => {
+            verdict.noise((worst, best), MORE_RUNS)
+        }
         Place::Above => format!(
             "{}: collect knows the length up front and allocates once, where push grows the Vec as it goes.",
             verdict.describe()
@@ -302,10 +301,9 @@ fn python_sentence(gain: f64, (worst, best): (f64, f64), python: &Python) -> Str
             "{}: too close to tell whether the comprehension was faster here. More runs narrow it: `{PYTHON_RUNS}`.",
             verdict.describe()
         ),
-        Place::Below if verdict.spread_reaches_bounds((worst, best)) => format!(
-            "{}, by median; but its runs range from {worst:.2}x to {best:.2}x: run-to-run noise, not a finding. More runs narrow it: `{PYTHON_RUNS}`.",
-            verdict.describe()
-        ),
+        Place::Below if verdict.spread_reaches_bounds((worst, best)) => {
+            verdict.noise((worst, best), PYTHON_RUNS)
+        }
         Place::Below => verdict.surprise(
             &format!("unlike the notebook. {why} Those saved instructions are a small part of each element's cost when creating its int object and growing the list take most of it (this run does not break that down), and another program can slow one loop's runs."),
             PYTHON_RUNS,

@@ -153,7 +153,7 @@ fn python_pool_sentences(
             free_threaded_pool(&Verdict::threads_on(what, gain, threads, cores), spread, plain)
         } else {
             let allows = "that one thread running Python at a time allows";
-            gil_pool(&Verdict::new(what, gain, (0.9, 1.05), allows), spread, plain)
+            gil_pool(&Verdict::new(what, gain, timing::verdict::UNDER_GIL, allows), spread, plain)
         });
     }
     if !at_once {
@@ -292,13 +292,10 @@ mod tests {
     }
 
     fn python(free_threaded: bool) -> timing::python_env::Python {
-        timing::python_env::Python {
-            program: "python3".into(),
-            version: if free_threaded { "3.14.0" } else { "3.11.7" }.into(),
-            implementation: "cpython".into(),
+        timing::python_env::Python::cpython(
+            if free_threaded { "3.14.0" } else { "3.11.7" },
             free_threaded,
-            gil: !free_threaded,
-        }
+        )
     }
 
     /// The sentences for a twin whose plain loop and thread pool took `plain` and `pool`

@@ -114,9 +114,7 @@ fn vs_python_asks_the_interpreter_what_it_is_once() {
         "#!/bin/sh\ncase \"$2\" in *sysconfig*) echo check >> \"{}\";; esac\nexec python3 \"$@\"\n",
         log.display()
     );
-    std::fs::write(&wrapper, script).unwrap();
-    std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-        .unwrap();
+    common::executable_script(&wrapper, &script);
     let wrapper = wrapper.to_string_lossy();
     let out = run("gil", &["--size", "1000", "--runs", "1", "--vs-python", "--python", &wrapper]);
     let checks = std::fs::read_to_string(&log).unwrap_or_default();

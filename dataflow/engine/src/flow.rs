@@ -404,7 +404,7 @@ fn one_worker(
     // 1 and 2: my ranges scanned, their partial aggregates sent to their owners.
     let mut done = Done::default();
     let limit = usize::try_from(partial_limit).unwrap_or(usize::MAX);
-    let failure = scan_and_exchange(worker, job, batches, (limit, read), &mut done);
+    let failure = scan_and_exchange(worker, job, batches, (limit, read, &shape), &mut done);
     let waited = Instant::now();
     run_until(worker, &exchanged);
     done.profile.exchange += waited.elapsed();
@@ -415,7 +415,7 @@ fn one_worker(
     done.failure = failure.or_else(|| owned.failure.take().map(Error::Disk));
     let mut runs = Vec::new();
     if done.failure.is_none() {
-        match finish(&mut owned, job, me, files, |run| runs.push(run)) {
+        match finish(&mut owned, (job, &shape), me, files, |run| runs.push(run)) {
             Ok((parts, groups)) => (done.parts, done.groups) = (parts, groups),
             Err(e) => done.failure = Some(Error::Disk(e)),
         }
@@ -448,7 +448,7 @@ fn scan_and_exchange(
     worker: &mut Worker,
     job: &Job,
     mut batches: Batches,
-    (limit, read): (usize, &AtomicU64),
+    (limit, read, shape): (usize, &AtomicU64, &Shape),
     done: &mut Done,
 ) -> Option<Error> {
     let (me, peers) = (worker.index(), worker.peers());
@@ -478,7 +478,7 @@ fn scan_and_exchange(
         worker.step(); // merge what others sent meanwhile, as it comes
         *exchanging += flushing.elapsed();
     };
-    let mut rows = Aggregator::new(Table::new(&Shape::of(&job.query)), limit, flush);
+    let mut rows = Aggregator::new(Table::new(shape), limit, flush);
     let mut failure = None;
     for &i in &scan::assign(&job.plan.ranges, peers)[me] {
         let range = job.plan.ranges[i];
@@ -543,12 +543,11 @@ fn send_to_process_zero(
 /// each run that is not a part file. Returns the part files written, and the groups.
 fn finish(
     owned: &mut Owned,
-    job: &Job,
+    (job, shape): (&Job, &Shape),
     me: usize,
     files: &SpillDir,
     mut keep: impl FnMut(Source),
 ) -> Result<(Vec<PathBuf>, u64), String> {
-    let shape = Shape::of(&job.query);
     let (mut parts, mut groups) = (Vec::new(), 0);
     // Sorted runs to where they go: a part file (`--out`), or memory (`spilled`: a run file).
     let mut place = |runs: Vec<Run>, name: &str, spilled: Option<&Path>| -> Result<(), String> {
@@ -577,7 +576,7 @@ fn finish(
     owned.spill.write(&mut owned.tables)?;
     let dir = files.get()?.to_owned();
     owned.spill.read_back(
-        || Table::new(&shape),
+        || Table::new(shape),
         |part, table| {
             let name = format!("part-{me:05}-{part:03}.csv");
             place(vec![table.into_run(&job.query)], &name, Some(&dir))

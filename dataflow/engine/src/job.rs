@@ -271,7 +271,7 @@ impl Job {
     }
 }
 
-/// `--sep`'s value as the option takes it back.
-fn separator_text(sep: u8) -> String {
+/// `--sep`'s value as the option takes it back: the character, or `\t` for a tab.
+pub fn separator_text(sep: u8) -> String {
     if sep == b'\t' { "\\t".to_owned() } else { char::from(sep).to_string() }
 }

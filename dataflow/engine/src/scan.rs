@@ -6,7 +6,9 @@
 
 mod fast;
 
-pub use fast::{CHUNK, MAX_FIELDS, how_masks_are_made, plain_decimal};
+#[cfg(test)]
+pub(crate) use fast::MAX_FIELDS;
+pub use fast::{CHUNK, how_masks_are_made, plain_decimal};
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};

@@ -193,7 +193,7 @@ pub fn reference(csv: &Csv, query: &Query) -> (String, Tally, bool) {
 }
 
 /// A key field as the answer writes it: quoted where it holds a comma, a quote or a line end.
-pub fn field_text(field: &[u8]) -> String {
+fn field_text(field: &[u8]) -> String {
     let text = String::from_utf8_lossy(field).into_owned();
     if text.contains([',', '"', '\n', '\r']) { quoted(&text) } else { text }
 }

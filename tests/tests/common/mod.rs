@@ -182,11 +182,16 @@ pub struct BarePython {
     pub path: String,
 }
 
+/// Writes `text` to `path` and makes it executable: a shell script standing in for a program.
+pub fn executable_script(path: &std::path::Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+}
+
 pub fn bare_python() -> BarePython {
     let folder = tempfile::Builder::new().prefix("hpc-rs-bare-python-").tempdir().unwrap();
     let bare = folder.path().join("python");
-    std::fs::write(&bare, "#!/bin/sh\nexec python3 -I -S \"$@\"\n").unwrap();
-    std::fs::set_permissions(&bare, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    executable_script(&bare, "#!/bin/sh\nexec python3 -I -S \"$@\"\n");
     BarePython { path: bare.to_string_lossy().into_owned(), _folder: folder }
 }
 
@@ -212,9 +217,7 @@ pub fn free_threaded_python() -> BarePython {
         "#!/bin/sh\nPYTHONPATH=\"{}${{PYTHONPATH:+:$PYTHONPATH}}\" exec python3 \"$@\"\n",
         site.display()
     );
-    std::fs::write(&wrapper, script).unwrap();
-    std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-        .unwrap();
+    executable_script(&wrapper, &script);
     BarePython { path: wrapper.to_string_lossy().into_owned(), _folder: folder }
 }
 
