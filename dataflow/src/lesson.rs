@@ -27,9 +27,9 @@ use std::rc::Rc;
 
 use dataflow_engine::Query;
 use dataflow_engine::agg::of_all_values;
+use dataflow_engine::output::{csv_field, write_header};
 use dataflow_engine::query::Output;
 use dataflow_engine::scan::{is_missing, parse_value};
-use dataflow_engine::table::{csv_field, write_header};
 use timely::communication::Config as Communication;
 use timely::dataflow::operators::{Exchange, Input, Inspect, Probe};
 use timely::dataflow::{InputHandle, ProbeHandle};

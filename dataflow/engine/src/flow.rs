@@ -40,11 +40,12 @@ use timely::worker::Worker;
 use crate::Error;
 use crate::cleanup::TempDir;
 use crate::job::Job;
+use crate::output::{self, Columns, Cursor, FileCursor, MemoryCursor, Run};
 use crate::partial::Aggregator;
 use crate::query::Query;
 use crate::scan::{self, Tally};
 use crate::spill::{self, Spill, Spilled};
-use crate::table::{self, Cursor, FileCursor, MemoryCursor, Run, Shape, Table};
+use crate::table::{self, Shape, Table};
 
 /// Where a sorted run of the answer is: in memory, or in a file (a worker that spilled, or
 /// another process's run, received).
@@ -72,6 +73,10 @@ pub struct Answer {
     pub parts: Vec<PathBuf>,
     /// Where the time went, phase by phase: the slowest worker's time in each.
     pub profile: Profile,
+    /// The threads that merge the runs into the answer's text or columns.
+    pub threads: usize,
+    /// About how many groups each of them merges at a time ([`output::PIECE`]).
+    piece: usize,
     /// The folder of this run's spill and run files, removed with the answer.
     _files: Option<Arc<SpillDir>>,
 }
@@ -115,13 +120,62 @@ impl Answer {
             spilled: Spilled::default(),
             parts: Vec::new(),
             profile: Profile::default(),
+            threads: 1,
+            piece: output::PIECE,
             _files: None,
         }
     }
 
-    /// The CSV: the header, then every group in key order.
+    /// The same answer, merged in pieces of about `piece` groups on `threads` threads.
+    #[cfg(any(test, feature = "testdata"))]
+    pub fn in_pieces(self, threads: usize, piece: usize) -> Answer {
+        Answer { threads, piece, ..self }
+    }
+
+    /// The CSV: the header, then every group in key order, formatted on every thread.
     pub fn write(&self, query: &Query, out: &mut impl Write) -> std::io::Result<()> {
-        table::write_header(query, out)?;
+        output::write_header(query, out)?;
+        self.merge(
+            || Vec::with_capacity(output::PIECE * 32),
+            |text, key, record| output::write_line(key, record, query, text),
+            |text| out.write_all(&text),
+        )
+    }
+
+    /// The answer as columns in key order, built on every thread.
+    pub fn columns(&self, query: &Query) -> std::io::Result<Columns> {
+        let mut all = Columns::new(query);
+        self.merge(
+            || (Columns::new(query), Vec::new()),
+            |(columns, scratch), key, record| columns.push(key, record, scratch),
+            |(columns, _)| {
+                all.append(columns);
+                Ok(())
+            },
+        )?;
+        Ok(all)
+    }
+
+    /// Every group in key order, into sinks that `new` makes and `fill` fills, handed to
+    /// `take` in key order: the runs merged in pieces on every thread when all are in memory,
+    /// on this thread alone when some are files (a spilled worker's, another process's).
+    fn merge<S: Send>(
+        &self,
+        new: impl Fn() -> S + Sync,
+        fill: impl Fn(&mut S, &[u8], &[u8]) + Sync,
+        mut take: impl FnMut(S) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        let in_memory: Option<Vec<&Run>> = self
+            .sources
+            .iter()
+            .map(|s| match s {
+                Source::Memory(run) => Some(run),
+                Source::File(_) => None,
+            })
+            .collect();
+        if let Some(runs) = in_memory {
+            return output::merge_in_pieces(&runs, (self.threads, self.piece), new, fill, take);
+        }
         let mut cursors: Vec<Box<dyn Cursor + '_>> = Vec::new();
         for source in &self.sources {
             cursors.push(match source {
@@ -129,8 +183,19 @@ impl Answer {
                 Source::File(path) => Box::new(FileCursor::open(path)?),
             });
         }
-        table::merge_runs(&mut cursors, out)?;
-        Ok(())
+        // One sink a piece, as in memory: text reaches `out` as it is formatted.
+        let mut sink = new();
+        let mut held = 0;
+        output::merge_runs(&mut cursors, |key, record| {
+            fill(&mut sink, key, record);
+            held += 1;
+            if held == self.piece {
+                held = 0;
+                take(std::mem::replace(&mut sink, new()))?;
+            }
+            Ok(())
+        })?;
+        take(sink)
     }
 }
 
@@ -287,7 +352,7 @@ pub fn run(
     if finished.is_empty() {
         return Ok(None); // not process 0: its workers sent their runs
     }
-    answer(finished, files).map(Some)
+    answer(finished, files, threads).map(Some)
 }
 
 /// The groups a worker owns, up to its share of the budget in memory, the rest in its spill
@@ -662,8 +727,10 @@ impl Remote {
 }
 
 /// Process 0's workers' results and what the others sent, as one answer (or the first failure).
-fn answer(finished: Vec<Finished>, files: Arc<SpillDir>) -> Result<Answer, Error> {
+fn answer(finished: Vec<Finished>, files: Arc<SpillDir>, threads: usize) -> Result<Answer, Error> {
     let mut answer = Answer {
+        threads,
+        piece: output::PIECE,
         sources: Vec::new(),
         tally: Tally::default(),
         traffic: Traffic::default(),

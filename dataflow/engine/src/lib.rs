@@ -28,7 +28,8 @@
 //!    found 64 bytes at a time, fields) - rows handed to a [`scan::Rows`] sink;
 //! 3. groups and aggregates: [`agg`] (exact sums, variances, medians), [`table`] (groups in
 //!    slots, sorted runs), [`partial`] (rows into tables of partial aggregates), [`spill`]
-//!    (groups past the budget on disk);
+//!    (groups past the budget on disk), [`output`] (sorted runs of keys and numbers, merged
+//!    into CSV text or columns on every thread);
 //! 4. the job: [`job`] (the question, the files as planned, the settings);
 //! 5. the dataflow: [`flow`] (scan, exchange by key hash, finish, gather: one worker's
 //!    steps on timely);
@@ -57,6 +58,7 @@ pub mod query;
 pub mod scan;
 
 pub mod agg;
+pub mod output;
 pub mod partial;
 pub mod spill;
 pub mod table;

@@ -21,8 +21,9 @@ use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::output::{self, Cursor, MemoryCursor, Run};
 use crate::query::Query;
-use crate::table::{self, Cursor, MemoryCursor, Run, Table};
+use crate::table::Table;
 use crate::wire::{self, Put};
 
 /// Spill partitions: a table too large for memory is cut into this many by key hash, each
@@ -300,8 +301,14 @@ pub fn write_part(runs: &[Run], query: &Query, dir: &Path, name: &str) -> Result
         let mut out = BufWriter::with_capacity(1 << 20, file.as_file_mut());
         let mut cursors: Vec<Box<dyn Cursor>> =
             runs.iter().map(|run| Box::new(MemoryCursor::new(run)) as Box<dyn Cursor>).collect();
-        let written = table::write_header(query, &mut out)
-            .and_then(|()| table::merge_runs(&mut cursors, &mut out));
+        let mut line = Vec::new();
+        let written = output::write_header(query, &mut out).and_then(|()| {
+            output::merge_runs(&mut cursors, |key, record| {
+                line.clear();
+                output::write_line(key, record, query, &mut line);
+                out.write_all(&line)
+            })
+        });
         written.and_then(|_| out.flush()).map_err(|e| why(&e))?;
     }
     file.persist(dir.join(name)).map_err(|e| why(&e.error))?;

@@ -5,11 +5,12 @@
 //!
 //! Groups leave a table in batches of bytes (`wire`): to the worker that owns their key,
 //! and, in `spill`, to disk; a batch read back is merged group by group. At the end a table
-//! is sorted by key into CSV lines: a sorted [`Run`], which [`merge_runs`] merges with others.
+//! is sorted by key into a run of keys and numbers ([`Run`]), which `output` merges with others.
 
 use hashbrown::HashTable;
 
 use crate::agg::{self, Squares, Sum};
+use crate::output::{Cell, Run};
 use crate::query::{Func, Needs, Output, Query};
 use crate::wire::{Put, Reader};
 
@@ -384,25 +385,20 @@ impl Table {
 
     // ---- the answer ----
 
-    /// The groups in key order as CSV lines (without the header), with their keys: a sorted
-    /// run, which [`merge_runs`] merges with other workers' runs.
+    /// The groups in key order, each its key and its outputs' numbers: a sorted run, which
+    /// [`output::merge_runs`] merges with other workers' runs.
     ///
-    /// Lines and keys are written in key order, so the merge - one thread, in process 0 -
-    /// reads each run front to back; the jumps from group to group happen here, in every
-    /// worker at once, in a table small enough to stay in cache when it is one of many parts.
+    /// Keys and records are laid out in key order, so the merge reads each run front to back;
+    /// the jumps from group to group happen here, in every worker at once, in a table small
+    /// enough to stay in cache when it is one of many parts.
     pub fn into_run(mut self, query: &Query) -> Run {
         let medians = self.median_ranges();
-        let mut run = Run {
-            keys: Vec::with_capacity(self.keys.len()),
-            key_ends: Vec::with_capacity(self.len()),
-            text: Vec::with_capacity(self.len() * 16),
-            line_ends: Vec::with_capacity(self.len()),
-        };
+        let mut run = Run::with_capacity(query.outputs.len(), self.len(), self.keys.len());
+        let mut cells = Vec::with_capacity(query.outputs.len());
         for g in self.sorted() {
-            run.keys.extend_from_slice(self.key(g));
-            run.key_ends.push(run.keys.len());
-            self.format(g, query, &medians, &mut run.text);
-            run.line_ends.push(run.text.len());
+            cells.clear();
+            cells.extend(query.outputs.iter().map(|output| self.cell(g, *output, &medians)));
+            run.push(self.key(g), &cells);
         }
         run
     }
@@ -438,43 +434,26 @@ impl Table {
         }
     }
 
-    /// Group g as one CSV line: its key fields, then each output.
-    fn format(&self, g: usize, query: &Query, medians: &[Vec<(usize, usize)>], out: &mut Vec<u8>) {
-        write_key(self.key(g), self.shape.keys, out);
-        for output in &query.outputs {
-            out.push(b',');
-            match *output {
-                Output::Size => put_number(self.size[g], out),
-                Output::Of { column, func } => {
-                    let c = &self.columns[column];
-                    let any = || c.count[g] > 0; // min and max of no value: empty
-                    let value = match func {
-                        Func::Count => {
-                            put_number(c.count[g], out);
-                            None
-                        }
-                        Func::Sum => Some(c.sum[g].value()),
-                        Func::Mean => mean(c.count[g], &c.sum[g]),
-                        Func::Min => any().then(|| c.min[g]),
-                        Func::Max => any().then(|| c.max[g]),
-                        Func::Var => agg::variance(c.count[g], &c.sum[g], &c.squares[g]),
-                        Func::Std => {
-                            agg::variance(c.count[g], &c.sum[g], &c.squares[g]).map(f64::sqrt)
-                        }
-                        Func::Median => {
-                            let (from, to) = medians[column][g];
-                            let mut values: Vec<f64> =
-                                c.values[from..to].iter().map(|&(_, x)| x).collect();
-                            agg::median(&mut values)
-                        }
-                    };
-                    if let Some(x) = value {
-                        put_number(x, out);
-                    }
-                }
+    /// Group g's `output`.
+    fn cell(&self, g: usize, output: Output, medians: &[Vec<(usize, usize)>]) -> Cell {
+        let Output::Of { column, func } = output else { return Cell::Count(self.size[g]) };
+        let c = &self.columns[column];
+        let any = || c.count[g] > 0; // min and max of no value: empty
+        let value = match func {
+            Func::Count => return Cell::Count(c.count[g]),
+            Func::Sum => Some(c.sum[g].value()),
+            Func::Mean => mean(c.count[g], &c.sum[g]),
+            Func::Min => any().then(|| c.min[g]),
+            Func::Max => any().then(|| c.max[g]),
+            Func::Var => agg::variance(c.count[g], &c.sum[g], &c.squares[g]),
+            Func::Std => agg::variance(c.count[g], &c.sum[g], &c.squares[g]).map(f64::sqrt),
+            Func::Median => {
+                let (from, to) = medians[column][g];
+                let mut values: Vec<f64> = c.values[from..to].iter().map(|&(_, x)| x).collect();
+                agg::median(&mut values)
             }
-        }
-        out.push(b'\n');
+        };
+        value.map_or(Cell::Empty, Cell::Float)
     }
 }
 
@@ -487,44 +466,6 @@ fn mean(count: u64, sum: &Sum) -> Option<f64> {
     // From the exact sum rounded once: the same for any split.
     #[allow(clippy::cast_precision_loss)]
     (count > 0).then(|| sum.value() / count as f64)
-}
-
-/// A count as its digits, a float as the shortest decimal that reads back as the same float
-/// (Rust's `Display`: as Python's `repr`, but never in exponent form and `1` for 1.0), written
-/// in place. Not Ryu's: where two shortest decimals are equally near, Ryu and `Display` can
-/// pick different ones (794874501418316.25 is written .2 by one, .3 by the other).
-fn put_number(x: impl std::fmt::Display, out: &mut Vec<u8>) {
-    use std::io::Write;
-    write!(out, "{x}").expect("writing to memory");
-}
-
-/// The answer's header line: the key columns, then each output's name.
-pub fn write_header(query: &Query, out: &mut impl std::io::Write) -> std::io::Result<()> {
-    let mut header = Vec::new();
-    for (i, name) in query.header().iter().enumerate() {
-        if i > 0 {
-            header.push(b',');
-        }
-        csv_field(name.as_bytes(), &mut header);
-    }
-    header.push(b'\n');
-    out.write_all(&header)
-}
-
-/// A field as CSV writes it: quoted where it holds a comma, a quote or a line end.
-pub fn csv_field(field: &[u8], out: &mut Vec<u8>) {
-    if !field.iter().any(|&b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
-        out.extend_from_slice(field);
-        return;
-    }
-    out.push(b'"');
-    for &b in field {
-        if b == b'"' {
-            out.push(b'"');
-        }
-        out.push(b);
-    }
-    out.push(b'"');
 }
 
 /// The 8 bytes of `key` from `at`, as a big-endian number (zeros past its end): comparing two
@@ -630,38 +571,6 @@ pub fn encode_key<'f>(count: usize, field: impl Fn(usize) -> &'f [u8], out: &mut
     }
 }
 
-/// The `count` fields of a key made by [`encode_key`], as CSV fields separated by commas.
-fn write_key(key: &[u8], count: usize, out: &mut Vec<u8>) {
-    let mut rest = key;
-    for i in 0..count {
-        if i > 0 {
-            out.push(b',');
-        }
-        if i + 1 == count {
-            csv_field(rest, out);
-            return;
-        }
-        // The field runs to the first 0 0; a 0 255 inside it is a zero byte.
-        let mut end = 0;
-        while !(rest[end] == 0 && rest[end + 1] == 0) {
-            end += if rest[end] == 0 { 2 } else { 1 };
-        }
-        let escaped = &rest[..end];
-        if memchr::memchr(0, escaped).is_none() {
-            csv_field(escaped, out);
-        } else {
-            let mut field = Vec::with_capacity(escaped.len());
-            let mut at = 0;
-            while at < escaped.len() {
-                field.push(escaped[at]);
-                at += if escaped[at] == 0 { 2 } else { 1 };
-            }
-            csv_field(&field, out);
-        }
-        rest = &rest[end + 2..];
-    }
-}
-
 /// A key's hash, the same in every process (std's hasher is seeded per process): 8 bytes at a
 /// time, each folded in with a multiplication, then mixed so that every bit of the key moves
 /// the top bits ([`owner`]) and the bottom ones alike.
@@ -690,196 +599,6 @@ pub fn hash_key(key: &[u8]) -> u64 {
     h ^ (h >> 33)
 }
 
-// ---- sorted runs ----
-
-/// CSV lines in key order, each with its key.
-#[derive(Default)]
-pub struct Run {
-    keys: Vec<u8>,
-    key_ends: Vec<usize>,
-    text: Vec<u8>,
-    line_ends: Vec<usize>,
-}
-
-impl Run {
-    /// How many lines: one a group.
-    pub fn len(&self) -> usize {
-        self.key_ends.len()
-    }
-
-    /// Whether the run holds no line.
-    pub fn is_empty(&self) -> bool {
-        self.key_ends.is_empty()
-    }
-
-    /// The key of the line `i`-th in key order.
-    fn key(&self, i: usize) -> &[u8] {
-        let start = if i == 0 { 0 } else { self.key_ends[i - 1] };
-        &self.keys[start..self.key_ends[i]]
-    }
-
-    /// The line `i`-th in key order.
-    fn line(&self, i: usize) -> &[u8] {
-        let start = if i == 0 { 0 } else { self.line_ends[i - 1] };
-        &self.text[start..self.line_ends[i]]
-    }
-
-    /// The run as records (each key, then its line, in key order), to travel to another
-    /// process or to a file, read back by a [`FileCursor`].
-    pub fn write_records(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
-        let mut record = Vec::new();
-        for i in 0..self.len() {
-            record.clear();
-            record.put_bytes(self.key(i));
-            record.put_bytes(self.line(i));
-            out.write_all(&record)?;
-        }
-        Ok(())
-    }
-}
-
-/// One sorted run being merged: the line at its head and that line's key.
-pub trait Cursor {
-    /// The head's key, `None` once the run is done.
-    fn key(&self) -> Option<&[u8]>;
-    /// The head's CSV line, its line end included (only while [`Cursor::key`] is `Some`).
-    fn line(&self) -> &[u8];
-    /// Moves the head to the run's next line, reading it from its file for a [`FileCursor`].
-    fn advance(&mut self) -> std::io::Result<()>;
-}
-
-/// A run in memory, from its first line.
-pub struct MemoryCursor<'r> {
-    run: &'r Run,
-    at: usize,
-}
-
-impl<'r> MemoryCursor<'r> {
-    /// A cursor at `run`'s first line.
-    pub fn new(run: &'r Run) -> MemoryCursor<'r> {
-        MemoryCursor { run, at: 0 }
-    }
-}
-
-impl Cursor for MemoryCursor<'_> {
-    fn key(&self) -> Option<&[u8]> {
-        (self.at < self.run.len()).then(|| self.run.key(self.at))
-    }
-
-    fn line(&self) -> &[u8] {
-        self.run.line(self.at)
-    }
-
-    fn advance(&mut self) -> std::io::Result<()> {
-        self.at += 1;
-        Ok(())
-    }
-}
-
-/// A run in a file of records, read a buffer at a time: memory holds its head, not the run.
-pub struct FileCursor {
-    reader: std::io::BufReader<std::fs::File>,
-    key: Vec<u8>,
-    line: Vec<u8>,
-    done: bool,
-}
-
-impl FileCursor {
-    /// A cursor at the first line of the run file `path`, written by [`Run::write_records`].
-    pub fn open(path: &std::path::Path) -> std::io::Result<FileCursor> {
-        let file = std::fs::File::open(path)?;
-        let reader = std::io::BufReader::with_capacity(1 << 18, file);
-        let mut cursor = FileCursor { reader, key: Vec::new(), line: Vec::new(), done: false };
-        cursor.advance()?;
-        Ok(cursor)
-    }
-
-    fn field(&mut self, into_key: bool) -> std::io::Result<bool> {
-        use std::io::Read;
-        let Some(len) = crate::wire::read_len(&mut self.reader)? else { return Ok(false) };
-        let buffer = if into_key { &mut self.key } else { &mut self.line };
-        buffer.resize(usize::try_from(len).expect("a record this program wrote"), 0);
-        self.reader.read_exact(buffer)?;
-        Ok(true)
-    }
-}
-
-impl Cursor for FileCursor {
-    fn key(&self) -> Option<&[u8]> {
-        (!self.done).then_some(self.key.as_slice())
-    }
-
-    fn line(&self) -> &[u8] {
-        &self.line
-    }
-
-    fn advance(&mut self) -> std::io::Result<()> {
-        self.done = !self.field(true)? || !self.field(false)?;
-        Ok(())
-    }
-}
-
-/// Writes the lines of sorted runs in key order, each once: a k-way merge by a tournament
-/// (a "tree of losers", Knuth 5.4.1). Every run is a leaf; each inner node keeps the run that
-/// lost the match played there, the root the overall winner. When the winner's run moves on,
-/// its new head replays only the matches on its path to the root: log2(runs) comparisons a
-/// line, however many runs (a worker's table in parts makes 128 of them, a spilled one more).
-/// Returns the lines.
-pub fn merge_runs(
-    cursors: &mut [Box<dyn Cursor + '_>],
-    out: &mut impl std::io::Write,
-) -> std::io::Result<u64> {
-    let runs = cursors.len();
-    if runs == 0 {
-        return Ok(0);
-    }
-    // Run a wins over run b: a has a head and b has none, or a's is the lesser key (ties to
-    // the earlier run; there are none in one answer).
-    let wins = |cursors: &[Box<dyn Cursor + '_>], a: usize, b: usize| match (
-        cursors[a].key(),
-        cursors[b].key(),
-    ) {
-        (Some(x), Some(y)) => (x, a) < (y, b),
-        (x, _) => x.is_some(),
-    };
-    // Nodes 1..runs are the matches, the leaves runs..2*runs the runs; node 0 the winner.
-    let mut losers = vec![0; runs];
-    fn play(
-        node: usize,
-        runs: usize,
-        losers: &mut [usize],
-        wins: &dyn Fn(usize, usize) -> bool,
-    ) -> usize {
-        if node >= runs {
-            return node - runs;
-        }
-        let left = play(2 * node, runs, losers, wins);
-        let right = play(2 * node + 1, runs, losers, wins);
-        let (winner, loser) = if wins(left, right) { (left, right) } else { (right, left) };
-        losers[node] = loser;
-        winner
-    }
-    losers[0] = play(1, runs, &mut losers, &|a, b| wins(cursors, a, b));
-    let mut written = 0;
-    loop {
-        let mut winner = losers[0];
-        if cursors[winner].key().is_none() {
-            return Ok(written);
-        }
-        out.write_all(cursors[winner].line())?;
-        cursors[winner].advance()?;
-        written += 1;
-        let mut node = (winner + runs) / 2;
-        while node >= 1 {
-            if wins(cursors, losers[node], winner) {
-                std::mem::swap(&mut losers[node], &mut winner);
-            }
-            node /= 2;
-        }
-        losers[0] = winner;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -893,7 +612,7 @@ mod tests {
         assert!(a < b, "ab < abc whatever follows");
         encode_key(2, |i| [&b"a\0b"[..], &b"c,d"[..]][i], &mut b);
         let mut line = Vec::new();
-        write_key(&b, 2, &mut line);
+        crate::output::write_key(&b, 2, &mut line);
         assert_eq!(line, b"a\0b,\"c,d\"");
         let (mut x, mut y) = (Vec::new(), Vec::new());
         encode_key(2, |i| [&b"a"[..], &b"\0b"[..]][i], &mut x);

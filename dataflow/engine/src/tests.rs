@@ -8,6 +8,7 @@ use proptest::sample::Index;
 
 use crate::Error;
 use crate::flow::Answer;
+use crate::output::{self, Columns, Numbers};
 use crate::partial::Aggregator;
 use crate::query::Query;
 use crate::scan::{MAX_FIELDS, Plan, Range, Tally, plan, read_range};
@@ -17,11 +18,12 @@ use crate::testdata::{Csv, config, csv, query, reference, written};
 /// The group-by as the dataflow does it, in this thread: every range read into a table of
 /// partial aggregates, flushed whenever it holds `limit` bytes' worth of groups - encoded,
 /// by key hash, into `owners` tables that merge them - each owner's groups sorted and
-/// printed, the runs merged: the CSV answer. Also the bytes the progress count saw.
+/// printed, the runs merged (in pieces of about `piece` groups on `owners` threads): the CSV
+/// answer, which the answer's columns give too. Also the bytes the progress count saw.
 fn dataflow(
     plan: &Plan,
     query: &Query,
-    (skip_bad, owners, limit): (bool, usize, usize),
+    (skip_bad, owners, limit, piece): (bool, usize, usize, usize),
 ) -> Result<(String, Tally, u64), Error> {
     let shape = Shape::of(query);
     let mut owned: Vec<Table> = (0..owners).map(|_| Table::new(&shape)).collect();
@@ -43,17 +45,47 @@ fn dataflow(
         rows.finish()
     };
     let runs = owned.into_iter().map(|t| t.into_run(query)).collect();
-    let answer = Answer::of(runs, tally);
+    let answer = Answer::of(runs, tally).in_pieces(owners, piece);
     let mut text = Vec::new();
     answer.write(query, &mut text).unwrap();
-    Ok((String::from_utf8_lossy(&text).into_owned(), tally, read.into_inner()))
+    let text = String::from_utf8_lossy(&text).into_owned();
+    assert_eq!(as_csv(&answer.columns(query).unwrap(), query), text, "the columns' answer");
+    Ok((text, tally, read.into_inner()))
+}
+
+/// Columns written as the CSV answer is: what a caller of the columns gets is the same answer.
+fn as_csv(columns: &Columns, query: &Query) -> String {
+    let mut text = Vec::new();
+    output::write_header(query, &mut text).unwrap();
+    for row in 0..columns.len() {
+        for (i, keys) in columns.keys.iter().enumerate() {
+            let start = if row == 0 { 0 } else { keys.ends[row - 1] };
+            if i > 0 {
+                text.push(b',');
+            }
+            output::csv_field(&keys.bytes[start..keys.ends[row]], &mut text);
+        }
+        for numbers in &columns.numbers {
+            text.push(b',');
+            match numbers {
+                Numbers::Counts(counts) => text.extend(counts[row].to_string().bytes()),
+                Numbers::Floats { values, valid } if valid[row] => {
+                    text.extend(values[row].to_string().bytes());
+                }
+                Numbers::Floats { .. } => {}
+            }
+        }
+        text.push(b'\n');
+    }
+    String::from_utf8_lossy(&text).into_owned()
 }
 
 proptest! {
     #![proptest_config(config())]
 
         /// Any file, any query, cut anywhere, its partial aggregates flushed at any size into
-        /// one to three owners: the reference's answer, byte for byte - the keys (CR and LF
+        /// one to three owners, merged in pieces of any size on as many threads: the
+        /// reference's answer, byte for byte - the keys (CR and LF
         /// inside quotes kept), every aggregate, the order - and tally; and without
         /// `--skip-bad`, an error exactly where the reference skips a row.
         #[test]
@@ -63,6 +95,7 @@ proptest! {
             cut in any::<Index>(),
             owners in 1_usize..4,
             limit in 0_usize..400,
+            piece in 1_usize..40,
         ) {
             let folder = tempfile::tempdir().unwrap();
             let patterns = written(&folder, &csv);
@@ -77,7 +110,7 @@ proptest! {
             };
             let (text, tally, bad) = reference(&csv, &query);
             for skip_bad in [true, false] {
-                let got = dataflow(&plan, &query, (skip_bad, owners, limit));
+                let got = dataflow(&plan, &query, (skip_bad, owners, limit, piece));
                 if skip_bad {
                     let (got_text, got_tally, read) = got.unwrap();
                     prop_assert_eq!(&got_text, &text, "blocksize {}", blocksize);
@@ -111,7 +144,7 @@ fn wide_files_give_the_reference_s_answer() {
         let folder = tempfile::tempdir().unwrap();
         let patterns = written(&folder, &csv);
         let plan = plan(&patterns, &query, b',', 997, false).unwrap();
-        let (text, tally, _) = dataflow(&plan, &query, (false, 2, 1 << 20)).unwrap();
+        let (text, tally, _) = dataflow(&plan, &query, (false, 2, 1 << 20, 7)).unwrap();
         let (expected, expected_tally, _) = reference(&csv, &query);
         assert_eq!(text, expected, "{width} columns");
         assert_eq!((tally, tally.missing_key), (expected_tally, 16), "{width} columns");
@@ -127,7 +160,7 @@ fn median_and_std_on_odd_and_even_counts_one_value_and_none() {
     let specs = ["v:median,std,var,count,min".to_owned()];
     let query = Query::parse("k", &specs, None).unwrap();
     let plan = plan(&patterns, &query, b',', 5, false).unwrap();
-    let (got, _, _) = dataflow(&plan, &query, (false, 2, 0)).unwrap();
+    let (got, _, _) = dataflow(&plan, &query, (false, 2, 0, 2)).unwrap();
     // As pandas gives df.groupby("k").v.agg(["median", "std", "var", "count", "min"]) (and
     // Python's statistics.stdev and variance).
     assert_eq!(

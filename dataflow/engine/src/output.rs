@@ -1,0 +1,551 @@
+//! The answer on its way out: each worker's groups as sorted runs of keys and numbers - no
+//! text - merged in key order into CSV lines or into columns (what a Python caller gets as
+//! Arrow), in pieces on every thread at once.
+//!
+//! A run keeps a group as its key and one fixed-width record: each output's 8 bytes (a count
+//! as an integer, anything else as a float's bits) and a bit each saying whether it has a
+//! value (a mean of no values has none, and prints as an empty field, as pandas' `to_csv`
+//! writes NaN). Numbers become text only as they are written, into the output buffer itself.
+//!
+//! The merge is cut into pieces by key: splitter keys sampled from the runs, each piece the
+//! keys between two splitters, found in every run by binary search. Pieces are merged and
+//! formatted side by side, a wave of them at a time, and handed on in key order - so the
+//! answer streams out at the speed of all threads while memory holds one wave, not the whole
+//! text (pandas' `to_csv` formats on one thread; so did this engine before).
+
+use std::io::Write;
+
+use crate::query::{Func, Output, Query};
+use crate::wire::Put;
+
+/// Groups a piece of the merge holds, about: a few megabytes of CSV text.
+pub const PIECE: usize = 1 << 16;
+
+/// Whether `output` is a count (an integer: `size`, `count`) rather than a float.
+pub fn is_count(output: &Output) -> bool {
+    matches!(output, Output::Size | Output::Of { func: Func::Count, .. })
+}
+
+/// The bytes of one group's record, for `outputs` outputs.
+pub fn record_width(outputs: usize) -> usize {
+    8 * outputs + outputs.div_ceil(8)
+}
+
+/// One group's outputs, as [`Run::push`] takes them: a count, a float, or no value.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Cell {
+    /// `size` or `count`.
+    Count(u64),
+    /// Any other aggregate.
+    Float(f64),
+    /// An aggregate of no values (a mean, min, max, variance, std or median): an empty field.
+    Empty,
+}
+
+/// Groups in key order, each its key and its record.
+#[derive(Default)]
+pub struct Run {
+    keys: Vec<u8>,
+    key_ends: Vec<usize>,
+    records: Vec<u8>,
+    width: usize,
+}
+
+impl Run {
+    /// An empty run for groups of `outputs` outputs, room made for `groups` of them.
+    pub fn with_capacity(outputs: usize, groups: usize, key_bytes: usize) -> Run {
+        let width = record_width(outputs);
+        Run {
+            keys: Vec::with_capacity(key_bytes),
+            key_ends: Vec::with_capacity(groups),
+            records: Vec::with_capacity(groups * width),
+            width,
+        }
+    }
+
+    /// Appends a group, which comes after every group in the run by key.
+    pub fn push(&mut self, key: &[u8], cells: &[Cell]) {
+        self.keys.extend_from_slice(key);
+        self.key_ends.push(self.keys.len());
+        let mut present = vec![0_u8; cells.len().div_ceil(8)];
+        for (i, cell) in cells.iter().enumerate() {
+            let bits = match *cell {
+                Cell::Count(n) => n,
+                Cell::Float(x) => x.to_bits(),
+                Cell::Empty => 0,
+            };
+            self.records.put_u64(bits);
+            if *cell != Cell::Empty {
+                present[i / 8] |= 1 << (i % 8);
+            }
+        }
+        self.records.extend_from_slice(&present);
+    }
+
+    /// How many groups.
+    pub fn len(&self) -> usize {
+        self.key_ends.len()
+    }
+
+    /// Whether the run holds no group.
+    pub fn is_empty(&self) -> bool {
+        self.key_ends.is_empty()
+    }
+
+    /// The key of the group `i`-th in key order.
+    fn key(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.key_ends[i - 1] };
+        &self.keys[start..self.key_ends[i]]
+    }
+
+    /// The record of the group `i`-th in key order.
+    fn record(&self, i: usize) -> &[u8] {
+        &self.records[i * self.width..(i + 1) * self.width]
+    }
+
+    /// The first group whose key is not below `key`.
+    fn lower_bound(&self, key: &[u8]) -> usize {
+        let (mut lo, mut hi) = (0, self.len());
+        while lo < hi {
+            let mid = usize::midpoint(lo, hi);
+            if self.key(mid) < key { lo = mid + 1 } else { hi = mid }
+        }
+        lo
+    }
+
+    /// The run as records (each key, then its record, in key order), to travel to another
+    /// process or to a file, read back by a [`FileCursor`].
+    pub fn write_records(&self, out: &mut impl Write) -> std::io::Result<()> {
+        let mut bytes = Vec::new();
+        for i in 0..self.len() {
+            bytes.clear();
+            bytes.put_bytes(self.key(i));
+            bytes.put_bytes(self.record(i));
+            out.write_all(&bytes)?;
+        }
+        Ok(())
+    }
+}
+
+// ---- merging ----
+
+/// One sorted run being merged: the group at its head.
+pub trait Cursor {
+    /// The head's key, `None` once the run is done.
+    fn key(&self) -> Option<&[u8]>;
+    /// The head's record (only while [`Cursor::key`] is `Some`).
+    fn record(&self) -> &[u8];
+    /// Moves the head to the run's next group, reading it from its file for a [`FileCursor`].
+    fn advance(&mut self) -> std::io::Result<()>;
+}
+
+/// Groups `from..to` of a run in memory.
+pub struct MemoryCursor<'r> {
+    run: &'r Run,
+    at: usize,
+    to: usize,
+}
+
+impl<'r> MemoryCursor<'r> {
+    /// A cursor over the whole of `run`.
+    pub fn new(run: &'r Run) -> MemoryCursor<'r> {
+        MemoryCursor { run, at: 0, to: run.len() }
+    }
+}
+
+impl Cursor for MemoryCursor<'_> {
+    fn key(&self) -> Option<&[u8]> {
+        (self.at < self.to).then(|| self.run.key(self.at))
+    }
+
+    fn record(&self) -> &[u8] {
+        self.run.record(self.at)
+    }
+
+    fn advance(&mut self) -> std::io::Result<()> {
+        self.at += 1;
+        Ok(())
+    }
+}
+
+/// A run in a file of records, read a buffer at a time: memory holds its head, not the run.
+pub struct FileCursor {
+    reader: std::io::BufReader<std::fs::File>,
+    key: Vec<u8>,
+    record: Vec<u8>,
+    done: bool,
+}
+
+impl FileCursor {
+    /// A cursor at the first group of the run file `path`, written by [`Run::write_records`].
+    pub fn open(path: &std::path::Path) -> std::io::Result<FileCursor> {
+        let file = std::fs::File::open(path)?;
+        let reader = std::io::BufReader::with_capacity(1 << 18, file);
+        let mut cursor = FileCursor { reader, key: Vec::new(), record: Vec::new(), done: false };
+        cursor.advance()?;
+        Ok(cursor)
+    }
+
+    fn field(&mut self, into_key: bool) -> std::io::Result<bool> {
+        use std::io::Read;
+        let Some(len) = crate::wire::read_len(&mut self.reader)? else { return Ok(false) };
+        let buffer = if into_key { &mut self.key } else { &mut self.record };
+        buffer.resize(usize::try_from(len).expect("a record this program wrote"), 0);
+        self.reader.read_exact(buffer)?;
+        Ok(true)
+    }
+}
+
+impl Cursor for FileCursor {
+    fn key(&self) -> Option<&[u8]> {
+        (!self.done).then_some(self.key.as_slice())
+    }
+
+    fn record(&self) -> &[u8] {
+        &self.record
+    }
+
+    fn advance(&mut self) -> std::io::Result<()> {
+        self.done = !self.field(true)? || !self.field(false)?;
+        Ok(())
+    }
+}
+
+/// Hands every group of sorted runs to `each` in key order, each once: a k-way merge by a
+/// tournament (a "tree of losers", Knuth 5.4.1). Every run is a leaf; each inner node keeps
+/// the run that lost the match played there, the root the overall winner. When the winner's
+/// run moves on, its new head replays only the matches on its path to the root: log2(runs)
+/// comparisons a group, however many runs (a worker's table in parts makes 128 of them).
+/// Returns the groups.
+pub fn merge_runs(
+    cursors: &mut [Box<dyn Cursor + '_>],
+    mut each: impl FnMut(&[u8], &[u8]) -> std::io::Result<()>,
+) -> std::io::Result<u64> {
+    let runs = cursors.len();
+    if runs == 0 {
+        return Ok(0);
+    }
+    // Run a wins over run b: a has a head and b has none, or a's is the lesser key (ties to
+    // the earlier run; there are none in one answer).
+    let wins = |cursors: &[Box<dyn Cursor + '_>], a: usize, b: usize| match (
+        cursors[a].key(),
+        cursors[b].key(),
+    ) {
+        (Some(x), Some(y)) => (x, a) < (y, b),
+        (x, _) => x.is_some(),
+    };
+    // Nodes 1..runs are the matches, the leaves runs..2*runs the runs; node 0 the winner.
+    let mut losers = vec![0; runs];
+    fn play(
+        node: usize,
+        runs: usize,
+        losers: &mut [usize],
+        wins: &dyn Fn(usize, usize) -> bool,
+    ) -> usize {
+        if node >= runs {
+            return node - runs;
+        }
+        let left = play(2 * node, runs, losers, wins);
+        let right = play(2 * node + 1, runs, losers, wins);
+        let (winner, loser) = if wins(left, right) { (left, right) } else { (right, left) };
+        losers[node] = loser;
+        winner
+    }
+    losers[0] = play(1, runs, &mut losers, &|a, b| wins(cursors, a, b));
+    let mut merged = 0;
+    loop {
+        let mut winner = losers[0];
+        let Some(key) = cursors[winner].key() else { return Ok(merged) };
+        each(key, cursors[winner].record())?;
+        cursors[winner].advance()?;
+        merged += 1;
+        let mut node = (winner + runs) / 2;
+        while node >= 1 {
+            if wins(cursors, losers[node], winner) {
+                std::mem::swap(&mut losers[node], &mut winner);
+            }
+            node /= 2;
+        }
+        losers[0] = winner;
+    }
+}
+
+/// Runs in memory merged in pieces of about `piece` groups on `threads` threads: each
+/// piece's groups handed to a sink of its own (`new` makes one, `fill` adds a group), the sinks handed to `take` in key
+/// order, a wave of `threads` pieces at a time.
+pub fn merge_in_pieces<S: Send>(
+    runs: &[&Run],
+    (threads, piece): (usize, usize),
+    new: impl Fn() -> S + Sync,
+    fill: impl Fn(&mut S, &[u8], &[u8]) + Sync,
+    mut take: impl FnMut(S) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let bounds = piece_bounds(runs, threads, piece);
+    let merge_piece = |piece: usize| {
+        let mut sink = new();
+        let mut cursors: Vec<Box<dyn Cursor + '_>> = runs
+            .iter()
+            .zip(&bounds)
+            .map(|(run, b)| {
+                Box::new(MemoryCursor { run, at: b[piece], to: b[piece + 1] }) as Box<dyn Cursor>
+            })
+            .collect();
+        merge_runs(&mut cursors, |key, record| {
+            fill(&mut sink, key, record);
+            Ok(())
+        })
+        .expect("runs in memory do not fail");
+        sink
+    };
+    let pieces = bounds.first().map_or(0, |b| b.len() - 1);
+    let wave = threads.max(1);
+    for first in (0..pieces).step_by(wave) {
+        let last = (first + wave).min(pieces);
+        let sinks: Vec<S> = if last - first == 1 {
+            vec![merge_piece(first)]
+        } else {
+            std::thread::scope(|scope| {
+                let merging: Vec<_> =
+                    (first..last).map(|p| scope.spawn(move || merge_piece(p))).collect();
+                merging.into_iter().map(|h| h.join().expect("a merge does not panic")).collect()
+            })
+        };
+        sinks.into_iter().try_for_each(&mut take)?;
+    }
+    Ok(())
+}
+
+/// For each run, where each piece starts in it (and, last, its length): pieces of about
+/// `piece` groups - fewer, smaller ones where that leaves a thread idle - cut at keys sampled
+/// from the runs.
+fn piece_bounds(runs: &[&Run], threads: usize, piece: usize) -> Vec<Vec<usize>> {
+    let groups: usize = runs.iter().map(|r| r.len()).sum();
+    let smallest = piece.min(1024);
+    let wanted = groups.div_ceil(piece).max(threads.min(groups.div_ceil(smallest))).max(1);
+    // Thirty-two samples a piece, spread over each run: splitters within a few percent of
+    // even whatever the runs' sizes.
+    let stride = (groups / (wanted * 32)).max(1);
+    let mut samples: Vec<&[u8]> =
+        runs.iter().flat_map(|r| (0..r.len()).step_by(stride).map(|i| r.key(i))).collect();
+    samples.sort_unstable();
+    let mut splitters: Vec<&[u8]> =
+        (1..wanted).map(|p| samples[p * samples.len() / wanted]).collect();
+    splitters.dedup();
+    runs.iter()
+        .map(|run| {
+            let mut at = vec![0];
+            at.extend(splitters.iter().map(|s| run.lower_bound(s)));
+            at.push(run.len());
+            at
+        })
+        .collect()
+}
+
+// ---- text ----
+
+/// One group as a CSV line: its key fields, then each output (a float as `Display` writes it,
+/// the shortest decimal that reads back as the same float, never in exponent form; no value
+/// as an empty field).
+pub fn write_line(key: &[u8], record: &[u8], query: &Query, out: &mut Vec<u8>) {
+    write_key(key, query.keys.len(), out);
+    let outputs = query.outputs.len();
+    let present = &record[8 * outputs..];
+    for (i, output) in query.outputs.iter().enumerate() {
+        out.push(b',');
+        if present[i / 8] & (1 << (i % 8)) == 0 {
+            continue;
+        }
+        let bits = u64::from_le_bytes(record[8 * i..8 * i + 8].try_into().expect("8 bytes"));
+        if is_count(output) {
+            write!(out, "{bits}").expect("writing to memory");
+        } else {
+            // Not Ryu's: where two shortest decimals are equally near, Ryu and `Display` can
+            // pick different ones (794874501418316.25 is written .2 by one, .3 by the other).
+            write!(out, "{}", f64::from_bits(bits)).expect("writing to memory");
+        }
+    }
+    out.push(b'\n');
+}
+
+/// The answer's header line: the key columns, then each output's name.
+pub fn write_header(query: &Query, out: &mut impl Write) -> std::io::Result<()> {
+    let mut header = Vec::new();
+    for (i, name) in query.header().iter().enumerate() {
+        if i > 0 {
+            header.push(b',');
+        }
+        csv_field(name.as_bytes(), &mut header);
+    }
+    header.push(b'\n');
+    out.write_all(&header)
+}
+
+/// A field as CSV writes it: quoted where it holds a comma, a quote or a line end.
+pub fn csv_field(field: &[u8], out: &mut Vec<u8>) {
+    if !field.iter().any(|&b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
+        out.extend_from_slice(field);
+        return;
+    }
+    out.push(b'"');
+    for &b in field {
+        if b == b'"' {
+            out.push(b'"');
+        }
+        out.push(b);
+    }
+    out.push(b'"');
+}
+
+/// The `count` fields of a key made by [`crate::table::encode_key`], as CSV fields separated
+/// by commas.
+pub(crate) fn write_key(key: &[u8], count: usize, out: &mut Vec<u8>) {
+    let mut scratch = Vec::new();
+    for_each_field(key, count, &mut scratch, |i, field| {
+        if i > 0 {
+            out.push(b',');
+        }
+        csv_field(field, out);
+    });
+}
+
+/// Each of the `count` fields of a key made by [`crate::table::encode_key`], with its index:
+/// each but the last runs to the first 0 0, and a 0 255 inside it is a zero byte (unescaped
+/// into `scratch`).
+fn for_each_field(
+    key: &[u8],
+    count: usize,
+    scratch: &mut Vec<u8>,
+    mut each: impl FnMut(usize, &[u8]),
+) {
+    let mut rest = key;
+    for i in 0..count {
+        if i + 1 == count {
+            each(i, rest);
+            return;
+        }
+        let mut end = 0;
+        while !(rest[end] == 0 && rest[end + 1] == 0) {
+            end += if rest[end] == 0 { 2 } else { 1 };
+        }
+        let escaped = &rest[..end];
+        if memchr::memchr(0, escaped).is_none() {
+            each(i, escaped);
+        } else {
+            scratch.clear();
+            let mut at = 0;
+            while at < escaped.len() {
+                scratch.push(escaped[at]);
+                at += if escaped[at] == 0 { 2 } else { 1 };
+            }
+            each(i, scratch);
+        }
+        rest = &rest[end + 2..];
+    }
+}
+
+// ---- columns ----
+
+/// The answer as columns, in key order: each key column's fields as strings, each output's
+/// numbers. What the Python module hands over as Arrow arrays, moved, not copied.
+#[derive(Debug, Default, PartialEq)]
+pub struct Columns {
+    /// The columns' names, keys first: the CSV header's.
+    pub names: Vec<String>,
+    /// One a key column.
+    pub keys: Vec<Strings>,
+    /// One an output, in the query's order.
+    pub numbers: Vec<Numbers>,
+}
+
+/// A column of byte strings (a CSV's fields, as read): every field's bytes side by side, and
+/// where each ends.
+#[derive(Debug, Default, PartialEq)]
+pub struct Strings {
+    /// The fields' bytes, one after another.
+    pub bytes: Vec<u8>,
+    /// Where each field ends in `bytes` (the next starts there).
+    pub ends: Vec<usize>,
+}
+
+/// A column of numbers.
+#[derive(Debug, PartialEq)]
+pub enum Numbers {
+    /// `size` or `count`: every group has one.
+    Counts(Vec<u64>),
+    /// Any other aggregate, with whether each group has a value (a mean of no values has none;
+    /// its slot in `values` is 0).
+    Floats {
+        /// The values, one a group.
+        values: Vec<f64>,
+        /// Whether each group has its value.
+        valid: Vec<bool>,
+    },
+}
+
+impl Columns {
+    /// Empty columns of `query`'s answer.
+    pub fn new(query: &Query) -> Columns {
+        let number = |o: &Output| {
+            if is_count(o) {
+                Numbers::Counts(Vec::new())
+            } else {
+                Numbers::Floats { values: Vec::new(), valid: Vec::new() }
+            }
+        };
+        Columns {
+            names: query.header(),
+            keys: query.keys.iter().map(|_| Strings::default()).collect(),
+            numbers: query.outputs.iter().map(number).collect(),
+        }
+    }
+
+    /// How many groups (rows).
+    pub fn len(&self) -> usize {
+        self.keys.first().map_or(0, |k| k.ends.len())
+    }
+
+    /// Whether there is no group.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Appends a group: its key's fields, its record's numbers.
+    pub fn push(&mut self, key: &[u8], record: &[u8], scratch: &mut Vec<u8>) {
+        for_each_field(key, self.keys.len(), scratch, |i, field| {
+            let column = &mut self.keys[i];
+            column.bytes.extend_from_slice(field);
+            column.ends.push(column.bytes.len());
+        });
+        let present = &record[8 * self.numbers.len()..];
+        for (i, column) in self.numbers.iter_mut().enumerate() {
+            let bits = u64::from_le_bytes(record[8 * i..8 * i + 8].try_into().expect("8 bytes"));
+            match column {
+                Numbers::Counts(counts) => counts.push(bits),
+                Numbers::Floats { values, valid } => {
+                    let has = present[i / 8] & (1 << (i % 8)) != 0;
+                    values.push(if has { f64::from_bits(bits) } else { 0.0 });
+                    valid.push(has);
+                }
+            }
+        }
+    }
+
+    /// Appends `other`'s groups, which all come after this one's.
+    pub fn append(&mut self, other: Columns) {
+        for (mine, theirs) in self.keys.iter_mut().zip(other.keys) {
+            let base = mine.bytes.len();
+            mine.bytes.extend_from_slice(&theirs.bytes);
+            mine.ends.extend(theirs.ends.iter().map(|end| base + end));
+        }
+        for (mine, theirs) in self.numbers.iter_mut().zip(other.numbers) {
+            match (mine, theirs) {
+                (Numbers::Counts(a), Numbers::Counts(b)) => a.extend(b),
+                (Numbers::Floats { values, valid }, Numbers::Floats { values: v, valid: ok }) => {
+                    values.extend(v);
+                    valid.extend(ok);
+                }
+                _ => unreachable!("columns of one query"),
+            }
+        }
+    }
+}
