@@ -382,7 +382,8 @@ print(f"hpc_rs_numerics.three_sums(1_000_000) = {sums} in {took * 1e3:.2f} ms "
 
 # %%
 out = cargo_run("threading", "--size", "1e5", "--runs", "1")
-assert "verified: every variant's sums equal the closed forms n(n-1)/2, (n-1)n(2n-1)/6, (n(n-1)/2)^2" in out
+assert ("verified: every variant's sums equal the closed forms n(n-1)/2, (n-1)n(2n-1)/6, "
+        "(n(n-1)/2)^2") in out
 excerpt(out, "do_threading() - one thread per sum", 4)
 excerpt(out, "the same with std::thread::scope", 1)
 
@@ -580,7 +581,8 @@ print(f"one after another: {took * 1e3:.3f} ms")
 # %%
 out = cargo_run("multiprocessing", "--size", "1e5", "--runs", "1")
 assert "    Normal child: exited with status 0, sent 10" in out
-assert "[5] separate memory: the child set counter = 99 (it sent back 99); the parent's counter is still 1" in out
+assert ("[5] separate memory: the child set counter = 99 (it sent back 99); the parent's counter "
+        "is still 1") in out
 excerpt(out, "Normal child: exited", 3)
 excerpt(out, "[5] separate memory", 2)
 

@@ -16,6 +16,7 @@ mod iterators;
 mod lambdas;
 mod locks;
 mod multiprocessing;
+mod notebook;
 mod numerics;
 mod pools;
 mod python_env;
