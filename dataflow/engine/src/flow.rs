@@ -136,9 +136,13 @@ impl Answer {
     pub fn write(&self, query: &Query, out: &mut impl Write) -> std::io::Result<()> {
         output::write_header(query, out)?;
         self.merge(
-            || Vec::with_capacity(output::PIECE * 32),
+            || Vec::with_capacity(self.piece * 64),
             |text, key, record| output::write_line(key, record, query, text),
-            |text| out.write_all(&text),
+            |text| {
+                out.write_all(text)?;
+                text.clear();
+                Ok(())
+            },
         )
     }
 
@@ -149,7 +153,7 @@ impl Answer {
             || (Columns::new(query), Vec::new()),
             |(columns, scratch), key, record| columns.push(key, record, scratch),
             |(columns, _)| {
-                all.append(columns);
+                all.append(std::mem::replace(columns, Columns::new(query)));
                 Ok(())
             },
         )?;
@@ -161,9 +165,9 @@ impl Answer {
     /// on this thread alone when some are files (a spilled worker's, another process's).
     fn merge<S: Send>(
         &self,
-        new: impl Fn() -> S + Sync,
+        new: impl Fn() -> S,
         fill: impl Fn(&mut S, &[u8], &[u8]) + Sync,
-        mut take: impl FnMut(S) -> std::io::Result<()>,
+        mut take: impl FnMut(&mut S) -> std::io::Result<()>,
     ) -> std::io::Result<()> {
         let in_memory: Option<Vec<&Run>> = self
             .sources
@@ -191,11 +195,11 @@ impl Answer {
             held += 1;
             if held == self.piece {
                 held = 0;
-                take(std::mem::replace(&mut sink, new()))?;
+                take(&mut sink)?;
             }
             Ok(())
         })?;
-        take(sink)
+        take(&mut sink)
     }
 }
 

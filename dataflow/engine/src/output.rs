@@ -14,6 +14,7 @@
 //! text (pandas' `to_csv` formats on one thread; so did this engine before).
 
 use std::io::Write;
+use std::ops::Range;
 
 use crate::query::{Func, Output, Query};
 use crate::wire::Put;
@@ -137,25 +138,67 @@ pub trait Cursor {
     fn record(&self) -> &[u8];
     /// Moves the head to the run's next group, reading it from its file for a [`FileCursor`].
     fn advance(&mut self) -> std::io::Result<()>;
+    /// Sixteen bytes of the head's key as one number, from where the keys being merged stop
+    /// sharing a prefix: where two heads' windows differ, they order the keys, with no
+    /// comparison of byte strings (0 for a cursor that keeps none: the keys decide).
+    fn window(&self) -> u128 {
+        0
+    }
 }
 
-/// Groups `from..to` of a run in memory.
+impl<C: Cursor + ?Sized> Cursor for Box<C> {
+    fn key(&self) -> Option<&[u8]> {
+        (**self).key()
+    }
+
+    fn record(&self) -> &[u8] {
+        (**self).record()
+    }
+
+    fn advance(&mut self) -> std::io::Result<()> {
+        (**self).advance()
+    }
+
+    fn window(&self) -> u128 {
+        (**self).window()
+    }
+}
+
+/// Groups `from..to` of a run in memory, whose keys share their first `depth` bytes.
 pub struct MemoryCursor<'r> {
     run: &'r Run,
     at: usize,
     to: usize,
+    depth: usize,
+    head: Option<&'r [u8]>,
+    window: u128,
 }
 
 impl<'r> MemoryCursor<'r> {
     /// A cursor over the whole of `run`.
     pub fn new(run: &'r Run) -> MemoryCursor<'r> {
-        MemoryCursor { run, at: 0, to: run.len() }
+        MemoryCursor::of(run, 0..run.len(), 0)
+    }
+
+    /// A cursor over groups `range` of `run`, whose keys share their first `depth` bytes.
+    fn of(run: &'r Run, range: std::ops::Range<usize>, depth: usize) -> MemoryCursor<'r> {
+        let (at, to) = (range.start, range.end);
+        let mut cursor = MemoryCursor { run, at, to, depth, head: None, window: 0 };
+        cursor.look();
+        cursor
+    }
+
+    fn look(&mut self) {
+        self.head = (self.at < self.to).then(|| self.run.key(self.at));
+        if let Some(key) = self.head {
+            self.window = window(key, self.depth);
+        }
     }
 }
 
 impl Cursor for MemoryCursor<'_> {
     fn key(&self) -> Option<&[u8]> {
-        (self.at < self.to).then(|| self.run.key(self.at))
+        self.head
     }
 
     fn record(&self) -> &[u8] {
@@ -164,8 +207,24 @@ impl Cursor for MemoryCursor<'_> {
 
     fn advance(&mut self) -> std::io::Result<()> {
         self.at += 1;
+        self.look();
         Ok(())
     }
+
+    fn window(&self) -> u128 {
+        self.window
+    }
+}
+
+/// The 16 bytes of `key` from `at`, big-endian, zeros past its end: where two such numbers
+/// differ, they compare as the keys' bytes do (a key that ends first is padded with zeros, and
+/// a zero past it ties: then the keys themselves are compared).
+fn window(key: &[u8], at: usize) -> u128 {
+    let mut bytes = [0; 16];
+    let part = key.get(at..).unwrap_or_default();
+    let n = part.len().min(16);
+    bytes[..n].copy_from_slice(&part[..n]);
+    u128::from_be_bytes(bytes)
 }
 
 /// A run in a file of records, read a buffer at a time: memory holds its head, not the run.
@@ -217,8 +276,8 @@ impl Cursor for FileCursor {
 /// run moves on, its new head replays only the matches on its path to the root: log2(runs)
 /// comparisons a group, however many runs (a worker's table in parts makes 128 of them).
 /// Returns the groups.
-pub fn merge_runs(
-    cursors: &mut [Box<dyn Cursor + '_>],
+pub fn merge_runs<C: Cursor>(
+    cursors: &mut [C],
     mut each: impl FnMut(&[u8], &[u8]) -> std::io::Result<()>,
 ) -> std::io::Result<u64> {
     let runs = cursors.len();
@@ -226,12 +285,13 @@ pub fn merge_runs(
         return Ok(0);
     }
     // Run a wins over run b: a has a head and b has none, or a's is the lesser key (ties to
-    // the earlier run; there are none in one answer).
-    let wins = |cursors: &[Box<dyn Cursor + '_>], a: usize, b: usize| match (
-        cursors[a].key(),
-        cursors[b].key(),
-    ) {
-        (Some(x), Some(y)) => (x, a) < (y, b),
+    // the earlier run; there are none in one answer) - told by their windows where these
+    // differ.
+    let wins = |cursors: &[C], a: usize, b: usize| match (cursors[a].key(), cursors[b].key()) {
+        (Some(x), Some(y)) => match cursors[a].window().cmp(&cursors[b].window()) {
+            std::cmp::Ordering::Equal => (x, a) < (y, b),
+            order => order.is_lt(),
+        },
         (x, _) => x.is_some(),
     };
     // Nodes 1..runs are the matches, the leaves runs..2*runs the runs; node 0 the winner.
@@ -270,49 +330,107 @@ pub fn merge_runs(
     }
 }
 
-/// Runs in memory merged in pieces of about `piece` groups on `threads` threads: each
-/// piece's groups handed to a sink of its own (`new` makes one, `fill` adds a group), the sinks handed to `take` in key
-/// order, a wave of `threads` pieces at a time.
+/// Runs in memory merged in pieces of about `piece` groups on `threads` threads, each piece's
+/// groups handed to a sink (`new` makes one, `fill` adds a group), the sinks handed to `take`
+/// in key order on this thread - which writes one piece while the threads merge the next.
+/// Piece p is merged by thread p % threads, into one of its two sinks; `take` leaves a sink
+/// empty, to be filled again (a buffer's pages are touched once, not once a piece).
 pub fn merge_in_pieces<S: Send>(
     runs: &[&Run],
     (threads, piece): (usize, usize),
-    new: impl Fn() -> S + Sync,
+    new: impl Fn() -> S,
     fill: impl Fn(&mut S, &[u8], &[u8]) + Sync,
-    mut take: impl FnMut(S) -> std::io::Result<()>,
+    mut take: impl FnMut(&mut S) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
+    use std::sync::mpsc;
     let bounds = piece_bounds(runs, threads, piece);
-    let merge_piece = |piece: usize| {
-        let mut sink = new();
-        let mut cursors: Vec<Box<dyn Cursor + '_>> = runs
-            .iter()
-            .zip(&bounds)
-            .map(|(run, b)| {
-                Box::new(MemoryCursor { run, at: b[piece], to: b[piece + 1] }) as Box<dyn Cursor>
+    let merge_piece = |piece: usize, sink: &mut S| {
+        let ranges: Vec<_> = bounds.iter().map(|b| b[piece]..b[piece + 1]).collect();
+        for (ranges, depth) in by_shared_prefix(runs, ranges) {
+            let mut cursors: Vec<MemoryCursor> = runs
+                .iter()
+                .zip(ranges)
+                .map(|(run, range)| MemoryCursor::of(run, range, depth))
+                .collect();
+            merge_runs(&mut cursors, |key, record| {
+                fill(sink, key, record);
+                Ok(())
             })
-            .collect();
-        merge_runs(&mut cursors, |key, record| {
-            fill(&mut sink, key, record);
-            Ok(())
-        })
-        .expect("runs in memory do not fail");
-        sink
+            .expect("runs in memory do not fail");
+        }
     };
     let pieces = bounds.first().map_or(0, |b| b.len() - 1);
-    let wave = threads.max(1);
-    for first in (0..pieces).step_by(wave) {
-        let last = (first + wave).min(pieces);
-        let sinks: Vec<S> = if last - first == 1 {
-            vec![merge_piece(first)]
-        } else {
-            std::thread::scope(|scope| {
-                let merging: Vec<_> =
-                    (first..last).map(|p| scope.spawn(move || merge_piece(p))).collect();
-                merging.into_iter().map(|h| h.join().expect("a merge does not panic")).collect()
-            })
-        };
-        sinks.into_iter().try_for_each(&mut take)?;
+    let lanes = threads.clamp(1, pieces.max(1));
+    std::thread::scope(|scope| {
+        let mut ends = Vec::new();
+        for lane in 0..lanes {
+            let (full, from_lane) = mpsc::sync_channel::<S>(1);
+            let (to_lane, empty) = mpsc::channel::<S>();
+            for _ in 0..2 {
+                to_lane.send(new()).expect("the lane's end is here");
+            }
+            let merge_piece = &merge_piece;
+            scope.spawn(move || {
+                for p in (lane..pieces).step_by(lanes) {
+                    // Either end gone: `take` failed, and the answer is abandoned.
+                    let Ok(mut sink) = empty.recv() else { return };
+                    merge_piece(p, &mut sink);
+                    if full.send(sink).is_err() {
+                        return;
+                    }
+                }
+            });
+            ends.push((from_lane, to_lane));
+        }
+        for p in 0..pieces {
+            let (from_lane, to_lane) = &ends[p % lanes];
+            let mut sink = from_lane.recv().expect("a lane sends each of its pieces");
+            take(&mut sink)?;
+            let _ = to_lane.send(sink);
+        }
+        Ok(())
+    })
+}
+
+/// A piece (`ranges` of `runs`) cut where its keys' shared prefix is short for their length,
+/// into consecutive parts each with the prefix its keys share: the windows of a part begin
+/// past it, where its keys differ. (A piece of db-benchmark's q10 that spans two values of
+/// id1 shares 4 bytes, "id00", and its windows would tie on every id2 and id3; cut at the
+/// second id1, each part shares 10.)
+fn by_shared_prefix(runs: &[&Run], ranges: Vec<Range<usize>>) -> Vec<(Vec<Range<usize>>, usize)> {
+    let mut parts = Vec::new();
+    cut_by_shared_prefix(runs, ranges, 4, &mut parts);
+    parts
+}
+
+fn cut_by_shared_prefix(
+    runs: &[&Run],
+    ranges: Vec<Range<usize>>,
+    cuts: usize,
+    parts: &mut Vec<(Vec<Range<usize>>, usize)>,
+) {
+    let ends = runs.iter().zip(&ranges).filter(|(_, r)| !r.is_empty());
+    let least = ends.clone().map(|(run, r)| run.key(r.start)).min();
+    let greatest = ends.map(|(run, r)| run.key(r.end - 1)).max();
+    let (Some(least), Some(greatest)) = (least, greatest) else { return };
+    // A key between two keys shares their common prefix.
+    let shared = least.iter().zip(greatest).take_while(|(a, b)| a == b).count();
+    if cuts == 0 || least.len().min(greatest.len()) <= shared + 16 {
+        parts.push((ranges, shared));
+        return;
     }
-    Ok(())
+    // Below the greatest key's prefix one byte past the shared one, and the rest.
+    let cut = &greatest[..=shared];
+    let (below, above) = ranges
+        .iter()
+        .zip(runs)
+        .map(|(r, run)| {
+            let at = run.lower_bound(cut).clamp(r.start, r.end);
+            (r.start..at, at..r.end)
+        })
+        .unzip();
+    cut_by_shared_prefix(runs, below, cuts - 1, parts);
+    cut_by_shared_prefix(runs, above, cuts - 1, parts);
 }
 
 /// For each run, where each piece starts in it (and, last, its length): pieces of about
@@ -357,14 +475,100 @@ pub fn write_line(key: &[u8], record: &[u8], query: &Query, out: &mut Vec<u8>) {
         }
         let bits = u64::from_le_bytes(record[8 * i..8 * i + 8].try_into().expect("8 bytes"));
         if is_count(output) {
-            write!(out, "{bits}").expect("writing to memory");
+            out.extend_from_slice(itoa::Buffer::new().format(bits).as_bytes());
         } else {
-            // Not Ryu's: where two shortest decimals are equally near, Ryu and `Display` can
-            // pick different ones (794874501418316.25 is written .2 by one, .3 by the other).
-            write!(out, "{}", f64::from_bits(bits)).expect("writing to memory");
+            put_float(f64::from_bits(bits), out);
         }
     }
     out.push(b'\n');
+}
+
+/// `x` as `Display` writes it - the shortest decimal that reads back as `x`, never in exponent
+/// form - without going through `core::fmt`: Ryu's digits, laid out as `Display` lays them
+/// out. Where two shortest decimals are equally near `x`, Ryu and `Display` may pick different
+/// ones (794874501418316.25 is written .2 by one, .3 by the other), so those floats, and NaN
+/// and the infinities, are written by `Display` itself.
+pub fn put_float(x: f64, out: &mut Vec<u8>) {
+    if !x.is_finite() || !no_tie_possible(x) {
+        write!(out, "{x}").expect("writing to memory");
+        return;
+    }
+    let mut buffer = ryu::Buffer::new();
+    let text = buffer.format_finite(x).as_bytes();
+    let (text, negative) = match text {
+        [b'-', rest @ ..] => (rest, true),
+        _ => (text, false),
+    };
+    // Ryu writes d.ddd, ddd.d or d.ddde-x: its digits, and where the point falls in them.
+    let (mantissa, exponent) = match text.iter().position(|&b| b == b'e') {
+        Some(e) => (&text[..e], parse_exponent(&text[e + 1..])),
+        None => (text, 0),
+    };
+    let point = mantissa.iter().position(|&b| b == b'.').unwrap_or(mantissa.len());
+    let mut digits = [0_u8; 32];
+    let mut n = 0;
+    for &b in mantissa.iter().filter(|&&b| b != b'.') {
+        digits[n] = b;
+        n += 1;
+    }
+    let leading = digits[..n].iter().take_while(|&&d| d == b'0').count();
+    let trailing = digits[leading..n].iter().rev().take_while(|&&d| d == b'0').count();
+    let digits = &digits[leading..n - trailing];
+    // The value is 0.DIGITS times ten to the `at` (-323 to 309).
+    #[allow(clippy::cast_possible_wrap)] // 17 digits at most
+    let at = point as isize + exponent - leading as isize;
+    if negative {
+        out.push(b'-');
+    }
+    let places = at.unsigned_abs();
+    if digits.is_empty() {
+        out.push(b'0');
+    } else if at <= 0 {
+        out.extend_from_slice(b"0.");
+        out.resize(out.len() + places, b'0');
+        out.extend_from_slice(digits);
+    } else if places < digits.len() {
+        let (whole, fraction) = digits.split_at(places);
+        out.extend_from_slice(whole);
+        out.push(b'.');
+        out.extend_from_slice(fraction);
+    } else {
+        out.extend_from_slice(digits);
+        out.resize(out.len() + places - digits.len(), b'0');
+    }
+}
+
+/// Ryu's exponent: how far its point moves.
+fn parse_exponent(text: &[u8]) -> isize {
+    let (digits, sign) = match text {
+        [b'-', rest @ ..] => (rest, -1),
+        _ => (text, 1),
+    };
+    sign * digits.iter().fold(0, |e, &d| e * 10 + isize::from(d - b'0'))
+}
+
+/// Whether `x` (finite) cannot lie exactly halfway between two decimals of 17 digits or fewer -
+/// where the shortest decimal is unique and Ryu's is `Display`'s. A halfway point D.5 times a
+/// power of ten has at most 18 significant digits; `x` is m times 2^q exactly (m odd), which
+/// has as many as m times 5^-q for q < 0. An integer below 2^53 has no neighbour within 1, so
+/// its digits are its own.
+fn no_tie_possible(x: f64) -> bool {
+    let bits = x.to_bits();
+    let exponent = i64::try_from((bits >> 52) & 0x7ff).expect("11 bits");
+    let fraction = bits & ((1 << 52) - 1);
+    let (mut m, mut q) =
+        if exponent == 0 { (fraction, -1074) } else { (fraction | 1 << 52, exponent - 1075) };
+    if m == 0 {
+        return true;
+    }
+    q += i64::from(m.trailing_zeros());
+    m >>= m.trailing_zeros();
+    if q >= 0 {
+        return q < 53 && u128::from(m) << q < 1 << 53;
+    }
+    // 5^26 is past 10^18 alone.
+    let Ok(fifths) = u32::try_from(-q) else { return true };
+    fifths >= 26 || u128::from(m) * 5_u128.pow(fifths) >= 10_u128.pow(18)
 }
 
 /// The answer's header line: the key columns, then each output's name.
@@ -382,7 +586,7 @@ pub fn write_header(query: &Query, out: &mut impl Write) -> std::io::Result<()> 
 
 /// A field as CSV writes it: quoted where it holds a comma, a quote or a line end.
 pub fn csv_field(field: &[u8], out: &mut Vec<u8>) {
-    if !field.iter().any(|&b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
+    if !needs_quotes(field) {
         out.extend_from_slice(field);
         return;
     }
@@ -396,16 +600,39 @@ pub fn csv_field(field: &[u8], out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
+/// Whether `bytes` hold a comma, a quote or a line end (found 32 bytes at a time).
+fn needs_quotes(bytes: &[u8]) -> bool {
+    memchr::memchr3(b',', b'"', b'\n', bytes).is_some() || memchr::memchr(b'\r', bytes).is_some()
+}
+
 /// The `count` fields of a key made by [`crate::table::encode_key`], as CSV fields separated
-/// by commas.
+/// by commas. Where no field needs quotes (the common case), the key is copied a stretch at
+/// a time: each 0 0 becomes a comma, each 0 255 the zero byte it stands for.
 pub(crate) fn write_key(key: &[u8], count: usize, out: &mut Vec<u8>) {
-    let mut scratch = Vec::new();
-    for_each_field(key, count, &mut scratch, |i, field| {
-        if i > 0 {
+    if needs_quotes(key) {
+        let mut scratch = Vec::new();
+        for_each_field(key, count, &mut scratch, |i, field| {
+            if i > 0 {
+                out.push(b',');
+            }
+            csv_field(field, out);
+        });
+        return;
+    }
+    let (mut start, mut separators) = (0, 1);
+    while separators < count {
+        let zero = start + memchr::memchr(0, &key[start..]).expect("a key has its separators");
+        out.extend_from_slice(&key[start..zero]);
+        if key[zero + 1] == 0 {
             out.push(b',');
+            separators += 1;
+        } else {
+            out.push(0);
         }
-        csv_field(field, out);
-    });
+        start = zero + 2;
+    }
+    // The last field is as it was read, zero bytes and all.
+    out.extend_from_slice(&key[start..]);
 }
 
 /// Each of the `count` fields of a key made by [`crate::table::encode_key`], with its index:
@@ -547,5 +774,60 @@ impl Columns {
                 _ => unreachable!("columns of one query"),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn as_display(x: f64) -> (String, String) {
+        let mut ours = Vec::new();
+        put_float(x, &mut ours);
+        (String::from_utf8(ours).unwrap(), x.to_string())
+    }
+
+    /// Display's text on random bit patterns (every exponent, subnormals, NaNs), on decimals
+    /// with few digits (sums and means of prices), on integers past 2^53 and on halves and
+    /// quarters of large numbers - where two shortest decimals tie.
+    #[test]
+    fn floats_are_written_as_display_writes_them() {
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut checked = 0;
+        for i in 0..400_000 {
+            let r = next();
+            #[allow(clippy::cast_precision_loss)]
+            let x = match i % 4 {
+                0 => f64::from_bits(r),
+                1 => (r % 10_000_000_000) as f64 / 10_f64.powi((r >> 60) as i32),
+                2 => (r >> 8) as f64 + [0.0, 0.25, 0.5, 0.75][(r & 3) as usize],
+                _ => (r % (1 << 52)) as f64 * 2_f64.powi((r >> 58) as i32 - 40),
+            };
+            let (ours, display) = as_display(x);
+            assert_eq!(ours, display, "{:#x}", x.to_bits());
+            checked += 1;
+        }
+        for x in [0.0, -0.0, 1.0, -1.5, 1e16, 1e22, 1e-7, 5e-324, f64::MAX, f64::MIN_POSITIVE] {
+            let (ours, display) = as_display(x);
+            assert_eq!(ours, display);
+        }
+        let tie = as_display(794_874_501_418_316.0 + 0.25);
+        assert_eq!(tie.0, tie.1, "a tie (.2 and .3 equally near): Display's choice");
+        assert_eq!(checked, 400_000);
+    }
+
+    #[test]
+    fn ties_are_told_from_unique_shortest_decimals() {
+        assert!(!no_tie_possible(794_874_501_418_316.0 + 0.25), "x.25 with a spacing of 1/8");
+        assert!(!no_tie_possible(2_f64.powi(60)), "an integer past 2^53");
+        assert!(no_tie_possible(9_007_199_254_740_991.0), "2^53 - 1: its own digits");
+        assert!(no_tie_possible(0.1), "0.1 is m times 2^-56: 40 significant digits");
+        assert!(no_tie_possible(88.018_999), "a sum of prices");
     }
 }

@@ -22,13 +22,17 @@ pub struct Csv {
 }
 
 /// Keys as files have them: codes short and long, numeric-looking ids, pandas' missing
-/// markers, quoted names holding separators and line ends (CR, LF, CRLF).
+/// markers, quoted names holding separators and line ends (CR, LF, CRLF), ids sharing a
+/// prefix longer than the windows that sort and merge keys compare (8 and 16 bytes), and zero
+/// bytes, which a key of several columns escapes.
 pub fn key() -> impl Strategy<Value = String> {
     prop_oneof![
         select(&["BOS", "JFK", "007", "7", "7.0", "", "NA", "NaN", "nan", "null", "N/A"][..])
             .prop_map(str::to_owned),
         "[A-Z]{1,10}",
         "[a-z ,;\t\r\n]{0,9}".prop_map(|s| quoted(&s)),
+        "(user-000000000000000000|user-00000000)[0-9]{0,3}",
+        select(&["a\0b", "\0", "a\0"][..]).prop_map(str::to_owned),
     ]
 }
 
