@@ -1,26 +1,36 @@
 # One Python engine on every question of a `dataflow` comparison, in a process of its own (so
 # that its peak memory is its own): pandas, Dask (threads scheduler or a LocalCluster of 2
 # worker processes), Polars' streaming engine, DuckDB. Each question is timed end to end from
-# the CSV files, as the dataflow's is; each answer is checked against Rust's outside the timed
-# region. Run by twin.py; alone too: `python3 dataflow/python/engines.py --help`.
-import csv
+# the CSV files, as the dataflow's is, in one contract or both: the answer handed over in
+# memory (a frame, an Arrow table), and the answer written to a CSV file, as a user runs it.
+# Each answer - the CSV file read back - is checked against Rust's outside the timed region,
+# as sorted columns. Run by twin.py; alone too: `python3 dataflow/python/engines.py --help`.
 import glob
-import math
 import os
 import time
+from collections import namedtuple
 
 from hpc_rs_twin import arguments, measure, note, resident_memory
 
 USAGE = """engines.py ENGINE THREADS RUNS SEP ANSWERS QUESTIONS MEMORY FILE...: the group-by
-QUESTIONS (`name|key,key|spec+spec;...`, each spec `size` or `column:func` with func one of
-count, sum, mean, min, max, var, std, median) over the CSV FILEs (patterns such as
-'data/*.csv', fields separated by SEP) in ENGINE - pandas, dask-threads, dask-cluster,
-polars, polars-1, duckdb or duckdb-1 (the -1 forms on one thread, the others on THREADS) -
-each timed RUNS times after a warm-up and checked against Rust's answer to question i,
-ANSWERS/i.csv. MEMORY: the bytes DuckDB (its memory_limit) and a Dask LocalCluster (its
-workers' memory_limit, shared) may use, or `none`; pandas and Polars take no such limit."""
+QUESTIONS (`name|key,key|spec+spec|contract,contract;...`, each spec `size` or `column:func`
+with func one of count, sum, mean, min, max, var, std, median; each contract `memory` - the
+answer handed over in memory - or `csv` - the answer written to a CSV file; `memory` where
+none is given) over the CSV FILEs (patterns such as 'data/*.csv', fields separated by SEP) in
+ENGINE - pandas, dask-threads, dask-cluster, polars, polars-1, duckdb or duckdb-1 (the -1
+forms on one thread, the others on THREADS) - each timed RUNS times after a warm-up and
+checked against Rust's answer to question i, ANSWERS/i.csv (the CSV answers are written into
+ANSWERS too, and removed). MEMORY: the bytes DuckDB (its memory_limit) and a Dask LocalCluster
+(its workers' memory_limit, shared) may use, or `none`; pandas and Polars take no such limit.
+The checks need Polars."""
 # pandas' missing markers, as the Rust side reads them.
 MISSING = ["", "NA", "NaN", "nan", "null"]
+# What the CSV contract's rows are called after the question's name; compare.rs's
+# Contract::CsvFile says the same.
+CSV_ROW = "CSV to CSV:"
+# The outputs every engine computes exactly as Rust does: compared with ==, the others within
+# 1e-9 relative (engines other than this one sum floats in their own order, rounding each step).
+EXACT = ("size", "count", "min", "max")
 
 
 def threads_text(n):
@@ -30,16 +40,14 @@ def threads_text(n):
 class Question:
     def __init__(self, index, text, answers):
         self.index = index
-        self.name, keys, specs = text.split("|")
+        self.name, keys, specs, *contracts = text.split("|")
         self.keys = keys.split(",")
         # (column, func) for each output, in order; (None, "size") for size.
         self.outputs = [(None, "size") if s == "size" else tuple(s.rsplit(":", 1))
                         for s in specs.split("+")]
         self.values = list(dict.fromkeys(c for c, _ in self.outputs if c is not None))
-        with open(os.path.join(answers, f"{index}.csv"), newline="") as f:
-            rows = list(csv.reader(f))[1:]
-        n = len(self.keys)
-        self.want = {tuple(r[:n]): r[n:] for r in rows}
+        self.contracts = contracts[0].split(",") if contracts else ["memory"]
+        self.want = rust_answer(os.path.join(answers, f"{index}.csv"), len(self.keys))
 
     def named(self):
         """pandas' and Dask's named aggregations, `o0=(column, func)`. Size counts rows, so any
@@ -52,51 +60,114 @@ class Question:
     def dtypes(self):
         return {k: str for k in self.keys} | {v: "float64" for v in self.values}
 
+    def row(self, label, contract):
+        """The row's label: `q1 Polars streaming, 2 threads` in memory, `q1 CSV to CSV:
+        Polars streaming, 2 threads` to a file."""
+        parts = [self.name, CSV_ROW if contract == "csv" else "", label]
+        return " ".join(p for p in parts if p)
 
-def same(func, got, want):
-    """Whether one output matches Rust's printed field: counts exactly; min and max exactly;
-    sums, means, variances and medians within 1e-9 relative; an empty field is missing."""
-    missing = got is None or (isinstance(got, float) and math.isnan(got))
-    if want == "":
-        return missing
-    if func == "sum" and missing:
-        return float(want) == 0  # DuckDB's sum of no value is NULL; pandas' and Rust's 0
-    if missing:
-        return False
-    if func in ("size", "count"):
-        return int(got) == int(want)
-    if func in ("min", "max"):
-        return float(got) == float(want)
-    w = float(want)
-    return abs(float(got) - w) <= 1e-9 * max(1.0, abs(w))
+
+# ---- the checks: an answer as sorted columns, against Rust's ----
+# Polars reads, sorts and compares whole columns: seconds for ten million groups, where a
+# Python tuple a group took minutes.
+
+def columns(frame, n_keys, sort=True):
+    """An answer as Polars columns sorted by key: its keys as strings k0.., its outputs as
+    float64 o0.. (any engine's frame or table, or a CSV file read as text)."""
+    import polars as pl
+
+    names = frame.columns
+    keys = [pl.col(c).cast(pl.Utf8).alias(f"k{i}") for i, c in enumerate(names[:n_keys])]
+    values = [pl.col(c).cast(pl.Float64).alias(f"o{i}") for i, c in enumerate(names[n_keys:])]
+    frame = frame.select(keys + values)
+    return frame.sort([f"k{i}" for i in range(n_keys)]) if sort else frame
+
+
+def read_csv(path):
+    """A CSV answer, every field as text (an empty one as null): parsed by the checks as Rust's
+    printed fields are, whoever wrote it."""
+    import polars as pl
+
+    return pl.read_csv(path, infer_schema=False)
+
+
+def rust_answer(path, n_keys):
+    """Rust's answer sorted by key: (its columns as columns() makes them, its fields as text for
+    the messages)."""
+    import polars as pl
+
+    text = read_csv(path)
+    names = text.columns
+    text = text.select([pl.col(c).alias(f"k{i}") for i, c in enumerate(names[:n_keys])]
+                       + [pl.col(c).alias(f"o{i}") for i, c in enumerate(names[n_keys:])])
+    text = text.sort([f"k{i}" for i in range(n_keys)])
+    return columns(text, n_keys, sort=False), text
+
+
+def first_wrong(func, got, want, text):
+    """The first row where an output does not match Rust's printed field, or None: counts,
+    min and max exactly; sums, means, variances and medians within 1e-9 relative; an empty
+    field is missing (None or NaN in the engine's answer)."""
+    import polars as pl
+
+    g, w = pl.col("got"), pl.col("want")
+    got_missing = g.fill_nan(None).is_null()
+    want_missing = pl.col("text").fill_null("") == ""
+    if func in EXACT:
+        close = g == w
+    else:
+        close = (g - w).abs() <= 1e-9 * pl.max_horizontal(w.abs(), pl.lit(1.0))
+    # DuckDB's sum of no value is NULL; pandas' and Rust's 0.
+    zero_sum = (w == 0) if func == "sum" else pl.lit(False)
+    ok = pl.when(want_missing).then(got_missing).when(got_missing).then(zero_sum).otherwise(close)
+    frame = pl.DataFrame({"got": got, "want": want, "text": text}).with_row_index("row")
+    wrong = frame.filter(~ok.fill_null(False))["row"]
+    return wrong[0] if len(wrong) else None
+
+
+def group_difference(got, want, keys):
+    """A few groups that one answer has and the other lacks, as key tuples in key order."""
+    import polars as pl
+
+    only = pl.concat([got.select(keys).join(want.select(keys), on=keys, how="anti"),
+                      want.select(keys).join(got.select(keys), on=keys, how="anti")])
+    differ = only.unique().sort(keys).head(5).rows()
+    if differ:
+        return f"such as {differ}"
+    return f"{got.height} rows against Rust's {want.height}, of the same groups: one given twice"
 
 
 def checker(question, label):
-    def check(table):
-        """`table`: {key tuple: [output values]}, every group, as an engine answered."""
-        want = question.want
-        if set(table) != set(want):
-            diff = sorted(set(table) ^ set(want))[:5]
-            raise AssertionError(f"{label}: the groups differ, such as {diff}")
-        for key, values in table.items():
-            for (column, func), got, w in zip(question.outputs, values, want[key]):
-                if not same(func, got, w):
-                    raise AssertionError(f"{label}: {key} {column or ''} {func}: {got!r} != {w!r}")
+    want, text = question.want
+    keys = [f"k{i}" for i in range(len(question.keys))]
+
+    def check(got):
+        """`got`: the answer as columns() makes it - every group, as an engine answered."""
+        if got.height != want.height or not got.select(keys).equals(want.select(keys)):
+            raise AssertionError(
+                f"{label}: the groups differ, {group_difference(got, want, keys)}")
+        for i, (column, func) in enumerate(question.outputs):
+            o = f"o{i}"
+            row = first_wrong(func, got[o], want[o], text[o])
+            if row is not None:
+                key = tuple(want.row(row)[:len(keys)])
+                raise AssertionError(f"{label}: {key} {column or ''} {func}: "
+                                     f"{got[o][row]!r} != {text[o][row] or ''!r}")
     return check
 
 
-def frame_table(result):
-    """A pandas frame indexed by the keys, as {key tuple: [outputs]}."""
-    return {(k if isinstance(k, tuple) else (k,)): list(row)
-            for k, row in zip(result.index, result.itertuples(index=False))}
+# ---- the engines: each makes, for a question, its answer in memory (timed), that answer as
+# a Polars frame (for the checks), and its answer written to a CSV file (timed) ----
+
+Engine = namedtuple("Engine", "label run frame write")
 
 
-def rows_table(question):
-    n = len(question.keys)
-    return lambda rows: {tuple(row[:n]): list(row[n:]) for row in rows}
+def pandas_frame(q, result):
+    """A pandas frame indexed by the keys, as a Polars frame (keys as columns)."""
+    import polars as pl
 
+    return pl.from_pandas(result.reset_index())
 
-# ---- the engines: each makes run(question) -> result (timed) and table(question, result) ----
 
 def pandas_engine(files, sep, threads):
     import pandas as pd
@@ -106,7 +177,8 @@ def pandas_engine(files, sep, threads):
                                        na_values=MISSING) for f in files])
         return frame.groupby(q.keys, dropna=True, sort=False).agg(**q.named())
 
-    return "pandas (all in memory)", run, lambda q, result: frame_table(result)
+    return Engine("pandas (all in memory)", run, pandas_frame,
+                  lambda q, path: run(q).to_csv(path))
 
 
 def dask_engine(files, sep, threads, cluster, memory):
@@ -128,16 +200,20 @@ def dask_engine(files, sep, threads, cluster, memory):
                                      dashboard_address=None, memory_limit=limit))
         note(f"({label}: starting the cluster took {time.perf_counter() - started:.1f} s, "
              "left out of its figures)")
+    # With a client, its cluster computes (Dask's default once a Client exists).
+    scheduler = {} if client is not None else {"scheduler": "threads", "num_workers": threads}
 
-    def run(q):
+    def grouped(q):
         frame = dd.read_csv(files, sep=sep, dtype=q.dtypes(), blocksize="64MB",
                             keep_default_na=False, na_values=MISSING)
-        grouped = frame.groupby(q.keys, dropna=True).agg(**q.named())
-        if client is not None:
-            return grouped.compute()
-        return grouped.compute(scheduler="threads", num_workers=threads)
+        return frame.groupby(q.keys, dropna=True).agg(**q.named())
 
-    return label, run, lambda q, result: frame_table(result)
+    def write(q, path):
+        # One file, as the others write: each partition appended in turn (single_file=True,
+        # dask/dataframe/io/csv.py to_csv, 2026.8).
+        grouped(q).to_csv(path, single_file=True, compute_kwargs=scheduler)
+
+    return Engine(label, lambda q: grouped(q).compute(**scheduler), pandas_frame, write)
 
 
 def polars_engine(files, sep, threads):
@@ -154,17 +230,24 @@ def polars_engine(files, sep, threads):
                 "max": c.max(), "var": c.var(ddof=1), "std": c.std(ddof=1),
                 "median": c.median()}[func]
 
-    def run(q):
+    def query(q):
         schema = {k: pl.Utf8 for k in q.keys} | {v: pl.Float64 for v in q.values}
         exprs = [expression(c, f).alias(f"o{i}") for i, (c, f) in enumerate(q.outputs)]
-        query = (pl.scan_csv(files, separator=sep, null_values=MISSING, schema_overrides=schema)
-                 .filter(pl.all_horizontal([pl.col(k).is_not_null() for k in q.keys]))
-                 .group_by(q.keys)
-                 .agg(exprs))
-        return query.collect(engine="streaming")
+        return (pl.scan_csv(files, separator=sep, null_values=MISSING, schema_overrides=schema)
+                .filter(pl.all_horizontal([pl.col(k).is_not_null() for k in q.keys]))
+                .group_by(q.keys)
+                .agg(exprs))
+
+    def write(q, path):
+        # sink_csv, not collect().write_csv(): the streaming engine writes the answer as it
+        # comes, with no frame of the whole answer first - what Polars offers for an answer
+        # larger than memory ("This allows streaming results that are larger than RAM to be
+        # written to disk": docs.pola.rs, polars.LazyFrame.sink_csv, Polars 1.x).
+        query(q).sink_csv(path, engine="streaming")
 
     label = f"Polars streaming, {threads_text(threads)}"
-    return label, run, lambda q, result: rows_table(q)(result.iter_rows())
+    return Engine(label, lambda q: query(q).collect(engine="streaming"),
+                  lambda q, result: result, write)
 
 
 def duckdb_engine(files, sep, threads, memory):
@@ -181,27 +264,50 @@ def duckdb_engine(files, sep, threads, memory):
     def identifier(name):
         return '"' + name.replace('"', '""') + '"'
 
-    def run(q):
+    def select(q):
         keys = ", ".join(identifier(k) for k in q.keys)
-        outputs = ", ".join("count(*)" if f == "size" else f"{functions[f]}({identifier(c)})"
-                            for c, f in q.outputs)
+        # Each output named as in the other engines, o0, o1...: two alike stay two columns.
+        outputs = ", ".join(("count(*)" if f == "size" else f"{functions[f]}({identifier(c)})")
+                            + f' AS "o{i}"' for i, (c, f) in enumerate(q.outputs))
         present = " AND ".join(f"{identifier(k)} IS NOT NULL" for k in q.keys)
         # Only identifiers (quoted) are spliced into the SQL; every value is a parameter.
         sql = (f"SELECT {keys}, {outputs} FROM read_csv($files, delim = $sep, header = true, "
                f"nullstr = $missing, types = $types) WHERE {present} GROUP BY {keys}")
         types = {k: "VARCHAR" for k in q.keys} | {v: "DOUBLE" for v in q.values}
-        parameters = {"files": files, "sep": sep, "missing": MISSING, "types": types}
+        return sql, {"files": files, "sep": sep, "missing": MISSING, "types": types}
+
+    def run(q):
+        sql, parameters = select(q)
         # The answer in Arrow, DuckDB's own columnar form, as Polars' and pandas' frames are
         # theirs: fetchall() would make a Python tuple a group (seconds at millions of groups).
         return connection.sql(sql, params=parameters).to_arrow_table()
 
+    def write(q, path):
+        sql, parameters = select(q)
+        # COPY's file is a string literal, never a parameter: DuckDB's parser refuses one
+        # there (duckdb/duckdb#10697) and 1.5 fails on it (duckdb/duckdb#21578). The path is
+        # this twin's own, quoted.
+        target = "'" + path.replace("'", "''") + "'"
+        connection.execute(f"COPY ({sql}) TO {target} (HEADER)", parameters)
+
+    def frame(q, result):
+        import polars as pl
+
+        return pl.from_arrow(result)
+
     label = f"DuckDB, {threads_text(threads)}"
     if memory is not None:
         label += f", memory_limit {memory // 1_000_000} MB"
-    def table(q, result):
-        return rows_table(q)(zip(*(column.to_pylist() for column in result.columns)))
+    return Engine(label, run, frame, write)
 
-    return label, run, table
+
+def contract_measure(engine, q, contract, path):
+    """What measure() takes for one question in one contract: the timed call, and the check of
+    what it gave (the CSV file read back)."""
+    n = len(q.keys)
+    if contract == "memory":
+        return (lambda: engine.run(q)), (lambda result: columns(engine.frame(q, result), n))
+    return (lambda: engine.write(q, path)), (lambda _: columns(read_csv(path), n))
 
 
 def main():
@@ -209,6 +315,7 @@ def main():
         USAGE, None, None, None, None, None, None, None, None)
     threads = 1 if engine.endswith("-1") else int(threads)
     memory = None if memory == "none" else int(memory)
+    written = os.path.join(answers, f"{engine}-answer.csv")  # the CSV contract's file
     engine = engine.removesuffix("-1")
     files = sorted({f for p in patterns for f in glob.glob(p)})
     make = {
@@ -218,21 +325,27 @@ def main():
         "polars": lambda: polars_engine(files, sep, threads),
         "duckdb": lambda: duckdb_engine(files, sep, threads, memory),
     }[engine]
-    label, run, table = make()
+    engine = make()
     # What the engine holds before any question: the interpreter, its library, a cluster's
-    # client. Rust's answers, read for the checks, are left out of its peak.
+    # client. Polars, imported for the checks, and Rust's answers, read for them, are left out
+    # of its peak.
     baseline = resident_memory()
     for i, text in enumerate(questions.split(";")):
         q = Question(i, text, answers)
-        row = f"{q.name} {label}".strip()
-        check = checker(q, row)
-        try:
-            measure(row, int(runs), lambda: run(q), lambda result: check(table(q, result)),
-                    peak=baseline)
-        except AssertionError:
-            raise  # a wrong answer is a bug to see, not an outcome to report
-        except Exception as e:  # the engine's own failure - out of memory, a lost worker
-            note(f"({row}: failed, {type(e).__name__}: {' '.join(str(e).split())[:300]})")
+        for contract in q.contracts:
+            row = q.row(engine.label, contract)
+            check = checker(q, row)
+            run, as_columns = contract_measure(engine, q, contract, written)
+            try:
+                measure(row, int(runs), run, lambda result: check(as_columns(result)),
+                        peak=baseline)
+            except AssertionError:
+                raise  # a wrong answer is a bug to see, not an outcome to report
+            except Exception as e:  # the engine's own failure - out of memory, a lost worker
+                note(f"({row}: failed, {type(e).__name__}: {' '.join(str(e).split())[:300]})")
+            finally:
+                if os.path.exists(written):
+                    os.remove(written)
 
 
 # Dask's LocalCluster starts its workers as processes that import this file again: only the

@@ -12,11 +12,13 @@ from hpc_rs_twin import arguments, die_with_parent, note
 
 USAGE = """twin.py THREADS RUNS SEP ANSWERS ENGINES QUESTIONS MEMORY FILE...: each of the
 comma-separated ENGINES (pandas, dask-threads, dask-cluster, polars, polars-1, duckdb,
-duckdb-1) on each of the group-by QUESTIONS (`name|key,key|spec+spec;...`, a spec `size` or
-`column:func`) over the CSV FILEs (fields separated by SEP), timed RUNS times after a warm-up
-on THREADS threads (one for the -1 forms), each answer checked against ANSWERS/i.csv, Rust's
-answer to question i. MEMORY: bytes that DuckDB and a Dask LocalCluster may use, or `none`.
-Needs pandas, dask, distributed, polars and duckdb (those an engine needs)."""
+duckdb-1) on each of the group-by QUESTIONS (`name|key,key|spec+spec|contract,contract;...`,
+a spec `size` or `column:func`, a contract `memory` or `csv`: the answer in memory, or
+written to a CSV file) over the CSV FILEs (fields separated by SEP), timed RUNS times after a
+warm-up on THREADS threads (one for the -1 forms), each answer checked against ANSWERS/i.csv,
+Rust's answer to question i. MEMORY: bytes that DuckDB and a Dask LocalCluster may use, or
+`none`. Needs pandas, dask, distributed, polars and duckdb (those an engine needs; Polars for
+the checks)."""
 THREADS, RUNS, SEP, ANSWERS, ENGINES, QUESTIONS, MEMORY, *PATTERNS = arguments(
     USAGE, None, None, None, None, None, None, None, None)
 
