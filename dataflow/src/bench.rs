@@ -2,20 +2,26 @@
 //! (duckdblabs/db-benchmark: 1e7 rows by default, K = 100 groups), asked of the dataflow end to
 //! end from the CSV files; with `--vs-python`, Polars' streaming engine, DuckDB, pandas and
 //! Dask on the same files and the same questions, each answer checked against Rust's outside
-//! the timed region. Then what the figures say about a group-by's cost as groups grow.
+//! the timed region - every engine in two contracts: its answer in memory, and from the CSV
+//! files to a CSV answer file, as a user runs it (the dataflow as this binary's `groupby`).
+//! Then what the figures say about a group-by's cost as groups grow.
 
-use std::process::ExitCode;
+use std::path::Path;
+use std::process::{Command, ExitCode, ExitStatus, Stdio};
 use std::sync::Arc;
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::Duration;
 
 use timing::chart::Figure;
 use timing::{cli, human, say};
 
+use dataflow_engine::cleanup::TempDir;
 use dataflow_engine::query::Output;
 use dataflow_engine::spill::Spilled;
 use dataflow_engine::table::{self, Shape};
 use dataflow_engine::{Job, Query};
 
-use crate::compare::Measured;
+use crate::compare::{CSV_ROW, Contract, Measured, Took};
 use crate::generate;
 use crate::options::Resources;
 
@@ -90,6 +96,9 @@ pub fn command(o: &Options) -> ExitCode {
         threads,
         timing::after_warmup(runs)
     );
+    let twin = crate::compare::twin(&o.timed.python);
+    // With --vs-python each question is also run as a user runs it, from the command line.
+    let command_line = twin.as_ref().map(|_| CommandLine::new(&o.workers, threads));
     let mut measured = Vec::new();
     for &i in &chosen {
         // The files are planned (their header read, their ranges cut) in every timed run:
@@ -99,12 +108,15 @@ pub fn command(o: &Options) -> ExitCode {
                 o.workers.apply(Job::builder(query(i), std::slice::from_ref(&pattern)), threads);
             Arc::new(job.build().unwrap_or_else(|e| cli::fail(e)))
         };
-        let m = run_question(QUESTIONS[i].0, plan, runs);
+        let m = run_question(QUESTIONS[i].0, plan, runs, command_line.as_ref());
         figure.bar(&format!("{} {}", m.name, m.query), &m.stats);
+        if let Some(took) = &m.command_line {
+            figure.bar(&format!("{} {}", m.name, Contract::CsvFile.name()), &took.stats);
+        }
         measured.push(m);
     }
     lesson(&measured, o.rows);
-    if let Some(twin) = crate::compare::twin(&o.timed.python) {
+    if let Some(twin) = twin {
         say!();
         let setting = (threads, runs.min(3), o.workers.memory_limit);
         crate::compare::db_benchmark_vs_python(&twin, &measured, setting, &pattern, &mut figure);
@@ -124,8 +136,14 @@ fn data_set_once(rows: u64, k: u64) -> std::path::PathBuf {
 }
 
 /// One question, timed after a warm-up, with its peak memory (each run's, the largest) and
-/// its answer; printed as one row as soon as it is measured.
-fn run_question(name: &'static str, plan: impl Fn() -> Arc<Job>, runs: usize) -> Measured {
+/// its answer; printed as one row as soon as it is measured. With `command_line`, then run
+/// as a user runs it, its row below.
+fn run_question(
+    name: &'static str,
+    plan: impl Fn() -> Arc<Job>,
+    runs: usize,
+    command_line: Option<&CommandLine<'_>>,
+) -> Measured {
     let mut peak = 0;
     let mut spilled = Spilled::default();
     let mut kept = None;
@@ -160,7 +178,145 @@ fn run_question(name: &'static str, plan: impl Fn() -> Arc<Job>, runs: usize) ->
     let ticker = timing::progress::Ticker::start(format!("{name}: its answer kept as text"));
     let text = crate::report::answer_text(&job, &answer);
     drop((answer, ticker));
-    Measured { name, query: job.query.clone(), stats, peak, spilled, groups, answer: text }
+    let command_line = command_line.map(|c| c.measure(name, &job, runs, &text));
+    let query = job.query.clone();
+    Measured { name, query, stats, peak, spilled, groups, answer: text, command_line }
+}
+
+/// What `--vs-python` says before the questions' rows.
+const COMMAND_LINE_NOTE: &str = "(--vs-python: each question is also run as a user runs it, the row under it - this binary's `groupby FILES --by .. --agg .. --workers N > answer.csv` in a process of its own, from the CSV files to a CSV answer file, timed the same way; its peak is the process's resident high-water mark, read every 5 ms while it runs)";
+
+/// How a question runs as a user runs it: this binary's `groupby`, with the resources the
+/// in-process run had, its answer on stdout redirected to a file in `folder`.
+pub struct CommandLine<'a> {
+    resources: &'a crate::options::Resources,
+    threads: usize,
+    folder: TempDir,
+}
+
+impl CommandLine<'_> {
+    /// The command line with `resources` on `threads` threads, its folder made; says so.
+    fn new(resources: &crate::options::Resources, threads: usize) -> CommandLine<'_> {
+        let folder = TempDir::new("hpc-rs-dataflow-command-line-")
+            .unwrap_or_else(|e| cli::fail(format!("a temporary folder: {e}")));
+        cli::paragraph("", COMMAND_LINE_NOTE);
+        CommandLine { resources, threads, folder }
+    }
+
+    /// `job`'s question from the command line, timed as the in-process run (after a warm-up,
+    /// the median of `runs`), its peak each run's largest; its answer file checked, outside
+    /// the timed region, against the in-process `answer`; printed as one row.
+    fn measure(&self, name: &str, job: &Job, runs: usize, answer: &str) -> Took {
+        let written = self.folder.path().join("answer.csv");
+        let errors = self.folder.path().join("stderr.txt");
+        let mut peak = 0;
+        let ((), stats) = timing::measure(runs, || {
+            let create = |path: &Path| {
+                std::fs::File::create(path)
+                    .unwrap_or_else(|e| cli::fail(format!("{}: {e}", path.display())))
+            };
+            let mut command = self.command(job);
+            command.stdin(Stdio::null()).stdout(create(&written)).stderr(create(&errors));
+            let (status, run_peak) = run_to_end(&mut command)
+                .unwrap_or_else(|e| cli::fail(format!("running this binary's groupby: {e}")));
+            if !status.success() {
+                let said = std::fs::read_to_string(&errors).unwrap_or_default();
+                let last = said.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+                cli::fail(format!("{name}: `dataflow groupby` failed ({status}): {last}"));
+            }
+            peak = peak.max(run_peak);
+        });
+        same_answer(name, &written, answer);
+        let label = format!("    {CSV_ROW} groupby > answer.csv");
+        say!(
+            "{}  peak {:>6.0} MB  (its answer file: the one above, byte for byte)",
+            stats.line(&format!("{label:<44}")),
+            peak as f64 / 1e6
+        );
+        Took { stats, peak }
+    }
+
+    /// `dataflow groupby PATTERN --by .. --agg .. --workers N [--memory-limit B] [--spill-dir D]`.
+    fn command(&self, job: &Job) -> Command {
+        let exe = std::env::current_exe()
+            .unwrap_or_else(|e| cli::fail(format!("this program's own path: {e}")));
+        let mut command = Command::new(exe);
+        command.arg("groupby").args(&job.patterns).args(job.query.to_args());
+        command.args(["--workers".to_owned(), self.threads.to_string()]);
+        if let Some(bytes) = self.resources.memory_limit {
+            command.args(["--memory-limit".to_owned(), bytes.to_string()]);
+        }
+        if let Some(folder) = &self.resources.spill_dir {
+            command.arg("--spill-dir").arg(folder);
+        }
+        command
+    }
+}
+
+/// Runs `command` to its end, with its peak resident memory: the high-water mark in
+/// /proc/PID/status (VmHWM), read every 5 ms while it runs - std's `wait` does not return a
+/// child's own peak, and a reading after its end finds none. Growth in its last 5 ms is missed.
+fn run_to_end(command: &mut Command) -> std::io::Result<(ExitStatus, u64)> {
+    let mut child = command.spawn()?;
+    let status_file = format!("/proc/{}/status", child.id());
+    // Dropped when the child has ended: the watcher wakes at once, not at its next reading,
+    // so the timed run does not wait for it.
+    let (ended, end) = std::sync::mpsc::channel::<()>();
+    std::thread::scope(|s| {
+        let watcher = s.spawn(move || {
+            let mut peak = 0;
+            loop {
+                peak = peak.max(high_water_mark(&status_file).unwrap_or(0));
+                match end.recv_timeout(Duration::from_millis(5)) {
+                    Err(RecvTimeoutError::Timeout) => {}
+                    _ => return peak,
+                }
+            }
+        });
+        let status = child.wait();
+        drop(ended);
+        let peak = watcher.join().expect("the watcher only reads a file");
+        status.map(|status| (status, peak))
+    })
+}
+
+/// VmHWM of a /proc/PID/status, in bytes.
+fn high_water_mark(status_file: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(status_file).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse::<u64>().ok().map(|kib| kib * 1024)
+}
+
+/// Fails (a bug to see) where the command line's answer file is not the in-process answer.
+fn same_answer(name: &str, written: &Path, answer: &str) {
+    let got = std::fs::read_to_string(written)
+        .unwrap_or_else(|e| cli::fail(format!("{}: {e}", written.display())));
+    if let Some(difference) = answer_difference(&got, answer) {
+        cli::fail(format!(
+            "{name}: the command line's answer differs from the in-process one {difference}"
+        ));
+    }
+}
+
+/// Where `got` first differs from `want`, line by line: `at line 3: "b,2" against "b,3"`, or
+/// `after line 2: 2 lines against 3`, or `in how its last line ends`; `None` where they are
+/// the same.
+fn answer_difference(got: &str, want: &str) -> Option<String> {
+    if got == want {
+        return None;
+    }
+    let mut pairs = got.lines().zip(want.lines()).enumerate();
+    if let Some((line, (a, b))) = pairs.find(|(_, (a, b))| a != b) {
+        return Some(format!("at line {}: {a:?} against {b:?}", line + 1));
+    }
+    let (got_lines, want_lines) = (got.lines().count(), want.lines().count());
+    if got_lines == want_lines {
+        return Some("in how its last line ends".to_owned());
+    }
+    Some(format!(
+        "after line {}: {got_lines} lines against {want_lines}",
+        got_lines.min(want_lines)
+    ))
 }
 
 /// What the run says about the cost of a group-by as the groups grow: a row's cost (scan,
@@ -243,4 +399,28 @@ fn spill_cost(m: &Measured) -> String {
         human(m.spilled.took()),
         human(m.stats.median)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::answer_difference;
+
+    #[test]
+    fn a_command_line_answer_that_differs_is_shown_where() {
+        let want = "id1,v1_sum\na,1\nb,2\n";
+        assert_eq!(answer_difference(want, want), None);
+        assert_eq!(
+            answer_difference("id1,v1_sum\na,1\nb,3\n", want).unwrap(),
+            "at line 3: \"b,3\" against \"b,2\""
+        );
+        assert_eq!(
+            answer_difference("id1,v1_sum\na,1\n", want).unwrap(),
+            "after line 2: 2 lines against 3"
+        );
+        // Only the last line's end differs: still not the same answer.
+        assert_eq!(
+            answer_difference("id1,v1_sum\na,1\nb,2", want).unwrap(),
+            "in how its last line ends"
+        );
+    }
 }

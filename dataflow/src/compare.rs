@@ -2,6 +2,8 @@
 //! LocalCluster), Polars' streaming engine and DuckDB on the same files - for the default run,
 //! for `groupby --vs-python` and for `db-benchmark --vs-python` - each engine in a fresh Python
 //! process (`python/engines.py`), every answer checked against Rust's outside the timed region.
+//! db-benchmark times each engine in two contracts ([`Contract`]): the answer in memory, and
+//! from the CSV files to a CSV answer file.
 
 use std::sync::Arc;
 
@@ -38,7 +40,68 @@ pub struct Measured {
     pub spilled: Spilled,
     pub groups: usize,
     pub answer: String,
+    /// The same question from the command line, CSV files to a CSV answer file (with
+    /// `--vs-python`).
+    pub command_line: Option<Took>,
 }
+
+/// A contract's timings and peak memory (each run's, the largest).
+pub struct Took {
+    pub stats: Stats,
+    pub peak: u64,
+}
+
+/// How an engine hands over its answer: in memory (the dataflow's `Answer`, a Polars or pandas
+/// frame, DuckDB's Arrow table), or as a user runs it - from the CSV files to a CSV answer file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Contract {
+    InMemory,
+    CsvFile,
+}
+
+impl Contract {
+    /// db-benchmark's: both, side by side.
+    const BOTH: [Contract; 2] = [Contract::InMemory, Contract::CsvFile];
+
+    /// As the twin takes it (`engines.py`'s QUESTIONS).
+    fn id(self) -> &'static str {
+        match self {
+            Contract::InMemory => "memory",
+            Contract::CsvFile => "csv",
+        }
+    }
+
+    /// As the table says it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Contract::InMemory => "in memory",
+            Contract::CsvFile => "CSV to CSV",
+        }
+    }
+
+    /// The start of a row's label: `q1 Polars streaming, 2 threads` in memory, `q1 CSV to
+    /// CSV: Polars streaming, 2 threads` to a file (`what` alone where `question` is empty).
+    fn row(self, question: &str, what: &str) -> String {
+        let contract = match self {
+            Contract::InMemory => "",
+            Contract::CsvFile => CSV_ROW,
+        };
+        [question, contract, what]
+            .iter()
+            .filter(|p| !p.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// The contract of a twin's row, from its label.
+    fn of(label: &str) -> Contract {
+        if label.contains(CSV_ROW) { Contract::CsvFile } else { Contract::InMemory }
+    }
+}
+
+/// What a CSV row's label says after the question's name, as engines.py's CSV_ROW says it.
+pub const CSV_ROW: &str = "CSV to CSV:";
 
 /// The twin's engines: an id the twin takes, and the start of the label it gives the row.
 #[derive(Clone, Copy, PartialEq)]
@@ -106,23 +169,28 @@ impl Engine {
 }
 
 /// A question for the twin: its name (the prefix of its rows' labels), the query, Rust's
-/// answer as CSV.
+/// answer as CSV, and the contracts each engine is timed in.
 struct Question<'a> {
     name: &'a str,
     query: &'a Query,
     answer: &'a str,
+    contracts: &'a [Contract],
 }
 
-/// Runs the twin: each of `engines` on each question, on `threads` threads, `runs` times after
-/// a warm-up, each in a fresh Python process; every answer checked against Rust's (outside the
-/// timed region). Each Python row is set beside the Rust row `rust(question, engine)`.
+/// The Rust row a Python row stands beside, if any: `rust(question, contract, engine)`.
+type RustRow<'r> = Option<(&'r str, &'r Stats)>;
+
+/// Runs the twin: each of `engines` on each question in each of its contracts, on `threads`
+/// threads, `runs` times after a warm-up, each engine in a fresh Python process; every answer
+/// checked against Rust's (outside the timed region). Each Python row is set beside the Rust
+/// row `rust(question, contract, engine)`.
 fn ask_twin<'r>(
     twin: &Twin<'_>,
     questions: &[Question<'_>],
     engines: &[Engine],
     (threads, runs, sep, memory): (usize, usize, u8, Option<u64>),
     patterns: &[String],
-    rust: impl Fn(usize, Engine) -> (&'r str, &'r Stats),
+    rust: impl Fn(usize, Contract, Engine) -> RustRow<'r>,
     figure: &mut Figure,
 ) -> Option<Vec<timing::python::Measured>> {
     let answers = dataflow_engine::cleanup::TempDir::new("hpc-rs-dataflow-answers-")
@@ -133,7 +201,9 @@ fn ask_twin<'r>(
             .unwrap_or_else(|e| cli::fail(format!("{}: {e}", path.display())));
     }
     let spec = |q: &Question<'_>| {
-        format!("{}|{}|{}", q.name, q.query.keys.join(","), q.query.specs().join("+"))
+        let contracts: Vec<&str> = q.contracts.iter().map(|c| c.id()).collect();
+        let (keys, specs) = (q.query.keys.join(","), q.query.specs().join("+"));
+        format!("{}|{keys}|{specs}|{}", q.name, contracts.join(","))
     };
     let mut args = vec![
         threads.to_string(),
@@ -145,23 +215,20 @@ fn ask_twin<'r>(
         memory.map_or_else(|| "none".to_owned(), |bytes| bytes.to_string()),
     ];
     args.extend(patterns.iter().cloned());
-    let labels: Vec<(String, (&str, &Stats))> = questions
+    let rust = &rust;
+    let labels: Vec<(String, RustRow<'_>)> = questions
         .iter()
         .enumerate()
         .flat_map(|(i, q)| {
-            let rust = &rust;
-            engines.iter().map(move |&e| {
-                let prefix = if q.name.is_empty() {
-                    e.label(threads)
-                } else {
-                    format!("{} {}", q.name, e.label(threads))
-                };
-                (prefix, rust(i, e))
+            q.contracts.iter().flat_map(move |&contract| {
+                engines
+                    .iter()
+                    .map(move |&e| (contract.row(q.name, &e.label(threads)), rust(i, contract, e)))
             })
         })
         .collect();
-    let pairs: Vec<(&str, Option<(&str, &Stats)>)> =
-        labels.iter().map(|(prefix, row)| (prefix.as_str(), Some(*row))).collect();
+    let pairs: Vec<(&str, RustRow<'_>)> =
+        labels.iter().map(|(prefix, row)| (prefix.as_str(), *row)).collect();
     say!(
         "== the same in Python: {} (each engine in a fresh Python process; this takes a while)",
         engines.iter().map(|e| e.label(threads)).collect::<Vec<_>>().join("; ")
@@ -170,14 +237,17 @@ fn ask_twin<'r>(
         .unwrap_or_else(|e| cli::fail(e))?;
     // The twin checks each answer against Rust's, outside its timed region.
     let queries: Vec<&Query> = questions.iter().map(|q| q.query).collect();
-    cli::paragraph("", &checked_sentence(report.measured.len(), &queries));
+    let files = report.measured.iter().filter(|p| Contract::of(&p.label) == Contract::CsvFile);
+    let answers = (report.measured.len(), files.count());
+    cli::paragraph("", &checked_sentence(answers, &queries));
     Some(report.measured)
 }
 
 /// What the twin compared, from the outputs the questions asked for: the groups always; sizes,
 /// counts, min and max exactly; the rest within 1e-9 relative (engines other than this one sum
-/// floats in their own order and round each step).
-fn checked_sentence(answers: usize, queries: &[&Query]) -> String {
+/// floats in their own order and round each step). `answers`: how many, and how many of them
+/// were CSV files read back.
+fn checked_sentence((answers, files): (usize, usize), queries: &[&Query]) -> String {
     let (mut exact, mut close) = (Vec::new(), Vec::new());
     for output in queries.iter().flat_map(|q| &q.outputs) {
         let (name, is_exact) = match output {
@@ -198,10 +268,14 @@ fn checked_sentence(answers: usize, queries: &[&Query]) -> String {
             list.push(name);
         }
     }
-    let whose = if answers == 1 {
-        "the Python answer".to_owned()
-    } else {
-        format!("each of the {answers} Python answers")
+    let whose = match (answers, files) {
+        (1, 0) => "the Python answer".to_owned(),
+        (_, 0) => format!("each of the {answers} Python answers"),
+        _ => format!(
+            "each of the {answers} Python answers ({} in memory, {} written to CSV files and read back)",
+            answers - files,
+            files
+        ),
     };
     let mut sentence = format!("checked: {whose} has Rust's groups");
     if !exact.is_empty() {
@@ -240,11 +314,16 @@ pub fn with_python(
 ) {
     let threads = timing::plural(cores, "worker thread");
     let rows = [("1 worker", one), (threads.as_str(), all), ("2 processes", processes)];
-    let rust = |engine: Engine| engine.beside(rows);
-    let question = [Question { name: "", query: &job.query, answer: reference }];
+    let rust = |_, _, engine: Engine| Some(engine.beside(rows));
+    let question = [Question {
+        name: "",
+        query: &job.query,
+        answer: reference,
+        contracts: &[Contract::InMemory],
+    }];
     let setting = (cores, runs.min(2), job.sep, None);
     let Some(python) =
-        ask_twin(twin, &question, &Engine::ALL, setting, &job.patterns, |_, e| rust(e), figure)
+        ask_twin(twin, &question, &Engine::ALL, setting, &job.patterns, rust, figure)
     else {
         return;
     };
@@ -313,8 +392,9 @@ fn say_how_rust_stands(
 }
 
 /// `db-benchmark --vs-python`: Polars' streaming engine, DuckDB, pandas and Dask on each
-/// question, then a table of every engine's time and peak memory by question, and how the
-/// dataflow stands against the faster of Polars and DuckDB.
+/// question, each in both contracts - the answer in memory, and from the CSV files to a CSV
+/// answer file - then a table of every engine's time and peak memory by question and
+/// contract, and how the dataflow stands against the faster of Polars and DuckDB in each.
 pub fn db_benchmark_vs_python(
     twin: &Twin<'_>,
     measured: &[Measured],
@@ -324,12 +404,20 @@ pub fn db_benchmark_vs_python(
 ) {
     let questions: Vec<Question<'_>> = measured
         .iter()
-        .map(|m| Question { name: m.name, query: &m.query, answer: &m.answer })
+        .map(|m| Question {
+            name: m.name,
+            query: &m.query,
+            answer: &m.answer,
+            contracts: &Contract::BOTH,
+        })
         .collect();
-    let label =
-        |m: &Measured| format!("{} dataflow, {}", m.name, timing::plural(threads, "worker thread"));
-    let labels: Vec<String> = measured.iter().map(label).collect();
-    let rust = |i: usize, _| (labels[i].as_str(), &measured[i].stats);
+    let dataflow = format!("dataflow, {}", timing::plural(threads, "worker thread"));
+    let labels: Vec<[String; 2]> =
+        measured.iter().map(|m| Contract::BOTH.map(|c| c.row(m.name, &dataflow))).collect();
+    let rust = |i: usize, contract: Contract, _| {
+        let label = labels[i][usize::from(contract == Contract::CsvFile)].as_str();
+        dataflow_cell(&measured[i], contract).map(|(stats, _)| (label, stats))
+    };
     let setting = (threads, runs, b',', memory);
     let patterns = [pattern.to_owned()];
     // Under a memory limit, Dask's LocalCluster (whose workers take one) rather than its threads.
@@ -345,64 +433,110 @@ pub fn db_benchmark_vs_python(
     say_the_table(measured, &python, &engines, threads);
 }
 
-/// db-benchmark's table: a question a row, each engine's median and peak memory in a column,
-/// and under each row how the dataflow stands against the faster of Polars and DuckDB.
+/// The dataflow's timings and peak in a contract: in process, or from the command line.
+fn dataflow_cell(m: &Measured, contract: Contract) -> Option<(&Stats, u64)> {
+    match contract {
+        Contract::InMemory => Some((&m.stats, m.peak)),
+        Contract::CsvFile => m.command_line.as_ref().map(|t| (&t.stats, t.peak)),
+    }
+}
+
+/// A table cell: `16.0 ms 8 MB`, from a median and a peak in bytes.
+fn cell((stats, peak): (&Stats, f64)) -> String {
+    format!("{} {:.0} MB", human(stats.median), peak / 1e6)
+}
+
+/// db-benchmark's table: two rows a question - the answer in memory, and CSV files to a CSV
+/// answer file - each engine's median and peak memory in a column, and under each question how
+/// the dataflow stands against the faster of Polars and DuckDB in each contract.
 fn say_the_table(
     measured: &[Measured],
     python: &[timing::python::Measured],
     engines: &[Engine],
     threads: usize,
 ) {
-    let width = 12;
-    let mut header = format!("{:<26}{:>width$}", "(median, peak)", "dataflow");
+    let mut header = format!("{:<34}{:>WIDTH$}", "(median, peak)", "dataflow");
     for e in engines {
-        header += &format!(
-            "  {:>w$}",
-            e.label(threads).split(',').next().unwrap_or_default(),
-            w = width + 9
-        );
+        let name = e.label(threads);
+        header += &format!("  {:>w$}", name.split(',').next().unwrap_or_default(), w = WIDTH + 9);
     }
     say!("{header}");
     for m in measured {
-        let mut line = format!(
-            "{:<26}{:>width$}",
-            format!("{} ({} groups)", m.name, m.groups),
-            format!("{} {:.0} MB", human(m.stats.median), m.peak as f64 / 1e6)
-        );
-        let mut fastest: Option<(&str, &Stats)> = None;
-        for &e in engines {
-            let prefix = format!("{} {}", m.name, e.label(threads));
-            let row = python.iter().find(|p| p.label.starts_with(&prefix));
-            let cell = row.map_or_else(
-                || "-".to_owned(),
-                |p| {
-                    let peak = peak_in(&p.label).unwrap_or(0.0) / 1e6;
-                    format!("{} {peak:.0} MB", human(p.stats.median))
-                },
-            );
-            line += &format!("  {cell:>w$}", w = width + 9);
-            let name = match e {
-                Engine::PolarsAll => "Polars",
-                Engine::DuckdbAll => "DuckDB",
-                _ => continue,
-            };
-            if let Some(p) = row.filter(|p| fastest.is_none_or(|(_, f)| p.stats.median < f.median))
-            {
-                fastest = Some((name, &p.stats));
-            }
-        }
-        say!("{line}");
-        if let Some((name, stats)) = fastest {
-            say!("    against {}: {}", faster_named(m, python, name), m.stats.speedup_over(stats));
+        let rows: Vec<(String, Option<String>)> = Contract::BOTH
+            .iter()
+            .filter_map(|&contract| table_row(m, contract, python, (engines, threads)))
+            .collect();
+        let verdicts = rows.iter().filter_map(|(_, verdict)| verdict.as_ref());
+        for line in rows.iter().map(|(line, _)| line).chain(verdicts) {
+            say!("{line}");
         }
     }
 }
 
+/// A question's row of the table in one contract, and the sentence that sets the dataflow
+/// against the faster of Polars and DuckDB there (none where neither answered); no row where
+/// the dataflow was not run in that contract.
+fn table_row(
+    m: &Measured,
+    contract: Contract,
+    python: &[timing::python::Measured],
+    (engines, threads): (&[Engine], usize),
+) -> Option<(String, Option<String>)> {
+    let dataflow = dataflow_cell(m, contract)?;
+    let question = match contract {
+        Contract::InMemory => format!("{} ({} groups)", m.name, m.groups),
+        Contract::CsvFile => String::new(),
+    };
+    let what = contract.name();
+    let mut line =
+        format!("{question:<22}{what:<12}{:>WIDTH$}", cell((dataflow.0, dataflow.1 as f64)));
+    let mut fastest: Option<(&str, &Stats)> = None;
+    for &e in engines {
+        let row = python_row(python, m.name, contract, e, threads);
+        let text = row
+            .map_or_else(|| "-".to_owned(), |p| cell((&p.stats, peak_in(&p.label).unwrap_or(0.0))));
+        line += &format!("  {text:>w$}", w = WIDTH + 9);
+        let name = match e {
+            Engine::PolarsAll => "Polars",
+            Engine::DuckdbAll => "DuckDB",
+            _ => continue,
+        };
+        if let Some(p) = row.filter(|p| fastest.is_none_or(|(_, f)| p.stats.median < f.median)) {
+            fastest = Some((name, &p.stats));
+        }
+    }
+    let verdict = fastest.map(|(name, stats)| {
+        let against = faster_named(m, python, contract, name);
+        format!("    {what}, against {against}: {}", dataflow.0.speedup_over(stats))
+    });
+    Some((line, verdict))
+}
+
+/// The width of the table's dataflow column (each engine's is 9 wider, for its longer name).
+const WIDTH: usize = 12;
+
+/// The twin's row for `engine` on question `name` in `contract`, if it answered.
+fn python_row<'p>(
+    python: &'p [timing::python::Measured],
+    name: &str,
+    contract: Contract,
+    engine: Engine,
+    threads: usize,
+) -> Option<&'p timing::python::Measured> {
+    let prefix = contract.row(name, &engine.label(threads));
+    python.iter().find(|p| p.label.starts_with(&prefix))
+}
+
 /// The engine a db-benchmark row is set against: the faster of Polars and DuckDB, or the only
-/// one of them that answered the question.
-fn faster_named(m: &Measured, python: &[timing::python::Measured], name: &str) -> String {
+/// one of them that answered the question in that contract.
+fn faster_named(
+    m: &Measured,
+    python: &[timing::python::Measured],
+    contract: Contract,
+    name: &str,
+) -> String {
     let answered = ["Polars streaming", "DuckDB"].iter().filter(|e| {
-        let prefix = format!("{} {e}", m.name);
+        let prefix = contract.row(m.name, e);
         python.iter().any(|p| p.label.starts_with(&prefix))
     });
     if answered.count() == 2 {
@@ -429,10 +563,15 @@ pub fn groupby_vs_python(job: &Arc<Job>, answer: &Answer, python: &cli::VsPython
     say!("(Rust: one warm run each of 1 worker and {all_label} after the one above)");
     // No processes here: Dask's cluster stands beside the worker threads.
     let rows = [("1 worker", &one), (all_label.as_str(), &all), (all_label.as_str(), &all)];
-    let rust = |_, e: Engine| e.beside(rows);
+    let rust = |_, _, e: Engine| Some(e.beside(rows));
     // groupby draws nothing (it runs once): the comparison's pairs go to a figure not written.
     let mut unseen = Figure::new("");
-    let question = [Question { name: "", query: &job.query, answer: &reference }];
+    let question = [Question {
+        name: "",
+        query: &job.query,
+        answer: &reference,
+        contracts: &[Contract::InMemory],
+    }];
     let setting = (job.threads, 1, job.sep, None);
     let python =
         ask_twin(&twin, &question, &Engine::ALL, setting, &job.patterns, rust, &mut unseen);
@@ -468,15 +607,21 @@ fn failed_sentence(
 
 #[cfg(test)]
 mod tests {
-    use super::{Engine, checked_sentence, failed_sentence};
+    use super::{Contract, Engine, Measured, Took, checked_sentence, failed_sentence, table_row};
     use dataflow_engine::Query;
+    use std::time::Duration;
+
+    /// A twin's row: its label and one run's time.
+    fn row(label: &str, ms: u64) -> timing::python::Measured {
+        timing::python::Measured {
+            label: label.to_owned(),
+            stats: timing::Stats::from_samples(&[Duration::from_millis(ms)]),
+        }
+    }
 
     #[test]
     fn an_engine_that_failed_is_named_in_a_sentence() {
-        let row = |label: &str| timing::python::Measured {
-            label: label.to_owned(),
-            stats: timing::Stats::from_samples(&[std::time::Duration::from_millis(5)]),
-        };
+        let row = |label: &str| row(label, 5);
         let engines = [Engine::Pandas, Engine::DaskThreads, Engine::PolarsAll];
         let all = [
             row("pandas (all in memory)"),
@@ -504,19 +649,87 @@ mod tests {
         let aggs = ["amount:sum,mean,median".to_owned(), "size".to_owned()];
         let user = Query::parse("user_id", &aggs, None).unwrap();
         assert_eq!(
-            checked_sentence(5, &[&user]),
+            checked_sentence((5, 0), &[&user]),
             "checked: each of the 5 Python answers has Rust's groups and sizes exactly, and its sums, means and medians within 1e-9 relative."
         );
         let extremes = ["v1:max".to_owned(), "v2:min".to_owned()];
         let q7 = Query::parse("id3", &extremes, None).unwrap();
         assert_eq!(
-            checked_sentence(1, &[&q7]),
+            checked_sentence((1, 0), &[&q7]),
             "checked: the Python answer has Rust's groups and maximums and minimums exactly."
         );
         let sums = Query::parse("id1", &["v1:sum".to_owned()], None).unwrap();
         assert_eq!(
-            checked_sentence(2, &[&sums, &q7]),
+            checked_sentence((2, 0), &[&sums, &q7]),
             "checked: each of the 2 Python answers has Rust's groups and maximums and minimums exactly, and its sums within 1e-9 relative."
         );
+    }
+
+    #[test]
+    fn the_checked_sentence_counts_the_csv_answers_apart() {
+        let sums = Query::parse("id1", &["v1:sum".to_owned()], None).unwrap();
+        assert_eq!(
+            checked_sentence((8, 4), &[&sums]),
+            "checked: each of the 8 Python answers (4 in memory, 4 written to CSV files and read back) has Rust's groups, and its sums within 1e-9 relative."
+        );
+    }
+
+    #[test]
+    fn a_csv_row_is_labelled_and_told_apart_by_its_contract() {
+        let polars = Engine::PolarsAll.label(2);
+        assert_eq!(Contract::InMemory.row("q1", &polars), "q1 Polars streaming, 2 threads");
+        let csv = Contract::CsvFile.row("q1", &polars);
+        assert_eq!(csv, "q1 CSV to CSV: Polars streaming, 2 threads");
+        assert_eq!(Contract::CsvFile.row("", "pandas"), "CSV to CSV: pandas");
+        assert_eq!(Contract::of(&format!("{csv} [50 MB]")), Contract::CsvFile);
+        assert_eq!(Contract::of("q1 Polars streaming, 2 threads [50 MB]"), Contract::InMemory);
+    }
+
+    /// Each contract's sentence is chosen from its own rows: the faster of Polars and DuckDB
+    /// in memory need not be the faster to a CSV file, and the dataflow's row in each contract
+    /// is set against it.
+    #[test]
+    fn each_contract_s_row_and_sentence_come_from_its_own_numbers() {
+        let ms = |n| timing::Stats::from_samples(&[Duration::from_millis(n)]);
+        let m = Measured {
+            name: "q1",
+            query: Query::parse("id1", &["v1:sum".to_owned()], None).unwrap(),
+            stats: ms(10),
+            peak: 8_000_000,
+            spilled: Default::default(),
+            groups: 100,
+            answer: String::new(),
+            command_line: Some(Took { stats: ms(40), peak: 9_000_000 }),
+        };
+        let python = [
+            row("q1 Polars streaming, 2 threads [50 MB]", 20),
+            row("q1 DuckDB, 2 threads [70 MB]", 30),
+            row("q1 CSV to CSV: Polars streaming, 2 threads [51 MB]", 50),
+            row("q1 CSV to CSV: DuckDB, 2 threads [68 MB]", 20),
+        ];
+        let engines = [Engine::PolarsAll, Engine::DuckdbAll, Engine::Pandas];
+        let (line, verdict) = table_row(&m, Contract::InMemory, &python, (&engines, 2)).unwrap();
+        assert!(line.starts_with("q1 (100 groups)       in memory"), "{line}");
+        assert!(line.contains("10.0 ms 8 MB") && line.contains("20.0 ms 50 MB"), "{line}");
+        assert!(line.trim_end().ends_with('-'), "pandas did not answer: {line}");
+        assert_eq!(
+            verdict.unwrap(),
+            "    in memory, against the faster of Polars and DuckDB (Polars): -> 2.00x faster"
+        );
+        let (line, verdict) = table_row(&m, Contract::CsvFile, &python, (&engines, 2)).unwrap();
+        assert!(line.starts_with("                      CSV to CSV"), "{line}");
+        assert!(line.contains("40.0 ms 9 MB") && line.contains("20.0 ms 68 MB"), "{line}");
+        assert_eq!(
+            verdict.unwrap(),
+            "    CSV to CSV, against the faster of Polars and DuckDB (DuckDB): -> 2.00x slower"
+        );
+        // Only Polars wrote a file: it is named as the only one; no command line, no row.
+        let (_, verdict) = table_row(&m, Contract::CsvFile, &python[..3], (&engines, 2)).unwrap();
+        assert_eq!(
+            verdict.unwrap(),
+            "    CSV to CSV, against Polars, the only one of Polars and DuckDB that answered: -> 1.25x faster"
+        );
+        let no_command_line = Measured { command_line: None, ..m };
+        assert!(table_row(&no_command_line, Contract::CsvFile, &python, (&engines, 2)).is_none());
     }
 }
