@@ -708,3 +708,128 @@ fn output_to_a_closed_pipe_ends_quietly() {
         &["groupby", &pattern, "--by", "origin", "--value", "dep_delay"],
     );
 }
+
+/// The packages the twin of `dataflow --vs-python` imports: `PACKAGES` in
+/// dataflow/src/compare.rs.
+const TWIN_PACKAGES: &[&str] = &[
+    "pandas>=2.0",
+    "dask[dataframe]>=2026.8,<2026.9",
+    "distributed>=2026.8,<2026.9",
+    "polars>=1.0",
+    "duckdb>=1.1",
+];
+
+/// Whether the twins' own environment (under the target directory, where the binary looks) is
+/// there, made now where it is not - installing five packages can outlast a test run's time
+/// limit; where it cannot be made, the test is skipped saying why (under CI it fails).
+fn twins_environment() -> bool {
+    match timing::python_env::find(None, TWIN_PACKAGES) {
+        Ok(_) => true,
+        Err(e) => common::skip(&format!("no Python for the dataflow's twin: {e}")),
+    }
+}
+
+/// `db-benchmark --vs-python`: every engine in both contracts - its answer in memory, and from
+/// the CSV files to a CSV answer file, the dataflow's as this binary's `groupby` with its
+/// stdout in a file - each row as it is measured, every answer checked (the CSV files read
+/// back), and a table of two rows a question with a sentence for each contract.
+#[test]
+fn db_benchmark_vs_python_sets_the_command_line_beside_the_answer_in_memory() {
+    require_python3!();
+    if !twins_environment() {
+        return;
+    }
+    let args = ["db-benchmark", "--rows", "2000", "--groups", "2", "--runs", "1"];
+    let out = run("dataflow", &[&args[..], &["--questions", "q1,q10", "--vs-python"]].concat());
+    out.success();
+    out.contains_in_order(&[
+        "q1 sum v1 by \"id1\"",
+        "\n    CSV to CSV: groupby > answer.csv",
+        "(its answer file: the one above, byte for byte)",
+        "q10 sum v3, size by",
+        "\n    CSV to CSV: groupby > answer.csv",
+        "(its answer file: the one above, byte for byte)",
+        "== the same in Python",
+        "q1 dataflow, ",
+        " / q1 Polars streaming, ",
+        "q1 CSV to CSV: dataflow, ",
+        " / q1 CSV to CSV: Polars streaming, ",
+    ]);
+    for question in ["q1", "q10"] {
+        for engine in ["Polars streaming", "DuckDB", "pandas", "Dask, threads scheduler"] {
+            for row in
+                [format!("/ {question} {engine}"), format!("/ {question} CSV to CSV: {engine}")]
+            {
+                out.check(out.stdout.contains(&row), &row);
+            }
+        }
+    }
+    out.prose_in_order(&[
+        "(--vs-python: each question is also run as a user runs it",
+        "checked: each of the 16 Python answers (8 in memory, 8 written to CSV files and read back) has Rust's groups and sizes exactly, and its sums within 1e-9 relative.",
+    ]);
+    let table: Vec<&str> =
+        out.stdout.lines().skip_while(|l| !l.starts_with("(median, peak)")).collect();
+    for (at, start) in [
+        (1, "q1 (2 groups)         in memory"),
+        (2, "                      CSV to CSV"),
+        (3, "    in memory, against the faster of Polars and DuckDB ("),
+        (4, "    CSV to CSV, against the faster of Polars and DuckDB ("),
+        (5, "q10 ("),
+    ] {
+        out.check(table.get(at).is_some_and(|l| l.starts_with(start)), start);
+    }
+}
+
+/// The twin's check of a CSV answer it wrote: read back and compared, as sorted columns, with
+/// Rust's; a figure off by one, or a group missing from Rust's answer, stops it, naming them.
+#[test]
+fn db_benchmark_s_twin_checks_the_csv_file_it_wrote() {
+    require_python3!();
+    let Some(python) = common::python_environment("polars-test", &["polars>=1.0"]) else {
+        return;
+    };
+    let dir = folder("twin-csv");
+    let data = dir.path().join("data");
+    let generate = ["generate", "--shape", "groupby", "--rows", "3000", "--groups", "3"];
+    run("dataflow", &[&generate[..], &["--out", data.to_str().unwrap()]].concat()).success();
+    let pattern = format!("{}/*.csv", data.display());
+    let answers = dir.path().join("answers");
+    std::fs::create_dir(&answers).unwrap();
+    let rust = run("dataflow", &["groupby", &pattern, "--by", "id1", "--agg", "v1:sum"]);
+    rust.success();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../dataflow/python/engines.py");
+    let engines = |contracts: &str, answer: &str| {
+        std::fs::write(answers.join("0.csv"), answer).unwrap();
+        let question = format!("q1|id1|v1:sum|{contracts}");
+        let args =
+            ["polars", "1", "1", ",", answers.to_str().unwrap(), &question, "none", &pattern];
+        Command::new(&python).arg(&script).args(args).output().unwrap()
+    };
+    let out = engines("memory,csv", &rust.stdout);
+    common::succeeded("engines.py polars", &out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<&str> = text.lines().filter(|l| !l.starts_with("note\t")).collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    assert!(rows[0].starts_with("q1 Polars streaming, 1 thread ["), "{text}");
+    assert!(rows[1].starts_with("q1 CSV to CSV: Polars streaming, 1 thread ["), "{text}");
+    let left: Vec<_> =
+        std::fs::read_dir(&answers).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left, ["0.csv"], "the written answer removed");
+    let first = rust.stdout.lines().nth(1).unwrap();
+    let (group, sum) = first.split_once(',').unwrap();
+    let wrong = format!("{group},{}", sum.parse::<u64>().unwrap() + 1);
+    let said = |out: std::process::Output| {
+        assert!(!out.status.success(), "a wrong answer fails the twin");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let off_by_one = said(engines("csv", &rust.stdout.replacen(first, &wrong, 1)));
+    let named =
+        format!("q1 CSV to CSV: Polars streaming, 1 thread: ('{group}',) v1 sum: {sum}.0 != '");
+    assert!(off_by_one.contains(&named), "{named} in {off_by_one}");
+    let missing = said(engines("csv", &rust.stdout.replacen(&format!("{first}\n"), "", 1)));
+    let named = format!(
+        "q1 CSV to CSV: Polars streaming, 1 thread: the groups differ, such as [('{group}',)]"
+    );
+    assert!(missing.contains(&named), "{named} in {missing}");
+}
