@@ -8,6 +8,7 @@ mod charts;
 mod comprehensions;
 mod dataflow;
 mod dataflow_hosts;
+mod dataflow_module;
 mod dataflow_queries;
 mod decorators;
 mod extension;

@@ -22,6 +22,8 @@ pub enum Error {
     /// The machine failed the run: no port, no temporary folder, a process that would not
     /// start, a peer that never connected.
     System(String),
+    /// The caller stopped the run ([`crate::JobBuilder::stop_when`]).
+    Interrupted(String),
 }
 
 impl Error {
@@ -37,7 +39,8 @@ impl Error {
             | Error::Row(m)
             | Error::Disk(m)
             | Error::Workers(m)
-            | Error::System(m) => m,
+            | Error::System(m)
+            | Error::Interrupted(m) => m,
         }
     }
 }

@@ -550,6 +550,10 @@ fn scan_and_exchange(
     let mut rows = Aggregator::new(Table::new(shape), limit, flush);
     let mut failure = None;
     for &i in &scan::assign(&job.plan.ranges, peers)[me] {
+        if job.stopped() {
+            failure = Some(Error::Interrupted("the group-by was interrupted".to_owned()));
+            break;
+        }
         let range = job.plan.ranges[i];
         if let Err(e) = scan::read_range(&job.plan, range, job.skip_bad, &mut rows, read) {
             failure = Some(e);

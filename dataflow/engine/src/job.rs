@@ -11,6 +11,8 @@
 //! ```
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::Error;
@@ -45,6 +47,9 @@ pub struct Job {
     pub budget: Budget,
     /// The answer as part files in this folder, instead of gathered into process 0.
     pub out: Option<PathBuf>,
+    /// Set by the caller to stop the run: its workers read no further range, and the run
+    /// returns [`Error::Interrupted`] (a Python caller's Ctrl-C).
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 /// `--connect-timeout`'s default.
@@ -66,6 +71,7 @@ pub struct JobBuilder {
     connect_timeout: Duration,
     retries: u64,
     ranges_file: Option<PathBuf>,
+    stop: Option<Arc<AtomicBool>>,
 }
 
 /// What the builder does with the `--out` folder.
@@ -95,7 +101,13 @@ impl Job {
             connect_timeout: CONNECT_TIMEOUT,
             retries: 0,
             ranges_file: None,
+            stop: None,
         }
+    }
+
+    /// Whether the caller has asked the run to stop.
+    pub fn stopped(&self) -> bool {
+        self.stop.as_ref().is_some_and(|stop| stop.load(Ordering::Relaxed))
     }
 }
 
@@ -177,6 +189,12 @@ impl JobBuilder {
         self
     }
 
+    /// Stops the run once `stop` is set: no range is read after it (see [`Job::stop`]).
+    pub fn stop_when(mut self, stop: Arc<AtomicBool>) -> Self {
+        self.stop = Some(stop);
+        self
+    }
+
     /// The job: the files' header read and checked against the query, the files cut into
     /// ranges, the `--out` folder made ready. Bad input is [`Error::Usage`].
     pub fn build(self) -> Result<Job, Error> {
@@ -211,6 +229,7 @@ impl JobBuilder {
                 dir: b.spill_dir.unwrap_or_else(std::env::temp_dir),
             },
             out,
+            stop: b.stop,
         })
     }
 }

@@ -636,8 +636,8 @@ pub(crate) fn write_key(key: &[u8], count: usize, out: &mut Vec<u8>) {
 }
 
 /// Each of the `count` fields of a key made by [`crate::table::encode_key`], with its index:
-/// each but the last runs to the first 0 0, and a 0 255 inside it is a zero byte (unescaped
-/// into `scratch`).
+/// each but the last runs to the first 0 0 (found 32 bytes at a time), and a 0 255 inside it
+/// is a zero byte (unescaped into `scratch`).
 fn for_each_field(
     key: &[u8],
     count: usize,
@@ -645,29 +645,29 @@ fn for_each_field(
     mut each: impl FnMut(usize, &[u8]),
 ) {
     let mut rest = key;
-    for i in 0..count {
-        if i + 1 == count {
-            each(i, rest);
-            return;
-        }
-        let mut end = 0;
-        while !(rest[end] == 0 && rest[end + 1] == 0) {
-            end += if rest[end] == 0 { 2 } else { 1 };
-        }
-        let escaped = &rest[..end];
-        if memchr::memchr(0, escaped).is_none() {
-            each(i, escaped);
-        } else {
+    for i in 0..count.saturating_sub(1) {
+        let (mut from, mut escaped) = (0, false);
+        let end = loop {
+            let zero = from + memchr::memchr(0, &rest[from..]).expect("a key has its separators");
+            if rest[zero + 1] == 0 {
+                break zero;
+            }
+            (from, escaped) = (zero + 2, true);
+        };
+        if escaped {
             scratch.clear();
             let mut at = 0;
-            while at < escaped.len() {
-                scratch.push(escaped[at]);
-                at += if escaped[at] == 0 { 2 } else { 1 };
+            while at < end {
+                scratch.push(rest[at]);
+                at += if rest[at] == 0 { 2 } else { 1 };
             }
             each(i, scratch);
+        } else {
+            each(i, &rest[..end]);
         }
         rest = &rest[end + 2..];
     }
+    each(count.saturating_sub(1), rest);
 }
 
 // ---- columns ----

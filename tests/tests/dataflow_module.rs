@@ -1,0 +1,71 @@
+//! `pip install ./dataflow/extension`, as a user does it: the group-by engine as the Python
+//! module `hpc_rs_dataflow`, built by maturin into a fresh virtual environment with pyarrow,
+//! then checked from Python by `dataflow/extension/tests/check_module.py`: its answers against
+//! `dataflow groupby`'s on random files and queries, the Arrow interface, its errors, two
+//! threads calling it at once, and Ctrl-C.
+//!
+//! The environment lives under the target directory and is reused, and maturin's cargo build
+//! reuses the workspace's target directory, so a second run rebuilds nothing.
+
+// A failed step is a failing test: what it should be.
+#![allow(clippy::unwrap_used)]
+
+use crate::common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+const WORKSPACE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+
+#[test]
+fn pip_installs_the_module_and_its_answers_are_the_command_line_s() {
+    common::require_python3!();
+    let Some(python) = common::python_environment("dataflow-module-test", &["pyarrow"]) else {
+        return;
+    };
+    // The test profile's settings (Cargo.toml's python-module-test), as the numerics module's
+    // test builds it: a user's `pip install` builds in release.
+    let install = Command::new(&python)
+        .args(["-m", "pip", "install", "--disable-pip-version-check", "--no-deps", "-q"])
+        .arg(Path::new(WORKSPACE).join("dataflow/extension"))
+        .env("MATURIN_PEP517_ARGS", "--profile python-module-test")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    common::succeeded("pip install ./dataflow/extension", &install);
+    let check = Command::new(&python)
+        .arg(Path::new(WORKSPACE).join("dataflow/extension/tests/check_module.py"))
+        .arg(common::binary("dataflow"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    common::succeeded("check_module.py", &check);
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    for wanted in [
+        "ok: answers equal the command line's on 12 random files and queries",
+        "ok: pyarrow takes the answer as a table, a schema and a stream, any number of times",
+        "ok: bad input: FileNotFoundError, ValueError and TypeError that name the argument",
+        "ok: the GIL is released: two threads called groupby at once",
+        "ok: Ctrl-C raised KeyboardInterrupt",
+        "ok: docstrings, type stubs and py.typed are installed",
+    ] {
+        assert!(stdout.contains(wanted), "{wanted:?} missing from:\n{stdout}");
+    }
+    assert!(stdout.trim_end().ends_with("all checks passed"), "{stdout}");
+}
+
+#[test]
+fn the_check_script_runs_alone_and_explains_itself() {
+    common::require_python3!();
+    let script = Path::new(WORKSPACE).join("dataflow/extension/tests/check_module.py");
+    let help = Command::new("python3").arg(&script).arg("--help").output().unwrap();
+    common::succeeded("check_module.py --help", &help);
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        text.starts_with("What a user of `pip install ./dataflow/extension` relies on"),
+        "{text}"
+    );
+    // Without the binary to compare with: its usage, and exit 2.
+    let bare = Command::new("python3").arg(&script).output().unwrap();
+    assert_eq!(bare.status.code(), Some(2));
+}
