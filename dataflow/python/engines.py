@@ -15,18 +15,18 @@ from hpc_rs_twin import arguments, measure, note, resident_memory
 USAGE = """engines.py ENGINE THREADS RUNS SEP ANSWERS QUESTIONS MEMORY FILE...: the group-by
 QUESTIONS (`name|key,key|spec+spec|contract,contract;...`, each spec `size` or `column:func`
 with func one of count, sum, mean, min, max, var, std, median; each contract `memory` - the
-answer handed over in memory - or `csv` - the answer written to a CSV file; `memory` where
-none is given) over the CSV FILEs (patterns such as 'data/*.csv', fields separated by SEP) in
-ENGINE - pandas, dask-threads, dask-cluster, polars, polars-1, duckdb or duckdb-1 (the -1
-forms on one thread, the others on THREADS) - each timed RUNS times after a warm-up and
-checked against Rust's answer to question i, ANSWERS/i.csv (the CSV answers are written into
-ANSWERS too, and removed). MEMORY: the bytes DuckDB (its memory_limit) and a Dask LocalCluster
-(its workers' memory_limit, shared) may use, or `none`; pandas and Polars take no such limit.
-The checks need Polars."""
+answer handed over in memory - or `csv` - the answer written to a CSV file; `memory` where the
+field is missing, none where it is empty) over the CSV FILEs (patterns such as 'data/*.csv',
+fields separated by SEP) in ENGINE - pandas, dask-threads, dask-cluster, polars, polars-1,
+duckdb or duckdb-1 (the -1 forms on one thread, the others on THREADS) - each timed RUNS times
+after a warm-up and checked against Rust's answer to question i, ANSWERS/i.csv (the CSV answers
+are written into ANSWERS too, and removed). MEMORY: the bytes DuckDB (its memory_limit) and a
+Dask LocalCluster (its workers' memory_limit, shared) may use, or `none`; pandas and Polars
+take no such limit. The checks need Polars."""
 # pandas' missing markers, as the Rust side reads them.
 MISSING = ["", "NA", "NaN", "nan", "null"]
-# What the CSV contract's rows are called after the question's name; compare.rs's
-# Contract::CsvFile says the same.
+# What the CSV contract's rows are called after the question's name, as compare.rs's CSV_ROW
+# says it.
 CSV_ROW = "CSV to CSV:"
 # The outputs every engine computes exactly as Rust does: compared with ==, the others within
 # 1e-9 relative (engines other than this one sum floats in their own order, rounding each step).
@@ -46,8 +46,11 @@ class Question:
         self.outputs = [(None, "size") if s == "size" else tuple(s.rsplit(":", 1))
                         for s in specs.split("+")]
         self.values = list(dict.fromkeys(c for c, _ in self.outputs if c is not None))
-        self.contracts = contracts[0].split(",") if contracts else ["memory"]
-        self.want = rust_answer(os.path.join(answers, f"{index}.csv"), len(self.keys))
+        # None where the field is empty: the question is not asked here (twin.py runs each
+        # contract in a process of its own).
+        self.contracts = [c for c in contracts[0].split(",") if c] if contracts else ["memory"]
+        path = os.path.join(answers, f"{index}.csv")
+        self.want = rust_answer(path, len(self.keys)) if self.contracts else None
 
     def named(self):
         """pandas' and Dask's named aggregations, `o0=(column, func)`. Size counts rows, so any

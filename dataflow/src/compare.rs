@@ -230,7 +230,7 @@ fn ask_twin<'r>(
     let pairs: Vec<(&str, RustRow<'_>)> =
         labels.iter().map(|(prefix, row)| (prefix.as_str(), *row)).collect();
     say!(
-        "== the same in Python: {} (each engine in a fresh Python process; this takes a while)",
+        "== the same in Python: {} (each engine in a fresh Python process for each contract; this takes a while)",
         engines.iter().map(|e| e.label(threads)).collect::<Vec<_>>().join("; ")
     );
     let report = timing::python::compare_by_label(twin, &args, &pairs, figure)
