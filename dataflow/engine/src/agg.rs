@@ -130,6 +130,18 @@ impl<const L: usize> Exact<L> {
                     (*limbs, *lsb) = (*theirs, *their_lsb);
                     return;
                 }
+                // The usual case - the same exponent or near, both far from the top - as one
+                // 128-bit addition.
+                if let (Some(mine), Some(other)) = (as_i128(limbs), as_i128(theirs)) {
+                    let (low, high) = ((*lsb).min(*their_lsb), (*lsb).max(*their_lsb));
+                    let up = u32::try_from(high - low).expect("high is the higher");
+                    let (coarse, fine) = if *lsb == high { (mine, other) } else { (other, mine) };
+                    if up < 64 && coarse.unsigned_abs() < 1 << (120 - up) {
+                        *limbs = from_i128((coarse << up) + fine);
+                        *lsb = low;
+                        return;
+                    }
+                }
                 // Both at the finer of the two exponents.
                 let low = (*lsb).min(*their_lsb);
                 let up = |l: &[u64; L], at: i16| shift_to(l, at, low);
@@ -154,15 +166,15 @@ impl<const L: usize> Exact<L> {
                 // Most sums: an integer of 128 bits at a usual exponent. Rust's `as` rounds an
                 // integer to the nearest float (ties to even), and a power of two then scales
                 // it exactly (the result is neither subnormal nor infinite): rounded once.
-                #[allow(clippy::cast_possible_wrap)]
-                let wide = (u128::from(limbs[1]) << 64 | u128::from(limbs[0])) as i128;
-                let extension = if wide < 0 { u64::MAX } else { 0 };
-                if limbs[2..].iter().all(|&l| l == extension)
-                    && wide.unsigned_abs() < 1 << 120
-                    && (-1000..900).contains(lsb)
-                {
+                if let Some(wide) = as_i128(limbs).filter(|_| (-1000..900).contains(lsb)) {
+                    // The same rounding from 64 bits as from 128, by the CPU's own conversion
+                    // where the integer fits (128-bit conversion is a library routine).
                     #[allow(clippy::cast_precision_loss)] // rounded to nearest, as wanted
-                    return wide as f64 * power_of_two(i32::from(*lsb));
+                    let nearest = match i64::try_from(wide) {
+                        Ok(narrow) => narrow as f64,
+                        Err(_) => wide as f64,
+                    };
+                    return nearest * power_of_two(i32::from(*lsb));
                 }
                 let (negative, magnitude) = sign_magnitude(limbs);
                 if magnitude.iter().all(|&l| l == 0) {
@@ -219,9 +231,18 @@ impl<const L: usize> Exact<L> {
         }
     }
 
-    /// Appends the sum to a batch (`wire`), bit for bit, for its owner or a spill file.
+    /// Appends the sum to a batch (`wire`), bit for bit, for its owner or a spill file: as
+    /// the one float it equals where there is one (9 bytes, not 19 or 35 - a row passing
+    /// through to its owner, or a group of a few values at one scale), else as its limbs.
     pub fn encode(&self, out: &mut Vec<u8>) {
         match self {
+            Exact::Fixed { limbs, lsb, positive_zero: false }
+                if as_i128(limbs).is_some_and(|w| w != 0 && w.unsigned_abs() < 1 << 53)
+                    && (-1000..900).contains(lsb) =>
+            {
+                out.push(3);
+                out.put_f64(self.value()); // exact: 53 bits at a normal exponent
+            }
             Exact::Fixed { limbs, lsb, positive_zero } => {
                 out.push(u8::from(*positive_zero));
                 out.extend_from_slice(&lsb.to_le_bytes());
@@ -241,6 +262,11 @@ impl<const L: usize> Exact<L> {
         let tag = r.take(1)[0];
         if tag == 2 {
             return Exact::Big(Box::new(ExactSum::decode(r)));
+        }
+        if tag == 3 {
+            let mut one = Exact::default();
+            one.add(r.f64());
+            return one;
         }
         let lsb = i16::from_le_bytes(r.take(2).try_into().expect("2 bytes"));
         let mut limbs = [0; L];
@@ -265,6 +291,27 @@ fn split(x: f64) -> Option<(bool, u64, i16)> {
     let zeros = mantissa.trailing_zeros();
     let exponent = exponent + i16::try_from(zeros).expect("below 64");
     Some((bits >> 63 == 1, mantissa >> zeros, exponent))
+}
+
+/// The integer as an i128, where it is one below 2^120 in magnitude (the limbs past the
+/// second only its sign).
+fn as_i128<const L: usize>(limbs: &[u64; L]) -> Option<i128> {
+    #[allow(clippy::cast_possible_wrap)]
+    let wide = (u128::from(limbs[1]) << 64 | u128::from(limbs[0])) as i128;
+    let extension = if wide < 0 { u64::MAX } else { 0 };
+    (limbs[2..].iter().all(|&l| l == extension) && wide.unsigned_abs() < 1 << 120).then_some(wide)
+}
+
+/// An i128 as limbs, its sign extended.
+fn from_i128<const L: usize>(x: i128) -> [u64; L] {
+    let extension = if x < 0 { u64::MAX } else { 0 };
+    let mut limbs = [extension; L];
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    {
+        limbs[0] = x as u64;
+        limbs[1] = (x >> 64) as u64;
+    }
+    limbs
 }
 
 /// The low 32 bits.
@@ -773,6 +820,25 @@ mod tests {
         (any::<bool>(), 0_u64..1 << 52, exponent).prop_map(|(negative, mantissa, exponent)| {
             f64::from_bits(u64::from(negative) << 63 | exponent << 52 | mantissa)
         })
+    }
+
+    /// A sum equal to one float travels as that float (a row passing through to its owner),
+    /// and comes back the same sum; one that is not, as its limbs.
+    #[test]
+    fn a_sum_of_one_float_travels_in_nine_bytes() {
+        for (values, wire) in [(&[2.5][..], 9), (&[-3.0, 1.0], 9), (&[0.1, 0.2], 19), (&[0.0], 3)] {
+            let mut sum = Sum::default();
+            values.iter().for_each(|&v| sum.add(v));
+            let mut bytes = Vec::new();
+            sum.encode(&mut bytes);
+            assert_eq!(bytes.len(), wire, "{values:?}");
+            let back = Sum::decode(&mut Reader::new(&bytes));
+            assert_eq!(back.value().to_bits(), sum.value().to_bits(), "{values:?}");
+            let (mut twice, mut again) = (sum.clone(), back);
+            twice.merge(&sum);
+            again.merge(&sum);
+            assert_eq!(twice.value().to_bits(), again.value().to_bits(), "{values:?}");
+        }
     }
 
     #[test]
