@@ -18,11 +18,12 @@ with func one of count, sum, mean, min, max, var, std, median; each contract `me
 answer handed over in memory - or `csv` - the answer written to a CSV file; `memory` where the
 field is missing, none where it is empty) over the CSV FILEs (patterns such as 'data/*.csv',
 fields separated by SEP) in ENGINE - pandas, dask-threads, dask-cluster, polars, polars-1,
-duckdb or duckdb-1 (the -1 forms on one thread, the others on THREADS) - each timed RUNS times
-after a warm-up and checked against Rust's answer to question i, ANSWERS/i.csv (the CSV answers
-are written into ANSWERS too, and removed). MEMORY: the bytes DuckDB (its memory_limit) and a
-Dask LocalCluster (its workers' memory_limit, shared) may use, or `none`; pandas and Polars
-take no such limit. The checks need Polars."""
+duckdb, duckdb-1 or module - this project's engine from Python, hpc_rs_dataflow, in memory only
+(the -1 forms on one thread, the others on THREADS) - each timed RUNS times after a warm-up and
+checked against Rust's answer to question i, ANSWERS/i.csv (the CSV answers are written into
+ANSWERS too, and removed). MEMORY: the bytes DuckDB (its memory_limit) and a Dask LocalCluster
+(its workers' memory_limit, shared) may use, or `none`; pandas and Polars take no such limit.
+The checks need Polars."""
 # pandas' missing markers, as the Rust side reads them.
 MISSING = ["", "NA", "NaN", "nan", "null"]
 # What the CSV contract's rows are called after the question's name, as compare.rs's CSV_ROW
@@ -38,7 +39,7 @@ def threads_text(n):
 
 
 class Question:
-    def __init__(self, index, text, answers):
+    def __init__(self, index, text, answers, offered=("memory", "csv")):
         self.index = index
         self.name, keys, specs, *contracts = text.split("|")
         self.keys = keys.split(",")
@@ -48,7 +49,8 @@ class Question:
         self.values = list(dict.fromkeys(c for c, _ in self.outputs if c is not None))
         # None where the field is empty: the question is not asked here (twin.py runs each
         # contract in a process of its own).
-        self.contracts = [c for c in contracts[0].split(",") if c] if contracts else ["memory"]
+        asked = contracts[0].split(",") if contracts else ["memory"]
+        self.contracts = [c for c in asked if c in offered]
         path = os.path.join(answers, f"{index}.csv")
         self.want = rust_answer(path, len(self.keys)) if self.contracts else None
 
@@ -304,6 +306,26 @@ def duckdb_engine(files, sep, threads, memory):
     return Engine(label, run, frame, write)
 
 
+def module_engine(files, sep, threads, memory):
+    """This project's own engine from Python, the module hpc_rs_dataflow (dataflow/extension):
+    its answer in memory, as Arrow. No writer: its CSV contract is the command line's, which
+    the Rust side times."""
+    import hpc_rs_dataflow
+
+    def run(q):
+        # agg as pandas' .agg takes it; one entry an output, so the columns come in its order.
+        agg = ["size" if f == "size" else {c: f} for c, f in q.outputs]
+        return hpc_rs_dataflow.groupby(files, q.keys, agg, workers=threads, memory_limit=memory,
+                                       sep=sep)
+
+    def frame(q, result):
+        import polars as pl
+
+        return pl.DataFrame(result)  # through the Arrow PyCapsule interface, no copy
+
+    return Engine(f"hpc_rs_dataflow, {threads_text(threads)}", run, frame, None)
+
+
 def contract_measure(engine, q, contract, path):
     """What measure() takes for one question in one contract: the timed call, and the check of
     what it gave (the CSV file read back)."""
@@ -327,6 +349,7 @@ def main():
         "dask-cluster": lambda: dask_engine(patterns, sep, threads, True, memory),
         "polars": lambda: polars_engine(files, sep, threads),
         "duckdb": lambda: duckdb_engine(files, sep, threads, memory),
+        "module": lambda: module_engine(files, sep, threads, memory),
     }[engine]
     engine = make()
     # What the engine holds before any question: the interpreter, its library, a cluster's
@@ -334,7 +357,7 @@ def main():
     # of its peak.
     baseline = resident_memory()
     for i, text in enumerate(questions.split(";")):
-        q = Question(i, text, answers)
+        q = Question(i, text, answers, ("memory", "csv") if engine.write else ("memory",))
         for contract in q.contracts:
             row = q.row(engine.label, contract)
             check = checker(q, row)

@@ -12,13 +12,14 @@ from hpc_rs_twin import arguments, die_with_parent, note
 
 USAGE = """twin.py THREADS RUNS SEP ANSWERS ENGINES QUESTIONS MEMORY FILE...: each of the
 comma-separated ENGINES (pandas, dask-threads, dask-cluster, polars, polars-1, duckdb,
-duckdb-1) on each of the group-by QUESTIONS (`name|key,key|spec+spec|contract,contract;...`, a
-spec `size` or `column:func`, a contract `memory` or `csv`: the answer in memory, or written to
-a CSV file) over the CSV FILEs (fields separated by SEP), timed RUNS times after a warm-up on
-THREADS threads (one for the -1 forms), each answer checked against ANSWERS/i.csv, Rust's
-answer to question i; each engine in a fresh process for each contract. MEMORY: bytes that
-DuckDB and a Dask LocalCluster may use, or `none`. Needs pandas, dask, distributed, polars and
-duckdb (those an engine needs; Polars for the checks)."""
+duckdb-1, module) on each of the group-by QUESTIONS
+(`name|key,key|spec+spec|contract,contract;...`, a spec `size` or `column:func`, a contract
+`memory` or `csv`: the answer in memory, or written to a CSV file) over the CSV FILEs (fields
+separated by SEP), timed RUNS times after a warm-up on THREADS threads (one for the -1 forms),
+each answer checked against ANSWERS/i.csv, Rust's answer to question i; each engine in a fresh
+process for each contract. MEMORY: bytes that DuckDB and a Dask LocalCluster may use, or
+`none`. Needs pandas, dask, distributed, polars and duckdb (those an engine needs; module needs
+hpc_rs_dataflow, `pip install ./dataflow/extension`; Polars for the checks)."""
 THREADS, RUNS, SEP, ANSWERS, ENGINES, QUESTIONS, MEMORY, *PATTERNS = arguments(
     USAGE, None, None, None, None, None, None, None, None)
 

@@ -5,6 +5,7 @@
 //! db-benchmark times each engine in two contracts ([`Contract`]): the answer in memory, and
 //! from the CSV files to a CSV answer file.
 
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use dataflow_engine::query::{Func, Output as Column};
@@ -113,6 +114,9 @@ enum Engine {
     PolarsAll,
     Duckdb1,
     DuckdbAll,
+    /// This engine from Python: the module `hpc_rs_dataflow` (dataflow/extension), its answer
+    /// in memory as Arrow; db-benchmark's, where it could be built.
+    Module,
 }
 
 impl Engine {
@@ -126,7 +130,8 @@ impl Engine {
         Engine::Duckdb1,
         Engine::DuckdbAll,
     ];
-    /// db-benchmark's: each engine once, on as many threads as the dataflow.
+    /// db-benchmark's: each engine once, on as many threads as the dataflow (and the module,
+    /// where it could be built).
     const ON_ALL_THREADS: [Engine; 4] =
         [Engine::PolarsAll, Engine::DuckdbAll, Engine::Pandas, Engine::DaskThreads];
 
@@ -139,6 +144,7 @@ impl Engine {
             Engine::PolarsAll => "polars",
             Engine::Duckdb1 => "duckdb-1",
             Engine::DuckdbAll => "duckdb",
+            Engine::Module => "module",
         }
     }
 
@@ -149,7 +155,7 @@ impl Engine {
         match self {
             Engine::Pandas | Engine::Polars1 | Engine::Duckdb1 => one,
             Engine::DaskCluster => processes,
-            Engine::DaskThreads | Engine::PolarsAll | Engine::DuckdbAll => all,
+            Engine::DaskThreads | Engine::PolarsAll | Engine::DuckdbAll | Engine::Module => all,
         }
     }
 
@@ -164,6 +170,7 @@ impl Engine {
             Engine::PolarsAll => format!("Polars streaming, {}", on(threads)),
             Engine::Duckdb1 => format!("DuckDB, {}", on(1)),
             Engine::DuckdbAll => format!("DuckDB, {}", on(threads)),
+            Engine::Module => format!("hpc_rs_dataflow, {}", on(threads)),
         }
     }
 }
@@ -421,9 +428,12 @@ pub fn db_benchmark_vs_python(
     let setting = (threads, runs, b',', memory);
     let patterns = [pattern.to_owned()];
     // Under a memory limit, Dask's LocalCluster (whose workers take one) rather than its threads.
-    let mut engines = Engine::ON_ALL_THREADS;
+    let mut engines = Engine::ON_ALL_THREADS.to_vec();
     if memory.is_some() {
         engines[3] = Engine::DaskCluster;
+    }
+    if module_built(twin) {
+        engines.push(Engine::Module);
     }
     let Some(python) = ask_twin(twin, &questions, &engines, setting, &patterns, rust, figure)
     else {
@@ -543,6 +553,87 @@ fn faster_named(
         format!("the faster of Polars and DuckDB ({name})")
     } else {
         format!("{name}, the only one of Polars and DuckDB that answered")
+    }
+}
+
+/// What builds `dataflow/extension` into the twins' own environment, as `hpc_rs_dataflow`.
+const MATURIN: &str = "maturin>=1.9.4,<2";
+
+/// The engine's Python module (a PyO3 crate that maturin builds).
+const EXTENSION: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/extension");
+
+/// Whether the twin's Python can import `hpc_rs_dataflow`, built first from this working tree
+/// (`pip install dataflow/extension`, with the environment's maturin, no build isolation) where
+/// the twin runs in the project's own environment; its time is printed apart, left out of
+/// every figure. A Python the user named is never installed into: one line says how.
+fn module_built(twin: &Twin<'_>) -> bool {
+    let Ok(python) = timing::python_env::find(twin.python(), PACKAGES) else {
+        return false; // no usable Python: the twin says why
+    };
+    let folder = timing::python_env::environment_folder();
+    if !python.program.starts_with(&folder) {
+        let has_it = Command::new(&python.program)
+            .args(["-c", "import hpc_rs_dataflow"])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !has_it {
+            eprintln!(
+                "note: {} lacks hpc_rs_dataflow: `{0} -m pip install {EXTENSION}` times this engine from Python too",
+                python.program.display()
+            );
+        }
+        return has_it;
+    }
+    match timing::python_env::ensure_environment(&folder, &[PACKAGES, &[MATURIN]].concat()) {
+        Ok(python) => install_module(&python.program),
+        Err(e) => {
+            eprintln!("note: no hpc_rs_dataflow rows: {e}");
+            false
+        }
+    }
+}
+
+/// `pip install dataflow/extension` with `python`, the twins' environment's, and its maturin:
+/// whether it was installed (said, with its time), or why not (on stderr).
+fn install_module(python: &std::path::Path) -> bool {
+    // pip runs the environment's maturin by name: its bin folder first on PATH, as activating
+    // the environment would put it.
+    let bin = python.parent().expect("bin/python is in a folder").to_path_buf();
+    let path = std::env::join_paths(
+        std::iter::once(bin).chain(std::env::var_os("PATH").iter().flat_map(std::env::split_paths)),
+    )
+    .unwrap_or_default();
+    let ticker = timing::progress::Ticker::start(
+        "maturin is building hpc_rs_dataflow (cargo, release; minutes the first time)",
+    );
+    let (status, took) = timing::time_call(|| {
+        Command::new(python)
+            .env("PATH", &path)
+            .args(["-m", "pip", "install", "--no-build-isolation", "--no-deps", "-q"])
+            .args(["--disable-pip-version-check", EXTENSION])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .status()
+    });
+    drop(ticker);
+    match status {
+        Ok(status) if status.success() => {
+            cli::paragraph(
+                "",
+                &format!(
+                    "(maturin built dataflow/extension into {} as hpc_rs_dataflow in {}, left out of every figure; it hands its answer over in memory, as Arrow - its CSV-to-CSV row is the command line's, the dataflow column)",
+                    python.display(),
+                    human(took)
+                ),
+            );
+            true
+        }
+        failed => {
+            let why = failed.map_or_else(|e| e.to_string(), |status| status.to_string());
+            eprintln!("note: building hpc_rs_dataflow failed ({why}); its rows are left out");
+            false
+        }
     }
 }
 

@@ -709,30 +709,51 @@ fn output_to_a_closed_pipe_ends_quietly() {
     );
 }
 
-/// The packages the twin of `dataflow --vs-python` imports: `PACKAGES` in
-/// dataflow/src/compare.rs.
+/// The packages the twin of `dataflow --vs-python` imports, and the maturin that builds the
+/// engine's module into its environment: `PACKAGES` and `MATURIN` in dataflow/src/compare.rs.
 const TWIN_PACKAGES: &[&str] = &[
     "pandas>=2.0",
     "dask[dataframe]>=2026.8,<2026.9",
     "distributed>=2026.8,<2026.9",
     "polars>=1.0",
     "duckdb>=1.1",
+    "maturin>=1.9.4,<2",
 ];
 
+/// How the module is built here, the binary's build included: with the test profile's
+/// settings (Cargo.toml's python-module-test), as tests/tests/dataflow_module.rs builds it,
+/// not in release.
+const MODULE_PROFILE: (&str, &str) = ("MATURIN_PEP517_ARGS", "--profile python-module-test");
+
 /// Whether the twins' own environment (under the target directory, where the binary looks) is
-/// there, made now where it is not - installing five packages can outlast a test run's time
-/// limit; where it cannot be made, the test is skipped saying why (under CI it fails).
+/// there with the engine's module in it, made now where it is not - installing the packages
+/// and building the module can outlast a test run's time limit; where it cannot be made, the
+/// test is skipped saying why (under CI it fails).
 fn twins_environment() -> bool {
-    match timing::python_env::find(None, TWIN_PACKAGES) {
-        Ok(_) => true,
-        Err(e) => common::skip(&format!("no Python for the dataflow's twin: {e}")),
-    }
+    let folder = timing::python_env::environment_folder();
+    let python = match timing::python_env::ensure_environment(&folder, TWIN_PACKAGES) {
+        Ok(python) => python.program,
+        Err(e) => return common::skip(&format!("no Python for the dataflow's twin: {e}")),
+    };
+    // pip runs the environment's maturin by name, as the binary does.
+    let path = format!("{}:{}", folder.join("bin").display(), std::env::var("PATH").unwrap());
+    let install = Command::new(python)
+        .args(["-m", "pip", "install", "--no-build-isolation", "--no-deps", "-q"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../dataflow/extension"))
+        .env("PATH", path)
+        .env(MODULE_PROFILE.0, MODULE_PROFILE.1)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    common::succeeded("pip install ./dataflow/extension into the twins' environment", &install);
+    true
 }
 
 /// `db-benchmark --vs-python`: every engine in both contracts - its answer in memory, and from
 /// the CSV files to a CSV answer file, the dataflow's as this binary's `groupby` with its
 /// stdout in a file - each row as it is measured, every answer checked (the CSV files read
-/// back), and a table of two rows a question with a sentence for each contract.
+/// back), and a table of two rows a question with a sentence for each contract; the engine's
+/// own Python module, built into the twins' environment, in memory beside them.
 #[test]
 fn db_benchmark_vs_python_sets_the_command_line_beside_the_answer_in_memory() {
     require_python3!();
@@ -740,7 +761,9 @@ fn db_benchmark_vs_python_sets_the_command_line_beside_the_answer_in_memory() {
         return;
     }
     let args = ["db-benchmark", "--rows", "2000", "--groups", "2", "--runs", "1"];
-    let out = run("dataflow", &[&args[..], &["--questions", "q1,q10", "--vs-python"]].concat());
+    let args = [&args[..], &["--questions", "q1,q10", "--vs-python"]].concat();
+    // The twins' own environment, whatever HPC_RS_PYTHON names: the module is built there.
+    let out = run_with_env("dataflow", &args, &[("HPC_RS_PYTHON", ""), MODULE_PROFILE]);
     out.success();
     out.contains_in_order(&[
         "q1 sum v1 by \"id1\"",
@@ -756,6 +779,9 @@ fn db_benchmark_vs_python_sets_the_command_line_beside_the_answer_in_memory() {
         " / q1 CSV to CSV: Polars streaming, ",
     ]);
     for question in ["q1", "q10"] {
+        // The module hands its answer over in memory only: its file is the command line's.
+        out.check(out.stdout.contains(&format!("/ {question} hpc_rs_dataflow, ")), "module");
+        out.check(!out.stdout.contains(&format!("/ {question} CSV to CSV: hpc_rs")), "its file");
         for engine in ["Polars streaming", "DuckDB", "pandas", "Dask, threads scheduler"] {
             for row in
                 [format!("/ {question} {engine}"), format!("/ {question} CSV to CSV: {engine}")]
@@ -766,7 +792,10 @@ fn db_benchmark_vs_python_sets_the_command_line_beside_the_answer_in_memory() {
     }
     out.prose_in_order(&[
         "(--vs-python: each question is also run as a user runs it",
-        "checked: each of the 16 Python answers (8 in memory, 8 written to CSV files and read back) has Rust's groups and sizes exactly, and its sums within 1e-9 relative.",
+        "(maturin built dataflow/extension into ",
+        " as hpc_rs_dataflow in ",
+        "checked: each of the 18 Python answers (10 in memory, 8 written to CSV files and read back) has Rust's groups and sizes exactly, and its sums within 1e-9 relative.",
+        "(median, peak)",
     ]);
     let table: Vec<&str> =
         out.stdout.lines().skip_while(|l| !l.starts_with("(median, peak)")).collect();
@@ -779,6 +808,8 @@ fn db_benchmark_vs_python_sets_the_command_line_beside_the_answer_in_memory() {
     ] {
         out.check(table.get(at).is_some_and(|l| l.starts_with(start)), start);
     }
+    out.check(table[0].trim_end().ends_with("hpc_rs_dataflow"), "the module's column");
+    out.check(table[2].trim_end().ends_with(" -"), "the module: no CSV row of its own");
 }
 
 /// The twin's check of a CSV answer it wrote: read back and compared, as sorted columns, with
