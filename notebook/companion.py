@@ -30,6 +30,7 @@ import io
 import json
 import os
 import pathlib
+import shlex
 import subprocess
 import time
 
@@ -46,7 +47,7 @@ CORES = len(os.sched_getaffinity(0))
 
 def cargo_run(topic, *args, stdin=None):
     """`cargo run -p topic -- args` in the repository: its stdout, once it has succeeded."""
-    print("$ cargo run -p", topic, *(["--", *args] if args else []))
+    print("$", shlex.join(["cargo", "run", "-p", topic, *(["--", *args] if args else [])]))
     program = [BUILT[topic]] if topic in BUILT else ["cargo", "run", "-q", "-p", topic, "--"]
     done = subprocess.run([*program, *args], cwd=ROOT, input=stdin, capture_output=True,
                           text=True)
@@ -705,6 +706,7 @@ print(f"cube sum: exact {exact[2]}, Numba's uint64 {wrapped[2]}")
 
 # %%
 import glob
+import shutil
 import tempfile
 
 folder = pathlib.Path(tempfile.mkdtemp(prefix="hpc-rs-notebook-"))
@@ -796,19 +798,20 @@ duckdb_answer = duckdb.sql(
 same_as_pandas(duckdb_answer, "DuckDB")
 
 # %% [markdown]
-# Two keys and `size` (the rows of each group), and DuckDB reading the module's Arrow answer in
-# place:
+# Two keys and `size` (the rows of each group), and DuckDB querying the module's answer as it is
+# (a Python variable that has `__arrow_c_stream__`):
 
 # %%
 want_two = (frame.groupby(["id1", "id2"])
             .agg(size=("v1", "size"), v3_min=("v3", "min"), v3_max=("v3", "max"),
                  v3_median=("v3", "median"))
             .reset_index())
-two_keys = pa.table(hd.groupby(pattern, ["id1", "id2"],
-                               {"size": "size", "v3": ["min", "max", "median"]}))
-same_as_pandas(two_keys.to_pandas(), "hpc_rs_dataflow, two keys", want_two, ("id1", "id2"))
+two_keys = hd.groupby(pattern, ["id1", "id2"], ["size", {"v3": ["min", "max", "median"]}])
+assert two_keys.columns == ["id1", "id2", "size", "v3_min", "v3_max", "v3_median"]
+same_as_pandas(pa.table(two_keys).to_pandas(), "hpc_rs_dataflow, two keys", want_two,
+               ("id1", "id2"))
 biggest = duckdb.sql("SELECT id1, id2, size FROM two_keys ORDER BY size DESC, id1, id2 LIMIT 1")
-assert biggest.fetchone()[2] == want_two["size"].max()
+assert biggest.fetchall()[0][2] == want_two["size"].max()
 
 # %% [markdown]
 # The same question from the command line, CSV to CSV, as `cargo run -p dataflow -- groupby`
@@ -820,6 +823,7 @@ out = cargo_run("dataflow", "groupby", pattern, "--by", "id1", "--agg", "v1:sum"
                 "--agg", "v3:mean,std")
 same_as_pandas(pd.read_csv(io.StringIO(out), dtype=KEYS), "dataflow groupby (command line)")
 print("\n".join(out.splitlines()[:3]))
+shutil.rmtree(folder)  # the data set's files
 
 # %% [markdown]
 # ## 6: reactive applications
