@@ -233,6 +233,7 @@ pub struct FileCursor {
     key: Vec<u8>,
     record: Vec<u8>,
     done: bool,
+    window: u128,
 }
 
 impl FileCursor {
@@ -240,7 +241,8 @@ impl FileCursor {
     pub fn open(path: &std::path::Path) -> std::io::Result<FileCursor> {
         let file = std::fs::File::open(path)?;
         let reader = std::io::BufReader::with_capacity(1 << 18, file);
-        let mut cursor = FileCursor { reader, key: Vec::new(), record: Vec::new(), done: false };
+        let (key, record) = (Vec::new(), Vec::new());
+        let mut cursor = FileCursor { reader, key, record, done: false, window: 0 };
         cursor.advance()?;
         Ok(cursor)
     }
@@ -266,7 +268,14 @@ impl Cursor for FileCursor {
 
     fn advance(&mut self) -> std::io::Result<()> {
         self.done = !self.field(true)? || !self.field(false)?;
+        // From the key's first byte, as a MemoryCursor over a whole run has it: the windows
+        // of one merge must start at the same byte to be compared.
+        self.window = window(&self.key, 0);
         Ok(())
+    }
+
+    fn window(&self) -> u128 {
+        self.window
     }
 }
 
@@ -820,6 +829,30 @@ mod tests {
         let tie = as_display(794_874_501_418_316.0 + 0.25);
         assert_eq!(tie.0, tie.1, "a tie (.2 and .3 equally near): Display's choice");
         assert_eq!(checked, 400_000);
+    }
+
+    /// Runs in memory and in files (a spilled worker's, another process's) merge in key
+    /// order: their heads' windows start at the same byte.
+    #[test]
+    fn runs_in_memory_and_in_files_merge_in_key_order() {
+        let run = |keys: &[&str]| {
+            let mut run = Run::with_capacity(1, keys.len(), 0);
+            keys.iter().for_each(|k| run.push(k.as_bytes(), &[Cell::Count(1)]));
+            run
+        };
+        let (memory, in_file) = (run(&["ATL", "SLC"]), run(&["BOS", "ORD", "ZZZ"]));
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("run");
+        in_file.write_records(&mut std::fs::File::create(&path).unwrap()).unwrap();
+        let mut cursors: Vec<Box<dyn Cursor>> =
+            vec![Box::new(MemoryCursor::new(&memory)), Box::new(FileCursor::open(&path).unwrap())];
+        let mut keys = Vec::new();
+        merge_runs(&mut cursors, |key, _| {
+            keys.push(String::from_utf8(key.to_vec()).unwrap());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(keys, ["ATL", "BOS", "ORD", "SLC", "ZZZ"]);
     }
 
     #[test]
