@@ -257,6 +257,17 @@ impl<const L: usize> Exact<L> {
         }
     }
 
+    /// Merges the sum that [`Exact::encode`] wrote at `r` into this one: one that travelled
+    /// as a float is added as one, without making a sum of it first.
+    pub fn merge_encoded(&mut self, r: &mut Reader<'_>) {
+        if r.peek() == Some(3) {
+            r.take(1);
+            self.add(r.f64());
+        } else {
+            self.merge(&Self::decode(r));
+        }
+    }
+
     /// Reads back a sum that [`Exact::encode`] wrote.
     pub fn decode(r: &mut Reader<'_>) -> Self {
         let tag = r.take(1)[0];

@@ -363,10 +363,10 @@ impl Table {
                 column.count[g] += r.len();
             }
             if n.sum {
-                column.sum[g].merge(&Sum::decode(r));
+                column.sum[g].merge_encoded(r);
             }
             if n.squares {
-                column.squares[g].merge(&Squares::decode(r));
+                column.squares[g].merge_encoded(r);
             }
             if n.min {
                 column.min[g] = least(column.min[g], r.f64());

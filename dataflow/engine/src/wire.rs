@@ -78,6 +78,11 @@ impl<'a> Reader<'a> {
         self.at >= self.bytes.len()
     }
 
+    /// The next byte, left unread; `None` at the end.
+    pub fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
     /// The next `n` bytes, as they are.
     pub fn take(&mut self, n: usize) -> &'a [u8] {
         let taken = self.bytes.get(self.at..self.at + n).expect("a batch this program wrote");
