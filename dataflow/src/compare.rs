@@ -5,7 +5,6 @@
 //! db-benchmark times each engine in two contracts ([`Contract`]): the answer in memory, and
 //! from the CSV files to a CSV answer file.
 
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use dataflow_engine::query::{Func, Output as Column};
@@ -15,20 +14,16 @@ use timing::chart::Figure;
 use timing::python::Twin;
 use timing::{Stats, cli, human, say};
 
-/// The packages the twins import. Dask and distributed pinned to the release pip resolved on
-/// 2026-12-07: left open, pip backtracked through distributed's releases for minutes.
-const PACKAGES: &[&str] = &[
-    "pandas>=2.0",
-    "dask[dataframe]>=2026.8,<2026.9",
-    "distributed>=2026.8,<2026.9",
-    "polars>=1.0",
-    "duckdb>=1.1",
-];
+/// The packages the twins import, from python/requirements.txt: the one list that pip, this
+/// binary and its tests read (the Dask pin is explained there).
+static PACKAGES: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+    timing::python_env::requirements(include_str!("../python/requirements.txt"))
+});
 
 /// The twin of `--vs-python`, where it was asked for.
 pub fn twin(python: &cli::VsPython) -> Option<Twin<'_>> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/twin.py");
-    python.enabled.then(|| Twin::new(script, PACKAGES, python))
+    python.enabled.then(|| Twin::new(script, &PACKAGES, python))
 }
 
 /// One db-benchmark question's run, as its row and the Python engines' stand side by side.
@@ -432,7 +427,7 @@ pub fn db_benchmark_vs_python(
     if memory.is_some() {
         engines[3] = Engine::DaskCluster;
     }
-    if module_built(twin) {
+    if timing::python_env::ensure_module(twin.python(), &PACKAGES, &MODULE) {
         engines.push(Engine::Module);
     }
     let Some(python) = ask_twin(twin, &questions, &engines, setting, &patterns, rust, figure)
@@ -556,86 +551,15 @@ fn faster_named(
     }
 }
 
-/// What builds `dataflow/extension` into the twins' own environment, as `hpc_rs_dataflow`.
-const MATURIN: &str = "maturin>=1.9.4,<2";
-
-/// The engine's Python module (a PyO3 crate that maturin builds).
-const EXTENSION: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/extension");
-
-/// Whether the twin's Python can import `hpc_rs_dataflow`, built first from this working tree
-/// (`pip install dataflow/extension`, with the environment's maturin, no build isolation) where
-/// the twin runs in the project's own environment; its time is printed apart, left out of
-/// every figure. A Python the user named is never installed into: one line says how.
-fn module_built(twin: &Twin<'_>) -> bool {
-    let Ok(python) = timing::python_env::find(twin.python(), PACKAGES) else {
-        return false; // no usable Python: the twin says why
-    };
-    let folder = timing::python_env::environment_folder();
-    if !python.program.starts_with(&folder) {
-        let has_it = Command::new(&python.program)
-            .args(["-c", "import hpc_rs_dataflow"])
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !has_it {
-            eprintln!(
-                "note: {} lacks hpc_rs_dataflow: `{0} -m pip install {EXTENSION}` times this engine from Python too",
-                python.program.display()
-            );
-        }
-        return has_it;
-    }
-    match timing::python_env::ensure_environment(&folder, &[PACKAGES, &[MATURIN]].concat()) {
-        Ok(python) => install_module(&python.program),
-        Err(e) => {
-            eprintln!("note: no hpc_rs_dataflow rows: {e}");
-            false
-        }
-    }
-}
-
-/// `pip install dataflow/extension` with `python`, the twins' environment's, and its maturin:
-/// whether it was installed (said, with its time), or why not (on stderr).
-fn install_module(python: &std::path::Path) -> bool {
-    // pip runs the environment's maturin by name: its bin folder first on PATH, as activating
-    // the environment would put it.
-    let bin = python.parent().expect("bin/python is in a folder").to_path_buf();
-    let path = std::env::join_paths(
-        std::iter::once(bin).chain(std::env::var_os("PATH").iter().flat_map(std::env::split_paths)),
-    )
-    .unwrap_or_default();
-    let ticker = timing::progress::Ticker::start(
-        "maturin is building hpc_rs_dataflow (cargo, release; minutes the first time)",
-    );
-    let (status, took) = timing::time_call(|| {
-        Command::new(python)
-            .env("PATH", &path)
-            .args(["-m", "pip", "install", "--no-build-isolation", "--no-deps", "-q"])
-            .args(["--disable-pip-version-check", EXTENSION])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .status()
-    });
-    drop(ticker);
-    match status {
-        Ok(status) if status.success() => {
-            cli::paragraph(
-                "",
-                &format!(
-                    "(maturin built dataflow/extension into {} as hpc_rs_dataflow in {}, left out of every figure; it hands its answer over in memory, as Arrow - its CSV-to-CSV row is the command line's, the dataflow column)",
-                    python.display(),
-                    human(took)
-                ),
-            );
-            true
-        }
-        failed => {
-            let why = failed.map_or_else(|e| e.to_string(), |status| status.to_string());
-            eprintln!("note: building hpc_rs_dataflow failed ({why}); its rows are left out");
-            false
-        }
-    }
-}
+/// The engine's Python module (a PyO3 crate that maturin builds), `hpc_rs_dataflow`: built
+/// from this working tree into the twins' own environment, or looked for in a Python the user
+/// named (timing::python_env::ensure_module).
+const MODULE: timing::python_env::Module<'static> = timing::python_env::Module {
+    folder: concat!(env!("CARGO_MANIFEST_DIR"), "/extension"),
+    name: "hpc_rs_dataflow",
+    times: "this engine",
+    aside: "; it hands its answer over in memory, as Arrow - its CSV-to-CSV row is the command line's, the dataflow column",
+};
 
 /// `groupby --vs-python`: the run above was the warm-up (it read the files into the page
 /// cache); then 1 worker and `--workers` threads, each timed once, warm, stand beside the

@@ -2,8 +2,6 @@
 //! module `hpc_rs_numerics`: the tables, and what they say, chosen from the figures and from
 //! the interpreter's build (with a GIL, or free-threaded).
 
-use std::path::Path;
-
 use numerics::distances::Isa;
 use timing::chart::Figure;
 use timing::python::{Line, Measured, Twin};
@@ -17,12 +15,15 @@ use crate::lesson::{distances, julia};
 const PACKAGES: &[&str] =
     &["numpy>=2.0", "scipy>=1.11", "numba>=0.60", "cython>=3.0", "setuptools>=65"];
 
-/// What builds `numerics/extension` into the twins' own environment, as `hpc_rs_numerics`;
-/// not asked of a Python the user names, which is never installed into.
-const MATURIN: &str = "maturin>=1.9.4,<2";
-
-/// The Python module of these kernels (a PyO3 crate that maturin builds).
-const EXTENSION: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/extension");
+/// The Python module of these kernels (a PyO3 crate that maturin builds), `hpc_rs_numerics`:
+/// built from this working tree into the twins' own environment, or looked for in a Python the
+/// user named, which is never installed into (timing::python_env::ensure_module).
+const MODULE: timing::python_env::Module<'static> = timing::python_env::Module {
+    folder: concat!(env!("CARGO_MANIFEST_DIR"), "/extension"),
+    name: "hpc_rs_numerics",
+    times: "the Rust kernels",
+    aside: "",
+};
 
 /// The twins' scripts, one a part.
 const DISTANCES_TWIN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/python/distances.py");
@@ -55,7 +56,8 @@ impl<'a> Twins<'a> {
     fn twin(&mut self, script: &'a str) -> Twin<'a> {
         let twin = Twin::new(script, PACKAGES, self.vs_python);
         if !std::mem::replace(&mut self.module_built, true) {
-            build_module(twin.python());
+            // Without it, the calls twin says so and leaves its rows out.
+            timing::python_env::ensure_module(twin.python(), PACKAGES, &MODULE);
         }
         twin
     }
@@ -169,65 +171,6 @@ fn fastest_of_each(measured: &[Measured], rust_best: (&str, &Stats)) {
 
 fn best<'a>(stats: &[(&'static str, &'a Stats)]) -> (&'static str, &'a Stats) {
     *stats.iter().min_by_key(|(_, s)| s.median).expect("at least one variant")
-}
-
-/// `pip install numerics/extension` into the twins' own environment, with the maturin there
-/// (no download, no build isolation); its time is printed apart, as the JIT's and Cython's are.
-/// A Python the user named is never installed into: without the module, one line says how.
-fn build_module(python: Option<&Path>) {
-    let Ok(python) = timing::python_env::find(python, PACKAGES) else {
-        return; // no usable Python: the twin says why
-    };
-    if !python.program.starts_with(timing::python_env::environment_folder()) {
-        let has_it = std::process::Command::new(&python.program)
-            .args(["-c", "import hpc_rs_numerics"])
-            .stderr(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !has_it {
-            eprintln!(
-                "note: {} lacks hpc_rs_numerics: `{0} -m pip install {EXTENSION}` times the Rust kernels from Python too",
-                python.program.display()
-            );
-        }
-        return;
-    }
-    let folder = timing::python_env::environment_folder();
-    let python =
-        match timing::python_env::ensure_environment(&folder, &[PACKAGES, &[MATURIN]].concat()) {
-            Ok(python) => python,
-            Err(e) => return eprintln!("note: no hpc_rs_numerics rows: {e}"),
-        };
-    // pip runs the environment's maturin by name: its bin folder goes first on PATH, as
-    // activating the environment would put it.
-    let bin = python.program.parent().expect("bin/python is in a folder").to_path_buf();
-    let path = std::env::join_paths(
-        std::iter::once(bin).chain(std::env::var_os("PATH").iter().flat_map(std::env::split_paths)),
-    )
-    .unwrap_or_default();
-    let ticker =
-        timing::progress::Ticker::start("maturin is building hpc_rs_numerics (cargo, release)");
-    let (status, took) = timing::time_call(|| {
-        std::process::Command::new(&python.program)
-            .env("PATH", &path)
-            .args(["-m", "pip", "install", "--no-build-isolation", "--no-deps", "-q"])
-            .args(["--disable-pip-version-check", EXTENSION])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .status()
-    });
-    drop(ticker);
-    match status {
-        Ok(status) if status.success() => say!(
-            "(maturin built numerics/extension into {} as hpc_rs_numerics in {}, left out of every figure)",
-            python.program.display(),
-            human(took)
-        ),
-        Ok(status) => {
-            eprintln!("note: building hpc_rs_numerics failed ({status}); its rows are left out")
-        }
-        Err(e) => eprintln!("note: building hpc_rs_numerics failed ({e}); its rows are left out"),
-    }
 }
 
 // ---- the module from Python: a call, and two threads ----

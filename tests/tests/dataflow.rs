@@ -709,16 +709,15 @@ fn output_to_a_closed_pipe_ends_quietly() {
     );
 }
 
-/// The packages the twin of `dataflow --vs-python` imports, and the maturin that builds the
-/// engine's module into its environment: `PACKAGES` and `MATURIN` in dataflow/src/compare.rs.
-const TWIN_PACKAGES: &[&str] = &[
-    "pandas>=2.0",
-    "dask[dataframe]>=2026.8,<2026.9",
-    "distributed>=2026.8,<2026.9",
-    "polars>=1.0",
-    "duckdb>=1.1",
-    "maturin>=1.9.4,<2",
-];
+/// The packages the twin of `dataflow --vs-python` imports, from the file the binary reads
+/// them from (dataflow/python/requirements.txt, `include_str!` in compare.rs), and the maturin
+/// that builds the engine's module into its environment.
+fn twin_packages() -> Vec<String> {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../dataflow/python/requirements.txt");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let packages = timing::python_env::requirements(&text).into_iter();
+    packages.chain([timing::python_env::MATURIN]).map(str::to_owned).collect()
+}
 
 /// How the module is built here, the binary's build included: with the test profile's
 /// settings (Cargo.toml's python-module-test), as tests/tests/dataflow_module.rs builds it,
@@ -728,24 +727,26 @@ const MODULE_PROFILE: (&str, &str) = ("MATURIN_PEP517_ARGS", "--profile python-m
 /// Whether the twins' own environment (under the target directory, where the binary looks) is
 /// there with the engine's module in it, made now where it is not - installing the packages
 /// and building the module can outlast a test run's time limit; where it cannot be made, the
-/// test is skipped saying why (under CI it fails).
+/// test is skipped saying why (under CI it fails). Built as the binary builds it
+/// (timing::python_env::build_module), in the test profile.
 fn twins_environment() -> bool {
     let folder = timing::python_env::environment_folder();
-    let python = match timing::python_env::ensure_environment(&folder, TWIN_PACKAGES) {
+    let packages = twin_packages();
+    let packages: Vec<&str> = packages.iter().map(String::as_str).collect();
+    let python = match timing::python_env::ensure_environment(&folder, &packages) {
         Ok(python) => python.program,
         Err(e) => return common::skip(&format!("no Python for the dataflow's twin: {e}")),
     };
-    // pip runs the environment's maturin by name, as the binary does.
-    let path = format!("{}:{}", folder.join("bin").display(), std::env::var("PATH").unwrap());
-    let install = Command::new(python)
-        .args(["-m", "pip", "install", "--no-build-isolation", "--no-deps", "-q"])
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../dataflow/extension"))
-        .env("PATH", path)
-        .env(MODULE_PROFILE.0, MODULE_PROFILE.1)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    common::succeeded("pip install ./dataflow/extension into the twins' environment", &install);
+    let module = timing::python_env::Module {
+        folder: concat!(env!("CARGO_MANIFEST_DIR"), "/../dataflow/extension"),
+        name: "hpc_rs_dataflow",
+        times: "this engine",
+        aside: "",
+    };
+    let profile = MODULE_PROFILE.1.strip_prefix("--profile ");
+    if let Err(why) = timing::python_env::build_module(&python, &module, profile) {
+        panic!("pip install ./dataflow/extension into the twins' environment: {why}");
+    }
     true
 }
 

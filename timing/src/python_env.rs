@@ -335,6 +335,179 @@ fn make_environment(folder: &Path) -> Result<(), Option<String>> {
         .map_err(|e| Some(e.to_string()))
 }
 
+/// The requirements in the text of a pip requirements file: one a line, such as
+/// `pandas>=2.0`; blank lines and `#` comments skipped. A twin's packages kept in one file
+/// that pip (`pip install -r`), its binary (`include_str!`) and its tests read alike.
+pub fn requirements(text: &str) -> Vec<&str> {
+    text.lines()
+        .map(|line| line.split('#').next().unwrap_or_default().trim())
+        .filter(|line| !line.is_empty())
+        .collect()
+}
+
+/// What builds the project's own Python modules (PyO3 crates) into the twins' environment:
+/// asked of that environment only, never of a Python the user names.
+pub const MATURIN: &str = "maturin>=1.9.4,<2";
+
+/// One of the project's own Python modules: a PyO3 crate beneath a topic that maturin builds,
+/// timed from Python beside the topic's twins.
+#[derive(Debug, Clone, Copy)]
+pub struct Module<'a> {
+    /// The crate's folder: `.../numerics/extension` (a `&str`, so that a topic's `const` can
+    /// hold it).
+    pub folder: &'a str,
+    /// The name Python imports: `hpc_rs_numerics`.
+    pub name: &'a str,
+    /// What the module adds to the comparison, told to a Python that lacks it: `the Rust
+    /// kernels` ("... times the Rust kernels from Python too").
+    pub times: &'a str,
+    /// What the line that reports its build says after "left out of every figure", inside the
+    /// same parenthesis: empty, or `; it hands its answer over in memory, ...`.
+    pub aside: &'a str,
+}
+
+impl Module<'_> {
+    /// Its folder as the reader knows it, the topic's and its own: `numerics/extension`.
+    pub fn shown(&self) -> String {
+        let mut parts: Vec<String> = Path::new(self.folder)
+            .components()
+            .rev()
+            .take(2)
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        parts.reverse();
+        parts.join("/")
+    }
+}
+
+/// Whether the twin's Python - the one the user named (`explicit`, else `HPC_RS_PYTHON`), else
+/// the twins' own environment with `packages` - can import `module`. In the own environment it
+/// is built first from this working tree ([`build_module`]; whether it is already built is
+/// cargo's to know: an unchanged tree compiles nothing). A Python the user named is never
+/// installed into: it is asked to import the module, and where it cannot, one line says how.
+pub fn ensure_module(explicit: Option<&Path>, packages: &[&str], module: &Module<'_>) -> bool {
+    let Ok(python) = find(explicit, packages) else {
+        return false; // no usable Python: the twin says why
+    };
+    let folder = environment_folder();
+    if !python.program.starts_with(&folder) {
+        return imports(&python.program, module);
+    }
+    let python = match ensure_environment(&folder, &[packages, &[MATURIN]].concat()) {
+        Ok(python) => python.program,
+        Err(e) => {
+            eprintln!("note: no {} rows: {e}", module.name);
+            return false;
+        }
+    };
+    match build_module(&python, module, None) {
+        Ok(took) => {
+            crate::cli::paragraph(
+                "",
+                &format!(
+                    "(maturin built {} into {} as {} in {}, left out of every figure{})",
+                    module.shown(),
+                    python.display(),
+                    module.name,
+                    crate::human(took),
+                    module.aside
+                ),
+            );
+            true
+        }
+        Err(why) => {
+            eprintln!("note: building {} failed ({why}); its rows are left out", module.name);
+            false
+        }
+    }
+}
+
+/// Whether `python`, one the user named, imports `module`; where it does not, one line says
+/// how to install it (nothing is installed into it here).
+fn imports(python: &Path, module: &Module<'_>) -> bool {
+    let has_it = Command::new(python)
+        .args(["-c", &format!("import {}", module.name)])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_it {
+        eprintln!(
+            "note: {} lacks {}: `{0} -m pip install {}` times {} from Python too",
+            python.display(),
+            module.name,
+            module.folder,
+            module.times
+        );
+    }
+    has_it
+}
+
+/// `pip install --no-build-isolation --no-deps` of `module`'s folder with `python`, an
+/// environment's, and the maturin installed there (no download, no isolated build
+/// environment): cargo builds it under `profile` (`Some`: `--profile NAME`; `None`: what
+/// `MATURIN_PEP517_ARGS` already says, else maturin's release build), a status line meanwhile
+/// and its time taken, for the caller to say apart, as the JIT's and Cython's are. `Err`: why
+/// not (pip's own messages are on stderr).
+pub fn build_module(
+    python: &Path,
+    module: &Module<'_>,
+    profile: Option<&str>,
+) -> Result<Duration, String> {
+    let mut pip = Command::new(python);
+    pip.args(["-m", "pip", "install", "--no-build-isolation", "--no-deps", "-q"])
+        .args(["--disable-pip-version-check"])
+        .arg(module.folder)
+        .env("PATH", path_with_bin(python))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    if let Some(profile) = profile {
+        pip.env(MATURIN_ARGS, format!("--profile {profile}"));
+    }
+    let profile = profile.map_or_else(
+        || maturin_profile(std::env::var(MATURIN_ARGS).ok().as_deref()),
+        |name| format!("profile {name}"),
+    );
+    let ticker = crate::progress::Ticker::start(format!(
+        "maturin is building {} (cargo, {profile}; minutes the first time)",
+        module.name
+    ));
+    let (status, took) = crate::time_call(|| pip.status());
+    drop(ticker);
+    match status {
+        Ok(status) if status.success() => Ok(took),
+        Ok(status) => Err(status.to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// The variable through which pip's build hands maturin its arguments (maturin's PEP 517
+/// backend reads it: maturin/__init__.py, `get_maturin_pep517_args`, maturin 1.16).
+const MATURIN_ARGS: &str = "MATURIN_PEP517_ARGS";
+
+/// The cargo profile maturin builds in, from its arguments: `--profile NAME` (or
+/// `--profile=NAME`) names it, `--release` or nothing is maturin's release build (a PEP 517
+/// build is a release build unless told otherwise: PyO3/maturin discussion #1999, its
+/// maintainer's answer).
+fn maturin_profile(args: Option<&str>) -> String {
+    let args: Vec<&str> = args.unwrap_or_default().split_whitespace().collect();
+    let named = args.iter().enumerate().find_map(|(i, arg)| match arg.strip_prefix("--profile") {
+        Some("") => args.get(i + 1).copied(),
+        Some(rest) => rest.strip_prefix('='),
+        None => None,
+    });
+    named.map_or_else(|| "release".to_owned(), |name| format!("profile {name}"))
+}
+
+/// `PATH` with the bin folder of `python`'s environment first, as activating the environment
+/// would put it: pip runs the environment's maturin by name.
+fn path_with_bin(python: &Path) -> std::ffi::OsString {
+    let bin = python.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let rest = std::env::var_os("PATH");
+    std::env::join_paths(std::iter::once(bin).chain(rest.iter().flat_map(std::env::split_paths)))
+        .unwrap_or_default()
+}
+
 /// Runs the check script with `program`: its version and the requirements it lacks.
 fn check(program: &Path, packages: &[&str]) -> Result<(Python, Vec<String>), EnvError> {
     check_within(program, packages, ANSWER_WAIT)
@@ -507,6 +680,37 @@ pub(crate) mod tests {
         assert_eq!(err, EnvError::NoAnswer(stuck.clone(), wait));
         let line = EnvError::NoAnswer(stuck, ANSWER_WAIT).to_string();
         assert!(line.contains("did not answer within 10 s: pass --python PATH"), "{line}");
+    }
+
+    #[test]
+    fn a_requirements_file_is_read_as_pip_reads_it() {
+        let text =
+            "# the twin's packages\npandas>=2.0\n\n  dask[dataframe]>=2026.8,<2026.9  # pinned\n";
+        assert_eq!(requirements(text), ["pandas>=2.0", "dask[dataframe]>=2026.8,<2026.9"]);
+        assert!(requirements("# nothing\n\n").is_empty());
+    }
+
+    #[test]
+    fn the_status_line_names_the_profile_maturin_builds_in() {
+        assert_eq!(maturin_profile(None), "release");
+        assert_eq!(maturin_profile(Some("")), "release");
+        assert_eq!(maturin_profile(Some("--release --strip")), "release");
+        assert_eq!(
+            maturin_profile(Some("--profile python-module-test")),
+            "profile python-module-test"
+        );
+        assert_eq!(maturin_profile(Some("--strip --profile=dev")), "profile dev");
+    }
+
+    #[test]
+    fn a_module_is_shown_by_its_topic_and_folder() {
+        let module = Module {
+            folder: "/work/hpc-rs/numerics/extension",
+            name: "hpc_rs_numerics",
+            times: "the Rust kernels",
+            aside: "",
+        };
+        assert_eq!(module.shown(), "numerics/extension");
     }
 
     #[test]
