@@ -724,19 +724,26 @@ fn twin_packages() -> Vec<String> {
 /// not in release.
 const MODULE_PROFILE: (&str, &str) = ("MATURIN_PEP517_ARGS", "--profile python-module-test");
 
-/// Whether the twins' own environment (under the target directory, where the binary looks) is
-/// there with the engine's module in it, made now where it is not - installing the packages
-/// and building the module can outlast a test run's time limit; where it cannot be made, the
-/// test is skipped saying why (under CI it fails). Built as the binary builds it
-/// (timing::python_env::build_module), in the test profile.
-fn twins_environment() -> bool {
+/// The twins' own environment (under the target directory, where the binary looks), made now
+/// where it is not - installing the packages can outlast a test run's time limit; where it
+/// cannot be made, the test is skipped saying why (under CI it fails).
+fn twins_python() -> Option<PathBuf> {
     let folder = timing::python_env::environment_folder();
     let packages = twin_packages();
     let packages: Vec<&str> = packages.iter().map(String::as_str).collect();
-    let python = match timing::python_env::ensure_environment(&folder, &packages) {
-        Ok(python) => python.program,
-        Err(e) => return common::skip(&format!("no Python for the dataflow's twin: {e}")),
-    };
+    match timing::python_env::ensure_environment(&folder, &packages) {
+        Ok(python) => Some(python.program),
+        Err(e) => {
+            common::skip(&format!("no Python for the dataflow's twin: {e}"));
+            None
+        }
+    }
+}
+
+/// Whether the twins' own environment is there with the engine's module in it, built now as
+/// the binary builds it (timing::python_env::build_module), in the test profile.
+fn twins_environment() -> bool {
+    let Some(python) = twins_python() else { return false };
     let module = timing::python_env::Module {
         folder: concat!(env!("CARGO_MANIFEST_DIR"), "/../dataflow/extension"),
         name: "hpc_rs_dataflow",
@@ -811,6 +818,81 @@ fn db_benchmark_vs_python_sets_the_command_line_beside_the_answer_in_memory() {
     }
     out.check(table[0].trim_end().ends_with("hpc_rs_dataflow"), "the module's column");
     out.check(table[2].trim_end().ends_with(" -"), "the module: no CSV row of its own");
+}
+
+/// An engine that prints nothing for its time limit is stopped (a Dask cluster whose workers
+/// paused at their memory limit waited forever): here Dask's threads scheduler alone, given 0 s
+/// by HPC_RS_TWIN_TIME_LIMIT, the twin's setting. It is named in a note and in the sentence of
+/// the engines that failed, the engines after it still answer, and the run ends normally.
+#[test]
+fn an_engine_past_its_time_limit_is_stopped_and_named_and_the_run_goes_on() {
+    require_python3!();
+    if twins_python().is_none() {
+        return;
+    }
+    let dir = awkward_files("time-limit");
+    let pattern = format!("{}/*.csv", dir.path().display());
+    let args = ["groupby", &pattern, "--by", "origin", "--value", "dep_delay", "--vs-python"];
+    let limit = ("HPC_RS_TWIN_TIME_LIMIT", "dask-threads=0");
+    let out = run_with_env("dataflow", &args, &[("HPC_RS_PYTHON", ""), limit]);
+    out.check(out.code == Some(0), "exit status 0");
+    out.check(out.stdout == EXPECTED, "stdout: the answer alone");
+    let prose = out.stderr.split_whitespace().collect::<Vec<_>>().join(" ");
+    for said in [
+        "(dask-threads: stopped, and its remaining rows left out: it printed nothing for 0 s, its time limit (HPC_RS_TWIN_TIME_LIMIT))",
+        "Not every engine answered: Dask, threads scheduler failed (its error is in the notes above), so this run compares 6 of the 7 engines asked.",
+    ] {
+        out.check(prose.contains(said), said);
+    }
+    for row in ["/ pandas", "/ Dask LocalCluster", "/ Polars streaming, 1 thread", "/ DuckDB, 2"] {
+        out.check(out.stderr.contains(row), &format!("{row}: its row measured"));
+    }
+}
+
+/// How long the twin lets an engine go without a line: by default (RUNS + 2) calls'
+/// allowance, a minute or a second a megabyte of the files, the longer - said as such in the
+/// note of an engine it stopped; HPC_RS_TWIN_TIME_LIMIT sets it for every engine or for one,
+/// and a value that is neither is refused, naming it.
+#[test]
+fn the_twin_s_time_limit_grows_with_the_files_and_its_variable_sets_it() {
+    require_python3!();
+    let dir = folder("twin-limit");
+    let [small, large] = [("small.csv", 1_000), ("large.csv", 200_000_000)].map(|(name, len)| {
+        let path = dir.path().join(name);
+        std::fs::File::create(&path).unwrap().set_len(len).unwrap(); // sparse: no disk taken
+        path.display().to_string()
+    });
+    let script = r#"
+import sys, twin
+small, large = sys.argv[1:]
+print(twin.default_limit([small], "1"))
+print(twin.default_limit([large], "3"))
+limits = twin.time_limits(" 30, dask-cluster=600 ", twin.default_limit([small], "1"))
+print(limits("dask-cluster"), limits("polars"))
+print(twin.time_limits("", twin.default_limit([small], "1"))("polars"))
+twin.time_limits("dask-cluster=soon", None)
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script, &small, &large])
+        .env("PYTHONPATH", Path::new(env!("CARGO_MANIFEST_DIR")).join("../dataflow/python"))
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let wanted = [
+        r#"(180.0, "3 calls' allowance of 60 s")"#,
+        r#"(1000.0, "5 calls' allowance of 200 s")"#,
+        "(600.0, 'HPC_RS_TWIN_TIME_LIMIT') (30.0, 'HPC_RS_TWIN_TIME_LIMIT')",
+        r#"(180.0, "3 calls' allowance of 60 s")"#,
+    ];
+    assert_eq!(stdout.lines().collect::<Vec<_>>(), wanted, "stderr: {stderr}");
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stderr.trim_end(),
+        "twin.py: HPC_RS_TWIN_TIME_LIMIT: 'dask-cluster=soon' is neither SECONDS nor ENGINE=SECONDS"
+    );
 }
 
 /// The twin's check of a CSV answer it wrote: read back and compared, as sorted columns, with
