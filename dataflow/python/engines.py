@@ -187,6 +187,7 @@ def pandas_engine(files, sep, threads):
 
 
 def dask_engine(files, sep, threads, cluster, memory):
+    import dask
     import dask.dataframe as dd
 
     client = None
@@ -199,12 +200,23 @@ def dask_engine(files, sep, threads, cluster, memory):
         label += " (the peak: its client's; the workers' are their own)"
         started = time.perf_counter()
         # Each worker's share of the limit; past 60% of it a worker spills to disk, past 95%
-        # the nanny restarts it (Dask's defaults).
+        # the nanny restarts it (Dask's defaults). Dask would also pause a worker past 80%
+        # until its memory falls - which memory held by the worker's own interpreter and
+        # libraries never does, so at a small limit (250 MB a worker, 200,000 rows) the
+        # computation waited without end. Pausing is off here (its threshold False, "to turn
+        # off the behavior entirely": distributed/distributed.yaml, worker.memory, 2026.8; the
+        # nanny hands its config to the workers it starts, distributed/nanny.py): such a worker
+        # runs on, and is restarted past 95%, and a task whose workers died 3 times fails the
+        # computation with KilledWorker (scheduler.allowed-failures: 3, same file) - as q10
+        # did here at 250 MB a worker. (A script of Dask alone at 150 MB a worker once waited
+        # without end after some 20 restarts instead: twin.py's time limit ends such a wait.)
+        dask.config.set({"distributed.worker.memory.pause": False})
         limit = "auto" if memory is None else memory // 2
         client = Client(LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                      dashboard_address=None, memory_limit=limit))
         note(f"({label}: starting the cluster took {time.perf_counter() - started:.1f} s, "
-             "left out of its figures)")
+             "left out of its figures; its workers do not pause at 80% of their memory "
+             "limit, as Dask's do by default, but are restarted past 95%)")
     # With a client, its cluster computes (Dask's default once a Client exists).
     scheduler = {} if client is not None else {"scheduler": "threads", "num_workers": threads}
 
