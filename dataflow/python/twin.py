@@ -9,7 +9,6 @@
 import glob
 import os
 import selectors
-import signal
 import subprocess
 import sys
 import tempfile
@@ -113,20 +112,18 @@ def copy_lines(stream, limit):
 
 def run_engine(command, limit):
     """Runs an engine's process, its lines passed on to our stdout as each comes; where it has
-    printed nothing for `limit` seconds it is stopped with every process it started (a Dask
-    cluster's: they share its session). (Its exit status, None where it was stopped; the last
-    line of its stderr.)"""
+    printed nothing for `limit` seconds it is killed - and the processes of a Dask cluster with
+    it, which end when the pipe their parent holds open closes (distributed/process.py,
+    `_immediate_exit_when_closed`, 2026.8). It stays in our process group, so that a Ctrl-C
+    still reaches it where Linux's PR_SET_PDEATHSIG is missing. (Its exit status, None where it
+    was stopped; the last line of its stderr.)"""
     with tempfile.TemporaryFile() as errors:
         child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                 stderr=errors, preexec_fn=die_with_parent,
-                                 start_new_session=True)
+                                 stderr=errors, preexec_fn=die_with_parent)
         with child.stdout:
             finished = copy_lines(child.stdout, limit)
         if not finished:
-            try:
-                os.killpg(child.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            child.kill()
         code = child.wait()
         errors.seek(0)
         last = (errors.read().decode(errors="replace").strip().splitlines() or [""])[-1]
