@@ -740,21 +740,27 @@ fn twins_python() -> Option<PathBuf> {
     }
 }
 
-/// Whether the twins' own environment is there with the engine's module in it, built now as
-/// the binary builds it (timing::python_env::build_module), in the test profile.
-fn twins_environment() -> bool {
-    let Some(python) = twins_python() else { return false };
-    let module = timing::python_env::Module {
-        folder: concat!(env!("CARGO_MANIFEST_DIR"), "/../dataflow/extension"),
-        name: "hpc_rs_dataflow",
-        times: "this engine",
-        aside: "",
-    };
-    let profile = MODULE_PROFILE.1.strip_prefix("--profile ");
-    if let Err(why) = timing::python_env::build_module(&python, &module, profile) {
-        panic!("pip install ./dataflow/extension into the twins' environment: {why}");
-    }
-    true
+/// The twins' own environment's Python, with the engine's module built into it as the binary
+/// builds it (timing::python_env::build_module), in the test profile; `None` (the test
+/// skipped) where the environment cannot be made. Made once for the tests that need it - this
+/// file's and dataflow_module.rs's - which would otherwise install into one environment at once.
+pub(crate) fn twins_environment() -> Option<PathBuf> {
+    static MADE: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    let made = MADE.get_or_init(|| {
+        let python = twins_python()?;
+        let module = timing::python_env::Module {
+            folder: concat!(env!("CARGO_MANIFEST_DIR"), "/../dataflow/extension"),
+            name: "hpc_rs_dataflow",
+            times: "this engine",
+            aside: "",
+        };
+        let profile = MODULE_PROFILE.1.strip_prefix("--profile ");
+        if let Err(why) = timing::python_env::build_module(&python, &module, profile) {
+            panic!("pip install ./dataflow/extension into the twins' environment: {why}");
+        }
+        Some(python)
+    });
+    made.clone()
 }
 
 /// `db-benchmark --vs-python`: every engine in both contracts - its answer in memory, and from
@@ -765,7 +771,7 @@ fn twins_environment() -> bool {
 #[test]
 fn db_benchmark_vs_python_sets_the_command_line_beside_the_answer_in_memory() {
     require_python3!();
-    if !twins_environment() {
+    if twins_environment().is_none() {
         return;
     }
     let args = ["db-benchmark", "--rows", "2000", "--groups", "2", "--runs", "1"];

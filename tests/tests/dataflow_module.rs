@@ -1,6 +1,8 @@
 //! `pip install ./dataflow/extension`, as a user does it: the group-by engine as the Python
-//! module `hpc_rs_dataflow`, built by maturin into a fresh virtual environment with pyarrow,
-//! then checked from Python by `dataflow/extension/tests/check_module.py`: its answers against
+//! module `hpc_rs_dataflow`, built by maturin into a virtual environment with pyarrow - the
+//! one the `dataflow` tests make for its Python twin (pandas, Dask, Polars, DuckDB, pyarrow),
+//! where they build the module too: one environment and one build, not two - then checked
+//! from Python by `dataflow/extension/tests/check_module.py`: its answers against
 //! `dataflow groupby`'s on random files and queries, the Arrow interface, its errors, two
 //! threads calling it at once, and Ctrl-C.
 //!
@@ -20,19 +22,9 @@ const WORKSPACE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 #[test]
 fn pip_installs_the_module_and_its_answers_are_the_command_line_s() {
     common::require_python3!();
-    let Some(python) = common::python_environment("dataflow-module-test", &["pyarrow"]) else {
-        return;
-    };
-    // The test profile's settings (Cargo.toml's python-module-test), as the numerics module's
-    // test builds it: a user's `pip install` builds in release.
-    let install = Command::new(&python)
-        .args(["-m", "pip", "install", "--disable-pip-version-check", "--no-deps", "-q"])
-        .arg(Path::new(WORKSPACE).join("dataflow/extension"))
-        .env("MATURIN_PEP517_ARGS", "--profile python-module-test")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    common::succeeded("pip install ./dataflow/extension", &install);
+    // Built with the test profile's settings (Cargo.toml's python-module-test), as the numerics
+    // module's test builds it: a user's `pip install` builds in release.
+    let Some(python) = crate::dataflow::twins_environment() else { return };
     let check = Command::new(&python)
         .arg(Path::new(WORKSPACE).join("dataflow/extension/tests/check_module.py"))
         .arg(common::binary("dataflow"))
