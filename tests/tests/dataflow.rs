@@ -747,7 +747,23 @@ fn twins_python() -> Option<PathBuf> {
 pub(crate) fn twins_environment() -> Option<PathBuf> {
     static MADE: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
     let made = MADE.get_or_init(|| {
-        let python = twins_python()?;
+        // The module's Rust compiled while pip fills the environment (a minute of each on 2
+        // cores): maturin's build below then finds it done but for PyO3's configuration for
+        // that Python. Its failure would show again, with its messages, in maturin's build.
+        let workspace = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+        let profile = MODULE_PROFILE.1.strip_prefix("--profile ").expect("a profile");
+        let compiling = std::process::Command::new(env!("CARGO"))
+            .args(["build", "-q", "-p", "hpc-rs-dataflow", "--profile", profile])
+            .current_dir(workspace)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        let python = twins_python();
+        if let Ok(mut cargo) = compiling {
+            let _ = cargo.wait();
+        }
+        let python = python?;
         let module = timing::python_env::Module {
             folder: concat!(env!("CARGO_MANIFEST_DIR"), "/../dataflow/extension"),
             name: "hpc_rs_dataflow",
