@@ -287,8 +287,10 @@ pub fn ensure_environment(folder: &Path, packages: &[&str]) -> Result<Python, En
     // (Numba, SciPy) prints nothing for seconds, and pip's own lines would break into a table.
     let ticker =
         crate::progress::Ticker::start(format!("pip is installing {}", missing.join(", ")));
+    // --no-compile: Python compiles a module's bytecode when it is first imported; pip's
+    // compiling of every module of pandas, Dask and NumPy up front is half its time.
     let status = Command::new(&program)
-        .args(["-m", "pip", "install", "--disable-pip-version-check", "-q"])
+        .args(["-m", "pip", "install", "--disable-pip-version-check", "--no-compile", "-q"])
         .args(&missing)
         .stdin(Stdio::null())
         .stdout(to_stderr())

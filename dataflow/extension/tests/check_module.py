@@ -237,6 +237,9 @@ def threads_run_at_once(pattern):
 def ctrl_c_interrupts_and_leaves_no_spill_folder(pattern, folder):
     spill = folder / "spill"
     spill.mkdir()
+    # Python raises KeyboardInterrupt on SIGINT only where its parent left SIGINT alone: a
+    # shell's background job ignores it, and so would this script - the handler made explicit.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     # 64 kB for 200,000 groups: they spill; blocks of 64 kB make many ranges to stop between.
     run = lambda: hd.groupby(pattern, "user", {"amount": ["sum", "median"]}, workers=2, memory_limit=65536, blocksize=65536, spill_dir=spill)
     started = time.perf_counter()

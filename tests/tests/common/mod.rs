@@ -84,21 +84,25 @@ pub fn run(topic: &str, args: &[&str]) -> Run {
 /// shared by every test that asks for the same command: a topic's whole default run is not
 /// repeated once a test.
 pub fn run_once(topic: &str, args: &[&str]) -> &'static Run {
-    type Runs = Mutex<HashMap<Vec<String>, &'static OnceLock<Run>>>;
-    static RUNS: OnceLock<Runs> = OnceLock::new();
+    static RUNS: Cells<Vec<String>, Run> = OnceLock::new();
     let key: Vec<String> =
         std::iter::once(topic).chain(args.iter().copied()).map(String::from).collect();
-    // The map's lock is held only to find the cell; two tests asking for the same run wait
-    // for one of them to make it, other runs go on at once.
-    let cell = *RUNS
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap()
-        .entry(key)
-        .or_insert_with(|| Box::leak(Box::new(OnceLock::new())));
-    let out = cell.get_or_init(|| run(topic, args));
+    let out = cell(&RUNS, key).get_or_init(|| run(topic, args));
     out.success();
     out
+}
+
+/// One cell a key, each filled once in this test process: what several tests need (a run, a
+/// virtual environment) is made by the first to ask while the others wait for it.
+type Cells<K, T> = OnceLock<Mutex<HashMap<K, &'static OnceLock<T>>>>;
+
+/// `key`'s cell in `cells`. The map's lock is held only to find the cell: two tests asking
+/// for the same key wait for one of them to fill it, other keys go on at once.
+fn cell<K: Eq + std::hash::Hash, T>(cells: &'static Cells<K, T>, key: K) -> &'static OnceLock<T> {
+    let mut map = cells.get_or_init(Default::default).lock().unwrap();
+    let found: &&'static OnceLock<T> =
+        map.entry(key).or_insert_with(|| Box::leak(Box::new(OnceLock::new())));
+    found
 }
 
 /// The small run of `topic` its tests share (see [`small_run_args`]), run once by
@@ -232,6 +236,13 @@ pub fn target_dir() -> PathBuf {
 /// installed from the package index, made once and reused by later runs; `None` (the test
 /// skipped, with the reason, or failed under CI) where the index cannot be reached.
 pub fn python_environment(name: &str, packages: &[&str]) -> Option<PathBuf> {
+    // Made once a process: two tests asking at once (the notebook runner's, Polars') would
+    // each remove the folder the other is filling, and its ensurepip fails.
+    static MADE: Cells<String, Option<PathBuf>> = OnceLock::new();
+    cell(&MADE, name.to_owned()).get_or_init(|| make_python_environment(name, packages)).clone()
+}
+
+fn make_python_environment(name: &str, packages: &[&str]) -> Option<PathBuf> {
     use std::process::{Command, Stdio};
     let folder = target_dir().join(name);
     let python = folder.join("bin/python");
@@ -243,7 +254,8 @@ pub fn python_environment(name: &str, packages: &[&str]) -> Option<PathBuf> {
     let venv = Command::new("python3").arg("-m").arg("venv").arg(&folder).output().unwrap();
     succeeded("python3 -m venv", &venv);
     let install = Command::new(&python)
-        .args(["-m", "pip", "install", "--disable-pip-version-check", "-q"])
+        // --no-compile: no bytecode for the thousands of modules a test never imports.
+        .args(["-m", "pip", "install", "--disable-pip-version-check", "--no-compile", "-q"])
         .args(packages)
         .stdin(Stdio::null())
         .output()
