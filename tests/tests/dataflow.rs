@@ -866,7 +866,8 @@ fn an_engine_past_its_time_limit_is_stopped_and_named_and_the_run_goes_on() {
     ] {
         out.check(prose.contains(said), said);
     }
-    for row in ["/ pandas", "/ Dask LocalCluster", "/ Polars streaming, 1 thread", "/ DuckDB, 2"] {
+    // DuckDB last, on as many threads as the machine has cores (one core: "DuckDB, 1 thread").
+    for row in ["/ pandas", "/ Dask LocalCluster", "/ Polars streaming, 1 thread", "/ DuckDB, "] {
         out.check(out.stderr.contains(row), &format!("{row}: its row measured"));
     }
 }
