@@ -15,7 +15,7 @@
 use crate::common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 const WORKSPACE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 
@@ -25,25 +25,20 @@ fn pip_installs_the_module_and_its_answers_are_the_command_line_s() {
     // Built with the test profile's settings (Cargo.toml's python-module-test), as the numerics
     // module's test builds it: a user's `pip install` builds in release.
     let Some(python) = crate::dataflow::twins_environment() else { return };
-    let check = Command::new(&python)
-        .arg(Path::new(WORKSPACE).join("dataflow/extension/tests/check_module.py"))
-        .arg(common::binary("dataflow"))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    common::succeeded("check_module.py", &check);
-    let stdout = String::from_utf8_lossy(&check.stdout);
-    for wanted in [
-        "ok: answers equal the command line's on 12 random files and queries",
-        "ok: pyarrow takes the answer as a table, a schema and a stream, any number of times",
-        "ok: bad input: FileNotFoundError, ValueError and TypeError that name the argument",
-        "ok: the GIL is released: two threads called groupby at once",
-        "ok: Ctrl-C raised KeyboardInterrupt",
-        "ok: docstrings, type stubs and py.typed are installed",
-    ] {
-        assert!(stdout.contains(wanted), "{wanted:?} missing from:\n{stdout}");
-    }
-    assert!(stdout.trim_end().ends_with("all checks passed"), "{stdout}");
+    let dataflow = common::binary("dataflow");
+    common::module_checks_pass(
+        &python,
+        "dataflow/extension/tests/check_module.py",
+        &[dataflow.as_os_str()],
+        &[
+            "ok: answers equal the command line's on 12 random files and queries",
+            "ok: pyarrow takes the answer as a table, a schema and a stream, any number of times",
+            "ok: bad input: FileNotFoundError, ValueError and TypeError that name the argument",
+            "ok: the GIL is released: two threads called groupby at once",
+            "ok: Ctrl-C raised KeyboardInterrupt",
+            "ok: docstrings, type stubs and py.typed are installed",
+        ],
+    );
 }
 
 #[test]

@@ -31,25 +31,20 @@ fn pip_installs_the_module_and_it_does_what_its_docs_say() {
         .output()
         .unwrap();
     succeeded("pip install ./numerics/extension", &install);
-    let check = Command::new(&python)
-        .arg(Path::new(WORKSPACE).join("numerics/extension/tests/check_module.py"))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    succeeded("check_module.py", &check);
-    let stdout = String::from_utf8_lossy(&check.stdout);
-    for wanted in [
-        "ok: pairwise_distances on Fortran order",
-        "ok: a NaN coordinate gives NaN in its row and column, as cdist does",
-        "ok: julia(1000, 300).sum() == 33219980, the book's checksum",
-        "ok: three_sums: the notebook's sums, exact",
-        "ok: the GIL is released:",
-        "ok: bad input: TypeError, ValueError and OverflowError that say what to do",
-        "ok: docstrings, type stubs and py.typed are installed",
-    ] {
-        assert!(stdout.contains(wanted), "{wanted:?} missing from:\n{stdout}");
-    }
-    assert!(stdout.trim_end().ends_with("all checks passed"), "{stdout}");
+    common::module_checks_pass(
+        &python,
+        "numerics/extension/tests/check_module.py",
+        &[],
+        &[
+            "ok: pairwise_distances on Fortran order",
+            "ok: a NaN coordinate gives NaN in its row and column, as cdist does",
+            "ok: julia(1000, 300).sum() == 33219980, the book's checksum",
+            "ok: three_sums: the notebook's sums, exact",
+            "ok: the GIL is released:",
+            "ok: bad input: TypeError, ValueError and OverflowError that say what to do",
+            "ok: docstrings, type stubs and py.typed are installed",
+        ],
+    );
 }
 
 #[test]

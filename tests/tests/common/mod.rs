@@ -284,6 +284,30 @@ fn index_reachable(python: &std::path::Path) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// Runs a Python module's check script (`numerics/extension/tests/check_module.py`,
+/// `dataflow/extension/tests/check_module.py`) with `python` and `args`, and fails unless it
+/// passed, printed each of `wanted` and ended with its "all checks passed".
+pub fn module_checks_pass(
+    python: &std::path::Path,
+    script: &str,
+    args: &[&std::ffi::OsStr],
+    wanted: &[&str],
+) {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(script);
+    let check = std::process::Command::new(python)
+        .arg(&script)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    succeeded(&script.display().to_string(), &check);
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    for line in wanted {
+        assert!(stdout.contains(line), "{line:?} missing from:\n{stdout}");
+    }
+    assert!(stdout.trim_end().ends_with("all checks passed"), "{stdout}");
+}
+
 /// Fails with the command's whole output unless it succeeded.
 pub fn succeeded(what: &str, output: &std::process::Output) {
     assert!(
