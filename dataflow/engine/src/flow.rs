@@ -153,7 +153,7 @@ impl Answer {
             || (Columns::new(query), Vec::new()),
             |(columns, scratch), key, record| columns.push(key, record, scratch),
             |(columns, _)| {
-                all.append(std::mem::replace(columns, Columns::new(query)));
+                all.append(columns);
                 Ok(())
             },
         )?;

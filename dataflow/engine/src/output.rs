@@ -766,19 +766,22 @@ impl Columns {
         }
     }
 
-    /// Appends `other`'s groups, which all come after this one's.
-    pub fn append(&mut self, other: Columns) {
-        for (mine, theirs) in self.keys.iter_mut().zip(other.keys) {
+    /// Appends `other`'s groups, which all come after this one's, and empties `other` keeping
+    /// its room: a merge lane fills it again with the next piece, with no allocation.
+    pub fn append(&mut self, other: &mut Columns) {
+        for (mine, theirs) in self.keys.iter_mut().zip(&mut other.keys) {
             let base = mine.bytes.len();
             mine.bytes.extend_from_slice(&theirs.bytes);
             mine.ends.extend(theirs.ends.iter().map(|end| base + end));
+            theirs.bytes.clear();
+            theirs.ends.clear();
         }
-        for (mine, theirs) in self.numbers.iter_mut().zip(other.numbers) {
+        for (mine, theirs) in self.numbers.iter_mut().zip(&mut other.numbers) {
             match (mine, theirs) {
-                (Numbers::Counts(a), Numbers::Counts(b)) => a.extend(b),
+                (Numbers::Counts(a), Numbers::Counts(b)) => a.append(b),
                 (Numbers::Floats { values, valid }, Numbers::Floats { values: v, valid: ok }) => {
-                    values.extend(v);
-                    valid.extend(ok);
+                    values.append(v);
+                    valid.append(ok);
                 }
                 _ => unreachable!("columns of one query"),
             }
