@@ -254,8 +254,7 @@ fn make_python_environment(name: &str, packages: &[&str]) -> Option<PathBuf> {
     let venv = Command::new("python3").arg("-m").arg("venv").arg(&folder).output().unwrap();
     succeeded("python3 -m venv", &venv);
     let install = Command::new(&python)
-        // --no-compile: no bytecode for the thousands of modules a test never imports.
-        .args(["-m", "pip", "install", "--disable-pip-version-check", "--no-compile", "-q"])
+        .args(["-m", "pip", "install", "--disable-pip-version-check", "-q"])
         .args(packages)
         .stdin(Stdio::null())
         .output()
