@@ -727,7 +727,7 @@ const MODULE_PROFILE: (&str, &str) = ("MATURIN_PEP517_ARGS", "--profile python-m
 /// The twins' own environment (under the target directory, where the binary looks), made now
 /// where it is not - installing the packages can outlast a test run's time limit; where it
 /// cannot be made, the test is skipped saying why (under CI it fails).
-fn twins_python() -> Option<PathBuf> {
+pub(crate) fn twins_python() -> Option<PathBuf> {
     let folder = timing::python_env::environment_folder();
     let packages = twin_packages();
     let packages: Vec<&str> = packages.iter().map(String::as_str).collect();
@@ -923,9 +923,7 @@ twin.time_limits("dask-cluster=soon", None)
 #[test]
 fn db_benchmark_s_twin_checks_the_csv_file_it_wrote() {
     require_python3!();
-    let Some(python) = common::python_environment("polars-test", &["polars>=1.0"]) else {
-        return;
-    };
+    let Some(python) = twins_python() else { return };
     let dir = folder("twin-csv");
     let data = dir.path().join("data");
     let generate = ["generate", "--shape", "groupby", "--rows", "3000", "--groups", "3"];

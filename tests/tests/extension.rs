@@ -1,7 +1,8 @@
-//! `pip install ./numerics/extension`, as a user does it: the Rust kernels as the Python
-//! module `hpc_rs_numerics`, built by maturin (fetched from the package index as the build
-//! backend) into a fresh virtual environment, then checked from Python by
-//! `numerics/extension/tests/check_module.py` against plain NumPy.
+//! `pip install ./numerics/extension`: the Rust kernels as the Python module
+//! `hpc_rs_numerics`, built by maturin into the twins' own virtual environment (made fresh by
+//! a clean run, from the package index, with NumPy and maturin), as `numerics --vs-python`
+//! builds it, then checked from Python by `numerics/extension/tests/check_module.py` against
+//! plain NumPy.
 //!
 //! The environment lives under the target directory and is reused, and maturin's cargo build
 //! reuses the workspace's target directory, so a second run rebuilds nothing.
@@ -12,25 +13,30 @@
 use crate::common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 const WORKSPACE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 
 #[test]
 fn pip_installs_the_module_and_it_does_what_its_docs_say() {
     common::require_python3!();
-    let Some(python) = common::python_environment("extension-test", &["numpy"]) else { return };
-    // The test profile's settings (Cargo.toml's python-module-test): compiled for checking, not
-    // for speed, where maturin's default release build takes twice as long. A user's
-    // `pip install` builds in release.
-    let install = Command::new(&python)
-        .args(["-m", "pip", "install", "--disable-pip-version-check", "--no-deps", "-q"])
-        .arg(Path::new(WORKSPACE).join("numerics/extension"))
-        .env("MATURIN_PEP517_ARGS", "--profile python-module-test")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    succeeded("pip install ./numerics/extension", &install);
+    // Into the twins' own environment (NumPy is there, with pandas), where `numerics
+    // --vs-python` builds it too, and by the same code (timing::python_env::build_module):
+    // maturin's PyO3 then fits the Python the dataflow module was built for, not compiled
+    // again for another. Built with the test profile's settings (Cargo.toml's
+    // python-module-test), compiled for checking, not for speed; a user's `pip install`
+    // builds in release.
+    let Some(python) = crate::dataflow::twins_python() else { return };
+    let module = timing::python_env::Module {
+        folder: concat!(env!("CARGO_MANIFEST_DIR"), "/../numerics/extension"),
+        name: "hpc_rs_numerics",
+        times: "the Rust kernels",
+        aside: "",
+    };
+    if let Err(why) = timing::python_env::build_module(&python, &module, Some("python-module-test"))
+    {
+        panic!("pip install ./numerics/extension into the twins' environment: {why}");
+    }
     common::module_checks_pass(
         &python,
         "numerics/extension/tests/check_module.py",

@@ -120,9 +120,7 @@ fn a_twin_and_its_children_die_with_the_parent() {
 #[test]
 fn the_dataflow_twin_checks_an_engine_s_answers_against_rust_s() {
     common::require_python3!();
-    let Some(python) = common::python_environment("polars-test", &["polars>=1.0"]) else {
-        return;
-    };
+    let Some(python) = crate::dataflow::twins_python() else { return };
     let folder = tempfile::tempdir().unwrap();
     let data = folder.path().join("data");
     let generate = ["generate", "--shape", "groupby", "--rows", "3000", "--groups", "3"];
