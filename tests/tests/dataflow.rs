@@ -719,10 +719,9 @@ fn twin_packages() -> Vec<String> {
     packages.chain([timing::python_env::MATURIN]).map(str::to_owned).collect()
 }
 
-/// How the module is built here, the binary's build included: with the test profile's
-/// settings (Cargo.toml's python-module-test), as tests/tests/dataflow_module.rs builds it,
-/// not in release.
-const MODULE_PROFILE: (&str, &str) = ("MATURIN_PEP517_ARGS", "--profile python-module-test");
+/// The cargo profile the tests build the Python modules in, the binary's builds included:
+/// the test profile's settings (Cargo.toml's python-module-test), not a release build.
+const MODULE_PROFILE: &str = "python-module-test";
 
 /// The twins' own environment (under the target directory, where the binary looks), made now
 /// where it is not - installing the packages can outlast a test run's time limit; where it
@@ -751,9 +750,8 @@ pub(crate) fn twins_environment() -> Option<PathBuf> {
         // cores): maturin's build below then finds it done but for PyO3's configuration for
         // that Python. Its failure would show again, with its messages, in maturin's build.
         let workspace = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-        let profile = MODULE_PROFILE.1.strip_prefix("--profile ").expect("a profile");
         let compiling = std::process::Command::new(env!("CARGO"))
-            .args(["build", "-q", "-p", "hpc-rs-dataflow", "--profile", profile])
+            .args(["build", "-q", "-p", "hpc-rs-dataflow", "--profile", MODULE_PROFILE])
             .current_dir(workspace)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
@@ -764,19 +762,21 @@ pub(crate) fn twins_environment() -> Option<PathBuf> {
             let _ = cargo.wait();
         }
         let python = python?;
-        let module = timing::python_env::Module {
-            folder: concat!(env!("CARGO_MANIFEST_DIR"), "/../dataflow/extension"),
-            name: "hpc_rs_dataflow",
-            times: "this engine",
-            aside: "",
-        };
-        let profile = MODULE_PROFILE.1.strip_prefix("--profile ");
-        if let Err(why) = timing::python_env::build_module(&python, &module, profile) {
-            panic!("pip install ./dataflow/extension into the twins' environment: {why}");
-        }
+        build_module_into(&python, "dataflow/extension", "hpc_rs_dataflow");
         Some(python)
     });
     made.clone()
+}
+
+/// The module of the crate in `folder` (under the workspace), imported as `name`, built into
+/// the environment of `python` by the code the binaries use (timing::python_env::build_module),
+/// in the tests' profile for modules; a failed build fails the test.
+pub(crate) fn build_module_into(python: &Path, folder: &str, name: &str) {
+    let folder = format!("{}/../{folder}", env!("CARGO_MANIFEST_DIR"));
+    let module = timing::python_env::Module { folder: &folder, name, times: "", aside: "" };
+    if let Err(why) = timing::python_env::build_module(python, &module, Some(MODULE_PROFILE)) {
+        panic!("pip install {folder} into the twins' environment: {why}");
+    }
 }
 
 /// `db-benchmark --vs-python`: every engine in both contracts - its answer in memory, and from
@@ -793,7 +793,9 @@ fn db_benchmark_vs_python_sets_the_command_line_beside_the_answer_in_memory() {
     let args = ["db-benchmark", "--rows", "2000", "--groups", "2", "--runs", "1"];
     let args = [&args[..], &["--questions", "q1,q10", "--vs-python"]].concat();
     // The twins' own environment, whatever HPC_RS_PYTHON names: the module is built there.
-    let out = run_with_env("dataflow", &args, &[("HPC_RS_PYTHON", ""), MODULE_PROFILE]);
+    let maturin = format!("--profile {MODULE_PROFILE}");
+    let env = [("HPC_RS_PYTHON", ""), ("MATURIN_PEP517_ARGS", maturin.as_str())];
+    let out = run_with_env("dataflow", &args, &env);
     out.success();
     out.contains_in_order(&[
         "q1 sum v1 by \"id1\"",

@@ -27,16 +27,7 @@ fn pip_installs_the_module_and_it_does_what_its_docs_say() {
     // python-module-test), compiled for checking, not for speed; a user's `pip install`
     // builds in release.
     let Some(python) = crate::dataflow::twins_python() else { return };
-    let module = timing::python_env::Module {
-        folder: concat!(env!("CARGO_MANIFEST_DIR"), "/../numerics/extension"),
-        name: "hpc_rs_numerics",
-        times: "the Rust kernels",
-        aside: "",
-    };
-    if let Err(why) = timing::python_env::build_module(&python, &module, Some("python-module-test"))
-    {
-        panic!("pip install ./numerics/extension into the twins' environment: {why}");
-    }
+    crate::dataflow::build_module_into(&python, "numerics/extension", "hpc_rs_numerics");
     common::module_checks_pass(
         &python,
         "numerics/extension/tests/check_module.py",

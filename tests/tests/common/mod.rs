@@ -100,9 +100,7 @@ type Cells<K, T> = OnceLock<Mutex<HashMap<K, &'static OnceLock<T>>>>;
 /// for the same key wait for one of them to fill it, other keys go on at once.
 fn cell<K: Eq + std::hash::Hash, T>(cells: &'static Cells<K, T>, key: K) -> &'static OnceLock<T> {
     let mut map = cells.get_or_init(Default::default).lock().unwrap();
-    let found: &&'static OnceLock<T> =
-        map.entry(key).or_insert_with(|| Box::leak(Box::new(OnceLock::new())));
-    found
+    map.entry(key).or_insert_with(|| Box::leak(Box::new(OnceLock::new())))
 }
 
 /// The small run of `topic` its tests share (see [`small_run_args`]), run once by
