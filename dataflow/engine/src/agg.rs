@@ -201,14 +201,7 @@ impl<const L: usize> Exact<L> {
                 // integer to the nearest float (ties to even), and a power of two then scales
                 // it exactly (the result is neither subnormal nor infinite): rounded once.
                 if let Some(wide) = as_i128(limbs).filter(|_| (-1000..900).contains(lsb)) {
-                    // The same rounding from 64 bits as from 128, by the CPU's own conversion
-                    // where the integer fits (128-bit conversion is a library routine).
-                    #[allow(clippy::cast_precision_loss)] // rounded to nearest, as wanted
-                    let nearest = match i64::try_from(wide) {
-                        Ok(narrow) => narrow as f64,
-                        Err(_) => wide as f64,
-                    };
-                    return nearest * power_of_two(i32::from(*lsb));
+                    return nearest_f64(wide) * power_of_two(i32::from(*lsb));
                 }
                 let (negative, magnitude) = sign_magnitude(limbs);
                 if magnitude.iter().all(|&l| l == 0) {
@@ -336,6 +329,24 @@ fn split(x: f64) -> Option<(bool, u64, i16)> {
     let zeros = mantissa.trailing_zeros();
     let exponent = exponent + i16::try_from(zeros).expect("below 64");
     Some((bits >> 63 == 1, mantissa >> zeros, exponent))
+}
+
+/// The float nearest `wide` (ties to even), as `wide as f64` gives it, by the CPU's own
+/// conversion of 64 bits (128-bit conversion is a library routine, `__floattidf`): a wider
+/// integer keeps its top 64 bits, and a 1 in the last of them where any bit below them is
+/// set - all that rounding to 53 bits needs to know of them (above, at or below half).
+fn nearest_f64(wide: i128) -> f64 {
+    #[allow(clippy::cast_precision_loss)] // rounded to nearest, as wanted
+    if let Ok(narrow) = i64::try_from(wide) {
+        return narrow as f64;
+    }
+    let magnitude = wide.unsigned_abs();
+    let dropped = 64 - magnitude.leading_zeros(); // at least 2^63: 64 to 128 bits
+    #[allow(clippy::cast_possible_truncation)] // the top 64 bits, as meant
+    let top = (magnitude >> dropped) as u64 | u64::from(magnitude & ((1 << dropped) - 1) != 0);
+    #[allow(clippy::cast_precision_loss, clippy::cast_possible_wrap)]
+    let x = top as f64 * power_of_two(dropped as i32);
+    if wide < 0 { -x } else { x }
 }
 
 /// The integer as an i128, where it is one below 2^120 in magnitude (the limbs past the
@@ -895,6 +906,37 @@ mod tests {
         assert_eq!(sum.value(), f64::INFINITY);
         sum.add(f64::NEG_INFINITY);
         assert!(sum.value().is_nan());
+    }
+
+    /// 128-bit integers round to a float as Rust's own conversion rounds them: near powers
+    /// of two, at and around halfway points, at the ends of i128.
+    #[test]
+    fn wide_integers_round_as_the_conversion_does() {
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut wide = vec![i128::MIN, i128::MAX, i128::MIN + 1, 0, -1, 1 << 63, -(1 << 63)];
+        for bits in 60..127 {
+            let power = 1_i128 << bits;
+            // A power of two, around it, and halfway between floats above it (53 bits kept).
+            let half = power >> 53;
+            wide.extend([power, power - 1, power + 1, power + half, power + half + 1]);
+            wide.extend([power + 3 * half, power + 3 * half - 1, -(power + half)]);
+        }
+        for _ in 0..100_000 {
+            #[allow(clippy::cast_possible_wrap)]
+            let r = (i128::from(next()) << 64 | i128::from(next())) >> (next() % 64);
+            wide.push(r);
+        }
+        for w in wide {
+            #[allow(clippy::cast_precision_loss)]
+            let expected = w as f64;
+            assert_eq!(nearest_f64(w).to_bits(), expected.to_bits(), "{w}");
+        }
     }
 
     proptest! {

@@ -498,6 +498,13 @@ pub fn write_line(key: &[u8], record: &[u8], query: &Query, out: &mut Vec<u8>) {
 /// ones (794874501418316.25 is written .2 by one, .3 by the other), so those floats, and NaN
 /// and the infinities, are written by `Display` itself.
 pub fn put_float(x: f64, out: &mut Vec<u8>) {
+    // A whole number below 2^53 (the sum of an integer column, most often) is its integer's
+    // digits, as Display writes it: 7.0 is "7". (-0.0 is "-0": not this way.)
+    if x.trunc() == x && x.abs() < 9_007_199_254_740_992.0 && x.to_bits() != (-0.0_f64).to_bits() {
+        #[allow(clippy::cast_possible_truncation)] // a whole number below 2^53: exact
+        out.extend_from_slice(itoa::Buffer::new().format(x as i64).as_bytes());
+        return;
+    }
     if !x.is_finite() || !no_tie_possible(x) {
         write!(out, "{x}").expect("writing to memory");
         return;
@@ -800,8 +807,9 @@ mod tests {
     }
 
     /// Display's text on random bit patterns (every exponent, subnormals, NaNs), on decimals
-    /// with few digits (sums and means of prices), on integers past 2^53 and on halves and
-    /// quarters of large numbers - where two shortest decimals tie.
+    /// with few digits (sums and means of prices), on whole numbers of every size (written as
+    /// integers below 2^53), on integers past 2^53 and on halves and quarters of large
+    /// numbers - where two shortest decimals tie.
     #[test]
     fn floats_are_written_as_display_writes_them() {
         let mut state = 0x2545_f491_4f6c_dd1d_u64;
@@ -815,8 +823,10 @@ mod tests {
         for i in 0..400_000 {
             let r = next();
             #[allow(clippy::cast_precision_loss)]
-            let x = match i % 4 {
+            let x = match i % 5 {
                 0 => f64::from_bits(r),
+                #[allow(clippy::cast_possible_wrap)]
+                4 => (r as i64 >> (r & 63)) as f64,
                 1 => (r % 10_000_000_000) as f64 / 10_f64.powi((r >> 60) as i32),
                 2 => (r >> 8) as f64 + [0.0, 0.25, 0.5, 0.75][(r & 3) as usize],
                 _ => (r % (1 << 52)) as f64 * 2_f64.powi((r >> 58) as i32 - 40),
@@ -825,7 +835,12 @@ mod tests {
             assert_eq!(ours, display, "{:#x}", x.to_bits());
             checked += 1;
         }
-        for x in [0.0, -0.0, 1.0, -1.5, 1e16, 1e22, 1e-7, 5e-324, f64::MAX, f64::MIN_POSITIVE] {
+        let near_2_53 =
+            [9_007_199_254_740_991.0, 9_007_199_254_740_992.0, -9_007_199_254_740_994.0];
+        for x in [0.0, -0.0, 1.0, -7.0, -1.5, 1e16, 1e22, 1e-7, 5e-324, f64::MAX, f64::MIN_POSITIVE]
+            .into_iter()
+            .chain(near_2_53)
+        {
             let (ours, display) = as_display(x);
             assert_eq!(ours, display);
         }
