@@ -649,8 +649,11 @@ impl ExactSum {
 
     /// Adds `magnitude` (least significant 64 bits first) times 2^`lsb`, negated if
     /// `negative`: the integer of an [`Exact`] that outgrew its limbs. `lsb` is at least
-    /// -1074, as every float's lowest bit is.
+    /// -1074, as every float's lowest bit is. That sum had a value other than a zero, even
+    /// where its values cancelled: a -0.0 added now leaves it +0.0, as `math.fsum` does
+    /// (-2^63 + 2^63 + -0.0 is 0.0).
     fn add_integer(&mut self, negative: bool, magnitude: &[u64], lsb: i32) {
+        self.nonzero = true;
         let sign = if negative { -1 } else { 1 };
         for (i, &limb) in magnitude.iter().enumerate() {
             for (half, chunk) in [(0, limb & 0xffff_ffff), (1, limb >> 32)] {
@@ -1029,6 +1032,18 @@ mod tests {
             add_square(&mut constant.1, 0.1);
         }
         assert_eq!(variance(5, &constant.0, &constant.1), Some(0.0), "no cancellation error");
+    }
+
+    /// Values that cancel, then a -0.0 (which moves the sum to the growing kind): +0.0, as
+    /// `math.fsum([-2.0**63, 2.0**63, -0.0])` gives; found by the scan's property test.
+    #[test]
+    fn a_sum_that_cancelled_stays_positive_zero_after_a_negative_zero() {
+        let mut sum = Sum::default();
+        for x in [-(2.0_f64.powi(63)), 2.0_f64.powi(63), -0.0] {
+            sum.add(x);
+        }
+        assert_eq!(sum.value().to_bits(), 0.0_f64.to_bits());
+        assert_eq!(fsum(&[-(2.0_f64.powi(63)), 2.0_f64.powi(63), -0.0]).to_bits(), 0);
     }
 
     #[test]
