@@ -127,6 +127,30 @@ fn a_tiny_budget_spills_and_gives_the_same_answer_leaving_no_file() {
 }
 
 #[test]
+fn groups_merged_by_partition_at_the_end_early_or_after_a_spill_give_one_answer() {
+    // K=1, 300,000 rows: about 190,000 groups, past the 32,768 at which a worker's groups are
+    // partitioned and its batches wait, by partition, to be merged at the end. 16 MB runs out
+    // after that (the waiting groups merged early, then spilled); 64 KiB long before it.
+    let dir = groupby_data("partitioned", "300000", "1");
+    let files = pattern(dir.path());
+    let spill = folder("partitioned-spill-dir");
+    let spill_dir = spill.path().to_str().unwrap();
+    let query = ["--by", "id3", "--agg", "v3:median,std,min,max,mean", "--agg", "v1:sum,count"];
+    let query = [&query[..], &["--agg", "size"]].concat();
+    let whole = run("dataflow", &[&["groupby", &files][..], &query, &["--workers", "1"]].concat());
+    whole.success();
+    assert!(whole.stdout.lines().count() > 150_000, "most ids are groups of their own");
+    for (limit, workers) in [("16MB", "1"), ("16MB", "2"), ("64KiB", "1"), ("64KiB", "2")] {
+        let limit = ["--memory-limit", limit, "--spill-dir", spill_dir, "--workers", workers];
+        let out = run("dataflow", &[&["groupby", &files][..], &query, &limit].concat());
+        out.check(out.code == Some(0), &format!("{limit:?}: exit 0"));
+        out.check(out.stdout == whole.stdout, &format!("{limit:?}: the answer without a limit"));
+        out.check(out.stderr.contains("note: the groups outgrew"), &format!("{limit:?}: spilled"));
+        nothing_left_in(&spill);
+    }
+}
+
+#[test]
 fn parts_hold_the_answer_and_a_folder_with_files_is_refused() {
     let dir = groupby_data("parts", "20000", "1");
     let files = pattern(dir.path());

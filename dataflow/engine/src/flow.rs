@@ -363,10 +363,18 @@ pub fn run(
 /// files; and the first spill failure, after which what arrives is dropped (the run fails).
 ///
 /// One table while they are few; past [`table::PARTITION_AT`], a table for each partition of
-/// the hash, as the scan's tables (so a batch from them, a partition after another, probes
-/// one table in cache at a time, and each is sorted on its own at the end).
+/// the hash, as the scan's tables, each sorted on its own at the end. From then on a batch's
+/// groups are not merged as they come but kept by partition, as they are, and each
+/// partition's merged into its table at the end, one partition after another, right before
+/// that table is sorted: a partition's table then stays in cache from its first group to its
+/// last (merged as batches arrive, every group met its table's memory cold - with millions of
+/// groups, a group is met little more than once), and is made as large as it must be at once.
+/// When memory is short, the pending groups are merged early, and the tables spill.
 struct Owned {
+    shape: Shape,
     tables: Vec<Table>,
+    /// Each partition's groups not merged yet, and how many; none while there is one table.
+    pending: Vec<(Vec<u8>, usize)>,
     limit: u64,
     spill: Spill,
     failure: Option<String>,
@@ -374,23 +382,38 @@ struct Owned {
 
 impl Owned {
     fn new(shape: &Shape, limit: u64, me: usize) -> Owned {
-        Owned { tables: vec![Table::new(shape)], limit, spill: Spill::new(me), failure: None }
+        Owned {
+            shape: shape.clone(),
+            tables: vec![Table::new(shape)],
+            pending: Vec::new(),
+            limit,
+            spill: Spill::new(me),
+            failure: None,
+        }
     }
 
     fn absorb(&mut self, batch: &[u8], files: &SpillDir) {
         if self.failure.is_some() {
             return;
         }
-        table::absorb(&mut self.tables, batch);
+        if self.pending.is_empty() {
+            table::absorb(&mut self.tables, batch);
+        } else {
+            table::split(&self.shape, batch, &mut self.pending);
+        }
         if let [one] = &mut self.tables[..]
             && one.len() >= table::PARTITION_AT
         {
-            let mut parts = vec![Vec::new(); table::PARTITIONS];
-            one.drain_into(&mut parts, |hash| table::partition(hash, table::PARTITIONS));
-            self.tables = parts.iter().map(|_| Table::new(one.shape())).collect();
-            parts.iter().for_each(|part| table::absorb(&mut self.tables, part));
+            let mut all = vec![Vec::new()];
+            one.drain_into(&mut all, |_| 0);
+            self.tables = (0..table::PARTITIONS).map(|_| Table::new(&self.shape)).collect();
+            self.pending = vec![(Vec::new(), 0); table::PARTITIONS];
+            table::split(&self.shape, &all[0], &mut self.pending);
         }
-        if self.tables.iter().map(Table::memory).sum::<u64>() > self.limit {
+        if self.memory() > self.limit {
+            self.merge_pending();
+        }
+        if self.memory() > self.limit {
             let written = files.get().and_then(|dir| {
                 self.spill.set_dir(dir);
                 self.spill.write(&mut self.tables)
@@ -400,6 +423,33 @@ impl Owned {
                 self.tables.iter_mut().for_each(Table::clear);
             }
         }
+    }
+
+    /// The bytes held: the tables', and the pending groups'.
+    fn memory(&self) -> u64 {
+        let pending: usize = self.pending.iter().map(|(bytes, _)| bytes.capacity()).sum();
+        self.tables.iter().map(Table::memory).sum::<u64>() + pending as u64
+    }
+
+    /// Every pending group into its table now, the tables left partitioned.
+    fn merge_pending(&mut self) {
+        for (table, (bytes, groups)) in self.tables.iter_mut().zip(&mut self.pending) {
+            table.absorb(bytes);
+            (*bytes, *groups) = (Vec::new(), 0);
+        }
+    }
+
+    /// The tables, each with its pending groups merged in as it is taken, room made for them
+    /// first: one partition after another.
+    fn take_tables(&mut self) -> impl Iterator<Item = Table> {
+        let mut pending = std::mem::take(&mut self.pending).into_iter();
+        std::mem::take(&mut self.tables).into_iter().map(move |mut table| {
+            if let Some((bytes, groups)) = pending.next() {
+                table.reserve(groups);
+                table.absorb(&bytes);
+            }
+            table
+        })
     }
 }
 
@@ -641,11 +691,11 @@ fn finish(
         Ok(())
     };
     if !owned.spill.used() {
-        let tables = std::mem::take(&mut owned.tables);
-        let runs = tables.into_iter().map(|table| table.into_run(&job.query)).collect();
+        let runs = owned.take_tables().map(|table| table.into_run(&job.query)).collect();
         place(runs, &format!("part-{me:05}.csv"), None)?;
         return Ok((parts, groups));
     }
+    owned.merge_pending();
     owned.spill.write(&mut owned.tables)?;
     let dir = files.get()?.to_owned();
     owned.spill.read_back(

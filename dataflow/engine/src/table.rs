@@ -351,6 +351,24 @@ impl Table {
         absorb(std::slice::from_mut(self), batch);
     }
 
+    /// Room for `groups` more groups, made at once: no rehash and no vector moved while
+    /// they come (a partition's groups merged at the end, their number known).
+    pub fn reserve(&mut self, groups: usize) {
+        let meta = &self.meta;
+        self.index.reserve(groups, |&g| slot_hash(meta[g as usize].hash));
+        self.meta.reserve(groups);
+        self.size.reserve(if self.shape.size { groups } else { 0 });
+        for c in &mut self.columns {
+            let n = c.needs;
+            let room = |kept: bool| if kept { groups } else { 0 };
+            c.count.reserve(room(n.count));
+            c.sum.reserve(room(n.sum));
+            c.squares.reserve(room(n.squares));
+            c.min.reserve(room(n.min));
+            c.max.reserve(room(n.max));
+        }
+    }
+
     /// Merges the group at `r` (its hash read already) into this table.
     fn absorb_group(&mut self, hash: u64, r: &mut Reader<'_>) {
         let g = self.group(hash, r.bytes());
@@ -539,6 +557,51 @@ pub fn absorb(tables: &mut [Table], batch: &[u8]) {
         let hash = r.u64();
         let parts = tables.len();
         tables[partition(hash, parts)].absorb_group(hash, &mut r);
+    }
+}
+
+/// Appends each group of a batch (made by [`Table::drain_into`] from tables of `shape`) to
+/// its [`partition`]'s bytes among `parts`, as it is, and counts it there: the batch sorted
+/// out by partition, each partition's groups to be merged into its table later, together.
+pub fn split(shape: &Shape, batch: &[u8], parts: &mut [(Vec<u8>, usize)]) {
+    let mut r = Reader::new(batch);
+    while !r.is_empty() {
+        let start = r.at();
+        let hash = r.u64();
+        skip_group(shape, &mut r);
+        let (bytes, groups) = &mut parts[partition(hash, parts.len())];
+        bytes.extend_from_slice(&batch[start..r.at()]);
+        *groups += 1;
+    }
+}
+
+/// Reads past the group at `r` (its hash read already), as [`Table::absorb_group`] reads it.
+fn skip_group(shape: &Shape, r: &mut Reader<'_>) {
+    r.bytes();
+    if shape.size {
+        r.len();
+    }
+    for n in &shape.needs {
+        if n.count {
+            r.len();
+        }
+        if n.sum {
+            Sum::decode(r);
+        }
+        if n.squares {
+            Squares::decode(r);
+        }
+        if n.min {
+            r.f64();
+        }
+        if n.max {
+            r.f64();
+        }
+        if n.values {
+            for _ in 0..r.len() {
+                r.f64();
+            }
+        }
     }
 }
 

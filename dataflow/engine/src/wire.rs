@@ -78,6 +78,11 @@ impl<'a> Reader<'a> {
         self.at >= self.bytes.len()
     }
 
+    /// How many bytes have been read.
+    pub fn at(&self) -> usize {
+        self.at
+    }
+
     /// The next byte, left unread; `None` at the end.
     pub fn peek(&self) -> Option<u8> {
         self.bytes.get(self.at).copied()
