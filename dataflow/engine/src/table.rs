@@ -291,7 +291,8 @@ impl Table {
     }
 
     /// For each value column, each group's values (for the median) as a range of its
-    /// `values`, which are sorted by group here.
+    /// `values`, which are put in group order here: by counting, in two passes over them,
+    /// not by a sort (the order of one group's values does not matter to its median).
     fn median_ranges(&mut self) -> Vec<Vec<(usize, usize)>> {
         let groups = self.len();
         self.columns
@@ -300,15 +301,22 @@ impl Table {
                 if !c.needs.values {
                     return Vec::new();
                 }
-                c.values.sort_by_key(|&(g, _)| g);
-                let mut ranges = vec![(0, 0); groups];
-                let mut start = 0;
-                for (i, &(g, _)) in c.values.iter().enumerate() {
-                    if i > 0 && c.values[i - 1].0 != g {
-                        start = i;
-                    }
-                    ranges[g as usize] = (start, i + 1);
+                let mut ends = vec![0; groups];
+                c.values.iter().for_each(|&(g, _)| ends[g as usize] += 1);
+                let mut end = 0;
+                let ranges: Vec<(usize, usize)> = (ends.iter())
+                    .map(|&n| {
+                        end += n;
+                        (end - n, end)
+                    })
+                    .collect();
+                let mut next: Vec<usize> = ranges.iter().map(|r| r.0).collect();
+                let mut ordered = vec![(0, 0.0); c.values.len()];
+                for &(g, x) in &c.values {
+                    ordered[next[g as usize]] = (g, x);
+                    next[g as usize] += 1;
                 }
+                c.values = ordered;
                 ranges
             })
             .collect()
