@@ -61,14 +61,20 @@ impl<const L: usize> Exact<L> {
     /// read straight from the float's bits; any other by [`Exact::add_any`].
     #[inline]
     pub fn add(&mut self, x: f64) {
-        if let Exact::Fixed { limbs, lsb, .. } = self
-            && *lsb != NO_VALUE
-        {
+        if let Exact::Fixed { limbs, lsb, .. } = self {
             let bits = x.to_bits();
             let biased = i32::from(u16::try_from((bits >> 52) & 0x7ff).expect("11 bits"));
             if biased != 0 && biased != 0x7ff {
                 // x = mantissa × 2^(biased - 1075), the mantissa's top bit implied.
                 let mantissa = bits & ((1 << 52) - 1) | 1 << 52;
+                if *lsb == NO_VALUE {
+                    // The first value: the sum is x, its lowest bit x's (its trailing zeros
+                    // kept: the integer need not be odd).
+                    *lsb = i16::try_from(biased - 1075).expect("-1074 to 971");
+                    let m = i128::from(mantissa);
+                    *limbs = from_i128(if bits >> 63 == 1 { -m } else { m });
+                    return;
+                }
                 let shift = biased - 1075 - i32::from(*lsb);
                 let term = if (0..64).contains(&shift) {
                     Some(i128::from(mantissa) << shift) // below 2^117
