@@ -68,19 +68,19 @@ impl Run {
     pub fn push(&mut self, key: &[u8], cells: &[Cell]) {
         self.keys.extend_from_slice(key);
         self.key_ends.push(self.keys.len());
-        let mut present = vec![0_u8; cells.len().div_ceil(8)];
-        for (i, cell) in cells.iter().enumerate() {
+        for cell in cells {
             let bits = match *cell {
                 Cell::Count(n) => n,
                 Cell::Float(x) => x.to_bits(),
                 Cell::Empty => 0,
             };
             self.records.put_u64(bits);
-            if *cell != Cell::Empty {
-                present[i / 8] |= 1 << (i % 8);
-            }
         }
-        self.records.extend_from_slice(&present);
+        // Then a bit a cell, eight a byte: whether it has a value.
+        for byte in cells.chunks(8) {
+            let bit = |(i, cell): (usize, &Cell)| u8::from(*cell != Cell::Empty) << i;
+            self.records.push(byte.iter().enumerate().map(bit).fold(0, |a, b| a | b));
+        }
     }
 
     /// How many groups.
@@ -518,6 +518,12 @@ pub fn put_float(x: f64, out: &mut Vec<u8>) {
     }
     let mut buffer = ryu::Buffer::new();
     let text = buffer.format_finite(x).as_bytes();
+    // Most floats: Ryu writes them as Display does, without an exponent (but for a whole
+    // number's ".0": 2^53 is "9007199254740992.0" to Ryu, "9007199254740992" to Display).
+    if !text.contains(&b'e') {
+        out.extend_from_slice(text.strip_suffix(b".0").unwrap_or(text));
+        return;
+    }
     let (text, negative) = match text {
         [b'-', rest @ ..] => (rest, true),
         _ => (text, false),
