@@ -629,9 +629,24 @@ pub fn csv_field(field: &[u8], out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
-/// Whether `bytes` hold a comma, a quote or a line end (found 32 bytes at a time).
+/// Whether `bytes` hold a comma, a quote or a line end: a byte at a time in a short key (most
+/// are), 32 at a time in a long one, where a call of memchr pays for its setup.
 fn needs_quotes(bytes: &[u8]) -> bool {
+    if bytes.len() <= SHORT {
+        return bytes.iter().any(|&b| matches!(b, b',' | b'"' | b'\n' | b'\r'));
+    }
     memchr::memchr3(b',', b'"', b'\n', bytes).is_some() || memchr::memchr(b'\r', bytes).is_some()
+}
+
+/// Bytes up to which a key is searched a byte at a time.
+const SHORT: usize = 64;
+
+/// Where the first zero byte of `bytes` is, if any: as [`needs_quotes`] searches.
+fn first_zero(bytes: &[u8]) -> Option<usize> {
+    if bytes.len() <= SHORT {
+        return bytes.iter().position(|&b| b == 0);
+    }
+    memchr::memchr(0, bytes)
 }
 
 /// The `count` fields of a key made by [`crate::table::encode_key`], as CSV fields separated
@@ -650,7 +665,7 @@ pub(crate) fn write_key(key: &[u8], count: usize, out: &mut Vec<u8>) {
     }
     let (mut start, mut separators) = (0, 1);
     while separators < count {
-        let zero = start + memchr::memchr(0, &key[start..]).expect("a key has its separators");
+        let zero = start + first_zero(&key[start..]).expect("a key has its separators");
         out.extend_from_slice(&key[start..zero]);
         if key[zero + 1] == 0 {
             out.push(b',');
