@@ -680,7 +680,7 @@ pub(crate) fn write_key(key: &[u8], count: usize, out: &mut Vec<u8>) {
 }
 
 /// Each of the `count` fields of a key made by [`crate::table::encode_key`], with its index:
-/// each but the last runs to the first 0 0 (found 32 bytes at a time), and a 0 255 inside it
+/// each but the last runs to the first 0 0 (found as [`first_zero`] finds it), and a 0 255 inside it
 /// is a zero byte (unescaped into `scratch`).
 fn for_each_field(
     key: &[u8],
@@ -692,7 +692,7 @@ fn for_each_field(
     for i in 0..count.saturating_sub(1) {
         let (mut from, mut escaped) = (0, false);
         let end = loop {
-            let zero = from + memchr::memchr(0, &rest[from..]).expect("a key has its separators");
+            let zero = from + first_zero(&rest[from..]).expect("a key has its separators");
             if rest[zero + 1] == 0 {
                 break zero;
             }
