@@ -924,13 +924,7 @@ mod tests {
     /// of two, at and around halfway points, at the ends of i128.
     #[test]
     fn wide_integers_round_as_the_conversion_does() {
-        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::testdata::xorshift(0x9e37_79b9_7f4a_7c15);
         let mut wide = vec![i128::MIN, i128::MAX, i128::MIN + 1, 0, -1, 1 << 63, -(1 << 63)];
         for bits in 60..127 {
             let power = 1_i128 << bits;

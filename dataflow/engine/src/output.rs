@@ -840,13 +840,7 @@ mod tests {
     /// numbers - where two shortest decimals tie.
     #[test]
     fn floats_are_written_as_display_writes_them() {
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::testdata::xorshift(0x2545_f491_4f6c_dd1d);
         let mut checked = 0;
         for i in 0..400_000 {
             let r = next();

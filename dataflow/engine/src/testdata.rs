@@ -12,6 +12,18 @@ use crate::agg;
 use crate::query::{Output, Query};
 use crate::scan::{Tally, is_missing, parse_value};
 
+/// Numbers that look random and are the same on every run, from a nonzero `seed`: for the
+/// tests that check many values of one kind (floats' text, wide integers' rounding).
+pub fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+    let mut state = seed;
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    }
+}
+
 /// A CSV file's text, and its separator.
 #[derive(Clone, Debug)]
 pub struct Csv {
