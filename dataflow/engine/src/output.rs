@@ -524,6 +524,12 @@ pub fn put_float(x: f64, out: &mut Vec<u8>) {
         out.extend_from_slice(text.strip_suffix(b".0").unwrap_or(text));
         return;
     }
+    put_without_exponent(text, out);
+}
+
+/// Ryu's text with an exponent (d.ddde-x, 1e16) as Display writes it: its digits, the point
+/// moved, zeros added.
+fn put_without_exponent(text: &[u8], out: &mut Vec<u8>) {
     let (text, negative) = match text {
         [b'-', rest @ ..] => (rest, true),
         _ => (text, false),
