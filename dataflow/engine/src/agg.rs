@@ -68,10 +68,13 @@ impl<const L: usize> Exact<L> {
                 // x = mantissa × 2^(biased - 1075), the mantissa's top bit implied.
                 let mantissa = bits & ((1 << 52) - 1) | 1 << 52;
                 if *lsb == NO_VALUE {
-                    // The first value: the sum is x, its lowest bit x's (its trailing zeros
-                    // kept: the integer need not be odd).
-                    *lsb = i16::try_from(biased - 1075).expect("-1074 to 971");
-                    let m = i128::from(mantissa);
+                    // The first value: the sum is x, as an odd integer times a power of two -
+                    // no finer than it must be, so that a sum of a few values at one scale
+                    // still fits a float (9 bytes on the wire) and the limbs' room is kept.
+                    let zeros = mantissa.trailing_zeros();
+                    let exponent = biased - 1075 + i32::try_from(zeros).expect("below 64");
+                    *lsb = i16::try_from(exponent).expect("-1074 to 1023");
+                    let m = i128::from(mantissa >> zeros);
                     *limbs = from_i128(if bits >> 63 == 1 { -m } else { m });
                     return;
                 }
@@ -521,7 +524,7 @@ fn divide(numerator: &BigInt, denominator: &BigUint, exponent: i32) -> f64 {
     if numerator.sign() == Sign::Minus { -value } else { value }
 }
 
-/// The median of `values` (sorted here): the middle one, or the mean of the two middle ones
+/// The median of `values` (reordered here): the middle one, or the mean of the two middle ones
 /// for an even count, as pandas gives it; `None` for none.
 pub fn median(values: &mut [f64]) -> Option<f64> {
     let n = values.len();
@@ -669,7 +672,6 @@ impl ExactSum {
                 if chunk == 0 {
                     continue;
                 }
-                self.nonzero = true;
                 let at = usize::try_from(lsb + 1074).expect("lsb >= -1074") + 64 * i + 32 * half;
                 let wide = u128::from(chunk) << (at % 32);
                 let limb = at / 32;
@@ -894,7 +896,9 @@ mod tests {
     /// and comes back the same sum; one that is not, as its limbs.
     #[test]
     fn a_sum_of_one_float_travels_in_nine_bytes() {
-        for (values, wire) in [(&[2.5][..], 9), (&[-3.0, 1.0], 9), (&[0.1, 0.2], 19), (&[0.0], 3)] {
+        let few_at_one_scale = [(&[1.0, 2.0][..], 9), (&[4.0, 4.0, 8.0], 9), (&[1.5, 2.5, 3.5], 9)];
+        let others = [(&[2.5][..], 9), (&[-3.0, 1.0], 9), (&[0.1, 0.2], 19), (&[0.0], 3)];
+        for (values, wire) in few_at_one_scale.into_iter().chain(others) {
             let mut sum = Sum::default();
             values.iter().for_each(|&v| sum.add(v));
             let mut bytes = Vec::new();

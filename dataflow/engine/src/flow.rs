@@ -421,13 +421,18 @@ impl Owned {
             if let Err(e) = written {
                 self.failure = Some(e);
                 self.tables.iter_mut().for_each(Table::clear);
+                self.pending.clear();
             }
         }
     }
 
-    /// The bytes held: the tables', and the pending groups'.
+    /// The bytes held: the tables', and the pending groups' - their bytes, and the slots
+    /// they will take once merged, so that merging them never takes the tables far past the
+    /// limit before they spill.
     fn memory(&self) -> u64 {
-        let pending: usize = self.pending.iter().map(|(bytes, _)| bytes.capacity()).sum();
+        let slots = self.shape.bytes_a_group();
+        let pending: usize =
+            self.pending.iter().map(|(bytes, groups)| bytes.capacity() + groups * slots).sum();
         self.tables.iter().map(Table::memory).sum::<u64>() + pending as u64
     }
 

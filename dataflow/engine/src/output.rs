@@ -462,8 +462,11 @@ fn piece_bounds(runs: &[&Run], threads: usize, piece: usize) -> Vec<Vec<usize>> 
         .flat_map(|(j, r)| (offset(j)..r.len()).step_by(stride).map(|i| r.key(i)))
         .collect();
     samples.sort_unstable();
-    let mut splitters: Vec<&[u8]> =
-        (1..wanted).map(|p| samples[p * samples.len() / wanted]).collect();
+    // (No sample at all where every run is shorter than its offset: one piece then.)
+    let mut splitters: Vec<&[u8]> = (1..wanted)
+        .filter(|_| !samples.is_empty())
+        .map(|p| samples[p * samples.len() / wanted])
+        .collect();
     splitters.dedup();
     runs.iter()
         .map(|run| {
@@ -686,8 +689,8 @@ pub(crate) fn write_key(key: &[u8], count: usize, out: &mut Vec<u8>) {
 }
 
 /// Each of the `count` fields of a key made by [`crate::table::encode_key`], with its index:
-/// each but the last runs to the first 0 0 (found as [`first_zero`] finds it), and a 0 255 inside it
-/// is a zero byte (unescaped into `scratch`).
+/// each but the last runs to the first 0 0 (found as [`first_zero`] finds it), and a 0 255
+/// inside it is a zero byte (unescaped into `scratch`).
 fn for_each_field(
     key: &[u8],
     count: usize,
@@ -894,6 +897,22 @@ mod tests {
         assert_eq!(sizes.iter().sum::<usize>(), 256_000);
         assert!(pieces >= 50, "{pieces} pieces");
         assert!(sizes.iter().all(|&n| n <= 2 * 4096), "{sizes:?}");
+    }
+
+    /// Runs of very different sizes, each shorter than its samples' offset (256 runs, run j
+    /// of j / 16 groups): no sample at all, and one piece of every group, not a panic.
+    #[test]
+    fn runs_too_short_to_sample_make_one_piece() {
+        let mut runs: Vec<Run> = (0..256).map(|_| Run::with_capacity(1, 16, 0)).collect();
+        for (j, run) in runs.iter_mut().enumerate() {
+            for i in 0..j / 16 {
+                run.push(format!("k{j:03}-{i:02}").as_bytes(), &[Cell::Count(1)]);
+            }
+        }
+        let runs: Vec<&Run> = runs.iter().collect();
+        let bounds = piece_bounds(&runs, 2, 4096);
+        let groups: usize = bounds.iter().map(|b| b[b.len() - 1] - b[0]).sum();
+        assert_eq!(groups, (0..256).map(|j| j / 16).sum::<usize>());
     }
 
     /// Runs in memory and in files (a spilled worker's, another process's) merge in key

@@ -359,8 +359,9 @@ impl Table {
         absorb(std::slice::from_mut(self), batch);
     }
 
-    /// Room for `groups` more groups, made at once: no rehash and no vector moved while
-    /// they come (a partition's groups merged at the end, their number known).
+    /// Room for `groups` more groups, made at once: no rehash, and none of the fixed-size
+    /// vectors moved while they come (a partition's groups merged at the end: their number,
+    /// or more where a key came more than once, is known; the keys' bytes are not).
     pub fn reserve(&mut self, groups: usize) {
         let meta = &self.meta;
         self.index.reserve(groups, |&g| slot_hash(meta[g as usize].hash));
@@ -429,9 +430,9 @@ impl Table {
         run
     }
 
-    /// The group numbers in key order: sorted by the keys' first 8 bytes as one number, then,
-    /// where those tie (as ids with a common prefix do), by the next 8, and so on: mostly
-    /// comparisons of integers, not of byte strings.
+    /// The group numbers in key order: sorted by the 8 bytes past the prefix all keys share,
+    /// as one number, then, where those tie (as ids with a common prefix do), by the next 8,
+    /// and so on: mostly comparisons of integers, not of byte strings.
     fn sorted(&self) -> Vec<usize> {
         // From past the prefix every key shares (q10's "id001 id001 " at K=1, 14 bytes): the
         // first windows would tie on every key.
