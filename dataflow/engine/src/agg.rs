@@ -62,22 +62,21 @@ impl<const L: usize> Exact<L> {
     #[inline]
     pub fn add(&mut self, x: f64) {
         if let Exact::Fixed { limbs, lsb, .. } = self {
+            // The first value: the sum is x, as [`split`] gives it - an odd integer times a
+            // power of two, no finer than it must be, so that a sum of a few values at one
+            // scale still fits a float (9 bytes on the wire) and the limbs' room is kept.
+            if *lsb == NO_VALUE
+                && let Some((negative, mantissa, exponent)) = split(x)
+            {
+                let m = i128::from(mantissa);
+                (*limbs, *lsb) = (from_i128(if negative { -m } else { m }), exponent);
+                return;
+            }
             let bits = x.to_bits();
             let biased = i32::from(u16::try_from((bits >> 52) & 0x7ff).expect("11 bits"));
-            if biased != 0 && biased != 0x7ff {
+            if biased != 0 && biased != 0x7ff && *lsb != NO_VALUE {
                 // x = mantissa × 2^(biased - 1075), the mantissa's top bit implied.
                 let mantissa = bits & ((1 << 52) - 1) | 1 << 52;
-                if *lsb == NO_VALUE {
-                    // The first value: the sum is x, as an odd integer times a power of two -
-                    // no finer than it must be, so that a sum of a few values at one scale
-                    // still fits a float (9 bytes on the wire) and the limbs' room is kept.
-                    let zeros = mantissa.trailing_zeros();
-                    let exponent = biased - 1075 + i32::try_from(zeros).expect("below 64");
-                    *lsb = i16::try_from(exponent).expect("-1074 to 1023");
-                    let m = i128::from(mantissa >> zeros);
-                    *limbs = from_i128(if bits >> 63 == 1 { -m } else { m });
-                    return;
-                }
                 let shift = biased - 1075 - i32::from(*lsb);
                 let term = if (0..64).contains(&shift) {
                     Some(i128::from(mantissa) << shift) // below 2^117
@@ -663,7 +662,7 @@ impl ExactSum {
     /// `negative`: the integer of an [`Exact`] that outgrew its limbs. `lsb` is at least
     /// -1074, as every float's lowest bit is. That sum had a value other than a zero, even
     /// where its values cancelled: a -0.0 added now leaves it +0.0, as `math.fsum` does
-    /// (-2^63 + 2^63 + -0.0 is 0.0).
+    /// (`math.fsum([-2.0**63, 2.0**63, -0.0])` is 0.0 in CPython 3.11, run here).
     fn add_integer(&mut self, negative: bool, magnitude: &[u64], lsb: i32) {
         self.nonzero = true;
         let sign = if negative { -1 } else { 1 };

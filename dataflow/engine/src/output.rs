@@ -457,16 +457,14 @@ fn piece_bounds(runs: &[&Run], threads: usize, piece: usize) -> Vec<Vec<usize>> 
     // one size), and pieces of a few groups between splitters of one cluster, of half a
     // million between clusters - one thread merging while the others wait.
     let stride = (groups / (wanted * 32)).max(1);
-    let offset = |run: usize| run * stride / runs.len();
+    // (Within the run's length: every run that has a group gives a sample.)
+    let offset = |j: usize, run: &Run| (j * stride / runs.len()) % run.len().max(1);
     let mut samples: Vec<&[u8]> = (runs.iter().enumerate())
-        .flat_map(|(j, r)| (offset(j)..r.len()).step_by(stride).map(|i| r.key(i)))
+        .flat_map(|(j, r)| (offset(j, r)..r.len()).step_by(stride).map(|i| r.key(i)))
         .collect();
     samples.sort_unstable();
-    // (No sample at all where every run is shorter than its offset: one piece then.)
-    let mut splitters: Vec<&[u8]> = (1..wanted)
-        .filter(|_| !samples.is_empty())
-        .map(|p| samples[p * samples.len() / wanted])
-        .collect();
+    let mut splitters: Vec<&[u8]> =
+        (1..wanted).map(|p| samples[p * samples.len() / wanted]).collect();
     splitters.dedup();
     runs.iter()
         .map(|run| {
@@ -899,8 +897,8 @@ mod tests {
         assert!(sizes.iter().all(|&n| n <= 2 * 4096), "{sizes:?}");
     }
 
-    /// Runs of very different sizes, each shorter than its samples' offset (256 runs, run j
-    /// of j / 16 groups): no sample at all, and one piece of every group, not a panic.
+    /// Runs of very different sizes, most shorter than their samples' offset (256 runs, run j
+    /// of j / 16 groups): each still gives a sample, and the pieces hold every group.
     #[test]
     fn runs_too_short_to_sample_make_one_piece() {
         let mut runs: Vec<Run> = (0..256).map(|_| Run::with_capacity(1, 16, 0)).collect();
