@@ -76,7 +76,15 @@ fn remove(path: &Path) {
         doomed.push(".removing");
         let doomed = PathBuf::from(doomed);
         let gone = if std::fs::rename(path, &doomed).is_ok() { doomed.as_path() } else { path };
-        let _ = std::fs::remove_dir_all(gone);
+        // A file whose name was looked up just before the rename can still be made in the
+        // renamed folder while it is emptied ("not empty" then, and the folder stays: seen
+        // once in a test run): removed again, a few times, until it is gone.
+        for _ in 0..20 {
+            if std::fs::remove_dir_all(gone).is_ok() || !gone.exists() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
     } else {
         let _ = std::fs::remove_file(path);
     }
