@@ -40,21 +40,12 @@ use timely::worker::Worker;
 use crate::Error;
 use crate::cleanup::TempDir;
 use crate::job::Job;
-use crate::output::{self, Columns, Cursor, FileCursor, MemoryCursor, Run};
+use crate::output::{self, Columns, Run, RunFile, Source};
 use crate::partial::Aggregator;
 use crate::query::Query;
 use crate::scan::{self, Tally};
 use crate::spill::{self, Spill, Spilled};
 use crate::table::{self, Shape, Table};
-
-/// Where a sorted run of the answer is: in memory, or in a file (a worker that spilled, or
-/// another process's run, received).
-pub enum Source {
-    /// A run in memory: that of a worker that did not spill.
-    Memory(Run),
-    /// A file of records ([`Run::write_records`]), read by a [`FileCursor`] as it is merged.
-    File(PathBuf),
-}
 
 /// The answer, in process 0: every worker's sorted runs (none with `--out`, whose part files
 /// hold them), what was left out, what crossed between workers and what was spilled.
@@ -135,7 +126,9 @@ impl Answer {
     /// The CSV: the header, then every group in key order, formatted on every thread.
     pub fn write(&self, query: &Query, out: &mut impl Write) -> std::io::Result<()> {
         output::write_header(query, out)?;
-        self.merge(
+        output::merge_in_pieces(
+            &self.sources,
+            (self.threads, self.piece),
             || Vec::with_capacity(self.piece * 64),
             |text, key, record| output::write_line(key, record, query, text),
             |text| {
@@ -146,60 +139,31 @@ impl Answer {
         )
     }
 
-    /// The answer as columns in key order, built on every thread.
-    pub fn columns(&self, query: &Query) -> std::io::Result<Columns> {
-        let mut all = Columns::new(query);
-        self.merge(
+    /// The answer as columns in key order, built on every thread: one [`Columns`] a piece of
+    /// the merge, in order - kept as they come, not appended into one (a copy of the whole
+    /// answer on one thread). Arrow takes them so, as a table's record batches. At least one,
+    /// empty when there is no group.
+    pub fn columns(&self, query: &Query) -> std::io::Result<Vec<Columns>> {
+        let mut pieces = Vec::new();
+        output::merge_in_pieces(
+            &self.sources,
+            (self.threads, self.piece),
             || (Columns::new(query), Vec::new()),
             |(columns, scratch), key, record| columns.push(key, record, scratch),
             |(columns, _)| {
-                all.append(columns);
+                if columns.is_empty() {
+                    return Ok(()); // a piece before the least key, or no group at all
+                }
+                // The lane fills a new one, as large as this one came to be.
+                let next = columns.empty_like();
+                pieces.push(std::mem::replace(columns, next));
                 Ok(())
             },
         )?;
-        Ok(all)
-    }
-
-    /// Every group in key order, into sinks that `new` makes and `fill` fills, handed to
-    /// `take` in key order: the runs merged in pieces on every thread when all are in memory,
-    /// on this thread alone when some are files (a spilled worker's, another process's).
-    fn merge<S: Send>(
-        &self,
-        new: impl Fn() -> S,
-        fill: impl Fn(&mut S, &[u8], &[u8]) + Sync,
-        mut take: impl FnMut(&mut S) -> std::io::Result<()>,
-    ) -> std::io::Result<()> {
-        let in_memory: Option<Vec<&Run>> = self
-            .sources
-            .iter()
-            .map(|s| match s {
-                Source::Memory(run) => Some(run),
-                Source::File(_) => None,
-            })
-            .collect();
-        if let Some(runs) = in_memory {
-            return output::merge_in_pieces(&runs, (self.threads, self.piece), new, fill, take);
+        if pieces.is_empty() {
+            pieces.push(Columns::new(query));
         }
-        let mut cursors: Vec<Box<dyn Cursor + '_>> = Vec::new();
-        for source in &self.sources {
-            cursors.push(match source {
-                Source::Memory(run) => Box::new(MemoryCursor::new(run)),
-                Source::File(path) => Box::new(FileCursor::open(path)?),
-            });
-        }
-        // One sink a piece, as in memory: text reaches `out` as it is formatted.
-        let mut sink = new();
-        let mut held = 0;
-        output::merge_runs(&mut cursors, |key, record| {
-            fill(&mut sink, key, record);
-            held += 1;
-            if held == self.piece {
-                held = 0;
-                take(&mut sink)?;
-            }
-            Ok(())
-        })?;
-        take(&mut sink)
+        Ok(pieces)
     }
 }
 
@@ -313,7 +277,7 @@ struct Finished {
     done: Done,
     /// Worker 0's: the other processes' runs, written to files as they came, and their
     /// reports.
-    remote_runs: Vec<PathBuf>,
+    remote_runs: Vec<RunFile>,
     remote_done: Vec<Done>,
 }
 
@@ -638,11 +602,12 @@ fn send_to_process_zero(
                 run.write_records(&mut records).expect("writing to memory");
                 records
             }
-            Source::File(path) => match std::fs::read(&path) {
+            Source::File(file) => match std::fs::read(&file.path) {
                 Ok(records) => records,
                 Err(e) => {
                     // A run that cannot be read back is a disk's failure, never an answer short.
-                    done.failure.get_or_insert(Error::Disk(format!("{}: {e}", path.display())));
+                    let path = file.path.display();
+                    done.failure.get_or_insert(Error::Disk(format!("{path}: {e}")));
                     continue;
                 }
             },
@@ -688,8 +653,7 @@ fn finish(
             (None, Some(dir)) => {
                 let path = dir.join(name.replace("part-", "run-").replace(".csv", ".run"));
                 let [run] = &runs[..] else { unreachable!("a spill partition is one table") };
-                spill::write_run(run, &path)?;
-                keep(Source::File(path));
+                keep(Source::File(spill::write_run(run, &path)?));
             }
             (None, None) => runs.into_iter().for_each(|run| keep(Source::Memory(run))),
         }
@@ -725,13 +689,14 @@ struct Remote {
 impl Remote {
     /// The other processes' runs, their files flushed, and their reports; a failure to write
     /// them becomes this worker's (`done`'s), if it has none of its own.
-    fn finish(mut self, done: &mut Done) -> (Vec<PathBuf>, Vec<Done>) {
+    fn finish(mut self, done: &mut Done) -> (Vec<RunFile>, Vec<Done>) {
         let mut runs = Vec::new();
         for (_, (path, mut file)) in self.files.drain() {
-            if let Err(e) = file.flush() {
-                self.failure.get_or_insert(format!("{}: {e}", path.display()));
+            // Read through once for its marks, where the merge may cut it.
+            match file.flush().and_then(|()| RunFile::scan(&path)) {
+                Ok(run) => runs.push(run),
+                Err(e) => drop(self.failure.get_or_insert(format!("{}: {e}", path.display()))),
             }
-            runs.push(path);
         }
         if let Some(e) = self.failure {
             done.failure.get_or_insert(Error::Disk(e));

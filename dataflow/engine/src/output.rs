@@ -15,6 +15,7 @@
 
 use std::io::Write;
 use std::ops::Range;
+use std::path::{Path, PathBuf};
 
 use crate::query::{Func, Output, Query};
 use crate::wire::Put;
@@ -115,16 +116,21 @@ impl Run {
     }
 
     /// The run as records (each key, then its record, in key order), to travel to another
-    /// process or to a file, read back by a [`FileCursor`].
-    pub fn write_records(&self, out: &mut impl Write) -> std::io::Result<()> {
-        let mut bytes = Vec::new();
+    /// process or to a file, read back by a [`FileCursor`]. Returns the marks of a
+    /// [`RunFile`]: every [`MARK_EVERY`]-th group's key and where its record starts.
+    pub fn write_records(&self, out: &mut impl Write) -> std::io::Result<Vec<(Vec<u8>, u64)>> {
+        let (mut bytes, mut marks, mut at) = (Vec::new(), Vec::new(), 0);
         for i in 0..self.len() {
+            if i % MARK_EVERY == 0 {
+                marks.push((self.key(i).to_vec(), at));
+            }
             bytes.clear();
             bytes.put_bytes(self.key(i));
             bytes.put_bytes(self.record(i));
             out.write_all(&bytes)?;
+            at += bytes.len() as u64;
         }
-        Ok(())
+        Ok(marks)
     }
 }
 
@@ -227,23 +233,111 @@ fn window(key: &[u8], at: usize) -> u128 {
     u128::from_be_bytes(bytes)
 }
 
+/// A sorted run in a file of records ([`Run::write_records`]): a spilled worker's, or another
+/// process's, received. Every [`MARK_EVERY`]-th group's key and where it starts are kept in
+/// memory, so that the file can be cut into pieces by key, as a run in memory is, and merged
+/// on every thread.
+pub struct RunFile {
+    /// The file.
+    pub path: PathBuf,
+    /// Groups in it.
+    pub len: usize,
+    /// The key of group 0, MARK_EVERY, 2 MARK_EVERY ..., and the byte where that group starts.
+    marks: Vec<(Vec<u8>, u64)>,
+}
+
+/// Groups between two marks of a [`RunFile`]: at most as many are read past and dropped where
+/// a piece starts in the file (a few kilobytes), and a mark a 256th of the groups is kept.
+pub const MARK_EVERY: usize = 256;
+
+impl RunFile {
+    /// `run` written to `path`, as records.
+    pub fn write(run: &Run, path: &Path) -> std::io::Result<RunFile> {
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
+        let marks = run.write_records(&mut out)?;
+        out.flush()?;
+        Ok(RunFile { path: path.to_owned(), len: run.len(), marks })
+    }
+
+    /// A file of records written elsewhere (another process's run, received), read through
+    /// once for its marks.
+    pub fn scan(path: &Path) -> std::io::Result<RunFile> {
+        let mut cursor = FileCursor::open(path)?;
+        let (mut len, mut marks) = (0, Vec::new());
+        while let Some(key) = cursor.key() {
+            if len % MARK_EVERY == 0 {
+                marks.push((key.to_vec(), cursor.head_at));
+            }
+            len += 1;
+            cursor.advance()?;
+        }
+        Ok(RunFile { path: path.to_owned(), len, marks })
+    }
+
+    /// Where a cursor from `from` on (the first key not below it) starts reading: the last
+    /// mark below `from` (the groups from there to `from` are read past).
+    fn start(&self, from: Option<&[u8]>) -> u64 {
+        let Some(from) = from else { return 0 };
+        let above = self.marks.partition_point(|(key, _)| key.as_slice() < from);
+        above.checked_sub(1).map_or(0, |m| self.marks[m].1)
+    }
+}
+
 /// A run in a file of records, read a buffer at a time: memory holds its head, not the run.
+/// Its groups from a key on, up to another (a whole file, read through for its marks, has
+/// neither).
 pub struct FileCursor {
     reader: std::io::BufReader<std::fs::File>,
     key: Vec<u8>,
     record: Vec<u8>,
     done: bool,
     window: u128,
+    /// Where the head group starts in the file, and where the next one does.
+    head_at: u64,
+    next_at: u64,
+    /// The bytes the windows skip: the prefix every key of the merge shares.
+    depth: usize,
+    /// The first key past the cursor's groups.
+    until: Option<Vec<u8>>,
 }
 
 impl FileCursor {
     /// A cursor at the first group of the run file `path`, written by [`Run::write_records`].
-    pub fn open(path: &std::path::Path) -> std::io::Result<FileCursor> {
-        let file = std::fs::File::open(path)?;
-        let reader = std::io::BufReader::with_capacity(1 << 18, file);
-        let (key, record) = (Vec::new(), Vec::new());
-        let mut cursor = FileCursor { reader, key, record, done: false, window: 0 };
+    pub fn open(path: &Path) -> std::io::Result<FileCursor> {
+        FileCursor::range(path, 0, (None, None), (0, 1 << 18))
+    }
+
+    /// A cursor over the groups of `path` from key `from` (or the first) up to `until` (or
+    /// the last), reading from byte `at`, where a group not past `from` starts; windows from
+    /// `depth`, a buffer of `buffer` bytes.
+    fn range(
+        path: &Path,
+        at: u64,
+        (from, until): (Option<&[u8]>, Option<&[u8]>),
+        (depth, buffer): (usize, usize),
+    ) -> std::io::Result<FileCursor> {
+        use std::io::{Seek, SeekFrom};
+        let mut file = std::fs::File::open(path)?;
+        file.seek(SeekFrom::Start(at))?;
+        let reader = std::io::BufReader::with_capacity(buffer, file);
+        let (key, record, until) = (Vec::new(), Vec::new(), until.map(<[u8]>::to_vec));
+        let mut cursor = FileCursor {
+            reader,
+            key,
+            record,
+            done: false,
+            window: 0,
+            head_at: at,
+            next_at: at,
+            depth,
+            until,
+        };
         cursor.advance()?;
+        while let Some(key) = cursor.key()
+            && from.is_some_and(|from| key < from)
+        {
+            cursor.advance()?;
+        }
         Ok(cursor)
     }
 
@@ -253,6 +347,7 @@ impl FileCursor {
         let buffer = if into_key { &mut self.key } else { &mut self.record };
         buffer.resize(usize::try_from(len).expect("a record this program wrote"), 0);
         self.reader.read_exact(buffer)?;
+        self.next_at += crate::wire::len_bytes(len) + len;
         Ok(true)
     }
 }
@@ -267,10 +362,10 @@ impl Cursor for FileCursor {
     }
 
     fn advance(&mut self) -> std::io::Result<()> {
+        self.head_at = self.next_at;
         self.done = !self.field(true)? || !self.field(false)?;
-        // From the key's first byte, as a MemoryCursor over a whole run has it: the windows
-        // of one merge must start at the same byte to be compared.
-        self.window = window(&self.key, 0);
+        self.done |= self.until.as_ref().is_some_and(|until| self.key >= *until);
+        self.window = window(&self.key, self.depth);
         Ok(())
     }
 
@@ -339,61 +434,163 @@ pub fn merge_runs<C: Cursor>(
     }
 }
 
-/// Runs in memory merged in pieces of about `piece` groups on `threads` threads, each piece's
-/// groups handed to a sink (`new` makes one, `fill` adds a group), the sinks handed to `take`
-/// in key order on this thread - which writes one piece while the threads merge the next.
-/// Piece p is merged by thread p % threads, into one of its two sinks; `take` leaves a sink
-/// empty, to be filled again (a buffer's pages are touched once, not once a piece).
+/// Where a sorted run of the answer is: in memory, or in a file (a worker that spilled, or
+/// another process's run, received).
+pub enum Source {
+    /// A run in memory: that of a worker that did not spill.
+    Memory(Run),
+    /// A file of records, read by a [`FileCursor`] as it is merged.
+    File(RunFile),
+}
+
+impl Source {
+    /// Keys from all over the run, in order: every [`MARK_EVERY`]-th.
+    fn samples(&self) -> Vec<&[u8]> {
+        match self {
+            Source::Memory(run) => (0..run.len()).step_by(MARK_EVERY).map(|i| run.key(i)).collect(),
+            Source::File(file) => file.marks.iter().map(|(key, _)| key.as_slice()).collect(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Source::Memory(run) => run.len(),
+            Source::File(file) => file.len,
+        }
+    }
+
+    /// A cursor over its groups from key `from` up to `until` (`None`: from the first, to the
+    /// last), its windows from `depth`; a file's with a buffer of `buffer` bytes.
+    fn cursor(
+        &self,
+        bounds: (Option<&[u8]>, Option<&[u8]>),
+        depth: usize,
+        buffer: usize,
+    ) -> std::io::Result<Box<dyn Cursor + '_>> {
+        Ok(match self {
+            Source::Memory(run) => {
+                let at = |key: Option<&[u8]>| key.map_or(run.len(), |k| run.lower_bound(k));
+                let range = bounds.0.map_or(0, |k| run.lower_bound(k))..at(bounds.1);
+                Box::new(MemoryCursor::of(run, range, depth))
+            }
+            Source::File(file) => {
+                let at = file.start(bounds.0);
+                Box::new(FileCursor::range(&file.path, at, bounds, (depth, buffer))?)
+            }
+        })
+    }
+}
+
+/// Runs merged in pieces of about `piece` groups on `threads` threads, each piece's groups
+/// handed to a sink (`new` makes one, `fill` adds a group), the sinks handed to `take` in key
+/// order on this thread - which writes one piece while the threads merge the next.
+///
+/// Runs all in memory are cut exactly where sampled keys fall. Where some are files (a
+/// spilled worker's, another process's), each file is cut at the mark below such a key and
+/// read on from there, and the pieces are four times larger, so that what is read past at
+/// their starts stays small beside them: a spilled answer is merged on every thread too.
 pub fn merge_in_pieces<S: Send>(
-    runs: &[&Run],
+    sources: &[Source],
     (threads, piece): (usize, usize),
     new: impl Fn() -> S,
     fill: impl Fn(&mut S, &[u8], &[u8]) + Sync,
+    take: impl FnMut(&mut S) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let in_memory: Option<Vec<&Run>> = sources
+        .iter()
+        .map(|s| match s {
+            Source::Memory(run) => Some(run),
+            Source::File(_) => None,
+        })
+        .collect();
+    let add = |sink: &mut S, key: &[u8], record: &[u8]| {
+        fill(sink, key, record);
+        Ok(())
+    };
+    if let Some(runs) = in_memory {
+        let bounds = piece_bounds(&runs, threads, piece);
+        let merge_piece = |piece: usize, sink: &mut S| {
+            let ranges: Vec<_> = bounds.iter().map(|b| b[piece]..b[piece + 1]).collect();
+            for (ranges, depth) in by_shared_prefix(&runs, ranges) {
+                let mut cursors: Vec<MemoryCursor> = runs
+                    .iter()
+                    .zip(ranges)
+                    .map(|(run, range)| MemoryCursor::of(run, range, depth))
+                    .collect();
+                merge_runs(&mut cursors, |key, record| add(sink, key, record))?;
+            }
+            Ok(())
+        };
+        let pieces = bounds.first().map_or(0, |b| b.len() - 1);
+        return in_lanes(pieces, threads, new, merge_piece, take);
+    }
+    let groups = sources.iter().map(Source::len).sum();
+    // Marks stand at fixed places (0, 256, 512 ...): runs of one size and of hashed keys (a
+    // spilled worker's partitions) have theirs at the same quantiles, so no more pieces than
+    // a run has marks - else some pieces would fall between two marks of one quantile.
+    let samples: Vec<Vec<&[u8]>> = sources.iter().map(Source::samples).collect();
+    let most = samples.iter().map(Vec::len).max().unwrap_or(0);
+    let wanted = pieces_wanted(groups, threads, 4 * piece).min(most.max(1));
+    let splitters = splitters(samples.into_iter().flatten().collect(), wanted);
+    // The files' buffers, all lanes' together: 32 MB (64 KB a file for 2 threads and 256 runs).
+    let lanes = threads.clamp(1, splitters.len() + 1);
+    let buffer = ((32 << 20) / (lanes * sources.len())).clamp(4 << 10, 1 << 18);
+    let merge_piece = |piece: usize, sink: &mut S| {
+        let from = piece.checked_sub(1).map(|p| splitters[p]);
+        let until = splitters.get(piece).copied();
+        // Every key between two keys shares their common prefix.
+        let depth =
+            from.zip(until).map_or(0, |(a, b)| a.iter().zip(b).take_while(|(x, y)| x == y).count());
+        let mut cursors = sources
+            .iter()
+            .map(|source| source.cursor((from, until), depth, buffer))
+            .collect::<std::io::Result<Vec<_>>>()?;
+        merge_runs(&mut cursors, |key, record| add(sink, key, record)).map(|_| ())
+    };
+    in_lanes(splitters.len() + 1, threads, new, merge_piece, take)
+}
+
+/// Pieces `0..pieces`, each merged by `merge_piece` into a sink on one of `threads` threads
+/// (piece p by thread p % threads, into one of its two sinks), the sinks handed to `take` in
+/// piece order on this thread; `take` leaves a sink empty, to be filled again (a buffer's
+/// pages are touched once, not once a piece). The first failure, a lane's or `take`'s, ends
+/// it.
+fn in_lanes<S: Send>(
+    pieces: usize,
+    threads: usize,
+    new: impl Fn() -> S,
+    merge_piece: impl Fn(usize, &mut S) -> std::io::Result<()> + Sync,
     mut take: impl FnMut(&mut S) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
     use std::sync::mpsc;
-    let bounds = piece_bounds(runs, threads, piece);
-    let merge_piece = |piece: usize, sink: &mut S| {
-        let ranges: Vec<_> = bounds.iter().map(|b| b[piece]..b[piece + 1]).collect();
-        for (ranges, depth) in by_shared_prefix(runs, ranges) {
-            let mut cursors: Vec<MemoryCursor> = runs
-                .iter()
-                .zip(ranges)
-                .map(|(run, range)| MemoryCursor::of(run, range, depth))
-                .collect();
-            merge_runs(&mut cursors, |key, record| {
-                fill(sink, key, record);
-                Ok(())
-            })
-            .expect("runs in memory do not fail");
-        }
-    };
-    let pieces = bounds.first().map_or(0, |b| b.len() - 1);
     let lanes = threads.clamp(1, pieces.max(1));
     std::thread::scope(|scope| {
         let mut ends = Vec::new();
         for lane in 0..lanes {
-            let (full, from_lane) = mpsc::sync_channel::<S>(1);
+            let (full, from_lane) = mpsc::sync_channel::<std::io::Result<S>>(1);
             let (to_lane, empty) = mpsc::channel::<S>();
             for _ in 0..2 {
                 to_lane.send(new()).expect("the lane's end is here");
             }
             let merge_piece = &merge_piece;
-            scope.spawn(move || {
-                for p in (lane..pieces).step_by(lanes) {
-                    // Either end gone: `take` failed, and the answer is abandoned.
-                    let Ok(mut sink) = empty.recv() else { return };
-                    merge_piece(p, &mut sink);
-                    if full.send(sink).is_err() {
-                        return;
+            std::thread::Builder::new().name(format!("merge lane {lane}")).spawn_scoped(
+                scope,
+                move || {
+                    for p in (lane..pieces).step_by(lanes) {
+                        // Either end gone: `take` failed, and the answer is abandoned.
+                        let Ok(mut sink) = empty.recv() else { return };
+                        let merged = merge_piece(p, &mut sink).map(|()| sink);
+                        if full.send(merged).is_err() {
+                            return;
+                        }
                     }
-                }
-            });
+                },
+            )?;
             ends.push((from_lane, to_lane));
         }
         for p in 0..pieces {
             let (from_lane, to_lane) = &ends[p % lanes];
-            let mut sink = from_lane.recv().expect("a lane sends each of its pieces");
+            let mut sink = from_lane.recv().expect("a lane sends each of its pieces")?;
             take(&mut sink)?;
             let _ = to_lane.send(sink);
         }
@@ -447,8 +644,7 @@ fn cut_by_shared_prefix(
 /// from the runs.
 fn piece_bounds(runs: &[&Run], threads: usize, piece: usize) -> Vec<Vec<usize>> {
     let groups: usize = runs.iter().map(|r| r.len()).sum();
-    let smallest = piece.min(1024);
-    let wanted = groups.div_ceil(piece).max(threads.min(groups.div_ceil(smallest))).max(1);
+    let wanted = pieces_wanted(groups, threads, piece);
     // Thirty-two samples a piece, spread over each run: pieces within about a third of even
     // whatever the runs' sizes (65,536 groups a piece came out as 43,000 to 88,000 in
     // db-benchmark's q10 at K=1). Each run's samples start at its own offset: runs of
@@ -459,13 +655,10 @@ fn piece_bounds(runs: &[&Run], threads: usize, piece: usize) -> Vec<Vec<usize>> 
     let stride = (groups / (wanted * 32)).max(1);
     // (Within the run's length: every run that has a group gives a sample.)
     let offset = |j: usize, run: &Run| (j * stride / runs.len()) % run.len().max(1);
-    let mut samples: Vec<&[u8]> = (runs.iter().enumerate())
+    let samples: Vec<&[u8]> = (runs.iter().enumerate())
         .flat_map(|(j, r)| (offset(j, r)..r.len()).step_by(stride).map(|i| r.key(i)))
         .collect();
-    samples.sort_unstable();
-    let mut splitters: Vec<&[u8]> =
-        (1..wanted).map(|p| samples[p * samples.len() / wanted]).collect();
-    splitters.dedup();
+    let splitters = splitters(samples, wanted);
     runs.iter()
         .map(|run| {
             let mut at = vec![0];
@@ -474,6 +667,22 @@ fn piece_bounds(runs: &[&Run], threads: usize, piece: usize) -> Vec<Vec<usize>> 
             at
         })
         .collect()
+}
+
+/// How many pieces `groups` make: about `piece` groups each, but at least one a thread where
+/// that leaves pieces of a thousand groups or more.
+fn pieces_wanted(groups: usize, threads: usize, piece: usize) -> usize {
+    let smallest = piece.min(1024);
+    groups.div_ceil(piece).max(threads.min(groups.div_ceil(smallest))).max(1)
+}
+
+/// The keys that cut `samples` into `wanted` parts of about as many samples, each once.
+fn splitters(mut samples: Vec<&[u8]>, wanted: usize) -> Vec<&[u8]> {
+    samples.sort_unstable();
+    let mut splitters: Vec<&[u8]> =
+        (1..wanted).map(|p| samples[p * samples.len() / wanted]).collect();
+    splitters.dedup();
+    splitters
 }
 
 // ---- text ----
@@ -723,8 +932,9 @@ fn for_each_field(
 
 // ---- columns ----
 
-/// The answer as columns, in key order: each key column's fields as strings, each output's
-/// numbers. What the Python module hands over as Arrow arrays, moved, not copied.
+/// A piece of the answer as columns, in key order: each key column's fields as strings, each
+/// output's numbers. What the Python module hands over as an Arrow record batch, moved, not
+/// copied; the answer is its pieces one after another.
 #[derive(Debug, Default, PartialEq)]
 pub struct Columns {
     /// The columns' names, keys first: the CSV header's.
@@ -808,25 +1018,24 @@ impl Columns {
         }
     }
 
-    /// Appends `other`'s groups, which all come after this one's, and empties `other` keeping
-    /// its room: a merge lane fills it again with the next piece, with no allocation.
-    pub fn append(&mut self, other: &mut Columns) {
-        for (mine, theirs) in self.keys.iter_mut().zip(&mut other.keys) {
-            let base = mine.bytes.len();
-            mine.bytes.extend_from_slice(&theirs.bytes);
-            mine.ends.extend(theirs.ends.iter().map(|end| base + end));
-            theirs.bytes.clear();
-            theirs.ends.clear();
-        }
-        for (mine, theirs) in self.numbers.iter_mut().zip(&mut other.numbers) {
-            match (mine, theirs) {
-                (Numbers::Counts(a), Numbers::Counts(b)) => a.append(b),
-                (Numbers::Floats { values, valid }, Numbers::Floats { values: v, valid: ok }) => {
-                    values.append(v);
-                    valid.append(ok);
-                }
-                _ => unreachable!("columns of one query"),
-            }
+    /// Empty columns of the same query, with room for as many groups and key bytes as these.
+    pub fn empty_like(&self) -> Columns {
+        let groups = self.len();
+        let keys = |k: &Strings| Strings {
+            bytes: Vec::with_capacity(k.bytes.len()),
+            ends: Vec::with_capacity(groups),
+        };
+        let numbers = |n: &Numbers| match n {
+            Numbers::Counts(_) => Numbers::Counts(Vec::with_capacity(groups)),
+            Numbers::Floats { .. } => Numbers::Floats {
+                values: Vec::with_capacity(groups),
+                valid: Vec::with_capacity(groups),
+            },
+        };
+        Columns {
+            names: self.names.clone(),
+            keys: self.keys.iter().map(keys).collect(),
+            numbers: self.numbers.iter().map(numbers).collect(),
         }
     }
 }
@@ -911,6 +1120,61 @@ mod tests {
         let bounds = piece_bounds(&runs, 2, 4096);
         let groups: usize = bounds.iter().map(|b| b[b.len() - 1] - b[0]).sum();
         assert_eq!(groups, (0..256).map(|j| j / 16).sum::<usize>());
+    }
+
+    /// Runs in files (a spilled worker's, another process's, read through for its marks) and
+    /// in memory, merged in pieces on two threads: every group once, in key order, with its
+    /// own record, in several pieces - cut at marks, read on from there - of several sizes.
+    #[test]
+    fn runs_in_files_are_merged_in_pieces_on_every_thread() {
+        let folder = tempfile::tempdir().unwrap();
+        let mut next = crate::testdata::xorshift(0x9e37_79b9_7f4a_7c15);
+        let mut runs: Vec<Run> = (0..9).map(|_| Run::with_capacity(1, 0, 0)).collect();
+        let mut keys: Vec<(Vec<u8>, u64)> = (0..60_000_u64)
+            .map(|i| {
+                // Keys sharing long prefixes, of several lengths.
+                let r = next();
+                (format!("key-{:0w$}", r % 100_000, w = 5 + (r >> 60) as usize).into_bytes(), i)
+            })
+            .collect();
+        keys.sort();
+        keys.dedup_by(|a, b| a.0 == b.0);
+        for (key, i) in &keys {
+            let run = key.iter().map(|&b| usize::from(b)).sum::<usize>() % 9;
+            runs[run].push(key, &[Cell::Count(*i)]);
+        }
+        let mut sources = Vec::new();
+        for (j, run) in runs.into_iter().enumerate() {
+            let path = folder.path().join(format!("{j}.run"));
+            sources.push(match j % 3 {
+                0 => Source::Memory(run),
+                1 => Source::File(RunFile::write(&run, &path).unwrap()),
+                _ => {
+                    let written = RunFile::write(&run, &path).unwrap();
+                    let scanned = RunFile::scan(&path).unwrap();
+                    assert_eq!((scanned.len, &scanned.marks), (written.len, &written.marks));
+                    Source::File(scanned)
+                }
+            });
+        }
+        let merged = std::sync::Mutex::new(Vec::new());
+        let mut pieces = Vec::new();
+        merge_in_pieces(
+            &sources,
+            (2, 400),
+            Vec::new,
+            |sink: &mut Vec<(Vec<u8>, u64)>, key, record| {
+                sink.push((key.to_vec(), u64::from_le_bytes(record[..8].try_into().unwrap())));
+            },
+            |sink| {
+                pieces.push(sink.len());
+                merged.lock().unwrap().append(sink);
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(merged.into_inner().unwrap(), keys);
+        assert!(pieces.len() > 5 && pieces.iter().all(|&n| n < 4000), "{pieces:?}");
     }
 
     /// Runs in memory and in files (a spilled worker's, another process's) merge in key

@@ -21,7 +21,7 @@ use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::output::{self, Cursor, MemoryCursor, Run};
+use crate::output::{self, Cursor, MemoryCursor, Run, RunFile};
 use crate::query::Query;
 use crate::table::Table;
 use crate::wire::{self, Put};
@@ -240,16 +240,14 @@ fn part_of(hash: u64) -> usize {
 
 /// A sorted run written to a file of its own, to be merged from there: the answer of a worker
 /// that spilled, kept out of memory.
-pub fn write_run(run: &Run, path: &Path) -> Result<(), String> {
+pub fn write_run(run: &Run, path: &Path) -> Result<RunFile, String> {
     let folder = path.parent().unwrap_or(path).display();
-    let why = |e: std::io::Error| {
+    RunFile::write(run, path).map_err(|e| {
         format!(
             "spilling to {folder}: {e} (writing a sorted run of {} groups; --spill-dir names another folder)",
             run.len()
         )
-    };
-    let mut out = BufWriter::with_capacity(1 << 20, File::create(path).map_err(why)?);
-    run.write_records(&mut out).and_then(|()| out.flush()).map_err(why)
+    })
 }
 
 /// `--out DIR`: refused where it holds files already, unless `overwrite` (then its part files

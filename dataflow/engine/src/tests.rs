@@ -54,10 +54,10 @@ fn dataflow(
 }
 
 /// Columns written as the CSV answer is: what a caller of the columns gets is the same answer.
-fn as_csv(columns: &Columns, query: &Query) -> String {
+fn as_csv(pieces: &[Columns], query: &Query) -> String {
     let mut text = Vec::new();
     output::write_header(query, &mut text).unwrap();
-    for row in 0..columns.len() {
+    for (columns, row) in pieces.iter().flat_map(|c| (0..c.len()).map(move |row| (c, row))) {
         for (i, keys) in columns.keys.iter().enumerate() {
             let start = if row == 0 { 0 } else { keys.ends[row - 1] };
             if i > 0 {

@@ -37,6 +37,11 @@ impl Put for Vec<u8> {
     }
 }
 
+/// The bytes [`Put::put_len`] writes for `x`.
+pub fn len_bytes(x: u64) -> u64 {
+    u64::from((64 - (x | 1).leading_zeros()).div_ceil(7))
+}
+
 /// A length written by [`Put::put_len`] into a file, read back; `None` at the end of the file,
 /// an error where the file ends inside one.
 pub fn read_len(reader: &mut impl std::io::Read) -> std::io::Result<Option<u64>> {

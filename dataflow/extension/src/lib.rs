@@ -37,7 +37,7 @@ mod hpc_rs_dataflow {
         RecordBatch, RecordBatchIterator, StringArray,
     };
     use arrow_buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
-    use arrow_schema::{ArrowError, Field, Schema};
+    use arrow_schema::{ArrowError, DataType, Field, Schema};
     use dataflow_engine::output::{Columns, Numbers, Strings};
     use dataflow_engine::{Error, Job, Query};
     use pyo3::exceptions::{
@@ -117,7 +117,11 @@ mod hpc_rs_dataflow {
     /// The job on a thread of its own while this one waits without the GIL, looking for
     /// Ctrl-C: on one, the job is told to stop, waited for (its spill folder is removed as it
     /// returns), and KeyboardInterrupt raised.
-    fn run_interruptibly(py: Python<'_>, job: Arc<Job>, stop: &AtomicBool) -> PyResult<Columns> {
+    fn run_interruptibly(
+        py: Python<'_>,
+        job: Arc<Job>,
+        stop: &AtomicBool,
+    ) -> PyResult<Vec<Columns>> {
         let (done, result) = mpsc::channel();
         // Waited on without the GIL, from this thread only: a Mutex makes it shareable.
         let result = std::sync::Mutex::new(result);
@@ -163,12 +167,15 @@ mod hpc_rs_dataflow {
     /// Arrow PyCapsule interface; ``len(answer)`` is its number of groups.
     #[pyclass(frozen, module = "hpc_rs_dataflow")]
     struct Answer {
-        batch: RecordBatch,
+        schema: Arc<Schema>,
+        /// The merge's pieces, in key order, as they were built (one array a column would
+        /// copy them all, on one thread).
+        batches: Vec<RecordBatch>,
     }
 
     #[pymethods]
     impl Answer {
-        /// The answer as an Arrow C stream of one record batch, in a PyCapsule named
+        /// The answer as an Arrow C stream of record batches, in a PyCapsule named
         /// "arrow_array_stream" (the Arrow PyCapsule interface). A requested schema is not
         /// cast to: the columns come as they are, which the interface allows.
         #[pyo3(signature = (requested_schema=None))]
@@ -178,72 +185,118 @@ mod hpc_rs_dataflow {
             requested_schema: Option<&Bound<'py, PyAny>>,
         ) -> PyResult<Bound<'py, PyCapsule>> {
             let _ = requested_schema;
-            let batches = RecordBatchIterator::new([Ok(self.batch.clone())], self.batch.schema());
+            // A batch's clone shares its buffers: the stream hands out the same memory.
+            let batches: Vec<_> = self.batches.iter().cloned().map(Ok).collect();
+            let batches = RecordBatchIterator::new(batches, Arc::clone(&self.schema));
             let stream = FFI_ArrowArrayStream::new(Box::new(batches));
             PyCapsule::new_with_value(py, stream, c"arrow_array_stream")
         }
 
         /// The answer's schema as an Arrow C schema, in a PyCapsule named "arrow_schema".
         fn __arrow_c_schema__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyCapsule>> {
-            let schema = FFI_ArrowSchema::try_from(self.batch.schema().as_ref())
+            let schema = FFI_ArrowSchema::try_from(self.schema.as_ref())
                 .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
             PyCapsule::new_with_value(py, schema, c"arrow_schema")
         }
 
         fn __len__(&self) -> usize {
-            self.batch.num_rows()
+            self.batches.iter().map(RecordBatch::num_rows).sum()
         }
 
         /// The column names: the keys, then each aggregate (``COLUMN_FUNC``, ``size``).
         #[getter]
         fn columns(&self) -> Vec<String> {
-            self.batch.schema().fields().iter().map(|f| f.name().clone()).collect()
+            self.schema.fields().iter().map(|f| f.name().clone()).collect()
         }
 
         fn __repr__(&self) -> String {
             format!(
                 "<hpc_rs_dataflow.Answer: {} groups, columns {:?}; pyarrow.table(answer) or polars.DataFrame(answer) to read it>",
-                self.batch.num_rows(),
+                self.__len__(),
                 self.columns()
             )
         }
     }
 
     impl Answer {
-        /// The engine's columns as Arrow arrays: the numbers and key bytes moved, not copied
-        /// (the offsets and the validity bits are made anew).
-        fn of(columns: Columns) -> Result<Answer, ArrowError> {
+        /// The engine's pieces of columns as Arrow record batches: the numbers and key bytes
+        /// moved, not copied (the offsets and the validity bits are made anew). The batches
+        /// of a stream share one schema, so each key column's type is chosen from all the
+        /// pieces: strings where every piece is UTF-8, 64-bit offsets where a piece needs
+        /// them; an aggregate may be null where any piece has a group with no value.
+        fn of(pieces: Vec<Columns>) -> Result<Answer, ArrowError> {
+            let first = pieces.first().expect("the engine gives at least one piece");
+            let kinds: Vec<KeyKind> = (0..first.keys.len())
+                .map(|k| KeyKind::of(pieces.iter().map(|p| &p.keys[k])))
+                .collect();
+            let nullable: Vec<bool> = (0..first.numbers.len())
+                .map(|n| pieces.iter().any(|p| has_null(&p.numbers[n])))
+                .collect();
             let mut fields = Vec::new();
-            let mut arrays: Vec<ArrayRef> = Vec::new();
-            let mut names = columns.names.into_iter();
-            for keys in columns.keys {
-                let array = strings(keys)?;
-                let name = names.next().expect("a name a column");
-                fields.push(Field::new(name, array.data_type().clone(), false));
-                arrays.push(array);
+            for (name, kind) in first.names.iter().zip(&kinds) {
+                fields.push(Field::new(name, kind.data_type(), false));
             }
-            for numbers in columns.numbers {
-                let array = numbers_array(numbers);
-                let name = names.next().expect("a name a column");
-                fields.push(Field::new(name, array.data_type().clone(), array.null_count() > 0));
-                arrays.push(array);
+            let outputs = first.names[kinds.len()..].iter().zip(&first.numbers).zip(&nullable);
+            for ((name, numbers), nullable) in outputs {
+                let data_type = match numbers {
+                    Numbers::Counts(_) => DataType::Int64,
+                    Numbers::Floats { .. } => DataType::Float64,
+                };
+                fields.push(Field::new(name, data_type, *nullable));
             }
-            let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?;
-            Ok(Answer { batch })
+            let schema = Arc::new(Schema::new(fields));
+            let mut batches = Vec::with_capacity(pieces.len());
+            for piece in pieces {
+                let mut arrays: Vec<ArrayRef> = Vec::new();
+                for (keys, kind) in piece.keys.into_iter().zip(&kinds) {
+                    arrays.push(strings(keys, *kind)?);
+                }
+                arrays.extend(piece.numbers.into_iter().map(numbers_array));
+                batches.push(RecordBatch::try_new(Arc::clone(&schema), arrays)?);
+            }
+            Ok(Answer { schema, batches })
         }
     }
 
+    /// How a key column travels: as strings or bytes, with 32- or 64-bit offsets.
+    #[derive(Clone, Copy)]
+    struct KeyKind {
+        utf8: bool,
+        large: bool,
+    }
+
+    impl KeyKind {
+        fn of<'p>(pieces: impl Iterator<Item = &'p Strings> + Clone) -> KeyKind {
+            KeyKind {
+                utf8: pieces.clone().all(|k| std::str::from_utf8(&k.bytes).is_ok()),
+                large: pieces.into_iter().any(|k| i32::try_from(k.bytes.len()).is_err()),
+            }
+        }
+
+        fn data_type(self) -> DataType {
+            match (self.utf8, self.large) {
+                (true, false) => DataType::Utf8,
+                (false, false) => DataType::Binary,
+                (true, true) => DataType::LargeUtf8,
+                (false, true) => DataType::LargeBinary,
+            }
+        }
+    }
+
+    fn has_null(numbers: &Numbers) -> bool {
+        matches!(numbers, Numbers::Floats { valid, .. } if valid.contains(&false))
+    }
+
     /// A key column as Arrow strings - or as binary, where a file's bytes are not UTF-8 -
-    /// with 32-bit offsets where they fit, 64-bit (large_string) past 2 GiB.
-    fn strings(keys: Strings) -> Result<ArrayRef, ArrowError> {
-        let utf8 = std::str::from_utf8(&keys.bytes).is_ok();
+    /// with 32-bit offsets, or 64-bit (large_string) where some piece passes 2 GiB.
+    fn strings(keys: Strings, kind: KeyKind) -> Result<ArrayRef, ArrowError> {
         let starts = std::iter::once(0).chain(keys.ends.iter().copied());
-        if i32::try_from(keys.bytes.len()).is_ok() {
+        let bytes = Buffer::from_vec(keys.bytes);
+        if !kind.large {
             let offsets: Vec<i32> =
                 starts.map(|end| i32::try_from(end).expect("below the last")).collect();
             let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
-            let bytes = Buffer::from_vec(keys.bytes);
-            return Ok(if utf8 {
+            return Ok(if kind.utf8 {
                 Arc::new(StringArray::try_new(offsets, bytes, None)?)
             } else {
                 Arc::new(BinaryArray::try_new(offsets, bytes, None)?)
@@ -252,8 +305,7 @@ mod hpc_rs_dataflow {
         let offsets: Vec<i64> =
             starts.map(|end| i64::try_from(end).expect("fewer bytes than memory")).collect();
         let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
-        let bytes = Buffer::from_vec(keys.bytes);
-        Ok(if utf8 {
+        Ok(if kind.utf8 {
             Arc::new(LargeStringArray::try_new(offsets, bytes, None)?)
         } else {
             Arc::new(LargeBinaryArray::try_new(offsets, bytes, None)?)
