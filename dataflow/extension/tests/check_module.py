@@ -175,6 +175,31 @@ def arrow_consumers_take_it(folder):
     ok("pyarrow takes the answer as a table, a schema and a stream, any number of times")
 
 
+def many_groups_come_as_record_batches(folder):
+    """More groups than one piece of the engine's merge (65,536): the answer is a stream of
+    several record batches of one schema - nullable where only the last piece holds a null - and
+    it is the command line's, whether the groups stayed in memory or spilled to files."""
+    data = folder / "many"
+    data.mkdir()
+    groups = 150_000
+    with open(data / "many.csv", "w") as out:
+        out.write("g,v\n")
+        # The last group's only value is missing: its mean is null, in the last batch alone.
+        out.writelines(f"g{i:07d},{'' if i == groups - 1 else i / 100}\n" for i in range(groups))
+    pattern = str(data / "*.csv")
+    agg = {"v": ["sum", "mean"]}
+    want = cli_answer(pattern, ["g"], agg, 2)
+    for memory_limit in (None, 1 << 20):
+        answer = hd.groupby(pattern, "g", agg, workers=2, memory_limit=memory_limit)
+        batches = list(pa.RecordBatchReader.from_stream(answer))
+        if len(batches) < 2 or len({b.schema for b in batches}) != 1:
+            fail(f"{len(batches)} record batches, of {len({b.schema for b in batches})} schemas")
+        if not pa.schema(answer).field("v_mean").nullable or batches[0].column("v_mean").null_count:
+            fail("the mean's nulls: only the last batch has one, and the schema allows it")
+        same_answer(pa.Table.from_batches(batches), want, f"{groups} groups, memory_limit {memory_limit}")
+    ok(f"{groups:,} groups come as several record batches, in memory and spilled: the command line's answer")
+
+
 def bad_arguments_say_what_and_where(folder):
     pattern = str(folder / "case0" / "*.csv")
     raises(FileNotFoundError, "no file matches", lambda: hd.groupby(str(folder / "none*.csv"), "k1", {"v1": "sum"}))
@@ -287,6 +312,7 @@ def main():
         folder = pathlib.Path(scratch)
         answers_equal_the_command_line_s(folder)
         arrow_consumers_take_it(folder)
+        many_groups_come_as_record_batches(folder)
         bad_arguments_say_what_and_where(folder)
         pattern = big_files(folder)
         threads_run_at_once(pattern)
