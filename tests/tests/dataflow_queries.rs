@@ -130,7 +130,8 @@ fn a_tiny_budget_spills_and_gives_the_same_answer_leaving_no_file() {
 fn groups_merged_by_partition_at_the_end_early_or_after_a_spill_give_one_answer() {
     // K=1, 300,000 rows: about 190,000 groups, past the 32,768 at which a worker's groups are
     // partitioned and its batches wait, by partition, to be merged at the end. 16 MB runs out
-    // after that (the waiting groups merged early, then spilled); 64 KiB long before it.
+    // after that (the waiting groups merged early; where that makes no room, spilled, and from
+    // then on spilled as they came, each to its partition's file); 64 KiB long before it.
     let dir = groupby_data("partitioned", "300000", "1");
     let files = pattern(dir.path());
     let spill = folder("partitioned-spill-dir");

@@ -333,13 +333,17 @@ pub fn run(
 /// that table is sorted: a partition's table then stays in cache from its first group to its
 /// last (merged as batches arrive, every group met its table's memory cold - with millions of
 /// groups, a group is met little more than once), and is made as large as it must be at once.
-/// When memory is short, the pending groups are merged early, and the tables spill.
+/// When memory is short, the pending groups are merged early if that makes room, else they
+/// spill as they came, with the tables.
 struct Owned {
     shape: Shape,
     tables: Vec<Table>,
     /// Each partition's groups not merged yet, and how many; none while there is one table.
     pending: Vec<(Vec<u8>, usize)>,
     limit: u64,
+    /// Whether merging the pending groups early brought memory under the limit, the last time
+    /// it was short.
+    merging_makes_room: bool,
     spill: Spill,
     failure: Option<String>,
 }
@@ -351,6 +355,7 @@ impl Owned {
             tables: vec![Table::new(shape)],
             pending: Vec::new(),
             limit,
+            merging_makes_room: true,
             spill: Spill::new(me),
             failure: None,
         }
@@ -374,13 +379,18 @@ impl Owned {
             self.pending = vec![(Vec::new(), 0); table::PARTITIONS];
             table::split(&self.shape, &all[0], &mut self.pending);
         }
-        if self.memory() > self.limit {
+        if self.memory() > self.limit && self.merging_makes_room {
+            // Merged, a key's partials that came in several batches become one group: room
+            // made where few groups come many times. Where that is not enough, the groups are
+            // mostly new ones, and merging them before they spill is work done twice: from then
+            // on they go to disk as they came.
             self.merge_pending();
+            self.merging_makes_room = self.memory() <= self.limit;
         }
         if self.memory() > self.limit {
             let written = files.get().and_then(|dir| {
                 self.spill.set_dir(dir);
-                self.spill.write(&mut self.tables)
+                self.spill_all()
             });
             if let Err(e) = written {
                 self.failure = Some(e);
@@ -406,6 +416,13 @@ impl Owned {
             table.absorb(bytes);
             (*bytes, *groups) = (Vec::new(), 0);
         }
+    }
+
+    /// Every group to the spill files: the pending ones as they came (each partition's bytes
+    /// to its file, as they are: no probe, no encoding again), then the tables'.
+    fn spill_all(&mut self) -> Result<(), String> {
+        self.spill.write_pending(&mut self.pending)?;
+        self.spill.write(&mut self.tables)
     }
 
     /// The tables, each with its pending groups merged in as it is taken, room made for them
@@ -664,8 +681,7 @@ fn finish(
         place(runs, &format!("part-{me:05}.csv"), None)?;
         return Ok((parts, groups));
     }
-    owned.merge_pending();
-    owned.spill.write(&mut owned.tables)?;
+    owned.spill_all()?;
     let dir = files.get()?.to_owned();
     owned.spill.read_back(
         || Table::new(shape),

@@ -23,12 +23,16 @@ use std::time::{Duration, Instant};
 
 use crate::output::{self, Cursor, MemoryCursor, Run, RunFile};
 use crate::query::Query;
-use crate::table::Table;
+use crate::table::{self, Table};
 use crate::wire::{self, Put};
 
 /// Spill partitions: a table too large for memory is cut into this many by key hash, each
-/// read back alone.
-pub const PARTS: usize = 64;
+/// read back alone. Each is two of the partitions of a worker's tables past
+/// [`table::PARTITION_AT`] groups (p and p + 64), so that a partition's groups waiting to be
+/// merged go to the file as they are. (128 files a worker made the answer's merge, of a run a
+/// file, slower.)
+pub const PARTS: usize = table::PARTITIONS / 2;
+const _: () = assert!(table::PARTITIONS.is_multiple_of(PARTS));
 
 /// What a run may hold in memory, shared among its workers.
 #[derive(Clone, Debug)]
@@ -170,6 +174,20 @@ impl Spill {
         Ok(())
     }
 
+    /// Writes each table partition's groups in `pending` (whole groups, encoded as the tables
+    /// drain them) to its spill partition's file as they are, and frees them.
+    pub fn write_pending(&mut self, pending: &mut [(Vec<u8>, usize)]) -> Result<(), String> {
+        let started = Instant::now();
+        for (partition, (bytes, groups)) in pending.iter_mut().enumerate() {
+            if !bytes.is_empty() {
+                self.append(partition % PARTS, bytes)?;
+            }
+            (*bytes, *groups) = (Vec::new(), 0);
+        }
+        self.spilled.nanos += u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        Ok(())
+    }
+
     /// Appends `bytes` (whole groups) to partition `part`'s file as one framed piece, and
     /// empties them.
     fn append(&mut self, part: usize, bytes: &mut Vec<u8>) -> Result<(), String> {
@@ -230,10 +248,9 @@ impl Spill {
     }
 }
 
-/// A group's spill partition: bits of its hash that neither its owner (the top 16) nor the
-/// aggregator's partitions (bits 32 on) use.
+/// A group's spill partition: its table's partition, modulo [`PARTS`].
 fn part_of(hash: u64) -> usize {
-    (hash >> 16) as usize % PARTS
+    table::partition(hash, PARTS)
 }
 
 // ---- answers in files ----
