@@ -18,7 +18,8 @@ class Answer:
         """The column names: the keys, then each aggregate (COLUMN_FUNC, size)."""
     def __len__(self) -> int: ...
     def __arrow_c_stream__(self, requested_schema: Any = None) -> Any:
-        """The answer as an Arrow C stream of one record batch (a PyCapsule)."""
+        """The answer as an Arrow C stream of record batches, one a piece of the merge, in key
+        order (a PyCapsule)."""
     def __arrow_c_schema__(self) -> Any:
         """The answer's schema as an Arrow C schema (a PyCapsule)."""
 

@@ -10,7 +10,9 @@
 //! sql/core/.../aggregate/TungstenAggregationIterator.scala). At the end each partition is read
 //! back alone and merged into a table of its own, so memory holds one partition's groups at a
 //! time, never all of them: the data is written once and read once, and the work stays linear
-//! in it. A median spills its values with its group: a holistic aggregate spills more.
+//! in it. A median spills its values with its group: a holistic aggregate spills more. Groups
+//! a worker holds unmerged (past [`table::PARTITION_AT`], by table partition) go out as they
+//! came, each partition's bytes to its file: no probe and no encoding before they spill.
 //!
 //! Files are private to the user and removed when the run ends, however it ends
 //! (`crate::cleanup`); a full disk or an unwritable folder ends the run with one line naming
