@@ -58,7 +58,7 @@ impl<const L: usize> Exact<L> {
 
     /// Adds `x` exactly: the usual case - a normal value no finer than the sum's lowest bit
     /// (or finer only in trailing zeros), the sum far from the top - as one 128-bit addition,
-    /// read straight from the float's bits; any other by [`Exact::add_any`].
+    /// read straight from the float's bits; any other by `Exact::add_any`.
     #[inline]
     pub fn add(&mut self, x: f64) {
         if let Exact::Fixed { limbs, lsb, .. } = self {

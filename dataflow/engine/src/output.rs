@@ -8,10 +8,12 @@
 //! writes NaN). Numbers become text only as they are written, into the output buffer itself.
 //!
 //! The merge is cut into pieces by key: splitter keys sampled from the runs, each piece the
-//! keys between two splitters, found in every run by binary search. Pieces are merged and
-//! formatted side by side, a wave of them at a time, and handed on in key order - so the
-//! answer streams out at the speed of all threads while memory holds one wave, not the whole
-//! text (pandas' `to_csv` formats on one thread; so did this engine before).
+//! keys between two splitters, found in every run by binary search (in a run in a file - a
+//! spilled worker's, another process's - from the mark below it, one kept every 256 groups,
+//! read on to it). Pieces are merged and formatted side by side, a wave of them at a time,
+//! and handed on in key order - so the answer streams out at the speed of all threads while
+//! memory holds one wave, not the whole text (pandas' `to_csv` formats on one thread; so did
+//! this engine before).
 
 use std::io::Write;
 use std::ops::Range;

@@ -413,7 +413,7 @@ impl Table {
     // ---- the answer ----
 
     /// The groups in key order, each its key and its outputs' numbers: a sorted run, which
-    /// [`output::merge_runs`] merges with other workers' runs.
+    /// [`crate::output::merge_runs`] merges with other workers' runs.
     ///
     /// Keys and records are laid out in key order, so the merge reads each run front to back;
     /// the jumps from group to group happen here, in every worker at once, in a table small
