@@ -531,20 +531,25 @@ fn key_of<'k>(meta: &[Meta], keys: &'k [u8], g: usize) -> &'k [u8] {
 }
 
 /// Whether two keys are equal: short ones (up to 16 bytes, most keys) as two words each,
-/// without a call to `memcmp`.
+/// the first and the last (overlapping when shorter than twice a word), without a call to
+/// `memcmp`.
 #[inline(always)]
 fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     let n = a.len();
     if n != b.len() {
         return false;
     }
-    if n < 8 {
+    if n < 4 {
         return a.iter().zip(b).all(|(x, y)| x == y); // a few bytes: no call to memcmp
     }
     if n > 16 {
         return a == b;
     }
-    // 8 to 16 bytes: the first 8 and the last 8 (overlapping when shorter than 16).
+    if n < 8 {
+        // 4 to 7 bytes ("id001"): two 4-byte words.
+        let word = |s: &[u8], at: usize| u32::from_le_bytes(s[at..at + 4].try_into().expect("4"));
+        return word(a, 0) == word(b, 0) && word(a, n - 4) == word(b, n - 4);
+    }
     let word = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("8 bytes"));
     word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8)
 }
@@ -703,6 +708,23 @@ mod tests {
         encode_key(2, |i| [&b"a"[..], &b"\0b"[..]][i], &mut x);
         encode_key(2, |i| [&b"a\0"[..], &b"b"[..]][i], &mut y);
         assert_ne!(x, y, "a zero byte never joins two fields into one");
+    }
+
+    /// Keys of every length up to 20 bytes, equal and differing in any one byte or in length,
+    /// compare as `==` compares them: the word-wise paths (4 to 7 bytes, 8 to 16) included.
+    #[test]
+    fn keys_compare_equal_exactly_when_their_bytes_do() {
+        for n in 0..=20_usize {
+            let key: Vec<u8> = (b'a'..=b'z').cycle().take(n).collect();
+            assert!(same_bytes(&key, &key.clone()), "{n} bytes, equal");
+            for at in 0..n {
+                let mut other = key.clone();
+                other[at] ^= 0x20;
+                assert!(!same_bytes(&key, &other), "{n} bytes, byte {at} differs");
+            }
+            let longer = [&key[..], b"x"].concat();
+            assert!(!same_bytes(&key, &longer), "{n} and {} bytes", n + 1);
+        }
     }
 
     #[test]
