@@ -568,11 +568,13 @@ pub const PARTITION_AT: usize = 1 << 15;
 /// Partitions of the hash, each a table of its own.
 pub const PARTITIONS: usize = 128;
 
-/// A hash's partition of `parts`: bits that neither the owner (the top 16) nor a table's slot
-/// (the bottom ones, after `slot_hash`'s mixing) depend on alone.
+/// A hash's partition of `parts`, a power of two (1, 64 or 128): bits that neither the owner
+/// (the top 16) nor a table's slot (the bottom ones, after `slot_hash`'s mixing) depend on
+/// alone - taken with a mask, as `% parts` would give them, without a division a row.
 #[inline]
 pub fn partition(hash: u64, parts: usize) -> usize {
-    (hash >> 32) as usize % parts
+    debug_assert!(parts.is_power_of_two(), "{parts} partitions");
+    (hash >> 32) as usize & (parts - 1)
 }
 
 /// Merges every group of a batch (made by [`Table::drain_into`] from tables of the same
@@ -724,6 +726,20 @@ mod tests {
             }
             let longer = [&key[..], b"x"].concat();
             assert!(!same_bytes(&key, &longer), "{n} and {} bytes", n + 1);
+        }
+    }
+
+    /// A partition is the hash's bits from 32 on modulo the partitions, taken by a mask; a
+    /// spill partition (of 64) is the table partition (of 128) modulo 64, as `spill` needs.
+    #[test]
+    fn partitions_are_the_hash_bits_from_32_modulo_their_number() {
+        let mut next = crate::testdata::xorshift(0x51_7cc1_b727_220a);
+        for _ in 0..10_000 {
+            let hash = next();
+            for parts in [1, 64, PARTITIONS] {
+                assert_eq!(partition(hash, parts), (hash >> 32) as usize % parts, "{hash:#x}");
+            }
+            assert_eq!(partition(hash, 64), partition(hash, PARTITIONS) % 64);
         }
     }
 
