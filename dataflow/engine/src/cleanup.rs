@@ -71,14 +71,14 @@ fn remove(path: &Path) {
     if path.is_dir() {
         // Renamed away first: on Ctrl-C the workers still write spill files there, and a file
         // made while the folder is emptied would keep it (its removal fails, "not empty").
-        // Once renamed, a new file under the old name fails instead, and the folder goes whole.
+        // Once renamed, a new file under the old name fails instead - but one whose name was
+        // looked up just before the rename can still be made in the renamed folder while it is
+        // emptied (seen once in a test run): so the removal is tried again, a few times, until
+        // the folder is gone.
         let mut doomed = path.as_os_str().to_owned();
         doomed.push(".removing");
         let doomed = PathBuf::from(doomed);
         let gone = if std::fs::rename(path, &doomed).is_ok() { doomed.as_path() } else { path };
-        // A file whose name was looked up just before the rename can still be made in the
-        // renamed folder while it is emptied ("not empty" then, and the folder stays: seen
-        // once in a test run): removed again, a few times, until it is gone.
         for _ in 0..20 {
             if std::fs::remove_dir_all(gone).is_ok() || !gone.exists() {
                 break;

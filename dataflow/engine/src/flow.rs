@@ -66,7 +66,8 @@ pub struct Answer {
     pub profile: Profile,
     /// The threads that merge the runs into the answer's text or columns.
     pub threads: usize,
-    /// About how many groups each of them merges at a time ([`output::PIECE`]).
+    /// About how many groups each of them merges at a time ([`output::PIECE`]; four times as
+    /// many where some runs are files).
     piece: usize,
     /// The folder of this run's spill and run files, removed with the answer.
     _files: Option<Arc<SpillDir>>,
@@ -151,11 +152,9 @@ impl Answer {
             || (Columns::new(query), Vec::new()),
             |(columns, scratch), key, record| columns.push(key, record, scratch),
             |(columns, _)| {
-                if columns.is_empty() {
-                    return Ok(()); // a piece before the least key, or no group at all
-                }
-                // The lane fills a new one, as large as this one came to be.
-                let next = columns.empty_like();
+                // The lane fills a new one, with room for as much as this one came to hold.
+                let key_bytes: Vec<usize> = columns.keys.iter().map(|k| k.bytes.len()).collect();
+                let next = Columns::with_room(query, columns.len(), &key_bytes);
                 pieces.push(std::mem::replace(columns, next));
                 Ok(())
             },
@@ -341,8 +340,8 @@ struct Owned {
     /// Each partition's groups not merged yet, and how many; none while there is one table.
     pending: Vec<(Vec<u8>, usize)>,
     limit: u64,
-    /// Whether merging the pending groups early brought memory under the limit, the last time
-    /// it was short.
+    /// Whether pending groups are merged early when memory is short: true until the first
+    /// time that did not bring memory under the limit, false from then on.
     merging_makes_room: bool,
     spill: Spill,
     failure: Option<String>,
@@ -379,15 +378,17 @@ impl Owned {
             self.pending = vec![(Vec::new(), 0); table::PARTITIONS];
             table::split(&self.shape, &all[0], &mut self.pending);
         }
-        if self.memory() > self.limit && self.merging_makes_room {
+        let mut held = self.memory();
+        if held > self.limit && self.merging_makes_room {
             // Merged, a key's partials that came in several batches become one group: room
             // made where few groups come many times. Where that is not enough, the groups are
             // mostly new ones, and merging them before they spill is work done twice: from then
             // on they go to disk as they came.
             self.merge_pending();
-            self.merging_makes_room = self.memory() <= self.limit;
+            held = self.memory();
+            self.merging_makes_room = held <= self.limit;
         }
-        if self.memory() > self.limit {
+        if held > self.limit {
             let written = files.get().and_then(|dir| {
                 self.spill.set_dir(dir);
                 self.spill_all()

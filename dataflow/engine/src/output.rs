@@ -277,10 +277,11 @@ impl RunFile {
     }
 
     /// Where a cursor from `from` on (the first key not below it) starts reading: the last
-    /// mark below `from` (the groups from there to `from` are read past).
+    /// mark not above `from` (the groups from there to `from` are read past; a splitter that
+    /// is a mark's key starts at that mark).
     fn start(&self, from: Option<&[u8]>) -> u64 {
         let Some(from) = from else { return 0 };
-        let above = self.marks.partition_point(|(key, _)| key.as_slice() < from);
+        let above = self.marks.partition_point(|(key, _)| key.as_slice() <= from);
         above.checked_sub(1).map_or(0, |m| self.marks[m].1)
     }
 }
@@ -541,8 +542,7 @@ pub fn merge_in_pieces<S: Send>(
         let from = piece.checked_sub(1).map(|p| splitters[p]);
         let until = splitters.get(piece).copied();
         // Every key between two keys shares their common prefix.
-        let depth =
-            from.zip(until).map_or(0, |(a, b)| a.iter().zip(b).take_while(|(x, y)| x == y).count());
+        let depth = from.zip(until).map_or(0, |(a, b)| shared_prefix(a, b));
         let mut cursors = sources
             .iter()
             .map(|source| source.cursor((from, until), depth, buffer))
@@ -552,11 +552,16 @@ pub fn merge_in_pieces<S: Send>(
     in_lanes(splitters.len() + 1, threads, new, merge_piece, take)
 }
 
+/// How many leading bytes `a` and `b` share.
+pub fn shared_prefix(a: &[u8], b: &[u8]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
 /// Pieces `0..pieces`, each merged by `merge_piece` into a sink on one of `threads` threads
 /// (piece p by thread p % threads, into one of its two sinks), the sinks handed to `take` in
-/// piece order on this thread; `take` leaves a sink empty, to be filled again (a buffer's
-/// pages are touched once, not once a piece). The first failure, a lane's or `take`'s, ends
-/// it.
+/// piece order on this thread, and back to their lane to be filled again (text is written
+/// out and its buffer's pages touched once, not once a piece; columns are kept, and a new sink
+/// put in their place). The first failure, a lane's or `take`'s, ends it.
 fn in_lanes<S: Send>(
     pieces: usize,
     threads: usize,
@@ -622,7 +627,7 @@ fn cut_by_shared_prefix(
     let greatest = ends.map(|(run, r)| run.key(r.end - 1)).max();
     let (Some(least), Some(greatest)) = (least, greatest) else { return };
     // A key between two keys shares their common prefix.
-    let shared = least.iter().zip(greatest).take_while(|(a, b)| a == b).count();
+    let shared = shared_prefix(least, greatest);
     if cuts == 0 || least.len().min(greatest.len()) <= shared + 16 {
         parts.push((ranges, shared));
         return;
@@ -975,16 +980,27 @@ pub enum Numbers {
 impl Columns {
     /// Empty columns of `query`'s answer.
     pub fn new(query: &Query) -> Columns {
+        Columns::with_room(query, 0, &vec![0; query.keys.len()])
+    }
+
+    /// Empty columns of `query`'s answer, with room for `groups` groups and, in key column i,
+    /// `key_bytes[i]` bytes.
+    pub fn with_room(query: &Query, groups: usize, key_bytes: &[usize]) -> Columns {
         let number = |o: &Output| {
             if is_count(o) {
-                Numbers::Counts(Vec::new())
+                Numbers::Counts(Vec::with_capacity(groups))
             } else {
-                Numbers::Floats { values: Vec::new(), valid: Vec::new() }
+                let (values, valid) = (Vec::with_capacity(groups), Vec::with_capacity(groups));
+                Numbers::Floats { values, valid }
             }
+        };
+        let keys = |&bytes: &usize| Strings {
+            bytes: Vec::with_capacity(bytes),
+            ends: Vec::with_capacity(groups),
         };
         Columns {
             names: query.header(),
-            keys: query.keys.iter().map(|_| Strings::default()).collect(),
+            keys: key_bytes.iter().map(keys).collect(),
             numbers: query.outputs.iter().map(number).collect(),
         }
     }
@@ -1017,27 +1033,6 @@ impl Columns {
                     valid.push(has);
                 }
             }
-        }
-    }
-
-    /// Empty columns of the same query, with room for as many groups and key bytes as these.
-    pub fn empty_like(&self) -> Columns {
-        let groups = self.len();
-        let keys = |k: &Strings| Strings {
-            bytes: Vec::with_capacity(k.bytes.len()),
-            ends: Vec::with_capacity(groups),
-        };
-        let numbers = |n: &Numbers| match n {
-            Numbers::Counts(_) => Numbers::Counts(Vec::with_capacity(groups)),
-            Numbers::Floats { .. } => Numbers::Floats {
-                values: Vec::with_capacity(groups),
-                valid: Vec::with_capacity(groups),
-            },
-        };
-        Columns {
-            names: self.names.clone(),
-            keys: self.keys.iter().map(keys).collect(),
-            numbers: self.numbers.iter().map(numbers).collect(),
         }
     }
 }

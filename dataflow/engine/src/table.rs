@@ -10,7 +10,7 @@
 use hashbrown::HashTable;
 
 use crate::agg::{self, Squares, Sum};
-use crate::output::{Cell, Run};
+use crate::output::{self, Cell, Run};
 use crate::query::{Func, Needs, Output, Query};
 use crate::wire::{Put, Reader};
 
@@ -434,8 +434,9 @@ impl Table {
     /// as one number, then, where those tie (as ids with a common prefix do), by the next 8,
     /// and so on: mostly comparisons of integers, not of byte strings.
     fn sorted(&self) -> Vec<usize> {
-        // From past the prefix every key shares (q10's "id001 id001 " at K=1, 14 bytes): the
-        // first windows would tie on every key.
+        // From past the prefix every key shares (q10's at K=1: "id001", "id001", each with
+        // its two-byte end, and id3's "id00" - 18 bytes): the first windows would tie on every
+        // key.
         if self.is_empty() {
             return Vec::new();
         }
@@ -445,7 +446,7 @@ impl Table {
             if shared == 0 {
                 break;
             }
-            shared = first[..shared].iter().zip(self.key(g)).take_while(|(a, b)| a == b).count();
+            shared = output::shared_prefix(&first[..shared], self.key(g));
         }
         let mut order: Vec<(u64, usize)> =
             (0..self.len()).map(|g| (window(self.key(g), shared), g)).collect();

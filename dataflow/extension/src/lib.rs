@@ -37,7 +37,7 @@ mod hpc_rs_dataflow {
         RecordBatch, RecordBatchIterator, StringArray,
     };
     use arrow_buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
-    use arrow_schema::{ArrowError, DataType, Field, Schema};
+    use arrow_schema::{ArrowError, Field, Schema};
     use dataflow_engine::output::{Columns, Numbers, Strings};
     use dataflow_engine::{Error, Job, Query};
     use pyo3::exceptions::{
@@ -226,34 +226,32 @@ mod hpc_rs_dataflow {
         /// them; an aggregate may be null where any piece has a group with no value.
         fn of(pieces: Vec<Columns>) -> Result<Answer, ArrowError> {
             let first = pieces.first().expect("the engine gives at least one piece");
+            let names = first.names.clone();
             let kinds: Vec<KeyKind> = (0..first.keys.len())
                 .map(|k| KeyKind::of(pieces.iter().map(|p| &p.keys[k])))
                 .collect();
-            let nullable: Vec<bool> = (0..first.numbers.len())
-                .map(|n| pieces.iter().any(|p| has_null(&p.numbers[n])))
-                .collect();
-            let mut fields = Vec::new();
-            for (name, kind) in first.names.iter().zip(&kinds) {
-                fields.push(Field::new(name, kind.data_type(), false));
-            }
-            let outputs = first.names[kinds.len()..].iter().zip(&first.numbers).zip(&nullable);
-            for ((name, numbers), nullable) in outputs {
-                let data_type = match numbers {
-                    Numbers::Counts(_) => DataType::Int64,
-                    Numbers::Floats { .. } => DataType::Float64,
-                };
-                fields.push(Field::new(name, data_type, *nullable));
-            }
-            let schema = Arc::new(Schema::new(fields));
-            let mut batches = Vec::with_capacity(pieces.len());
+            let mut columns: Vec<Vec<ArrayRef>> = Vec::with_capacity(pieces.len());
             for piece in pieces {
                 let mut arrays: Vec<ArrayRef> = Vec::new();
                 for (keys, kind) in piece.keys.into_iter().zip(&kinds) {
                     arrays.push(strings(keys, *kind)?);
                 }
                 arrays.extend(piece.numbers.into_iter().map(numbers_array));
-                batches.push(RecordBatch::try_new(Arc::clone(&schema), arrays)?);
+                columns.push(arrays);
             }
+            // Each column's type is its first piece's; a key is never null, an aggregate may
+            // be where some piece's has a null.
+            let fields: Vec<Field> = (names.iter().enumerate())
+                .map(|(c, name)| {
+                    let nullable =
+                        c >= kinds.len() && columns.iter().any(|a| a[c].null_count() > 0);
+                    Field::new(name, columns[0][c].data_type().clone(), nullable)
+                })
+                .collect();
+            let schema = Arc::new(Schema::new(fields));
+            let batches = (columns.into_iter())
+                .map(|arrays| RecordBatch::try_new(Arc::clone(&schema), arrays))
+                .collect::<Result<Vec<_>, _>>()?;
             Ok(Answer { schema, batches })
         }
     }
@@ -272,22 +270,9 @@ mod hpc_rs_dataflow {
                 large: pieces.into_iter().any(|k| i32::try_from(k.bytes.len()).is_err()),
             }
         }
-
-        fn data_type(self) -> DataType {
-            match (self.utf8, self.large) {
-                (true, false) => DataType::Utf8,
-                (false, false) => DataType::Binary,
-                (true, true) => DataType::LargeUtf8,
-                (false, true) => DataType::LargeBinary,
-            }
-        }
     }
 
-    fn has_null(numbers: &Numbers) -> bool {
-        matches!(numbers, Numbers::Floats { valid, .. } if valid.contains(&false))
-    }
-
-    /// A key column as Arrow strings - or as binary, where a file's bytes are not UTF-8 -
+    /// A key column as Arrow strings - or as binary, where any piece's bytes are not UTF-8 -
     /// with 32-bit offsets, or 64-bit (large_string) where some piece passes 2 GiB.
     fn strings(keys: Strings, kind: KeyKind) -> Result<ArrayRef, ArrowError> {
         let starts = std::iter::once(0).chain(keys.ends.iter().copied());
