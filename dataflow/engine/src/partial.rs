@@ -43,6 +43,7 @@ pub struct Aggregator<F: FnMut(&mut [Table])> {
     queued: usize,
     flush: F,
     key: Vec<u8>,
+    short_key: [u8; table::SHORT_KEY],
     /// The row's values, NaN for a missing one.
     values: Vec<f64>,
 }
@@ -81,6 +82,7 @@ impl<F: FnMut(&mut [Table])> Aggregator<F> {
             queued: (limit / (PARTITIONS * 128)).clamp(256, QUEUED),
             flush,
             key: Vec::new(),
+            short_key: [0; table::SHORT_KEY],
             values: Vec::new(),
         }
     }
@@ -214,8 +216,12 @@ impl<F: FnMut(&mut [Table])> Rows for Aggregator<F> {
         if keys == 1 {
             let key = field(0);
             self.add(table::hash_key(key), key);
+        } else if let Some(n) = table::encode_short_key(keys, &field, &mut self.short_key) {
+            // Several key columns are encoded into one key: on the stack when short.
+            let key = self.short_key;
+            self.add(table::hash_key(&key[..n]), &key[..n]);
         } else {
-            // Several key columns are encoded into one key, in a buffer taken out for the while.
+            // A long key (or one to escape), in a buffer taken out for the while.
             let mut buffer = std::mem::take(&mut self.key);
             table::encode_key(keys, &field, &mut buffer);
             self.add(table::hash_key(&buffer), &buffer);
