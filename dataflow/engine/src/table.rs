@@ -95,10 +95,7 @@ impl Column {
             self.sum[g].add(x);
         }
         if n.squares {
-            // x^2 as two floats that add up to it exactly: the nearest, and its rounding error.
-            let nearest = x * x;
-            self.squares[g].add(nearest);
-            self.squares[g].add(x.mul_add(x, -nearest));
+            self.squares[g].add_square(x);
         }
         // total_cmp, where -0 comes before +0: the least of 0 and -0 is -0 whatever their order,
         // so the answer is the same on any split of the rows.
