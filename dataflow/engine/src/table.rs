@@ -697,13 +697,11 @@ pub fn encode_short_key<'f>(
     Some(at)
 }
 
-/// `from` copied into `to` (of its length) a word or two at a time; whether it holds a zero
-/// byte.
+/// `from` copied into `to` (of its length) a word or two at a time, not by a call to memcpy
+/// (a key's field is a few bytes); whether it holds a zero byte.
 #[inline(always)]
-fn copy_short(from: &[u8], to: &mut [u8]) -> bool {
-    // A word's zero bytes: its bytes that were 0 keep a high bit set (the classic SWAR test).
-    const LOW: u64 = 0x0101_0101_0101_0101;
-    let has_zero = |word: u64| word.wrapping_sub(LOW) & !word & (LOW << 7) != 0;
+pub(crate) fn copy_short(from: &[u8], to: &mut [u8]) -> bool {
+    let has_zero = |word: u64| zero_bytes(word) != 0;
     let n = from.len();
     match n {
         8..=16 => {
@@ -726,6 +724,15 @@ fn copy_short(from: &[u8], to: &mut [u8]) -> bool {
             from.contains(&0)
         }
     }
+}
+
+/// The top bit of each byte of `word` that is zero, and no other bit: exact, with no carry
+/// from byte to byte (each byte's low seven bits plus 0x7f stay below 0x100), so that the
+/// lowest set bit tells where the first zero byte is.
+#[inline(always)]
+pub(crate) fn zero_bytes(word: u64) -> u64 {
+    const SEVEN: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    !(((word & SEVEN) + SEVEN) | word | SEVEN)
 }
 
 /// A key's hash, the same in every process (std's hasher is seeded per process): 8 bytes at a
