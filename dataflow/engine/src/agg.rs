@@ -8,9 +8,8 @@
 //! an exact sum is an integer too: [`Exact`] keeps it in a fixed 128 or 256 bits - no heap,
 //! 24 or 40 bytes a group - and only a group whose values span more than that (1e-300 beside
 //! 1e300, an infinity) moves to [`ExactSum`], which grows as it needs. The variance comes
-//! from the exact sums of the values and of their squares (each square split into two floats
-//! that add up to it exactly), in integers, so that no digit cancels: the same to the last
-//! digit on any split.
+//! from the exact sums of the values and of their squares (each square its mantissa squared,
+//! exactly), in integers, so that no digit cancels: the same to the last digit on any split.
 
 use num_bigint::{BigInt, BigUint, Sign};
 
@@ -102,9 +101,11 @@ impl<const L: usize> Exact<L> {
     /// the sum's lowest bit and far from the top - as one addition of its mantissa squared
     /// (below 2^106) at twice its exponent, into three limbs; any other as two floats, the
     /// nearest to it and that rounding's error (`mul_add`: exact), each by [`Exact::add`].
-    /// The two ways give the same sum: the squares' exact sum, however they reach it. (The
-    /// two floats went through [`Exact::add_any`] for every value: db-benchmark's q6, a median
-    /// and a std, took 1.10-1.12 s that way and 0.98-1.03 s this way.)
+    /// The two ways give the same sum: the squares' exact sum, however they reach it (the
+    /// state may differ in its record of a +0.0 added - the second float of an exact square -
+    /// and so in its bytes on the wire, never in its value). The two floats went through
+    /// [`Exact::add_any`] for every value: db-benchmark's q6, a median and a std, took
+    /// 1.10-1.12 s that way and 0.98-1.03 s this way.
     #[inline]
     pub fn add_square(&mut self, x: f64) {
         let nearest = x * x;
@@ -125,7 +126,8 @@ impl<const L: usize> Exact<L> {
             }
             let shift = at - i32::from(*lsb);
             // The sum within 2^190 (its fourth limb only a sign, its third below 2^62), the
-            // term below 2^(106 + 84): their sum fits three limbs and a sign, never wrapping.
+            // term below 2^(106 + 84): their sum fits three limbs and a sign, within the room
+            // (`ROOM`) that keeps a merge of two sums from wrapping.
             let extension = if is_negative(limbs) { u64::MAX } else { 0 };
             let small =
                 limbs[3..].iter().all(|&l| l == extension) && (limbs[2] ^ extension) >> 62 == 0;

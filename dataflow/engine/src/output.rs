@@ -771,19 +771,19 @@ pub fn put_float(x: f64, out: &mut Vec<u8>) {
 fn put_short_decimal(x: f64, out: &mut Vec<u8>) -> bool {
     let magnitude = x.abs();
     if !(1e-7..1e15).contains(&magnitude) {
-        return false; // (and NaN): 15 digits and up to 22 decimals, 10^22 a float exactly
+        return false; // (and NaN): 15 digits and up to 21 decimals, 10^21 a float exactly
     }
     // Digits before the point (0 or fewer below 1: its zeros after the point, negated).
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // below 10^15
     let mut whole_digits =
         if magnitude >= 1.0 { (magnitude as u64).ilog10() as i32 + 1 } else { 0 };
-    #[allow(clippy::cast_sign_loss)] // 1 to 7
-    while (-6..=0).contains(&whole_digits) && magnitude < POW10_DOWN[(1 - whole_digits) as usize] {
+    #[allow(clippy::cast_sign_loss)] // 0 to 5
+    while (-5..=0).contains(&whole_digits) && magnitude < TENTHS[-whole_digits as usize] {
         whole_digits -= 1;
     }
-    let decimals = 15 - whole_digits; // 0 to 22
-    #[allow(clippy::cast_sign_loss)] // 0 to 22
-    let scale = POW10_UP[decimals as usize];
+    let decimals = 15 - whole_digits; // 0 to 21
+    #[allow(clippy::cast_sign_loss)] // 0 to 21
+    let scale = crate::scan::POW10[decimals as usize];
     // The nearest integer (by the CPU's conversion: `round` is a call to the C library).
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // below 10^15 + 1
     let digits = (magnitude * scale + 0.5) as u64;
@@ -793,7 +793,7 @@ fn put_short_decimal(x: f64, out: &mut Vec<u8>) -> bool {
     if digits >= 1_000_000_000_000_000 || digits as f64 / scale != magnitude {
         return false;
     }
-    #[allow(clippy::cast_sign_loss)] // 0 to 22
+    #[allow(clippy::cast_sign_loss)] // 0 to 21
     let (mut digits, mut decimals) = (digits, decimals as usize);
     // Its trailing zeros dropped, up to 15 (as many as there are decimals): 8, 4, 2, then 1
     // at a time, not one division each.
@@ -824,13 +824,8 @@ fn put_short_decimal(x: f64, out: &mut Vec<u8>) -> bool {
     true
 }
 
-/// 10^0 to 10^22, each a float exactly.
-const POW10_UP: [f64; 23] = [
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
-    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
-];
-/// The floats nearest 10^0 to 10^-8: where a number's first digit after the point falls.
-const POW10_DOWN: [f64; 9] = [1e0, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8];
+/// The floats nearest 10^-1 to 10^-6: where a number's first digit after the point falls.
+const TENTHS: [f64; 6] = [1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6];
 
 /// Ryu's text with an exponent (d.ddde-x, 1e16) as Display writes it: its digits, the point
 /// moved, zeros added.
@@ -948,15 +943,19 @@ fn needs_quotes(bytes: &[u8]) -> bool {
         // bytes after an exclusive or.
         let special = |word: u64| {
             let equal = |b: u8| table::zero_bytes(word ^ (LOW * u64::from(b)));
-            equal(b',') | equal(b'"') | equal(b'\n') | equal(b'\r') != 0
+            SPECIAL.iter().fold(0, |found, &b| found | equal(b)) != 0
         };
         let mut words = bytes.chunks_exact(8);
         let tail = words.remainder();
         return words.any(|w| special(u64::from_le_bytes(w.try_into().expect("8 bytes"))))
-            || tail.iter().any(|&b| matches!(b, b',' | b'"' | b'\n' | b'\r'));
+            || tail.iter().any(|b| SPECIAL.contains(b));
     }
-    memchr::memchr3(b',', b'"', b'\n', bytes).is_some() || memchr::memchr(b'\r', bytes).is_some()
+    let [comma, quote, lf, cr] = SPECIAL;
+    memchr::memchr3(comma, quote, lf, bytes).is_some() || memchr::memchr(cr, bytes).is_some()
 }
+
+/// The bytes that make a CSV field need quotes: a comma, a quote, a line end.
+const SPECIAL: [u8; 4] = [b',', b'"', b'\n', b'\r'];
 
 /// Bytes up to which a key is searched a word at a time, not by memchr.
 const SHORT: usize = 64;
@@ -1229,7 +1228,6 @@ mod tests {
     #[test]
     fn floats_are_written_as_display_writes_them() {
         let mut next = crate::testdata::xorshift(0x2545_f491_4f6c_dd1d);
-        let mut checked = 0;
         for i in 0..560_000 {
             let r = next();
             #[allow(clippy::cast_precision_loss)]
@@ -1251,7 +1249,6 @@ mod tests {
             };
             let (ours, display) = as_display(x);
             assert_eq!(ours, display, "{:#x}", x.to_bits());
-            checked += 1;
         }
         let near_2_53 =
             [9_007_199_254_740_991.0, 9_007_199_254_740_992.0, -9_007_199_254_740_994.0];
@@ -1264,7 +1261,29 @@ mod tests {
         }
         let tie = as_display(794_874_501_418_316.0 + 0.25);
         assert_eq!(tie.0, tie.1, "a tie (.2 and .3 equally near): Display's choice");
-        assert_eq!(checked, 560_000);
+    }
+
+    /// Decimals of 15 digits or fewer that read back as the float take the short way, in
+    /// every range it covers (below 1, past 10^14, negative); floats that need more digits
+    /// do not, and Ryu writes them.
+    #[test]
+    fn short_decimals_are_written_the_short_way() {
+        for (x, text) in [
+            (772.925_863_3, "772.9258633"),
+            (-0.5, "-0.5"),
+            (0.000_123, "0.000123"),
+            (1e-7, "0.0000001"),
+            (99_999_999_999_999.9, "99999999999999.9"),
+            (123_456_789_012_345e-21, "0.000000123456789012345"),
+        ] {
+            let mut out = Vec::new();
+            assert!(put_short_decimal(x, &mut out), "{x}");
+            assert_eq!(String::from_utf8(out).unwrap(), text);
+            assert_eq!(x.to_string(), text, "Display's text");
+        }
+        for x in [0.1 + 0.2, 123_456_789_012_345.6, 1.0 / 3.0, 5e-324, 1e15 + 0.5, 1e-8, f64::NAN] {
+            assert!(!put_short_decimal(x, &mut Vec::new()), "{x}: more than 15 digits, or none");
+        }
     }
 
     /// Many runs of one size, their keys spread over them by hash (a worker's partitions),

@@ -21,6 +21,13 @@ use crate::query::Query;
 /// Dask's `blocksize`: a range of about this many bytes is one partition.
 pub const DEFAULT_BLOCKSIZE: u64 = 64 * 1024 * 1024;
 
+/// 10^0 to 10^21, each a float exactly (every power of ten up to 10^22 is): a decimal's digits
+/// over one of them is the float nearest that decimal, correctly rounded.
+pub(crate) const POW10: [f64; 22] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21,
+];
+
 /// What every worker of every process computes the same way from the command line.
 #[derive(Clone, Debug)]
 pub struct Plan {

@@ -592,10 +592,6 @@ fn unquoted(bytes: &[u8], (start, end): (usize, usize)) -> Option<(usize, usize)
     }
 }
 
-/// Exact powers of ten: every one up to 1e22 is a float exactly.
-const POW10: [f64; 16] =
-    [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
-
 /// A number written `-?digits[.digits]` with at most 15 digits in all, parsed without `str`:
 /// its digits as an integer below 2^53 and a power of ten are both floats exactly, so one
 /// division, correctly rounded by IEEE 754, gives the float nearest the decimal - the same
@@ -627,7 +623,7 @@ pub fn plain_decimal(field: &[u8]) -> Option<f64> {
         return None; // "", "-", "1.", or too many digits: for parse_value
     }
     #[allow(clippy::cast_precision_loss)] // below 10^15 < 2^53: exact
-    let magnitude = value as f64 / POW10[fraction];
+    let magnitude = value as f64 / super::POW10[fraction];
     Some(if negative { -magnitude } else { magnitude })
 }
 
