@@ -113,15 +113,15 @@ impl<const L: usize> Exact<L> {
             && L >= 3
             && nearest.is_normal()
             && let Some((_, mantissa, exponent)) = split(x)
-        {
-            let square = u128::from(mantissa) * u128::from(mantissa);
             // The square's lowest bit. Below 2^-1074 the two floats could not hold it (their
             // error would be rounded): those take the two floats' way, as they always did.
-            let at = 2 * i32::from(exponent);
-            #[allow(clippy::cast_possible_truncation)] // the low and high halves, as meant
-            let (low, high) = (square as u64, (square >> 64) as u64);
-            if at >= -1074 && *lsb == NO_VALUE {
-                (*limbs, *lsb) = (widen2(low, high), i16::try_from(at).expect("below 2048"));
+            && let at = 2 * i32::from(exponent)
+            && at >= -1074
+        {
+            #[allow(clippy::cast_possible_wrap)] // below 2^106
+            let square = (u128::from(mantissa) * u128::from(mantissa)) as i128;
+            if *lsb == NO_VALUE {
+                (*limbs, *lsb) = (from_i128(square), i16::try_from(at).expect("below 2048"));
                 return;
             }
             let shift = at - i32::from(*lsb);
@@ -131,9 +131,9 @@ impl<const L: usize> Exact<L> {
             let extension = if is_negative(limbs) { u64::MAX } else { 0 };
             let small =
                 limbs[3..].iter().all(|&l| l == extension) && (limbs[2] ^ extension) >> 62 == 0;
-            if at >= -1074 && (0..=84).contains(&shift) && small {
+            if (0..=84).contains(&shift) && small {
                 #[allow(clippy::cast_sign_loss)] // 0 to 84
-                let term = shl(&widen2::<L>(low, high), shift as u32);
+                let term = shl(&from_i128::<L>(square), shift as u32);
                 *limbs = add(limbs, &term);
                 return;
             }
@@ -435,13 +435,6 @@ fn limb_count(i: usize) -> u32 {
 fn widen<const L: usize>(x: u64) -> [u64; L] {
     let mut limbs = [0; L];
     limbs[0] = x;
-    limbs
-}
-
-/// Two limbs as `L` (at least two), the rest zero.
-fn widen2<const L: usize>(low: u64, high: u64) -> [u64; L] {
-    let mut limbs = [0; L];
-    (limbs[0], limbs[1]) = (low, high);
     limbs
 }
 

@@ -149,7 +149,8 @@ pub trait Cursor {
     fn advance(&mut self) -> std::io::Result<()>;
     /// Sixteen bytes of the head's key as one number, from where the keys being merged stop
     /// sharing a prefix: where two heads' windows differ, they order the keys, with no
-    /// comparison of byte strings (0 for a cursor that keeps none: the keys decide).
+    /// comparison of byte strings (0 for a cursor that keeps none: the keys decide). Made when
+    /// asked: the merge asks once a head, and keeps it beside its tree.
     fn window(&self) -> u128 {
         0
     }
@@ -180,7 +181,6 @@ pub struct MemoryCursor<'r> {
     to: usize,
     depth: usize,
     head: Option<&'r [u8]>,
-    window: u128,
 }
 
 impl<'r> MemoryCursor<'r> {
@@ -192,16 +192,13 @@ impl<'r> MemoryCursor<'r> {
     /// A cursor over groups `range` of `run`, whose keys share their first `depth` bytes.
     fn of(run: &'r Run, range: std::ops::Range<usize>, depth: usize) -> MemoryCursor<'r> {
         let (at, to) = (range.start, range.end);
-        let mut cursor = MemoryCursor { run, at, to, depth, head: None, window: 0 };
+        let mut cursor = MemoryCursor { run, at, to, depth, head: None };
         cursor.look();
         cursor
     }
 
     fn look(&mut self) {
         self.head = (self.at < self.to).then(|| self.run.key(self.at));
-        if let Some(key) = self.head {
-            self.window = window(key, self.depth);
-        }
     }
 }
 
@@ -221,7 +218,7 @@ impl Cursor for MemoryCursor<'_> {
     }
 
     fn window(&self) -> u128 {
-        self.window
+        self.head.map_or(0, |key| window(key, self.depth))
     }
 }
 
@@ -298,7 +295,6 @@ pub struct FileCursor {
     key: Vec<u8>,
     record: Vec<u8>,
     done: bool,
-    window: u128,
     /// Where the head group starts in the file, and where the next one does.
     head_at: u64,
     next_at: u64,
@@ -328,17 +324,8 @@ impl FileCursor {
         file.seek(SeekFrom::Start(at))?;
         let reader = std::io::BufReader::with_capacity(buffer, file);
         let (key, record, until) = (Vec::new(), Vec::new(), until.map(<[u8]>::to_vec));
-        let mut cursor = FileCursor {
-            reader,
-            key,
-            record,
-            done: false,
-            window: 0,
-            head_at: at,
-            next_at: at,
-            depth,
-            until,
-        };
+        let mut cursor =
+            FileCursor { reader, key, record, done: false, head_at: at, next_at: at, depth, until };
         cursor.advance()?;
         while let Some(key) = cursor.key()
             && from.is_some_and(|from| key < from)
@@ -372,12 +359,11 @@ impl Cursor for FileCursor {
         self.head_at = self.next_at;
         self.done = !self.field(true)? || !self.field(false)?;
         self.done |= self.until.as_ref().is_some_and(|until| self.key >= *until);
-        self.window = window(&self.key, self.depth);
         Ok(())
     }
 
     fn window(&self) -> u128 {
-        self.window
+        window(&self.key, self.depth)
     }
 }
 
@@ -734,8 +720,8 @@ pub fn write_line(key: &[u8], record: &[u8], query: &Query, out: &mut Vec<u8>) {
 pub fn put_float(x: f64, out: &mut Vec<u8>) {
     // A whole number below 2^53 (the sum of an integer column, most often) is its integer's
     // digits, as Display writes it: 7.0 is "7". (-0.0 is "-0": not this way.)
-    // (Whole where its integer part, by the CPU's conversion, is itself: `trunc` is a call to
-    // the C library on x86-64's baseline, which has no instruction for it.)
+    // (Whole where its integer part, by the CPU's conversion, is itself: `x.trunc()` showed in
+    // this build's profile as a call to libm's `trunc`.)
     #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)] // below 2^53: exact
     let whole = x.abs() < 9_007_199_254_740_992.0 && (x as i64) as f64 == x;
     if whole && x.to_bits() != (-0.0_f64).to_bits() {
@@ -765,9 +751,10 @@ pub fn put_float(x: f64, out: &mut Vec<u8>) {
 /// there is one - a value read from a file of decimals, or their sum - and `true`; `false`
 /// (nothing written) for any other. Such a decimal is the shortest that reads back as `x`,
 /// and the only one that short: two decimals of 15 digits or fewer are never read as one
-/// float (15 is f64's DBL_DIG), so it is `Display`'s text. Found with one multiplication, one
-/// division and integer digits: a float of K=1 q10's answer (v3's sum, mostly one value) took
-/// 728 instructions through Ryu, 335 this way (callgrind, 1e6 rows, 1 worker).
+/// float (15 is f64's DBL_DIG: C11 5.2.4.2.2, `<float.h>`), so it is `Display`'s text. Found
+/// with one multiplication, one division and integer digits: a float of K=1 q10's answer
+/// (v3's sum, mostly one value) took 728 instructions through Ryu, 335 this way (callgrind,
+/// 1e6 rows, 1 worker).
 fn put_short_decimal(x: f64, out: &mut Vec<u8>) -> bool {
     let magnitude = x.abs();
     if !(1e-7..1e15).contains(&magnitude) {
@@ -784,7 +771,7 @@ fn put_short_decimal(x: f64, out: &mut Vec<u8>) -> bool {
     let decimals = 15 - whole_digits; // 0 to 21
     #[allow(clippy::cast_sign_loss)] // 0 to 21
     let scale = crate::scan::POW10[decimals as usize];
-    // The nearest integer (by the CPU's conversion: `round` is a call to the C library).
+    // The nearest integer, by the CPU's conversion (not `f64::round`, a call, as `trunc` was).
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // below 10^15 + 1
     let digits = (magnitude * scale + 0.5) as u64;
     // The decimal digits / 10^decimals reads back as the float nearest it: their quotient,
@@ -805,22 +792,11 @@ fn put_short_decimal(x: f64, out: &mut Vec<u8>) -> bool {
     if x < 0.0 {
         out.push(b'-');
     }
-    // The digits, the point `decimals` from their end (zeros before them where they are
-    // fewer: 0.000123).
+    // The digits, the point `decimals` from their end.
     let mut buffer = itoa::Buffer::new();
     let text = buffer.format(digits).as_bytes();
-    if decimals == 0 {
-        out.extend_from_slice(text);
-    } else if decimals < text.len() {
-        let (whole, fraction) = text.split_at(text.len() - decimals);
-        out.extend_from_slice(whole);
-        out.push(b'.');
-        out.extend_from_slice(fraction);
-    } else {
-        out.extend_from_slice(b"0.");
-        out.resize(out.len() + decimals - text.len(), b'0');
-        out.extend_from_slice(text);
-    }
+    #[allow(clippy::cast_possible_wrap)] // 15 digits and 21 decimals at most
+    put_digits(text, text.len() as isize - decimals as isize, out);
     true
 }
 
@@ -855,6 +831,12 @@ fn put_without_exponent(text: &[u8], out: &mut Vec<u8>) {
     if negative {
         out.push(b'-');
     }
+    put_digits(digits, at, out);
+}
+
+/// DIGITS (no zero first or last) as 0.DIGITS times ten to the `at`, as `Display` lays it out:
+/// 0.000DIGITS, DIG.ITS or DIGITS000.
+fn put_digits(digits: &[u8], at: isize, out: &mut Vec<u8>) {
     let places = at.unsigned_abs();
     if digits.is_empty() {
         out.push(b'0');

@@ -43,7 +43,6 @@ pub struct Aggregator<F: FnMut(&mut [Table])> {
     queued: usize,
     flush: F,
     key: Vec<u8>,
-    short_key: [u8; table::SHORT_KEY],
     /// The row's values, NaN for a missing one.
     values: Vec<f64>,
 }
@@ -82,7 +81,6 @@ impl<F: FnMut(&mut [Table])> Aggregator<F> {
             queued: (limit / (PARTITIONS * 128)).clamp(256, QUEUED),
             flush,
             key: Vec::new(),
-            short_key: [0; table::SHORT_KEY],
             values: Vec::new(),
         }
     }
@@ -213,15 +211,15 @@ impl<F: FnMut(&mut [Table])> Rows for Aggregator<F> {
             self.tally.missing_key += 1;
             return Ok(());
         }
+        // Several key columns are encoded into one key: on the stack when short, else in a
+        // buffer taken out for the while (a long key, or one to escape).
+        let mut short = [0; table::SHORT_KEY];
         if keys == 1 {
             let key = field(0);
             self.add(table::hash_key(key), key);
-        } else if let Some(n) = table::encode_short_key(keys, &field, &mut self.short_key) {
-            // Several key columns are encoded into one key: on the stack when short.
-            let key = self.short_key;
-            self.add(table::hash_key(&key[..n]), &key[..n]);
+        } else if let Some(n) = table::encode_short_key(keys, &field, &mut short) {
+            self.add(table::hash_key(&short[..n]), &short[..n]);
         } else {
-            // A long key (or one to escape), in a buffer taken out for the while.
             let mut buffer = std::mem::take(&mut self.key);
             table::encode_key(keys, &field, &mut buffer);
             self.add(table::hash_key(&buffer), &buffer);

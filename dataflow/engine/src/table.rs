@@ -766,7 +766,7 @@ pub fn hash_key(key: &[u8]) -> u64 {
         // a time: the end of the key's last 8 bytes, or two overlapping 4-byte halves.
         let n = key.len();
         let word = if n >= 8 {
-            u64::from_le_bytes(key[n - 8..].try_into().expect("8 bytes")) >> (8 * (8 - rest))
+            ends8(key).1 >> (8 * (8 - rest))
         } else if n >= 4 {
             let (head, tail) = ends4(key);
             u64::from(head) | u64::from(tail) << (8 * (n - 4))
