@@ -24,7 +24,7 @@ use std::io::Write;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -299,13 +299,42 @@ pub fn run(
     workers: Workers,
     read: &Arc<AtomicU64>,
 ) -> Result<Option<Answer>, Error> {
+    let threads = match workers {
+        Workers::Threads(threads) => threads,
+        // Each process of a cluster sees only its own ranges, so none could tell the others
+        // that a guessed cut was wrong: a cluster reads the plan cut exactly.
+        Workers::Cluster { .. } => {
+            let exact = Arc::new(job.cut_exactly()?);
+            return run_planned(&exact, workers, read, &Arc::default());
+        }
+    };
+    // A guessed cut that proved wrong (a quoted field holding a line feed across it): the
+    // run is thrown away before any answer is written, and done again on exact cuts.
+    let misplanned = Arc::new(AtomicBool::new(false));
+    let answer = run_planned(job, workers, read, &misplanned);
+    if !misplanned.load(Ordering::SeqCst) {
+        return answer;
+    }
+    read.store(0, Ordering::Relaxed);
+    let exact = Arc::new(job.cut_exactly()?);
+    run_planned(&exact, Workers::Threads(threads), read, &Arc::default())
+}
+
+/// [`run`] on `job`'s plan as it is; `misplanned` is set when a guessed cut proves wrong.
+fn run_planned(
+    job: &Arc<Job>,
+    workers: Workers,
+    read: &Arc<AtomicU64>,
+    misplanned: &Arc<AtomicBool>,
+) -> Result<Option<Answer>, Error> {
     let threads = workers.threads();
     let (allocators, network) = allocators(workers)?;
     let config = timely::WorkerConfig::default();
     let files = Arc::new(SpillDir { parent: job.budget.dir.clone(), dir: OnceLock::new() });
     let (job, read, shared) = (Arc::clone(job), Arc::clone(read), Arc::clone(&files));
+    let misplanned = Arc::clone(misplanned);
     let guards = timely::execute::execute_from(allocators, network, config, move |worker| {
-        one_worker(worker, &job, threads, &read, &shared)
+        one_worker(worker, &job, threads, (&read, &misplanned), &shared)
     })
     .map_err(|e| Error::Workers(format!("timely could not start: {e}")))?;
     let mut finished = Vec::new();
@@ -492,7 +521,7 @@ fn one_worker(
     worker: &mut Worker,
     job: &Job,
     threads: usize,
-    read: &AtomicU64,
+    (read, misplanned): (&AtomicU64, &AtomicBool),
     files: &Arc<SpillDir>,
 ) -> Option<Finished> {
     let (me, peers) = (worker.index(), worker.peers());
@@ -510,17 +539,21 @@ fn one_worker(
     // 1 and 2: my ranges scanned, their partial aggregates sent to their owners.
     let mut done = Done::default();
     let limit = usize::try_from(partial_limit).unwrap_or(usize::MAX);
-    let failure = scan_and_exchange(worker, job, batches, (limit, read, &shape), &mut done);
+    let reading = (limit, read, misplanned, &shape);
+    let failure = scan_and_exchange(worker, job, batches, reading, &mut done);
     let waited = Instant::now();
     run_until(worker, &exchanged);
     done.profile.exchange += waited.elapsed();
+    // Every worker of this process has read its ranges: a wrong guess is known by now, and
+    // then nothing is written (the run is done again).
+    let misplanned = misplanned.load(Ordering::SeqCst);
 
     // 3: my groups, sorted and printed: to part files, or to process 0.
     let sorting = Instant::now();
     let mut owned = owned.replace(Owned::new(&shape, 0, me));
     done.failure = failure.or_else(|| owned.failure.take().map(Error::Disk));
     let mut runs = Vec::new();
-    if done.failure.is_none() {
+    if done.failure.is_none() && !misplanned {
         match finish(&mut owned, (job, &shape), me, files, |run| runs.push(run)) {
             Ok((parts, groups)) => (done.parts, done.groups) = (parts, groups),
             Err(e) => done.failure = Some(Error::Disk(e)),
@@ -554,7 +587,7 @@ fn scan_and_exchange(
     worker: &mut Worker,
     job: &Job,
     mut batches: Batches,
-    (limit, read, shape): (usize, &AtomicU64, &Shape),
+    (limit, read, misplanned, shape): (usize, &AtomicU64, &AtomicBool, &Shape),
     done: &mut Done,
 ) -> Option<Error> {
     let (me, peers) = (worker.index(), worker.peers());
@@ -592,7 +625,11 @@ fn scan_and_exchange(
             break;
         }
         let range = job.plan.ranges[i];
-        if let Err(e) = scan::read_range(&job.plan, range, job.skip_bad, &mut rows, read) {
+        let result = scan::read_range(&job.plan, range, job.skip_bad, &mut rows, read);
+        if job.plan.misread(&result) {
+            misplanned.store(true, Ordering::SeqCst);
+        }
+        if let Err(e) = result {
             failure = Some(e);
             break;
         }

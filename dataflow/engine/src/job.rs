@@ -284,6 +284,11 @@ impl Job {
         Job { threads: threads.max(1), ..self.clone() }
     }
 
+    /// The same job on its plan cut exactly ([`crate::scan::Plan::cut_exactly`]).
+    pub fn cut_exactly(&self) -> Result<Job, Error> {
+        Ok(Job { plan: self.plan.cut_exactly()?, ..self.clone() })
+    }
+
     /// The bytes of the files.
     pub fn bytes(&self) -> u64 {
         self.plan.total_bytes

@@ -44,8 +44,58 @@ pub struct Plan {
     pub keys: usize,
     /// Byte ranges to read, each a partition.
     pub ranges: Vec<Range>,
+    /// Whether the ranges' starts past each file's first are guessed: the byte after the
+    /// first line feed from the cut on, which is a record's start unless that line feed lies
+    /// in a quoted field. Reading the range before one confirms it ([`read_range`]); a plan
+    /// that proves wrong is cut again quote by quote ([`Plan::cut_exactly`]).
+    pub guessed: bool,
+    /// Each file's body: its first byte past the header line, and its size.
+    pub bodies: Vec<(u64, u64)>,
+    /// The most bytes a range was cut to hold (`u64::MAX`: files left whole).
+    pub blocksize: u64,
     /// The files' sizes added up, header lines included.
     pub total_bytes: u64,
+}
+
+impl Plan {
+    /// The plan with its files cut at the same places, each cut moved to a record start
+    /// found quote by quote: one pass over the files (the only way to know where a quoted
+    /// field holding line feeds ends), which a guessed plan saves unless it proves wrong.
+    /// The plan itself when its starts are not guessed.
+    pub fn cut_exactly(&self) -> Result<Plan, Error> {
+        if !self.guessed {
+            return Ok(self.clone());
+        }
+        let (files, bodies) = (&self.files, &self.bodies);
+        let ranges = cut_in_parallel(files, bodies, self.sep, self.blocksize, Cuts::Exact)?;
+        Ok(Plan { ranges, guessed: false, ..self.clone() })
+    }
+
+    /// Whether a run of this plan must be done again on the plan cut exactly: a range read
+    /// to an end that is not a record start, or a bad row, which a range started inside a
+    /// quoted field may read (and which ends its worker's reading before the range that
+    /// would have shown the guess wrong). Never for a plan that is not guessed.
+    pub fn misread(&self, read: &Result<RangeEnd, Error>) -> bool {
+        self.guessed && matches!(read, Ok(RangeEnd::InsideRecord) | Err(Error::Row(_)))
+    }
+}
+
+/// Where reading a range ended, as [`read_range`] checks it against a guessed plan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RangeEnd {
+    /// At a record's start (or the file's end): the next range's start was right.
+    RecordStart,
+    /// Inside a record (a quoted field): the next range's guessed start was not one.
+    InsideRecord,
+}
+
+/// How [`cut`] moves a cut to a record start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Cuts {
+    /// Past the first line feed from the cut on: a few kilobytes read at each cut.
+    Guessed,
+    /// Past the first line feed outside quotes: every byte before the cut read.
+    Exact,
 }
 
 /// Bytes `start..end` of file `file` (an index into [`Plan::files`]): one partition.
@@ -53,7 +103,7 @@ pub struct Plan {
 pub struct Range {
     /// The file, an index into [`Plan::files`].
     pub file: usize,
-    /// The first byte, where a record starts (the plan cuts there).
+    /// The first byte, where a record starts (the plan cuts there, or guesses it does).
     pub start: u64,
     /// One past the last byte: where the next range starts, or the file's end.
     pub end: u64,
@@ -140,7 +190,8 @@ pub fn is_missing(field: &[u8]) -> bool {
 /// Expands the patterns (plain paths or globs), reads each file's header, checks the query's
 /// columns against it (and that each value column's first value is a number), and cuts every
 /// file into ranges of about `blocksize` bytes on line boundaries (or leaves each whole with
-/// `no_split`).
+/// `no_split`). The cuts are guessed ([`Plan::guessed`]): no pass over the files before
+/// the scan, which is the pass that checks them.
 pub fn plan(
     patterns: &[String],
     query: &Query,
@@ -152,7 +203,7 @@ pub fn plan(
     let mut header: Option<(Vec<String>, PathBuf)> = None;
     let mut bodies = Vec::new();
     let mut total_bytes = 0;
-    for (index, path) in files.iter().enumerate() {
+    for path in &files {
         let shown = path.display();
         let size =
             std::fs::metadata(path).map_err(|e| Error::Usage(format!("{shown}: {e}")))?.len();
@@ -176,15 +227,18 @@ pub fn plan(
             Some(_) => {}
         }
         total_bytes += size;
-        bodies.push((index, body_start, size));
+        bodies.push((body_start, size));
     }
     let names: Vec<&String> = query.keys.iter().chain(&query.values).collect();
     let Some((header, first)) = header else { return Err(Error::Usage("no file to read".into())) };
     let columns = names.iter().map(|n| column(&header, n, sep)).collect::<Result<Vec<_>, _>>()?;
     check_numeric(&first, sep, &header, &columns[query.keys.len()..])?;
     let blocksize = if no_split { u64::MAX } else { blocksize };
-    let ranges = cut_in_parallel(&files, &bodies, sep, blocksize)?;
-    Ok(Plan { files, sep, header, columns, keys: query.keys.len(), ranges, total_bytes })
+    let ranges = cut_in_parallel(&files, &bodies, sep, blocksize, Cuts::Guessed)?;
+    // Guessed only where a file was cut: a file's first range starts past its header.
+    let guessed = ranges.len() > bodies.iter().filter(|(start, size)| start < size).count();
+    let keys = query.keys.len();
+    Ok(Plan { files, sep, header, columns, keys, ranges, guessed, bodies, blocksize, total_bytes })
 }
 
 /// Refuses a value column whose first value in `path` (the first file with a header) is
@@ -233,27 +287,30 @@ fn column(header: &[String], name: &str, sep: u8) -> Result<usize, Error> {
     })
 }
 
-/// Every file's body cut into ranges, the files shared among a thread a core: the cuts of one
-/// file need one pass over it, and each file's is its own. Ranges in file order.
+/// Every file's body cut into ranges as `how` says, the files shared among a thread a core:
+/// the exact cuts of one file need one pass over it, and each file's is its own. Ranges in
+/// file order.
 fn cut_in_parallel(
     files: &[PathBuf],
-    bodies: &[(usize, u64, u64)],
+    bodies: &[(u64, u64)],
     sep: u8,
     blocksize: u64,
+    how: Cuts,
 ) -> Result<Vec<Range>, Error> {
     let threads = timing::machine::cores();
-    let cut_one = |&(file, body_start, size): &(usize, u64, u64)| {
-        let cuts = cut(&files[file], (body_start, size), sep, blocksize)
+    let cut_one = |(file, &body): (usize, &(u64, u64))| {
+        let cuts = cut(&files[file], body, sep, blocksize, how)
             .map_err(|e| Error::Usage(format!("{}: {e}", files[file].display())))?;
         Ok(cuts.into_iter().map(|(start, end)| Range { file, start, end }).collect::<Vec<_>>())
     };
     let cut_one = &cut_one;
     // Each thread a run of consecutive files, so that the results come back in file order.
-    let share = bodies.len().div_ceil(threads).max(1);
+    let numbered: Vec<_> = bodies.iter().enumerate().collect();
+    let share = numbered.len().div_ceil(threads).max(1);
     let per_file: Vec<Result<Vec<_>, Error>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = bodies
+        let workers: Vec<_> = numbered
             .chunks(share)
-            .map(|mine| scope.spawn(move || mine.iter().map(cut_one).collect::<Vec<_>>()))
+            .map(|mine| scope.spawn(move || mine.iter().copied().map(cut_one).collect::<Vec<_>>()))
             .collect();
         workers.into_iter().flat_map(|w| w.join().expect("cutting does not panic")).collect()
     });
@@ -265,21 +322,58 @@ fn cut_in_parallel(
 }
 
 /// A file's body (`body_start..size`) as the fewest ranges of at most `blocksize` bytes, all of
-/// about the same length, each moved to the start of the record it cuts into.
+/// about the same length, each moved to the start of the record it cuts into: as `how` says.
 fn cut(
     path: &Path,
     (body_start, size): (u64, u64),
     sep: u8,
     blocksize: u64,
+    how: Cuts,
 ) -> std::io::Result<Vec<(u64, u64)>> {
     let body = size.saturating_sub(body_start);
     let parts = if body == 0 { 1 } else { body.div_ceil(blocksize.max(1)) };
     let cuts: Vec<u64> =
         (1..parts).map(|part| body_start + part_offset(body, part, parts)).collect();
-    let cuts = record_starts(path, (body_start, size), sep, &cuts)?;
+    let cuts = match how {
+        Cuts::Guessed => line_starts(path, size, &cuts)?,
+        Cuts::Exact => record_starts(path, (body_start, size), sep, &cuts)?,
+    };
     let bounds: Vec<u64> =
         std::iter::once(body_start).chain(cuts).chain(std::iter::once(size)).collect();
     Ok(bounds.windows(2).filter(|pair| pair[0] < pair[1]).map(|pair| (pair[0], pair[1])).collect())
+}
+
+/// Where the lines that `cuts` fall into end: past the first line feed from the byte before
+/// each cut on (a cut right after a line feed stays), or `size` where none follows. A
+/// guess at record starts, which reading the range before confirms: only a quoted field
+/// holding a line feed, across the cut, makes it wrong. A few kilobytes read at each cut.
+fn line_starts(path: &Path, size: u64, cuts: &[u64]) -> std::io::Result<Vec<u64>> {
+    let mut file = BufReader::with_capacity(1 << 16, File::open(path)?);
+    let mut starts: Vec<u64> = Vec::with_capacity(cuts.len());
+    for &cut in cuts {
+        let from = cut.saturating_sub(1);
+        // A line longer than the ranges: the cut falls in the line the cut before it found.
+        if let Some(&last) = starts.last().filter(|&&last| last > from) {
+            starts.push(last);
+            continue;
+        }
+        file.seek(SeekFrom::Start(from))?;
+        let mut skipped = 0_u64;
+        let start = loop {
+            let chunk = file.fill_buf()?;
+            if chunk.is_empty() {
+                break size;
+            }
+            if let Some(at) = memchr::memchr(b'\n', chunk) {
+                break from + skipped + at as u64 + 1;
+            }
+            let len = chunk.len();
+            skipped += len as u64;
+            file.consume(len);
+        };
+        starts.push(start);
+    }
+    Ok(starts)
 }
 
 /// Where the records that `cuts` fall into start, so that no range begins inside a quoted
@@ -477,24 +571,37 @@ pub trait Rows {
 /// Reads the rows of `range` (those whose first byte lies in it) into `rows`: the fast path
 /// while the records are plain, the csv reader from the first that is not. `plan` starts every
 /// range at a record's first byte (a range that started mid-record would skip to the next
-/// line, which belongs to the range before).
+/// line, which belongs to the range before) - or guesses it did ([`Plan::guessed`]): then
+/// where the range ended says whether the next range's start was one.
 pub fn read_range(
     plan: &Plan,
     range: Range,
     skip_bad: bool,
     rows: &mut impl Rows,
     read: &AtomicU64,
-) -> Result<(), Error> {
+) -> Result<RangeEnd, Error> {
     let path = &plan.files[range.file];
     let (keys, width) = (plan.keys, plan.columns.len());
     let mut row = |spans: &fast::Spans<'_>| rows.row(keys, |i| spans.get(i), width).map_err(drop);
-    match fast::read(plan, path, range, &mut row, read).map_err(|e| Error::in_file(path, &e))? {
-        fast::Outcome::Done => Ok(()),
-        // The records before `from` are in the groups; the csv reader takes the rest.
-        fast::Outcome::Unusual { from } => {
-            read_with_csv_reader(plan, Range { start: from, ..range }, skip_bad, rows, read)
-        }
+    let from = match fast::read(plan, path, range, &mut row, read)
+        .map_err(|e| Error::in_file(path, &e))?
+    {
+        // The fast path ends a range only outside quotes, right after a line feed (the plan
+        // cut there): at a record's start.
+        fast::Outcome::Done => return Ok(RangeEnd::RecordStart),
+        fast::Outcome::Unusual { from } => from,
+    };
+    // The records before `from` are in the groups; the csv reader takes the rest.
+    read_with_csv_reader(plan, Range { start: from, ..range }, skip_bad, rows, read)?;
+    let size = plan.bodies[range.file].1;
+    if !plan.guessed || range.end >= size {
+        return Ok(RangeEnd::RecordStart);
     }
+    // The csv reader does not say whether it ended inside quotes: walk them from `from`, a
+    // record's start, to the end - a pass as fast as memchr, after the csv reader's parse.
+    let start = record_starts_exact(path, (from, size), plan.sep, &[range.end])
+        .map_err(|e| Error::in_file(path, &e))?;
+    Ok(if start == [range.end] { RangeEnd::RecordStart } else { RangeEnd::InsideRecord })
 }
 
 /// Only the scan of every range (records and fields found, nothing parsed or grouped), on

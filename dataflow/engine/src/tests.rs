@@ -19,12 +19,25 @@ use crate::testdata::{Csv, config, csv, query, reference, written};
 /// partial aggregates, flushed whenever it holds `limit` bytes' worth of groups - encoded,
 /// by key hash, into `owners` tables that merge them - each owner's groups sorted and
 /// printed, the runs merged (in pieces of about `piece` groups on `owners` threads): the CSV
-/// answer, which the answer's columns give too. Also the bytes the progress count saw.
+/// answer, which the answer's columns give too. Also the bytes the progress count saw. A
+/// guessed plan that proves wrong is read again, cut exactly, as `flow::run` does.
 fn dataflow(
     plan: &Plan,
     query: &Query,
-    (skip_bad, owners, limit, piece): (bool, usize, usize, usize),
+    settings: (bool, usize, usize, usize),
 ) -> Result<(String, Tally, u64), Error> {
+    dataflow_on(plan, query, settings).unwrap_or_else(|| {
+        let exact = plan.cut_exactly()?;
+        dataflow_on(&exact, query, settings).expect("an exact plan never proves wrong")
+    })
+}
+
+/// [`dataflow`] on `plan` as it is: `None` when its guessed cuts prove wrong.
+fn dataflow_on(
+    plan: &Plan,
+    query: &Query,
+    (skip_bad, owners, limit, piece): (bool, usize, usize, usize),
+) -> Option<Result<(String, Tally, u64), Error>> {
     let shape = Shape::of(query);
     let mut owned: Vec<Table> = (0..owners).map(|_| Table::new(&shape)).collect();
     let read = AtomicU64::new(0);
@@ -40,7 +53,13 @@ fn dataflow(
         };
         let mut rows = Aggregator::new(Table::new(&shape), limit, flush);
         for &range in &plan.ranges {
-            read_range(plan, range, skip_bad, &mut rows, &read)?;
+            let result = read_range(plan, range, skip_bad, &mut rows, &read);
+            if plan.misread(&result) {
+                return None;
+            }
+            if let Err(e) = result {
+                return Some(Err(e));
+            }
         }
         rows.finish()
     };
@@ -50,7 +69,7 @@ fn dataflow(
     answer.write(query, &mut text).unwrap();
     let text = String::from_utf8_lossy(&text).into_owned();
     assert_eq!(as_csv(&answer.columns(query).unwrap(), query), text, "the columns' answer");
-    Ok((text, tally, read.into_inner()))
+    Some(Ok((text, tally, read.into_inner())))
 }
 
 /// Columns written as the CSV answer is: what a caller of the columns gets is the same answer.

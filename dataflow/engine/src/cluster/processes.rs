@@ -109,7 +109,7 @@ fn run_once(
     write_hostfile(&hostfile, n)?;
     // The parent's ranges, so that no child reads the files again to cut them.
     let ranges = scratch.path().join("ranges.txt");
-    scan::write_ranges(&ranges, &job.plan)?;
+    scan::write_ranges(&ranges, &job.plan.cut_exactly()?)?;
     let secret = Secret::fresh().map_err(Error::System)?;
     // The children spill into a folder of this run's own inside --spill-dir, removed by this
     // process when the run ends: even a child killed outright (SIGKILL, which it cannot catch
