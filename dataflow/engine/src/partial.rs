@@ -77,7 +77,9 @@ impl<F: FnMut(&mut [Table])> Aggregator<F> {
             max_groups,
             rows: 0,
             pass_through: false,
-            max_values: (limit / 16).max(1),
+            // A value for a median: 16 bytes as it comes (group, value), 8 more once put in
+            // group order for its owner.
+            max_values: (limit / 24).max(1),
             queued: (limit / (PARTITIONS * 128)).clamp(256, QUEUED),
             flush,
             key: Vec::new(),
