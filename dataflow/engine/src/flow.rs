@@ -34,6 +34,8 @@ use timely::communication::allocator::{AllocatorBuilder, ProcessBuilder};
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::InputHandle;
 use timely::dataflow::ProbeHandle;
+use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::{Exchange, Input, Inspect, Probe};
 use timely::worker::Worker;
 
@@ -45,7 +47,7 @@ use crate::partial::Aggregator;
 use crate::query::Query;
 use crate::scan::{self, Tally};
 use crate::spill::{self, Spill, Spilled};
-use crate::table::{self, Shape, Table};
+use crate::table::{self, Shape, Table, Waiting};
 
 /// The answer, in process 0: every worker's sorted runs (none with `--out`, whose part files
 /// hold them), what was left out, what crossed between workers and what was spilled.
@@ -366,8 +368,8 @@ fn run_planned(
 struct Owned {
     shape: Shape,
     tables: Vec<Table>,
-    /// Each partition's groups not merged yet, and how many; none while there is one table.
-    pending: Vec<(Vec<u8>, usize)>,
+    /// Each partition's groups not merged yet; none while there is one table.
+    pending: Vec<Waiting>,
     limit: u64,
     /// Whether pending groups are merged early when memory is short: true until the first
     /// time that did not bring memory under the limit, false from then on.
@@ -389,14 +391,20 @@ impl Owned {
         }
     }
 
-    fn absorb(&mut self, batch: &[u8], files: &SpillDir) {
+    fn absorb(&mut self, batch: Batch, files: &SpillDir) {
         if self.failure.is_some() {
             return;
         }
-        if self.pending.is_empty() {
-            table::absorb(&mut self.tables, batch);
-        } else {
-            table::split(&self.shape, batch, &mut self.pending);
+        let partition = batch.partition.map(|p| p as usize).filter(|&p| p < self.pending.len());
+        match partition {
+            _ if self.pending.is_empty() => table::absorb(&mut self.tables, &batch.bytes),
+            // One partition's groups, as a partitioned scan drained them: kept as they came.
+            Some(p) => {
+                let groups = usize::try_from(batch.groups).unwrap_or(usize::MAX);
+                self.pending[p].groups = self.pending[p].groups.saturating_add(groups);
+                self.pending[p].batches.push(batch.bytes);
+            }
+            None => table::split(&self.shape, &batch.bytes, &mut self.pending),
         }
         if let [one] = &mut self.tables[..]
             && one.len() >= table::PARTITION_AT
@@ -404,7 +412,7 @@ impl Owned {
             let mut all = vec![Vec::new()];
             one.drain_into(&mut all, |_| 0);
             self.tables = (0..table::PARTITIONS).map(|_| Table::new(&self.shape)).collect();
-            self.pending = vec![(Vec::new(), 0); table::PARTITIONS];
+            self.pending = (0..table::PARTITIONS).map(|_| Waiting::default()).collect();
             table::split(&self.shape, &all[0], &mut self.pending);
         }
         let mut held = self.memory();
@@ -435,16 +443,14 @@ impl Owned {
     /// limit before they spill.
     fn memory(&self) -> u64 {
         let slots = self.shape.bytes_a_group();
-        let pending: usize =
-            self.pending.iter().map(|(bytes, groups)| bytes.capacity() + groups * slots).sum();
+        let pending: usize = self.pending.iter().map(|w| w.bytes() + w.groups * slots).sum();
         self.tables.iter().map(Table::memory).sum::<u64>() + pending as u64
     }
 
     /// Every pending group into its table now, the tables left partitioned.
     fn merge_pending(&mut self) {
-        for (table, (bytes, groups)) in self.tables.iter_mut().zip(&mut self.pending) {
-            table.absorb(bytes);
-            (*bytes, *groups) = (Vec::new(), 0);
+        for (table, waiting) in self.tables.iter_mut().zip(&mut self.pending) {
+            waiting.take().iter().for_each(|batch| table.absorb(batch));
         }
     }
 
@@ -460,17 +466,30 @@ impl Owned {
     fn take_tables(&mut self) -> impl Iterator<Item = Table> {
         let mut pending = std::mem::take(&mut self.pending).into_iter();
         std::mem::take(&mut self.tables).into_iter().map(move |mut table| {
-            if let Some((bytes, groups)) = pending.next() {
-                table.reserve(groups);
-                table.absorb(&bytes);
+            if let Some(mut waiting) = pending.next() {
+                table.reserve(waiting.groups);
+                waiting.take().iter().for_each(|batch| table.absorb(batch));
             }
             table
         })
     }
 }
 
-/// The input of partial aggregates, each batch with the worker that owns its keys.
-type Batches = InputHandle<u64, CapacityContainerBuilder<Vec<(u64, Vec<u8>)>>>;
+/// Partial groups on their way to the worker that owns their keys.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+struct Batch {
+    owner: u64,
+    /// The table partition ([`table::partition`]) of every group in it, as the scan's
+    /// partitioned tables drain them; `None` for groups of any partition (a table not
+    /// partitioned yet), which the owner sorts out by partition.
+    partition: Option<u32>,
+    groups: u64,
+    /// The groups, as [`Table::drain_into`] encodes them.
+    bytes: Vec<u8>,
+}
+
+/// The input of partial aggregates.
+type Batches = InputHandle<u64, CapacityContainerBuilder<Vec<Batch>>>;
 /// The input of what goes to worker 0 of process 0 at the end.
 type Gather = InputHandle<u64, CapacityContainerBuilder<Vec<Gathered>>>;
 
@@ -492,11 +511,20 @@ impl Exchanges {
         files: &Arc<SpillDir>,
     ) -> Exchanges {
         let (batches, exchanged) = worker.dataflow::<u64, _, _>(|scope| {
-            let (input, stream) = scope.new_input::<Vec<(u64, Vec<u8>)>>();
+            let (input, stream) = scope.new_input::<Vec<Batch>>();
             let (sink, files) = (Rc::clone(owned), Arc::clone(files));
+            // Each batch taken, not looked at (`inspect`): the owner keeps it as it came.
             let probe = stream
-                .exchange(|(owner, _): &(u64, Vec<u8>)| *owner)
-                .inspect(move |(_, batch): &(u64, Vec<u8>)| sink.borrow_mut().absorb(batch, &files))
+                .exchange(|batch: &Batch| batch.owner)
+                .unary::<CapacityContainerBuilder<Vec<()>>, _, _, _>(Pipeline, "Absorb", |_, _| {
+                    move |input, _| {
+                        input.for_each_stamp(|_, containers| {
+                            for batch in containers.flat_map(|batches| batches.drain(..)) {
+                                sink.borrow_mut().absorb(batch, &files);
+                            }
+                        });
+                    }
+                })
                 .probe()
                 .0;
             (input, probe)
@@ -597,15 +625,28 @@ fn scan_and_exchange(
     let ranges_read = std::cell::Cell::new(false);
     let flush = |tables: &mut [Table]| {
         let flushing = Instant::now();
+        // A batch for each owner and partition, once the tables are partitioned: the owner
+        // keeps each as it is until it merges that partition, with no copy.
+        let (count, partitioned) = (tables.len(), tables.len() == table::PARTITIONS);
         let mut out = vec![Vec::new(); peers];
-        for table in tables {
-            table.drain_into(&mut out, |hash| table::owner(hash, peers));
-        }
-        for (owner, batch) in out.into_iter().enumerate() {
-            if !batch.is_empty() {
-                traffic.bytes += batch.len() as u64;
-                traffic.batches += 1;
-                batches.send((owner as u64, batch));
+        let groups = vec![std::cell::Cell::new(0_u64); peers];
+        for (p, table) in tables.iter_mut().enumerate() {
+            table.drain_into(&mut out, |hash| {
+                let owner = table::owner(hash, peers);
+                groups[owner].set(groups[owner].get() + 1);
+                owner
+            });
+            if partitioned || p + 1 == count {
+                for (owner, bytes) in out.iter_mut().enumerate() {
+                    if !bytes.is_empty() {
+                        traffic.bytes += bytes.len() as u64;
+                        traffic.batches += 1;
+                        let partition = partitioned.then(|| u32::try_from(p).expect("128"));
+                        let groups = groups[owner].replace(0);
+                        let bytes = std::mem::take(bytes);
+                        batches.send(Batch { owner: owner as u64, partition, groups, bytes });
+                    }
+                }
             }
         }
         // A new epoch: timely's exchange ships what it holds for each worker when the epoch

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use crate::output::{self, Cursor, MemoryCursor, Run, RunFile};
 use crate::query::Query;
-use crate::table::{self, Table};
+use crate::table::{self, Table, Waiting};
 use crate::wire::{self, Put};
 
 /// Spill partitions: a table too large for memory is cut into this many by key hash, each
@@ -178,13 +178,12 @@ impl Spill {
 
     /// Writes each table partition's groups in `pending` (whole groups, encoded as the tables
     /// drain them) to its spill partition's file as they are, and frees them.
-    pub fn write_pending(&mut self, pending: &mut [(Vec<u8>, usize)]) -> Result<(), String> {
+    pub fn write_pending(&mut self, pending: &mut [Waiting]) -> Result<(), String> {
         let started = Instant::now();
-        for (partition, (bytes, groups)) in pending.iter_mut().enumerate() {
-            if !bytes.is_empty() {
-                self.append(partition % PARTS, bytes)?;
+        for (partition, waiting) in pending.iter_mut().enumerate() {
+            for mut bytes in waiting.take() {
+                self.append(partition % PARTS, &mut bytes)?;
             }
-            (*bytes, *groups) = (Vec::new(), 0);
         }
         self.spilled.nanos += u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
         Ok(())

@@ -605,18 +605,49 @@ pub fn absorb(tables: &mut [Table], batch: &[u8]) {
     }
 }
 
-/// Appends each group of a batch (made by [`Table::drain_into`] from tables of `shape`) to
-/// its [`partition`]'s bytes among `parts`, as it is, and counts it there: the batch sorted
-/// out by partition, each partition's groups to be merged into its table later, together.
-pub fn split(shape: &Shape, batch: &[u8], parts: &mut [(Vec<u8>, usize)]) {
+/// A table partition's groups waiting to be merged into its table: the batches that hold
+/// them as they came (each of groups of this partition alone), and how many groups.
+#[derive(Default)]
+pub struct Waiting {
+    /// The batches, each as [`Table::drain_into`] encoded it.
+    pub batches: Vec<Vec<u8>>,
+    /// The groups in them.
+    pub groups: usize,
+}
+
+impl Waiting {
+    /// The bytes the batches take (what their vectors have room for).
+    pub fn bytes(&self) -> usize {
+        self.batches.iter().map(Vec::capacity).sum()
+    }
+
+    /// The batches, taken; none left.
+    pub fn take(&mut self) -> Vec<Vec<u8>> {
+        self.groups = 0;
+        std::mem::take(&mut self.batches)
+    }
+}
+
+/// Sorts the groups of a batch (made by [`Table::drain_into`] from tables of `shape`) of
+/// every partition out into a new batch for each [`partition`] among `parts`, each group
+/// as it is, and adds those to what waits there: each partition's groups to be merged into
+/// its table later, together. (A batch of one partition's groups is added whole, uncopied.)
+pub fn split(shape: &Shape, batch: &[u8], parts: &mut [Waiting]) {
+    let mut split: Vec<(Vec<u8>, usize)> = (0..parts.len()).map(|_| (Vec::new(), 0)).collect();
     let mut r = Reader::new(batch);
     while !r.is_empty() {
         let start = r.at();
         let hash = r.u64();
         skip_group(shape, &mut r);
-        let (bytes, groups) = &mut parts[partition(hash, parts.len())];
+        let (bytes, groups) = &mut split[partition(hash, parts.len())];
         bytes.extend_from_slice(&batch[start..r.at()]);
         *groups += 1;
+    }
+    for (waiting, (bytes, groups)) in parts.iter_mut().zip(split) {
+        if groups > 0 {
+            waiting.batches.push(bytes);
+            waiting.groups += groups;
+        }
     }
 }
 
