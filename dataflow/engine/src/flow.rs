@@ -461,17 +461,24 @@ impl Owned {
         self.spill.write(&mut self.tables)
     }
 
-    /// The tables, each with its pending groups merged in as it is taken, room made for them
-    /// first: one partition after another.
-    fn take_tables(&mut self) -> impl Iterator<Item = Table> {
+    /// Each table's sorted run, with its pending groups merged in first (room made for them
+    /// at once): one partition after another. A partition whose groups are all pending (as
+    /// at K=1) is merged in one table, whose memory serves every such partition in turn.
+    fn runs(&mut self, query: &Query) -> Vec<Run> {
         let mut pending = std::mem::take(&mut self.pending).into_iter();
-        std::mem::take(&mut self.tables).into_iter().map(move |mut table| {
-            if let Some(mut waiting) = pending.next() {
-                table.reserve(waiting.groups);
-                waiting.take().iter().for_each(|batch| table.absorb(batch));
-            }
-            table
-        })
+        let mut spare = Table::new(&self.shape);
+        let tables = std::mem::take(&mut self.tables);
+        tables
+            .into_iter()
+            .map(|mut table| {
+                let work = if table.is_empty() { &mut spare } else { &mut table };
+                if let Some(mut waiting) = pending.next() {
+                    work.reserve(waiting.groups);
+                    waiting.take().iter().for_each(|batch| work.absorb(batch));
+                }
+                work.run(query)
+            })
+            .collect()
     }
 }
 
@@ -756,7 +763,7 @@ fn finish(
         Ok(())
     };
     if !owned.spill.used() {
-        let runs = owned.take_tables().map(|table| table.into_run(&job.query)).collect();
+        let runs = owned.runs(&job.query);
         place(runs, &format!("part-{me:05}.csv"), None)?;
         return Ok((parts, groups));
     }

@@ -125,6 +125,8 @@ pub struct Table {
     keys: Vec<u8>,
     size: Vec<u64>,
     columns: Vec<Column>,
+    /// The groups' order by key, made for each run ([`Table::run`]) in the same memory.
+    order: Vec<(u64, usize)>,
 }
 
 impl Table {
@@ -137,6 +139,7 @@ impl Table {
             keys: Vec::new(),
             size: Vec::new(),
             columns: shape.needs.iter().map(|&n| Column::new(n)).collect(),
+            order: Vec::new(),
         }
     }
 
@@ -234,6 +237,7 @@ impl Table {
             + self.keys.capacity()
             + self.index.capacity() * 5
             + self.size.capacity() * 8
+            + self.order.capacity() * std::mem::size_of::<(u64, usize)>()
             + self.columns.iter().map(column).sum::<usize>();
         bytes as u64
     }
@@ -422,26 +426,40 @@ impl Table {
     /// the jumps from group to group happen here, in every worker at once, in a table small
     /// enough to stay in cache when it is one of many parts.
     pub fn into_run(mut self, query: &Query) -> Run {
+        self.run(query)
+    }
+
+    /// [`Table::into_run`], the table left empty with its memory: an owner makes its
+    /// partitions' runs one after another in one table, whose pages stay mapped (a new table
+    /// for each was page faults for each of its pages, a tenth of K=1 q3's time).
+    pub fn run(&mut self, query: &Query) -> Run {
         let medians = self.median_ranges();
         let mut run = Run::with_capacity(query.outputs.len(), self.len(), self.keys.len());
         let mut cells = Vec::with_capacity(query.outputs.len());
-        for g in self.sorted() {
+        let mut order = std::mem::take(&mut self.order);
+        self.sort(&mut order);
+        for &(_, g) in &order {
             cells.clear();
             cells.extend(query.outputs.iter().map(|output| self.cell(g, *output, &medians)));
             run.push(self.key(g), &cells);
         }
+        order.clear();
+        self.order = order;
+        self.empty();
         run
     }
 
-    /// The group numbers in key order: sorted by the 8 bytes past the prefix all keys share,
-    /// as one number, then, where those tie (as ids with a common prefix do), by the next 8,
-    /// and so on: mostly comparisons of integers, not of byte strings.
-    fn sorted(&self) -> Vec<usize> {
+    /// The group numbers in key order, into `order` (each beside the last window of its key
+    /// that was compared): sorted by the 8 bytes past the prefix all keys share, as one
+    /// number, then, where those tie (as ids with a common prefix do), by the next 8, and so
+    /// on: mostly comparisons of integers, not of byte strings.
+    fn sort(&self, order: &mut Vec<(u64, usize)>) {
         // From past the prefix every key shares (q10's at K=1: "id001", "id001", each with
         // its two-byte end, and id3's "id00" - 18 bytes): the first windows would tie on every
         // key.
+        order.clear();
         if self.is_empty() {
-            return Vec::new();
+            return;
         }
         let first = self.key(0);
         let mut shared = first.len();
@@ -451,10 +469,8 @@ impl Table {
             }
             shared = output::shared_prefix(&first[..shared], self.key(g));
         }
-        let mut order: Vec<(u64, usize)> =
-            (0..self.len()).map(|g| (window(self.key(g), shared), g)).collect();
-        self.sort_from(&mut order, shared);
-        order.into_iter().map(|(_, g)| g).collect()
+        order.extend((0..self.len()).map(|g| (window(self.key(g), shared), g)));
+        self.sort_from(order, shared);
     }
 
     fn sort_from(&self, order: &mut [(u64, usize)], depth: usize) {
