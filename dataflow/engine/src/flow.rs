@@ -665,7 +665,7 @@ fn scan_and_exchange(
         worker.step(); // merge what others sent meanwhile, as it comes
         *exchanging += flushing.elapsed();
     };
-    let mut rows = Aggregator::new(Table::new(shape), limit, flush);
+    let mut rows = Aggregator::new(Table::with_heads(shape), limit, flush);
     let mut failure = None;
     for &i in &scan::assign(&job.plan.ranges, peers)[me] {
         if job.stopped() {

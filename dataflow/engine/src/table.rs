@@ -118,7 +118,7 @@ impl Column {
 /// The groups of one worker, or of one batch of its rows.
 pub struct Table {
     shape: Shape,
-    index: HashTable<u32>,
+    index: Index,
     /// Each group's hash and where its key ends in `keys` (group g's key starts where g - 1's
     /// ends): side by side, so that checking a probe's candidate reads one cache line.
     meta: Vec<Meta>,
@@ -132,9 +132,21 @@ pub struct Table {
 impl Table {
     /// An empty table of groups of `shape`.
     pub fn new(shape: &Shape) -> Table {
+        Table::of(shape, Index::Numbers(HashTable::new()))
+    }
+
+    /// An empty table of groups of `shape` whose index keeps each key's [`head`] beside its
+    /// group number: for the scan's partial groups, which every row probes, so that a key of
+    /// up to 15 bytes is found with no read of the group's other memory (16 more bytes a slot:
+    /// the owners' tables, millions of groups at K=1, keep plain numbers).
+    pub fn with_heads(shape: &Shape) -> Table {
+        Table::of(shape, Index::Headed(HashTable::new()))
+    }
+
+    fn of(shape: &Shape, index: Index) -> Table {
         Table {
             shape: shape.clone(),
-            index: HashTable::new(),
+            index,
             meta: Vec::new(),
             keys: Vec::new(),
             size: Vec::new(),
@@ -160,7 +172,8 @@ impl Table {
 
     /// About the bytes a group takes here, its key included (16 bytes for one not seen yet).
     pub fn bytes_a_group(&self) -> usize {
-        self.shape.bytes_a_group() + self.keys.len().checked_div(self.len()).unwrap_or(16)
+        let head = if matches!(self.index, Index::Headed(_)) { 16 } else { 0 };
+        self.shape.bytes_a_group() + head + self.keys.len().checked_div(self.len()).unwrap_or(16)
     }
 
     /// The values kept for medians.
@@ -176,16 +189,35 @@ impl Table {
     #[inline]
     pub fn group(&mut self, hash: u64, key: &[u8]) -> usize {
         let (meta, keys) = (&self.meta, &self.keys);
-        let same = |&g: &u32| {
-            let g = g as usize;
-            meta[g].hash == hash && same_bytes(key_of(meta, keys, g), key)
-        };
-        if let Some(&g) = self.index.find(slot_hash(hash), same) {
-            return g as usize;
+        let number = u32::try_from(meta.len()).expect("fewer than 2^32 groups a table");
+        let rehash = |g: u32| slot_hash(meta[g as usize].hash);
+        match &mut self.index {
+            Index::Numbers(index) => {
+                let same = |&g: &u32| {
+                    let g = g as usize;
+                    meta[g].hash == hash && same_bytes(key_of(meta, keys, g), key)
+                };
+                if let Some(&g) = index.find(slot_hash(hash), same) {
+                    return g as usize;
+                }
+                index.insert_unique(slot_hash(hash), number, |&g| rehash(g));
+            }
+            Index::Headed(index) => {
+                // Equal heads are equal keys below 16 bytes; longer ones are compared whole.
+                let head = head(key);
+                let same = |&(g, h): &(u32, [u8; 16])| {
+                    h == head
+                        && (key.len() < 16 || {
+                            let g = g as usize;
+                            meta[g].hash == hash && same_bytes(key_of(meta, keys, g), key)
+                        })
+                };
+                if let Some(&(g, _)) = index.find(slot_hash(hash), same) {
+                    return g as usize;
+                }
+                index.insert_unique(slot_hash(hash), (number, head), |&(g, _)| rehash(g));
+            }
         }
-        let number = u32::try_from(self.meta.len()).expect("fewer than 2^32 groups a table");
-        let meta = &self.meta;
-        self.index.insert_unique(slot_hash(hash), number, |&g| slot_hash(meta[g as usize].hash));
         self.push_unindexed(hash, key)
     }
 
@@ -235,16 +267,21 @@ impl Table {
         };
         let bytes = self.meta.capacity() * std::mem::size_of::<Meta>()
             + self.keys.capacity()
-            + self.index.capacity() * 5
+            + self.index.capacity() * self.index.slot_bytes()
             + self.size.capacity() * 8
             + self.order.capacity() * std::mem::size_of::<(u64, usize)>()
             + self.columns.iter().map(column).sum::<usize>();
         bytes as u64
     }
 
-    /// Empties the table, keeping its shape (and, for reuse, none of its memory).
+    /// Empties the table, keeping its shape and kind of index (and, for reuse, none of its
+    /// memory).
     pub fn clear(&mut self) {
-        *self = Table::new(&self.shape);
+        let index = match self.index {
+            Index::Numbers(_) => Index::Numbers(HashTable::new()),
+            Index::Headed(_) => Index::Headed(HashTable::new()),
+        };
+        *self = Table::of(&self.shape, index);
     }
 
     /// Empties the table, keeping its memory for the groups that come next (a table of
@@ -371,7 +408,11 @@ impl Table {
     /// or more where a key came more than once, is known; the keys' bytes are not).
     pub fn reserve(&mut self, groups: usize) {
         let meta = &self.meta;
-        self.index.reserve(groups, |&g| slot_hash(meta[g as usize].hash));
+        let rehash = |g: u32| slot_hash(meta[g as usize].hash);
+        match &mut self.index {
+            Index::Numbers(index) => index.reserve(groups, |&g| rehash(g)),
+            Index::Headed(index) => index.reserve(groups, |&(g, _)| rehash(g)),
+        }
         self.meta.reserve(groups);
         self.size.reserve(if self.shape.size { groups } else { 0 });
         for c in &mut self.columns {
@@ -535,6 +576,60 @@ fn window(key: &[u8], at: usize) -> u64 {
     let n = part.len().min(8);
     bytes[..n].copy_from_slice(&part[..n]);
     u64::from_be_bytes(bytes)
+}
+
+/// A table's index: each group's number, found by its hash; in a table made
+/// [`Table::with_heads`], beside its key's head.
+enum Index {
+    Numbers(HashTable<u32>),
+    Headed(HashTable<(u32, [u8; 16])>),
+}
+
+impl Index {
+    fn capacity(&self) -> usize {
+        match self {
+            Index::Numbers(index) => index.capacity(),
+            Index::Headed(index) => index.capacity(),
+        }
+    }
+
+    /// The bytes a slot takes: its control byte and its entry.
+    fn slot_bytes(&self) -> usize {
+        match self {
+            Index::Numbers(_) => 1 + 4,
+            Index::Headed(_) => 1 + std::mem::size_of::<(u32, [u8; 16])>(),
+        }
+    }
+
+    fn clear(&mut self) {
+        match self {
+            Index::Numbers(index) => index.clear(),
+            Index::Headed(index) => index.clear(),
+        }
+    }
+}
+
+/// A key's length and first bytes: equal heads are equal keys when the keys are shorter
+/// than 16 bytes; longer ones (the length then written as 16) have their first 15 bytes
+/// equal. Read as [`same_bytes`] reads keys, a word or two, with no copy.
+#[inline(always)]
+fn head(key: &[u8]) -> [u8; 16] {
+    let n = key.len();
+    let bytes = if n >= 16 {
+        u128::from_le_bytes(key[..16].try_into().expect("16 bytes")) & ((1 << 120) - 1)
+    } else if n >= 8 {
+        // Bytes 8 to n - 1 are the top n - 8 bytes of the last word (none when n is 8).
+        let (first, last) = ends8(key);
+        let rest = (last >> 1) >> (8 * (16 - n) - 1);
+        u128::from(first) | u128::from(rest) << 64
+    } else if n >= 4 {
+        let (first, last) = ends4(key);
+        let rest = u64::from(last) >> (8 * (8 - n));
+        u128::from(first) | u128::from(rest) << 32
+    } else {
+        key.iter().rev().fold(0, |bytes, &b| bytes << 8 | u128::from(b))
+    };
+    (bytes | (n.min(16) as u128) << 120).to_le_bytes()
 }
 
 /// A group's hash, and where its key ends.
@@ -874,6 +969,27 @@ mod tests {
             }
             let longer = [&key[..], b"x"].concat();
             assert!(!same_bytes(&key, &longer), "{n} and {} bytes", n + 1);
+        }
+    }
+
+    /// A head is the key's length and first bytes: for keys of every length up to 20 bytes,
+    /// equal, differing in any one byte, one byte longer (a zero byte, which a short key's
+    /// padding holds too) - two keys under 16 bytes have equal heads exactly when they are
+    /// equal; longer ones when their first 15 bytes are.
+    #[test]
+    fn heads_are_equal_exactly_when_short_keys_are() {
+        for n in 0..=20_usize {
+            let key: Vec<u8> = (b'a'..=b'z').cycle().take(n).collect();
+            assert_eq!(head(&key), head(&key.clone()), "{n} bytes, equal");
+            for at in 0..n {
+                let mut other = key.clone();
+                other[at] ^= 0x20;
+                assert_eq!(head(&key) == head(&other), at >= 15, "{n} bytes, byte {at} differs");
+            }
+            for extra in [0, b'x'] {
+                let longer = [&key[..], &[extra]].concat();
+                assert_eq!(head(&key) == head(&longer), n >= 16, "{n} + 1 bytes");
+            }
         }
     }
 

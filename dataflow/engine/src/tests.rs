@@ -51,7 +51,7 @@ fn dataflow_on(
                 owned[owner].absorb(batch);
             }
         };
-        let mut rows = Aggregator::new(Table::new(&shape), limit, flush);
+        let mut rows = Aggregator::new(Table::with_heads(&shape), limit, flush);
         for &range in &plan.ranges {
             let result = read_range(plan, range, skip_bad, &mut rows, &read);
             if plan.misread(&result) {
