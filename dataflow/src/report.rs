@@ -271,6 +271,13 @@ pub fn profile_lines(job: &Job, answer: &Answer, written: Option<(Duration, u64)
     if let Some((took, written)) = written {
         lines.push(row("write", took, &format!("{} of CSV", bytes(written))));
     }
+    if answer.cut_again {
+        lines.push(
+            "  (read twice: a quoted field held a line end across a guessed cut, so the run was \
+             done again on cuts found quote by quote)"
+                .to_owned(),
+        );
+    }
     lines
 }
 

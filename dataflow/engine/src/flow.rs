@@ -64,6 +64,9 @@ pub struct Answer {
     pub groups: u64,
     /// With `--out`: the part files written.
     pub parts: Vec<PathBuf>,
+    /// Whether the plan's guessed cuts proved wrong (a quoted field held a line end across
+    /// one), so that the run was done again on cuts found quote by quote.
+    pub cut_again: bool,
     /// Where the time went, phase by phase: the slowest worker's time in each.
     pub profile: Profile,
     /// The threads that merge the runs into the answer's text or columns.
@@ -113,6 +116,7 @@ impl Answer {
             traffic: Traffic::default(),
             spilled: Spilled::default(),
             parts: Vec::new(),
+            cut_again: false,
             profile: Profile::default(),
             threads: 1,
             piece: output::PIECE,
@@ -175,7 +179,8 @@ impl Answer {
 pub struct Traffic {
     /// Bytes of encoded partial aggregates sent, a worker's batches to itself included.
     pub bytes: u64,
-    /// Batches sent: one to each owner a flush has groups for.
+    /// Batches sent: one to each owner a flush has groups for, for each table partition once
+    /// the scan's tables are partitioned.
     pub batches: u64,
     /// Flushes before a worker's ranges were all read (its last one, at their end, not counted).
     pub early_flushes: u64,
@@ -314,12 +319,14 @@ pub fn run(
     // run is thrown away before any answer is written, and done again on exact cuts.
     let misplanned = Arc::new(AtomicBool::new(false));
     let answer = run_planned(job, workers, read, &misplanned);
-    if !misplanned.load(Ordering::SeqCst) {
+    if !misplanned.load(Ordering::SeqCst) || job.stopped() {
         return answer;
     }
+    drop(answer); // and the spill files it kept
     read.store(0, Ordering::Relaxed);
     let exact = Arc::new(job.cut_exactly()?);
-    run_planned(&exact, Workers::Threads(threads), read, &Arc::default())
+    let again = run_planned(&exact, Workers::Threads(threads), read, &Arc::default())?;
+    Ok(again.map(|answer| Answer { cut_again: true, ..answer }))
 }
 
 /// [`run`] on `job`'s plan as it is; `misplanned` is set when a guessed cut proves wrong.
@@ -450,7 +457,7 @@ impl Owned {
     /// Every pending group into its table now, the tables left partitioned.
     fn merge_pending(&mut self) {
         for (table, waiting) in self.tables.iter_mut().zip(&mut self.pending) {
-            waiting.take().iter().for_each(|batch| table.absorb(batch));
+            waiting.merge_into(table);
         }
     }
 
@@ -474,7 +481,7 @@ impl Owned {
                 let work = if table.is_empty() { &mut spare } else { &mut table };
                 if let Some(mut waiting) = pending.next() {
                     work.reserve(waiting.groups);
-                    waiting.take().iter().for_each(|batch| work.absorb(batch));
+                    waiting.merge_into(work);
                 }
                 work.run(query)
             })
@@ -668,6 +675,9 @@ fn scan_and_exchange(
     let mut rows = Aggregator::new(Table::with_heads(shape), limit, flush);
     let mut failure = None;
     for &i in &scan::assign(&job.plan.ranges, peers)[me] {
+        if misplanned.load(Ordering::Relaxed) {
+            break; // the run is done again: what is left to read is read then
+        }
         if job.stopped() {
             failure = Some(Error::Interrupted("the group-by was interrupted".to_owned()));
             break;
@@ -867,6 +877,7 @@ fn answer(finished: Vec<Finished>, files: Arc<SpillDir>, threads: usize) -> Resu
         spilled: Spilled::default(),
         groups: 0,
         parts: Vec::new(),
+        cut_again: false,
         profile: Profile::default(),
         _files: Some(files),
     };

@@ -737,12 +737,18 @@ impl Waiting {
         self.groups = 0;
         std::mem::take(&mut self.batches)
     }
+
+    /// Every waiting group merged into `table`; none left.
+    pub fn merge_into(&mut self, table: &mut Table) {
+        self.take().iter().for_each(|batch| table.absorb(batch));
+    }
 }
 
 /// Sorts the groups of a batch (made by [`Table::drain_into`] from tables of `shape`) of
 /// every partition out into a new batch for each [`partition`] among `parts`, each group
 /// as it is, and adds those to what waits there: each partition's groups to be merged into
-/// its table later, together. (A batch of one partition's groups is added whole, uncopied.)
+/// its table later, together. (The owner adds a batch of one partition's groups whole,
+/// uncopied: `flow::Owned::absorb`.)
 pub fn split(shape: &Shape, batch: &[u8], parts: &mut [Waiting]) {
     let mut split: Vec<(Vec<u8>, usize)> = (0..parts.len()).map(|_| (Vec::new(), 0)).collect();
     let mut r = Reader::new(batch);

@@ -57,6 +57,9 @@ pub struct Run {
 /// Runs the job on `n` processes, and again on one fewer each time one is lost, as many
 /// times as `--retries` allows.
 pub fn run(job: &Job, n: usize, output: Output, launcher: &Launcher) -> Result<Run, Error> {
+    // The children read the ranges this process writes: cut exactly, once (each child checks
+    // only its own ranges, so none could tell the others that a guessed cut was wrong).
+    let job = &job.cut_exactly()?;
     let (mut n, mut retries_left) = (n, job.retries);
     loop {
         let retrying = retries_left > 0 && n > 1;
@@ -109,7 +112,7 @@ fn run_once(
     write_hostfile(&hostfile, n)?;
     // The parent's ranges, so that no child reads the files again to cut them.
     let ranges = scratch.path().join("ranges.txt");
-    scan::write_ranges(&ranges, &job.plan.cut_exactly()?)?;
+    scan::write_ranges(&ranges, &job.plan)?;
     let secret = Secret::fresh().map_err(Error::System)?;
     // The children spill into a folder of this run's own inside --spill-dir, removed by this
     // process when the run ends: even a child killed outright (SIGKILL, which it cannot catch

@@ -59,7 +59,8 @@ impl<'b> Spans<'b> {
     }
 }
 
-/// Hands every plain record of `path`'s `range` (which `plan` cut at record starts) to `row`,
+/// Hands every plain record of `path`'s `range` (which `plan` cut at record starts, or
+/// guessed it did) to `row`,
 /// which refuses one (`Err`) whose value is not a number: from there the range is the csv
 /// reader's.
 pub fn read(
