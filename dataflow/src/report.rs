@@ -273,8 +273,9 @@ pub fn profile_lines(job: &Job, answer: &Answer, written: Option<(Duration, u64)
     }
     if answer.cut_again {
         lines.push(
-            "  (read twice: a quoted field held a line end across a guessed cut, so the run was \
-             done again on cuts found quote by quote)"
+            "  (cut again: a quoted field held a line end across a guessed cut; the times above \
+             are the second run's, on cuts found quote by quote - the first run and that pass \
+             over the files came before)"
                 .to_owned(),
         );
     }

@@ -319,10 +319,14 @@ pub fn run(
     // run is thrown away before any answer is written, and done again on exact cuts.
     let misplanned = Arc::new(AtomicBool::new(false));
     let answer = run_planned(job, workers, read, &misplanned);
-    if !misplanned.load(Ordering::SeqCst) || job.stopped() {
+    if !misplanned.load(Ordering::SeqCst) {
         return answer;
     }
     drop(answer); // and the spill files it kept
+    if job.stopped() {
+        // Stopped after the guess proved wrong: no answer was made, and none is made now.
+        return Err(Error::Interrupted("the group-by was interrupted".to_owned()));
+    }
     read.store(0, Ordering::Relaxed);
     let exact = Arc::new(job.cut_exactly()?);
     let again = run_planned(&exact, Workers::Threads(threads), read, &Arc::default())?;
@@ -586,8 +590,8 @@ fn one_worker(
     let waited = Instant::now();
     run_until(worker, &exchanged);
     done.profile.exchange += waited.elapsed();
-    // Every worker of this process has read its ranges: a wrong guess is known by now, and
-    // then nothing is written (the run is done again).
+    // Every worker of this process has read its ranges, or stopped at a guess found wrong:
+    // a wrong guess is known by now, and then nothing is written (the run is done again).
     let misplanned = misplanned.load(Ordering::SeqCst);
 
     // 3: my groups, sorted and printed: to part files, or to process 0.
