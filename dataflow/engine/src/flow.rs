@@ -412,8 +412,7 @@ impl Owned {
             // One partition's groups, as a partitioned scan drained them: kept as they came.
             Some(p) => {
                 let groups = usize::try_from(batch.groups).unwrap_or(usize::MAX);
-                self.pending[p].groups = self.pending[p].groups.saturating_add(groups);
-                self.pending[p].batches.push(batch.bytes);
+                self.pending[p].push(batch.bytes, groups);
             }
             None => table::split(&self.shape, &batch.bytes, &mut self.pending),
         }
@@ -647,11 +646,11 @@ fn scan_and_exchange(
         // keeps each as it is until it merges that partition, with no copy.
         let (count, partitioned) = (tables.len(), tables.len() == table::PARTITIONS);
         let mut out = vec![Vec::new(); peers];
-        let groups = vec![std::cell::Cell::new(0_u64); peers];
+        let mut groups = vec![0_u64; peers];
         for (p, table) in tables.iter_mut().enumerate() {
             table.drain_into(&mut out, |hash| {
                 let owner = table::owner(hash, peers);
-                groups[owner].set(groups[owner].get() + 1);
+                groups[owner] += 1;
                 owner
             });
             if partitioned || p + 1 == count {
@@ -660,7 +659,7 @@ fn scan_and_exchange(
                         traffic.bytes += bytes.len() as u64;
                         traffic.batches += 1;
                         let partition = partitioned.then(|| u32::try_from(p).expect("128"));
-                        let groups = groups[owner].replace(0);
+                        let groups = std::mem::take(&mut groups[owner]);
                         let bytes = std::mem::take(bytes);
                         batches.send(Batch { owner: owner as u64, partition, groups, bytes });
                     }

@@ -598,9 +598,9 @@ pub fn read_range(
     if !plan.guessed || range.end >= size {
         return Ok(RangeEnd::RecordStart);
     }
-    // The csv reader does not say whether it ended inside quotes: walk them from `from`, a
-    // record's start, to the end - a pass as fast as memchr, after the csv reader's parse.
-    let start = record_starts_exact(path, (from, size), plan.sep, &[range.end])
+    // The csv reader does not say whether it ended inside quotes: find them from `from`, a
+    // record's start, to the end, as an exact plan would (the masks, or quote by quote).
+    let start = record_starts(path, (from, size), plan.sep, &[range.end])
         .map_err(|e| Error::in_file(path, &e))?;
     Ok(if start == [range.end] { RangeEnd::RecordStart } else { RangeEnd::InsideRecord })
 }

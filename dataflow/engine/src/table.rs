@@ -191,12 +191,13 @@ impl Table {
         let (meta, keys) = (&self.meta, &self.keys);
         let number = u32::try_from(meta.len()).expect("fewer than 2^32 groups a table");
         let rehash = |g: u32| slot_hash(meta[g as usize].hash);
+        let same_key = |g: u32| {
+            let g = g as usize;
+            meta[g].hash == hash && same_bytes(key_of(meta, keys, g), key)
+        };
         match &mut self.index {
             Index::Numbers(index) => {
-                let same = |&g: &u32| {
-                    let g = g as usize;
-                    meta[g].hash == hash && same_bytes(key_of(meta, keys, g), key)
-                };
+                let same = |&g: &u32| same_key(g);
                 if let Some(&g) = index.find(slot_hash(hash), same) {
                     return g as usize;
                 }
@@ -205,13 +206,7 @@ impl Table {
             Index::Headed(index) => {
                 // Equal heads are equal keys below 16 bytes; longer ones are compared whole.
                 let head = head(key);
-                let same = |&(g, h): &(u32, [u8; 16])| {
-                    h == head
-                        && (key.len() < 16 || {
-                            let g = g as usize;
-                            meta[g].hash == hash && same_bytes(key_of(meta, keys, g), key)
-                        })
-                };
+                let same = |&(g, h): &(u32, [u8; 16])| h == head && (key.len() < 16 || same_key(g));
                 if let Some(&(g, _)) = index.find(slot_hash(hash), same) {
                     return g as usize;
                 }
@@ -306,7 +301,7 @@ impl Table {
 
     /// Every group, encoded, into `out[destination(hash)]`; the table is left empty, with
     /// its memory.
-    pub fn drain_into(&mut self, out: &mut [Vec<u8>], destination: impl Fn(u64) -> usize) {
+    pub fn drain_into(&mut self, out: &mut [Vec<u8>], destination: impl FnMut(u64) -> usize) {
         let never = |_: usize, _: &mut Vec<u8>| Ok::<(), ()>(());
         let _ = self.drain_in_pieces(out, destination, usize::MAX, never);
     }
@@ -317,7 +312,7 @@ impl Table {
     pub fn drain_in_pieces<E>(
         &mut self,
         out: &mut [Vec<u8>],
-        destination: impl Fn(u64) -> usize,
+        mut destination: impl FnMut(u64) -> usize,
         piece: usize,
         mut full: impl FnMut(usize, &mut Vec<u8>) -> Result<(), E>,
     ) -> Result<(), E> {
@@ -536,9 +531,9 @@ impl Table {
     }
 
     /// Group g's `output`.
-    fn cell(&self, g: usize, output: Output, medians: &[Vec<(usize, usize)>]) -> Cell {
+    fn cell(&mut self, g: usize, output: Output, medians: &[Vec<(usize, usize)>]) -> Cell {
         let Output::Of { column, func } = output else { return Cell::Count(self.size[g]) };
-        let c = &self.columns[column];
+        let c = &mut self.columns[column];
         let any = || c.count[g] > 0; // min and max of no value: empty
         let value = match func {
             Func::Count => return Cell::Count(c.count[g]),
@@ -550,7 +545,8 @@ impl Table {
             Func::Std => agg::variance(c.count[g], &c.sum[g], &c.squares[g]).map(f64::sqrt),
             Func::Median => {
                 let (from, to) = medians[column][g];
-                agg::median(&mut c.ordered[from..to].to_vec())
+                // In place: the order of a group's values matters to no other output.
+                agg::median(&mut c.ordered[from..to])
             }
         };
         value.map_or(Cell::Empty, Cell::Float)
@@ -618,16 +614,9 @@ fn head(key: &[u8]) -> [u8; 16] {
     let bytes = if n >= 16 {
         u128::from_le_bytes(key[..16].try_into().expect("16 bytes")) & ((1 << 120) - 1)
     } else if n >= 8 {
-        // Bytes 8 to n - 1 are the top n - 8 bytes of the last word (none when n is 8).
-        let (first, last) = ends8(key);
-        let rest = (last >> 1) >> (8 * (16 - n) - 1);
-        u128::from(first) | u128::from(rest) << 64
-    } else if n >= 4 {
-        let (first, last) = ends4(key);
-        let rest = u64::from(last) >> (8 * (8 - n));
-        u128::from(first) | u128::from(rest) << 32
+        u128::from(ends8(key).0) | u128::from(tail_word(key, n - 8)) << 64
     } else {
-        key.iter().rev().fold(0, |bytes, &b| bytes << 8 | u128::from(b))
+        u128::from(tail_word(key, n))
     };
     (bytes | (n.min(16) as u128) << 120).to_le_bytes()
 }
@@ -738,6 +727,12 @@ impl Waiting {
         std::mem::take(&mut self.batches)
     }
 
+    /// A batch of `groups` groups, all of this partition, kept as it is.
+    pub fn push(&mut self, batch: Vec<u8>, groups: usize) {
+        self.batches.push(batch);
+        self.groups = self.groups.saturating_add(groups);
+    }
+
     /// Every waiting group merged into `table`; none left.
     pub fn merge_into(&mut self, table: &mut Table) {
         self.take().iter().for_each(|batch| table.absorb(batch));
@@ -762,8 +757,7 @@ pub fn split(shape: &Shape, batch: &[u8], parts: &mut [Waiting]) {
     }
     for (waiting, (bytes, groups)) in parts.iter_mut().zip(split) {
         if groups > 0 {
-            waiting.batches.push(bytes);
-            waiting.groups += groups;
+            waiting.push(bytes, groups);
         }
     }
 }
@@ -915,20 +909,25 @@ pub fn hash_key(key: &[u8]) -> u64 {
     }
     let rest = chunks.remainder().len();
     if rest > 0 {
-        // The last `rest` bytes as a little-endian word, read as whole words, not a byte at
-        // a time: the end of the key's last 8 bytes, or two overlapping 4-byte halves.
-        let n = key.len();
-        let word = if n >= 8 {
-            ends8(key).1 >> (8 * (8 - rest))
-        } else if n >= 4 {
-            let (head, tail) = ends4(key);
-            u64::from(head) | u64::from(tail) << (8 * (n - 4))
-        } else {
-            key.iter().rev().fold(0, |word, &b| word << 8 | u64::from(b))
-        };
-        h = (h ^ word).wrapping_mul(K).rotate_left(29);
+        h = (h ^ tail_word(key, rest)).wrapping_mul(K).rotate_left(29);
     }
     mix(h)
+}
+
+/// The last `k` bytes of `key` (fewer than 8; all of them when the key is shorter than 8) as
+/// a little-endian word, read as whole words, not a byte at a time: the end of the key's last
+/// 8 bytes, or two overlapping 4-byte halves.
+#[inline(always)]
+fn tail_word(key: &[u8], k: usize) -> u64 {
+    let n = key.len();
+    if n >= 8 {
+        (ends8(key).1 >> 1) >> (8 * (8 - k) - 1) // in two steps: none of it when k is 0
+    } else if n >= 4 {
+        let (head, tail) = ends4(key);
+        u64::from(head) | u64::from(tail) << (8 * (n - 4))
+    } else {
+        key.iter().rev().fold(0, |word, &b| word << 8 | u64::from(b))
+    }
 }
 
 /// The finaliser of MurmurHash3: every input bit reaches every output bit.
