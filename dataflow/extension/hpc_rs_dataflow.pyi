@@ -33,9 +33,11 @@ def groupby(
     sep: str = ",",
     blocksize: int | str | None = None,
     spill_dir: _Path | None = None,
+    sort: bool = True,
 ) -> Answer:
     """pandas' read_csv(files).groupby(by).agg(agg) without holding the files in memory: read
     in blocks on `workers` threads (every core by default), groups exchanged by key hash and
-    spilled to disk past `memory_limit`. Key columns come back as strings, in key order, then
+    spilled to disk past `memory_limit`. Key columns come back as strings, in key order (in
+    any order with sort=False, as pandas' groupby(sort=False): no sort, no merge), then
     one column an aggregate (COLUMN_FUNC, size): the columns `dataflow groupby` prints. The
     GIL is released; Ctrl-C raises KeyboardInterrupt and removes the spill files."""

@@ -35,6 +35,11 @@ pub fn command(g: &options::GroupBy) -> ExitCode {
             .refuse("compares the answer on stdout; drop --out")
             .unwrap_or_else(|e| cli::usage_error(e));
     }
+    if g.no_sort {
+        g.python
+            .refuse("compares answers in key order; drop --no-sort")
+            .unwrap_or_else(|e| cli::usage_error(e));
+    }
     let job = Arc::new(g.job().unwrap_or_else(|e| exit_with(&e)));
     for path in scan::repeated(&g.files) {
         eprintln!("note: {} is named more than once; it is read once", path.display());

@@ -70,12 +70,18 @@ pub struct GroupBy {
     /// Skip rows with the wrong number of fields or a value that is not a number, and count them.
     #[arg(long)]
     pub skip_bad: bool,
-    /// Write the answer as part files in DIR, each the header and its groups in key order, all
-    /// of them together the answer: part-WWWWW.csv a worker, or part-WWWWW-PPP.csv a spill
-    /// partition of a worker that spilled; nothing gathered into one process; DIR must be new
-    /// or empty.
+    /// Write the answer as part files in DIR, each the header and its groups in key order (any
+    /// order with --no-sort), all of them together the answer: part-WWWWW.csv a worker, or
+    /// part-WWWWW-PPP.csv a spill partition of a worker that spilled; nothing gathered into one
+    /// process; DIR must be new or empty.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// The groups in any order, as pandas' groupby(sort=False) and as Polars and DuckDB give
+    /// them unless asked: no worker sorts its groups and no merge puts them in key order, so
+    /// the order may differ from run to run (key order still where --processes or --hostfile
+    /// gathers the answer into one process, which merges sorted runs).
+    #[arg(long)]
+    pub no_sort: bool,
     /// With --out: replace the part files DIR holds.
     #[arg(long, requires = "out")]
     pub overwrite: bool,
@@ -140,6 +146,7 @@ impl GroupBy {
             .blocksize(self.blocksize)
             .no_split(self.no_split)
             .skip_bad(self.skip_bad)
+            .sort(!self.no_sort)
             .retries(self.cluster.retries)
             .connect_timeout(self.cluster.connect_timeout());
         if let Some(path) = &self.cluster.ranges_file {

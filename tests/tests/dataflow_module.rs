@@ -31,7 +31,7 @@ fn pip_installs_the_module_and_its_answers_are_the_command_line_s() {
         "dataflow/extension/tests/check_module.py",
         &[dataflow.as_os_str()],
         &[
-            "ok: answers equal the command line's on 12 random files and queries",
+            "ok: answers equal the command line's on 12 random files and queries, sorted or not",
             "ok: pyarrow takes the answer as a table, a schema and a stream, any number of times",
             "ok: bad input: FileNotFoundError, ValueError and TypeError that name the argument",
             "ok: the GIL is released: two threads called groupby at once",

@@ -189,6 +189,65 @@ fn parts_hold_the_answer_and_a_folder_with_files_is_refused() {
     run("dataflow", &args).usage_error("the folder holds files already");
 }
 
+/// `--no-sort`: the same groups, in the order the workers' tables hold them - on threads, after
+/// a spill (the spilled runs merged after the rest), and in part files; in key order where
+/// processes gather the answer into one, which merges sorted runs.
+#[test]
+fn no_sort_gives_the_same_groups_in_any_order_however_the_work_is_shared() {
+    // K=1: about 12,600 ids among 20,000 rows, far too many to come out sorted by chance.
+    let dir = groupby_data("no-sort", "20000", "1");
+    let files = pattern(dir.path());
+    let spill = folder("no-sort-spill-dir");
+    let spill_dir = spill.path().to_str().unwrap();
+    let query = ["--by", "id3", "--agg", "v3:median,sum", "--agg", "size"];
+    let whole = run("dataflow", &[&["groupby", &files][..], &query].concat());
+    whole.success();
+    let sorted = |text: &str| {
+        let mut lines: Vec<String> = text.lines().skip(1).map(str::to_owned).collect();
+        lines.sort();
+        lines
+    };
+    let in_key_order = |text: &str| text.lines().skip(1).collect::<Vec<_>>().is_sorted();
+    assert!(in_key_order(&whole.stdout) && whole.stdout.lines().count() > 10_000);
+    let header = whole.stdout.lines().next().unwrap();
+    // (A worker that spilled merges its spill files' sorted runs: in key order, as it may be.)
+    for (extra, spills) in [
+        (&["--workers", "2"][..], false),
+        (&["--workers", "1", "--blocksize", "100000"], false),
+        (&["--workers", "2", "--memory-limit", "64KiB", "--spill-dir", spill_dir], true),
+    ] {
+        let args = [&["groupby", &files, "--no-sort"][..], &query, extra].concat();
+        let out = run("dataflow", &args);
+        out.check(out.code == Some(0), &format!("{extra:?}: exit 0"));
+        out.check(out.stdout.lines().next() == Some(header), &format!("{extra:?}: the header"));
+        out.check(sorted(&out.stdout) == sorted(&whole.stdout), &format!("{extra:?}: the groups"));
+        out.check(out.stderr.contains("outgrew") == spills, &format!("{extra:?}: spilled"));
+        out.check(spills || !in_key_order(&out.stdout), &format!("{extra:?}: not sorted"));
+        nothing_left_in(&spill);
+    }
+    let gathered = ["groupby", &files, "--no-sort", "--processes", "2"];
+    let out = run("dataflow", &[&gathered[..], &query].concat());
+    out.check(out.code == Some(0) && out.stdout == whole.stdout, "processes: in key order");
+    // Part files: each a worker's groups as its tables hold them.
+    let out_dir = dir.path().join("answer");
+    let args =
+        ["groupby", &files, "--no-sort", "--workers", "2", "--out", out_dir.to_str().unwrap()];
+    let out = run("dataflow", &[&args[..], &query].concat());
+    out.check(out.code == Some(0) && out.stderr.contains("in 2 part files"), "two parts");
+    let (mut lines, mut any_unsorted) = (Vec::new(), false);
+    for entry in std::fs::read_dir(&out_dir).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        assert_eq!(text.lines().next(), Some(header));
+        any_unsorted |= !in_key_order(&text);
+        lines.extend(text.lines().skip(1).map(str::to_owned));
+    }
+    lines.sort();
+    assert!(any_unsorted, "the parts' groups in the tables' order");
+    assert_eq!(lines, sorted(&whole.stdout), "the parts together are the answer");
+    run("dataflow", &[&["groupby", &files, "--no-sort", "--vs-python"][..], &query].concat())
+        .usage_error("--vs-python: compares answers in key order; drop --no-sort");
+}
+
 #[test]
 fn db_benchmark_asks_its_questions_and_says_what_a_row_costs_by_its_groups() {
     // A few groups: the row's cost is the scan's.

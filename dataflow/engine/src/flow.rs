@@ -49,10 +49,11 @@ use crate::scan::{self, Tally};
 use crate::spill::{self, Spill, Spilled};
 use crate::table::{self, Shape, Table, Waiting};
 
-/// The answer, in process 0: every worker's sorted runs (none with `--out`, whose part files
-/// hold them), what was left out, what crossed between workers and what was spilled.
+/// The answer, in process 0: every worker's runs (none with `--out`, whose part files hold
+/// them), what was left out, what crossed between workers and what was spilled.
 pub struct Answer {
-    /// The sorted runs, which [`Answer::write`] merges in key order.
+    /// The runs, sorted unless the job asked for any order, which [`Answer::write`] merges in
+    /// key order.
     pub sources: Vec<Source>,
     /// Rows left out, by every worker.
     pub tally: Tally,
@@ -71,6 +72,9 @@ pub struct Answer {
     pub profile: Profile,
     /// The threads that merge the runs into the answer's text or columns.
     pub threads: usize,
+    /// Whether its runs in memory are in key order, to be merged; else the answer is in any
+    /// order ([`Job::sort`]), each run in memory taken as it is.
+    in_key_order: bool,
     /// About how many groups each of them merges at a time ([`output::PIECE`]; four times as
     /// many where some runs are files).
     piece: usize,
@@ -118,10 +122,17 @@ impl Answer {
             parts: Vec::new(),
             cut_again: false,
             profile: Profile::default(),
+            in_key_order: true,
             threads: 1,
             piece: output::PIECE,
             _files: None,
         }
+    }
+
+    /// The same answer of runs in any order (unsorted), each taken as it is.
+    #[cfg(any(test, feature = "testdata"))]
+    pub fn in_any_order(self) -> Answer {
+        Answer { in_key_order: false, ..self }
     }
 
     /// The same answer, merged in pieces of about `piece` groups on `threads` threads.
@@ -130,12 +141,11 @@ impl Answer {
         Answer { threads, piece, ..self }
     }
 
-    /// The CSV: the header, then every group in key order, formatted on every thread.
+    /// The CSV: the header, then every group in key order (or, [`Job::sort`] off, in any
+    /// order), formatted on every thread.
     pub fn write(&self, query: &Query, out: &mut impl Write) -> std::io::Result<()> {
         output::write_header(query, out)?;
-        output::merge_in_pieces(
-            &self.sources,
-            (self.threads, self.piece),
+        self.fill_pieces(
             || Vec::with_capacity(self.piece * 64),
             |text, key, record| output::write_line(key, record, query, text),
             |text| {
@@ -146,15 +156,13 @@ impl Answer {
         )
     }
 
-    /// The answer as columns in key order, built on every thread: one [`Columns`] a piece of
-    /// the merge, in order - kept as they come, not appended into one (a copy of the whole
-    /// answer on one thread). Arrow takes them so, as a table's record batches. At least one,
-    /// empty when there is no group.
+    /// The answer as columns in key order (or, [`Job::sort`] off, in any order), built on
+    /// every thread: one [`Columns`] a piece, in order - kept as they come, not appended into
+    /// one (a copy of the whole answer on one thread). Arrow takes them so, as a table's
+    /// record batches. At least one, empty when there is no group.
     pub fn columns(&self, query: &Query) -> std::io::Result<Vec<Columns>> {
         let mut pieces = Vec::new();
-        output::merge_in_pieces(
-            &self.sources,
-            (self.threads, self.piece),
+        self.fill_pieces(
             || (Columns::new(query), Vec::new()),
             |(columns, scratch), key, record| columns.push(key, record, scratch),
             |(columns, _)| {
@@ -169,6 +177,24 @@ impl Answer {
             pieces.push(Columns::new(query));
         }
         Ok(pieces)
+    }
+
+    /// Every group to a sink (`new` makes one, `fill` adds a group), each sink to `take` when
+    /// full: the runs merged in key order, or, where they are in any order, each run in
+    /// memory taken as it is (no merge), then the spilled ones merged.
+    fn fill_pieces<S: Send>(
+        &self,
+        new: impl Fn() -> S,
+        fill: impl Fn(&mut S, &[u8], &[u8]) + Sync,
+        take: impl FnMut(&mut S) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        let sources: Vec<&Source> = self.sources.iter().collect();
+        let lanes = (self.threads, self.piece);
+        if self.in_key_order {
+            output::merge_in_pieces(&sources, lanes, new, fill, take)
+        } else {
+            output::in_any_order(&sources, lanes, new, fill, take)
+        }
     }
 }
 
@@ -280,6 +306,8 @@ enum Gathered {
 /// What one worker of process 0 hands back when the dataflow ends.
 struct Finished {
     sources: Vec<Source>,
+    /// Whether its runs in memory are sorted ([`Job::in_key_order`]); spilled ones always are.
+    in_key_order: bool,
     done: Done,
     /// Worker 0's: the other processes' runs, written to files as they came, and their
     /// reports.
@@ -474,7 +502,7 @@ impl Owned {
     /// Each table's sorted run, with its pending groups merged in first (room made for them
     /// at once): one partition after another. A partition whose groups are all pending (as
     /// at K=1) is merged in one table, whose memory serves every such partition in turn.
-    fn runs(&mut self, query: &Query) -> Vec<Run> {
+    fn runs(&mut self, query: &Query, in_key_order: bool) -> Vec<Run> {
         let mut pending = std::mem::take(&mut self.pending).into_iter();
         let mut spare = Table::new(&self.shape);
         let tables = std::mem::take(&mut self.tables);
@@ -486,7 +514,7 @@ impl Owned {
                     work.reserve(waiting.groups);
                     waiting.merge_into(work);
                 }
-                work.run(query)
+                work.run(query, in_key_order)
             })
             .collect()
     }
@@ -570,6 +598,7 @@ fn one_worker(
     files: &Arc<SpillDir>,
 ) -> Option<Finished> {
     let (me, peers) = (worker.index(), worker.peers());
+    let in_key_order = job.in_key_order(peers);
     let share = job.budget.share(peers);
     let partial_limit = (share / 8).min(PARTIAL_LIMIT);
     // What the owned groups may hold: the rest of the share, less a third - a vector grows by
@@ -599,7 +628,8 @@ fn one_worker(
     done.failure = failure.or_else(|| owned.failure.take().map(Error::Disk));
     let mut runs = Vec::new();
     if done.failure.is_none() && !misplanned {
-        match finish(&mut owned, (job, &shape), me, files, |run| runs.push(run)) {
+        let order = (me, in_key_order);
+        match finish(&mut owned, (job, &shape), order, files, |run| runs.push(run)) {
             Ok((parts, groups)) => (done.parts, done.groups) = (parts, groups),
             Err(e) => done.failure = Some(Error::Disk(e)),
         }
@@ -613,7 +643,8 @@ fn one_worker(
     run_until(worker, &gathered);
     let (remote_runs, remote_done) = remote.take().finish(&mut done);
     done.profile.gather = gathering.elapsed();
-    in_process_zero.then_some(Finished { sources: runs, done, remote_runs, remote_done })
+    let sources = runs;
+    in_process_zero.then_some(Finished { sources, in_key_order, done, remote_runs, remote_done })
 }
 
 /// Steps the worker until everything sent into the dataflow `probe` watches has arrived.
@@ -753,7 +784,7 @@ fn send_to_process_zero(
 fn finish(
     owned: &mut Owned,
     (job, shape): (&Job, &Shape),
-    me: usize,
+    (me, in_key_order): (usize, bool),
     files: &SpillDir,
     mut keep: impl FnMut(Source),
 ) -> Result<(Vec<PathBuf>, u64), String> {
@@ -763,7 +794,7 @@ fn finish(
         groups += runs.iter().map(|run| run.len() as u64).sum::<u64>();
         match (&job.out, spilled) {
             (Some(dir), _) => {
-                spill::write_part(&runs, &job.query, dir, name)?;
+                spill::write_part(&runs, (&job.query, in_key_order), dir, name)?;
                 parts.push(dir.join(name));
             }
             (None, Some(dir)) => {
@@ -776,7 +807,7 @@ fn finish(
         Ok(())
     };
     if !owned.spill.used() {
-        let runs = owned.runs(&job.query);
+        let runs = owned.runs(&job.query, in_key_order);
         place(runs, &format!("part-{me:05}.csv"), None)?;
         return Ok((parts, groups));
     }
@@ -882,10 +913,12 @@ fn answer(finished: Vec<Finished>, files: Arc<SpillDir>, threads: usize) -> Resu
         parts: Vec::new(),
         cut_again: false,
         profile: Profile::default(),
+        in_key_order: true,
         _files: Some(files),
     };
     let mut dones = Vec::new();
     for f in finished {
+        answer.in_key_order &= f.in_key_order;
         answer.sources.extend(f.sources);
         answer.sources.extend(f.remote_runs.into_iter().map(Source::File));
         dones.push(f.done);

@@ -47,6 +47,10 @@ pub struct Job {
     pub budget: Budget,
     /// The answer as part files in this folder, instead of gathered into process 0.
     pub out: Option<PathBuf>,
+    /// The groups in key order, as pandas' `groupby(sort=True)`, its default; `false`: in any
+    /// order, which saves each worker's sort and the merge of their runs (see
+    /// [`Job::in_key_order`]).
+    pub sort: bool,
     /// Set by the caller to stop the run: its workers read no further range, and the run
     /// returns [`Error::Interrupted`] (a Python caller's Ctrl-C).
     pub stop: Option<Arc<AtomicBool>>,
@@ -72,6 +76,7 @@ pub struct JobBuilder {
     retries: u64,
     ranges_file: Option<PathBuf>,
     stop: Option<Arc<AtomicBool>>,
+    sort: bool,
 }
 
 /// What the builder does with the `--out` folder.
@@ -102,6 +107,7 @@ impl Job {
             retries: 0,
             ranges_file: None,
             stop: None,
+            sort: true,
         }
     }
 
@@ -195,6 +201,15 @@ impl JobBuilder {
         self
     }
 
+    /// The groups in key order [default], or (`false`) in any order, as pandas'
+    /// `groupby(sort=False)`: "Get better performance by turning this off" (pandas'
+    /// `DataFrame.groupby` documentation). Polars' `group_by` and DuckDB's `GROUP BY` give
+    /// their groups in no set order unless asked (`maintain_order=True`, `ORDER BY`).
+    pub fn sort(mut self, sort: bool) -> Self {
+        self.sort = sort;
+        self
+    }
+
     /// The job: the files' header read and checked against the query, the files cut into
     /// ranges, the `--out` folder made ready. Bad input is [`Error::Usage`].
     pub fn build(self) -> Result<Job, Error> {
@@ -230,6 +245,7 @@ impl JobBuilder {
             },
             out,
             stop: b.stop,
+            sort: b.sort,
         })
     }
 }
@@ -253,6 +269,7 @@ impl Job {
         ]);
         args.extend(self.no_split.then(|| "--no-split".to_owned()));
         args.extend(self.skip_bad.then(|| "--skip-bad".to_owned()));
+        args.extend((!self.sort).then(|| "--no-sort".to_owned()));
         args.extend(["--memory-limit".to_owned(), self.budget.limit.to_string()]);
         args.push("--spill-dir".to_owned());
         args.push(spill_dir.to_string_lossy().into_owned());
@@ -261,6 +278,15 @@ impl Job {
             args.extend(["--out".to_owned(), out.to_string_lossy().into_owned()]);
         }
         args
+    }
+
+    /// Whether a worker sorts its groups: where the job asks for key order, and where its
+    /// runs go to process 0 from other processes (`peers`, the workers of all processes,
+    /// outnumber this one's threads): process 0 cuts the runs it merges where sampled keys
+    /// fall, so they must be sorted - and an answer in key order is an answer in any order.
+    /// Part files (`--out`) are each a worker's own: they keep any order asked for.
+    pub fn in_key_order(&self, peers: usize) -> bool {
+        self.sort || (self.out.is_none() && peers > self.threads)
     }
 
     /// What every process of a cluster must agree on, for its job id: two jobs with the same

@@ -97,6 +97,12 @@ impl Run {
         self.key_ends.is_empty()
     }
 
+    /// Each group, its key and its record, in the run's order, to `each`, up to its first
+    /// failure.
+    pub fn each<E>(&self, mut each: impl FnMut(&[u8], &[u8]) -> Result<(), E>) -> Result<(), E> {
+        (0..self.len()).try_for_each(|i| each(self.key(i), self.record(i)))
+    }
+
     /// The key of the group `i`-th in key order.
     fn key(&self, i: usize) -> &[u8] {
         let start = if i == 0 { 0 } else { self.key_ends[i - 1] };
@@ -489,7 +495,7 @@ impl Source {
 /// read on from there, and the pieces are four times larger, so that what is read past at
 /// their starts stays small beside them: a spilled answer is merged on every thread too.
 pub fn merge_in_pieces<S: Send>(
-    sources: &[Source],
+    sources: &[&Source],
     (threads, piece): (usize, usize),
     new: impl Fn() -> S,
     fill: impl Fn(&mut S, &[u8], &[u8]) + Sync,
@@ -523,11 +529,11 @@ pub fn merge_in_pieces<S: Send>(
         let pieces = bounds.first().map_or(0, |b| b.len() - 1);
         return in_lanes(pieces, threads, new, merge_piece, take);
     }
-    let groups = sources.iter().map(Source::len).sum();
+    let groups = sources.iter().map(|s| s.len()).sum();
     // Marks stand at fixed places (0, 256, 512 ...): runs of one size and of hashed keys (a
     // spilled worker's partitions) have theirs at the same quantiles, so no more pieces than
     // a run has marks - else some pieces would fall between two marks of one quantile.
-    let samples: Vec<Vec<&[u8]>> = sources.iter().map(Source::samples).collect();
+    let samples: Vec<Vec<&[u8]>> = sources.iter().map(|s| s.samples()).collect();
     let most = samples.iter().map(Vec::len).max().unwrap_or(0);
     let wanted = pieces_wanted(groups, threads, 4 * piece).min(most.max(1));
     let splitters = splitters(samples.into_iter().flatten().collect(), wanted);
@@ -546,6 +552,44 @@ pub fn merge_in_pieces<S: Send>(
         merge_runs(&mut cursors, |key, record| add(sink, key, record)).map(|_| ())
     };
     in_lanes(splitters.len() + 1, threads, new, merge_piece, take)
+}
+
+/// [`merge_in_pieces`] for an answer in any order (`groupby(sort=False)`): each run in memory
+/// taken as it is, in pieces of `piece` groups, on `threads` threads - no merge, and the runs
+/// need not be sorted; the runs in files (a spilled worker's, always sorted) merged after them.
+pub fn in_any_order<S: Send>(
+    sources: &[&Source],
+    (threads, piece): (usize, usize),
+    new: impl Fn() -> S,
+    fill: impl Fn(&mut S, &[u8], &[u8]) + Sync,
+    mut take: impl FnMut(&mut S) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let runs: Vec<&Run> = sources
+        .iter()
+        .filter_map(|s| match s {
+            Source::Memory(run) => Some(run),
+            Source::File(_) => None,
+        })
+        .collect();
+    let pieces: Vec<(&Run, Range<usize>)> = runs
+        .iter()
+        .flat_map(|&run| {
+            let piece = piece.max(1);
+            (0..run.len()).step_by(piece).map(move |i| (run, i..(i + piece).min(run.len())))
+        })
+        .collect();
+    let copy_piece = |p: usize, sink: &mut S| {
+        let (run, range) = &pieces[p];
+        range.clone().for_each(|i| fill(sink, run.key(i), run.record(i)));
+        Ok(())
+    };
+    in_lanes(pieces.len(), threads, &new, copy_piece, &mut take)?;
+    let files: Vec<&Source> =
+        sources.iter().copied().filter(|s| matches!(s, Source::File(_))).collect();
+    if files.is_empty() {
+        return Ok(());
+    }
+    merge_in_pieces(&files, (threads, piece), new, fill, take)
 }
 
 /// How many leading bytes `a` and `b` share.
@@ -1341,7 +1385,7 @@ mod tests {
         let merged = std::sync::Mutex::new(Vec::new());
         let mut pieces = Vec::new();
         merge_in_pieces(
-            &sources,
+            &sources.iter().collect::<Vec<_>>(),
             (2, 400),
             Vec::new,
             |sink: &mut Vec<(Vec<u8>, u64)>, key, record| {
@@ -1356,6 +1400,25 @@ mod tests {
         .unwrap();
         assert_eq!(merged.into_inner().unwrap(), keys);
         assert!(pieces.len() > 5 && pieces.iter().all(|&n| n < 4000), "{pieces:?}");
+        // In any order: the runs in memory first, each as it is, then the files' merged.
+        let mut any = Vec::new();
+        let sources: Vec<&Source> = sources.iter().collect();
+        let fill = |sink: &mut Vec<(Vec<u8>, u64)>, key: &[u8], record: &[u8]| {
+            sink.push((key.to_vec(), u64::from_le_bytes(record[..8].try_into().unwrap())));
+        };
+        let take = |sink: &mut Vec<_>| {
+            any.append(sink);
+            Ok(())
+        };
+        in_any_order(&sources, (2, 400), Vec::new, fill, take).unwrap();
+        let in_memory = |(key, _): &(Vec<u8>, u64)| {
+            key.iter().map(|&b| usize::from(b)).sum::<usize>() % 9 % 3 == 0
+        };
+        let memory_first = any.iter().position(|g| !in_memory(g)).unwrap();
+        assert!(any[memory_first..].iter().all(|g| !in_memory(g)), "the runs in memory first");
+        assert!(any[memory_first..].is_sorted(), "the files' groups merged");
+        any.sort();
+        assert_eq!(any, keys, "every group once");
     }
 
     /// Runs in memory and in files (a spilled worker's, another process's) merge in key

@@ -305,8 +305,14 @@ pub fn prepare_out(dir: &Path, overwrite: bool) -> Result<(), String> {
 }
 
 /// Writes `runs` as the part file `name` in `dir`: the header, then their groups merged in key
-/// order; written under a temporary name and renamed when complete.
-pub fn write_part(runs: &[Run], query: &Query, dir: &Path, name: &str) -> Result<(), String> {
+/// order (or, not `in_key_order`, one run after another); written under a temporary name and
+/// renamed when complete.
+pub fn write_part(
+    runs: &[Run],
+    (query, in_key_order): (&Query, bool),
+    dir: &Path,
+    name: &str,
+) -> Result<(), String> {
     let why = |e: &dyn std::fmt::Display| format!("writing {}: {e}", dir.join(name).display());
     let mut file = tempfile::Builder::new()
         .prefix(".part-")
@@ -315,17 +321,25 @@ pub fn write_part(runs: &[Run], query: &Query, dir: &Path, name: &str) -> Result
         .map_err(|e| why(&e))?;
     {
         let mut out = BufWriter::with_capacity(1 << 20, file.as_file_mut());
-        let mut cursors: Vec<Box<dyn Cursor>> =
-            runs.iter().map(|run| Box::new(MemoryCursor::new(run)) as Box<dyn Cursor>).collect();
+        let header = output::write_header(query, &mut out);
         let mut line = Vec::new();
-        let written = output::write_header(query, &mut out).and_then(|()| {
-            output::merge_runs(&mut cursors, |key, record| {
-                line.clear();
-                output::write_line(key, record, query, &mut line);
-                out.write_all(&line)
-            })
+        let mut write = |key: &[u8], record: &[u8]| {
+            line.clear();
+            output::write_line(key, record, query, &mut line);
+            out.write_all(&line)
+        };
+        let written = header.and_then(|()| {
+            if in_key_order {
+                let mut cursors: Vec<Box<dyn Cursor>> = (runs.iter())
+                    .map(|run| Box::new(MemoryCursor::new(run)) as Box<dyn Cursor>)
+                    .collect();
+                output::merge_runs(&mut cursors, write).map(drop)
+            } else {
+                // In any order: one run after another, as they are.
+                runs.iter().try_for_each(|run| run.each(&mut write))
+            }
         });
-        written.and_then(|_| out.flush()).map_err(|e| why(&e))?;
+        written.and_then(|()| out.flush()).map_err(|e| why(&e))?;
     }
     file.persist(dir.join(name)).map_err(|e| why(&e.error))?;
     Ok(())

@@ -44,14 +44,14 @@ mod hpc_rs_dataflow {
         PyFileNotFoundError, PyOSError, PyRuntimeError, PyTypeError, PyValueError,
     };
     use pyo3::prelude::*;
-    use pyo3::types::{PyCapsule, PyDict, PyList, PyString, PyTuple};
+    use pyo3::types::{PyBool, PyCapsule, PyDict, PyList, PyString, PyTuple};
 
     /// How often the waiting call looks for a Ctrl-C (Python's signal handlers run only in
     /// the main thread, between bytecodes: a call into Rust must ask for them).
     const SIGNAL_CHECK: Duration = Duration::from_millis(50);
 
     /// groupby(files, by, agg, *, workers=None, memory_limit=None, sep=",", blocksize=None,
-    /// spill_dir=None)
+    /// spill_dir=None, sort=True)
     ///
     /// pandas' ``read_csv(files).groupby(by).agg(agg)`` without holding the files in memory:
     /// the files (a path, a glob pattern such as ``"data/*.csv"``, or a list of them) are read
@@ -65,7 +65,9 @@ mod hpc_rs_dataflow {
     /// and median - or ``"size"`` (each group's rows), or a list of such dicts and
     /// ``"size"``, in the order the columns come out.
     ///
-    /// Returns the answer in key order: key columns as strings, as the files hold them (a
+    /// Returns the answer in key order - or, with ``sort=False`` (pandas' ``groupby(sort=False)``,
+    /// and what Polars' ``group_by`` and DuckDB's ``GROUP BY`` give unless asked), in any
+    /// order, which may differ from run to run and saves the sort and the merge: key columns as strings, as the files hold them (a
     /// missing key is the empty string; rows with none are left out, as pandas' ``dropna``),
     /// then one column an aggregate, named ``COLUMN_FUNC`` (``size``); the same columns,
     /// names and values as ``dataflow groupby`` prints. It is an Arrow stream
@@ -77,7 +79,7 @@ mod hpc_rs_dataflow {
     /// a column the files lack, an unknown aggregate, a bad size, or a row that is not CSV;
     /// TypeError for an argument of the wrong type.
     #[pyfunction]
-    #[pyo3(signature = (files, by, agg, *, workers=None, memory_limit=None, sep=",", blocksize=None, spill_dir=None))]
+    #[pyo3(signature = (files, by, agg, *, workers=None, memory_limit=None, sep=",", blocksize=None, spill_dir=None, sort=None))]
     #[allow(clippy::too_many_arguments)] // pandas' keyword arguments, as Python passes them
     fn groupby(
         py: Python<'_>,
@@ -89,10 +91,14 @@ mod hpc_rs_dataflow {
         sep: &str,
         blocksize: Option<&Bound<'_, PyAny>>,
         spill_dir: Option<&Bound<'_, PyAny>>,
+        sort: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Answer> {
         let patterns = paths("files", files)?;
         let query = Query::parse(&key_columns(by)?, &aggregates(agg)?, None).map_err(to_python)?;
         let mut builder = Job::builder(query, &patterns).sep(separator(sep)?);
+        if let Some(sort) = sort {
+            builder = builder.sort(boolean("sort", sort)?);
+        }
         if let Some(workers) = workers {
             builder = builder.threads(at_least_one("workers", workers)?);
         }
@@ -442,6 +448,13 @@ mod hpc_rs_dataflow {
             .ok()
             .filter(|&n| (1..=4096).contains(&n))
             .ok_or_else(|| PyValueError::new_err(format!("{name}: 1 to 4096, not {n}")))
+    }
+
+    /// True or False (as pandas' `sort` is; a truthy 1 or "no" is refused, not guessed at).
+    fn boolean(name: &str, value: &Bound<'_, PyAny>) -> PyResult<bool> {
+        value.cast::<PyBool>().map(|b| b.is_true()).map_err(|_| {
+            PyTypeError::new_err(format!("{name}: True or False, not {}", type_name(value)))
+        })
     }
 
     /// Bytes: an int, or a text such as "256MB" or "2GiB", as the command line takes them.

@@ -154,9 +154,24 @@ def answers_equal_the_command_line_s(folder):
         pattern = str(data / "*.csv")
         by, agg = random_query(rng)
         workers = rng.randrange(1, 4)
-        table = pa.table(hd.groupby(pattern, by, agg, workers=workers, blocksize=rng.choice([None, 4096])))
-        same_answer(table, cli_answer(pattern, by, agg, workers), f"case {case} ({by}, {agg})")
-    ok("answers equal the command line's on 12 random files and queries")
+        blocksize = rng.choice([None, 4096])
+        table = pa.table(hd.groupby(pattern, by, agg, workers=workers, blocksize=blocksize))
+        want = cli_answer(pattern, by, agg, workers)
+        same_answer(table, want, f"case {case} ({by}, {agg})")
+        # sort=False: the same groups, in the order the workers' tables held them.
+        unsorted = pa.table(hd.groupby(pattern, by, agg, workers=workers, blocksize=blocksize, sort=False))
+        same_answer(in_order_of(unsorted, want), want, f"case {case} ({by}, {agg}), sort=False")
+    ok("answers equal the command line's on 12 random files and queries, sorted or not")
+
+
+def in_order_of(table, rows):
+    """`table`'s rows in the order of the command line's answer `rows`, matched by their keys
+    (each key once): an answer in any order, put in key order to be compared."""
+    keys = len([name for name in rows[0] if table.schema.field(name).type == pa.string()])
+    where = {tuple(row[:keys]): i for i, row in enumerate(rows[1:])}
+    got = zip(*(table.column(i).to_pylist() for i in range(keys)))
+    order = sorted(range(table.num_rows), key=lambda r, got=list(got): where.get(got[r], -1))
+    return table.take(order)
 
 
 def arrow_consumers_take_it(folder):
@@ -189,15 +204,21 @@ def many_groups_come_as_record_batches(folder):
     pattern = str(data / "*.csv")
     agg = {"v": ["sum", "mean"]}
     want = cli_answer(pattern, ["g"], agg, 2)
-    for memory_limit in (None, 1 << 20):
-        answer = hd.groupby(pattern, "g", agg, workers=2, memory_limit=memory_limit)
+    for memory_limit, sort in ((None, True), (1 << 20, True), (None, False), (1 << 20, False)):
+        answer = hd.groupby(pattern, "g", agg, workers=2, memory_limit=memory_limit, sort=sort)
         batches = list(pa.RecordBatchReader.from_stream(answer))
         if len(batches) < 2 or len({b.schema for b in batches}) != 1:
             fail(f"{len(batches)} record batches, of {len({b.schema for b in batches})} schemas")
-        if not pa.schema(answer).field("v_mean").nullable or batches[0].column("v_mean").null_count:
-            fail("the mean's nulls: only the last batch has one, and the schema allows it")
-        same_answer(pa.Table.from_batches(batches), want, f"{groups} groups, memory_limit {memory_limit}")
-    ok(f"{groups:,} groups come as several record batches, in memory and spilled: the command line's answer")
+        if not pa.schema(answer).field("v_mean").nullable:
+            fail("the mean's nulls: the schema allows them")
+        if sort and batches[0].column("v_mean").null_count:
+            fail("the mean's nulls: in key order, only the last batch has one")
+        table = pa.Table.from_batches(batches)
+        keys = table.column("g").to_pylist()
+        if not sort and memory_limit is None and keys == sorted(keys):
+            fail("sort=False: the groups in key order, not as the tables held them")
+        same_answer(in_order_of(table, want), want, f"{groups} groups, memory_limit {memory_limit}, sort={sort}")
+    ok(f"{groups:,} groups come as several record batches, in memory and spilled, sorted or not: the command line's answer")
 
 
 def bad_arguments_say_what_and_where(folder):
@@ -213,6 +234,7 @@ def bad_arguments_say_what_and_where(folder):
     raises(ValueError, "memory_limit", lambda: hd.groupby(pattern, "k1", {"v1": "sum"}, memory_limit="5 parsecs"))
     raises(ValueError, "workers: 1 to", lambda: hd.groupby(pattern, "k1", {"v1": "sum"}, workers=0))
     raises(ValueError, "sep", lambda: hd.groupby(pattern, "k1", {"v1": "sum"}, sep=",,"))
+    raises(TypeError, "sort: True or False, not str", lambda: hd.groupby(pattern, "k1", {"v1": "sum"}, sort="no"))
     ok("bad input: FileNotFoundError, ValueError and TypeError that name the argument")
 
 
