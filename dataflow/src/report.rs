@@ -256,6 +256,12 @@ pub fn profile_lines(job: &Job, answer: &Answer, written: Option<(Duration, u64)
     } else {
         format!("{} written and read back", bytes(answer.spilled.bytes))
     };
+    // --no-sort: each worker makes its runs of its groups as its tables hold them.
+    let (unsorted, run) = if answer.in_key_order() {
+        ("", "sorted run")
+    } else {
+        (", made into runs unsorted (--no-sort)", "run")
+    };
     let mut lines = vec![
         "profile (each phase the slowest worker's time):".to_owned(),
         row("read, parse, group", p.scan, &format!("{} read", bytes(job.bytes()))),
@@ -264,9 +270,9 @@ pub fn profile_lines(job: &Job, answer: &Answer, written: Option<(Duration, u64)
             p.exchange,
             &format!("{} in {}", bytes(answer.traffic.bytes), batches(answer.traffic.batches)),
         ),
-        row("sort", p.sort, &format!("{} groups", answer.groups)),
+        row("sort", p.sort, &format!("{} groups{unsorted}", answer.groups)),
         row("(spill, in both)", answer.spilled.took(), &format!("{spill}, every worker's")),
-        row("gather", p.gather, &timing::plural(answer.sources.len(), "sorted run")),
+        row("gather", p.gather, &timing::plural(answer.sources.len(), run)),
     ];
     if let Some((took, written)) = written {
         lines.push(row("write", took, &format!("{} of CSV", bytes(written))));

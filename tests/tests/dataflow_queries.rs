@@ -212,7 +212,7 @@ fn no_sort_gives_the_same_groups_in_any_order_however_the_work_is_shared() {
     let header = whole.stdout.lines().next().unwrap();
     // (A worker that spilled merges its spill files' sorted runs: in key order, as it may be.)
     for (extra, spills) in [
-        (&["--workers", "2"][..], false),
+        (&["--workers", "2", "--profile"][..], false),
         (&["--workers", "1", "--blocksize", "100000"], false),
         (&["--workers", "2", "--memory-limit", "64KiB", "--spill-dir", spill_dir], true),
     ] {
@@ -223,11 +223,14 @@ fn no_sort_gives_the_same_groups_in_any_order_however_the_work_is_shared() {
         out.check(sorted(&out.stdout) == sorted(&whole.stdout), &format!("{extra:?}: the groups"));
         out.check(out.stderr.contains("outgrew") == spills, &format!("{extra:?}: spilled"));
         out.check(spills || !in_key_order(&out.stdout), &format!("{extra:?}: not sorted"));
+        let said = out.stderr.contains("groups, made into runs unsorted (--no-sort)");
+        out.check(said == extra.contains(&"--profile"), &format!("{extra:?}: the profile says"));
         nothing_left_in(&spill);
     }
-    let gathered = ["groupby", &files, "--no-sort", "--processes", "2"];
+    let gathered = ["groupby", &files, "--no-sort", "--processes", "2", "--profile"];
     let out = run("dataflow", &[&gathered[..], &query].concat());
     out.check(out.code == Some(0) && out.stdout == whole.stdout, "processes: in key order");
+    out.check(out.stderr.contains("2 sorted runs"), "processes: the profile says so");
     // Part files: each a worker's groups as its tables hold them.
     let out_dir = dir.path().join("answer");
     let args =

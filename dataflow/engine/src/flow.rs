@@ -141,6 +141,12 @@ impl Answer {
         Answer { threads, piece, ..self }
     }
 
+    /// Whether the answer is in key order: its job asked for it ([`Job::sort`]), or its
+    /// processes gathered it (a merge of sorted runs).
+    pub fn in_key_order(&self) -> bool {
+        self.in_key_order
+    }
+
     /// The CSV: the header, then every group in key order (or, [`Job::sort`] off, in any
     /// order), formatted on every thread.
     pub fn write(&self, query: &Query, out: &mut impl Write) -> std::io::Result<()> {
