@@ -19,7 +19,7 @@ answer handed over in memory - or `csv` - the answer written to a CSV file; `mem
 field is missing, none where it is empty) over the CSV FILEs (patterns such as 'data/*.csv',
 fields separated by SEP) in ENGINE - pandas, dask-threads, dask-cluster, polars, polars-1,
 duckdb, duckdb-1 or module - this project's engine from Python, hpc_rs_dataflow, in memory only
-(the -1 forms on one thread, the others on THREADS) - each timed RUNS times after a warm-up and
+(module-any: with sort=False, its groups in any order as Polars' and DuckDB's are) (the -1 forms on one thread, the others on THREADS) - each timed RUNS times after a warm-up and
 checked against Rust's answer to question i, ANSWERS/i.csv (the CSV answers are written into
 ANSWERS too, and removed). MEMORY: the bytes DuckDB (its memory_limit) and a Dask LocalCluster
 (its workers' memory_limit, shared) may use, or `none`; pandas and Polars take no such limit.
@@ -318,7 +318,7 @@ def duckdb_engine(files, sep, threads, memory):
     return Engine(label, run, frame, write)
 
 
-def module_engine(files, sep, threads, memory):
+def module_engine(files, sep, threads, memory, sort=True):
     """This project's own engine from Python, the module hpc_rs_dataflow (dataflow/extension):
     its answer in memory, as Arrow. No writer: its CSV contract is the command line's, which
     the Rust side times."""
@@ -328,14 +328,15 @@ def module_engine(files, sep, threads, memory):
         # agg as pandas' .agg takes it; one entry an output, so the columns come in its order.
         agg = ["size" if f == "size" else {c: f} for c, f in q.outputs]
         return hpc_rs_dataflow.groupby(files, q.keys, agg, workers=threads, memory_limit=memory,
-                                       sep=sep)
+                                       sep=sep, sort=sort)
 
     def frame(q, result):
         import polars as pl
 
         return pl.DataFrame(result)  # through the Arrow PyCapsule interface, no copy
 
-    return Engine(f"hpc_rs_dataflow, {threads_text(threads)}", run, frame, None)
+    order = "" if sort else " sort=False"
+    return Engine(f"hpc_rs_dataflow{order}, {threads_text(threads)}", run, frame, None)
 
 
 def contract_measure(engine, q, contract, path):
@@ -362,6 +363,7 @@ def main():
         "polars": lambda: polars_engine(files, sep, threads),
         "duckdb": lambda: duckdb_engine(files, sep, threads, memory),
         "module": lambda: module_engine(files, sep, threads, memory),
+        "module-any": lambda: module_engine(files, sep, threads, memory, sort=False),
     }[engine]
     engine = make()
     # What the engine holds before any question: the interpreter, its library, a cluster's

@@ -18,7 +18,7 @@ from hpc_rs_twin import arguments, die_with_parent, note
 
 USAGE = """twin.py THREADS RUNS SEP ANSWERS ENGINES QUESTIONS MEMORY FILE...: each of the
 comma-separated ENGINES (pandas, dask-threads, dask-cluster, polars, polars-1, duckdb,
-duckdb-1, module) on each of the group-by QUESTIONS
+duckdb-1, module, module-any: the module with sort=False) on each of the group-by QUESTIONS
 (`name|key,key|spec+spec|contract,contract;...`, a spec `size` or `column:func`, a contract
 `memory` or `csv`: the answer in memory, or written to a CSV file) over the CSV FILEs (fields
 separated by SEP), timed RUNS times after a warm-up on THREADS threads (one for the -1 forms),

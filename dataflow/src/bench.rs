@@ -46,6 +46,11 @@ pub struct Options {
     /// --memory-limit.
     #[command(flatten)]
     workers: Resources,
+    /// Every answer in any order, as Polars and DuckDB give theirs unless asked: the dataflow
+    /// unsorted in process, on the command line (groupby --no-sort) and from its Python module
+    /// (sort=False); its answers checked in key order.
+    #[arg(long)]
+    no_sort: bool,
     #[command(flatten)]
     timed: cli::Timed<cli::VsPython>,
 }
@@ -91,15 +96,16 @@ pub fn command(o: &Options) -> ExitCode {
     ));
     figure.panel(format!("{} worker threads, end to end from the CSV files", threads));
     say!(
-        "== db-benchmark's group-by questions on {} rows, K={} ({} worker threads; {}, end to end from the CSV)",
+        "== db-benchmark's group-by questions on {} rows, K={} ({} worker threads; {}, end to end from the CSV{})",
         o.rows,
         o.groups,
         threads,
-        timing::after_warmup(runs)
+        timing::after_warmup(runs),
+        if o.no_sort { "; every answer in any order, --no-sort" } else { "" }
     );
     let twin = crate::compare::twin(&o.timed.python);
     // With --vs-python each question is also run as a user runs it, from the command line.
-    let command_line = twin.as_ref().map(|_| CommandLine::new(&o.workers, threads));
+    let command_line = twin.as_ref().map(|_| CommandLine::new(&o.workers, threads, o.no_sort));
     let mut measured = Vec::new();
     for &i in &chosen {
         // The files are planned (their header read, their ranges cut) in every timed run:
@@ -107,7 +113,7 @@ pub fn command(o: &Options) -> ExitCode {
         let plan = || {
             let job =
                 o.workers.apply(Job::builder(query(i), std::slice::from_ref(&pattern)), threads);
-            Arc::new(job.build().unwrap_or_else(|e| cli::fail(e)))
+            Arc::new(job.sort(!o.no_sort).build().unwrap_or_else(|e| cli::fail(e)))
         };
         let m = run_question(QUESTIONS[i].0, plan, runs, command_line.as_ref());
         figure.bar(&format!("{} {}", m.name, m.query), &m.stats);
@@ -119,7 +125,7 @@ pub fn command(o: &Options) -> ExitCode {
     lesson(&measured, o.rows);
     if let Some(twin) = twin {
         say!();
-        let setting = (threads, runs.min(3), o.workers.memory_limit);
+        let setting = (threads, runs.min(3), o.workers.memory_limit, !o.no_sort);
         crate::compare::db_benchmark_vs_python(&twin, &measured, setting, &pattern, &mut figure);
     }
     if let Some(picture) = picture {
@@ -155,8 +161,8 @@ fn run_question(
         timing::machine::reset_peak_memory();
         let job = plan();
         let answer = dataflow_engine::run(&job).unwrap_or_else(|e| cli::fail(e));
-        // The answer in memory as the others hand theirs over: columns, a row a group - here
-        // in key order too, which Polars and DuckDB do not promise.
+        // The answer in memory as the others hand theirs over: columns, a row a group - in key
+        // order, which Polars and DuckDB do not promise, unless --no-sort.
         let started = std::time::Instant::now();
         let columns = answer.columns(&job.query).unwrap_or_else(|e| cli::fail(e));
         in_columns = started.elapsed();
@@ -180,14 +186,17 @@ fn run_question(
         groups,
         peak as f64 / 1e6
     );
+    let order = if answer.in_key_order() { "in key order" } else { "in any order" };
     say!(
-        "    {}; the answer as columns in key order {}",
+        "    {}; the answer as columns {order} {}",
         crate::report::profile_summary(&answer),
         human(in_columns)
     );
-    // The answer as text, for the checks (seconds at millions of groups: a status line then).
+    // The answer as text in key order, for the checks (seconds at millions of groups: a
+    // status line then).
     let ticker = timing::progress::Ticker::start(format!("{name}: its answer kept as text"));
     let text = crate::report::answer_text(&job, &answer);
+    let text = if answer.in_key_order() { text } else { lines_sorted(&text) };
     drop((answer, ticker));
     let command_line = command_line.map(|c| c.measure(name, &job, runs, &text));
     let query = job.query.clone();
@@ -202,16 +211,21 @@ const COMMAND_LINE_NOTE: &str = "(--vs-python: each question is also run as a us
 pub struct CommandLine<'a> {
     resources: &'a crate::options::Resources,
     threads: usize,
+    no_sort: bool,
     folder: TempDir,
 }
 
 impl CommandLine<'_> {
     /// The command line with `resources` on `threads` threads, its folder made; says so.
-    fn new(resources: &crate::options::Resources, threads: usize) -> CommandLine<'_> {
+    fn new(
+        resources: &crate::options::Resources,
+        threads: usize,
+        no_sort: bool,
+    ) -> CommandLine<'_> {
         let folder = TempDir::new("hpc-rs-dataflow-command-line-")
             .unwrap_or_else(|e| cli::fail(format!("a temporary folder: {e}")));
         cli::paragraph("", COMMAND_LINE_NOTE);
-        CommandLine { resources, threads, folder }
+        CommandLine { resources, threads, no_sort, folder }
     }
 
     /// `job`'s question from the command line, timed as the in-process run (after a warm-up,
@@ -237,7 +251,8 @@ impl CommandLine<'_> {
             }
             peak = peak.max(run_peak);
         });
-        same_answer(name, &written, answer);
+        // In any order (--no-sort): its lines sorted, as the in-process answer's were.
+        same_answer(name, &written, (answer, !self.no_sort));
         let label = format!("    {CSV_ROW} groupby > answer.csv");
         say!(
             "{}  peak {:>6.0} MB  (its answer file: the one above, byte for byte)",
@@ -259,6 +274,9 @@ impl CommandLine<'_> {
         }
         if let Some(folder) = &self.resources.spill_dir {
             command.arg("--spill-dir").arg(folder);
+        }
+        if self.no_sort {
+            command.arg("--no-sort");
         }
         command
     }
@@ -298,10 +316,24 @@ fn high_water_mark(status_file: &str) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse::<u64>().ok().map(|kib| kib * 1024)
 }
 
+/// An answer in any order as one in a set order: its header, then its other lines sorted (as
+/// bytes), for the checks of `--no-sort`'s answers - the in-process one's and the command
+/// line's alike (the twin sorts every engine's answer by key on its own).
+fn lines_sorted(text: &str) -> String {
+    let mut lines: Vec<&str> = text.lines().collect();
+    if let Some(rest) = lines.get_mut(1..) {
+        rest.sort_unstable();
+    }
+    lines.iter().flat_map(|line| [line, "\n"]).collect()
+}
+
 /// Fails (a bug to see) where the command line's answer file is not the in-process answer.
-fn same_answer(name: &str, written: &Path, answer: &str) {
+/// `as_written`: `answer` is as the command line writes it; else (`--no-sort`) its lines were
+/// sorted, and the file's are sorted too.
+fn same_answer(name: &str, written: &Path, (answer, as_written): (&str, bool)) {
     let got = std::fs::read_to_string(written)
         .unwrap_or_else(|e| cli::fail(format!("{}: {e}", written.display())));
+    let got = if as_written { got } else { lines_sorted(&got) };
     if let Some(difference) = answer_difference(&got, answer) {
         cli::fail(format!(
             "{name}: the command line's answer differs from the in-process one {difference}"

@@ -112,6 +112,8 @@ enum Engine {
     /// This engine from Python: the module `hpc_rs_dataflow` (dataflow/extension), its answer
     /// in memory as Arrow; db-benchmark's, where it could be built.
     Module,
+    /// The module with `sort=False`: db-benchmark's with `--no-sort`.
+    ModuleAnyOrder,
 }
 
 impl Engine {
@@ -140,6 +142,7 @@ impl Engine {
             Engine::Duckdb1 => "duckdb-1",
             Engine::DuckdbAll => "duckdb",
             Engine::Module => "module",
+            Engine::ModuleAnyOrder => "module-any",
         }
     }
 
@@ -150,7 +153,11 @@ impl Engine {
         match self {
             Engine::Pandas | Engine::Polars1 | Engine::Duckdb1 => one,
             Engine::DaskCluster => processes,
-            Engine::DaskThreads | Engine::PolarsAll | Engine::DuckdbAll | Engine::Module => all,
+            Engine::DaskThreads
+            | Engine::PolarsAll
+            | Engine::DuckdbAll
+            | Engine::Module
+            | Engine::ModuleAnyOrder => all,
         }
     }
 
@@ -166,6 +173,7 @@ impl Engine {
             Engine::Duckdb1 => format!("DuckDB, {}", on(1)),
             Engine::DuckdbAll => format!("DuckDB, {}", on(threads)),
             Engine::Module => format!("hpc_rs_dataflow, {}", on(threads)),
+            Engine::ModuleAnyOrder => format!("hpc_rs_dataflow sort=False, {}", on(threads)),
         }
     }
 }
@@ -400,7 +408,7 @@ fn say_how_rust_stands(
 pub fn db_benchmark_vs_python(
     twin: &Twin<'_>,
     measured: &[Measured],
-    (threads, runs, memory): (usize, usize, Option<u64>),
+    (threads, runs, memory, sort): (usize, usize, Option<u64>, bool),
     pattern: &str,
     figure: &mut Figure,
 ) {
@@ -428,7 +436,7 @@ pub fn db_benchmark_vs_python(
         engines[3] = Engine::DaskCluster;
     }
     if timing::python_env::ensure_module(twin.python(), &PACKAGES, &MODULE) {
-        engines.push(Engine::Module);
+        engines.push(if sort { Engine::Module } else { Engine::ModuleAnyOrder });
     }
     let Some(python) = ask_twin(twin, &questions, &engines, setting, &patterns, rust, figure)
     else {

@@ -292,8 +292,9 @@ pub fn profile_lines(job: &Job, answer: &Answer, written: Option<(Duration, u64)
 pub fn profile_summary(answer: &Answer) -> String {
     let p = &answer.profile;
     let spill = answer.spilled.took();
+    let sort = if answer.in_key_order() { "sort" } else { "runs unsorted" };
     format!(
-        "profile: read, parse, group {}; exchange {}; sort {}; gather {}; spilling {}",
+        "profile: read, parse, group {}; exchange {}; {sort} {}; gather {}; spilling {}",
         human(p.scan),
         human(p.exchange),
         human(p.sort),

@@ -284,6 +284,20 @@ fn db_benchmark_asks_its_questions_and_says_what_a_row_costs_by_its_groups() {
         "no claim about few groups when none was asked",
     );
     many.check(!many.stdout.contains("Where the groups are few"), "nor its sentence");
+    many.check(many.stdout.contains("; sort "), "its groups sorted");
+    many.check(many.stdout.contains("the answer as columns in key order"), "in key order");
+    // --no-sort: the same groups, in any order, and said so.
+    let no_sort = ["--questions", "q3", "--no-sort", "--workers", "2"];
+    let any = run("dataflow", &[&args[..], &no_sort].concat());
+    any.check(any.code == Some(0), "--no-sort: exit 0");
+    any.check(groups(&any, "q3 ") == groups(&many, "q3 "), "--no-sort: the same groups");
+    for said in [
+        "(2 worker threads; 1 run after a warm-up, end to end from the CSV; every answer in any order, --no-sort)",
+        "; runs unsorted ",
+        "the answer as columns in any order",
+    ] {
+        any.check(any.stdout.contains(said), said);
+    }
     run("dataflow", &["db-benchmark", "--questions", "q9"]).usage_error("q9");
 }
 
