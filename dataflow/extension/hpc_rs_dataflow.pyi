@@ -9,7 +9,8 @@ _Func = Literal["count", "sum", "mean", "min", "max", "var", "std", "median"]
 _Agg = Union[Mapping[str, Union[_Func, Sequence[_Func]]], Literal["size"]]
 
 class Answer:
-    """The answer of a group-by: an Arrow table in key order. Take it with
+    """The answer of a group-by: an Arrow table in key order (in any order with sort=False).
+    Take it with
     pyarrow.table(answer), polars.DataFrame(answer), or any library that reads the Arrow
     PyCapsule interface; len(answer) is its number of groups."""
 

@@ -16,7 +16,8 @@ use timing::{cli, human};
 use crate::{compare, options, report};
 
 /// `dataflow groupby`: the job checked (bad input: exit 2), then run on threads, on processes
-/// this binary starts, or as one process of a cluster; the answer as CSV, sorted by key.
+/// this binary starts, or as one process of a cluster; the answer as CSV, sorted by key (in
+/// any order with --no-sort).
 pub fn command(g: &options::GroupBy) -> ExitCode {
     // Stdout is the answer, redirected to a file (`> answer.csv`): every report, the Python
     // comparison's too, goes to stderr.

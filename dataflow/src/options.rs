@@ -78,8 +78,8 @@ pub struct GroupBy {
     pub out: Option<PathBuf>,
     /// The groups in any order, as pandas' groupby(sort=False) and as Polars and DuckDB give
     /// them unless asked: no worker sorts its groups and no merge puts them in key order, so
-    /// the order may differ from run to run (key order still where --processes or --hostfile
-    /// gathers the answer into one process, which merges sorted runs).
+    /// the order may differ from run to run (key order still where several processes of
+    /// --processes or --hostfile gather the answer into one, which merges sorted runs).
     #[arg(long)]
     pub no_sort: bool,
     /// With --out: replace the part files DIR holds.

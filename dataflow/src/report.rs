@@ -260,7 +260,7 @@ pub fn profile_lines(job: &Job, answer: &Answer, written: Option<(Duration, u64)
     let (unsorted, run) = if answer.in_key_order() {
         ("", "sorted run")
     } else {
-        (", made into runs unsorted (--no-sort)", "run")
+        (", made into runs unsorted where not spilled (--no-sort)", "run")
     };
     let mut lines = vec![
         "profile (each phase the slowest worker's time):".to_owned(),

@@ -223,7 +223,7 @@ fn no_sort_gives_the_same_groups_in_any_order_however_the_work_is_shared() {
         out.check(sorted(&out.stdout) == sorted(&whole.stdout), &format!("{extra:?}: the groups"));
         out.check(out.stderr.contains("outgrew") == spills, &format!("{extra:?}: spilled"));
         out.check(spills || !in_key_order(&out.stdout), &format!("{extra:?}: not sorted"));
-        let said = out.stderr.contains("groups, made into runs unsorted (--no-sort)");
+        let said = out.stderr.contains("groups, made into runs unsorted where not spilled");
         out.check(said == extra.contains(&"--profile"), &format!("{extra:?}: the profile says"));
         nothing_left_in(&spill);
     }

@@ -8,7 +8,9 @@
 //!    (`spill`);
 //! 3. **finish**: each worker sorts its own groups and formats them as CSV lines, in parallel -
 //!    into part files of its own (`--out`), or as sorted runs that meet in process 0, which
-//!    merges them into one answer in key order: `compute()`.
+//!    merges them into one answer in key order: `compute()`. (Asked for any order, as pandas'
+//!    `groupby(sort=False)`, the workers of one process skip the sort, and their runs are
+//!    taken as they are.)
 //!
 //! (Dask, since its DataFrame is dask-expr (2024.3), leaves `split_out=None` and lets its
 //! optimizer choose: ceil(partitions/15) output partitions for one key, ceil(partitions /
@@ -52,8 +54,8 @@ use crate::table::{self, Shape, Table, Waiting};
 /// The answer, in process 0: every worker's runs (none with `--out`, whose part files hold
 /// them), what was left out, what crossed between workers and what was spilled.
 pub struct Answer {
-    /// The runs, sorted unless the job asked for any order, which [`Answer::write`] merges in
-    /// key order.
+    /// The runs, sorted unless the job asked for any order: [`Answer::write`] merges them in
+    /// key order, or takes them as they are.
     pub sources: Vec<Source>,
     /// Rows left out, by every worker.
     pub tally: Tally,
@@ -505,7 +507,7 @@ impl Owned {
         self.spill.write(&mut self.tables)
     }
 
-    /// Each table's sorted run, with its pending groups merged in first (room made for them
+    /// Each table's run, sorted if `in_key_order`, with its pending groups merged in first (room made for them
     /// at once): one partition after another. A partition whose groups are all pending (as
     /// at K=1) is merged in one table, whose memory serves every such partition in turn.
     fn runs(&mut self, query: &Query, in_key_order: bool) -> Vec<Run> {
@@ -604,7 +606,7 @@ fn one_worker(
     files: &Arc<SpillDir>,
 ) -> Option<Finished> {
     let (me, peers) = (worker.index(), worker.peers());
-    let in_key_order = job.in_key_order(peers);
+    let in_key_order = job.in_key_order(peers, threads);
     let share = job.budget.share(peers);
     let partial_limit = (share / 8).min(PARTIAL_LIMIT);
     // What the owned groups may hold: the rest of the share, less a third - a vector grows by
@@ -628,7 +630,7 @@ fn one_worker(
     // a wrong guess is known by now, and then nothing is written (the run is done again).
     let misplanned = misplanned.load(Ordering::SeqCst);
 
-    // 3: my groups, sorted and printed: to part files, or to process 0.
+    // 3: my groups, sorted (unless in any order) and printed: to part files, or to process 0.
     let sorting = Instant::now();
     let mut owned = owned.replace(Owned::new(&shape, 0, me));
     done.failure = failure.or_else(|| owned.failure.take().map(Error::Disk));
@@ -783,8 +785,8 @@ fn send_to_process_zero(
     });
 }
 
-/// The end of one worker's groups: without a spill, a sorted run a table (in memory, or
-/// merged into a part file); after one, the rest of the tables spilled too, then each spill
+/// The end of one worker's groups: without a spill, a run a table, sorted if `in_key_order` (in
+/// memory, or merged into a part file - one after another, in any order); after one, the rest of the tables spilled too, then each spill
 /// partition read back alone, sorted and printed (to a run file, or a part file). `keep` takes
 /// each run that is not a part file. Returns the part files written, and the groups.
 fn finish(

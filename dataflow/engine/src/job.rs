@@ -280,13 +280,13 @@ impl Job {
         args
     }
 
-    /// Whether a worker sorts its groups: where the job asks for key order, and where its
-    /// runs go to process 0 from other processes (`peers`, the workers of all processes,
-    /// outnumber this one's threads): process 0 cuts the runs it merges where sampled keys
+    /// Whether a worker sorts its groups: where the job asks for key order, and where runs go
+    /// to process 0 from other processes (`peers`, the workers of all processes, outnumber
+    /// the `threads` a process runs): process 0 cuts the runs it merges where sampled keys
     /// fall, so they must be sorted - and an answer in key order is an answer in any order.
     /// Part files (`--out`) are each a worker's own: they keep any order asked for.
-    pub fn in_key_order(&self, peers: usize) -> bool {
-        self.sort || (self.out.is_none() && peers > self.threads)
+    pub fn in_key_order(&self, peers: usize, threads: usize) -> bool {
+        self.sort || (self.out.is_none() && peers > threads)
     }
 
     /// What every process of a cluster must agree on, for its job id: two jobs with the same

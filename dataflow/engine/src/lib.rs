@@ -15,9 +15,9 @@
 //! ```
 //!
 //! The surface: a [`Query`] (keys, aggregates), a [`Job`] built once by [`JobBuilder`], [`run`]
-//! and [`run_on`], an [`Answer`] in key order that the caller writes where it wants, one
-//! [`Error`]. The engine never writes to stdout; it says on stderr only what a run does
-//! besides computing (a connection refused, a process lost and the job run again), and it
+//! and [`run_on`], an [`Answer`] in key order (or in any order, [`JobBuilder::sort`]) that the
+//! caller writes where it wants, one [`Error`]. The engine never writes to stdout; it says on
+//! stderr only what a run does besides computing (a connection refused, a process lost and the job run again), and it
 //! never ends the process, save where a binary installs [`cleanup::install`] (Ctrl-C removes
 //! the run's files, then ends it) or [`cluster::end_process_on_lost_peer`].
 //!
@@ -82,7 +82,8 @@ pub use flow::{Answer, Workers};
 pub use job::{Job, JobBuilder};
 pub use query::Query;
 
-/// Runs `job` on its threads in this process: the answer, in key order, or why there is none.
+/// Runs `job` on its threads in this process: the answer, in key order unless the job asks
+/// for any order, or why there is none.
 pub fn run(job: &Arc<Job>) -> Result<Answer, Error> {
     run_on_threads(job, job.threads)
 }

@@ -1,6 +1,7 @@
-//! The answer on its way out: each worker's groups as sorted runs of keys and numbers - no
-//! text - merged in key order into CSV lines or into columns (what a Python caller gets as
-//! Arrow), in pieces on every thread at once.
+//! The answer on its way out: each worker's groups as runs of keys and numbers - no text -
+//! sorted and merged in key order into CSV lines or into columns (what a Python caller gets as
+//! Arrow), in pieces on every thread at once; or, in any order (`groupby(sort=False)`), each
+//! run taken as it is ([`in_any_order`]).
 //!
 //! A run keeps a group as its key and one fixed-width record: each output's 8 bytes (a count
 //! as an integer, anything else as a float's bits) and a bit each saying whether it has a
@@ -47,7 +48,8 @@ pub enum Cell {
     Empty,
 }
 
-/// Groups in key order, each its key and its record.
+/// Groups, each its key and its record: in key order, as a merge takes them, or (a worker's
+/// answer in any order) as its table held them.
 #[derive(Default)]
 pub struct Run {
     keys: Vec<u8>,
@@ -68,7 +70,7 @@ impl Run {
         }
     }
 
-    /// Appends a group, which comes after every group in the run by key.
+    /// Appends a group: in a run in key order, one that comes after every group in it.
     pub fn push(&mut self, key: &[u8], cells: &[Cell]) {
         self.keys.extend_from_slice(key);
         self.key_ends.push(self.keys.len());
@@ -103,13 +105,13 @@ impl Run {
         (0..self.len()).try_for_each(|i| each(self.key(i), self.record(i)))
     }
 
-    /// The key of the group `i`-th in key order.
+    /// The key of the run's `i`-th group.
     fn key(&self, i: usize) -> &[u8] {
         let start = if i == 0 { 0 } else { self.key_ends[i - 1] };
         &self.keys[start..self.key_ends[i]]
     }
 
-    /// The record of the group `i`-th in key order.
+    /// The record of the run's `i`-th group.
     fn record(&self, i: usize) -> &[u8] {
         &self.records[i * self.width..(i + 1) * self.width]
     }
@@ -554,9 +556,10 @@ pub fn merge_in_pieces<S: Send>(
     in_lanes(splitters.len() + 1, threads, new, merge_piece, take)
 }
 
-/// [`merge_in_pieces`] for an answer in any order (`groupby(sort=False)`): each run in memory
-/// taken as it is, in pieces of `piece` groups, on `threads` threads - no merge, and the runs
-/// need not be sorted; the runs in files (a spilled worker's, always sorted) merged after them.
+/// [`merge_in_pieces`] for an answer in any order (`groupby(sort=False)`): the runs in memory
+/// taken as they are, one after another, in pieces of `piece` groups on `threads` threads - no
+/// merge, and they need not be sorted; the runs in files (a spilled worker's, always sorted)
+/// merged after them.
 pub fn in_any_order<S: Send>(
     sources: &[&Source],
     (threads, piece): (usize, usize),
@@ -571,16 +574,26 @@ pub fn in_any_order<S: Send>(
             Source::File(_) => None,
         })
         .collect();
-    let pieces: Vec<(&Run, Range<usize>)> = runs
-        .iter()
-        .flat_map(|&run| {
-            let piece = piece.max(1);
-            (0..run.len()).step_by(piece).map(move |i| (run, i..(i + piece).min(run.len())))
-        })
-        .collect();
+    // Pieces of `piece` groups (the last fewer): each run's groups in its order, one run after
+    // another - a worker's 128 partitions' small runs share a piece.
+    let mut pieces: Vec<Vec<(&Run, Range<usize>)>> = Vec::new();
+    let mut room = 0;
+    for &run in &runs {
+        let mut at = 0;
+        while at < run.len() {
+            if room == 0 {
+                pieces.push(Vec::new());
+                room = piece.max(1);
+            }
+            let taken = room.min(run.len() - at);
+            pieces.last_mut().expect("a piece with room").push((run, at..at + taken));
+            (at, room) = (at + taken, room - taken);
+        }
+    }
     let copy_piece = |p: usize, sink: &mut S| {
-        let (run, range) = &pieces[p];
-        range.clone().for_each(|i| fill(sink, run.key(i), run.record(i)));
+        for (run, range) in &pieces[p] {
+            range.clone().for_each(|i| fill(sink, run.key(i), run.record(i)));
+        }
         Ok(())
     };
     in_lanes(pieces.len(), threads, &new, copy_piece, &mut take)?;
@@ -1088,7 +1101,7 @@ fn for_each_field(
 
 // ---- columns ----
 
-/// A piece of the answer as columns, in key order: each key column's fields as strings, each
+/// A piece of the answer as columns, in its order: each key column's fields as strings, each
 /// output's numbers. What the Python module hands over as an Arrow record batch, moved, not
 /// copied; the answer is its pieces one after another.
 #[derive(Debug, Default, PartialEq)]
@@ -1382,31 +1395,25 @@ mod tests {
                 }
             });
         }
-        let merged = std::sync::Mutex::new(Vec::new());
-        let mut pieces = Vec::new();
-        merge_in_pieces(
-            &sources.iter().collect::<Vec<_>>(),
-            (2, 400),
-            Vec::new,
-            |sink: &mut Vec<(Vec<u8>, u64)>, key, record| {
-                sink.push((key.to_vec(), u64::from_le_bytes(record[..8].try_into().unwrap())));
-            },
-            |sink| {
-                pieces.push(sink.len());
-                merged.lock().unwrap().append(sink);
-                Ok(())
-            },
-        )
-        .unwrap();
-        assert_eq!(merged.into_inner().unwrap(), keys);
-        assert!(pieces.len() > 5 && pieces.iter().all(|&n| n < 4000), "{pieces:?}");
-        // In any order: the runs in memory first, each as it is, then the files' merged.
-        let mut any = Vec::new();
         let sources: Vec<&Source> = sources.iter().collect();
         let fill = |sink: &mut Vec<(Vec<u8>, u64)>, key: &[u8], record: &[u8]| {
             sink.push((key.to_vec(), u64::from_le_bytes(record[..8].try_into().unwrap())));
         };
+        let merged = std::sync::Mutex::new(Vec::new());
+        let mut pieces = Vec::new();
         let take = |sink: &mut Vec<_>| {
+            pieces.push(sink.len());
+            merged.lock().unwrap().append(sink);
+            Ok(())
+        };
+        merge_in_pieces(&sources, (2, 400), Vec::new, fill, take).unwrap();
+        assert_eq!(merged.into_inner().unwrap(), keys);
+        assert!(pieces.len() > 5 && pieces.iter().all(|&n| n < 4000), "{pieces:?}");
+        // In any order: the runs in memory first, one after another in full pieces (the last
+        // fewer), then the files' merged.
+        let (mut any, mut pieces) = (Vec::new(), Vec::new());
+        let take = |sink: &mut Vec<_>| {
+            pieces.push(sink.len());
             any.append(sink);
             Ok(())
         };
@@ -1417,6 +1424,9 @@ mod tests {
         let memory_first = any.iter().position(|g| !in_memory(g)).unwrap();
         assert!(any[memory_first..].iter().all(|g| !in_memory(g)), "the runs in memory first");
         assert!(any[memory_first..].is_sorted(), "the files' groups merged");
+        let full = memory_first / 400;
+        assert!(pieces[..full].iter().all(|&n| n == 400), "{pieces:?}");
+        assert_eq!(pieces[full], memory_first % 400, "{pieces:?}");
         any.sort();
         assert_eq!(any, keys, "every group once");
     }

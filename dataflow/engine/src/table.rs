@@ -456,7 +456,8 @@ impl Table {
     // ---- the answer ----
 
     /// The groups in key order, each its key and its outputs' numbers: a sorted run, which
-    /// [`crate::output::merge_runs`] merges with other workers' runs.
+    /// [`crate::output::merge_runs`] merges with other workers' runs (a spilled partition's,
+    /// always sorted).
     ///
     /// Keys and records are laid out in key order, so the merge reads each run front to back;
     /// the jumps from group to group happen here, in every worker at once, in a table small
@@ -474,16 +475,16 @@ impl Table {
         let mut run = Run::with_capacity(query.outputs.len(), self.len(), self.keys.len());
         let mut cells = Vec::with_capacity(query.outputs.len());
         let mut order = std::mem::take(&mut self.order);
+        let mut push = |table: &mut Table, g: usize| {
+            cells.clear();
+            cells.extend(query.outputs.iter().map(|output| table.cell(g, *output, &medians)));
+            run.push(table.key(g), &cells);
+        };
         if in_key_order {
             self.sort(&mut order);
+            order.iter().for_each(|&(_, g)| push(self, g));
         } else {
-            order.clear();
-            order.extend((0..self.len()).map(|g| (0, g)));
-        }
-        for &(_, g) in &order {
-            cells.clear();
-            cells.extend(query.outputs.iter().map(|output| self.cell(g, *output, &medians)));
-            run.push(self.key(g), &cells);
+            (0..self.len()).for_each(|g| push(self, g));
         }
         order.clear();
         self.order = order;

@@ -168,14 +168,15 @@ mod hpc_rs_dataflow {
         }
     }
 
-    /// The answer of a group-by: an Arrow table, in key order. Take it with
+    /// The answer of a group-by: an Arrow table, in key order (in any order with
+    /// ``sort=False``). Take it with
     /// ``pyarrow.table(answer)``, ``polars.DataFrame(answer)``, or any library that reads the
     /// Arrow PyCapsule interface; ``len(answer)`` is its number of groups.
     #[pyclass(frozen, module = "hpc_rs_dataflow")]
     struct Answer {
         schema: Arc<Schema>,
-        /// The merge's pieces, in key order, as they were built (one array a column would
-        /// copy them all, on one thread).
+        /// The answer's pieces, in order, as they were built (one array a column would copy
+        /// them all, on one thread).
         batches: Vec<RecordBatch>,
     }
 
