@@ -623,8 +623,10 @@ pub fn plain_decimal(field: &[u8]) -> Option<f64> {
     if count == 0 || count > 15 || (point.is_some() && fraction == 0) {
         return None; // "", "-", "1.", or too many digits: for parse_value
     }
-    #[allow(clippy::cast_precision_loss)] // below 10^15 < 2^53: exact
-    let magnitude = value as f64 / super::POW10[fraction];
+    // Below 10^15 < 2^53: exact. Converted as a signed integer, which x86-64 does in one
+    // instruction (an unsigned one takes a branch and several, before AVX-512).
+    #[allow(clippy::cast_precision_loss, clippy::cast_possible_wrap)]
+    let magnitude = value as i64 as f64 / super::POW10[fraction];
     Some(if negative { -magnitude } else { magnitude })
 }
 
