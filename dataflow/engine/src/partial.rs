@@ -258,7 +258,8 @@ mod tests {
         let specs = ["v:median".to_owned(), "w:sum".to_owned()];
         let query = Query::parse("k", &specs, None).unwrap();
         let mut flushed = Vec::new();
-        // 240 bytes: 10 values before a flush (one group fits, whatever its slots take).
+        // 240 bytes: 10 values before a flush, and room for more than one group (each about
+        // 70 bytes here), so that only the values fill the tables.
         let mut rows =
             Aggregator::new(Table::new(&Shape::of(&query)), 240, |tables: &mut [Table]| {
                 flushed.push(tables.iter().map(Table::values_held).sum::<usize>());
