@@ -52,9 +52,10 @@ impl HugePages {
 }
 
 /// Where generated things live (the Python twins' environment, `dataflow`'s data):
-/// `$CARGO_TARGET_DIR` when set; else the target directory this binary was built into (the
-/// folder holding Cargo's `CACHEDIR.TAG`); else `hpc-rs` in the temp dir, for a binary
-/// installed elsewhere.
+/// `$CARGO_TARGET_DIR` when set (made absolute from the current folder, as Cargo reads a
+/// relative one: the paths under it are handed to pip and maturin, which run elsewhere); else
+/// the target directory this binary was built into (the folder holding Cargo's
+/// `CACHEDIR.TAG`); else `hpc-rs` in the temp dir, for a binary installed elsewhere.
 pub fn target_dir() -> std::path::PathBuf {
     let named = std::env::var_os("CARGO_TARGET_DIR").filter(|v| !v.is_empty());
     target_dir_for(named.map(Into::into), std::env::current_exe().ok())
@@ -65,7 +66,7 @@ fn target_dir_for(
     exe: Option<std::path::PathBuf>,
 ) -> std::path::PathBuf {
     if let Some(target) = named {
-        return target;
+        return std::path::absolute(&target).unwrap_or(target);
     }
     let built_into = exe.as_deref().and_then(|exe| {
         exe.ancestors().skip(1).take(3).find(|dir| dir.join("CACHEDIR.TAG").is_file())
@@ -154,6 +155,9 @@ mod tests {
     fn the_target_directory_honours_cargo_target_dir() {
         let named = target_dir_for(Some("/tmp/elsewhere".into()), None);
         assert_eq!(named, std::path::Path::new("/tmp/elsewhere"));
+        // A relative one, from the current folder (a venv's path under it must hold anywhere).
+        let relative = target_dir_for(Some("target".into()), None);
+        assert_eq!(relative, std::env::current_dir().unwrap().join("target"));
         // This test binary was built into target/debug/deps: found through CACHEDIR.TAG.
         let exe = std::env::current_exe().unwrap();
         let found = target_dir_for(None, Some(exe.clone()));
