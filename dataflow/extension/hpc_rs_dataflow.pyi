@@ -10,9 +10,8 @@ _Agg = Union[Mapping[str, Union[_Func, Sequence[_Func]]], Literal["size"]]
 
 class Answer:
     """The answer of a group-by: an Arrow table in key order (in any order with sort=False).
-    Take it with
-    pyarrow.table(answer), polars.DataFrame(answer), or any library that reads the Arrow
-    PyCapsule interface; len(answer) is its number of groups."""
+    Take it with pyarrow.table(answer), polars.DataFrame(answer), or any library that reads the
+    Arrow PyCapsule interface; len(answer) is its number of groups."""
 
     @property
     def columns(self) -> list[str]:
@@ -24,6 +23,8 @@ class Answer:
     def __arrow_c_schema__(self) -> Any:
         """The answer's schema as an Arrow C schema (a PyCapsule)."""
 
+# pandas', Polars' and DuckDB's orders: the sources are beside JobBuilder::sort
+# (dataflow/engine/src/job.rs).
 def groupby(
     files: Union[_Path, Sequence[_Path]],
     by: Union[str, Sequence[str]],

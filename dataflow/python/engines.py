@@ -18,8 +18,9 @@ with func one of count, sum, mean, min, max, var, std, median; each contract `me
 answer handed over in memory - or `csv` - the answer written to a CSV file; `memory` where the
 field is missing, none where it is empty) over the CSV FILEs (patterns such as 'data/*.csv',
 fields separated by SEP) in ENGINE - pandas, dask-threads, dask-cluster, polars, polars-1,
-duckdb, duckdb-1 or module - this project's engine from Python, hpc_rs_dataflow, in memory only
-(module-any: with sort=False, its groups in any order as Polars' and DuckDB's are) (the -1 forms on one thread, the others on THREADS) - each timed RUNS times after a warm-up and
+duckdb, duckdb-1, module - this project's engine from Python, hpc_rs_dataflow, in memory only -
+or module-any, the module with sort=False (its groups in any order; the -1 forms on one
+thread, the others on THREADS) - each timed RUNS times after a warm-up and
 checked against Rust's answer to question i, ANSWERS/i.csv (the CSV answers are written into
 ANSWERS too, and removed). MEMORY: the bytes DuckDB (its memory_limit) and a Dask LocalCluster
 (its workers' memory_limit, shared) may use, or `none`; pandas and Polars take no such limit.

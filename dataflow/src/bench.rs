@@ -47,6 +47,7 @@ pub struct Options {
     /// --memory-limit.
     #[command(flatten)]
     workers: Resources,
+    // Sources for Polars' and DuckDB's orders: beside `dataflow_engine::JobBuilder::sort`.
     /// Every answer in any order, as Polars and DuckDB give theirs unless asked: the dataflow
     /// unsorted in process, on the command line (groupby --no-sort) and from its Python module
     /// (sort=False); its answers checked with their lines sorted.
@@ -106,7 +107,7 @@ pub fn command(o: &Options) -> ExitCode {
     );
     let twin = crate::compare::twin(&o.timed.python);
     // With --vs-python each question is also run as a user runs it, from the command line.
-    let command_line = twin.as_ref().map(|_| CommandLine::new(&o.workers, threads, o.no_sort));
+    let command_line = twin.as_ref().map(|_| CommandLine::new(&o.workers, threads));
     let mut measured = Vec::new();
     for &i in &chosen {
         // The files are planned (their header read, their ranges cut) in every timed run:
@@ -193,14 +194,11 @@ fn run_question(
         crate::report::profile_summary(&answer),
         human(in_columns)
     );
-    // The answer as text, for the checks, its lines sorted where it is in any order (seconds
-    // at millions of groups: a status line then).
+    // The answer as text, for the checks (seconds at millions of groups: a status line then).
     let ticker = timing::progress::Ticker::start(format!("{name}: its answer kept as text"));
-    let as_written = answer.in_key_order();
     let text = crate::report::answer_text(&job, &answer);
-    let text = if as_written { text } else { lines_sorted(&text) };
     drop((answer, ticker));
-    let command_line = command_line.map(|c| c.measure(name, &job, runs, (&text, as_written)));
+    let command_line = command_line.map(|c| c.measure(name, &job, runs, &text));
     let query = job.query.clone();
     Measured { name, query, stats, peak, spilled, groups, answer: text, command_line }
 }
@@ -213,28 +211,22 @@ const COMMAND_LINE_NOTE: &str = "(--vs-python: each question is also run as a us
 pub struct CommandLine<'a> {
     resources: &'a crate::options::Resources,
     threads: usize,
-    no_sort: bool,
     folder: TempDir,
 }
 
 impl CommandLine<'_> {
     /// The command line with `resources` on `threads` threads, its folder made; says so.
-    fn new(
-        resources: &crate::options::Resources,
-        threads: usize,
-        no_sort: bool,
-    ) -> CommandLine<'_> {
+    fn new(resources: &crate::options::Resources, threads: usize) -> CommandLine<'_> {
         let folder = TempDir::new("hpc-rs-dataflow-command-line-")
             .unwrap_or_else(|e| cli::fail(format!("a temporary folder: {e}")));
         cli::paragraph("", COMMAND_LINE_NOTE);
-        CommandLine { resources, threads, no_sort, folder }
+        CommandLine { resources, threads, folder }
     }
 
     /// `job`'s question from the command line, timed as the in-process run (after a warm-up,
     /// the median of `runs`), its peak each run's largest; its answer file checked, outside
-    /// the timed region, against the in-process `answer` (its lines sorted where not
-    /// `as_written`, and the file's then too); printed as one row.
-    fn measure(&self, name: &str, job: &Job, runs: usize, answer: (&str, bool)) -> Took {
+    /// the timed region, against the in-process `answer`; printed as one row.
+    fn measure(&self, name: &str, job: &Job, runs: usize, answer: &str) -> Took {
         let written = self.folder.path().join("answer.csv");
         let errors = self.folder.path().join("stderr.txt");
         let mut peak = 0;
@@ -254,9 +246,9 @@ impl CommandLine<'_> {
             }
             peak = peak.max(run_peak);
         });
-        same_answer(name, &written, answer);
+        same_answer(name, &written, answer, job.sort);
         let label = format!("    {CSV_ROW} groupby > answer.csv");
-        let alike = if answer.1 { "byte for byte" } else { "line for line, in any order" };
+        let alike = if job.sort { "byte for byte" } else { "line for line, in any order" };
         say!(
             "{}  peak {:>6.0} MB  (its answer file: the one above, {alike})",
             stats.line(&format!("{label:<44}")),
@@ -278,7 +270,7 @@ impl CommandLine<'_> {
         if let Some(folder) = &self.resources.spill_dir {
             command.arg("--spill-dir").arg(folder);
         }
-        if self.no_sort {
+        if !job.sort {
             command.arg("--no-sort");
         }
         command
@@ -320,8 +312,8 @@ fn high_water_mark(status_file: &str) -> Option<u64> {
 }
 
 /// An answer in any order as one in a set order: its header, then its other lines sorted (as
-/// bytes), for the checks of `--no-sort`'s answers - the in-process one's and the command
-/// line's alike (the twin sorts every engine's answer by key on its own).
+/// bytes), for the command line's check of `--no-sort`'s answers (the twin sorts every
+/// engine's answer by key on its own).
 fn lines_sorted(text: &str) -> String {
     let mut lines: Vec<&str> = text.lines().collect();
     if let Some(rest) = lines.get_mut(1..) {
@@ -330,14 +322,17 @@ fn lines_sorted(text: &str) -> String {
     lines.iter().flat_map(|line| [line, "\n"]).collect()
 }
 
-/// Fails (a bug to see) where the command line's answer file is not the in-process answer.
-/// `as_written`: `answer` is as the command line writes it; else (`--no-sort`) its lines were
-/// sorted, and the file's are sorted too.
-fn same_answer(name: &str, written: &Path, (answer, as_written): (&str, bool)) {
+/// Fails (a bug to see) where the command line's answer file is not the in-process answer:
+/// byte for byte where both are `in_key_order`, else with the lines of each sorted.
+fn same_answer(name: &str, written: &Path, answer: &str, in_key_order: bool) {
     let got = std::fs::read_to_string(written)
         .unwrap_or_else(|e| cli::fail(format!("{}: {e}", written.display())));
-    let got = if as_written { got } else { lines_sorted(&got) };
-    if let Some(difference) = answer_difference(&got, answer) {
+    let difference = if in_key_order {
+        answer_difference(&got, answer)
+    } else {
+        answer_difference(&lines_sorted(&got), &lines_sorted(answer))
+    };
+    if let Some(difference) = difference {
         cli::fail(format!(
             "{name}: the command line's answer differs from the in-process one {difference}"
         ));

@@ -76,6 +76,7 @@ pub struct GroupBy {
     /// process; DIR must be new or empty.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    // Sources for pandas', Polars' and DuckDB's orders: beside `JobBuilder::sort`.
     /// The groups in any order, as pandas' groupby(sort=False) and as Polars and DuckDB give
     /// them unless asked: no worker sorts its groups and no merge puts them in key order, so
     /// the order may differ from run to run (key order still where several processes of

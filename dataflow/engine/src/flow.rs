@@ -119,15 +119,25 @@ impl Answer {
             groups: runs.iter().map(|r| r.len() as u64).sum(),
             sources: runs.into_iter().map(Source::Memory).collect(),
             tally,
+            ..Answer::empty(1, None)
+        }
+    }
+
+    /// No group yet, merged on `threads` threads, its run and spill files in `files`.
+    fn empty(threads: usize, files: Option<Arc<SpillDir>>) -> Answer {
+        Answer {
+            threads,
+            piece: output::PIECE,
+            sources: Vec::new(),
+            tally: Tally::default(),
             traffic: Traffic::default(),
             spilled: Spilled::default(),
+            groups: 0,
             parts: Vec::new(),
             cut_again: false,
             profile: Profile::default(),
             in_key_order: true,
-            threads: 1,
-            piece: output::PIECE,
-            _files: None,
+            _files: files,
         }
     }
 
@@ -442,15 +452,15 @@ impl Owned {
         if self.failure.is_some() {
             return;
         }
-        let partition = batch.partition.map(|p| p as usize).filter(|&p| p < self.pending.len());
-        match partition {
-            _ if self.pending.is_empty() => table::absorb(&mut self.tables, &batch.bytes),
+        // (`pending` is empty, or one a partition of the scan's tables.)
+        match (self.pending.is_empty(), batch.partition) {
+            (true, _) => table::absorb(&mut self.tables, &batch.bytes),
             // One partition's groups, as a partitioned scan drained them: kept as they came.
-            Some(p) => {
+            (false, Some(p)) => {
                 let groups = usize::try_from(batch.groups).unwrap_or(usize::MAX);
-                self.pending[p].push(batch.bytes, groups);
+                self.pending[p as usize].push(batch.bytes, groups);
             }
-            None => table::split(&self.shape, &batch.bytes, &mut self.pending),
+            (false, None) => table::split(&self.shape, &batch.bytes, &mut self.pending),
         }
         if let [one] = &mut self.tables[..]
             && one.len() >= table::PARTITION_AT
@@ -489,7 +499,7 @@ impl Owned {
     /// limit before they spill.
     fn memory(&self) -> u64 {
         let slots = self.shape.bytes_a_group();
-        let pending: usize = self.pending.iter().map(|w| w.bytes() + w.groups * slots).sum();
+        let pending: usize = self.pending.iter().map(|w| w.bytes() + w.groups() * slots).sum();
         self.tables.iter().map(Table::memory).sum::<u64>() + pending as u64
     }
 
@@ -507,9 +517,10 @@ impl Owned {
         self.spill.write(&mut self.tables)
     }
 
-    /// Each table's run, sorted if `in_key_order`, with its pending groups merged in first (room made for them
-    /// at once): one partition after another. A partition whose groups are all pending (as
-    /// at K=1) is merged in one table, whose memory serves every such partition in turn.
+    /// Each table's run, sorted if `in_key_order`, with its pending groups merged in first
+    /// (room made for them at once): one partition after another. A partition whose groups are
+    /// all pending (as at K=1) is merged in one table, whose memory serves every such
+    /// partition in turn.
     fn runs(&mut self, query: &Query, in_key_order: bool) -> Vec<Run> {
         let mut pending = std::mem::take(&mut self.pending).into_iter();
         let mut spare = Table::new(&self.shape);
@@ -519,7 +530,7 @@ impl Owned {
             .map(|mut table| {
                 let work = if table.is_empty() { &mut spare } else { &mut table };
                 if let Some(mut waiting) = pending.next() {
-                    work.reserve(waiting.groups);
+                    work.reserve(waiting.groups());
                     waiting.merge_into(work);
                 }
                 work.run(query, in_key_order)
@@ -651,8 +662,8 @@ fn one_worker(
     run_until(worker, &gathered);
     let (remote_runs, remote_done) = remote.take().finish(&mut done);
     done.profile.gather = gathering.elapsed();
-    let sources = runs;
-    in_process_zero.then_some(Finished { sources, in_key_order, done, remote_runs, remote_done })
+    let finished = Finished { sources: runs, in_key_order, done, remote_runs, remote_done };
+    in_process_zero.then_some(finished)
 }
 
 /// Steps the worker until everything sent into the dataflow `probe` watches has arrived.
@@ -683,7 +694,8 @@ fn scan_and_exchange(
         let flushing = Instant::now();
         // A batch for each owner and partition, once the tables are partitioned: the owner
         // keeps each as it is until it merges that partition, with no copy.
-        let (count, partitioned) = (tables.len(), tables.len() == table::PARTITIONS);
+        // (The aggregator holds one table, or one a partition.)
+        let partitioned = tables.len() == table::PARTITIONS;
         let mut out = vec![Vec::new(); peers];
         let mut groups = vec![0_u64; peers];
         for (p, table) in tables.iter_mut().enumerate() {
@@ -692,16 +704,14 @@ fn scan_and_exchange(
                 groups[owner] += 1;
                 owner
             });
-            if partitioned || p + 1 == count {
-                for (owner, bytes) in out.iter_mut().enumerate() {
-                    if !bytes.is_empty() {
-                        traffic.bytes += bytes.len() as u64;
-                        traffic.batches += 1;
-                        let partition = partitioned.then(|| u32::try_from(p).expect("128"));
-                        let groups = std::mem::take(&mut groups[owner]);
-                        let bytes = std::mem::take(bytes);
-                        batches.send(Batch { owner: owner as u64, partition, groups, bytes });
-                    }
+            let partition = partitioned.then(|| u32::try_from(p).expect("128"));
+            for (owner, bytes) in out.iter_mut().enumerate() {
+                if !bytes.is_empty() {
+                    traffic.bytes += bytes.len() as u64;
+                    traffic.batches += 1;
+                    let groups = std::mem::take(&mut groups[owner]);
+                    let bytes = std::mem::take(bytes);
+                    batches.send(Batch { owner: owner as u64, partition, groups, bytes });
                 }
             }
         }
@@ -786,9 +796,9 @@ fn send_to_process_zero(
 }
 
 /// The end of one worker's groups: without a spill, a run a table, sorted if `in_key_order` (in
-/// memory, or merged into a part file - one after another, in any order); after one, the rest of the tables spilled too, then each spill
-/// partition read back alone, sorted and printed (to a run file, or a part file). `keep` takes
-/// each run that is not a part file. Returns the part files written, and the groups.
+/// memory, or merged into a part file - one after another, in any order); after one, the rest
+/// of the tables spilled too, then each spill partition read back alone, sorted and printed
+/// (to a run file, or a part file). `keep` takes each run that is not a part file. Returns the part files written, and the groups.
 fn finish(
     owned: &mut Owned,
     (job, shape): (&Job, &Shape),
@@ -910,20 +920,7 @@ impl Remote {
 
 /// Process 0's workers' results and what the others sent, as one answer (or the first failure).
 fn answer(finished: Vec<Finished>, files: Arc<SpillDir>, threads: usize) -> Result<Answer, Error> {
-    let mut answer = Answer {
-        threads,
-        piece: output::PIECE,
-        sources: Vec::new(),
-        tally: Tally::default(),
-        traffic: Traffic::default(),
-        spilled: Spilled::default(),
-        groups: 0,
-        parts: Vec::new(),
-        cut_again: false,
-        profile: Profile::default(),
-        in_key_order: true,
-        _files: Some(files),
-    };
+    let mut answer = Answer::empty(threads, Some(files));
     let mut dones = Vec::new();
     for f in finished {
         answer.in_key_order &= f.in_key_order;

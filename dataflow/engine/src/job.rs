@@ -205,6 +205,9 @@ impl JobBuilder {
     /// `groupby(sort=False)`: "Get better performance by turning this off" (pandas'
     /// `DataFrame.groupby` documentation). Polars' `group_by` and DuckDB's `GROUP BY` give
     /// their groups in no set order unless asked (`maintain_order=True`, `ORDER BY`).
+    // Sources: pandas.pydata.org/docs/reference/api/pandas.DataFrame.groupby.html (`sort`,
+    // from pandas/core/shared_docs.py); docs.pola.rs, polars.LazyFrame.group_by
+    // (`maintain_order`); duckdb.org/docs/stable/sql/dialect/order_preservation.
     pub fn sort(mut self, sort: bool) -> Self {
         self.sort = sort;
         self

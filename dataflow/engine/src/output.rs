@@ -567,13 +567,13 @@ pub fn in_any_order<S: Send>(
     fill: impl Fn(&mut S, &[u8], &[u8]) + Sync,
     mut take: impl FnMut(&mut S) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
-    let runs: Vec<&Run> = sources
-        .iter()
-        .filter_map(|s| match s {
-            Source::Memory(run) => Some(run),
-            Source::File(_) => None,
-        })
-        .collect();
+    let (mut runs, mut files) = (Vec::new(), Vec::new());
+    for &source in sources {
+        match source {
+            Source::Memory(run) => runs.push(run),
+            Source::File(_) => files.push(source),
+        }
+    }
     // Pieces of `piece` groups (the last fewer): each run's groups in its order, one run after
     // another - a worker's 128 partitions' small runs share a piece.
     let mut pieces: Vec<Vec<(&Run, Range<usize>)>> = Vec::new();
@@ -597,8 +597,6 @@ pub fn in_any_order<S: Send>(
         Ok(())
     };
     in_lanes(pieces.len(), threads, &new, copy_piece, &mut take)?;
-    let files: Vec<&Source> =
-        sources.iter().copied().filter(|s| matches!(s, Source::File(_))).collect();
     if files.is_empty() {
         return Ok(());
     }

@@ -157,8 +157,8 @@ pub fn write_ranges(path: &Path, plan: &Plan) -> Result<(), Error> {
     std::fs::write(path, lines).map_err(|e| Error::System(format!("{}: {e}", path.display())))
 }
 
-/// The ranges another process planned (a parent of `--processes`), for `plan` (which has the same files: the same
-/// patterns on the same machine); each checked to lie in its file.
+/// The ranges another process planned (a parent of `--processes`), for `plan` (which has the
+/// same files: the same patterns on the same machine); each checked to lie in its file.
 pub fn read_ranges(path: &Path, plan: &Plan) -> Result<Vec<Range>, Error> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::Usage(format!("--ranges-file {}: {e}", path.display())))?;

@@ -486,8 +486,7 @@ impl Table {
         } else {
             (0..self.len()).for_each(|g| push(self, g));
         }
-        order.clear();
-        self.order = order;
+        self.order = order; // (cleared by the next sort)
         self.empty();
         run
     }
@@ -717,12 +716,17 @@ pub fn absorb(tables: &mut [Table], batch: &[u8]) {
 #[derive(Default)]
 pub struct Waiting {
     /// The batches, each as [`Table::drain_into`] encoded it.
-    pub batches: Vec<Vec<u8>>,
+    batches: Vec<Vec<u8>>,
     /// The groups in them.
-    pub groups: usize,
+    groups: usize,
 }
 
 impl Waiting {
+    /// The groups waiting.
+    pub fn groups(&self) -> usize {
+        self.groups
+    }
+
     /// The bytes the batches take (what their vectors have room for).
     pub fn bytes(&self) -> usize {
         self.batches.iter().map(Vec::capacity).sum()

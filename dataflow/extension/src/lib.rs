@@ -67,9 +67,9 @@ mod hpc_rs_dataflow {
     ///
     /// Returns the answer in key order - or, with ``sort=False`` (pandas' ``groupby(sort=False)``,
     /// and what Polars' ``group_by`` and DuckDB's ``GROUP BY`` give unless asked), in any
-    /// order, which may differ from run to run and saves the sort and the merge: key columns as strings, as the files hold them (a
-    /// missing key is the empty string; rows with none are left out, as pandas' ``dropna``),
-    /// then one column an aggregate, named ``COLUMN_FUNC`` (``size``); the same columns,
+    /// order, which may differ from run to run and saves the sort and the merge: key columns
+    /// as strings, as the files hold them (a missing key is the empty string; rows with none
+    /// are left out, as pandas' ``dropna``), then one column an aggregate, named ``COLUMN_FUNC`` (``size``); the same columns,
     /// names and values as ``dataflow groupby`` prints. It is an Arrow stream
     /// (``__arrow_c_stream__``): ``pyarrow.table(answer)``, ``polars.DataFrame(answer)`` and
     /// DuckDB take it without a copy.
@@ -78,6 +78,7 @@ mod hpc_rs_dataflow {
     /// removes the run's spill files. FileNotFoundError where no file matches; ValueError for
     /// a column the files lack, an unknown aggregate, a bad size, or a row that is not CSV;
     /// TypeError for an argument of the wrong type.
+    // The sources for pandas', Polars' and DuckDB's orders are beside `JobBuilder::sort`.
     #[pyfunction]
     #[pyo3(signature = (files, by, agg, *, workers=None, memory_limit=None, sep=",", blocksize=None, spill_dir=None, sort=None))]
     #[allow(clippy::too_many_arguments)] // pandas' keyword arguments, as Python passes them
@@ -451,7 +452,7 @@ mod hpc_rs_dataflow {
             .ok_or_else(|| PyValueError::new_err(format!("{name}: 1 to 4096, not {n}")))
     }
 
-    /// True or False (as pandas' `sort` is; a truthy 1 or "no" is refused, not guessed at).
+    /// True or False (a truthy 1 or "no" is refused, not guessed at).
     fn boolean(name: &str, value: &Bound<'_, PyAny>) -> PyResult<bool> {
         value.cast::<PyBool>().map(|b| b.is_true()).map_err(|_| {
             PyTypeError::new_err(format!("{name}: True or False, not {}", type_name(value)))

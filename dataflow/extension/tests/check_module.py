@@ -169,8 +169,8 @@ def in_order_of(table, rows):
     (each key once): an answer in any order, put in key order to be compared."""
     keys = len([name for name in rows[0] if table.schema.field(name).type == pa.string()])
     where = {tuple(row[:keys]): i for i, row in enumerate(rows[1:])}
-    got = zip(*(table.column(i).to_pylist() for i in range(keys)))
-    order = sorted(range(table.num_rows), key=lambda r, got=list(got): where.get(got[r], -1))
+    got = list(zip(*(table.column(i).to_pylist() for i in range(keys))))
+    order = sorted(range(table.num_rows), key=lambda r: where.get(got[r], -1))
     return table.take(order)
 
 
