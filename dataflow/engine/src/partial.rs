@@ -19,9 +19,9 @@ use crate::table::{self, PARTITION_AT, PARTITIONS, Table};
 /// A queue is long - thousands of rows - because grouping it brings its partition's table
 /// into cache once: at 100,000 groups a worker, a partition holds about 800, and a queue of
 /// 1,024 rows touched most of them about once, so nearly every row waited on memory. At
-/// 4,096 rows db-benchmark's q3, q5 and q7 (K=100) took 20-26% less time on this project's
-/// machine than at 1,024; 2,048, 8,192 and 16,384 rows, and 32 or 256 partitions, were all
-/// slower than 4,096 and 128.
+/// 4,096 rows db-benchmark's q3, q5 and q7 (K=100) once took 20-26% less time than at 1,024,
+/// on an earlier version of this code; 2,048, 8,192 and 16,384 rows, and 32 or 256
+/// partitions, were all slower than 4,096 and 128 then ([`QUEUED`] says what holds now).
 pub struct Aggregator<F: FnMut(&mut [Table])> {
     tables: Vec<Table>,
     /// Each partition's rows waiting to be grouped; none while there is one table.
@@ -51,10 +51,14 @@ pub struct Aggregator<F: FnMut(&mut [Table])> {
 
 /// Rows a partition's queue holds at most before they are grouped. A queued row is given up
 /// to 128 bytes (hash, key, values; db-benchmark's take 30 to 70), and all the queues together
-/// no more than the aggregator's `limit`: `limit / (PARTITIONS * 128)` rows, 4,096 at the
-/// default limit of 64 MB (a worker's share of 512 MB or more), 1,024 at 16 MB, never fewer
-/// than 256.
-const QUEUED: usize = 4096;
+/// no more than the aggregator's `limit`: `limit / (PARTITIONS * 128)` rows, 1,024 at limits
+/// of 16 MB and more, never fewer than 256.
+///
+/// The best length depends on the caches and on what a row costs: all the queues are written
+/// while one is grouped. On this project's machine (AMD EPYC, 1 MiB of L2 a core, 32 MiB of
+/// L3), 512 to 1,024 rows now make q3, q5 and q7 (K=100) 16-30% faster than 4,096, with
+/// 2,048 between; an earlier version of this code had found 4,096 the best (see above).
+const QUEUED: usize = 1024;
 
 /// Rows waiting for their partition's table: hash, key and values, side by side.
 #[derive(Default)]
