@@ -60,6 +60,12 @@ pub struct Aggregator<F: FnMut(&mut [Table])> {
 /// 2,048 between; an earlier version of this code had found 4,096 the best (see above).
 const QUEUED: usize = 1024;
 
+/// What the tables may hold once rows pass through them ungrouped: a few megabytes, so that
+/// they are handed on while the cache still holds them (a table of the whole 64 MB was
+/// written out to memory and read back at each flush). 4, 8 and 16 MB made K=1 q3 and q10
+/// 11-21% faster than 64 on this project's machine, 8 the most.
+const PASS_THROUGH_LIMIT: usize = 8 << 20;
+
 /// Rows waiting for their partition's table: hash, key and values, side by side.
 #[derive(Default)]
 struct Queue {
@@ -141,14 +147,30 @@ impl<F: FnMut(&mut [Table])> Aggregator<F> {
             // spares the owner most rows. K=1 q3, q5 and q7 (tables of 1,040,000 rows held
             // 617,000 groups: 0.59) took 0-11% less time passing through than grouping, on
             // this project's machine; the threshold was three quarters before.
-            self.pass_through |= self.groups * 2 > self.rows;
+            if self.groups * 2 > self.rows {
+                self.pass_from_here();
+            }
             self.flush_all();
         } else if self.queues.is_empty() && self.groups >= PARTITION_AT {
-            // Too many groups for one table in cache: hand them on, and partition from here.
+            // Too many groups for one table in cache: hand them on, and partition from here -
+            // or, where a full table would not halve the rows (its keys came again too seldom
+            // so far), pass them through from here, not after a million rows grouped in vain.
+            if !worth_grouping(self.rows, self.groups, self.max_groups) {
+                self.pass_from_here();
+            }
             self.flush_all();
             let shape = self.tables[0].shape().clone();
             self.tables = (0..PARTITIONS).map(|_| Table::new(&shape)).collect();
             self.queues = (0..PARTITIONS).map(|_| Queue::default()).collect();
+        }
+    }
+
+    /// Rows pass through ungrouped from now on, in tables handed on while the cache holds them.
+    fn pass_from_here(&mut self) {
+        if !self.pass_through {
+            self.pass_through = true;
+            let bytes_a_group = self.tables[0].bytes_a_group();
+            self.max_groups = self.max_groups.min((PASS_THROUGH_LIMIT / bytes_a_group).max(1));
         }
     }
 
@@ -188,6 +210,39 @@ impl<F: FnMut(&mut [Table])> Aggregator<F> {
         self.flush_all();
         self.tally
     }
+}
+
+/// Whether a table of `max_groups` groups, once full, would hold no more than a group for
+/// every two rows, judged from the first `rows` rows, which made `groups` groups: as if keys
+/// were drawn evenly from a pool of some number of them, whose size is what makes `groups`
+/// of `rows` draws (on average, `pool * (1 - e^(-rows / pool))`). Rows that never repeated
+/// a key come from a pool too large to tell: not worth it.
+fn worth_grouping(rows: usize, groups: usize, max_groups: usize) -> bool {
+    #![allow(clippy::cast_precision_loss)] // counts far below 2^52
+    let (rows, groups, full) = (rows as f64, groups as f64, max_groups as f64);
+    let made = |pool: f64| pool * -(-rows / pool).exp_m1();
+    if groups >= rows {
+        return false; // no key came twice
+    }
+    if made(full) >= groups {
+        return true; // a pool no larger than a table: the table then groups all its rows
+    }
+    // The pool, between a full table and 2^60 keys, by bisection (a few dozen steps, once).
+    let (mut low, mut high) = (full, 2_f64.powi(60));
+    for _ in 0..200 {
+        let middle = (low * high).sqrt();
+        if made(middle) < groups {
+            low = middle;
+        } else {
+            high = middle;
+        }
+        if high / low < 1.0 + 1e-9 {
+            break;
+        }
+    }
+    // Draws from that pool until a table is full, and whether they would be halved.
+    let rows_to_fill = -low * (-full / low).ln_1p();
+    full * 2.0 <= rows_to_fill
 }
 
 /// One row's size and values into group `g`: each value that is not missing (NaN).
@@ -311,5 +366,69 @@ mod tests {
         // 6 groups of 12 rows (one in two; the table is full as the sixth comes): still grouped.
         let half = ["a", "a", "b", "b", "c", "c", "d", "d", "e", "e", "e", "f"];
         assert_eq!(groups_flushed(&half), [6, 1], "four rows, one group");
+    }
+
+    /// Whether a full table would halve its rows, from the groups the first rows made: a
+    /// pool of keys the table holds is worth grouping; a pool more than about 1.25 times a
+    /// table (where a full table has drawn twice its groups) is not.
+    #[test]
+    fn a_pool_of_keys_is_judged_by_the_groups_its_first_rows_made() {
+        let full = 100_000;
+        // The groups `rows` draws from `pool` keys make, on average.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let made = |pool: f64, rows: usize| (pool * -(-(rows as f64) / pool).exp_m1()) as usize;
+        for (pool, worth) in [
+            (50_000.0, true),
+            (100_000.0, true),
+            (120_000.0, true),
+            (130_000.0, false),
+            (1e6, false),
+            (1e9, false),
+        ] {
+            let rows = 40_000;
+            assert_eq!(worth_grouping(rows, made(pool, rows), full), worth, "a pool of {pool}");
+        }
+        assert!(!worth_grouping(40_000, 40_000, full), "no key came twice");
+        assert!(worth_grouping(40_000, 1, full), "one key");
+    }
+
+    /// Where the first [`PARTITION_AT`] groups came from rows that seldom repeat a key, the
+    /// rows pass through from there, in tables handed on at [`PASS_THROUGH_LIMIT`]; where keys
+    /// repeat, they are grouped on.
+    #[test]
+    fn rows_pass_through_early_where_their_keys_seldom_repeat() {
+        let specs = ["w:sum".to_owned()];
+        let query = Query::parse("k", &specs, None).unwrap();
+        let shape = Shape::of(&query);
+        let groups_flushed = |keys: &mut dyn Iterator<Item = String>| {
+            let mut flushed = Vec::new();
+            let table = Table::new(&shape);
+            let mut rows = Aggregator::new(table, 64 << 20, |tables: &mut [Table]| {
+                flushed.push(tables.iter().map(Table::len).sum::<usize>());
+                tables.iter_mut().for_each(Table::clear);
+            });
+            for key in keys {
+                let fields: [&[u8]; 2] = [key.as_bytes(), b"1"];
+                rows.row(1, |c| fields[c], 2).unwrap();
+            }
+            rows.finish();
+            flushed
+        };
+        // Every key new, then one key four times: each row a group of its own from the
+        // partitioning on, in tables flushed long before 64 MB.
+        let mut distinct =
+            (0..400_000).map(|i| format!("k{i}")).chain(std::iter::repeat_n("z".to_owned(), 4));
+        let flushed = groups_flushed(&mut distinct);
+        let most = PASS_THROUGH_LIMIT / shape.bytes_a_group();
+        assert_eq!(flushed[0], PARTITION_AT, "{flushed:?}");
+        assert!(flushed.len() > 2 && flushed[1..].iter().all(|&g| g <= most), "{flushed:?}");
+        assert_eq!(flushed.iter().sum::<usize>(), 400_004, "four rows, four groups");
+        // Each key twice: grouped on (one flush at the partitioning, as the last key's first
+        // row came, and one at the end: the other keys, that key again, and "z" once).
+        let mut twice = (0..100_000)
+            .map(|i| format!("k{}", i / 2))
+            .chain(std::iter::repeat_n("z".to_owned(), 4));
+        let flushed = groups_flushed(&mut twice);
+        assert_eq!(flushed, [PARTITION_AT, 50_000 - PARTITION_AT + 2], "four rows, one group");
     }
 }
