@@ -56,8 +56,9 @@ pub struct Aggregator<F: FnMut(&mut [Table])> {
 ///
 /// The best length depends on the caches and on what a row costs: all the queues are written
 /// while one is grouped. On this project's machine (AMD EPYC, 1 MiB of L2 a core, 32 MiB of
-/// L3), 512 to 1,024 rows now make q3, q5 and q7 (K=100) 16-30% faster than 4,096, with
-/// 2,048 between; an earlier version of this code had found 4,096 the best (see above).
+/// L3), 1,024 rows now make q3 (K=100) 6-22% and q7 12-30% faster than 4,096, q5 level to
+/// 17% faster (five runs, interleaved, on two occasions; 512 and 768 about as 1,024, 2,048
+/// between); an earlier version of this code had found 4,096 the best (see above).
 const QUEUED: usize = 1024;
 
 /// What the tables may hold once rows pass through them ungrouped: a few megabytes, so that
