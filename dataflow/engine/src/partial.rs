@@ -16,12 +16,14 @@ use crate::table::{self, PARTITION_AT, PARTITIONS, Table};
 /// row appended to its partition's queue, each queue grouped when full - so every probe lands
 /// in a table small enough to stay in cache (the radix partitioning of DuckDB's aggregation).
 ///
-/// A queue is long - thousands of rows - because grouping it brings its partition's table
-/// into cache once: at 100,000 groups a worker, a partition holds about 800, and a queue of
-/// 1,024 rows touched most of them about once, so nearly every row waited on memory. At
-/// 4,096 rows db-benchmark's q3, q5 and q7 (K=100) once took 20-26% less time than at 1,024,
-/// on an earlier version of this code; 2,048, 8,192 and 16,384 rows, and 32 or 256
-/// partitions, were all slower than 4,096 and 128 then ([`QUEUED`] says what holds now).
+/// A queue holds many rows because grouping it brings its partition's table into cache
+/// once for all of them (at 100,000 groups a worker, a partition holds about 800), but not
+/// so many that the queues, all written while one is grouped, fall out of the cache
+/// themselves: [`QUEUED`] says what was measured. 32 or 256 partitions were slower than 128.
+///
+/// Where the groups come nearly a row each, grouping here only delays the rows: they then
+/// pass through ungrouped, each a partial group of its own, and their owner groups them
+/// ([`Aggregator::flush_when_full`] says when).
 pub struct Aggregator<F: FnMut(&mut [Table])> {
     tables: Vec<Table>,
     /// Each partition's rows waiting to be grouped; none while there is one table.
@@ -35,7 +37,7 @@ pub struct Aggregator<F: FnMut(&mut [Table])> {
     /// the `limit` in bytes the aggregator was made with.
     max_groups: usize,
     /// Rows since the last flush, and whether rows pass through ungrouped: once a full table
-    /// held more than a group for every two rows, grouping the rows here only delays them.
+    /// held more than a group for every two rows, or the first groups showed that it would.
     rows: usize,
     pass_through: bool,
     max_values: usize,
@@ -58,13 +60,15 @@ pub struct Aggregator<F: FnMut(&mut [Table])> {
 /// while one is grouped. On this project's machine (AMD EPYC, 1 MiB of L2 a core, 32 MiB of
 /// L3), 1,024 rows now make q3 (K=100) 6-22% and q7 12-30% faster than 4,096, q5 level to
 /// 17% faster (five runs, interleaved, on two occasions; 512 and 768 about as 1,024, 2,048
-/// between); an earlier version of this code had found 4,096 the best (see above).
+/// between); an earlier version of this code had found 4,096 20-26% faster than 1,024.
 const QUEUED: usize = 1024;
 
 /// What the tables may hold once rows pass through them ungrouped: a few megabytes, so that
 /// they are handed on while the cache still holds them (a table of the whole 64 MB was
 /// written out to memory and read back at each flush). 4, 8 and 16 MB made K=1 q3 and q10
-/// 11-21% faster than 64 on this project's machine, 8 the most.
+/// 10-21% faster than 64 on this project's machine, 8 the most. Counted as the scan's
+/// groups are, with their index slots: tables of groups passed through, which have none,
+/// hold somewhat less.
 const PASS_THROUGH_LIMIT: usize = 8 << 20;
 
 /// Rows waiting for their partition's table: hash, key and values, side by side.
@@ -141,13 +145,18 @@ impl<F: FnMut(&mut [Table])> Aggregator<F> {
     #[inline]
     fn flush_when_full(&mut self) {
         if self.groups >= self.max_groups || self.held >= self.max_values {
-            // Tables that did not halve their rows: from now on, no grouping here (the rows
-            // pass through, the owner groups them), as DuckDB's and Polars' aggregations stop
-            // pre-aggregating what does not shrink. Why half: grouping a row here costs about
-            // what sending it on and grouping it at its owner does, so it pays only where it
-            // spares the owner most rows. K=1 q3, q5 and q7 (tables of 1,040,000 rows held
-            // 617,000 groups: 0.59) took 0-11% less time passing through than grouping, on
-            // this project's machine; the threshold was three quarters before.
+            // Tables that did not halve their rows (the queued ones grouped first, so that
+            // every row counts): from now on, no grouping here (the rows pass through, the
+            // owner groups them), as DuckDB's and Polars' aggregations stop pre-aggregating
+            // what does not shrink. Why half: grouping a row here costs about what sending it
+            // on and grouping it at its owner does, so it pays only where it spares the owner
+            // most rows. (K=1 q3 and q5 took 4-11% less time with half than with three
+            // quarters, q7 the same, on this project's machine - measured while rows waiting
+            // in queues counted as rows but not yet as groups, and before such rows passed
+            // through from their first groups, below.)
+            for p in 0..self.queues.len() {
+                self.group_queue(p);
+            }
             if self.groups * 2 > self.rows {
                 self.pass_from_here();
             }
@@ -156,6 +165,8 @@ impl<F: FnMut(&mut [Table])> Aggregator<F> {
             // Too many groups for one table in cache: hand them on, and partition from here -
             // or, where a full table would not halve the rows (its keys came again too seldom
             // so far), pass them through from here, not after a million rows grouped in vain.
+            // Decided once, from a worker's first rows: rows whose keys repeat only later
+            // then pass through all the same - the answer is the same, the traffic larger.
             if !worth_grouping(self.rows, self.groups, self.max_groups) {
                 self.pass_from_here();
             }
