@@ -798,7 +798,8 @@ fn send_to_process_zero(
 /// The end of one worker's groups: without a spill, a run a table, sorted if `in_key_order` (in
 /// memory, or merged into a part file - one after another, in any order); after one, the rest
 /// of the tables spilled too, then each spill partition read back alone, sorted and printed
-/// (to a run file, or a part file). `keep` takes each run that is not a part file. Returns the part files written, and the groups.
+/// (to a run file, or a part file). `keep` takes each run that is not a part file. Returns the
+/// part files written, and the groups.
 fn finish(
     owned: &mut Owned,
     (job, shape): (&Job, &Shape),

@@ -147,16 +147,14 @@ impl<F: FnMut(&mut [Table])> Aggregator<F> {
         if self.groups >= self.max_groups || self.held >= self.max_values {
             // Tables that did not halve their rows (the queued ones grouped first, so that
             // every row counts): from now on, no grouping here (the rows pass through, the
-            // owner groups them), as DuckDB's and Polars' aggregations stop pre-aggregating
-            // what does not shrink. Why half: grouping a row here costs about what sending it
+            // owner groups them), as DuckDB's thread-local aggregate tables stop looking rows
+            // up (`skip_lookups`, src/execution/aggregate_hashtable.cpp). Why half: grouping a row here costs about what sending it
             // on and grouping it at its owner does, so it pays only where it spares the owner
             // most rows. (K=1 q3 and q5 took 4-11% less time with half than with three
             // quarters, q7 the same, on this project's machine - measured while rows waiting
             // in queues counted as rows but not yet as groups, and before such rows passed
             // through from their first groups, below.)
-            for p in 0..self.queues.len() {
-                self.group_queue(p);
-            }
+            self.group_queues();
             if self.groups * 2 > self.rows {
                 self.pass_from_here();
             }
@@ -186,6 +184,13 @@ impl<F: FnMut(&mut [Table])> Aggregator<F> {
         }
     }
 
+    /// Every partition's queued rows into its table.
+    fn group_queues(&mut self) {
+        for p in 0..self.queues.len() {
+            self.group_queue(p);
+        }
+    }
+
     /// Groups partition `p`'s queued rows into its table.
     fn group_queue(&mut self, p: usize) {
         let (queue, table) = (&mut self.queues[p], &mut self.tables[p]);
@@ -208,9 +213,7 @@ impl<F: FnMut(&mut [Table])> Aggregator<F> {
 
     /// Every queued row into its table, then every table to `flush`.
     fn flush_all(&mut self) {
-        for p in 0..self.queues.len() {
-            self.group_queue(p);
-        }
+        self.group_queues();
         if self.groups > 0 || self.held > 0 {
             (self.flush)(&mut self.tables);
         }
@@ -232,7 +235,7 @@ impl<F: FnMut(&mut [Table])> Aggregator<F> {
 fn worth_grouping(rows: usize, groups: usize, max_groups: usize) -> bool {
     #![allow(clippy::cast_precision_loss)] // counts far below 2^52
     let (rows, groups, full) = (rows as f64, groups as f64, max_groups as f64);
-    let made = |pool: f64| pool * -(-rows / pool).exp_m1();
+    let made = |pool: f64| groups_drawn(pool, rows);
     if groups >= rows {
         return false; // no key came twice
     }
@@ -255,6 +258,11 @@ fn worth_grouping(rows: usize, groups: usize, max_groups: usize) -> bool {
     // Draws from that pool until a table is full, and whether they would be halved.
     let rows_to_fill = -low * (-full / low).ln_1p();
     full * 2.0 <= rows_to_fill
+}
+
+/// The groups `rows` draws from a pool of `pool` keys, each as likely, make on average.
+fn groups_drawn(pool: f64, rows: f64) -> f64 {
+    pool * -(-rows / pool).exp_m1()
 }
 
 /// One row's size and values into group `g`: each value that is not missing (NaN).
@@ -354,23 +362,10 @@ mod tests {
     /// rows pass through: each a group of its own in the tables, however often its key comes.
     #[test]
     fn rows_pass_through_once_a_full_table_did_not_halve_them() {
-        let specs = ["w:sum".to_owned()];
-        let query = Query::parse("k", &specs, None).unwrap();
         // Tables full at 6 groups; then 4 rows of one key. `first` rows make the 6 groups.
         let groups_flushed = |first: &[&str]| {
-            let table = Table::new(&Shape::of(&query));
-            let limit = 6 * table.bytes_a_group();
-            let mut flushed = Vec::new();
-            let mut rows = Aggregator::new(table, limit, |tables: &mut [Table]| {
-                flushed.push(tables.iter().map(Table::len).sum::<usize>());
-                tables.iter_mut().for_each(Table::clear);
-            });
-            for key in first.iter().chain(&["z"; 4]) {
-                let fields: [&[u8]; 2] = [key.as_bytes(), b"1"];
-                rows.row(1, |c| fields[c], 2).unwrap();
-            }
-            rows.finish();
-            flushed
+            let keys = first.iter().chain(&["z"; 4]).map(|k| (*k).to_owned());
+            groups_flushed(|table| 6 * table.bytes_a_group(), keys)
         };
         // 6 groups of 10 rows (0.6): passing through from then on.
         let more_than_half = ["a", "a", "b", "b", "c", "c", "d", "d", "e", "f"];
@@ -388,7 +383,7 @@ mod tests {
         let full = 100_000;
         // The groups `rows` draws from `pool` keys make, on average.
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let made = |pool: f64, rows: usize| (pool * -(-(rows as f64) / pool).exp_m1()) as usize;
+        let made = |pool: f64, rows: usize| groups_drawn(pool, rows as f64) as usize;
         for (pool, worth) in [
             (50_000.0, true),
             (100_000.0, true),
@@ -409,38 +404,48 @@ mod tests {
     /// repeat, they are grouped on.
     #[test]
     fn rows_pass_through_early_where_their_keys_seldom_repeat() {
-        let specs = ["w:sum".to_owned()];
-        let query = Query::parse("k", &specs, None).unwrap();
-        let shape = Shape::of(&query);
-        let groups_flushed = |keys: &mut dyn Iterator<Item = String>| {
-            let mut flushed = Vec::new();
-            let table = Table::new(&shape);
-            let mut rows = Aggregator::new(table, 64 << 20, |tables: &mut [Table]| {
-                flushed.push(tables.iter().map(Table::len).sum::<usize>());
-                tables.iter_mut().for_each(Table::clear);
-            });
-            for key in keys {
-                let fields: [&[u8]; 2] = [key.as_bytes(), b"1"];
-                rows.row(1, |c| fields[c], 2).unwrap();
-            }
-            rows.finish();
-            flushed
-        };
+        let limit = |_: &Table| 64 << 20;
         // Every key new, then one key four times: each row a group of its own from the
         // partitioning on, in tables flushed long before 64 MB.
-        let mut distinct =
+        let distinct =
             (0..400_000).map(|i| format!("k{i}")).chain(std::iter::repeat_n("z".to_owned(), 4));
-        let flushed = groups_flushed(&mut distinct);
-        let most = PASS_THROUGH_LIMIT / shape.bytes_a_group();
+        let flushed = groups_flushed(limit, distinct);
+        let most = PASS_THROUGH_LIMIT / Shape::of(&one_sum()).bytes_a_group();
         assert_eq!(flushed[0], PARTITION_AT, "{flushed:?}");
         assert!(flushed.len() > 2 && flushed[1..].iter().all(|&g| g <= most), "{flushed:?}");
         assert_eq!(flushed.iter().sum::<usize>(), 400_004, "four rows, four groups");
         // Each key twice: grouped on (one flush at the partitioning, as the last key's first
         // row came, and one at the end: the other keys, that key again, and "z" once).
-        let mut twice = (0..100_000)
+        let twice = (0..100_000)
             .map(|i| format!("k{}", i / 2))
             .chain(std::iter::repeat_n("z".to_owned(), 4));
-        let flushed = groups_flushed(&mut twice);
+        let flushed = groups_flushed(limit, twice);
         assert_eq!(flushed, [PARTITION_AT, 50_000 - PARTITION_AT + 2], "four rows, one group");
+    }
+
+    /// `sum w by k`, the query of the pass-through tests.
+    fn one_sum() -> Query {
+        Query::parse("k", &["w:sum".to_owned()], None).unwrap()
+    }
+
+    /// The groups of each flush when rows of `keys` (each with w = 1) fill an aggregator of
+    /// `one_sum`'s tables, whose limit in bytes `limit` gives from its first table.
+    fn groups_flushed(
+        limit: impl FnOnce(&Table) -> usize,
+        keys: impl Iterator<Item = String>,
+    ) -> Vec<usize> {
+        let table = Table::new(&Shape::of(&one_sum()));
+        let limit = limit(&table);
+        let mut flushed = Vec::new();
+        let mut rows = Aggregator::new(table, limit, |tables: &mut [Table]| {
+            flushed.push(tables.iter().map(Table::len).sum::<usize>());
+            tables.iter_mut().for_each(Table::clear);
+        });
+        for key in keys {
+            let fields: [&[u8]; 2] = [key.as_bytes(), b"1"];
+            rows.row(1, |c| fields[c], 2).unwrap();
+        }
+        rows.finish();
+        flushed
     }
 }
